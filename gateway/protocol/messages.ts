@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { ID_PATTERN } from './topics.ts';
+import { IdentifierKindSchema, PseudonymSchema } from './pseudonym.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export const IdSchema = z.string().regex(ID_PATTERN, 'an ID is 1–64 of a-z, 0-9, _ and -, starting with a letter or digit');
+
+/** Coarse distance band from smoothed RSSI (MIN-4: no finer location leaves the gateway). */
+export const ProximitySchema = z.enum(['immediate', 'near', 'far']);
+export type Proximity = z.infer<typeof ProximitySchema>;
+
+export const PresenceKindSchema = z.enum(['enter', 'dwell', 'exit']);
+export type PresenceKind = z.infer<typeof PresenceKindSchema>;
+
+/**
+ * One presence transition, as a gateway publishes it. MIN-4: only what the server needs —
+ * gateway, zone, pseudonym, event kind, a time quantised to seconds and a proximity band.
+ * `.strict()` rejects any extra field, so nothing else can ride along.
+ */
+export const PresenceEventSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    /** Random per event; servers deduplicate redelivered (QoS 1) messages on it. */
+    eventId: z.uuid(),
+    storeId: IdSchema,
+    gatewayId: IdSchema,
+    zoneId: IdSchema,
+    /** ID of the epoch key the pseudonym was computed with. */
+    keyId: IdSchema,
+    idKind: IdentifierKindSchema,
+    pseudonym: PseudonymSchema,
+    kind: PresenceKindSchema,
+    /** Unix time in whole seconds. */
+    atS: z.number().int().nonnegative(),
+    /** Seconds in the zone so far (0 on enter). */
+    dwellS: z.number().int().nonnegative(),
+    proximity: ProximitySchema,
+  })
+  .strict();
+export type PresenceEvent = z.infer<typeof PresenceEventSchema>;
+
+/** An epoch key as carried to one gateway: AES-256-GCM wrapped under that gateway's own secret. */
+export const WrappedEpochKeySchema = z
+  .object({
+    keyId: IdSchema,
+    /** base64url(iv ‖ ciphertext ‖ tag) — see wrap.ts. */
+    wrapped: z.string().min(1),
+    notBeforeS: z.number().int().nonnegative(),
+    notAfterS: z.number().int().nonnegative(),
+  })
+  .strict();
+export type WrappedEpochKey = z.infer<typeof WrappedEpochKeySchema>;
+
+/** Retained on the gateway's own config topic; only that gateway may read it (SEC-1). */
+export const GatewayConfigMessageSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    storeId: IdSchema,
+    gatewayId: IdSchema,
+    zoneId: IdSchema,
+    issuedAtS: z.number().int().nonnegative(),
+    /** Live keys, newest last. A key that has aged out is absent and destroyed server-side. */
+    epochKeys: z.array(WrappedEpochKeySchema).max(8),
+    /**
+     * Pseudonyms of registered beacons, under each live key: the gateway forwards a beacon only if
+     * its pseudonym is listed (MIN-2). App tokens (Eddystone-EID) are always forwarded: only the
+     * server can tell which are registered.
+     */
+    registeredBeacons: z.array(PseudonymSchema).max(100_000),
+  })
+  .strict();
+export type GatewayConfigMessage = z.infer<typeof GatewayConfigMessageSchema>;
+
+export const GatewayStatusSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    storeId: IdSchema,
+    gatewayId: IdSchema,
+    online: z.boolean(),
+    atS: z.number().int().nonnegative(),
+    version: z.string().max(32).optional(),
+  })
+  .strict();
+export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;
+
+export type ParseFailure = { ok: false; error: string };
+export type ParseSuccess<T> = { ok: true; value: T };
+
+/**
+ * Parses an MQTT payload against a schema. The error names the fields at fault and never echoes the
+ * payload (it may hold a pseudonym, or be hostile).
+ */
+export function parsePayload<T>(schema: z.ZodType<T>, payload: Uint8Array | string): ParseSuccess<T> | ParseFailure {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch (error) {
+    return { ok: false, error: `payload is not JSON: ${(error as Error).message.split('\n')[0]}` };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, error: describeIssues(result.error.issues) };
+}
+
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,34 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A keyed-hash pseudonym: HMAC-SHA-256(epoch key, frame kind ‖ identifier) truncated to 128 bits,
+ * as 32 lowercase hex characters. The brand makes it impossible to pass a raw identifier
+ * (a MAC, an EID, a beacon ID) where a pseudonym is expected, so a raw value cannot reach
+ * a publisher, a log line or a table by accident.
+ */
+export const PseudonymSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a pseudonym is 32 lowercase hex characters').brand<'Pseudonym'>();
+export type Pseudonym = z.infer<typeof PseudonymSchema>;
+
+/** What kind of identifier was hashed. It is part of the HMAC input, so kinds never collide. */
+export const IdentifierKindSchema = z.enum(['eddystone-eid', 'ibeacon', 'altbeacon', 'eddystone-uid']);
+export type IdentifierKind = z.infer<typeof IdentifierKindSchema>;
+
+const KIND_BYTE: Record<IdentifierKind, number> = {
+  'eddystone-eid': 0x30, // the Eddystone frame type byte
+  'eddystone-uid': 0x00,
+  ibeacon: 0x02, // Apple's iBeacon type byte
+  altbeacon: 0xac, // from the 0xBEAC beacon code
+};
+
+export const PSEUDONYM_BYTES = 16;
+export const EPOCH_KEY_BYTES = 32;
+
+/** HMAC-SHA-256(key, kind ‖ identifier)[0..16). Pure: the same inputs always give the same pseudonym. */
+export function pseudonymise(epochKey: Uint8Array, kind: IdentifierKind, identifier: Uint8Array): Pseudonym {
+  if (epochKey.length !== EPOCH_KEY_BYTES) throw new RangeError(`epoch key must be ${EPOCH_KEY_BYTES} bytes, got ${epochKey.length}`);
+  const hmac = createHmac('sha256', epochKey);
+  hmac.update(Uint8Array.of(KIND_BYTE[kind]));
+  hmac.update(identifier);
+  return hmac.digest().subarray(0, PSEUDONYM_BYTES).toString('hex') as Pseudonym;
+}
