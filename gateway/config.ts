@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { IdSchema } from './protocol/index.ts';
+
+// The gateway's own configuration file (the console's provisioning downloads one), plus the
+// environment overrides a deployment may set. Every problem is reported at once.
+
+const secretSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{22,}$|^[0-9a-f]{32,}$/, 'secret is the base64url or hex string the server issued (at least 128 bits)');
+
+export const GatewayFileSchema = z
+  .object({
+    storeId: IdSchema,
+    gatewayId: IdSchema,
+    zoneId: IdSchema,
+    secret: secretSchema,
+    mqtt: z
+      .object({
+        url: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'mqtt.url must start with mqtt://, mqtts://, ws:// or wss://'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .strict(),
+    scanner: z
+      .object({
+        kind: z.literal('noble-hci').default('noble-hci'),
+        deviceId: z.number().int().nonnegative().optional(),
+        extended: z.boolean().default(false),
+      })
+      .strict()
+      .default({ kind: 'noble-hci', extended: false }),
+    presence: z
+      .object({
+        enterRssiDbm: z.number().min(-127).max(20),
+        exitRssiDbm: z.number().min(-127).max(20),
+        minSightings: z.number().int().min(1).max(100),
+        exitHoldMs: z.number().int().min(0),
+        absenceTimeoutMs: z.number().int().min(1_000),
+        dwellIntervalMs: z.number().int().min(1_000),
+        maxTracked: z.number().int().min(10),
+      })
+      .partial()
+      .strict()
+      .default({}),
+  })
+  .strict();
+export type GatewayFile = z.infer<typeof GatewayFileSchema>;
+
+export type GatewayConfig = GatewayFile & { secretBytes: Buffer };
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] };
+
+export function decodeSecret(secret: string): Buffer {
+  return /^[0-9a-f]+$/.test(secret) && secret.length % 2 === 0 ? Buffer.from(secret, 'hex') : Buffer.from(secret, 'base64url');
+}
+
+/** Parses the file's text and applies MQTT_URL / MQTT_USERNAME / MQTT_PASSWORD from the environment. */
+export function loadGatewayConfig(env: Record<string, string | undefined>, fileText: string, fileName = 'gateway config'): ConfigResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(fileText);
+  } catch (error) {
+    return { ok: false, problems: [`${fileName} is not valid JSON: ${(error as Error).message}`] };
+  }
+  if (typeof json === 'object' && json !== null) {
+    const withEnv = json as { mqtt?: Record<string, unknown> };
+    withEnv.mqtt = { ...(withEnv.mqtt ?? {}) };
+    if (env.MQTT_URL) withEnv.mqtt.url = env.MQTT_URL;
+    if (env.MQTT_USERNAME) withEnv.mqtt.username = env.MQTT_USERNAME;
+    if (env.MQTT_PASSWORD) withEnv.mqtt.password = env.MQTT_PASSWORD;
+  }
+  const parsed = GatewayFileSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => `${fileName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`) };
+  }
+  return { ok: true, config: { ...parsed.data, secretBytes: decodeSecret(parsed.data.secret) } };
+}

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { decodeAdvertisement } from './ble/decode.ts';
+import type { Frame } from './ble/frames.ts';
+import { createPresenceTracker, type PresenceConfig, type PresenceTransition } from './presence/presence-tracker.ts';
+import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
+import { PROTOCOL_VERSION, unwrapEpochKey, type GatewayConfigMessage, type IdentifierKind, type PresenceEvent, type Pseudonym } from './protocol/index.ts';
+import type { Publisher } from './publisher/publisher.ts';
+import type { RawAdvertisement, Scanner } from './scanner/scanner.ts';
+
+// The gateway pipeline: radio report → decode this packet's own bytes → keep only app tokens and
+// registered beacons → pseudonymise under the epoch key → presence (enter/dwell/exit) → publish.
+// The raw identifier lives only inside handle(); everything after it carries a Pseudonym.
+
+export type GatewaySettings = {
+  storeId: string;
+  gatewayId: string;
+  zoneId: string;
+  /** This gateway's own secret: it unwraps the epoch keys on its config topic. */
+  secret: Buffer;
+  presence?: Partial<PresenceConfig>;
+  tickMs?: number;
+  /** Bound of the identifier → pseudonym cache (0 disables it; benchmarks compare both). */
+  pseudonymCacheEntries?: number;
+};
+
+export type DropReason = 'not-a-beacon' | 'no-epoch-key' | 'unregistered-beacon' | 'malformed';
+
+export type GatewayStats = {
+  advertisements: number;
+  dropped: Record<DropReason, number>;
+  transitions: number;
+  tracked: number;
+  present: number;
+  liveKeys: number;
+};
+
+export type GatewayDeps = {
+  scanner: Scanner;
+  publisher: Publisher;
+  logger: Logger;
+  now: () => number;
+  settings: GatewaySettings;
+  /** Observes each published event with the receive time of the advertisement that caused it. */
+  onPublished?: (event: PresenceEvent, causedByMs: number) => void;
+};
+
+export type Gateway = {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Feeds one report through the pipeline (the scanner calls this; so can a replay). */
+  handle(advertisement: RawAdvertisement): void;
+  applyConfig(config: GatewayConfigMessage): void;
+  stats(): GatewayStats;
+};
+
+/** The identifier a frame carries, as bytes, if it is a kind the gateway tracks. */
+export function identifierOf(frame: Frame): { kind: IdentifierKind; bytes: Buffer } | undefined {
+  switch (frame.type) {
+    case 'eddystone-eid':
+      return { kind: 'eddystone-eid', bytes: Buffer.from(frame.eid, 'hex') };
+    case 'ibeacon': {
+      const bytes = Buffer.alloc(20);
+      Buffer.from(frame.uuid.replaceAll('-', ''), 'hex').copy(bytes, 0);
+      bytes.writeUInt16BE(frame.major, 16);
+      bytes.writeUInt16BE(frame.minor, 18);
+      return { kind: 'ibeacon', bytes };
+    }
+    case 'altbeacon': {
+      const bytes = Buffer.alloc(20);
+      Buffer.from(frame.id1.replaceAll('-', ''), 'hex').copy(bytes, 0);
+      bytes.writeUInt16BE(frame.id2, 16);
+      bytes.writeUInt16BE(frame.id3, 18);
+      return { kind: 'altbeacon', bytes };
+    }
+    case 'eddystone-uid':
+      return { kind: 'eddystone-uid', bytes: Buffer.from(frame.namespace + frame.instance, 'hex') };
+    default:
+      return undefined;
+  }
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { scanner, publisher, logger, now, settings } = deps;
+  const tracker = createPresenceTracker(settings.presence);
+  const pseudonymiser = createPseudonymiser({ maxCacheEntries: settings.pseudonymCacheEntries });
+  let registeredBeacons = new Set<Pseudonym>();
+  let liveKeys = 0;
+  let tickTimer: NodeJS.Timeout | undefined;
+  const stats = {
+    advertisements: 0,
+    dropped: { 'not-a-beacon': 0, 'no-epoch-key': 0, 'unregistered-beacon': 0, malformed: 0 } satisfies Record<DropReason, number>,
+    transitions: 0,
+  };
+
+  const emit = (transitions: PresenceTransition[]): void => {
+    for (const t of transitions) {
+      const event: PresenceEvent = {
+        v: PROTOCOL_VERSION,
+        eventId: randomUUID(),
+        storeId: settings.storeId,
+        gatewayId: settings.gatewayId,
+        zoneId: settings.zoneId,
+        keyId: t.keyId,
+        idKind: t.idKind,
+        pseudonym: t.pseudonym,
+        kind: t.kind,
+        atS: Math.floor(t.atMs / 1000),
+        dwellS: Math.floor(t.dwellMs / 1000),
+        proximity: t.proximity,
+      };
+      stats.transitions += 1;
+      publisher.publish(event);
+      deps.onPublished?.(event, t.causedByMs);
+    }
+  };
+
+  const handle = (advertisement: RawAdvertisement): void => {
+    stats.advertisements += 1;
+    const decoded = decodeAdvertisement(advertisement.data);
+    let identifier: ReturnType<typeof identifierOf>;
+    for (const frame of decoded.frames) {
+      identifier = identifierOf(frame);
+      if (identifier) break;
+    }
+    if (identifier === undefined) {
+      stats.dropped[decoded.errors.length > 0 && decoded.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
+      return;
+    }
+    const result = pseudonymiser.pseudonym(identifier.kind, identifier.bytes, advertisement.receivedAtMs);
+    if (result === undefined) {
+      stats.dropped['no-epoch-key'] += 1;
+      return;
+    }
+    // MIN-2: a beacon nobody registered is dropped here; app tokens are resolved (or not) by the server.
+    if (identifier.kind !== 'eddystone-eid' && !registeredBeacons.has(result.pseudonym)) {
+      stats.dropped['unregistered-beacon'] += 1;
+      return;
+    }
+    emit(tracker.observe(result.pseudonym, identifier.kind, result.keyId, advertisement.rssiDbm, advertisement.receivedAtMs));
+  };
+
+  const applyConfig = (config: GatewayConfigMessage): void => {
+    const keys: EpochKey[] = [];
+    for (const wrapped of config.epochKeys) {
+      const key = unwrapEpochKey(settings.secret, settings.gatewayId, wrapped.keyId, wrapped.wrapped);
+      if (key === undefined) {
+        logger.error({ keyId: wrapped.keyId }, 'epoch key does not unwrap with this gateway secret; check the provisioned credentials');
+        continue;
+      }
+      keys.push({ keyId: wrapped.keyId, key, notBeforeS: wrapped.notBeforeS, notAfterS: wrapped.notAfterS });
+    }
+    pseudonymiser.setKeys(keys);
+    liveKeys = keys.length;
+    registeredBeacons = new Set(config.registeredBeacons);
+    logger.info({ liveKeys, registeredBeacons: registeredBeacons.size, activeKeyId: pseudonymiser.activeKeyId(now()) }, 'configuration applied');
+  };
+
+  return {
+    async start() {
+      publisher.onConfig(applyConfig);
+      await publisher.start();
+      await scanner.start(handle);
+      tickTimer = setInterval(() => emit(tracker.tick(now())), settings.tickMs ?? 1_000);
+      tickTimer.unref();
+      logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId }, 'gateway started');
+    },
+    async stop() {
+      if (tickTimer) clearInterval(tickTimer);
+      await scanner.stop();
+      // Close open presences, so servers see the exits rather than waiting for a timeout.
+      emit(tracker.flush(now()));
+      await publisher.stop();
+      logger.info({ ...stats, dropped: stats.dropped }, 'gateway stopped');
+    },
+    handle,
+    applyConfig,
+    stats: () => ({
+      advertisements: stats.advertisements,
+      dropped: { ...stats.dropped },
+      transitions: stats.transitions,
+      tracked: tracker.size(),
+      present: tracker.presentCount(),
+      liveKeys,
+    }),
+  };
+}
