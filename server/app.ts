@@ -1,0 +1,66 @@
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { X25519KeyPair } from '#gateway/protocol/index.ts';
+import { ApiError } from './domain/errors.ts';
+import type { Sealer } from './domain/sealing.ts';
+import type { WebSocketDelivery } from './delivery/websocket-delivery.ts';
+import type { EpochKeyService } from './keys/epoch-keys.ts';
+import type { Metrics } from './metrics.ts';
+import type { Resolver } from './resolver.ts';
+import { adminRoutes } from './routes/admin-routes.ts';
+import { statusRoutes } from './routes/status-routes.ts';
+import { shopperRoutes } from './routes/shopper-routes.ts';
+import type { Store } from './store/store.ts';
+
+export type AppDeps = {
+  store: Store;
+  sealer: Sealer;
+  resolver: Resolver;
+  keys: EpochKeyService;
+  delivery: WebSocketDelivery;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  resolverKeys: X25519KeyPair;
+  adminTokenHash: string;
+  /** The broker URL written into provisioned gateway config files. */
+  publicMqttUrl: string;
+};
+
+/** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // Request logs would carry URLs and headers; errors are logged by the handler below, without them.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+  });
+  await app.register(websocket, { options: { maxPayload: 4 * 1024 } });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) apiError = error;
+    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error.statusCode === 400 && error.message)) {
+      apiError = new ApiError('INVALID_BODY', `body: ${error.message}`);
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body is larger than 64 KiB');
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('INVALID_BODY', 'send the body as application/json');
+    else {
+      request.log.error({ err: { type: error.name, message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'request failed');
+      apiError = new ApiError('INTERNAL', 'internal error');
+    }
+    deps.metrics.httpRejected.inc({ code: apiError.code });
+    if (apiError.code !== 'INTERNAL') request.log.info({ code: apiError.code, fields: apiError.fields, route: request.routeOptions.url }, 'request rejected');
+    return reply.code(apiError.status).send({ error: { code: apiError.code, message: apiError.message, fields: apiError.fields } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    deps.metrics.httpRejected.inc({ code: 'NOT_FOUND' });
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, fields: [] } });
+  });
+
+  await app.register(async (scope) => shopperRoutes(scope, deps));
+  await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(async (scope) => statusRoutes(scope, deps));
+  return app;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+// The server's configuration, from the environment. Every problem is listed at once.
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const ServerEnvSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** `file:PATH` or a path for the embedded SQLite store; `postgres://…` for PostgreSQL. */
+  DATABASE_URL: z.string().min(1).optional(),
+  MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').default('mqtt://127.0.0.1:1883'),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  /** MQTT 5 shared-subscription group, for several server instances on one broker. */
+  MQTT_SHARED_GROUP: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
+  /** 32 bytes as 64 hex characters or base64; otherwise DATA_DIR/master.key is used (created on first start). */
+  VICINO_MASTER_KEY: z.string().optional(),
+  /** The admin API token; otherwise DATA_DIR/admin.token is used (created on first start). */
+  ADMIN_TOKEN: z.string().min(20, 'ADMIN_TOKEN must be at least 20 characters').optional(),
+  EPOCH_ROTATION_S: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type ServerEnv = z.infer<typeof ServerEnvSchema>;
+
+export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export function storeLocation(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>): StoreLocation {
+  const url = env.DATABASE_URL;
+  if (url === undefined) return { kind: 'sqlite', path: `${env.DATA_DIR}/vicino.db` };
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  if (url.startsWith('file:')) return { kind: 'sqlite', path: url.slice('file:'.length) };
+  if (url.startsWith('sqlite:')) return { kind: 'sqlite', path: url.slice('sqlite:'.length) };
+  return { kind: 'sqlite', path: url };
+}
+
+export function loadServerEnv(env: Record<string, string | undefined>): { ok: true; env: ServerEnv } | { ok: false; problems: string[] } {
+  const parsed = ServerEnvSchema.safeParse(env);
+  if (parsed.success) return { ok: true, env: parsed.data };
+  return { ok: false, problems: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) };
+}
+
+export function decodeKey(value: string, name: string): Buffer {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (bytes.length !== 32) throw new Error(`${name} must be 32 bytes (64 hex characters or base64), got ${bytes.length}`);
+  return bytes;
+}

@@ -1,0 +1,55 @@
+import type { Campaign, Caps } from './campaign.ts';
+import { marketingAllowed, type ConsentState, type Purpose } from './consent.ts';
+
+// The pure half of a send decision: which campaign, if any, this presence event triggers for this
+// shopper, given consent and the clock. The other half — caps and the send-time consent re-check —
+// is one atomic check-and-record in the Store (Store.recordPromotion), so it holds across instances.
+
+export type ResolvedPresence = {
+  eventId: string;
+  shopperId: string;
+  storeId: string;
+  zoneId: string;
+  kind: 'enter' | 'dwell' | 'exit';
+  atS: number;
+  dwellS: number;
+};
+
+export type SkipReason =
+  | { code: 'no-consent'; missing: Purpose[] }
+  | { code: 'no-campaign' }
+  | { code: 'capped'; cap: keyof Caps | 'duplicate' };
+
+export type Decision =
+  | { send: true; campaign: Campaign; personalised: boolean; purposes: Purpose[] }
+  | { send: false; reason: SkipReason };
+
+export function triggers(campaign: Campaign, event: ResolvedPresence, nowMs: number): boolean {
+  if (campaign.status !== 'active' || campaign.storeId !== event.storeId) return false;
+  if (!campaign.zoneIds.includes(event.zoneId)) return false;
+  if (campaign.startsAtMs !== undefined && nowMs < campaign.startsAtMs) return false;
+  if (campaign.endsAtMs !== undefined && nowMs >= campaign.endsAtMs) return false;
+  switch (campaign.trigger.kind) {
+    case 'enter':
+      return event.kind === 'enter';
+    case 'exit':
+      return event.kind === 'exit';
+    case 'dwell':
+      return event.kind === 'dwell' && event.dwellS >= campaign.trigger.minDwellS;
+  }
+}
+
+export const isPersonalised = (campaign: Campaign): boolean => /\{\{\s*\w+\s*\}\}/.test(campaign.message.body + campaign.message.title);
+
+/** At most one promotion per trigger per shopper: the highest-priority eligible campaign wins. */
+export function decide(event: ResolvedPresence, consent: ConsentState, campaigns: readonly Campaign[], nowMs: number): Decision {
+  const base = marketingAllowed(consent, false);
+  if (!base.allowed) return { send: false, reason: { code: 'no-consent', missing: base.missing } };
+  const eligible = campaigns.filter((campaign) => triggers(campaign, event, nowMs)).sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
+  const campaign = eligible[0];
+  if (campaign === undefined) return { send: false, reason: { code: 'no-campaign' } };
+  // Personalised text needs P2; without it the message is sent unpersonalised, never personalised.
+  const personalised = isPersonalised(campaign) && marketingAllowed(consent, true).allowed;
+  const purposes: Purpose[] = personalised ? ['presence', 'promotions', 'personalisation'] : ['presence', 'promotions'];
+  return { send: true, campaign, personalised, purposes };
+}

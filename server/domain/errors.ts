@@ -1,0 +1,44 @@
+import type { z } from 'zod';
+
+// Errors with stable codes. Expected outcomes (no consent, capped) are values, not exceptions;
+// these are for requests that cannot be served. One table maps codes to HTTP statuses, and the
+// compiler checks that it is complete.
+
+export type ErrorCode =
+  | 'INVALID_BODY' | 'INVALID_PARAMS' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND'
+  | 'CONFLICT' | 'STALE_CONSENT_TEXT' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL';
+
+export const HTTP_STATUS = {
+  INVALID_BODY: 400,
+  INVALID_PARAMS: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  STALE_CONSENT_TEXT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL: 500,
+} as const satisfies Record<ErrorCode, number>;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly fields: string[];
+  constructor(code: ErrorCode, message: string, fields: string[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.fields = fields;
+  }
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+}
+
+/** Parses input with a schema, or throws an ApiError that names every field at fault. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, code: 'INVALID_BODY' | 'INVALID_PARAMS' = 'INVALID_BODY'): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((issue) => issue.path.join('.') || '(root)');
+  const message = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  throw new ApiError(code, message, fields);
+}

@@ -1,0 +1,105 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
+
+// The server's MQTT connection. Presence arrives at QoS 1 and is acknowledged only after it has been
+// handled (MQTT.js sends the PUBACK when handleMessage calls back), so a server killed mid-message
+// gets it redelivered. With a persistent session (clean: false) the broker also queues messages
+// while the server restarts. Several instances share presence through an MQTT 5 shared subscription.
+
+export type MqttIngressOptions = {
+  url: string;
+  clientId: string;
+  /** MQTT 5 shared-subscription group; undefined subscribes plainly (MQTT 3.1.1 brokers such as aedes). */
+  sharedGroup?: string;
+  username?: string;
+  password?: string;
+  logger: Logger;
+  handle: (topic: string, payload: Buffer) => Promise<unknown>;
+  /** Attempts before a message that keeps failing is given up (and counted). */
+  maxAttempts?: number;
+};
+
+export type MqttIngress = {
+  client: MqttClient;
+  publishRetained(topic: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+};
+
+export async function connectMqttIngress(options: MqttIngressOptions): Promise<MqttIngress> {
+  const { logger } = options;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const clientOptions: IClientOptions = {
+    clientId: options.clientId,
+    clean: false,
+    protocolVersion: options.sharedGroup ? 5 : 4,
+    ...(options.sharedGroup ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
+    username: options.username,
+    password: options.password,
+    reconnectPeriod: 1_000,
+    connectTimeout: 10_000,
+    manualConnect: true,
+  };
+  const client = mqtt.connect(options.url, clientOptions);
+  client.handleMessage = (packet, callback) => {
+    const topic = packet.topic;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const attempt = (n: number): void => {
+      options.handle(topic, payload).then(
+        () => callback(),
+        (error: Error) => {
+          if (n < maxAttempts) {
+            setTimeout(() => attempt(n + 1), 50 * 2 ** n);
+            return;
+          }
+          logger.error({ err: error.message, attempts: n }, 'presence message failed repeatedly; acknowledged and dropped');
+          callback();
+        },
+      );
+    };
+    attempt(1);
+  };
+  const filters = [topics.allPresence, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter));
+  client.on('connect', () => {
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    client.subscribe(filters, { qos: 1 }, (error) => {
+      if (error) logger.error({ err: error.message }, 'subscribe failed');
+    });
+  });
+  client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
+  client.on('offline', () => logger.warn('mqtt offline; reconnecting'));
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => {
+      client.end(true);
+      reject(new Error(`cannot connect to MQTT broker at ${redact(options.url)}: ${error.message}`));
+    };
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve();
+    });
+    client.once('error', onError);
+    client.connect();
+  });
+
+  return {
+    client,
+    async publishRetained(topic, payload) {
+      await client.publishAsync(topic, payload, { qos: 1, retain: true });
+    },
+    async close() {
+      await client.endAsync();
+    },
+  };
+}
+
+/** A URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { decodeKey, loadServerEnv, storeLocation, type ServerEnv } from './config.ts';
+import { hashToken } from './identity.ts';
+import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from './secret-files.ts';
+import { startServer, type RunningServer } from './server.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+
+// Composition root of a server instance: environment → adapters → startServer. Several instances
+// may run against one PostgreSQL and one broker (MQTT_SHARED_GROUP).
+
+export async function openStore(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>): Promise<Store> {
+  const location = storeLocation(env);
+  if (location.kind === 'postgres') {
+    const { openPostgresStore } = await import('./store/postgres-store.ts');
+    return openPostgresStore(location.url);
+  }
+  return openSqliteStore(location.path);
+}
+
+export async function loadSecrets(env: ServerEnv, logger: Logger): Promise<{ masterKey: Buffer; adminToken: string }> {
+  const masterKeyText = env.VICINO_MASTER_KEY ?? (await loadOrCreateSecretFile(join(env.DATA_DIR, 'master.key'), newMasterKey)).value;
+  let adminToken = env.ADMIN_TOKEN;
+  if (adminToken === undefined) {
+    const file = join(env.DATA_DIR, 'admin.token');
+    const loaded = await loadOrCreateSecretFile(file, newAdminToken);
+    adminToken = loaded.value;
+    if (loaded.created) logger.info({ file }, 'admin token created');
+  }
+  return { masterKey: decodeKey(masterKeyText, 'VICINO_MASTER_KEY'), adminToken };
+}
+
+export async function runServer(environment: Record<string, string | undefined>, overrides: { port?: number } = {}): Promise<number> {
+  const loaded = loadServerEnv(environment);
+  if (!loaded.ok) {
+    for (const problem of loaded.problems) console.error(`vicino server: ${problem}`);
+    return 2;
+  }
+  const env = loaded.env;
+  const logger = pino({ level: env.LOG_LEVEL, base: { component: 'server' }, redact: ['req.headers.authorization', '*.token', '*.secret'] });
+  let store: Store | undefined;
+  let server: RunningServer | undefined;
+  try {
+    const { masterKey, adminToken } = await loadSecrets(env, logger);
+    store = await openStore(env);
+    server = await startServer({
+      store, masterKey, logger, adminTokenHash: hashToken(adminToken),
+      mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP },
+      http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S,
+    });
+  } catch (error) {
+    await store?.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(`vicino server: ${code === 'EADDRINUSE' ? `port ${overrides.port ?? env.PORT} is in use; set PORT to another` : (error as Error).message}`);
+    return 1;
+  }
+  console.log(`vicino server on ${server.url} (store: ${store.kind}, broker: ${env.MQTT_URL.replace(/\/\/[^@]*@/, '//***@')}); console at ${server.url}/console`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  await store.close();
+  return 0;
+}

@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Prometheus metrics, one registry per server instance (tests build several in one process).
+// Labels never carry a pseudonym, a shopper or any other personal value.
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const presence = new Counter({
+    name: 'vicino_presence_messages_total',
+    help: 'Presence messages received, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const decisions = new Counter({ name: 'vicino_decisions_total', help: 'Send decisions, by outcome and reason', labelNames: ['outcome', 'reason'] as const, registers: [registry] });
+  const deliveries = new Counter({ name: 'vicino_promotions_delivered_total', help: 'Promotion messages written to an app connection', registers: [registry] });
+  const acks = new Counter({ name: 'vicino_promotions_acked_total', help: 'Promotions acknowledged by the app', registers: [registry] });
+  const httpRejected = new Counter({ name: 'vicino_http_rejected_total', help: 'HTTP requests rejected, by error code', labelNames: ['code'] as const, registers: [registry] });
+  const connectedApps = new Gauge({ name: 'vicino_connected_apps', help: 'Open app delivery connections', registers: [registry] });
+  const resolverShoppers = new Gauge({ name: 'vicino_resolver_shoppers', help: 'Consenting shoppers indexed by the resolver', registers: [registry] });
+  const ingestSeconds = new Histogram({
+    name: 'vicino_ingest_seconds',
+    help: 'Time from a presence message arriving to its decision being recorded',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+  return { registry, presence, decisions, deliveries, acks, httpRejected, connectedApps, resolverShoppers, ingestSeconds };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Reads a counter's total (optionally for one label set) — for status lines and summaries. */
+export async function counterValue(counter: Counter<string>, labels?: Record<string, string>): Promise<number> {
+  const { values } = await counter.get();
+  return values
+    .filter((v) => labels === undefined || Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}

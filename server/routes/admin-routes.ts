@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { IdSchema } from '#gateway/protocol/index.ts';
+import { CampaignSchema } from '../domain/campaign.ts';
+import { ApiError, parseOrThrow } from '../domain/errors.ts';
+import { tokenMatches } from '../identity.ts';
+import type { AppDeps } from '../app.ts';
+
+// Operator API: stores, zones, gateways and campaigns. Authenticated by the admin token for now;
+// the console issue brings users, roles (SEC-2) and the audit log.
+
+const StoreBodySchema = z
+  .object({
+    name: z.string().min(1).max(120),
+    timezone: z.string().min(1).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'timezone must be an IANA time zone such as "Europe/Rome"'),
+    zones: z.array(z.object({ id: IdSchema, name: z.string().min(1).max(80), sensitive: z.boolean().default(false) }).strict()).min(1).max(500),
+  })
+  .strict();
+
+const GatewayBodySchema = z.object({ id: IdSchema, zoneId: IdSchema, rotateSecret: z.boolean().default(false) }).strict();
+
+function requireAdmin(deps: AppDeps, request: FastifyRequest): void {
+  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
+  if (match === null || !tokenMatches(match[1]!, deps.adminTokenHash)) throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token>"');
+}
+
+export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { store, sealer, now } = deps;
+  app.addHook('preHandler', async (request) => requireAdmin(deps, request));
+
+  app.put('/v1/admin/stores/:storeId', async (request) => {
+    const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
+    const body = parseOrThrow(StoreBodySchema, request.body);
+    await store.upsertStore({ id: storeId, name: body.name, timezone: body.timezone });
+    for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
+    await deps.keys.maintain();
+    deps.resolver.setKeys(deps.keys.liveKeys());
+    return { id: storeId, ...body };
+  });
+
+  /** Provisions a gateway and returns its config file, with its secret — shown this once. */
+  app.post('/v1/admin/stores/:storeId/gateways', async (request, reply) => {
+    const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
+    const body = parseOrThrow(GatewayBodySchema, request.body);
+    const zones = await store.listZones(storeId);
+    if (zones.length === 0) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
+    if (!zones.some((z) => z.id === body.zoneId)) throw new ApiError('INVALID_BODY', `zoneId: store ${storeId} has no zone ${body.zoneId}`, ['zoneId']);
+    const existing = await store.getGateway(body.id);
+    if (existing && existing.storeId !== storeId) throw new ApiError('CONFLICT', `gateway ${body.id} belongs to another store`);
+    if (existing && !body.rotateSecret) throw new ApiError('CONFLICT', `gateway ${body.id} exists; set rotateSecret to issue a new secret`);
+    const secret = randomBytes(32);
+    await store.upsertGateway({ id: body.id, storeId, zoneId: body.zoneId, secretSealed: sealer.seal(secret, `gateway-secret:${body.id}`) }, true);
+    await deps.keys.publishGatewayConfig(body.id);
+    return reply.code(201).send({
+      config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl } },
+    });
+  });
+
+  app.put('/v1/admin/campaigns/:campaignId', async (request) => {
+    const { campaignId } = parseOrThrow(z.object({ campaignId: IdSchema }), request.params, 'INVALID_PARAMS');
+    const campaign = parseOrThrow(CampaignSchema, { ...(request.body as object), id: campaignId });
+    const zones = await store.listZones(campaign.storeId);
+    const unknown = campaign.zoneIds.filter((id) => !zones.some((z) => z.id === id));
+    if (zones.length === 0) throw new ApiError('INVALID_BODY', `storeId: no store ${campaign.storeId}`, ['storeId']);
+    if (unknown.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: unknown zones ${unknown.join(', ')}`, ['zoneIds']);
+    // AN-3: a sensitive zone is never a targeting criterion.
+    const sensitive = campaign.zoneIds.filter((id) => zones.find((z) => z.id === id)?.sensitive);
+    if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['zoneIds']);
+    await store.putCampaign(campaign, now());
+    return campaign;
+  });
+
+  app.get('/v1/admin/gateways', async () => ({
+    gateways: (await store.listGateways()).map((g) => ({ id: g.id, storeId: g.storeId, zoneId: g.zoneId, online: g.online, lastSeenAtMs: g.lastSeenAtMs })),
+  }));
+}

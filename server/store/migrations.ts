@@ -1,0 +1,28 @@
+// Schema migrations, in the portable subset of SQL that SQLite and PostgreSQL both run unchanged:
+// TEXT, BIGINT, INTEGER; binary values as base64 TEXT; booleans as INTEGER 0/1; times as epoch ms/s.
+// Append new migrations; never edit an applied one.
+
+export type Migration = { version: number; name: string; statements: string[] };
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'foundation',
+    statements: [
+      `CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+      `CREATE TABLE stores (id TEXT PRIMARY KEY, name TEXT NOT NULL, timezone TEXT NOT NULL)`,
+      `CREATE TABLE zones (store_id TEXT NOT NULL REFERENCES stores(id), id TEXT NOT NULL, name TEXT NOT NULL, sensitive INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (store_id, id))`,
+      `CREATE TABLE gateways (id TEXT PRIMARY KEY, store_id TEXT NOT NULL REFERENCES stores(id), zone_id TEXT NOT NULL, secret_sealed TEXT NOT NULL, last_seen_at_ms BIGINT, online INTEGER NOT NULL DEFAULT 0)`,
+      `CREATE TABLE epoch_keys (key_id TEXT PRIMARY KEY, store_id TEXT NOT NULL REFERENCES stores(id), key_sealed TEXT, not_before_s BIGINT NOT NULL, not_after_s BIGINT NOT NULL, destroyed_at_s BIGINT)`,
+      `CREATE TABLE shoppers (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, identity_key_sealed TEXT, rotation_exponent INTEGER NOT NULL, locale TEXT NOT NULL, first_name TEXT, created_at_ms BIGINT NOT NULL, erased_at_ms BIGINT)`,
+      `CREATE TABLE consent_records (id TEXT PRIMARY KEY, shopper_id TEXT NOT NULL REFERENCES shoppers(id), purpose TEXT NOT NULL, granted INTEGER NOT NULL, text_version TEXT NOT NULL, text_sha256 TEXT NOT NULL, locale TEXT NOT NULL, server_time_ms BIGINT NOT NULL, client_time_ms BIGINT, channel TEXT NOT NULL, previous_granted INTEGER, seq BIGINT NOT NULL)`,
+      `CREATE INDEX consent_records_shopper ON consent_records (shopper_id, seq)`,
+      `CREATE TABLE consent_state (shopper_id TEXT NOT NULL REFERENCES shoppers(id), purpose TEXT NOT NULL, granted INTEGER NOT NULL, text_version TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (shopper_id, purpose))`,
+      `CREATE TABLE campaigns (id TEXT PRIMARY KEY, store_id TEXT NOT NULL REFERENCES stores(id), status TEXT NOT NULL, definition TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)`,
+      `CREATE TABLE presence_events (event_id TEXT PRIMARY KEY, shopper_id TEXT NOT NULL REFERENCES shoppers(id), store_id TEXT NOT NULL, zone_id TEXT NOT NULL, kind TEXT NOT NULL, at_s BIGINT NOT NULL, dwell_s INTEGER NOT NULL, received_at_ms BIGINT NOT NULL)`,
+      `CREATE INDEX presence_events_shopper ON presence_events (shopper_id, at_s)`,
+      `CREATE TABLE promotions (id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, shopper_id TEXT NOT NULL REFERENCES shoppers(id), event_id TEXT NOT NULL, store_id TEXT NOT NULL, zone_id TEXT NOT NULL, coupon_code TEXT NOT NULL UNIQUE, created_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL, delivered_at_ms BIGINT, acked_at_ms BIGINT, status TEXT NOT NULL, message TEXT NOT NULL)`,
+      `CREATE INDEX promotions_shopper ON promotions (shopper_id, created_at_ms)`,
+    ],
+  },
+];

@@ -1,0 +1,277 @@
+import pg from 'pg';
+import type { Campaign } from '../domain/campaign.ts';
+import { CampaignSchema } from '../domain/campaign.ts';
+import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toPromotion, toResolvableShopper, toShopper, unb64, type Row } from './rows.ts';
+import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
+
+// The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
+// several server instances can share one database. Every check-and-write runs in one READ
+// COMMITTED transaction that first locks the shopper's row (FOR NO KEY UPDATE): sends to the same
+// shopper, and a consent change racing them, serialise on that lock, and each statement after it
+// sees everything the previous holder committed — so caps hold across instances (CON-4, CON-5).
+// NO KEY UPDATE rather than UPDATE leaves the FOR KEY SHARE locks of foreign-key checks
+// (presence events, consent records) free to proceed.
+
+type Query = (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<Row>>;
+
+// Advisory-lock key for migrations, hashed in SQL (hashtext); it only has to be the same for every instance.
+const MIGRATION_LOCK = 'vicino.migrations';
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
+  const { schema } = options;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    // A startup parameter, so every pooled connection resolves unqualified table names in the schema.
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+  // A pooled idle client whose connection dies (server restart, network) is discarded by the pool;
+  // without a listener the 'error' event would crash the process. The next query reconnects or fails.
+  pool.on('error', () => undefined);
+
+  const query: Query = (sql, params = []) => pool.query<Row>(sql, params as unknown[]);
+  const rows = async (sql: string, ...params: unknown[]): Promise<Row[]> => (await query(sql, params)).rows;
+  const row = async (sql: string, ...params: unknown[]): Promise<Row | undefined> => (await query(sql, params)).rows[0];
+  const changes = async (sql: string, ...params: unknown[]): Promise<number> => (await query(sql, params)).rowCount ?? 0;
+
+  async function transaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work((sql, params = []) => client.query<Row>(sql, params as unknown[]));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      // A client whose rollback failed is in an unknown state: destroy it rather than reuse it.
+      client.release(broken);
+    }
+  }
+
+  try {
+    await migrate(transaction, schema);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+
+  const consentState = async (q: Query, shopperId: string): Promise<ConsentState> =>
+    stateFromRows((await q('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = $1', [shopperId])).rows);
+
+  const recordPromotion = (draft: PromotionDraft): Promise<RecordPromotionResult> =>
+    transaction(async (q) => {
+      // The lock comes first: a concurrent redelivery of the same event waits here and then finds the row.
+      const shopper = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [draft.shopperId])).rows[0];
+      const existing = (await q('SELECT * FROM promotions WHERE id = $1', [draft.message.id])).rows[0];
+      if (existing) return { outcome: 'duplicate', promotion: toPromotion(existing) };
+      if (!shopper || shopper.erased_at_ms !== null) return { outcome: 'skipped', reason: 'erased' };
+      const state = await consentState(q, draft.shopperId);
+      if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped', reason: 'no-consent' };
+      const { caps, createdAtMs: now, shopperId, campaignId } = draft;
+      const counted = `status <> 'cancelled'`;
+      const value = async (sql: string, params: unknown[]): Promise<number> => num((await q(sql, params)).rows[0]?.v);
+      const inPeriod = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND created_at_ms > $3 AND ${counted}`,
+        [shopperId, campaignId, now - caps.perShopper.periodS * 1000]);
+      if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped', reason: 'perShopper' };
+      const lastThis = await value(`SELECT COALESCE(MAX(created_at_ms), -1) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND ${counted}`, [shopperId, campaignId]);
+      if (lastThis >= 0 && now - lastThis < caps.minGapS * 1000) return { outcome: 'skipped', reason: 'minGapS' };
+      const daily = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND ${counted}`, [shopperId, now - 86_400_000]);
+      if (daily >= caps.perShopperDaily) return { outcome: 'skipped', reason: 'perShopperDaily' };
+      const lastAny = await value(`SELECT COALESCE(MAX(created_at_ms), -1) AS v FROM promotions WHERE shopper_id = $1 AND ${counted}`, [shopperId]);
+      if (lastAny >= 0 && now - lastAny < caps.cooldownS * 1000) return { outcome: 'skipped', reason: 'cooldownS' };
+      const inserted = await q(
+        `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, 'pending', $10) RETURNING *`,
+        [draft.message.id, campaignId, shopperId, draft.eventId, draft.storeId, draft.zoneId, draft.message.couponCode, now, draft.message.expiresAtMs, JSON.stringify(draft.message)],
+      );
+      return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
+    });
+
+  const appendConsent = (records: readonly ConsentRecord[]): Promise<ConsentState> =>
+    transaction(async (q) => {
+      const shopperIds = [...new Set(records.map((record) => record.shopperId))];
+      // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
+      await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
+      for (const record of records) {
+        const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [record.shopperId])).rows[0]?.seq);
+        await q(
+          `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          [record.id, record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.textSha256, record.locale,
+            record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : bit(record.previousGranted), seq],
+        );
+        await q(
+          `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+          [record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.serverTimeMs],
+        );
+        if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+          await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
+        }
+      }
+      const [first] = shopperIds;
+      return first === undefined ? {} : consentState(q, first);
+    });
+
+  let closing: Promise<void> | undefined;
+  const store: Store = {
+    kind: 'postgres',
+    close() {
+      closing ??= pool.end();
+      return closing;
+    },
+    async putSettingIfAbsent(name, value) {
+      await query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, b64(value)]);
+      return unb64((await row('SELECT value FROM settings WHERE name = $1', name))!.value);
+    },
+    async getSetting(name) {
+      const found = await row('SELECT value FROM settings WHERE name = $1', name);
+      return found ? unb64(found.value) : undefined;
+    },
+    async upsertStore(s) {
+      await query('INSERT INTO stores (id, name, timezone) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone', [s.id, s.name, s.timezone]);
+    },
+    // Text is ordered COLLATE "C" (bytewise), as SQLite orders it, whatever the database's locale.
+    async listStores() {
+      return (await rows('SELECT id, name, timezone FROM stores ORDER BY id COLLATE "C"')).map((r) => ({ id: String(r.id), name: String(r.name), timezone: String(r.timezone) }));
+    },
+    async upsertZone(z) {
+      await query('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
+        [z.storeId, z.id, z.name, bit(z.sensitive)]);
+    },
+    async listZones(storeId) {
+      return (await rows('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId))
+        .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+    },
+    async upsertGateway(g, rotateSecret = false) {
+      const result = await query(
+        `INSERT INTO gateways (id, store_id, zone_id, secret_sealed) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, zone_id = excluded.zone_id${rotateSecret ? ', secret_sealed = excluded.secret_sealed' : ''} RETURNING *`,
+        [g.id, g.storeId, g.zoneId, b64(g.secretSealed)],
+      );
+      return toGateway(result.rows[0]!);
+    },
+    async getGateway(id) {
+      const found = await row('SELECT * FROM gateways WHERE id = $1', id);
+      return found ? toGateway(found) : undefined;
+    },
+    async listGateways(storeId) {
+      const found = storeId === undefined ? await rows('SELECT * FROM gateways ORDER BY id COLLATE "C"') : await rows('SELECT * FROM gateways WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
+      return found.map(toGateway);
+    },
+    async markGatewaySeen(id, atMs, online) {
+      await query('UPDATE gateways SET last_seen_at_ms = $1, online = $2 WHERE id = $3', [atMs, bit(online), id]);
+    },
+    async insertEpochKey(k) {
+      await query('INSERT INTO epoch_keys (key_id, store_id, key_sealed, not_before_s, not_after_s) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING',
+        [k.keyId, k.storeId, b64(k.keySealed), k.notBeforeS, k.notAfterS]);
+    },
+    async listEpochKeys(storeId) {
+      const base = 'SELECT * FROM epoch_keys WHERE key_sealed IS NOT NULL';
+      const order = 'ORDER BY not_before_s, key_id COLLATE "C"';
+      const found = storeId === undefined ? await rows(`${base} ${order}`) : await rows(`${base} AND store_id = $1 ${order}`, storeId);
+      return found.map(toEpochKey);
+    },
+    async destroyEpochKeys(endedBeforeS) {
+      return changes('UPDATE epoch_keys SET key_sealed = NULL, destroyed_at_s = $1 WHERE key_sealed IS NOT NULL AND not_after_s < $1', endedBeforeS);
+    },
+    async createShopper(s) {
+      await query(
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs],
+      );
+    },
+    async findShopperByTokenHash(tokenHash) {
+      const found = await row('SELECT * FROM shoppers WHERE token_hash = $1', tokenHash);
+      return found ? toShopper(found) : undefined;
+    },
+    async getShopper(id) {
+      const found = await row('SELECT * FROM shoppers WHERE id = $1', id);
+      return found ? toShopper(found) : undefined;
+    },
+    async listResolvableShoppers() {
+      return (await rows(
+        `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id COLLATE "C"`,
+      )).map(toResolvableShopper);
+    },
+    appendConsent,
+    async getConsentState(shopperId) {
+      return consentState(query, shopperId);
+    },
+    async listConsentRecords(shopperId) {
+      return (await rows('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq', shopperId)).map(toConsentRecord);
+    },
+    async putCampaign(campaign, atMs) {
+      await query(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
+      [campaign.id, campaign.storeId, campaign.status, JSON.stringify(campaign), atMs]);
+    },
+    async listCampaigns(storeId) {
+      const found = storeId === undefined
+        ? await rows('SELECT definition FROM campaigns ORDER BY id COLLATE "C"')
+        : await rows('SELECT definition FROM campaigns WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
+      return found.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+    },
+    async recordPresence(e, receivedAtMs) {
+      const inserted = await changes(
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+        e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
+      );
+      return inserted === 1 ? 'new' : 'duplicate';
+    },
+    recordPromotion,
+    async listUnackedPromotions(shopperId, nowMs) {
+      return (await rows(`SELECT * FROM promotions WHERE shopper_id = $1 AND status = 'pending' AND expires_at_ms > $2 ORDER BY created_at_ms, id COLLATE "C"`, shopperId, nowMs)).map(toPromotion);
+    },
+    async markPromotionDelivered(id, atMs) {
+      await query('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, $1) WHERE id = $2', [atMs, id]);
+    },
+    async ackPromotion(shopperId, id, atMs) {
+      return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+    },
+    async counts(): Promise<StoreCounts> {
+      const r = (await row(`SELECT
+        (SELECT COUNT(*) FROM shoppers) AS shoppers,
+        (SELECT COUNT(*) FROM consent_records) AS consent_records,
+        (SELECT COUNT(*) FROM presence_events) AS presence_events,
+        (SELECT COUNT(*) FROM promotions WHERE status <> 'cancelled') AS promotions,
+        (SELECT COUNT(*) FROM promotions WHERE status = 'acked') AS promotions_acked,
+        (SELECT COUNT(*) FROM epoch_keys WHERE key_sealed IS NOT NULL) AS epoch_keys`))!;
+      return {
+        shoppers: num(r.shoppers),
+        consentRecords: num(r.consent_records),
+        presenceEvents: num(r.presence_events),
+        promotions: num(r.promotions),
+        promotionsAcked: num(r.promotions_acked),
+        epochKeys: num(r.epoch_keys),
+      };
+    },
+  };
+  return store;
+}
+
+/** Applies pending MIGRATIONS in one transaction, under an advisory lock so instances starting together take turns. */
+async function migrate(transaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>, schema: string | undefined): Promise<void> {
+  await transaction(async (q) => {
+    await q('SELECT pg_advisory_xact_lock(hashtext($1))', [MIGRATION_LOCK]);
+    // Inside the lock: concurrent CREATE … IF NOT EXISTS can still collide on the catalog's unique index.
+    if (schema !== undefined) await q(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)');
+    const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r) => num(r.version)));
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of migration.statements) await q(statement);
+      await q('INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
+    }
+  });
+}

@@ -1,0 +1,90 @@
+import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import type { PromotionMessage } from '../domain/promotion.ts';
+import type { EpochKeyRecord, GatewayRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+
+// Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
+// binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
+// node-postgres returns as strings, so every number goes through num().
+
+export type Row = Record<string, unknown>;
+
+export const b64 = (value: Buffer): string => value.toString('base64');
+export const unb64 = (value: unknown): Buffer => Buffer.from(String(value), 'base64');
+export const num = (value: unknown): number => Number(value);
+export const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+export const bit = (value: boolean): 0 | 1 => (value ? 1 : 0);
+
+export function toPromotion(row: Row): PromotionRecord {
+  return {
+    id: String(row.id),
+    campaignId: String(row.campaign_id),
+    shopperId: String(row.shopper_id),
+    eventId: String(row.event_id),
+    storeId: String(row.store_id),
+    zoneId: String(row.zone_id),
+    createdAtMs: num(row.created_at_ms),
+    deliveredAtMs: numOrNull(row.delivered_at_ms),
+    ackedAtMs: numOrNull(row.acked_at_ms),
+    status: row.status as PromotionRecord['status'],
+    message: JSON.parse(String(row.message)) as PromotionMessage,
+  };
+}
+
+export function toShopper(row: Row): ShopperRecord {
+  return {
+    id: String(row.id),
+    tokenHash: String(row.token_hash),
+    identityKeySealed: row.identity_key_sealed === null ? null : unb64(row.identity_key_sealed),
+    rotationExponent: num(row.rotation_exponent),
+    locale: String(row.locale),
+    firstName: row.first_name === null ? null : String(row.first_name),
+    createdAtMs: num(row.created_at_ms),
+    erasedAtMs: numOrNull(row.erased_at_ms),
+  };
+}
+
+export const toResolvableShopper = (row: Row): ResolvableShopperRecord => ({
+  id: String(row.id),
+  identityKeySealed: unb64(row.identity_key_sealed),
+  rotationExponent: num(row.rotation_exponent),
+});
+
+export function toConsentRecord(row: Row): ConsentRecord {
+  return {
+    id: String(row.id),
+    shopperId: String(row.shopper_id),
+    purpose: row.purpose as Purpose,
+    granted: num(row.granted) === 1,
+    textVersion: String(row.text_version),
+    textSha256: String(row.text_sha256),
+    locale: String(row.locale),
+    serverTimeMs: num(row.server_time_ms),
+    clientTimeMs: numOrNull(row.client_time_ms),
+    channel: row.channel as ConsentRecord['channel'],
+    previousGranted: row.previous_granted === null ? null : num(row.previous_granted) === 1,
+  };
+}
+
+export const toGateway = (row: Row): GatewayRecord => ({
+  id: String(row.id),
+  storeId: String(row.store_id),
+  zoneId: String(row.zone_id),
+  secretSealed: unb64(row.secret_sealed),
+  lastSeenAtMs: numOrNull(row.last_seen_at_ms),
+  online: num(row.online) === 1,
+});
+
+export const toEpochKey = (row: Row): EpochKeyRecord => ({
+  keyId: String(row.key_id),
+  storeId: String(row.store_id),
+  keySealed: unb64(row.key_sealed),
+  notBeforeS: num(row.not_before_s),
+  notAfterS: num(row.not_after_s),
+});
+
+/** Folds consent_state rows (purpose, granted, text_version, at_ms) into a ConsentState. */
+export function stateFromRows(rows: readonly Row[]): ConsentState {
+  const state: ConsentState = {};
+  for (const row of rows) state[row.purpose as Purpose] = { granted: num(row.granted) === 1, textVersion: String(row.text_version), atMs: num(row.at_ms) };
+  return state;
+}

@@ -1,0 +1,220 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Campaign } from '../domain/campaign.ts';
+import { CampaignSchema } from '../domain/campaign.ts';
+import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toPromotion, toShopper, unb64, type Row } from './rows.ts';
+import type { Store, StoreCounts } from './store.ts';
+
+// The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
+// atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
+
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  migrate(db);
+
+  const all = (sql: string, ...params: unknown[]): Row[] => db.prepare(sql).all(...params) as Row[];
+  const get = (sql: string, ...params: unknown[]): Row | undefined => db.prepare(sql).get(...params) as Row | undefined;
+  const run = (sql: string, ...params: unknown[]): number => db.prepare(sql).run(...params).changes;
+  const consentState = (shopperId: string): ConsentState => stateFromRows(all('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = ?', shopperId));
+
+  const appendConsent = db.transaction((records: readonly ConsentRecord[]): ConsentState => {
+    const shoppers = new Set<string>();
+    for (const record of records) {
+      const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
+      run(
+        `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        record.id, record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.textSha256, record.locale,
+        record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : record.previousGranted ? 1 : 0, seq,
+      );
+      run(
+        `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+        record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.serverTimeMs,
+      );
+      if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+        run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, record.shopperId);
+      }
+      shoppers.add(record.shopperId);
+    }
+    const [first] = shoppers;
+    return first === undefined ? {} : consentState(first);
+  });
+
+  const recordPromotion = db.transaction((draft: Parameters<Store['recordPromotion']>[0]) => {
+    const existing = get('SELECT * FROM promotions WHERE id = ?', draft.message.id);
+    if (existing) return { outcome: 'duplicate' as const, promotion: toPromotion(existing) };
+    const shopper = get('SELECT erased_at_ms FROM shoppers WHERE id = ?', draft.shopperId);
+    if (!shopper || shopper.erased_at_ms !== null) return { outcome: 'skipped' as const, reason: 'erased' as const };
+    const state = consentState(draft.shopperId);
+    if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped' as const, reason: 'no-consent' as const };
+    const { caps, createdAtMs: now } = draft;
+    const counted = `status <> 'cancelled'`;
+    const inPeriod = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND created_at_ms > ? AND ${counted}`,
+      draft.shopperId, draft.campaignId, now - caps.perShopper.periodS * 1000)!.n);
+    if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped' as const, reason: 'perShopper' as const };
+    const lastThis = num(get(`SELECT COALESCE(MAX(created_at_ms), -1) AS t FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND ${counted}`, draft.shopperId, draft.campaignId)!.t);
+    if (lastThis >= 0 && now - lastThis < caps.minGapS * 1000) return { outcome: 'skipped' as const, reason: 'minGapS' as const };
+    const daily = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND ${counted}`, draft.shopperId, now - 86_400_000)!.n);
+    if (daily >= caps.perShopperDaily) return { outcome: 'skipped' as const, reason: 'perShopperDaily' as const };
+    const lastAny = num(get(`SELECT COALESCE(MAX(created_at_ms), -1) AS t FROM promotions WHERE shopper_id = ? AND ${counted}`, draft.shopperId)!.t);
+    if (lastAny >= 0 && now - lastAny < caps.cooldownS * 1000) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
+    run(
+      `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'pending', ?)`,
+      draft.message.id, draft.campaignId, draft.shopperId, draft.eventId, draft.storeId, draft.zoneId, draft.message.couponCode,
+      now, draft.message.expiresAtMs, JSON.stringify(draft.message),
+    );
+    return { outcome: 'recorded' as const, promotion: toPromotion(get('SELECT * FROM promotions WHERE id = ?', draft.message.id)!) };
+  });
+
+  let closed = false;
+  const store: Store = {
+    kind: 'sqlite',
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+    async putSettingIfAbsent(name, value) {
+      run('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', name, b64(value));
+      return unb64(get('SELECT value FROM settings WHERE name = ?', name)!.value);
+    },
+    async getSetting(name) {
+      const row = get('SELECT value FROM settings WHERE name = ?', name);
+      return row ? unb64(row.value) : undefined;
+    },
+    async upsertStore(s) {
+      run('INSERT INTO stores (id, name, timezone) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone', s.id, s.name, s.timezone);
+    },
+    async listStores() {
+      return all('SELECT id, name, timezone FROM stores ORDER BY id').map((r) => ({ id: String(r.id), name: String(r.name), timezone: String(r.timezone) }));
+    },
+    async upsertZone(z) {
+      run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
+        z.storeId, z.id, z.name, z.sensitive ? 1 : 0);
+    },
+    async listZones(storeId) {
+      return all('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = ? ORDER BY id', storeId)
+        .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+    },
+    async upsertGateway(g, rotateSecret = false) {
+      run(
+        `INSERT INTO gateways (id, store_id, zone_id, secret_sealed) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, zone_id = excluded.zone_id${rotateSecret ? ', secret_sealed = excluded.secret_sealed' : ''}`,
+        g.id, g.storeId, g.zoneId, b64(g.secretSealed),
+      );
+      return toGateway(get('SELECT * FROM gateways WHERE id = ?', g.id)!);
+    },
+    async getGateway(id) {
+      const row = get('SELECT * FROM gateways WHERE id = ?', id);
+      return row ? toGateway(row) : undefined;
+    },
+    async listGateways(storeId) {
+      return (storeId === undefined ? all('SELECT * FROM gateways ORDER BY id') : all('SELECT * FROM gateways WHERE store_id = ? ORDER BY id', storeId)).map(toGateway);
+    },
+    async markGatewaySeen(id, atMs, online) {
+      run('UPDATE gateways SET last_seen_at_ms = ?, online = ? WHERE id = ?', atMs, online ? 1 : 0, id);
+    },
+    async insertEpochKey(k) {
+      run('INSERT INTO epoch_keys (key_id, store_id, key_sealed, not_before_s, not_after_s) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING',
+        k.keyId, k.storeId, b64(k.keySealed), k.notBeforeS, k.notAfterS);
+    },
+    async listEpochKeys(storeId) {
+      const base = 'SELECT * FROM epoch_keys WHERE key_sealed IS NOT NULL';
+      return (storeId === undefined ? all(`${base} ORDER BY not_before_s, key_id`) : all(`${base} AND store_id = ? ORDER BY not_before_s, key_id`, storeId)).map(toEpochKey);
+    },
+    async destroyEpochKeys(endedBeforeS) {
+      return run('UPDATE epoch_keys SET key_sealed = NULL, destroyed_at_s = ? WHERE key_sealed IS NOT NULL AND not_after_s < ?', endedBeforeS, endedBeforeS);
+    },
+    async createShopper(s) {
+      run(
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
+      );
+    },
+    async findShopperByTokenHash(tokenHash) {
+      const row = get('SELECT * FROM shoppers WHERE token_hash = ?', tokenHash);
+      return row ? toShopper(row) : undefined;
+    },
+    async getShopper(id) {
+      const row = get('SELECT * FROM shoppers WHERE id = ?', id);
+      return row ? toShopper(row) : undefined;
+    },
+    async listResolvableShoppers() {
+      return all(
+        `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id`,
+      ).map((r) => ({ id: String(r.id), identityKeySealed: unb64(r.identity_key_sealed), rotationExponent: num(r.rotation_exponent) }));
+    },
+    async appendConsent(records) {
+      return appendConsent.immediate(records);
+    },
+    async getConsentState(shopperId) {
+      return consentState(shopperId);
+    },
+    async listConsentRecords(shopperId) {
+      return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);
+    },
+    async putCampaign(campaign, atMs) {
+      run(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
+        campaign.id, campaign.storeId, campaign.status, JSON.stringify(campaign), atMs);
+    },
+    async listCampaigns(storeId) {
+      const rows = storeId === undefined ? all('SELECT definition FROM campaigns ORDER BY id') : all('SELECT definition FROM campaigns WHERE store_id = ? ORDER BY id', storeId);
+      return rows.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+    },
+    async recordPresence(e, receivedAtMs) {
+      const changes = run(
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+        e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
+      );
+      return changes === 1 ? 'new' : 'duplicate';
+    },
+    async recordPromotion(draft) {
+      return recordPromotion.immediate(draft);
+    },
+    async listUnackedPromotions(shopperId, nowMs) {
+      return all(`SELECT * FROM promotions WHERE shopper_id = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms, id`, shopperId, nowMs).map(toPromotion);
+    },
+    async markPromotionDelivered(id, atMs) {
+      run('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, ?) WHERE id = ?', atMs, id);
+    },
+    async ackPromotion(shopperId, id, atMs) {
+      return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+    },
+    async counts(): Promise<StoreCounts> {
+      const count = (sql: string): number => num(get(sql)!.n);
+      return {
+        shoppers: count('SELECT COUNT(*) AS n FROM shoppers'),
+        consentRecords: count('SELECT COUNT(*) AS n FROM consent_records'),
+        presenceEvents: count('SELECT COUNT(*) AS n FROM presence_events'),
+        promotions: count(`SELECT COUNT(*) AS n FROM promotions WHERE status <> 'cancelled'`),
+        promotionsAcked: count(`SELECT COUNT(*) AS n FROM promotions WHERE status = 'acked'`),
+        epochKeys: count('SELECT COUNT(*) AS n FROM epoch_keys WHERE key_sealed IS NOT NULL'),
+      };
+    },
+  };
+  return store;
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      for (const statement of migration.statements) db.exec(statement);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    }).immediate();
+  }
+}

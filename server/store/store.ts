@@ -1,0 +1,122 @@
+import type { Campaign, Caps } from '../domain/campaign.ts';
+import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
+import type { ResolvedPresence } from '../domain/decision.ts';
+import type { PromotionMessage } from '../domain/promotion.ts';
+
+// The Store port: all durable state. Every method is async even where the embedded driver is
+// synchronous, so PostgreSQL fits behind the same interface. Caps, dedupe and the send-time consent
+// check are single atomic operations here — never read-then-write in process memory — so several
+// server instances, a killed process or a redelivered message neither lose nor duplicate anything.
+// Secrets arrive already sealed (domain/sealing.ts): the store never sees a plaintext key.
+
+export type StoreRecord = { id: string; name: string; timezone: string };
+export type ZoneRecord = { storeId: string; id: string; name: string; sensitive: boolean };
+export type GatewayRecord = { id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean };
+export type EpochKeyRecord = { keyId: string; storeId: string; keySealed: Buffer; notBeforeS: number; notAfterS: number };
+
+export type ShopperRecord = {
+  id: string;
+  tokenHash: string;
+  identityKeySealed: Buffer | null;
+  rotationExponent: number;
+  locale: string;
+  firstName: string | null;
+  createdAtMs: number;
+  erasedAtMs: number | null;
+};
+
+export type ResolvableShopperRecord = { id: string; identityKeySealed: Buffer; rotationExponent: number };
+
+export type PromotionRecord = {
+  id: string;
+  campaignId: string;
+  shopperId: string;
+  eventId: string;
+  storeId: string;
+  zoneId: string;
+  createdAtMs: number;
+  deliveredAtMs: number | null;
+  ackedAtMs: number | null;
+  status: 'pending' | 'acked' | 'cancelled';
+  message: PromotionMessage;
+};
+
+export type RecordPromotionResult =
+  | { outcome: 'recorded'; promotion: PromotionRecord }
+  | { outcome: 'duplicate'; promotion: PromotionRecord }
+  | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | keyof Caps };
+
+export type PromotionDraft = {
+  message: PromotionMessage;
+  campaignId: string;
+  shopperId: string;
+  eventId: string;
+  storeId: string;
+  zoneId: string;
+  createdAtMs: number;
+  caps: Caps;
+  /** Purposes that must still be granted at the moment of recording (CON-5, fail closed). */
+  requiredPurposes: readonly string[];
+};
+
+export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
+
+export interface Store {
+  /** Adapter name for logs and reports ("sqlite", "postgres"). */
+  readonly kind: string;
+  close(): Promise<void>;
+
+  /** Stores the value under name unless one exists; returns whichever value is stored (first writer wins). */
+  putSettingIfAbsent(name: string, value: Buffer): Promise<Buffer>;
+  getSetting(name: string): Promise<Buffer | undefined>;
+
+  upsertStore(store: StoreRecord): Promise<void>;
+  listStores(): Promise<StoreRecord[]>;
+  upsertZone(zone: ZoneRecord): Promise<void>;
+  listZones(storeId: string): Promise<ZoneRecord[]>;
+  /** Creates or updates a gateway; an existing gateway keeps its secret unless rotateSecret. */
+  upsertGateway(gateway: Omit<GatewayRecord, 'lastSeenAtMs' | 'online'>, rotateSecret?: boolean): Promise<GatewayRecord>;
+  getGateway(id: string): Promise<GatewayRecord | undefined>;
+  listGateways(storeId?: string): Promise<GatewayRecord[]>;
+  markGatewaySeen(id: string, atMs: number, online: boolean): Promise<void>;
+
+  insertEpochKey(key: EpochKeyRecord): Promise<void>;
+  /** Keys not yet destroyed, oldest first. */
+  listEpochKeys(storeId?: string): Promise<EpochKeyRecord[]>;
+  /** Destroys (deletes the sealed key of) every key whose validity ended before the cutoff; returns how many. */
+  destroyEpochKeys(endedBeforeS: number): Promise<number>;
+
+  createShopper(shopper: ShopperRecord): Promise<void>;
+  findShopperByTokenHash(tokenHash: string): Promise<ShopperRecord | undefined>;
+  getShopper(id: string): Promise<ShopperRecord | undefined>;
+  /** Shoppers whose presence consent (P1) is granted and who are not erased: the only ones the resolver may index. */
+  listResolvableShoppers(): Promise<ResolvableShopperRecord[]>;
+
+  /**
+   * Appends consent records and updates the derived state in one transaction. A withdrawal of
+   * presence or promotions also cancels the shopper's undelivered promotions in the same
+   * transaction, so nothing is sent after the call returns (CON-4).
+   */
+  appendConsent(records: readonly ConsentRecord[]): Promise<ConsentState>;
+  getConsentState(shopperId: string): Promise<ConsentState>;
+  listConsentRecords(shopperId: string): Promise<ConsentRecord[]>;
+
+  putCampaign(campaign: Campaign, atMs: number): Promise<void>;
+  listCampaigns(storeId?: string): Promise<Campaign[]>;
+
+  /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
+  recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;
+
+  /**
+   * The atomic send: in one transaction, returns the existing promotion for the same
+   * (campaign, shopper, event), or re-checks consent and every cap and records the new promotion.
+   */
+  recordPromotion(draft: PromotionDraft): Promise<RecordPromotionResult>;
+  /** Pending promotions for a shopper that have not expired, oldest first. */
+  listUnackedPromotions(shopperId: string, nowMs: number): Promise<PromotionRecord[]>;
+  markPromotionDelivered(id: string, atMs: number): Promise<void>;
+  /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
+  ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+
+  counts(): Promise<StoreCounts>;
+}

@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
+import { decodeKey } from '#server/config.ts';
+import { hashToken } from '#server/identity.ts';
+import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from '#server/secret-files.ts';
+import { startServer, type RunningServer } from '#server/server.ts';
+import type { Store } from '#server/store/store.ts';
+import { parseScenario, type Scenario } from './scenario.ts';
+import { startSimulatedStore, type LiveStats, type SimulatedStore, type SimulationSummary } from './store/simulated-store.ts';
+
+// `npm start` / `vicino demo`: the whole system in one process on embedded defaults — an aedes broker
+// on a real TCP port, the embedded database, the server, and a simulated store whose gateways run
+// the real gateway code on noble. Everything talks over real MQTT and HTTP.
+
+export const DEFAULT_SCENARIO = new URL('./scenarios/demo.json', import.meta.url);
+
+export type DemoOptions = {
+  durationMs?: number;
+  json: boolean;
+  /** Explicit ports are used or fail; defaults fall back to a free port when taken. */
+  port?: number;
+  mqttPort?: number;
+  mqttUrl?: string;
+  dataDir: string;
+  scenarioPath?: string;
+  openStore: () => Promise<Store>;
+  masterKey?: string;
+  logLevel: string;
+  /** Interrupt source (SIGINT); resolves when the user asks to stop. */
+  interrupted: Promise<void>;
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+};
+
+export type DemoSummary = SimulationSummary & { durationS: number; serverUrl: string; mqttUrl: string; store: string };
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new Error(`--duration "${text}" is not a duration; use e.g. 20s, 500ms, 2m`);
+  const value = Number(match[1]);
+  return value * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+}
+
+async function listenWithFallback<T>(wanted: number | undefined, fallbackDefault: number, start: (port: number) => Promise<T>): Promise<{ value: T; movedFrom?: number }> {
+  try {
+    return { value: await start(wanted ?? fallbackDefault) };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || wanted !== undefined) throw error;
+    return { value: await start(0), movedFrom: fallbackDefault };
+  }
+}
+
+export async function loadScenarioFile(path: string | URL): Promise<Scenario> {
+  const parsed = parseScenario(await readFile(path, 'utf8'), String(path));
+  if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+  return parsed.scenario;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const { out, err } = options;
+  const logFile = join(options.dataDir, 'vicino.log');
+  const logger: Logger = pino({ level: options.logLevel, base: { component: 'demo' } }, pino.destination({ dest: logFile, mkdir: true, sync: false }));
+  const scenario = await loadScenarioFile(options.scenarioPath ?? DEFAULT_SCENARIO);
+  const masterKey = decodeKey(options.masterKey ?? (await loadOrCreateSecretFile(join(options.dataDir, 'master.key'), newMasterKey)).value, 'master key');
+  const adminToken = (await loadOrCreateSecretFile(join(options.dataDir, 'admin.token'), newAdminToken)).value;
+  const say = (line: string): void => void (options.json ? err : out).write(`${line}\n`);
+
+  let broker: EmbeddedBroker | undefined;
+  let store: Store | undefined;
+  let server: RunningServer | undefined;
+  let simulation: SimulatedStore | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  const startedMs = Date.now();
+  // Whatever started is closed again, in reverse order, if a later step fails.
+  const closeAll = async (): Promise<void> => {
+    await simulation?.stop().catch(() => undefined);
+    await server?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    logger.flush();
+  };
+  try {
+    let mqttUrl = options.mqttUrl;
+    if (mqttUrl === undefined) {
+      const started = await listenWithFallback(options.mqttPort, 1883, (port) => startEmbeddedBroker({ port, logger: logger.child({ component: 'broker' }) }));
+      broker = started.value;
+      mqttUrl = broker.url;
+      if (started.movedFrom) say(`MQTT port ${started.movedFrom} is taken (a local Mosquitto?); the embedded broker listens on ${broker.port} instead.`);
+    }
+    store = await options.openStore();
+    const openedStore = store;
+    const startedServer = await listenWithFallback(options.port, 3000, (port) =>
+      startServer({ store: openedStore, masterKey, logger, adminTokenHash: hashToken(adminToken), mqtt: { url: mqttUrl! }, http: { port, host: '127.0.0.1' } }));
+    server = startedServer.value;
+    if (startedServer.movedFrom) say(`HTTP port ${startedServer.movedFrom} is taken; the server listens on ${server.port} instead.`);
+
+    say(`Vicino demo: ${scenario.store.name} — ${scenario.zones.length} zones, each with a gateway running the real gateway code on noble`);
+    say(`  MQTT broker  ${mqttUrl}${broker ? ' (embedded aedes; mosquitto_sub -h 127.0.0.1 -p ' + broker.port + " -t 'vicino/#' -v)" : ''}`);
+    say(`  Server       ${server.url}  (store: ${store.kind}, data in ${options.dataDir}, logs in ${logFile})`);
+    say(`  Console      ${server.url}/console`);
+
+    simulation = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl, logger: logger.child({ component: 'simulator' }) });
+    const sim = simulation;
+    say(`  Shoppers     ${sim.apps().length} with the app (registered and consented through the API), ${sim.devices().length} other phones and foreign beacons`);
+    say(options.durationMs ? `Running for ${Math.round(options.durationMs / 1000)} s. Ctrl-C stops early.` : 'Press Ctrl-C to stop.');
+
+    // Promotions as they arrive, then a live status line.
+    const interactive = !options.json && out.isTTY === true;
+    let statusShown = false;
+    for (const { app } of sim.apps()) {
+      app.onPromotion((promotion) => {
+        if (options.json) return;
+        if (statusShown && interactive) out.write('\r\x1b[2K');
+        out.write(`  ↳ promotion "${promotion.title}" delivered to an app (${(promotion.why as { zoneId: string }).zoneId}, ${promotion.receivedAtMs - promotion.issuedAtMs} ms after the decision)\n`);
+      });
+    }
+    let last: LiveStats = sim.stats();
+    let lastMs = Date.now();
+    const statusLine = (): string => {
+      const s = sim.stats();
+      const dt = Math.max(0.001, (Date.now() - lastMs) / 1000);
+      const line = `[${Math.round((Date.now() - startedMs) / 1000).toString().padStart(3)} s] in store ${s.shoppersInStore} · ${Math.round((s.advertisements - last.advertisements) / dt)} adv/s · ${((s.presenceEvents - last.presenceEvents) / dt).toFixed(1)} presence ev/s · ${s.promotionsDelivered} promotions delivered`;
+      last = s;
+      lastMs = Date.now();
+      return line;
+    };
+    let ticks = 0;
+    statusTimer = setInterval(() => {
+      ticks += 1;
+      if (interactive) {
+        out.write(`\r\x1b[2K${statusLine()}`);
+        statusShown = true;
+      } else if (!options.json && ticks % 5 === 0) out.write(`${statusLine()}\n`);
+    }, 1000);
+
+    await Promise.race([options.interrupted, ...(options.durationMs ? [new Promise((resolve) => setTimeout(resolve, options.durationMs).unref())] : [])]);
+    if (interactive) out.write('\n');
+    say('Stopping: gateways close open presences, the server drains, the database closes…');
+  } catch (error) {
+    await closeAll();
+    throw error;
+  } finally {
+    if (statusTimer) clearInterval(statusTimer);
+  }
+
+  const summary = await simulation.stop();
+  // Let the exits the gateways just published reach the server before it closes.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await server.close();
+  await store.close();
+  await broker?.close();
+  logger.flush();
+  return { ...summary, durationS: Math.round((Date.now() - startedMs) / 100) / 10, serverUrl: server.url, mqttUrl: options.mqttUrl ?? broker!.url, store: store.kind };
+}

@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { decodeHexAdvertisement } from '#gateway/ble/decode.ts';
+import { runGateway } from '#gateway/main.ts';
+import { computeEid } from '#gateway/protocol/index.ts';
+import { openStore, runServer } from '#server/main.ts';
+import { loadServerEnv } from '#server/config.ts';
+import { pino } from 'pino';
+import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
+import { startSimulatedStore } from './store/simulated-store.ts';
+
+// The `vicino` command: the composition root for every program. It reads argv and the environment
+// and hands plain options to the programs.
+
+const USAGE = `vicino — privacy-first Bluetooth proximity promotions
+
+Usage:
+  vicino demo [--duration 20s] [--json] [--port N] [--mqtt-port N] [--mqtt-url URL] [--data-dir DIR] [--scenario FILE]
+                   everything in one process: embedded broker, database, server and a simulated store
+  vicino server    the server (configured by environment: PORT, DATABASE_URL, MQTT_URL, … — see README)
+  vicino gateway --config FILE
+                   an in-store gateway on a BlueZ adapter (needs CAP_NET_RAW)
+  vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
+                   a simulated store against a running server and broker (MQTT_URL)
+  vicino decode HEX… | vicino decode -
+                   decode advertisements (one JSON object per advertisement; '-' reads hex lines from stdin)
+  vicino eid --identity-key HEX --k K --time T
+                   the Eddystone-EID for an identity key at Unix time T
+  vicino bench     run the benchmarks (see docs/benchmarks.md)
+`;
+
+type Env = Record<string, string | undefined>;
+
+class UsageError extends Error {}
+
+function interruptSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (): void => {
+      resolve();
+      // A second Ctrl-C while shutting down forces the exit.
+      process.once('SIGINT', () => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+function options<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: spec, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+const int = (value: string | undefined, name: string): number | undefined => {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`${name} must be a port number 0–65535, got "${value}"`);
+  return n;
+};
+
+async function demo(args: string[], env: Env): Promise<number> {
+  const { values } = options(args, {
+    duration: { type: 'string' }, json: { type: 'boolean' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' },
+    'mqtt-url': { type: 'string' }, 'data-dir': { type: 'string' }, scenario: { type: 'string' },
+  });
+  const dataDir = values['data-dir'] ?? env.DATA_DIR ?? './data';
+  const summary = await runDemo({
+    durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
+    json: values.json === true,
+    port: int(values.port, '--port'),
+    mqttPort: int(values['mqtt-port'], '--mqtt-port'),
+    mqttUrl: values['mqtt-url'],
+    dataDir,
+    scenarioPath: values.scenario,
+    openStore: () => openStore({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir }),
+    masterKey: env.VICINO_MASTER_KEY,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    interrupted: interruptSignal(),
+    out: process.stdout,
+    err: process.stderr,
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(`\nSummary\n`);
+    for (const [key, value] of Object.entries(summary)) process.stdout.write(`  ${key.padEnd(26)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}\n`);
+  }
+  return summary.promotionsToNonConsenting === 0 ? 0 : 1;
+}
+
+async function simulate(args: string[], env: Env): Promise<number> {
+  const { values } = options(args, {
+    scenario: { type: 'string' }, server: { type: 'string' }, 'admin-token': { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const serverUrl = values.server ?? env.VICINO_SERVER_URL ?? 'http://127.0.0.1:3000';
+  const adminToken = values['admin-token'] ?? env.ADMIN_TOKEN ?? (await readFile(`${env.DATA_DIR ?? './data'}/admin.token`, 'utf8').catch(() => '')).trim();
+  if (adminToken === '') throw new UsageError('the admin token is needed to provision the simulated store: pass --admin-token or set ADMIN_TOKEN (the server writes it to DATA_DIR/admin.token)');
+  const mqttUrl = env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+  const logger = pino({ level: env.LOG_LEVEL ?? 'info', base: { component: 'simulator' } }, pino.destination(2));
+  const scenario = await loadScenarioFile(values.scenario ?? DEFAULT_SCENARIO);
+  const sim = await startSimulatedStore({ scenario, serverUrl, adminToken, mqttUrl, logger });
+  const interrupted = interruptSignal();
+  const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration);
+  const progress = setInterval(() => {
+    const s = sim.stats();
+    process.stderr.write(`in store ${s.shoppersInStore} · ${s.advertisements} adv · ${s.presenceEvents} presence events · ${s.promotionsDelivered} promotions\n`);
+  }, 5_000);
+  await Promise.race([interrupted, ...(durationMs ? [new Promise((resolve) => setTimeout(resolve, durationMs))] : [])]);
+  clearInterval(progress);
+  const summary = await sim.stop();
+  process.stdout.write(`${JSON.stringify(summary, null, values.json ? undefined : 2)}\n`);
+  return summary.promotionsToNonConsenting === 0 ? 0 : 1;
+}
+
+async function decode(args: string[]): Promise<number> {
+  const lines: string[] = [];
+  if (args.length === 1 && args[0] === '-') {
+    for await (const line of createInterface({ input: process.stdin })) if (line.trim() !== '') lines.push(line);
+  } else lines.push(...args);
+  if (lines.length === 0) throw new UsageError('give one or more hex advertisements, or - to read them from stdin');
+  let failed = 0;
+  for (const [i, line] of lines.entries()) {
+    const decoded = decodeHexAdvertisement(line);
+    if ('error' in decoded) {
+      failed += 1;
+      process.stdout.write(`${JSON.stringify({ input: i + 1, error: decoded.error })}\n`);
+    } else process.stdout.write(`${JSON.stringify(decoded)}\n`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+function eid(args: string[]): number {
+  const { values } = options(args, { 'identity-key': { type: 'string' }, k: { type: 'string' }, time: { type: 'string' } });
+  const key = values['identity-key'];
+  if (key === undefined || !/^[0-9a-fA-F]{32}$/.test(key)) throw new UsageError('--identity-key must be 32 hex characters (16 bytes)');
+  const k = Number(values.k ?? '10');
+  if (!Number.isInteger(k) || k < 0 || k > 15) throw new UsageError(`--k must be an integer 0–15, got "${values.k}"`);
+  const time = Number(values.time ?? Math.floor(Date.now() / 1000));
+  if (!Number.isInteger(time) || time < 0 || time > 0xffffffff) throw new UsageError(`--time must be Unix seconds (a u32), got "${values.time}"`);
+  process.stdout.write(`${computeEid(Buffer.from(key, 'hex'), k, time).toString('hex')}\n`);
+  return 0;
+}
+
+export async function main(argv: string[], env: Env): Promise<void> {
+  const [command, ...rest] = argv;
+  let code: number;
+  try {
+    switch (command) {
+      case 'demo':
+        code = await demo(rest, env);
+        break;
+      case 'server': {
+        const { values } = options(rest, { port: { type: 'string' } });
+        const loaded = loadServerEnv(env);
+        code = loaded.ok ? await runServer(env, { port: int(values.port, '--port') }) : await runServer(env);
+        break;
+      }
+      case 'gateway': {
+        const { values } = options(rest, { config: { type: 'string' } });
+        if (values.config === undefined) throw new UsageError('vicino gateway needs --config FILE (the console provisions one per gateway)');
+        code = await runGateway({ configPath: values.config, env });
+        break;
+      }
+      case 'simulate':
+        code = await simulate(rest, env);
+        break;
+      case 'decode':
+        code = await decode(rest);
+        break;
+      case 'eid':
+        code = eid(rest);
+        break;
+      case 'bench': {
+        const { runBenchmarks } = await import('./bench/run.ts');
+        code = await runBenchmarks(rest);
+        break;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        code = command === undefined ? 2 : 0;
+        break;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`vicino: ${error.message}\n\n${USAGE}`);
+      code = 2;
+    } else {
+      process.stderr.write(`vicino ${command}: ${(error as Error).message}\n`);
+      code = 1;
+    }
+  }
+  process.exitCode = code;
+}

@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
+import { createVirtualRadio, runRealtime, type Advertiser } from '../radio/virtual-radio.ts';
+import { createRng, type Rng } from '../rng.ts';
+import type { Scenario } from '../scenario.ts';
+import { foreignBeacon, foreignPhone, type ForeignDevice } from '../shoppers/population.ts';
+import { planVisit, type Visit } from '../shoppers/walker.ts';
+import { startVirtualGateways, type VirtualGateway } from './virtual-gateways.ts';
+
+// A simulated store against a running server and broker: it provisions the store through the admin
+// API, starts the gateways on simulated radios, and brings in shoppers — apps that register and
+// consent through the real API, and people whose devices the system must ignore.
+
+export type ShopperKind = 'opted-in' | 'presence-only' | 'withdrawing' | 'phone-without-app' | 'foreign-beacon';
+
+type Shopper = {
+  id: string;
+  kind: ShopperKind;
+  visit: Visit | undefined;
+  nextVisitMs: number;
+  app?: VirtualApp;
+  device?: ForeignDevice;
+  /** When promotions stopped being allowed (withdrawal acknowledged), if they did. */
+  promotionsWithdrawnAtMs?: number;
+  marketable: boolean;
+};
+
+export type LiveStats = { shoppersInStore: number; advertisements: number; presenceEvents: number; promotionsDelivered: number };
+
+export type SimulationSummary = LiveStats & {
+  consentingShoppers: number;
+  promotionsToNonConsenting: number;
+  latencyMs: { p50: number | null; p99: number | null; max: number | null; samples: number };
+  dropped: Record<string, number>;
+  radio: { emitted: number; delivered: number; lost: number };
+  shoppers: Record<ShopperKind, number>;
+};
+
+export type SimulatedStore = {
+  stats(): LiveStats;
+  apps(): { kind: ShopperKind; app: VirtualApp }[];
+  devices(): ForeignDevice[];
+  gateways(): VirtualGateway[];
+  stop(): Promise<SimulationSummary>;
+};
+
+export type SimulatedStoreOptions = { scenario: Scenario; serverUrl: string; adminToken: string; mqttUrl: string; logger: Logger; now?: () => number };
+
+const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
+
+async function admin<T>(options: SimulatedStoreOptions, method: string, path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${options.serverUrl}${path}`, {
+    method, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.adminToken}` }, body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as T & { error?: { message: string } };
+  if (!response.ok) throw new Error(`${method} ${path} failed: HTTP ${response.status} ${json.error?.message ?? ''}`);
+  return json;
+}
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export async function startSimulatedStore(options: SimulatedStoreOptions): Promise<SimulatedStore> {
+  const { scenario, logger } = options;
+  const now = options.now ?? Date.now;
+  const rng = createRng(scenario.seed);
+
+  // 1. Provision the store, its gateways and the campaign through the admin API.
+  await admin(options, 'PUT', `/v1/admin/stores/${scenario.store.id}`, {
+    name: scenario.store.name, timezone: scenario.store.timezone, zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive })),
+  });
+  const credentials = [];
+  for (const zone of scenario.zones) {
+    const { config } = await admin<{ config: { secret: string } }>(options, 'POST', `/v1/admin/stores/${scenario.store.id}/gateways`, { id: zone.gateway.id, zoneId: zone.id, rotateSecret: true });
+    credentials.push({ storeId: scenario.store.id, gatewayId: zone.gateway.id, zoneId: zone.id, secret: Buffer.from(config.secret, 'base64url') });
+  }
+  await admin(options, 'PUT', `/v1/admin/campaigns/${scenario.campaign.id}`, { ...scenario.campaign, storeId: scenario.store.id, status: 'active', priority: 100, id: undefined });
+
+  // 2. Gateways on simulated adapters; the latency clock starts at the advertisement that caused an event.
+  const causedBy = new Map<string, number>();
+  const gateways = await startVirtualGateways({
+    credentials, mqttUrl: options.mqttUrl, logger, now,
+    onPublished: (event, causedByMs) => {
+      causedBy.set(event.eventId, causedByMs);
+      if (causedBy.size > 100_000) causedBy.delete(causedBy.keys().next().value!);
+    },
+  });
+  const radio = createVirtualRadio({
+    rng: rng.fork('radio'),
+    startMs: now(),
+    propagation: scenario.radio,
+    receivers: scenario.zones.map((zone) => ({
+      id: zone.gateway.id, position: zone.gateway.position, rssiOffsetDb: zone.gateway.rssiOffsetDb, dutyCycle: zone.gateway.dutyCycle,
+      bindings: gateways.find((g) => g.id === zone.gateway.id)!.bindings,
+    })),
+  });
+
+  // 3. The people.
+  const p = scenario.population;
+  const kinds: ShopperKind[] = [
+    ...Array<ShopperKind>(p.optedInApps).fill('opted-in'), ...Array<ShopperKind>(p.presenceOnlyApps).fill('presence-only'),
+    ...Array<ShopperKind>(p.withdrawingApps).fill('withdrawing'), ...Array<ShopperKind>(p.phonesWithoutApp).fill('phone-without-app'),
+    ...Array<ShopperKind>(p.foreignBeacons).fill('foreign-beacon'),
+  ];
+  const startMs = now();
+  const shoppers: Shopper[] = await Promise.all(kinds.map(async (kind, i): Promise<Shopper> => {
+    const own = rng.fork(`shopper:${i}`);
+    const shopper: Shopper = { id: `s${i}`, kind, visit: undefined, nextVisitMs: startMs + own.next() * p.arrivalSpreadS * 1000, marketable: kind === 'opted-in' || kind === 'withdrawing' };
+    if (kind === 'phone-without-app') shopper.device = foreignPhone(own, i);
+    else if (kind === 'foreign-beacon') shopper.device = foreignBeacon(own, i);
+    else {
+      const personalised = kind === 'opted-in' && i % 2 === 0;
+      const app = await registerVirtualApp({ baseUrl: options.serverUrl, now, ...(personalised ? { firstName: FIRST_NAMES[i % FIRST_NAMES.length]! } : {}) });
+      await app.setConsent(kind === 'presence-only' ? { presence: true } : { presence: true, promotions: true, ...(personalised ? { personalisation: true } : {}) });
+      await app.connect();
+      shopper.app = app;
+    }
+    return shopper;
+  }));
+
+  const received: { shopper: Shopper; promotion: ReceivedPromotion }[] = [];
+  let nonConsenting = 0;
+  for (const shopper of shoppers) {
+    shopper.app?.onPromotion((promotion) => {
+      received.push({ shopper, promotion });
+      // Issued after the withdrawal was acknowledged = a violation (one issued before and still in flight is not).
+      const allowed = shopper.marketable && (shopper.promotionsWithdrawnAtMs === undefined || promotion.issuedAtMs < shopper.promotionsWithdrawnAtMs);
+      if (!allowed) {
+        nonConsenting += 1;
+        logger.error({ kind: shopper.kind }, 'promotion reached a shopper without marketing consent');
+      }
+    });
+  }
+
+  const advertiserFor = (shopper: Shopper, own: Rng): Advertiser => ({
+    id: shopper.id,
+    position: () => shopper.visit?.positionAt(radio.nowMs()) ?? scenario.door,
+    intervalMs: shopper.app ? p.appAdvertisingIntervalMs : shopper.device!.intervalMs,
+    txPowerAt1mDbm: shopper.app ? -61 : shopper.device!.txPowerAt1mDbm,
+    addressRotationMs: shopper.app ? 15 * 60_000 : shopper.device!.addressRotationMs,
+    payload: (nowMs) => {
+      if (shopper.visit === undefined || nowMs < shopper.visit.startMs || nowMs > shopper.visit.endMs) return undefined;
+      return shopper.app ? shopper.app.tokens.advertisementAt(nowMs) : shopper.device!.payload(nowMs);
+    },
+    jitterMs: own.int(5, 10),
+  });
+  shoppers.forEach((shopper, i) => radio.addAdvertiser(advertiserFor(shopper, rng.fork(`advertiser:${i}`))));
+
+  // Visits: when one ends, the next is planned after a pause.
+  const visitRng = rng.fork('visits');
+  const planVisits = (): void => {
+    const t = now();
+    for (const shopper of shoppers) {
+      if (shopper.visit !== undefined && t <= shopper.visit.endMs) continue;
+      if (shopper.visit !== undefined) {
+        shopper.nextVisitMs = shopper.visit.endMs + (p.revisitAfterS[0] + visitRng.next() * (p.revisitAfterS[1] - p.revisitAfterS[0])) * 1000;
+        shopper.visit = undefined;
+      }
+      if (t >= shopper.nextVisitMs) {
+        shopper.visit = planVisit({ rng: visitRng, startMs: t, door: scenario.door, zones: scenario.zones, dwellS: p.dwellS, speedMps: p.walkingSpeedMps });
+      }
+    }
+  };
+  planVisits();
+  const visitTimer = setInterval(planVisits, 100);
+  const stopRadio = runRealtime(radio, { now, stepMs: 20 });
+
+  // Scheduled withdrawals (CON-4 in action): after this, nothing may reach these apps.
+  const withdrawTimers = shoppers.filter((s) => s.kind === 'withdrawing').map((shopper) => setTimeout(() => {
+    const requestedAt = now();
+    shopper.app!.setConsent({ promotions: false }).then(
+      () => {
+        shopper.promotionsWithdrawnAtMs = now();
+        logger.info({ tookMs: now() - requestedAt }, 'a simulated shopper withdrew promotions consent');
+      },
+      (error: Error) => logger.error({ err: error.message }, 'withdrawal failed'),
+    );
+  }, p.withdrawAfterS * 1000));
+
+  const stats = (): LiveStats => {
+    const t = now();
+    return {
+      shoppersInStore: shoppers.filter((s) => s.visit !== undefined && t >= s.visit.startMs && t <= s.visit.endMs).length,
+      advertisements: gateways.reduce((n, g) => n + g.gateway.stats().advertisements, 0),
+      presenceEvents: gateways.reduce((n, g) => n + g.gateway.stats().transitions, 0),
+      promotionsDelivered: received.length,
+    };
+  };
+
+  let stopped: Promise<SimulationSummary> | undefined;
+  return {
+    stats,
+    apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app! })),
+    devices: () => shoppers.flatMap((s) => (s.device ? [s.device] : [])),
+    gateways: () => gateways,
+    stop() {
+      stopped ??= (async () => {
+        clearInterval(visitTimer);
+        withdrawTimers.forEach(clearTimeout);
+        stopRadio();
+        const final = stats();
+        await Promise.all(gateways.map((g) => g.gateway.stop()));
+        await Promise.all(shoppers.map((s) => s.app?.close()));
+        const latencies = received
+          .map(({ promotion }) => (causedBy.has(promotion.eventId) ? promotion.receivedAtMs - causedBy.get(promotion.eventId)! : undefined))
+          .filter((v): v is number => v !== undefined)
+          .sort((a, b) => a - b);
+        const dropped: Record<string, number> = {};
+        for (const g of gateways) for (const [reason, n] of Object.entries(g.gateway.stats().dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
+        const count = (kind: ShopperKind): number => shoppers.filter((s) => s.kind === kind).length;
+        return {
+          ...final,
+          consentingShoppers: shoppers.filter((s) => s.marketable && s.promotionsWithdrawnAtMs === undefined).length,
+          promotionsToNonConsenting: nonConsenting,
+          latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null, samples: latencies.length },
+          dropped,
+          radio: radio.stats(),
+          shoppers: { 'opted-in': count('opted-in'), 'presence-only': count('presence-only'), withdrawing: count('withdrawing'), 'phone-without-app': count('phone-without-app'), 'foreign-beacon': count('foreign-beacon') },
+        };
+      })();
+      return stopped;
+    },
+  };
+}
