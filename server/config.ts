@@ -13,6 +13,8 @@ export const ServerEnvSchema = z.object({
   MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').default('mqtt://127.0.0.1:1883'),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  /** A stable MQTT client ID per instance gives it a persistent session (presence is queued while it restarts). */
+  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** MQTT 5 shared-subscription group, for several server instances on one broker. */
   MQTT_SHARED_GROUP: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
   /** 32 bytes as 64 hex characters or base64; otherwise DATA_DIR/master.key is used (created on first start). */

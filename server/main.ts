@@ -46,7 +46,7 @@ export async function runServer(environment: Record<string, string | undefined>,
     store = await openStore(env);
     server = await startServer({
       store, masterKey, logger, adminTokenHash: hashToken(adminToken),
-      mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP },
+      mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID },
       http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S,
     });
   } catch (error) {

@@ -19,7 +19,7 @@ import type { Store } from './store/store.ts';
 export type ServerOptions = {
   store: Store;
   masterKey: Buffer;
-  mqtt: { url: string; username?: string; password?: string; sharedGroup?: string };
+  mqtt: { url: string; username?: string; password?: string; sharedGroup?: string; clientId?: string };
   /** Broker URL handed to gateways in their provisioned config. */
   publicMqttUrl?: string;
   logger: Logger;
@@ -57,7 +57,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const mqtt = await connectMqttIngress({
     url: options.mqtt.url, username: options.mqtt.username, password: options.mqtt.password, sharedGroup: options.mqtt.sharedGroup,
-    clientId: `vicino-server-${instanceId}`, logger: logger.child({ component: 'mqtt' }), handle: (topic, payload) => ingest.handle(topic, payload),
+    clientId: options.mqtt.clientId, logger: logger.child({ component: 'mqtt' }), handle: (topic, payload) => ingest.handle(topic, payload),
   });
   const keys = createEpochKeyService({
     store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,

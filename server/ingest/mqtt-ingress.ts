@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
@@ -9,7 +10,12 @@ import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
 
 export type MqttIngressOptions = {
   url: string;
-  clientId: string;
+  /**
+   * A stable client ID gives this instance a persistent session: the broker queues presence for it
+   * while it restarts. Without one the session is clean (a random ID must not leave sessions behind
+   * on the broker); with a shared subscription the other instances take the load meanwhile.
+   */
+  clientId?: string;
   /** MQTT 5 shared-subscription group; undefined subscribes plainly (MQTT 3.1.1 brokers such as aedes). */
   sharedGroup?: string;
   username?: string;
@@ -30,8 +36,8 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
   const { logger } = options;
   const maxAttempts = options.maxAttempts ?? 3;
   const clientOptions: IClientOptions = {
-    clientId: options.clientId,
-    clean: false,
+    clientId: options.clientId ?? `vicino-server-${randomUUID().slice(0, 8)}`,
+    clean: options.clientId === undefined,
     protocolVersion: options.sharedGroup ? 5 : 4,
     ...(options.sharedGroup ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
     username: options.username,

@@ -82,12 +82,16 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       const inPeriod = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND created_at_ms > $3 AND ${counted}`,
         [shopperId, campaignId, now - caps.perShopper.periodS * 1000]);
       if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped', reason: 'perShopper' };
-      const lastThis = await value(`SELECT COALESCE(MAX(created_at_ms), -1) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND ${counted}`, [shopperId, campaignId]);
-      if (lastThis >= 0 && now - lastThis < caps.minGapS * 1000) return { outcome: 'skipped', reason: 'minGapS' };
+      // Gaps are measured both ways, so a send recorded out of order (clock skew, a slower instance)
+      // still keeps them, and a zero gap never refuses.
+      const nearThis = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND created_at_ms > $3 AND created_at_ms < $4 AND ${counted}`,
+        [shopperId, campaignId, now - caps.minGapS * 1000, now + caps.minGapS * 1000]);
+      if (nearThis > 0) return { outcome: 'skipped', reason: 'minGapS' };
       const daily = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND ${counted}`, [shopperId, now - 86_400_000]);
       if (daily >= caps.perShopperDaily) return { outcome: 'skipped', reason: 'perShopperDaily' };
-      const lastAny = await value(`SELECT COALESCE(MAX(created_at_ms), -1) AS v FROM promotions WHERE shopper_id = $1 AND ${counted}`, [shopperId]);
-      if (lastAny >= 0 && now - lastAny < caps.cooldownS * 1000) return { outcome: 'skipped', reason: 'cooldownS' };
+      const nearAny = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND created_at_ms < $3 AND ${counted}`,
+        [shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000]);
+      if (nearAny > 0) return { outcome: 'skipped', reason: 'cooldownS' };
       const inserted = await q(
         `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, 'pending', $10) RETURNING *`,

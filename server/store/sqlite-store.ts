@@ -61,12 +61,16 @@ export function openSqliteStore(path: string): Store {
     const inPeriod = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND created_at_ms > ? AND ${counted}`,
       draft.shopperId, draft.campaignId, now - caps.perShopper.periodS * 1000)!.n);
     if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped' as const, reason: 'perShopper' as const };
-    const lastThis = num(get(`SELECT COALESCE(MAX(created_at_ms), -1) AS t FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND ${counted}`, draft.shopperId, draft.campaignId)!.t);
-    if (lastThis >= 0 && now - lastThis < caps.minGapS * 1000) return { outcome: 'skipped' as const, reason: 'minGapS' as const };
+    // Gaps are measured both ways, so a send recorded out of order (clock skew, a slower instance)
+    // still keeps them, and a zero gap never refuses.
+    const nearThis = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
+      draft.shopperId, draft.campaignId, now - caps.minGapS * 1000, now + caps.minGapS * 1000)!.n);
+    if (nearThis > 0) return { outcome: 'skipped' as const, reason: 'minGapS' as const };
     const daily = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND ${counted}`, draft.shopperId, now - 86_400_000)!.n);
     if (daily >= caps.perShopperDaily) return { outcome: 'skipped' as const, reason: 'perShopperDaily' as const };
-    const lastAny = num(get(`SELECT COALESCE(MAX(created_at_ms), -1) AS t FROM promotions WHERE shopper_id = ? AND ${counted}`, draft.shopperId)!.t);
-    if (lastAny >= 0 && now - lastAny < caps.cooldownS * 1000) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
+    const nearAny = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
+      draft.shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000)!.n);
+    if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
     run(
       `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'pending', ?)`,

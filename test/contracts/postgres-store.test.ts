@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { describeStoreContract } from './store.contract.ts';
+
+// Runs against the PostgreSQL at DATABASE_URL, in a fresh schema per run (dropped afterwards), so
+// runs never collide. Without DATABASE_URL the suite is not run — but CI must provide one, and an
+// unreachable server fails the suite rather than skipping it.
+const databaseUrl = process.env.DATABASE_URL;
+
+describe('PostgreSQL contract environment', () => {
+  it('has a database to run against in CI', () => {
+    const inCi = process.env.CI === 'true';
+    expect(inCi && !databaseUrl, 'CI must set DATABASE_URL to a PostgreSQL service for the store contract').toBe(false);
+  });
+});
+
+describe.runIf(databaseUrl)('PostgreSQL', () => {
+  const url = databaseUrl ?? '';
+  const schema = `vicino_contract_${randomBytes(6).toString('hex')}`;
+
+  describeStoreContract(
+    'postgres',
+    () => openPostgresStore(url, { schema }),
+    async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  );
+});

@@ -1,0 +1,506 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Campaign } from '#server/domain/campaign.ts';
+import { replayConsent, type Purpose } from '#server/domain/consent.ts';
+import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
+import { aCampaign, aConsent, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
+
+// The Store contract (docs in server/store/store.ts), run against every adapter through the port
+// alone. `open` may be called more than once: every store it returns must share one database —
+// that is how the suite plays two server instances racing each other. Tests share that database
+// and stay independent by using fresh IDs (builders) and by asserting on deltas where a method is global.
+
+export function describeStoreContract(name: string, open: () => Promise<Store>, cleanup?: () => Promise<void>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let others: Store[] = [];
+
+    /** A second instance on the same database: another server. */
+    const anotherInstance = async (): Promise<Store> => {
+      const other = await open();
+      others.push(other);
+      return other;
+    };
+
+    beforeAll(async () => {
+      store = await open();
+      await store.upsertStore({ id: 'store-1', name: 'High Street', timezone: 'Europe/London' });
+    });
+    afterEach(async () => {
+      await Promise.all(others.map((other) => other.close()));
+      others = [];
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    async function givenShopper(consents: Partial<Record<Purpose, boolean>> = { presence: true, promotions: true }, overrides: Partial<ShopperRecord> = {}): Promise<ShopperRecord> {
+      const shopper = aShopper(overrides);
+      await store.createShopper(shopper);
+      const records = Object.entries(consents).map(([purpose, granted]) => aConsent({ shopperId: shopper.id, purpose: purpose as Purpose, granted }));
+      if (records.length > 0) await store.appendConsent(records);
+      return shopper;
+    }
+
+    const withdraw = (target: Store, shopperId: string, purpose: Purpose, atMs = START_MS): ReturnType<Store['appendConsent']> =>
+      target.appendConsent([aConsent({ shopperId, purpose, granted: false, previousGranted: true, serverTimeMs: atMs })]);
+    const regrant = (shopperId: string, purpose: Purpose): ReturnType<Store['appendConsent']> =>
+      store.appendConsent([aConsent({ shopperId, purpose, granted: true, previousGranted: false })]);
+
+    /** The stored record now, read back through the port: a redelivery of a recorded draft returns it. */
+    async function current(draft: PromotionDraft) {
+      const result = await store.recordPromotion(draft);
+      if (result.outcome !== 'duplicate') throw new Error(`expected ${draft.message.id} to be stored, got ${result.outcome}`);
+      return result.promotion;
+    }
+
+    const outcome = (result: RecordPromotionResult): string => (result.outcome === 'skipped' ? `skipped:${result.reason}` : result.outcome);
+    const tally = (results: readonly RecordPromotionResult[]): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const result of results) counts[outcome(result)] = (counts[outcome(result)] ?? 0) + 1;
+      return counts;
+    };
+
+    it('names its adapter', () => {
+      expect(store.kind).toMatch(/^[a-z0-9-]+$/);
+    });
+
+    describe('settings', () => {
+      it('keeps the first value written for a setting', async () => {
+        const setting = uniqueId('setting');
+        expect(await store.getSetting(setting)).toBeUndefined();
+        expect(await store.putSettingIfAbsent(setting, Buffer.from('first'))).toEqual(Buffer.from('first'));
+        expect(await store.putSettingIfAbsent(setting, Buffer.from('second'))).toEqual(Buffer.from('first'));
+        expect(await store.getSetting(setting)).toEqual(Buffer.from('first'));
+      });
+
+      it('agrees on one value when two instances race to write a setting', async () => {
+        const other = await anotherInstance();
+        const setting = uniqueId('setting');
+        const written = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).putSettingIfAbsent(setting, randomBytes(32))));
+        const stored = await store.getSetting(setting);
+        expect(stored).toBeDefined();
+        for (const value of written) expect(value).toEqual(stored);
+      });
+    });
+
+    describe('stores, zones and gateways', () => {
+      it('upserts stores and zones in place, listed by ID', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Old name', timezone: 'Europe/London' });
+        await store.upsertStore({ id: storeId, name: 'New name', timezone: 'Europe/Paris' });
+        await store.upsertZone({ storeId, id: 'tills', name: 'Tills', sensitive: false });
+        await store.upsertZone({ storeId, id: 'pharmacy', name: 'Pharmacy', sensitive: false });
+        await store.upsertZone({ storeId, id: 'pharmacy', name: 'Pharmacy counter', sensitive: true });
+
+        expect((await store.listStores()).filter((s) => s.id === storeId)).toEqual([{ id: storeId, name: 'New name', timezone: 'Europe/Paris' }]);
+        expect(await store.listZones(storeId)).toEqual([
+          { storeId, id: 'pharmacy', name: 'Pharmacy counter', sensitive: true },
+          { storeId, id: 'tills', name: 'Tills', sensitive: false },
+        ]);
+      });
+
+      it('keeps a gateway secret on upsert unless asked to rotate it', async () => {
+        const id = uniqueId('gw');
+        const created = await store.upsertGateway({ id, storeId: 'store-1', zoneId: 'entrance', secretSealed: Buffer.from('secret-1') });
+        expect(created).toEqual({ id, storeId: 'store-1', zoneId: 'entrance', secretSealed: Buffer.from('secret-1'), lastSeenAtMs: null, online: false });
+
+        const moved = await store.upsertGateway({ id, storeId: 'store-1', zoneId: 'tills', secretSealed: Buffer.from('secret-2') });
+        expect(moved).toMatchObject({ zoneId: 'tills', secretSealed: Buffer.from('secret-1') });
+
+        const rotated = await store.upsertGateway({ id, storeId: 'store-1', zoneId: 'tills', secretSealed: Buffer.from('secret-3') }, true);
+        expect(rotated.secretSealed).toEqual(Buffer.from('secret-3'));
+        expect(await store.getGateway(id)).toEqual(rotated);
+      });
+
+      it('records when a gateway was last seen and lists gateways per store', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Annex', timezone: 'Europe/London' });
+        const b = await store.upsertGateway({ id: `${storeId}-b`, storeId, zoneId: 'entrance', secretSealed: Buffer.from('b') });
+        await store.upsertGateway({ id: `${storeId}-a`, storeId, zoneId: 'tills', secretSealed: Buffer.from('a') });
+        await store.markGatewaySeen(b.id, START_MS, true);
+
+        expect(await store.getGateway(b.id)).toMatchObject({ lastSeenAtMs: START_MS, online: true });
+        expect((await store.listGateways(storeId)).map((g) => g.id)).toEqual([`${storeId}-a`, `${storeId}-b`]);
+        expect((await store.listGateways()).map((g) => g.id)).toEqual(expect.arrayContaining([`${storeId}-a`, `${storeId}-b`]));
+        expect(await store.getGateway(uniqueId('gw'))).toBeUndefined();
+      });
+    });
+
+    describe('epoch keys', () => {
+      const key = (storeId: string, notBeforeS: number, notAfterS: number) => ({ keyId: uniqueId('key'), storeId, keySealed: randomBytes(16), notBeforeS, notAfterS });
+
+      it('lists epoch keys oldest first', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Keys', timezone: 'UTC' });
+        const base = 2_000_000_000;
+        const [newest, oldest, middle] = [key(storeId, base + 200, base + 300), key(storeId, base, base + 100), key(storeId, base + 100, base + 200)];
+        for (const k of [newest, oldest, middle]) await store.insertEpochKey(k);
+
+        expect(await store.listEpochKeys(storeId)).toEqual([oldest, middle, newest]);
+        expect((await store.listEpochKeys()).filter((k) => k.storeId === storeId)).toEqual([oldest, middle, newest]);
+      });
+
+      it('destroys only keys whose validity ended before the cutoff', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Old keys', timezone: 'UTC' });
+        // Far in the past, so no other test's keys are old enough to be destroyed.
+        const keys = [key(storeId, 0, 1000), key(storeId, 1000, 2000), key(storeId, 2000, 2500), key(storeId, 2500, 3000)];
+        for (const k of keys) await store.insertEpochKey(k);
+        const before = await store.counts();
+
+        expect(await store.destroyEpochKeys(2500)).toBe(2);
+        expect(await store.listEpochKeys(storeId)).toEqual(keys.slice(2));
+        expect((await store.listEpochKeys()).map((k) => k.keyId)).not.toContain(keys[0]!.keyId);
+        expect((await store.counts()).epochKeys).toBe(before.epochKeys - 2);
+        expect(await store.destroyEpochKeys(2500)).toBe(0);
+      });
+    });
+
+    describe('shoppers', () => {
+      it('finds a shopper by token hash and by ID', async () => {
+        const shopper = aShopper({ identityKeySealed: null, firstName: null });
+        await store.createShopper(shopper);
+
+        expect(await store.findShopperByTokenHash(shopper.tokenHash)).toEqual(shopper);
+        expect(await store.getShopper(shopper.id)).toEqual(shopper);
+        expect(await store.findShopperByTokenHash('0'.repeat(64))).toBeUndefined();
+        expect(await store.getShopper(uniqueId('sh'))).toBeUndefined();
+      });
+
+      it('lets the resolver index only shoppers with presence granted who are not erased', async () => {
+        const resolvable = await givenShopper({ presence: true });
+        const withdrawn = await givenShopper({ presence: true });
+        await withdraw(store, withdrawn.id, 'presence');
+        const promotionsOnly = await givenShopper({ promotions: true });
+        const erased = await givenShopper({ presence: true }, { erasedAtMs: START_MS });
+        const silent = await givenShopper({});
+        const ours = new Set([resolvable, withdrawn, promotionsOnly, erased, silent].map((s) => s.id));
+
+        const listed = (await store.listResolvableShoppers()).filter((s) => ours.has(s.id));
+        expect(listed).toEqual([{ id: resolvable.id, identityKeySealed: resolvable.identityKeySealed, rotationExponent: resolvable.rotationExponent }]);
+      });
+    });
+
+    describe('consent', () => {
+      it('derives the state from the last answer per purpose', async () => {
+        const shopper = await givenShopper({});
+        await store.appendConsent([
+          aConsent({ shopperId: shopper.id, purpose: 'presence', granted: true, serverTimeMs: START_MS }),
+          aConsent({ shopperId: shopper.id, purpose: 'analytics', granted: true, serverTimeMs: START_MS, textVersion: '2029-12' }),
+        ]);
+        const state = await store.appendConsent([aConsent({ shopperId: shopper.id, purpose: 'presence', granted: false, previousGranted: true, serverTimeMs: START_MS + SECOND_MS })]);
+
+        const expected = {
+          presence: { granted: false, textVersion: '2030-01', atMs: START_MS + SECOND_MS },
+          analytics: { granted: true, textVersion: '2029-12', atMs: START_MS },
+        };
+        expect(state).toEqual(expected);
+        expect(await store.getConsentState(shopper.id)).toEqual(expected);
+        expect(await store.getConsentState(uniqueId('sh'))).toEqual({});
+      });
+
+      it('replays consent records in order, each keeping the answer it replaced', async () => {
+        const shopper = await givenShopper({});
+        const records = [
+          aConsent({ shopperId: shopper.id, purpose: 'promotions', granted: true, previousGranted: null, clientTimeMs: START_MS - 40 }),
+          aConsent({ shopperId: shopper.id, purpose: 'promotions', granted: false, previousGranted: true, serverTimeMs: START_MS + 1, channel: 'console' }),
+          aConsent({ shopperId: shopper.id, purpose: 'promotions', granted: true, previousGranted: false, serverTimeMs: START_MS + 2, channel: 'api' }),
+        ];
+        await store.appendConsent(records.slice(0, 2));
+        await store.appendConsent(records.slice(2));
+
+        const replayed = await store.listConsentRecords(shopper.id);
+        expect(replayed).toEqual(records);
+        expect(replayConsent(replayed)).toEqual(await store.getConsentState(shopper.id));
+      });
+
+      it.each(['presence', 'promotions'] as const)('cancels pending promotions when %s consent is withdrawn', async (purpose) => {
+        const shopper = await givenShopper();
+        const pending = aDraft({ shopperId: shopper.id });
+        const acked = aDraft({ shopperId: shopper.id, createdAtMs: START_MS + SECOND_MS });
+        await store.recordPromotion(pending);
+        await store.recordPromotion(acked);
+        await store.ackPromotion(shopper.id, acked.message.id, START_MS + 2 * SECOND_MS);
+
+        await withdraw(store, shopper.id, purpose);
+
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toEqual([]);
+        expect((await current(pending)).status).toBe('cancelled');
+        expect((await current(acked)).status).toBe('acked');
+      });
+
+      it('keeps pending promotions when only analytics consent is withdrawn', async () => {
+        const shopper = await givenShopper({ presence: true, promotions: true, analytics: true });
+        const draft = aDraft({ shopperId: shopper.id });
+        await store.recordPromotion(draft);
+
+        await withdraw(store, shopper.id, 'analytics');
+
+        expect((await store.listUnackedPromotions(shopper.id, START_MS)).map((p) => p.id)).toEqual([draft.message.id]);
+      });
+    });
+
+    describe('campaigns', () => {
+      it('round-trips campaigns and lists them per store', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Campaigns', timezone: 'UTC' });
+        const dwell = aCampaign({
+          storeId,
+          trigger: { kind: 'dwell', minDwellS: 30 },
+          message: { title: 'Hello {{firstName}}', body: 'Ten percent off shoes.', deepLink: 'https://example.com/shoes', validForS: 600 },
+          startsAtMs: START_MS,
+          endsAtMs: START_MS + DAY_MS,
+          priority: 7,
+        });
+        const exit = aCampaign({ storeId, trigger: { kind: 'exit' }, status: 'draft' });
+        await store.putCampaign(dwell, START_MS);
+        await store.putCampaign(exit, START_MS);
+        const paused: Campaign = { ...dwell, status: 'paused' };
+        await store.putCampaign(paused, START_MS + SECOND_MS);
+
+        const byId = (a: Campaign, b: Campaign): number => (a.id < b.id ? -1 : 1);
+        expect(await store.listCampaigns(storeId)).toEqual([paused, exit].sort(byId));
+        expect((await store.listCampaigns()).filter((c) => c.storeId === storeId)).toEqual([paused, exit].sort(byId));
+      });
+    });
+
+    describe('presence', () => {
+      it('records a presence event once and reports a redelivery as a duplicate', async () => {
+        const shopper = await givenShopper();
+        const event = aPresence({ shopperId: shopper.id, kind: 'dwell', dwellS: 45 });
+        const before = await store.counts();
+
+        expect(await store.recordPresence(event, START_MS)).toBe('new');
+        expect(await store.recordPresence(event, START_MS + SECOND_MS)).toBe('duplicate');
+        expect((await store.counts()).presenceEvents).toBe(before.presenceEvents + 1);
+      });
+    });
+
+    describe('recording a promotion', () => {
+      it('records a promotion when consent is granted and no cap applies', async () => {
+        const shopper = await givenShopper();
+        const draft = aDraft({ shopperId: shopper.id });
+
+        expect(await store.recordPromotion(draft)).toEqual({
+          outcome: 'recorded',
+          promotion: {
+            id: draft.message.id, campaignId: draft.campaignId, shopperId: shopper.id, eventId: draft.eventId, storeId: draft.storeId, zoneId: draft.zoneId,
+            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, status: 'pending', message: draft.message,
+          },
+        });
+      });
+
+      it('returns the stored promotion, not a capped skip, for a redelivered event', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, perShopper: { count: 1, periodS: 3600 } } });
+        const first = await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, eventId: 'ev-1' }));
+        // Built again from the same event: same promotion ID, freshly drawn coupon.
+        const again = await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, eventId: 'ev-1', createdAtMs: START_MS + SECOND_MS }));
+
+        expect(first.outcome).toBe('recorded');
+        expect(again).toEqual({ outcome: 'duplicate', promotion: first.outcome === 'recorded' ? first.promotion : undefined });
+      });
+
+      it.each([
+        { missing: 'promotions', consents: { presence: true }, required: ['presence', 'promotions'] },
+        { missing: 'presence', consents: { promotions: true, presence: false }, required: ['presence', 'promotions'] },
+        { missing: 'personalisation', consents: { presence: true, promotions: true }, required: ['presence', 'promotions', 'personalisation'] },
+      ])('skips with no-consent when $missing is not granted at send time', async ({ consents, required }) => {
+        const shopper = await givenShopper(consents);
+        const result = await store.recordPromotion(aDraft({ shopperId: shopper.id, requiredPurposes: required }));
+
+        expect(result).toEqual({ outcome: 'skipped', reason: 'no-consent' });
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toEqual([]);
+      });
+
+      it('skips an erased or unknown shopper', async () => {
+        const erased = await givenShopper(undefined, { erasedAtMs: START_MS });
+
+        expect(await store.recordPromotion(aDraft({ shopperId: erased.id }))).toEqual({ outcome: 'skipped', reason: 'erased' });
+        expect(await store.recordPromotion(aDraft({ shopperId: uniqueId('sh') }))).toEqual({ outcome: 'skipped', reason: 'erased' });
+      });
+
+      /** Sends `campaign` to the shopper at each offset (ms after START_MS); one outcome per send. */
+      async function sendAt(shopperId: string, sends: readonly [Campaign, number][]): Promise<string[]> {
+        const outcomes: string[] = [];
+        for (const [campaign, offsetMs] of sends) outcomes.push(outcome(await store.recordPromotion(aDraft({ shopperId, campaign, createdAtMs: START_MS + offsetMs }))));
+        return outcomes;
+      }
+
+      it('caps sends per shopper and campaign to a count per period', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, perShopper: { count: 2, periodS: 3600 } } });
+
+        expect(await sendAt(shopper.id, [[campaign, 0], [campaign, SECOND_MS], [campaign, 2 * SECOND_MS], [campaign, 3600 * SECOND_MS]]))
+          .toEqual(['recorded', 'recorded', 'skipped:perShopper', 'recorded']);
+      });
+
+      it('keeps the minimum gap between two sends of a campaign', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, minGapS: 60 } });
+
+        expect(await sendAt(shopper.id, [[campaign, 0], [campaign, 59 * SECOND_MS], [campaign, 60 * SECOND_MS]]))
+          .toEqual(['recorded', 'skipped:minGapS', 'recorded']);
+      });
+
+      it('caps sends per shopper per rolling day across campaigns', async () => {
+        const shopper = await givenShopper();
+        const [a, b, c] = [1, 2, 3].map(() => aCampaign({ caps: { ...generousCaps, perShopperDaily: 2 } })) as [Campaign, Campaign, Campaign];
+
+        expect(await sendAt(shopper.id, [[a, 0], [b, SECOND_MS], [c, 2 * SECOND_MS], [c, DAY_MS + 1]]))
+          .toEqual(['recorded', 'recorded', 'skipped:perShopperDaily', 'recorded']);
+      });
+
+      it('holds every other campaign back during the cooldown after a send', async () => {
+        const shopper = await givenShopper();
+        const [a, b] = [1, 2].map(() => aCampaign({ caps: { ...generousCaps, cooldownS: 300 } })) as [Campaign, Campaign];
+
+        expect(await sendAt(shopper.id, [[a, 0], [b, 299 * SECOND_MS], [b, 300 * SECOND_MS]]))
+          .toEqual(['recorded', 'skipped:cooldownS', 'recorded']);
+      });
+
+      it('records a send timed before the latest one when no gap or cooldown is set', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign();
+
+        expect(await sendAt(shopper.id, [[campaign, 10 * SECOND_MS], [campaign, 5 * SECOND_MS], [aCampaign(), SECOND_MS]]))
+          .toEqual(['recorded', 'recorded', 'recorded']);
+      });
+
+      it('keeps the gap on both sides of a send recorded out of order', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, minGapS: 60 } });
+
+        expect(await sendAt(shopper.id, [[campaign, 100 * SECOND_MS], [campaign, 50 * SECOND_MS], [campaign, 40 * SECOND_MS]]))
+          .toEqual(['recorded', 'skipped:minGapS', 'recorded']);
+      });
+
+      it('does not count cancelled promotions toward caps', async () => {
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { perShopper: { count: 1, periodS: 3600 }, minGapS: 600, perShopperDaily: 1, cooldownS: 600 } });
+        await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, createdAtMs: START_MS }));
+        await withdraw(store, shopper.id, 'promotions');
+        await regrant(shopper.id, 'promotions');
+
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, createdAtMs: START_MS + SECOND_MS })))).toBe('recorded');
+      });
+    });
+
+    describe('recording promotions concurrently', () => {
+      it('records exactly the capped number when two instances race 50 sends to one shopper', async () => {
+        const other = await anotherInstance();
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, perShopper: { count: 3, periodS: 3600 } } });
+
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+          (i % 2 === 0 ? store : other).recordPromotion(aDraft({ shopperId: shopper.id, campaign, eventId: `ev-${i}`, createdAtMs: START_MS + i }))));
+
+        expect(tally(results)).toEqual({ recorded: 3, 'skipped:perShopper': 47 });
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toHaveLength(3);
+      });
+
+      it('records a redelivered event once when two instances race with it', async () => {
+        const other = await anotherInstance();
+        const shopper = await givenShopper();
+        const draft = aDraft({ shopperId: shopper.id });
+
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).recordPromotion(draft)));
+
+        expect(tally(results)).toEqual({ recorded: 1, duplicate: 19 });
+        const stored = await current(draft);
+        for (const result of results) expect(result.outcome === 'skipped' ? undefined : result.promotion).toEqual(stored);
+      });
+
+      it('sends nothing once a withdrawal racing 50 sends has committed', async () => {
+        const other = await anotherInstance();
+        const shopper = await givenShopper();
+        const campaign = aCampaign();
+        const drafts = Array.from({ length: 60 }, (_, i) => aDraft({ shopperId: shopper.id, campaign, eventId: `ev-${i}`, createdAtMs: START_MS + i * SECOND_MS }));
+        const send = (draft: PromotionDraft, i: number): Promise<RecordPromotionResult> => (i % 2 === 0 ? store : other).recordPromotion(draft);
+
+        const racing = drafts.slice(0, 50);
+        const early = racing.slice(0, 25).map(send);
+        const withdrawal = withdraw(other, shopper.id, 'promotions', START_MS + 25 * SECOND_MS);
+        const late = racing.slice(25).map((draft, i) => send(draft, i + 25));
+        const [results, state] = await Promise.all([Promise.all([...early, ...late]), withdrawal]);
+        const afterwards = await Promise.all(drafts.slice(50).map(send));
+
+        expect(state.promotions?.granted).toBe(false);
+        expect(results.map(outcome).filter((o) => o !== 'recorded' && o !== 'skipped:no-consent')).toEqual([]);
+        // A send that committed after the withdrawal would still be pending; every recorded one was cancelled by it.
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toEqual([]);
+        const recorded = racing.filter((_, i) => results[i]?.outcome === 'recorded');
+        for (const draft of recorded) expect((await current(draft)).status).toBe('cancelled');
+        expect(afterwards.map(outcome)).toEqual(Array(10).fill('skipped:no-consent'));
+      });
+    });
+
+    describe('delivering promotions', () => {
+      it('lists pending, unexpired promotions oldest first', async () => {
+        const shopper = await givenShopper();
+        const nowMs = START_MS + 10 * SECOND_MS;
+        const cancelled = aDraft({ shopperId: shopper.id, createdAtMs: START_MS });
+        await store.recordPromotion(cancelled);
+        await withdraw(store, shopper.id, 'promotions');
+        await regrant(shopper.id, 'promotions');
+        const late = aDraft({ shopperId: shopper.id, createdAtMs: START_MS + 3 * SECOND_MS });
+        const early = aDraft({ shopperId: shopper.id, createdAtMs: START_MS + 2 * SECOND_MS });
+        const expired = aDraft({ shopperId: shopper.id, createdAtMs: START_MS + SECOND_MS, expiresAtMs: nowMs });
+        const acked = aDraft({ shopperId: shopper.id, createdAtMs: START_MS + 4 * SECOND_MS });
+        for (const draft of [late, early, expired, acked]) await store.recordPromotion(draft);
+        await store.ackPromotion(shopper.id, acked.message.id, nowMs);
+
+        expect((await store.listUnackedPromotions(shopper.id, nowMs)).map((p) => p.id)).toEqual([early.message.id, late.message.id]);
+        expect((await store.listUnackedPromotions(shopper.id, nowMs - 1)).map((p) => p.id)).toEqual([expired.message.id, early.message.id, late.message.id]);
+      });
+
+      it('keeps the first delivery time when a promotion is delivered again', async () => {
+        const shopper = await givenShopper();
+        const draft = aDraft({ shopperId: shopper.id });
+        await store.recordPromotion(draft);
+
+        await store.markPromotionDelivered(draft.message.id, START_MS + SECOND_MS);
+        await store.markPromotionDelivered(draft.message.id, START_MS + 2 * SECOND_MS);
+
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toEqual([expect.objectContaining({ id: draft.message.id, deliveredAtMs: START_MS + SECOND_MS, status: 'pending' })]);
+      });
+
+      it('acknowledges a promotion only for the shopper it was sent to', async () => {
+        const owner = await givenShopper();
+        const stranger = await givenShopper();
+        const draft = aDraft({ shopperId: owner.id });
+        await store.recordPromotion(draft);
+
+        expect(await store.ackPromotion(stranger.id, draft.message.id, START_MS + SECOND_MS)).toBe(false);
+        expect(await store.ackPromotion(owner.id, uniqueId('pr'), START_MS + SECOND_MS)).toBe(false);
+        expect(await store.listUnackedPromotions(owner.id, START_MS)).toHaveLength(1);
+
+        expect(await store.ackPromotion(owner.id, draft.message.id, START_MS + 2 * SECOND_MS)).toBe(true);
+        expect(await store.listUnackedPromotions(owner.id, START_MS)).toEqual([]);
+        expect(await current(draft)).toMatchObject({ status: 'acked', ackedAtMs: START_MS + 2 * SECOND_MS });
+      });
+    });
+
+    it('counts what it holds', async () => {
+      const before = await store.counts();
+      const shopper = await givenShopper();
+      await store.recordPresence(aPresence({ shopperId: shopper.id }), START_MS);
+      const [sent, acked] = [aDraft({ shopperId: shopper.id }), aDraft({ shopperId: shopper.id })];
+      await store.recordPromotion(sent);
+      await store.recordPromotion(acked);
+      await store.ackPromotion(shopper.id, acked.message.id, START_MS);
+      await store.insertEpochKey({ keyId: uniqueId('key'), storeId: 'store-1', keySealed: randomBytes(16), notBeforeS: 2_100_000_000, notAfterS: 2_100_000_900 });
+
+      expect(await store.counts()).toEqual({
+        shoppers: before.shoppers + 1,
+        consentRecords: before.consentRecords + 2,
+        presenceEvents: before.presenceEvents + 1,
+        promotions: before.promotions + 2,
+        promotionsAcked: before.promotionsAcked + 1,
+        epochKeys: before.epochKeys + 1,
+      });
+    });
+  });
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeAdvertisement } from '#gateway/ble/decode.ts';
+import { PresenceEventSchema, topics } from '#gateway/protocol/index.ts';
+import { createSealer } from '#server/domain/sealing.ts';
+import { hashToken } from '#server/identity.ts';
+import { startServer, type RunningServer } from '#server/server.ts';
+import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import type { Store } from '#server/store/store.ts';
+import { startSimulatedStore, type SimulatedStore, type SimulationSummary } from '#simulator/store/simulated-store.ts';
+import { createLogCapture } from '../helpers/log-capture.ts';
+import { aTestScenario } from '../helpers/scenarios.ts';
+import { captureMqtt, clearRetained, startTestBroker, type CapturedMessage, type TestBroker } from '../helpers/start-broker.ts';
+
+// The whole path, every hop real: the virtual radio emits a noble 'discover' → the gateway decodes the
+// packet's own bytes, tracks presence, pseudonymises → MQTT QoS 1 → the server validates, resolves
+// only consenting shoppers, matches the campaign → WebSocket → the app acknowledges.
+// Run on the embedded broker always, and on the machine's broker (Mosquitto) when MQTT_URL is set.
+
+const brokers: ('embedded' | 'external')[] = ['embedded', ...(process.env.MQTT_URL ? (['external'] as const) : [])];
+
+it('runs against the external broker in CI (MQTT_URL must be set there)', () => {
+  if (process.env.CI === 'true') expect(process.env.MQTT_URL, 'CI must provide MQTT_URL so this suite also runs on Mosquitto').toBeTruthy();
+  expect(brokers).toContain('embedded');
+});
+
+describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKind) => {
+  let broker: TestBroker;
+  let dir: string;
+  let store: Store;
+  let server: RunningServer;
+  let sim: SimulatedStore;
+  let summary: SimulationSummary;
+  let captured: CapturedMessage[];
+  const masterKey = randomBytes(32);
+  const adminToken = randomBytes(24).toString('base64url');
+  const logs = createLogCapture('debug');
+  const scenario = aTestScenario({ withdrawingApps: 1, withdrawAfterS: 1.5 });
+  const onAir = { addresses: new Set<string>(), frames: [] as Buffer[] };
+
+  beforeAll(async () => {
+    broker = await startTestBroker({ external: brokerKind === 'external' ? process.env.MQTT_URL : undefined });
+    const capture = await captureMqtt(broker.url, `vicino/v1/${scenario.store.id}/#`);
+    captured = capture.messages;
+    dir = await mkdtemp(join(tmpdir(), 'vicino-e2e-'));
+    store = openSqliteStore(join(dir, 'vicino.db'));
+    server = await startServer({ store, masterKey, logger: logs.logger, adminTokenHash: hashToken(adminToken), mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' } });
+    sim = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl: broker.url, logger: logs.logger });
+    for (const gateway of sim.gateways()) {
+      gateway.bindings.on('discover', (_uuid: string, address: string, _type: string, _connectable: boolean, advertisement: { eir: Buffer }) => {
+        onAir.addresses.add(address);
+        if (onAir.frames.length < 5_000) onAir.frames.push(advertisement.eir);
+      });
+    }
+    const optedIn = sim.apps().filter((a) => a.kind === 'opted-in');
+    await vi.waitFor(() => {
+      if (!optedIn.every(({ app }) => app.shown.length > 0)) throw new Error('waiting for every consenting app to receive a promotion');
+    }, { timeout: 30_000, interval: 100 });
+    // Let the withdrawal happen and traffic continue after it.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    summary = await sim.stop();
+    // The exits the gateways published on stop reach the server.
+    await vi.waitFor(async () => {
+      if ((await store.counts()).presenceEvents === 0) throw new Error('waiting for presence events');
+    }, { timeout: 5_000 });
+    await capture.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    await sim?.stop();
+    await server?.close();
+    await store?.close();
+    if (broker?.kind === 'external') {
+      await clearRetained(broker.url, scenario.zones.flatMap((z) => [topics.config(scenario.store.id, z.gateway.id), topics.status(scenario.store.id, z.gateway.id)]));
+    }
+    await broker?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('delivers the campaign to every consenting app, once per trigger, with "why am I seeing this"', () => {
+    for (const { app } of sim.apps().filter((a) => a.kind === 'opted-in')) {
+      expect(app.shown.length).toBeGreaterThanOrEqual(1);
+      const [promotion] = app.shown;
+      expect(promotion!.campaignId).toBe('welcome');
+      expect(promotion!.couponCode).toMatch(/^[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+      expect(promotion!.why).toMatchObject({ storeId: scenario.store.id, zoneId: 'entrance', purposes: expect.arrayContaining(['presence', 'promotions']) });
+      // Shown once each, even if a frame was delivered again.
+      expect(new Set(app.shown.map((p) => p.id)).size).toBe(app.shown.length);
+    }
+    expect(summary.promotionsDelivered).toBeGreaterThanOrEqual(4);
+  });
+
+  it('sends nothing to apps without marketing consent, nor after a withdrawal is acknowledged', () => {
+    for (const { app } of sim.apps().filter((a) => a.kind === 'presence-only')) expect(app.shown).toEqual([]);
+    expect(summary.promotionsToNonConsenting).toBe(0);
+  });
+
+  it('keeps no row for anyone without consent, and no promotion row for presence-only shoppers', () => {
+    const db = new Database(join(dir, 'vicino.db'), { readonly: true });
+    try {
+      const apps = sim.apps();
+      const shopperRows = db.prepare('SELECT id FROM shoppers').all() as { id: string }[];
+      // Only app users exist as shoppers: phones without the app and foreign beacons leave no row at all.
+      expect(shopperRows.map((r) => r.id).sort()).toEqual(apps.map((a) => a.app.shopperId).sort());
+      const promoted = new Set((db.prepare('SELECT DISTINCT shopper_id AS id FROM promotions').all() as { id: string }[]).map((r) => r.id));
+      for (const { kind, app } of apps) {
+        if (kind === 'presence-only') expect(promoted.has(app.shopperId)).toBe(false);
+      }
+      const presenceShoppers = new Set((db.prepare('SELECT DISTINCT shopper_id AS id FROM presence_events').all() as { id: string }[]).map((r) => r.id));
+      expect(presenceShoppers.size).toBeGreaterThan(0);
+      for (const id of presenceShoppers) expect(apps.some((a) => a.app.shopperId === id)).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('measures advertisement-to-app latency for every promotion, well under a second', () => {
+    expect(summary.latencyMs.samples).toBe(summary.promotionsDelivered);
+    expect(summary.latencyMs.p99).not.toBeNull();
+    expect(summary.latencyMs.p99!).toBeLessThan(1_000);
+  });
+
+  it('publishes only schema-valid, pseudonymous presence at QoS 1, and drops foreign devices at the gateway', () => {
+    const presence = captured.filter((m) => m.topic.endsWith('/presence'));
+    expect(presence.length).toBeGreaterThan(0);
+    for (const message of presence) expect(PresenceEventSchema.safeParse(JSON.parse(String(message.payload))).success).toBe(true);
+    expect(summary.dropped['not-a-beacon']).toBeGreaterThan(0);
+    expect(summary.dropped['unregistered-beacon']).toBeGreaterThan(0);
+  });
+
+  it('lets no raw identifier or key appear in any MQTT message, log line or database row, in any encoding', () => {
+    const secrets = rawIdentifiers();
+    expect(secrets.length).toBeGreaterThan(20);
+    const corpus = [
+      ...captured.map((m) => `${m.topic} ${m.payload.toString('utf8')}`),
+      ...logs.text(),
+      ...databaseRows(join(dir, 'vicino.db')),
+    ];
+    expect(corpus.length).toBeGreaterThan(50);
+    const haystack = corpus.join('\n');
+    const leaks = secrets.filter((s) => haystack.includes(s.value));
+    expect(leaks.map((l) => l.what)).toEqual([]);
+  });
+
+  /** Every raw identifier heard on air and every key involved, in every encoding we can think of. */
+  function rawIdentifiers(): { what: string; value: string }[] {
+    const out: { what: string; value: string }[] = [];
+    const bytes = (what: string, value: Buffer): void => {
+      const forms = [value.toString('hex'), value.toString('hex').toUpperCase(), value.toString('base64'), value.toString('base64url'), [...value].join(',')];
+      for (const form of forms) if (form.length >= 8) out.push({ what, value: form });
+    };
+    for (const address of onAir.addresses) {
+      out.push({ what: 'MAC', value: address }, { what: 'MAC', value: address.toUpperCase() });
+      bytes('MAC', Buffer.from(address.replaceAll(':', ''), 'hex'));
+    }
+    for (const frame of onAir.frames) {
+      for (const f of decodeAdvertisement(frame).frames) {
+        if (f.type === 'eddystone-eid') bytes('EID', Buffer.from(f.eid, 'hex'));
+        if (f.type === 'ibeacon') {
+          out.push({ what: 'iBeacon UUID', value: f.uuid }, { what: 'iBeacon UUID', value: f.uuid.toUpperCase() });
+          const id = Buffer.alloc(20);
+          Buffer.from(f.uuid.replaceAll('-', ''), 'hex').copy(id);
+          id.writeUInt16BE(f.major, 16);
+          id.writeUInt16BE(f.minor, 18);
+          bytes('iBeacon UUID/major/minor', id);
+          bytes('iBeacon UUID', id.subarray(0, 16));
+          out.push({ what: 'iBeacon major/minor', value: `"major":${f.major}` });
+        }
+        if (f.type === 'altbeacon') out.push({ what: 'AltBeacon ID', value: f.id1 }, { what: 'AltBeacon ID', value: f.id1.replaceAll('-', '') });
+        if (f.type === 'eddystone-uid') bytes('Eddystone UID', Buffer.from(f.namespace + f.instance, 'hex'));
+      }
+    }
+    const sealer = createSealer(masterKey);
+    const db = new Database(join(dir, 'vicino.db'), { readonly: true });
+    try {
+      for (const row of db.prepare('SELECT id, identity_key_sealed FROM shoppers WHERE identity_key_sealed IS NOT NULL').all() as { id: string; identity_key_sealed: string }[]) {
+        bytes('identity key', sealer.open(Buffer.from(row.identity_key_sealed, 'base64'), `identity-key:${row.id}`));
+      }
+      for (const row of db.prepare('SELECT id, secret_sealed FROM gateways').all() as { id: string; secret_sealed: string }[]) {
+        bytes('gateway secret', sealer.open(Buffer.from(row.secret_sealed, 'base64'), `gateway-secret:${row.id}`));
+      }
+    } finally {
+      db.close();
+    }
+    for (const key of server.keys.liveKeys()) bytes('epoch key', key.key);
+    bytes('master key', masterKey);
+    return out;
+  }
+});
+
+function databaseRows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    return tables.flatMap((table) => (db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]).map((row) => JSON.stringify(row)));
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,99 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CampaignSchema, type Campaign, type CampaignInput, type Caps } from '#server/domain/campaign.ts';
+import type { ConsentRecord } from '#server/domain/consent.ts';
+import type { ResolvedPresence } from '#server/domain/decision.ts';
+import { buildPromotion } from '#server/domain/promotion.ts';
+import type { PromotionDraft, ShopperRecord } from '#server/store/store.ts';
+
+// Builders: a valid thing by default, with only what the test is about spelled out
+// (`aCampaign({ caps: { ...generousCaps, minGapS: 60 } })`). IDs are unique per call, so tests
+// sharing one database never see each other's rows.
+
+/** A fixed instant the tests count from, so times are readable offsets rather than wall-clock reads. */
+export const START_MS = Date.UTC(2030, 0, 7, 9, 0, 0);
+export const SECOND_MS = 1000;
+export const DAY_MS = 86_400_000;
+
+export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID()}`;
+
+/** Caps loose enough that no test trips one by accident. */
+export const generousCaps: Caps = { perShopper: { count: 1000, periodS: 86_400 }, minGapS: 0, perShopperDaily: 1000, cooldownS: 0 };
+
+export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord {
+  return {
+    id: uniqueId('sh'),
+    tokenHash: randomBytes(32).toString('hex'),
+    identityKeySealed: randomBytes(44),
+    rotationExponent: 10,
+    locale: 'en-GB',
+    firstName: 'Ada',
+    createdAtMs: START_MS,
+    erasedAtMs: null,
+    ...overrides,
+  };
+}
+
+export function aCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
+  return CampaignSchema.parse({
+    id: uniqueId('cmp').toLowerCase(),
+    storeId: 'store-1',
+    name: 'Coffee corner',
+    status: 'active',
+    zoneIds: ['entrance'],
+    trigger: { kind: 'enter' },
+    caps: generousCaps,
+    message: { title: 'Fresh coffee', body: 'Two for one at the coffee corner today.', validForS: 3600 },
+    ...overrides,
+  });
+}
+
+export function aConsent(overrides: Partial<ConsentRecord> & Pick<ConsentRecord, 'shopperId'>): ConsentRecord {
+  return {
+    id: uniqueId('cr'),
+    purpose: 'presence',
+    granted: true,
+    textVersion: '2030-01',
+    textSha256: 'a'.repeat(64),
+    locale: 'en-GB',
+    serverTimeMs: START_MS,
+    clientTimeMs: null,
+    channel: 'app',
+    previousGranted: null,
+    ...overrides,
+  };
+}
+
+export function aPresence(overrides: Partial<ResolvedPresence> & Pick<ResolvedPresence, 'shopperId'>): ResolvedPresence {
+  return { eventId: uniqueId('ev'), storeId: 'store-1', zoneId: 'entrance', kind: 'enter', atS: START_MS / 1000, dwellS: 0, ...overrides };
+}
+
+/**
+ * A send as the delivery path would ask for it: the message built by the domain, caps taken from
+ * the campaign. The same (campaign, shopper, event) always gives the same promotion ID.
+ */
+export function aDraft(options: {
+  shopperId: string;
+  campaign?: Campaign;
+  eventId?: string;
+  createdAtMs?: number;
+  expiresAtMs?: number;
+  requiredPurposes?: readonly string[];
+}): PromotionDraft {
+  const campaign = options.campaign ?? aCampaign();
+  const eventId = options.eventId ?? uniqueId('ev');
+  const createdAtMs = options.createdAtMs ?? START_MS;
+  const zoneId = campaign.zoneIds[0] ?? 'entrance';
+  const purposes = ['presence', 'promotions'] as const;
+  const message = buildPromotion({ campaign, shopperId: options.shopperId, eventId, zoneId, personalised: false, purposes: [...purposes], attributes: {}, nowMs: createdAtMs });
+  return {
+    message: options.expiresAtMs === undefined ? message : { ...message, expiresAtMs: options.expiresAtMs },
+    campaignId: campaign.id,
+    shopperId: options.shopperId,
+    eventId,
+    storeId: campaign.storeId,
+    zoneId,
+    createdAtMs,
+    caps: campaign.caps,
+    requiredPurposes: options.requiredPurposes ?? purposes,
+  };
+}
