@@ -161,7 +161,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       publisher.onConfig(applyConfig);
       await publisher.start();
       await scanner.start(handle);
-      tickTimer = setInterval(() => emit(tracker.tick(now())), settings.tickMs ?? 1_000);
+      tickTimer = setInterval(() => {
+        const nowMs = now();
+        emit(tracker.tick(nowMs));
+        pseudonymiser.expire(nowMs);
+      }, settings.tickMs ?? 1_000);
       tickTimer.unref();
       logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId }, 'gateway started');
     },

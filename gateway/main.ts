@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
@@ -59,11 +60,12 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     throw error;
   }
   const stats = setInterval(() => logger.info(gateway.stats(), 'gateway stats'), 60_000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  // SIGINT/SIGTERM or an uncaught error: publish the exits of open presences, flush the outbox, then exit.
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) logger.error({ err: { message: err.message, stack: err.stack } }, 'fatal error; shutting down');
+    else logger.info({ signal }, 'shutting down');
+    clearInterval(stats);
+    await gateway.stop();
   });
-  clearInterval(stats);
-  await gateway.stop();
   return 0;
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { decodeKey, loadServerEnv, storeLocation, type ServerEnv } from './config.ts';
 import { hashToken } from './identity.ts';
@@ -56,11 +57,14 @@ export async function runServer(environment: Record<string, string | undefined>,
     return 1;
   }
   console.log(`vicino server on ${server.url} (store: ${store.kind}, broker: ${env.MQTT_URL.replace(/\/\/[^@]*@/, '//***@')}); console at ${server.url}/console`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  const running = server;
+  const openStoreHandle = store;
+  // SIGINT/SIGTERM or an uncaught error: drain HTTP and MQTT, close the store, then exit (forced after 10 s).
+  closeWithGrace({ delay: 10_000, logger: { error: (message: unknown) => logger.error({ err: String(message) }, 'shutdown') } }, async ({ err, signal }) => {
+    if (err) logger.error({ err: { message: err.message, stack: err.stack } }, 'fatal error; shutting down');
+    else logger.info({ signal }, 'shutting down');
+    await running.close();
+    await openStoreHandle.close();
   });
-  await server.close();
-  await store.close();
   return 0;
 }

@@ -109,13 +109,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // Promotions as they arrive, then a live status line.
     const interactive = !options.json && out.isTTY === true;
     let statusShown = false;
-    for (const { app } of sim.apps()) {
-      app.onPromotion((promotion) => {
-        if (options.json) return;
-        if (statusShown && interactive) out.write('\r\x1b[2K');
-        out.write(`  ↳ promotion "${promotion.title}" delivered to an app (${(promotion.why as { zoneId: string }).zoneId}, ${promotion.receivedAtMs - promotion.issuedAtMs} ms after the decision)\n`);
-      });
-    }
+    sim.onPromotion((promotion) => {
+      if (options.json) return;
+      if (statusShown && interactive) out.write('\r\x1b[2K');
+      const latency = promotion.latencyMs === undefined ? '' : `, ${promotion.latencyMs} ms after the advertisement`;
+      out.write(`  ↳ promotion "${promotion.title}" → an opted-in app in ${promotion.zoneId}${latency}\n`);
+    });
     let last: LiveStats = sim.stats();
     let lastMs = Date.now();
     const statusLine = (): string => {

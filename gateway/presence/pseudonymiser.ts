@@ -14,6 +14,8 @@ export type Pseudonymiser = {
   /** The key in force at nowMs: the newest whose validity covers it. */
   activeKeyId(nowMs: number): string | undefined;
   pseudonym(kind: IdentifierKind, identifier: Uint8Array, nowMs: number): PseudonymResult | undefined;
+  /** Time passing with no sightings: ages the cache, so a quiet radio does not keep identifiers (RET-1). */
+  expire(nowMs: number): void;
   cacheSize(): number;
 };
 
@@ -34,6 +36,14 @@ export function createPseudonymiser(options: { maxCacheEntries?: number; maxCach
     return undefined;
   };
 
+  const age = (nowMs: number): void => {
+    if (nowMs - generationStartMs >= halfAgeMs || current.size >= maxEntries / 2) {
+      previous = current;
+      current = new Map();
+      generationStartMs = nowMs;
+    }
+  };
+
   return {
     setKeys(next) {
       keys = [...next].sort((a, b) => a.notBeforeS - b.notBeforeS);
@@ -44,11 +54,7 @@ export function createPseudonymiser(options: { maxCacheEntries?: number; maxCach
     pseudonym(kind, identifier, nowMs) {
       const key = activeKey(nowMs);
       if (key === undefined) return undefined;
-      if (nowMs - generationStartMs >= halfAgeMs || current.size >= maxEntries / 2) {
-        previous = current;
-        current = new Map();
-        generationStartMs = nowMs;
-      }
+      age(nowMs);
       if (maxEntries === 0) return { keyId: key.keyId, pseudonym: pseudonymise(key.key, kind, identifier) };
       const cacheKey = `${key.keyId}:${kind}:${Buffer.from(identifier.buffer, identifier.byteOffset, identifier.byteLength).toString('base64')}`;
       // A hit in the previous generation is not promoted: every entry dies within maxCacheAgeMs.
@@ -58,6 +64,7 @@ export function createPseudonymiser(options: { maxCacheEntries?: number; maxCach
       current.set(cacheKey, result);
       return result;
     },
+    expire: age,
     cacheSize: () => current.size + previous.size,
   };
 }

@@ -55,6 +55,9 @@ export function createEidGenerator(identityKey: Uint8Array, rotationExponent: nu
   let tk: Buffer = Buffer.alloc(0);
   const key = Buffer.from(identityKey);
   return (timeS) => {
+    // Validate every call: on a cache hit `>>> 16` would otherwise accept a negative, fractional or
+    // > u32 time that computeEid rejects.
+    checkInputs(key, timeS);
     const high = timeS >>> 16;
     if (high !== cachedHigh) {
       tk = temporaryKey(key, timeS);
@@ -83,15 +86,23 @@ export function x25519PublicKey(privateKey: Uint8Array): Buffer {
   return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519_PREFIX.length);
 }
 
+const ALL_ZERO_SECRET = 'X25519 shared secret is all zero: the peer public key is invalid';
+
 export function x25519SharedSecret(ownPrivate: Uint8Array, peerPublic: Uint8Array): Buffer {
   if (ownPrivate.length !== 32) throw new RangeError(`X25519 private key must be 32 bytes, got ${ownPrivate.length}`);
   if (peerPublic.length !== 32) throw new RangeError(`X25519 public key must be 32 bytes, got ${peerPublic.length}`);
-  const shared = diffieHellman({
-    privateKey: createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, ownPrivate]), format: 'der', type: 'pkcs8' }),
-    publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, peerPublic]), format: 'der', type: 'spki' }),
-  });
-  // Eddystone-EID registration: reject an all-zero shared secret (a low-order peer key).
-  if (shared.every((byte) => byte === 0)) throw new RangeError('X25519 shared secret is all zero: the peer public key is invalid');
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, ownPrivate]), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, peerPublic]), format: 'der', type: 'spki' });
+  // Eddystone-EID registration: reject an all-zero shared secret (a low-order peer key). OpenSSL 3
+  // already refuses one (RFC 7748 §6.1) with an opaque ERR_OSSL_FAILED_DURING_DERIVATION, the only
+  // way derivation fails for two well-formed 32-byte keys, so that is reported the same way.
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey, publicKey });
+  } catch (error) {
+    throw new RangeError(ALL_ZERO_SECRET, { cause: error });
+  }
+  if (shared.every((byte) => byte === 0)) throw new RangeError(ALL_ZERO_SECRET);
   return shared;
 }
 

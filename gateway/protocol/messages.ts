@@ -95,8 +95,9 @@ export function parsePayload<T>(schema: z.ZodType<T>, payload: Uint8Array | stri
   let json: unknown;
   try {
     json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
-  } catch (error) {
-    return { ok: false, error: `payload is not JSON: ${(error as Error).message.split('\n')[0]}` };
+  } catch {
+    // No reason given: V8's JSON.parse messages quote a snippet of the input.
+    return { ok: false, error: 'payload is not JSON' };
   }
   const result = schema.safeParse(json);
   if (result.success) return { ok: true, value: result.data };
@@ -106,6 +107,8 @@ export function parsePayload<T>(schema: z.ZodType<T>, payload: Uint8Array | stri
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    // zod's unrecognized_keys message lists the keys, which are payload text: count them instead.
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${
+      issue.code === 'unrecognized_keys' ? `${issue.keys.length} unrecognized key(s)` : issue.message}`)
     .join('; ');
 }

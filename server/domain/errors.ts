@@ -38,7 +38,9 @@ export class ApiError extends Error {
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, code: 'INVALID_BODY' | 'INVALID_PARAMS' = 'INVALID_BODY'): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const fields = result.error.issues.map((issue) => issue.path.join('.') || '(root)');
+  // An unknown key is reported on its parent object; name the key itself, so `fields` says which one.
+  const fields = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key].join('.')) : [issue.path.join('.') || '(root)']);
   const message = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
   throw new ApiError(code, message, fields);
 }

@@ -64,6 +64,8 @@ export function renderTemplate(template: string, attributes: Record<string, stri
       return value === undefined || value === '' ? '' : escapeValue(value);
     })
     .replace(/\s+([,.!?])/g, '$1')
+    // "Welcome back, {{firstName}}!" without a name: "Welcome back!", not "Welcome back,!".
+    .replace(/,(?=[.!?])/g, '')
     .replace(/\s{2,}/g, ' ')
     .trim();
 }

@@ -84,15 +84,19 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
     const before = await store.getConsentState(shopper.id);
+    // Each record's previous state is the one just before it, even when a request answers a purpose twice (CON-3).
+    const previous = new Map(Object.entries(before).map(([purpose, state]) => [purpose, state.granted]));
     const records: ConsentRecord[] = body.decisions.map((decision, i) => {
       const current = CURRENT_CONSENT_TEXTS[decision.purpose];
       if (decision.textVersion !== current.version || decision.textSha256 !== current.sha256) {
         throw new ApiError('STALE_CONSENT_TEXT', `decisions.${i}: answers text ${decision.textVersion}, but the current ${decision.purpose} text is ${current.version} (sha256 ${current.sha256}); show it and ask again`, [`decisions.${i}`]);
       }
+      const previousGranted = previous.get(decision.purpose) ?? null;
+      previous.set(decision.purpose, decision.granted);
       return {
         id: randomUUID(), shopperId: shopper.id, purpose: decision.purpose, granted: decision.granted, textVersion: current.version,
         textSha256: current.sha256, locale: body.locale, serverTimeMs: now(), clientTimeMs: body.clientTimeMs ?? null, channel: 'app',
-        previousGranted: before[decision.purpose]?.granted ?? null,
+        previousGranted,
       };
     });
     const state = await store.appendConsent(records);

@@ -36,8 +36,12 @@ export type SimulationSummary = LiveStats & {
   shoppers: Record<ShopperKind, number>;
 };
 
+export type DeliveredPromotion = { title: string; zoneId: string; kind: ShopperKind; latencyMs: number | undefined };
+
 export type SimulatedStore = {
   stats(): LiveStats;
+  /** Each promotion an app shows, with its latency from the advertisement that caused it. */
+  onPromotion(listener: (promotion: DeliveredPromotion) => void): void;
   apps(): { kind: ShopperKind; app: VirtualApp }[];
   devices(): ForeignDevice[];
   gateways(): VirtualGateway[];
@@ -121,10 +125,17 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   }));
 
   const received: { shopper: Shopper; promotion: ReceivedPromotion }[] = [];
+  const promotionListeners: ((promotion: DeliveredPromotion) => void)[] = [];
   let nonConsenting = 0;
   for (const shopper of shoppers) {
     shopper.app?.onPromotion((promotion) => {
       received.push({ shopper, promotion });
+      const caused = causedBy.get(promotion.eventId);
+      const delivered: DeliveredPromotion = {
+        title: promotion.title, zoneId: (promotion.why as { zoneId: string }).zoneId, kind: shopper.kind,
+        latencyMs: caused === undefined ? undefined : promotion.receivedAtMs - caused,
+      };
+      for (const listener of promotionListeners) listener(delivered);
       // Issued after the withdrawal was acknowledged = a violation (one issued before and still in flight is not).
       const allowed = shopper.marketable && (shopper.promotionsWithdrawnAtMs === undefined || promotion.issuedAtMs < shopper.promotionsWithdrawnAtMs);
       if (!allowed) {
@@ -192,6 +203,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   let stopped: Promise<SimulationSummary> | undefined;
   return {
     stats,
+    onPromotion: (listener) => void promotionListeners.push(listener),
     apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app! })),
     devices: () => shoppers.flatMap((s) => (s.device ? [s.device] : [])),
     gateways: () => gateways,

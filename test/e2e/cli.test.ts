@@ -39,7 +39,7 @@ describe('vicino demo', () => {
     const dataDir = join(dir, 'sigint');
     const run = runCli(['demo', '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir]);
     await vi.waitFor(() => {
-      if (!/promotion ".*" delivered/.test(run.stdout())) throw new Error(`no promotion yet:\n${run.stdout()}\n${run.stderr()}`);
+      if (!/promotion ".*" → an opted-in app/.test(run.stdout())) throw new Error(`no promotion yet:\n${run.stdout()}\n${run.stderr()}`);
     }, { timeout: 20_000, interval: 100 });
     expect(run.stdout()).toMatch(/Console\s+http:\/\/127\.0\.0\.1:\d+\/console/);
     run.child.kill('SIGINT');

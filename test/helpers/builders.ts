@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { PROTOCOL_VERSION, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { CampaignSchema, type Campaign, type CampaignInput, type Caps } from '#server/domain/campaign.ts';
 import type { ConsentRecord } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
@@ -95,5 +96,24 @@ export function aDraft(options: {
     createdAtMs,
     caps: campaign.caps,
     requiredPurposes: options.requiredPurposes ?? purposes,
+  };
+}
+
+/** A presence message as a gateway publishes it (MIN-4), valid against PresenceEventSchema. */
+export function aPresenceEvent(overrides: Partial<PresenceEvent> = {}): PresenceEvent {
+  return {
+    v: PROTOCOL_VERSION,
+    eventId: randomUUID(),
+    storeId: 'store-1',
+    gatewayId: 'gw-1',
+    zoneId: 'entrance',
+    keyId: 'store-1-0',
+    idKind: 'eddystone-eid',
+    pseudonym: randomBytes(16).toString('hex') as Pseudonym,
+    kind: 'enter',
+    atS: START_MS / 1000,
+    dwellS: 0,
+    proximity: 'near',
+    ...overrides,
   };
 }

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { GatewayConfigMessage } from '#gateway/protocol/index.ts';
+import { buildApp, type AppDeps } from '#server/app.ts';
+import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts';
+import type { CampaignInput } from '#server/domain/campaign.ts';
+import type { ConsentText } from '#server/domain/consent-texts.ts';
+import type { ConsentState, Purpose } from '#server/domain/consent.ts';
+import { createSealer } from '#server/domain/sealing.ts';
+import { hashToken, loadResolverKeyPair } from '#server/identity.ts';
+import { createEpochKeyService } from '#server/keys/epoch-keys.ts';
+import { createMetrics } from '#server/metrics.ts';
+import { createResolver } from '#server/resolver.ts';
+import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import type { Store } from '#server/store/store.ts';
+import { createAppIdentity, type AppIdentity, type AppTokenSource } from '#simulator/app/app-identity.ts';
+import { START_MS } from './builders.ts';
+import { createLogSink, type LogSink } from './log-sink.ts';
+
+// The real app (server/app.ts buildApp) over real adapters — an in-memory SQLite store, the real
+// sealer, resolver, epoch keys and WebSocket delivery — with the clock injected and the gateway
+// config publisher recording what it would have published. It never listens: use app.inject(),
+// or listen on port 0 in a test that needs a socket (fastify/demo test/helper.ts).
+
+export type TestClock = { now(): number; set(ms: number): void; advance(ms: number): void };
+
+export function createTestClock(startMs = START_MS): TestClock {
+  let nowMs = startMs;
+  return {
+    now: () => nowMs,
+    set: (ms) => {
+      nowMs = ms;
+    },
+    advance: (ms) => {
+      nowMs += ms;
+    },
+  };
+}
+
+export type TestAppOptions = {
+  /** Replaces the test clock as the app's time source. */
+  now?: () => number;
+  /** Where the test clock starts; START_MS by default. */
+  startMs?: number;
+  /** A store the test owns (and closes); an in-memory SQLite store otherwise. */
+  store?: Store;
+  logSink?: LogSink;
+  delivery?: { resendAfterMs?: number; sweepMs?: number };
+  epochRotationS?: number;
+  publicMqttUrl?: string;
+};
+
+export type TestApp = {
+  app: FastifyInstance;
+  deps: AppDeps;
+  adminToken: string;
+  clock: TestClock;
+  /** Every gateway config the epoch key service published, in order. */
+  published: GatewayConfigMessage[];
+  logs: LogSink;
+  close(): Promise<void>;
+};
+
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const clock = createTestClock(options.startMs);
+  const now = options.now ?? clock.now;
+  const logs = options.logSink ?? createLogSink();
+  const logger = logs.logger;
+  const store = options.store ?? openSqliteStore(':memory:');
+  const sealer = createSealer(randomBytes(32));
+  const metrics = createMetrics();
+  const published: GatewayConfigMessage[] = [];
+  const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
+  const keys = createEpochKeyService({
+    store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,
+    publishConfig: async (config) => void published.push(config),
+  });
+  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery });
+  const adminToken = randomBytes(24).toString('base64url');
+  // As startServer does it: live keys first, then every consenting shopper already in the store.
+  resolver.setKeys(await keys.maintain(true));
+  await resolver.load();
+  const deps: AppDeps = {
+    store, sealer, resolver, keys, delivery, metrics, logger, now,
+    resolverKeys: await loadResolverKeyPair(store, sealer),
+    adminTokenHash: hashToken(adminToken),
+    publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
+  };
+  const app = await buildApp(deps);
+  let closed = false;
+  return {
+    app, deps, adminToken, clock, published, logs,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await delivery.close();
+      await app.close();
+      if (options.store === undefined) await store.close();
+    },
+  };
+}
+
+export const bearer = (token: string): { authorization: string } => ({ authorization: `Bearer ${token}` });
+
+/** Parses a JSON response, failing with the response itself when the status is not the one expected. */
+export function expectStatus<T = Record<string, unknown>>(response: LightMyRequestResponse, status: number): T {
+  if (response.statusCode !== status) throw new Error(`expected HTTP ${status}, got ${response.statusCode}: ${response.body}`);
+  return (response.body === '' ? undefined : response.json()) as T;
+}
+
+export type RegisteredShopper = {
+  shopperId: string;
+  token: string;
+  rotationExponent: number;
+  resolverPublicKey: string;
+  identity: AppIdentity;
+  /** The app's EID source, bound as the real app binds it: from the resolver's public key alone. */
+  tokens: AppTokenSource;
+};
+
+/** Registers a shopper as the app does: a fresh X25519 key pair, only its public half sent. */
+export async function registerShopper(
+  app: FastifyInstance,
+  options: { firstName?: string; rotationExponent?: number; locale?: string } = {},
+): Promise<RegisteredShopper> {
+  const identity = createAppIdentity();
+  const response = await app.inject({
+    method: 'POST', url: '/v1/shoppers',
+    payload: { appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en-GB', firstName: options.firstName, rotationExponent: options.rotationExponent },
+  });
+  const body = expectStatus<{ shopperId: string; token: string; rotationExponent: number; resolverPublicKey: string }>(response, 201);
+  return { ...body, identity, tokens: identity.bind(body.resolverPublicKey, body.rotationExponent) };
+}
+
+/** Answers consent as the app does: reads the current texts, then sends one decision per purpose. */
+export async function grant(
+  app: FastifyInstance,
+  token: string,
+  decisions: Partial<Record<Purpose, boolean>>,
+  options: { clientTimeMs?: number } = {},
+): Promise<ConsentState> {
+  const { texts } = expectStatus<{ texts: ConsentText[] }>(await app.inject({ method: 'GET', url: '/v1/consent-texts' }), 200);
+  const payload = {
+    locale: 'en',
+    ...(options.clientTimeMs === undefined ? {} : { clientTimeMs: options.clientTimeMs }),
+    decisions: Object.entries(decisions).map(([purpose, granted]) => {
+      const text = texts.find((t) => t.purpose === purpose);
+      if (text === undefined) throw new Error(`no consent text for ${purpose}`);
+      return { purpose, granted, textVersion: text.version, textSha256: text.sha256 };
+    }),
+  };
+  const response = await app.inject({ method: 'PUT', url: '/v1/me/consents', headers: bearer(token), payload });
+  return expectStatus<{ consents: ConsentState }>(response, 200).consents;
+}
+
+export type ZoneInput = { id: string; name?: string; sensitive?: boolean };
+
+/** Creates (or updates) a store and its zones through the admin API; its epoch key goes live. */
+export async function putStore(t: TestApp, storeId: string, zones: readonly ZoneInput[] = [{ id: 'entrance' }]): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'PUT', url: `/v1/admin/stores/${storeId}`, headers: bearer(t.adminToken),
+    payload: { name: `Store ${storeId}`, timezone: 'Europe/Rome', zones: zones.map((z) => ({ id: z.id, name: z.name ?? z.id, sensitive: z.sensitive ?? false })) },
+  });
+}
+
+export type GatewayConfigFile = { storeId: string; gatewayId: string; zoneId: string; secret: string; mqtt: { url: string } };
+
+export async function provisionGateway(t: TestApp, storeId: string, body: { id: string; zoneId: string; rotateSecret?: boolean }): Promise<LightMyRequestResponse> {
+  return t.app.inject({ method: 'POST', url: `/v1/admin/stores/${storeId}/gateways`, headers: bearer(t.adminToken), payload: body });
+}
+
+export async function putCampaign(t: TestApp, campaign: CampaignInput): Promise<LightMyRequestResponse> {
+  const { id, ...body } = campaign;
+  return t.app.inject({ method: 'PUT', url: `/v1/admin/campaigns/${id}`, headers: bearer(t.adminToken), payload: body });
+}
+
+/** A store with zones and one gateway per listed zone, ready to receive presence. */
+export async function givenStoreWithGateway(
+  t: TestApp,
+  options: { storeId: string; gatewayId: string; zoneId?: string; zones?: readonly ZoneInput[] },
+): Promise<GatewayConfigFile> {
+  const zoneId = options.zoneId ?? 'entrance';
+  expectStatus(await putStore(t, options.storeId, options.zones ?? [{ id: zoneId }]), 200);
+  return expectStatus<{ config: GatewayConfigFile }>(await provisionGateway(t, options.storeId, { id: options.gatewayId, zoneId }), 201).config;
+}

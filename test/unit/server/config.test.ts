@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { decodeKey, loadServerEnv, storeLocation } from '#server/config.ts';
+
+describe('loadServerEnv', () => {
+  it('fills every default from an empty environment', () => {
+    expect(loadServerEnv({})).toEqual({
+      ok: true,
+      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400, LOG_LEVEL: 'info' },
+    });
+  });
+
+  it('coerces numbers and keeps what it is given', () => {
+    const loaded = loadServerEnv({ PORT: '0', EPOCH_ROTATION_S: '3600', DATABASE_URL: 'postgres://db/vicino', MQTT_SHARED_GROUP: 'servers', LOG_LEVEL: 'silent' });
+    expect(loaded).toMatchObject({ ok: true, env: { PORT: 0, EPOCH_ROTATION_S: 3600, DATABASE_URL: 'postgres://db/vicino', MQTT_SHARED_GROUP: 'servers', LOG_LEVEL: 'silent' } });
+  });
+
+  it('lists every problem at once, each naming its variable', () => {
+    const loaded = loadServerEnv({ PORT: '70000', MQTT_URL: 'http://broker', ADMIN_TOKEN: 'short', EPOCH_ROTATION_S: '10', LOG_LEVEL: 'loud', MQTT_SHARED_GROUP: '$bad' });
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.problems).toHaveLength(6);
+    const named = loaded.problems.map((problem) => problem.split(':')[0]);
+    expect(named.sort()).toEqual(['ADMIN_TOKEN', 'EPOCH_ROTATION_S', 'LOG_LEVEL', 'MQTT_SHARED_GROUP', 'MQTT_URL', 'PORT']);
+    expect(loaded.problems).toContain('MQTT_URL: MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://');
+    expect(loaded.problems).toContain('ADMIN_TOKEN: ADMIN_TOKEN must be at least 20 characters');
+  });
+
+  it('rejects a port that is not a number', () => {
+    expect(loadServerEnv({ PORT: 'eighty' })).toMatchObject({ ok: false, problems: [expect.stringMatching(/^PORT: /)] });
+  });
+
+  it('never echoes a secret it rejects', () => {
+    const loaded = loadServerEnv({ ADMIN_TOKEN: 'hunter2-secret' });
+    expect(JSON.stringify(loaded)).not.toContain('hunter2-secret');
+  });
+});
+
+describe('storeLocation', () => {
+  it('defaults to an SQLite file in DATA_DIR', () => {
+    expect(storeLocation({ DATA_DIR: '/var/lib/vicino', DATABASE_URL: undefined })).toEqual({ kind: 'sqlite', path: '/var/lib/vicino/vicino.db' });
+  });
+
+  it.each([
+    ['file:/tmp/v.db', { kind: 'sqlite', path: '/tmp/v.db' }],
+    ['file:./data/v.db', { kind: 'sqlite', path: './data/v.db' }],
+    ['sqlite:/tmp/v.db', { kind: 'sqlite', path: '/tmp/v.db' }],
+    ['/srv/vicino.db', { kind: 'sqlite', path: '/srv/vicino.db' }],
+    [':memory:', { kind: 'sqlite', path: ':memory:' }],
+    ['postgres://u:p@db:5432/vicino', { kind: 'postgres', url: 'postgres://u:p@db:5432/vicino' }],
+    ['postgresql://db/vicino', { kind: 'postgres', url: 'postgresql://db/vicino' }],
+  ])('reads %s', (url, expected) => {
+    expect(storeLocation({ DATA_DIR: './data', DATABASE_URL: url })).toEqual(expected);
+  });
+});
+
+describe('decodeKey', () => {
+  it('accepts 32 bytes as hex or base64', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(decodeKey(key.toString('hex'), 'K')).toEqual(key);
+    expect(decodeKey(key.toString('base64'), 'K')).toEqual(key);
+  });
+
+  it('refuses another length, naming the variable', () => {
+    expect(() => decodeKey(Buffer.alloc(16).toString('base64'), 'VICINO_MASTER_KEY')).toThrow(/^VICINO_MASTER_KEY must be 32 bytes .* got 16$/);
+  });
+});
