@@ -43,7 +43,8 @@ export function parseDuration(text: string): number {
   return value * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 
-async function listenWithFallback<T>(wanted: number | undefined, fallbackDefault: number, start: (port: number) => Promise<T>): Promise<{ value: T; movedFrom?: number }> {
+/** Starts on the wanted port; a *default* port that is taken falls back to a free one, an explicit one fails. */
+export async function listenWithFallback<T>(wanted: number | undefined, fallbackDefault: number, start: (port: number) => Promise<T>): Promise<{ value: T; movedFrom?: number }> {
   try {
     return { value: await start(wanted ?? fallbackDefault) };
   } catch (error) {

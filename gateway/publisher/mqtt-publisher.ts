@@ -61,7 +61,9 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
 
   return {
     async start() {
-      client = await mqtt.connectAsync(options.url, {
+      // No waiting for the broker: a store box may boot before its network. Events queue in the
+      // outbox and go out once the connection is up (and after every reconnect).
+      client = mqtt.connect(options.url, {
         clientId: `vicino-gw-${storeId}-${gatewayId}`,
         // A persistent session keeps our config subscription and in-flight QoS 1 across reconnects.
         clean: false,
@@ -71,20 +73,25 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         connectTimeout: 10_000,
         will: { topic: statusTopic, payload: Buffer.from(status(false)), qos: 1, retain: true },
       });
-      const onConnect = (): void => {
+      client.on('connect', () => {
         stats.connected = true;
         // Nagle adds ~20 ms p50 / 50 ms p99 per hop at these message sizes (performance-notes.md).
         (client?.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
         client?.publish(statusTopic, status(true), { qos: 1, retain: true });
         client?.subscribe(configTopic, { qos: 1 });
+        logger.info({ pending: outbox.size }, 'connected to the broker');
         pump();
-      };
-      client.on('connect', onConnect);
+      });
       client.on('close', () => {
         if (stats.connected && !stopping) logger.warn('broker connection lost; buffering in the outbox');
         stats.connected = false;
       });
-      client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
+      let lastError = '';
+      client.on('error', (error) => {
+        // Log each distinct error once, not once a second while the broker is away.
+        if (error.message !== lastError) logger.warn({ err: error.message }, 'mqtt error; retrying every second');
+        lastError = error.message;
+      });
       client.on('message', (topic, payload) => {
         if (topic !== configTopic) return;
         const parsed = parsePayload(GatewayConfigMessageSchema, payload);
@@ -95,7 +102,6 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         }
         for (const listener of listeners) listener(parsed.value);
       });
-      onConnect();
     },
     publish(event) {
       if (outbox.push(event) !== undefined) {
@@ -123,7 +129,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       const left = outbox.size + stats.inFlight;
       if (left > 0) logger.warn({ left }, 'stopping with unsent presence events');
       if (client.connected) await client.publishAsync(statusTopic, status(false), { qos: 1, retain: true }).catch(() => undefined);
-      await client.endAsync();
+      await client.endAsync(!client.connected);
       stats.connected = false;
     },
   };

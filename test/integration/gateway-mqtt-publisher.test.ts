@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PROTOCOL_VERSION, PresenceEventSchema, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import type { Publisher } from '#gateway/publisher/publisher.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
+
+// The gateway's MQTT publisher against a real broker: QoS 1, the retained online/offline status, the
+// config subscription, and — the point — no event lost while the broker is away.
+
+const silent = pino({ level: 'silent' });
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function anEvent(i: number, storeId: string, gatewayId: string): PresenceEvent {
+  return {
+    v: PROTOCOL_VERSION, eventId: randomUUID(), storeId, gatewayId, zoneId: 'entrance', keyId: 'k-1', idKind: 'eddystone-eid',
+    pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, kind: 'enter', atS: 1_800_000_000 + i, dwellS: 0, proximity: 'near',
+  };
+}
+
+async function subscriber(url: string, filter: string) {
+  const client = await mqtt.connectAsync(url, { clean: true, reconnectPeriod: 200 });
+  const received: { topic: string; payload: string; retain: boolean }[] = [];
+  client.on('message', (topic, payload, packet) => received.push({ topic, payload: String(payload), retain: packet.retain }));
+  client.on('connect', () => void client.subscribe(filter, { qos: 1 }));
+  await client.subscribeAsync(filter, { qos: 1 });
+  cleanups.push(() => client.endAsync(true));
+  return received;
+}
+
+describe('MQTT publisher', () => {
+  it('publishes presence at QoS 1 and a retained online status, then offline on stop', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, logger: silent });
+    cleanups.push(() => broker.close());
+    const received = await subscriber(broker.url, 'vicino/v1/s1/#');
+    const publisher = createMqttPublisher({ url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
+    await publisher.start();
+    for (let i = 0; i < 100; i += 1) publisher.publish(anEvent(i, 's1', 'g1'));
+    await vi.waitFor(() => expect(received.filter((m) => m.topic === topics.presence('s1', 'g1'))).toHaveLength(100), { timeout: 5_000 });
+    const events = received.filter((m) => m.topic.endsWith('/presence')).map((m) => PresenceEventSchema.parse(JSON.parse(m.payload)));
+    expect(events.map((e) => e.atS)).toEqual(Array.from({ length: 100 }, (_, i) => 1_800_000_000 + i));
+    expect(publisher.stats()).toMatchObject({ published: 100, pending: 0, droppedOverflow: 0, connected: true });
+    await publisher.stop();
+    const statuses = received.filter((m) => m.topic === topics.status('s1', 'g1')).map((m) => JSON.parse(m.payload) as { online: boolean });
+    expect(statuses.at(0)?.online).toBe(true);
+    expect(statuses.at(-1)?.online).toBe(false);
+  });
+
+  it('loses nothing while the broker is down: the outbox holds events and sends them after it returns', async () => {
+    const port = await freePort();
+    let broker: EmbeddedBroker = await startEmbeddedBroker({ port, logger: silent });
+    cleanups.push(() => broker.close());
+    const publisher: Publisher = createMqttPublisher({ url: broker.url, storeId: 's2', gatewayId: 'g2', logger: silent, now: Date.now });
+    await publisher.start();
+    cleanups.push(() => publisher.stop(500));
+    for (let i = 0; i < 50; i += 1) publisher.publish(anEvent(i, 's2', 'g2'));
+    await vi.waitFor(() => expect(publisher.stats().published).toBe(50), { timeout: 5_000 });
+
+    await broker.close();
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(false), { timeout: 5_000 });
+    for (let i = 50; i < 250; i += 1) publisher.publish(anEvent(i, 's2', 'g2'));
+    expect(publisher.stats().pending).toBe(200);
+
+    broker = await startEmbeddedBroker({ port, logger: silent });
+    const received = await subscriber(broker.url, topics.presence('s2', 'g2'));
+    // The subscriber joins the new broker first; the publisher reconnects within its 1 s period.
+    await vi.waitFor(() => expect(publisher.stats()).toMatchObject({ connected: true, pending: 0, published: 250 }), { timeout: 10_000 });
+    await vi.waitFor(() => expect(new Set(received.map((m) => (JSON.parse(m.payload) as PresenceEvent).atS)).size).toBe(200), { timeout: 5_000 });
+    expect(publisher.stats().droppedOverflow).toBe(0);
+  }, 20_000);
+
+  it('bounds the outbox: past capacity the oldest events go, and each one is counted', async () => {
+    const port = await freePort();
+    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outboxCapacity: 10 });
+    // No broker: start() returns (a store box may boot before its network); publishing neither throws nor grows.
+    await publisher.start();
+    cleanups.push(() => publisher.stop(100));
+    for (let i = 0; i < 25; i += 1) publisher.publish(anEvent(i, 's3', 'g3'));
+    expect(publisher.stats()).toMatchObject({ pending: 10, droppedOverflow: 15, connected: false });
+  });
+
+  it('hands a valid config to its listener and rejects a malformed one without crashing', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, logger: silent });
+    cleanups.push(() => broker.close());
+    const publisher = createMqttPublisher({ url: broker.url, storeId: 's4', gatewayId: 'g4', logger: silent, now: Date.now });
+    const configs: unknown[] = [];
+    publisher.onConfig((config) => configs.push(config));
+    await publisher.start();
+    cleanups.push(() => publisher.stop(500));
+    const admin = await mqtt.connectAsync(broker.url, { clean: true });
+    cleanups.push(() => admin.endAsync());
+    await admin.publishAsync(topics.config('s4', 'g4'), '{"v":1,"storeId":"s4"', { qos: 1, retain: true });
+    await admin.publishAsync(topics.config('s4', 'g4'), JSON.stringify({ v: 1, storeId: 's4', gatewayId: 'g4', zoneId: 'z', issuedAtS: 1, epochKeys: [], registeredBeacons: [] }), { qos: 1, retain: true });
+    await vi.waitFor(() => expect(configs).toHaveLength(1), { timeout: 5_000 });
+    expect(publisher.stats().rejectedConfigs).toBe(1);
+  });
+});
