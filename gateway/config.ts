@@ -59,8 +59,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined>, fileT
   let json: unknown;
   try {
     json = JSON.parse(fileText);
-  } catch (error) {
-    return { ok: false, problems: [`${fileName} is not valid JSON: ${(error as Error).message}`] };
+  } catch {
+    // V8's message quotes part of the text, which may be the secret: say only where to look.
+    return { ok: false, problems: [`${fileName} is not valid JSON; check it with \`jq . ${fileName}\``] };
   }
   if (typeof json === 'object' && json !== null) {
     const withEnv = json as { mqtt?: Record<string, unknown> };

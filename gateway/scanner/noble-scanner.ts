@@ -96,7 +96,12 @@ export function createNobleScanner(options: NobleScannerOptions): Scanner {
         onAdvertisement({ data, rssiDbm: peripheral.rssi, receivedAtMs });
       };
       noble.on('discover', onDiscover);
-      await waitForPoweredOn();
+      try {
+        await waitForPoweredOn();
+      } catch (error) {
+        noble.off('discover', onDiscover);
+        throw error;
+      }
       // allowDuplicates: every report, not one per address — presence needs the stream.
       await noble.startScanningAsync([], true);
       sweepTimer = setInterval(sweep, Math.max(1_000, forgetAfterMs / 4));

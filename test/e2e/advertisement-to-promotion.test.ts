@@ -1,37 +1,40 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeAdvertisement } from '#gateway/ble/decode.ts';
 import { PresenceEventSchema, topics } from '#gateway/protocol/index.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
-import { openSqliteStore } from '#server/store/sqlite-store.ts';
-import type { Store } from '#server/store/store.ts';
 import { startSimulatedStore, type SimulatedStore, type SimulationSummary } from '#simulator/store/simulated-store.ts';
 import { createLogCapture } from '../helpers/log-capture.ts';
+import { openTestStore, type TestStore } from '../helpers/open-test-store.ts';
 import { aTestScenario } from '../helpers/scenarios.ts';
 import { captureMqtt, clearRetained, startTestBroker, type CapturedMessage, type TestBroker } from '../helpers/start-broker.ts';
 
 // The whole path, every hop real: the virtual radio emits a noble 'discover' → the gateway decodes the
 // packet's own bytes, tracks presence, pseudonymises → MQTT QoS 1 → the server validates, resolves
 // only consenting shoppers, matches the campaign → WebSocket → the app acknowledges.
-// Run on the embedded broker always, and on the machine's broker (Mosquitto) when MQTT_URL is set.
+// It runs on the embedded defaults (aedes + SQLite) always, and on real infrastructure — the
+// machine's broker (MQTT_URL, Mosquitto in CI) and PostgreSQL (DATABASE_URL) — when those are set.
 
-const brokers: ('embedded' | 'external')[] = ['embedded', ...(process.env.MQTT_URL ? (['external'] as const) : [])];
+type Setup = { broker: 'embedded' | 'external'; store: 'sqlite' | 'postgres' };
+const setups: Setup[] = [
+  { broker: 'embedded', store: 'sqlite' },
+  ...(process.env.MQTT_URL ? [{ broker: 'external', store: process.env.DATABASE_URL ? 'postgres' : 'sqlite' } as const] : []),
+];
 
-it('runs against the external broker in CI (MQTT_URL must be set there)', () => {
-  if (process.env.CI === 'true') expect(process.env.MQTT_URL, 'CI must provide MQTT_URL so this suite also runs on Mosquitto').toBeTruthy();
-  expect(brokers).toContain('embedded');
+it('runs on Mosquitto and PostgreSQL in CI (MQTT_URL and DATABASE_URL must be set there)', () => {
+  if (process.env.CI === 'true') {
+    expect(process.env.MQTT_URL, 'CI must provide MQTT_URL so this suite also runs on Mosquitto').toBeTruthy();
+    expect(process.env.DATABASE_URL, 'CI must provide DATABASE_URL so this suite also runs on PostgreSQL').toBeTruthy();
+  }
+  expect(setups[0]).toEqual({ broker: 'embedded', store: 'sqlite' });
 });
 
-describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKind) => {
+describe.each(setups)('advertisement to promotion on the $broker broker with the $store store', (setup) => {
   let broker: TestBroker;
-  let dir: string;
-  let store: Store;
+  let testStore: TestStore;
+  let store: TestStore['store'];
   let server: RunningServer;
   let sim: SimulatedStore;
   let summary: SimulationSummary;
@@ -43,11 +46,11 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
   const onAir = { addresses: new Set<string>(), frames: [] as Buffer[] };
 
   beforeAll(async () => {
-    broker = await startTestBroker({ external: brokerKind === 'external' ? process.env.MQTT_URL : undefined });
+    broker = await startTestBroker({ external: setup.broker === 'external' ? process.env.MQTT_URL : undefined });
     const capture = await captureMqtt(broker.url, `vicino/v1/${scenario.store.id}/#`);
     captured = capture.messages;
-    dir = await mkdtemp(join(tmpdir(), 'vicino-e2e-'));
-    store = openSqliteStore(join(dir, 'vicino.db'));
+    testStore = await openTestStore(setup.store);
+    store = testStore.store;
     server = await startServer({ store, masterKey, logger: logs.logger, adminTokenHash: hashToken(adminToken), mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' } });
     sim = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl: broker.url, logger: logs.logger });
     for (const gateway of sim.gateways()) {
@@ -73,12 +76,11 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
   afterAll(async () => {
     await sim?.stop();
     await server?.close();
-    await store?.close();
+    await testStore?.close();
     if (broker?.kind === 'external') {
       await clearRetained(broker.url, scenario.zones.flatMap((z) => [topics.config(scenario.store.id, z.gateway.id), topics.status(scenario.store.id, z.gateway.id)]));
     }
     await broker?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('delivers the campaign to every consenting app, once per trigger, with "why am I seeing this"', () => {
@@ -99,23 +101,18 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
     expect(summary.promotionsToNonConsenting).toBe(0);
   });
 
-  it('keeps no row for anyone without consent, and no promotion row for presence-only shoppers', () => {
-    const db = new Database(join(dir, 'vicino.db'), { readonly: true });
-    try {
-      const apps = sim.apps();
-      const shopperRows = db.prepare('SELECT id FROM shoppers').all() as { id: string }[];
-      // Only app users exist as shoppers: phones without the app and foreign beacons leave no row at all.
-      expect(shopperRows.map((r) => r.id).sort()).toEqual(apps.map((a) => a.app.shopperId).sort());
-      const promoted = new Set((db.prepare('SELECT DISTINCT shopper_id AS id FROM promotions').all() as { id: string }[]).map((r) => r.id));
-      for (const { kind, app } of apps) {
-        if (kind === 'presence-only') expect(promoted.has(app.shopperId)).toBe(false);
-      }
-      const presenceShoppers = new Set((db.prepare('SELECT DISTINCT shopper_id AS id FROM presence_events').all() as { id: string }[]).map((r) => r.id));
-      expect(presenceShoppers.size).toBeGreaterThan(0);
-      for (const id of presenceShoppers) expect(apps.some((a) => a.app.shopperId === id)).toBe(true);
-    } finally {
-      db.close();
+  it('keeps no row for anyone without consent, and no promotion row for presence-only shoppers', async () => {
+    const apps = sim.apps();
+    const shopperRows = await testStore.rows('SELECT id FROM shoppers');
+    // Only app users exist as shoppers: phones without the app and foreign beacons leave no row at all.
+    expect(shopperRows.map((r) => String(r.id)).sort()).toEqual(apps.map((a) => a.app.shopperId).sort());
+    const promoted = new Set((await testStore.rows('SELECT DISTINCT shopper_id AS id FROM promotions')).map((r) => String(r.id)));
+    for (const { kind, app } of apps) {
+      if (kind === 'presence-only') expect(promoted.has(app.shopperId)).toBe(false);
     }
+    const presenceShoppers = new Set((await testStore.rows('SELECT DISTINCT shopper_id AS id FROM presence_events')).map((r) => String(r.id)));
+    expect(presenceShoppers.size).toBeGreaterThan(0);
+    for (const id of presenceShoppers) expect(apps.some((a) => a.app.shopperId === id)).toBe(true);
   });
 
   it('measures advertisement-to-app latency for every promotion, well under a second', () => {
@@ -132,13 +129,13 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
     expect(summary.dropped['unregistered-beacon']).toBeGreaterThan(0);
   });
 
-  it('lets no raw identifier or key appear in any MQTT message, log line or database row, in any encoding', () => {
-    const secrets = rawIdentifiers();
+  it('lets no raw identifier or key appear in any MQTT message, log line or database row, in any encoding', async () => {
+    const secrets = await rawIdentifiers();
     expect(secrets.length).toBeGreaterThan(20);
     const corpus = [
       ...captured.map((m) => `${m.topic} ${m.payload.toString('utf8')}`),
       ...logs.text(),
-      ...databaseRows(join(dir, 'vicino.db')),
+      ...(await testStore.dump()),
     ];
     expect(corpus.length).toBeGreaterThan(50);
     const haystack = corpus.join('\n');
@@ -147,7 +144,7 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
   });
 
   /** Every raw identifier heard on air and every key involved, in every encoding we can think of. */
-  function rawIdentifiers(): { what: string; value: string }[] {
+  async function rawIdentifiers(): Promise<{ what: string; value: string }[]> {
     const out: { what: string; value: string }[] = [];
     const bytes = (what: string, value: Buffer): void => {
       const forms = [value.toString('hex'), value.toString('hex').toUpperCase(), value.toString('base64'), value.toString('base64url'), [...value].join(',')];
@@ -175,29 +172,13 @@ describe.each(brokers)('advertisement to promotion on the %s broker', (brokerKin
       }
     }
     const sealer = createSealer(masterKey);
-    const db = new Database(join(dir, 'vicino.db'), { readonly: true });
-    try {
-      for (const row of db.prepare('SELECT id, identity_key_sealed FROM shoppers WHERE identity_key_sealed IS NOT NULL').all() as { id: string; identity_key_sealed: string }[]) {
-        bytes('identity key', sealer.open(Buffer.from(row.identity_key_sealed, 'base64'), `identity-key:${row.id}`));
-      }
-      for (const row of db.prepare('SELECT id, secret_sealed FROM gateways').all() as { id: string; secret_sealed: string }[]) {
-        bytes('gateway secret', sealer.open(Buffer.from(row.secret_sealed, 'base64'), `gateway-secret:${row.id}`));
-      }
-    } finally {
-      db.close();
+    for (const { app } of sim.apps()) {
+      const shopper = await store.getShopper(app.shopperId);
+      bytes('identity key', sealer.open(shopper!.identityKeySealed!, `identity-key:${shopper!.id}`));
     }
+    for (const gateway of await store.listGateways()) bytes('gateway secret', sealer.open(gateway.secretSealed, `gateway-secret:${gateway.id}`));
     for (const key of server.keys.liveKeys()) bytes('epoch key', key.key);
     bytes('master key', masterKey);
     return out;
   }
 });
-
-function databaseRows(path: string): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
-    return tables.flatMap((table) => (db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]).map((row) => JSON.stringify(row)));
-  } finally {
-    db.close();
-  }
-}
