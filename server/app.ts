@@ -8,6 +8,7 @@ import type { WebSocketDelivery } from './delivery/websocket-delivery.ts';
 import type { EpochKeyService } from './keys/epoch-keys.ts';
 import type { Metrics } from './metrics.ts';
 import type { Resolver } from './resolver.ts';
+import type { BusMessage } from './server-bus.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
@@ -24,6 +25,8 @@ export type AppDeps = {
   now: () => number;
   resolverKeys: X25519KeyPair;
   adminTokenHash: string;
+  /** Tells the other server instances what changed (server-bus.ts). */
+  announce: (message: BusMessage) => void;
   /** The broker URL written into provisioned gateway config files. */
   publicMqttUrl: string;
 };

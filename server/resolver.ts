@@ -10,7 +10,8 @@ import type { Store } from './store/store.ts';
 // returns. An unresolved pseudonym is only counted — never logged, never stored.
 
 export type Resolver = {
-  load(): Promise<void>;
+  /** Brings the index in line with the Store: adds consenting shoppers, drops everyone else. */
+  sync(): Promise<void>;
   setKeys(keys: readonly LiveEpochKey[]): void;
   /** Re-reads one shopper after a consent change or erasure. */
   refresh(shopperId: string, state?: ConsentState): Promise<void>;
@@ -27,12 +28,15 @@ export function createResolver(options: { store: Store; sealer: Sealer; now: () 
   const nowS = (): number => Math.floor(now() / 1000);
 
   return {
-    async load() {
+    async sync() {
       const shoppers = await store.listResolvableShoppers();
+      const keep = new Set(shoppers.map((s) => s.id));
+      for (const shopperId of index.shopperIds()) if (!keep.has(shopperId)) index.remove(shopperId);
       for (const s of shoppers) {
+        if (index.has(s.id)) continue;
         index.upsert({ shopperId: s.id, identityKey: sealer.open(s.identityKeySealed, identityKeyLabel(s.id)), rotationExponent: s.rotationExponent }, nowS());
       }
-      logger.info({ shoppers: shoppers.length }, 'resolver loaded');
+      logger.debug({ shoppers: shoppers.length }, 'resolver synchronised with the store');
     },
     setKeys(keys) {
       index.setKeys(keys, nowS());

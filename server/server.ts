@@ -11,6 +11,7 @@ import { connectMqttIngress, type MqttIngress } from './ingest/mqtt-ingress.ts';
 import { createEpochKeyService, type EpochKeyService } from './keys/epoch-keys.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createResolver, type Resolver } from './resolver.ts';
+import { createServerBus, SERVER_BUS_TOPIC, type ServerBus } from './server-bus.ts';
 import type { Store } from './store/store.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
@@ -41,6 +42,7 @@ export type RunningServer = {
   delivery: WebSocketDelivery;
   ingest: PresenceIngest;
   mqtt: MqttIngress;
+  bus: ServerBus;
   close(): Promise<void>;
 };
 
@@ -52,27 +54,58 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const resolverKeys = await loadResolverKeyPair(store, sealer);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });
-  const ingest = createPresenceIngest({ store, resolver, delivery, metrics, logger: logger.child({ component: 'ingest' }), now });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
+  // The bus and the key service publish through MQTT, which connects below; until then nothing is published.
+  const link: { mqtt?: MqttIngress } = {};
+  const publish = async (topic: string, payload: string, retain = false): Promise<void> => {
+    if (link.mqtt === undefined) throw new Error('MQTT is not connected yet');
+    await (retain ? link.mqtt.publishRetained(topic, payload) : link.mqtt.publish(topic, payload));
+  };
+  const keys = createEpochKeyService({
+    store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,
+    publishConfig: (config) => publish(topics.config(config.storeId, config.gatewayId), JSON.stringify(config), true),
+  });
+  // The server bus keeps other instances' views current (see server-bus.ts).
+  const bus: ServerBus = createServerBus({
+    publish: (topic, payload) => publish(topic, payload),
+    onError: (error) => logger.warn({ err: error.message }, 'server bus publish failed; the periodic resync will catch up'),
+    onMessage: async (message) => {
+      if (message.type === 'promotion') await delivery.deliverById(message.id);
+      else if (message.type === 'shopper') await resolver.refresh(message.id);
+      else resolver.setKeys(await keys.maintain());
+    },
+  });
+  const ingest = createPresenceIngest({
+    store, resolver, metrics, logger: logger.child({ component: 'ingest' }), now,
+    delivery: {
+      notify: (promotion) => {
+        delivery.notify(promotion);
+        bus.announce({ type: 'promotion', id: promotion.id });
+      },
+      close: () => delivery.close(),
+    },
+  });
 
   const mqtt = await connectMqttIngress({
     url: options.mqtt.url, username: options.mqtt.username, password: options.mqtt.password, sharedGroup: options.mqtt.sharedGroup,
-    clientId: options.mqtt.clientId, logger: logger.child({ component: 'mqtt' }), handle: (topic, payload) => ingest.handle(topic, payload),
+    clientId: options.mqtt.clientId, logger: logger.child({ component: 'mqtt' }), broadcastTopics: [SERVER_BUS_TOPIC],
+    handle: (topic, payload) => (topic === SERVER_BUS_TOPIC ? bus.handle(payload) : ingest.handle(topic, payload)),
   });
-  const keys = createEpochKeyService({
-    store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,
-    publishConfig: (config) => mqtt.publishRetained(topics.config(config.storeId, config.gatewayId), JSON.stringify(config)),
-  });
+  link.mqtt = mqtt;
 
   let app: FastifyInstance | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     resolver.setKeys(await keys.maintain(true));
-    await resolver.load();
+    await resolver.sync();
     metrics.resolverShoppers.set(resolver.size().shoppers);
 
+    // The safety net under the bus: keys and the resolver index are re-read from the Store every minute.
     timers.push(setInterval(() => {
-      keys.maintain().then((live) => resolver.setKeys(live), (error: Error) => logger.error({ err: error.message }, 'epoch key maintenance failed'));
+      keys.maintain()
+        .then((live) => resolver.setKeys(live))
+        .then(() => resolver.sync())
+        .catch((error: Error) => logger.error({ err: error.message }, 'periodic key and resolver resync failed'));
     }, 60_000));
     timers.push(setInterval(() => {
       resolver.roll();
@@ -81,7 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const timer of timers) timer.unref();
 
     app = await buildApp({
-      store, sealer, resolver, keys, delivery, metrics, logger, now, resolverKeys,
+      store, sealer, resolver, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
@@ -99,7 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closed = false;
   const running: RunningServer = {
-    app, url: `http://${host}:${port}`, port, store, metrics, resolver, keys, delivery, ingest, mqtt,
+    app, url: `http://${host}:${port}`, port, store, metrics, resolver, keys, delivery, ingest, mqtt, bus,
     async close() {
       if (closed) return;
       closed = true;

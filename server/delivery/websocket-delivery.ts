@@ -19,6 +19,8 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 
 export type WebSocketDelivery = Delivery & {
   attach(shopperId: string, socket: WebSocket): void;
+  /** Delivers a promotion another instance recorded, if its shopper's app is connected here and it was not just sent. */
+  deliverById(id: string): Promise<void>;
   /** Closes a shopper's connections (after erasure or withdrawal of promotions). */
   disconnect(shopperId: string, reason: string): void;
   connected(): number;
@@ -103,6 +105,14 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
       void flush(shopperId, false).catch((error: Error) => logger.error({ err: error.message }, 'initial flush failed'));
     },
     notify(promotion) {
+      write(promotion.shopperId, promotion);
+    },
+    async deliverById(id) {
+      const sentAt = lastSent.get(id);
+      if (sentAt !== undefined && now() - sentAt < resendAfterMs) return;
+      if (sockets.size === 0) return;
+      const promotion = await store.getPromotion(id);
+      if (promotion === undefined || promotion.status !== 'pending' || !sockets.has(promotion.shopperId)) return;
       write(promotion.shopperId, promotion);
     },
     disconnect(shopperId, reason) {

@@ -17,6 +17,7 @@ export type ResolverIndex = {
   roll(nowS: number): number;
   resolve(pseudonym: Pseudonym): Resolution | undefined;
   has(shopperId: string): boolean;
+  shopperIds(): string[];
   size(): { shoppers: number; pseudonyms: number };
 };
 
@@ -83,6 +84,7 @@ export function createResolverIndex(options: { toleranceWindows?: number } = {})
     },
     resolve: (pseudonym) => byPseudonym.get(pseudonym),
     has: (shopperId) => byShopper.has(shopperId),
+    shopperIds: () => [...byShopper.keys()],
     size: () => ({ shoppers: byShopper.size, pseudonyms: byPseudonym.size }),
   };
 }

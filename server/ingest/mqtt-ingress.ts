@@ -22,6 +22,8 @@ export type MqttIngressOptions = {
   password?: string;
   logger: Logger;
   handle: (topic: string, payload: Buffer) => Promise<unknown>;
+  /** Further topics every instance receives (not shared), such as the promotion bus. */
+  broadcastTopics?: string[];
   /** Attempts before a message that keeps failing is given up (and counted). */
   maxAttempts?: number;
 };
@@ -29,6 +31,7 @@ export type MqttIngressOptions = {
 export type MqttIngress = {
   client: MqttClient;
   publishRetained(topic: string, payload: string): Promise<void>;
+  publish(topic: string, payload: string): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -65,7 +68,10 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     };
     attempt(1);
   };
-  const filters = [topics.allPresence, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter));
+  const filters = [
+    ...[topics.allPresence, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter)),
+    ...(options.broadcastTopics ?? []),
+  ];
   client.on('connect', () => {
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     client.subscribe(filters, { qos: 1 }, (error) => {
@@ -92,6 +98,9 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     client,
     async publishRetained(topic, payload) {
       await client.publishAsync(topic, payload, { qos: 1, retain: true });
+    },
+    async publish(topic, payload) {
+      await client.publishAsync(topic, payload, { qos: 1 });
     },
     async close() {
       await client.endAsync();

@@ -102,6 +102,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const state = await store.appendConsent(records);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
+    deps.announce({ type: 'shopper', id: shopper.id });
     return { consents: state };
   });
 

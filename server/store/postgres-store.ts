@@ -234,6 +234,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return inserted === 1 ? 'new' : 'duplicate';
     },
     recordPromotion,
+    async getPromotion(id) {
+      const [row] = await rows('SELECT * FROM promotions WHERE id = $1', id);
+      return row ? toPromotion(row) : undefined;
+    },
     async listUnackedPromotions(shopperId, nowMs) {
       return (await rows(`SELECT * FROM promotions WHERE shopper_id = $1 AND status = 'pending' AND expires_at_ms > $2 ORDER BY created_at_ms, id COLLATE "C"`, shopperId, nowMs)).map(toPromotion);
     },

@@ -187,6 +187,10 @@ export function openSqliteStore(path: string): Store {
     async recordPromotion(draft) {
       return recordPromotion.immediate(draft);
     },
+    async getPromotion(id) {
+      const row = get('SELECT * FROM promotions WHERE id = ?', id);
+      return row ? toPromotion(row) : undefined;
+    },
     async listUnackedPromotions(shopperId, nowMs) {
       return all(`SELECT * FROM promotions WHERE shopper_id = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms, id`, shopperId, nowMs).map(toPromotion);
     },

@@ -112,6 +112,7 @@ export interface Store {
    * (campaign, shopper, event), or re-checks consent and every cap and records the new promotion.
    */
   recordPromotion(draft: PromotionDraft): Promise<RecordPromotionResult>;
+  getPromotion(id: string): Promise<PromotionRecord | undefined>;
   /** Pending promotions for a shopper that have not expired, oldest first. */
   listUnackedPromotions(shopperId: string, nowMs: number): Promise<PromotionRecord[]>;
   markPromotionDelivered(id: string, atMs: number): Promise<void>;

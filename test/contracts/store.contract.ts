@@ -456,6 +456,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.listUnackedPromotions(shopper.id, nowMs - 1)).map((p) => p.id)).toEqual([expired.message.id, early.message.id, late.message.id]);
       });
 
+      it('reads one promotion by ID, and nothing for an unknown ID', async () => {
+        const shopper = await givenShopper();
+        const draft = aDraft({ shopperId: shopper.id });
+        await store.recordPromotion(draft);
+
+        expect(await store.getPromotion(draft.message.id)).toMatchObject({ id: draft.message.id, shopperId: shopper.id, status: 'pending', message: draft.message });
+        expect(await store.getPromotion('pr_unknown')).toBeUndefined();
+      });
+
       it('keeps the first delivery time when a promotion is delivered again', async () => {
         const shopper = await givenShopper();
         const draft = aDraft({ shopperId: shopper.id });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { GatewayConfigMessage } from '#gateway/protocol/index.ts';
 import { buildApp, type AppDeps } from '#server/app.ts';
+import type { BusMessage } from '#server/server-bus.ts';
 import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
@@ -44,6 +45,8 @@ export type TestAppOptions = {
   startMs?: number;
   /** A store the test owns (and closes); an in-memory SQLite store otherwise. */
   store?: Store;
+  /** The sealing master key; random otherwise. Reuse it with the same store to play a restart. */
+  masterKey?: Buffer;
   logSink?: LogSink;
   delivery?: { resendAfterMs?: number; sweepMs?: number };
   epochRotationS?: number;
@@ -57,6 +60,8 @@ export type TestApp = {
   clock: TestClock;
   /** Every gateway config the epoch key service published, in order. */
   published: GatewayConfigMessage[];
+  /** Every message the app announced to other server instances. */
+  announced: BusMessage[];
   logs: LogSink;
   close(): Promise<void>;
 };
@@ -67,7 +72,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logs = options.logSink ?? createLogSink();
   const logger = logs.logger;
   const store = options.store ?? openSqliteStore(':memory:');
-  const sealer = createSealer(randomBytes(32));
+  const sealer = createSealer(options.masterKey ?? randomBytes(32));
   const metrics = createMetrics();
   const published: GatewayConfigMessage[] = [];
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
@@ -77,19 +82,22 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery });
   const adminToken = randomBytes(24).toString('base64url');
+  /** What the app told other server instances (server-bus.ts). */
+  const announced: BusMessage[] = [];
   // As startServer does it: live keys first, then every consenting shopper already in the store.
   resolver.setKeys(await keys.maintain(true));
-  await resolver.load();
+  await resolver.sync();
   const deps: AppDeps = {
     store, sealer, resolver, keys, delivery, metrics, logger, now,
     resolverKeys: await loadResolverKeyPair(store, sealer),
     adminTokenHash: hashToken(adminToken),
+    announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
   };
   const app = await buildApp(deps);
   let closed = false;
   return {
-    app, deps, adminToken, clock, published, logs,
+    app, deps, adminToken, clock, published, announced, logs,
     async close() {
       if (closed) return;
       closed = true;

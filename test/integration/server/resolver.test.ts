@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pseudonymise } from '#gateway/protocol/index.ts';
+import { identityKeyFor } from '#server/identity.ts';
+import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import type { Store } from '#server/store/store.ts';
+import { buildTestApp, expectStatus, grant, putStore, registerShopper, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
+
+// The resolver service over a store that outlives the app: what a restarted (or second) server
+// instance indexes, and that the resolver key pair and the identity keys survive the restart.
+
+const opened: { apps: TestApp[]; stores: Store[] } = { apps: [], stores: [] };
+afterEach(async () => {
+  for (const app of opened.apps.splice(0)) await app.close();
+  for (const store of opened.stores.splice(0)) await store.close();
+});
+
+async function instance(store: Store, masterKey: Buffer): Promise<TestApp> {
+  const t = await buildTestApp({ store, masterKey });
+  opened.apps.push(t);
+  return t;
+}
+
+const pseudonymNow = (t: TestApp, shopper: RegisteredShopper) =>
+  pseudonymise(t.deps.keys.liveKeys()[0]!.key, 'eddystone-eid', shopper.tokens.eidAt(Math.floor(t.deps.now() / 1000)));
+
+describe('resolver', () => {
+  it('indexes only consenting shoppers when a server starts on an existing store (ID-2)', async () => {
+    const store = openSqliteStore(':memory:');
+    opened.stores.push(store);
+    const masterKey = randomBytes(32);
+    const first = await instance(store, masterKey);
+    expectStatus(await putStore(first, 'store-1'), 200);
+    const consenting = await registerShopper(first.app);
+    await grant(first.app, consenting.token, { presence: true });
+    const promotionsOnly = await registerShopper(first.app);
+    await grant(first.app, promotionsOnly.token, { promotions: true });
+    const withdrawn = await registerShopper(first.app);
+    await grant(first.app, withdrawn.token, { presence: true });
+    await grant(first.app, withdrawn.token, { presence: false });
+    const silent = await registerShopper(first.app);
+
+    const second = await instance(store, masterKey);
+    expect(second.deps.resolverKeys.publicKey).toEqual(first.deps.resolverKeys.publicKey);
+    expect(second.deps.keys.liveKeys().map((k) => k.keyId)).toEqual(first.deps.keys.liveKeys().map((k) => k.keyId));
+    expect(second.deps.resolver.size().shoppers).toBe(1);
+    expect(second.deps.resolver.resolve(pseudonymNow(second, consenting))).toEqual({ shopperId: consenting.shopperId, storeId: 'store-1' });
+    for (const shopper of [promotionsOnly, withdrawn, silent]) expect(second.deps.resolver.resolve(pseudonymNow(second, shopper))).toBeUndefined();
+  });
+
+  it('derives the identity key the app derives, from the app public key alone', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    const shopper = await registerShopper(t.app);
+    const serverKey = identityKeyFor(t.deps.resolverKeys, shopper.identity.keyPair.publicKey);
+    const record = await t.deps.store.getShopper(shopper.shopperId);
+    expect(t.deps.sealer.open(record!.identityKeySealed!, `identity-key:${shopper.shopperId}`)).toEqual(serverKey);
+  });
+
+  it('drops a shopper on refresh once their presence consent is gone, and adds them back when it returns', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    expectStatus(await putStore(t, 'store-1'), 200);
+    const shopper = await registerShopper(t.app);
+    await t.deps.resolver.refresh(shopper.shopperId);
+    expect(t.deps.resolver.resolve(pseudonymNow(t, shopper))).toBeUndefined();
+    await grant(t.app, shopper.token, { presence: true });
+    await t.deps.resolver.refresh(shopper.shopperId);
+    expect(t.deps.resolver.resolve(pseudonymNow(t, shopper))?.shopperId).toBe(shopper.shopperId);
+    await t.deps.resolver.refresh(shopper.shopperId, {});
+    expect(t.deps.resolver.resolve(pseudonymNow(t, shopper))).toBeUndefined();
+    await t.deps.resolver.refresh('sh_nobody');
+    expect(t.deps.resolver.size().shoppers).toBe(0);
+  });
+});
