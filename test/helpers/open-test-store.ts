@@ -14,6 +14,8 @@ import type { Store } from '#server/store/store.ts';
 export type TestStore = {
   kind: 'sqlite' | 'postgres';
   store: Store;
+  /** Another Store on the same database, as a second server instance would open it (closed by close()). */
+  openAnother(): Promise<Store>;
   /** Runs a portable SELECT directly against the database. */
   rows(sql: string): Promise<Record<string, unknown>[]>;
   /** Every row of every table, as JSON text. */
@@ -34,14 +36,21 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
         db.close();
       }
     };
+    const others: Store[] = [];
     return {
       kind, store,
+      openAnother: async () => {
+        const other = openSqliteStore(path);
+        others.push(other);
+        return other;
+      },
       rows: async (sql) => read((db) => db.prepare(sql).all() as Record<string, unknown>[]),
       dump: async () => read((db) => {
         const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
         return tables.flatMap((table) => (db.prepare(`SELECT * FROM "${table}"`).all() as object[]).map((row) => JSON.stringify(row)));
       }),
       close: async () => {
+        for (const other of others) await other.close();
         await store.close();
         await rm(dir, { recursive: true, force: true });
       },
@@ -53,8 +62,14 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
   const store = await openPostgresStore(url, { schema });
   const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
   await client.connect();
+  const others: Store[] = [];
   return {
     kind, store,
+    openAnother: async () => {
+      const other = await openPostgresStore(url, { schema });
+      others.push(other);
+      return other;
+    },
     rows: async (sql) => (await client.query(sql)).rows as Record<string, unknown>[],
     dump: async () => {
       const tables = (await client.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema])).rows as { table_name: string }[];
@@ -63,6 +78,7 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
       return out;
     },
     close: async () => {
+      for (const other of others) await other.close();
       await store.close();
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await client.end();

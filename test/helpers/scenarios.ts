@@ -5,7 +5,7 @@ import { ScenarioSchema, type Scenario } from '#simulator/scenario.ts';
  * A small, fast store for tests: two zones, every kind of shopper, everyone arriving within a second.
  * The store ID is unique per call, so runs sharing a broker (the machine's Mosquitto) never collide.
  */
-export function aTestScenario(overrides: Partial<Scenario['population']> = {}): Scenario {
+export function aTestScenario(overrides: Partial<Scenario['population']> = {}, campaign: Partial<Scenario['campaign']> = {}): Scenario {
   const id = `t-${randomBytes(4).toString('hex')}`;
   return ScenarioSchema.parse({
     name: 'test store',
@@ -26,6 +26,7 @@ export function aTestScenario(overrides: Partial<Scenario['population']> = {}): 
       id: 'welcome', name: 'Welcome', zoneIds: ['entrance'], trigger: { kind: 'enter' },
       message: { title: 'Welcome', body: 'Hi {{firstName}}, 10% off today.', validForS: 600 },
       caps: { perShopper: { count: 1, periodS: 3600 }, minGapS: 0, perShopperDaily: 5, cooldownS: 0 },
+      ...campaign,
     },
   });
 }
