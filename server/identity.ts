@@ -12,7 +12,12 @@ const RESOLVER_KEY = 'resolver.x25519.private';
 export async function loadResolverKeyPair(store: Store, sealer: Sealer): Promise<X25519KeyPair> {
   const candidate = generateX25519KeyPair();
   const stored = await store.putSettingIfAbsent(RESOLVER_KEY, sealer.seal(candidate.privateKey, RESOLVER_KEY));
-  const privateKey = sealer.open(stored, RESOLVER_KEY);
+  let privateKey: Buffer;
+  try {
+    privateKey = sealer.open(stored, RESOLVER_KEY);
+  } catch {
+    throw new Error('this database was created with another master key: set VICINO_MASTER_KEY (or DATA_DIR/master.key) to the key it was created with, or point DATABASE_URL at a fresh database');
+  }
   return { privateKey, publicKey: x25519PublicKey(privateKey) };
 }
 

@@ -5,7 +5,6 @@ import { decodeHexAdvertisement } from '#gateway/ble/decode.ts';
 import { runGateway } from '#gateway/main.ts';
 import { computeEid } from '#gateway/protocol/index.ts';
 import { openStore, runServer } from '#server/main.ts';
-import { loadServerEnv } from '#server/config.ts';
 import { pino } from 'pino';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
@@ -153,8 +152,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'server': {
         const { values } = options(rest, { port: { type: 'string' } });
-        const loaded = loadServerEnv(env);
-        code = loaded.ok ? await runServer(env, { port: int(values.port, '--port') }) : await runServer(env);
+        code = await runServer(env, { port: int(values.port, '--port') });
         break;
       }
       case 'gateway': {

@@ -8,9 +8,10 @@ export const VICINO_BIN = fileURLToPath(new URL('../../simulator/bin/vicino.js',
 export type CliRun = { child: ChildProcessWithoutNullStreams; stdout(): string; stderr(): string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
 
 export function runCli(args: string[], options: { env?: Record<string, string | undefined>; stdin?: string } = {}): CliRun {
-  const env: Record<string, string | undefined> = { ...process.env, ...options.env };
-  // The child decides for itself; the test runner's CI/VITEST variables would change nothing, but keep them out.
-  delete env.VITEST;
+  // The child sees the embedded defaults unless a test asks for infrastructure: CI's MQTT_URL and
+  // DATABASE_URL are not inherited (a demo would otherwise share CI's database across runs).
+  const env: Record<string, string | undefined> = { ...process.env, MQTT_URL: undefined, DATABASE_URL: undefined, VITEST: undefined, ...options.env };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   const child = spawn(process.execPath, [VICINO_BIN, ...args], { env: env as NodeJS.ProcessEnv });
   let out = '';
   let err = '';
