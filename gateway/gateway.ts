@@ -54,25 +54,24 @@ export type Gateway = {
   stats(): GatewayStats;
 };
 
+/** UUID (16 bytes) ‖ u16 BE ‖ u16 BE: the 20-byte identity of an iBeacon (UUID, major, minor) or AltBeacon (id1, id2, id3). */
+function uuidAndTwoU16(uuid: string, first: number, second: number): Buffer {
+  const bytes = Buffer.alloc(20);
+  Buffer.from(uuid.replaceAll('-', ''), 'hex').copy(bytes, 0);
+  bytes.writeUInt16BE(first, 16);
+  bytes.writeUInt16BE(second, 18);
+  return bytes;
+}
+
 /** The identifier a frame carries, as bytes, if it is a kind the gateway tracks. */
 export function identifierOf(frame: Frame): { kind: IdentifierKind; bytes: Buffer } | undefined {
   switch (frame.type) {
     case 'eddystone-eid':
       return { kind: 'eddystone-eid', bytes: Buffer.from(frame.eid, 'hex') };
-    case 'ibeacon': {
-      const bytes = Buffer.alloc(20);
-      Buffer.from(frame.uuid.replaceAll('-', ''), 'hex').copy(bytes, 0);
-      bytes.writeUInt16BE(frame.major, 16);
-      bytes.writeUInt16BE(frame.minor, 18);
-      return { kind: 'ibeacon', bytes };
-    }
-    case 'altbeacon': {
-      const bytes = Buffer.alloc(20);
-      Buffer.from(frame.id1.replaceAll('-', ''), 'hex').copy(bytes, 0);
-      bytes.writeUInt16BE(frame.id2, 16);
-      bytes.writeUInt16BE(frame.id3, 18);
-      return { kind: 'altbeacon', bytes };
-    }
+    case 'ibeacon':
+      return { kind: 'ibeacon', bytes: uuidAndTwoU16(frame.uuid, frame.major, frame.minor) };
+    case 'altbeacon':
+      return { kind: 'altbeacon', bytes: uuidAndTwoU16(frame.id1, frame.id2, frame.id3) };
     case 'eddystone-uid':
       return { kind: 'eddystone-uid', bytes: Buffer.from(frame.namespace + frame.instance, 'hex') };
     default:

@@ -27,14 +27,11 @@ export type ShopperRecord = {
 
 export type ResolvableShopperRecord = { id: string; identityKeySealed: Buffer; rotationExponent: number };
 
-export type PromotionRecord = {
+/** What a promotion is for: one campaign, one shopper, one triggering presence event, in one zone. */
+export type PromotionSubject = { campaignId: string; shopperId: string; eventId: string; storeId: string; zoneId: string; createdAtMs: number };
+
+export type PromotionRecord = PromotionSubject & {
   id: string;
-  campaignId: string;
-  shopperId: string;
-  eventId: string;
-  storeId: string;
-  zoneId: string;
-  createdAtMs: number;
   deliveredAtMs: number | null;
   ackedAtMs: number | null;
   status: 'pending' | 'acked' | 'cancelled';
@@ -46,14 +43,8 @@ export type RecordPromotionResult =
   | { outcome: 'duplicate'; promotion: PromotionRecord }
   | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | keyof Caps };
 
-export type PromotionDraft = {
+export type PromotionDraft = PromotionSubject & {
   message: PromotionMessage;
-  campaignId: string;
-  shopperId: string;
-  eventId: string;
-  storeId: string;
-  zoneId: string;
-  createdAtMs: number;
   caps: Caps;
   /** Purposes that must still be granted at the moment of recording (CON-5, fail closed). */
   requiredPurposes: readonly string[];

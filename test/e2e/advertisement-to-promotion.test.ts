@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeAdvertisement } from '#gateway/ble/decode.ts';
+import { identifierOf } from '#gateway/gateway.ts';
 import { PresenceEventSchema, topics } from '#gateway/protocol/index.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
@@ -159,10 +160,7 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
         if (f.type === 'eddystone-eid') bytes('EID', Buffer.from(f.eid, 'hex'));
         if (f.type === 'ibeacon') {
           out.push({ what: 'iBeacon UUID', value: f.uuid }, { what: 'iBeacon UUID', value: f.uuid.toUpperCase() });
-          const id = Buffer.alloc(20);
-          Buffer.from(f.uuid.replaceAll('-', ''), 'hex').copy(id);
-          id.writeUInt16BE(f.major, 16);
-          id.writeUInt16BE(f.minor, 18);
+          const id = identifierOf(f)!.bytes;
           bytes('iBeacon UUID/major/minor', id);
           bytes('iBeacon UUID', id.subarray(0, 16));
           out.push({ what: 'iBeacon major/minor', value: `"major":${f.major}` });
