@@ -30,6 +30,8 @@ export type NobleScannerOptions = {
   now: () => number;
   /** Forget an address not heard for this long (ms). */
   forgetAfterMs?: number;
+  /** Never remember more addresses than this: under a flood (BLE spam, rotating MACs) the least recently heard go first. */
+  maxAddresses?: number;
   /** How long to wait for the adapter to power on. */
   poweredOnTimeoutMs?: number;
 };
@@ -37,6 +39,7 @@ export type NobleScannerOptions = {
 export function createNobleScanner(options: NobleScannerOptions): Scanner {
   const { noble, now } = options;
   const forgetAfterMs = options.forgetAfterMs ?? 60_000;
+  const maxAddresses = options.maxAddresses ?? 5_000;
   const lastSeen = new Map<string, number>();
   let reports = 0;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -93,6 +96,7 @@ export function createNobleScanner(options: NobleScannerOptions): Scanner {
         const receivedAtMs = now();
         lastSeen.delete(peripheral.uuid);
         lastSeen.set(peripheral.uuid, receivedAtMs);
+        if (lastSeen.size > maxAddresses) forget(lastSeen.keys().next().value!);
         onAdvertisement({ data, rssiDbm: peripheral.rssi, receivedAtMs });
       };
       noble.on('discover', onDiscover);

@@ -1,4 +1,5 @@
 import { runDecodeBench } from './decode-bench.ts';
+import { runFloodBench } from './flood-bench.ts';
 import { runGatewayBench } from './gateway-bench.ts';
 import { runRadioBench } from './radio-bench.ts';
 
@@ -38,8 +39,12 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     print(`   headroom vs one radio's ceiling (490 adv/s): ${Math.round(cached.opsPerSec / REFERENCE.radioCeilingPerSec).toLocaleString('en')}×`);
   }
 
-  print('\n3. Virtual radio (simulator/radio), 1,000 advertisers × 20 gateways, 10 s of virtual time');
-  const radio = runRadioBench(quick ? { advertisers: 200, receivers: 5, virtualSeconds: 5 } : {});
+  print('\n3. Memory under a flood (BLE spam, rotating addresses): real noble + the real gateway');
+  await runFloodBench({ reports: quick ? 30_000 : 200_000, print: (l) => print(`   ${l}`) });
+
+  const radioShape = quick ? { advertisers: 200, receivers: 5, virtualSeconds: 5 } : { advertisers: 1_000, receivers: 20, virtualSeconds: 10 };
+  print(`\n4. Virtual radio (simulator/radio), ${radioShape.advertisers.toLocaleString('en')} advertisers × ${radioShape.receivers} gateways, ${radioShape.virtualSeconds} s of virtual time`);
+  const radio = runRadioBench(radioShape);
   print(`   ${radio.emitted.toLocaleString('en')} advertising events, ${radio.delivered.toLocaleString('en')} reports delivered in ${radio.wallMs.toFixed(0)} ms wall`);
   print(`   ${Math.round(radio.reportsPerSecond).toLocaleString('en')} reports/s; real-time factor ${radio.realTimeFactor.toFixed(1)}× (≥ 1 means it keeps up with real time on one core)`);
   return 0;
