@@ -142,6 +142,25 @@ describe('noble scanner', () => {
     await scanner.stop();
   });
 
+  it('remembers at most maxAddresses under a flood, forgetting the least recently heard first', async () => {
+    const noble = new FakeNoble();
+    const scanner = createNobleScanner({ noble, now: () => 1_000, maxAddresses: 3 });
+    await scanner.start(() => undefined);
+    const uuids = ['a10000000001', 'a10000000002', 'a10000000003', 'a10000000004', 'a10000000005'];
+    noble.discover(uuids[0]!, -60, { eir: EIR });
+    noble.discover(uuids[1]!, -60, { eir: EIR });
+    noble.discover(uuids[2]!, -60, { eir: EIR });
+    noble.discover(uuids[0]!, -60, { eir: EIR }); // heard again: now the most recent
+    noble.discover(uuids[3]!, -60, { eir: EIR });
+    noble.discover(uuids[4]!, -60, { eir: EIR });
+
+    expect(Object.keys(noble._peripherals).sort()).toEqual([uuids[0], uuids[3], uuids[4]].sort());
+    expect(noble.remembered(uuids[1]!)).toEqual([]);
+    expect(noble.remembered(uuids[2]!)).toEqual([]);
+    expect(scanner.stats().trackedAddresses).toBe(3);
+    await scanner.stop();
+  });
+
   it('keeps an address that keeps reporting', async () => {
     vi.useFakeTimers();
     const noble = new FakeNoble();
