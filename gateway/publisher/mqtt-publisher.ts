@@ -27,7 +27,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const outbox = createOutbox<PresenceEvent>(options.outboxCapacity ?? 50_000);
   const configTopic = topics.config(storeId, gatewayId);
   const statusTopic = topics.status(storeId, gatewayId);
-  const presenceTopic = topics.presence(storeId, gatewayId);
+  const presenceTopic = topics.events(storeId, gatewayId);
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
   const stats: PublisherStats = { pending: 0, inFlight: 0, published: 0, droppedOverflow: 0, rejectedConfigs: 0, connected: false };
   let client: MqttClient | undefined;

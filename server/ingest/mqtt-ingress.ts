@@ -69,7 +69,7 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     attempt(1);
   };
   const filters = [
-    ...[topics.allPresence, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter)),
+    ...[topics.allEvents, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter)),
     ...(options.broadcastTopics ?? []),
   ];
   client.on('connect', () => {

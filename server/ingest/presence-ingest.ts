@@ -43,7 +43,7 @@ export function createPresenceIngest(deps: { store: Store; resolver: Resolver; d
       const route = parseTopic(topic);
       if (route === undefined) return outcome('rejected-topic');
       if (route.kind === 'status') return handleStatus(route.gatewayId, route.storeId, payload);
-      if (route.kind !== 'presence') return outcome('rejected-topic');
+      if (route.kind !== 'events') return outcome('rejected-topic');
 
       const parsed = parsePayload(PresenceEventSchema, payload);
       if (!parsed.ok) {

@@ -48,7 +48,7 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
 
   beforeAll(async () => {
     broker = await startTestBroker({ external: setup.broker === 'external' ? process.env.MQTT_URL : undefined });
-    const capture = await captureMqtt(broker.url, `vicino/v1/${scenario.store.id}/#`);
+    const capture = await captureMqtt(broker.url, `vicino/v1/stores/${scenario.store.id}/#`);
     captured = capture.messages;
     testStore = await openTestStore(setup.store);
     store = testStore.store;
@@ -123,7 +123,7 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
   });
 
   it('publishes only schema-valid, pseudonymous presence at QoS 1, and drops foreign devices at the gateway', () => {
-    const presence = captured.filter((m) => m.topic.endsWith('/presence'));
+    const presence = captured.filter((m) => m.topic.endsWith('/events'));
     expect(presence.length).toBeGreaterThan(0);
     for (const message of presence) expect(PresenceEventSchema.safeParse(JSON.parse(String(message.payload))).success).toBe(true);
     expect(summary.dropped['not-a-beacon']).toBeGreaterThan(0);

@@ -46,12 +46,12 @@ describe('MQTT publisher', () => {
   it('publishes presence at QoS 1 and a retained online status, then offline on stop', async () => {
     const broker = await startEmbeddedBroker({ port: 0, logger: silent });
     cleanups.push(() => broker.close());
-    const received = await subscriber(broker.url, 'vicino/v1/s1/#');
+    const received = await subscriber(broker.url, 'vicino/v1/stores/s1/#');
     const publisher = createMqttPublisher({ url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
     await publisher.start();
     for (let i = 0; i < 100; i += 1) publisher.publish(anEvent(i, 's1', 'g1'));
-    await vi.waitFor(() => expect(received.filter((m) => m.topic === topics.presence('s1', 'g1'))).toHaveLength(100), { timeout: 5_000 });
-    const events = received.filter((m) => m.topic.endsWith('/presence')).map((m) => PresenceEventSchema.parse(JSON.parse(m.payload)));
+    await vi.waitFor(() => expect(received.filter((m) => m.topic === topics.events('s1', 'g1'))).toHaveLength(100), { timeout: 5_000 });
+    const events = received.filter((m) => m.topic.endsWith('/events')).map((m) => PresenceEventSchema.parse(JSON.parse(m.payload)));
     expect(events.map((e) => e.atS)).toEqual(Array.from({ length: 100 }, (_, i) => 1_800_000_000 + i));
     expect(publisher.stats()).toMatchObject({ published: 100, pending: 0, droppedOverflow: 0, connected: true });
     await publisher.stop();
@@ -76,7 +76,7 @@ describe('MQTT publisher', () => {
     expect(publisher.stats().pending).toBe(200);
 
     broker = await startEmbeddedBroker({ port, logger: silent });
-    const received = await subscriber(broker.url, topics.presence('s2', 'g2'));
+    const received = await subscriber(broker.url, topics.events('s2', 'g2'));
     // The subscriber joins the new broker first; the publisher reconnects within its 1 s period.
     await vi.waitFor(() => expect(publisher.stats()).toMatchObject({ connected: true, pending: 0, published: 250 }), { timeout: 10_000 });
     await vi.waitFor(() => expect(new Set(received.map((m) => (JSON.parse(m.payload) as PresenceEvent).atS)).size).toBe(200), { timeout: 5_000 });

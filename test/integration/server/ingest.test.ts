@@ -20,7 +20,7 @@ function createRecordingDelivery(): RecordingDelivery {
   return { notified, notify: (promotion) => void notified.push(promotion), close: async () => undefined };
 }
 
-const PRESENCE_TOPIC = topics.presence('store-1', 'gw-1');
+const PRESENCE_TOPIC = topics.events('store-1', 'gw-1');
 
 let t: TestApp;
 let delivery: RecordingDelivery;
@@ -120,14 +120,14 @@ describe('presence ingest', () => {
 
     it('rejects a message whose store or gateway is not the one in its topic', async () => {
       const event = sighting(ada);
-      expect(await send(event, topics.presence('store-2', 'gw-1'))).toBe('rejected-mismatch');
-      expect(await send(event, topics.presence('store-1', 'gw-2'))).toBe('rejected-mismatch');
+      expect(await send(event, topics.events('store-2', 'gw-1'))).toBe('rejected-mismatch');
+      expect(await send(event, topics.events('store-1', 'gw-2'))).toBe('rejected-mismatch');
       await expectNothingKept([event.pseudonym]);
     });
 
     it('rejects presence from an unknown gateway, or from a zone that is not its own', async () => {
       const stranger = sighting(ada, { gatewayId: 'gw-9' });
-      expect(await send(stranger, topics.presence('store-1', 'gw-9'))).toBe('unknown-gateway');
+      expect(await send(stranger, topics.events('store-1', 'gw-9'))).toBe('unknown-gateway');
       const otherZone = sighting(ada, { zoneId: 'bakery' });
       expect(await send(otherZone)).toBe('unknown-gateway');
       await expectNothingKept([stranger.pseudonym, otherZone.pseudonym]);
@@ -135,9 +135,9 @@ describe('presence ingest', () => {
 
     it('rejects a topic outside the contract', async () => {
       const event = sighting(ada);
-      expect(await send(event, 'vicino/v1/store-1/gw-1/config')).toBe('rejected-topic');
-      expect(await send(event, 'vicino/v1/store-1/+/presence')).toBe('rejected-topic');
-      expect(await send(event, 'elsewhere/presence')).toBe('rejected-topic');
+      expect(await send(event, 'vicino/v1/stores/store-1/gateways/gw-1/config')).toBe('rejected-topic');
+      expect(await send(event, 'vicino/v1/stores/store-1/gateways/+/events')).toBe('rejected-topic');
+      expect(await send(event, 'elsewhere/events')).toBe('rejected-topic');
       await expectNothingKept([event.pseudonym]);
     });
 
