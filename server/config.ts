@@ -21,6 +21,8 @@ export const ServerEnvSchema = z.object({
   VICINO_MASTER_KEY: z.string().optional(),
   /** The admin API token; otherwise DATA_DIR/admin.token is used (created on first start). */
   ADMIN_TOKEN: z.string().min(20, 'ADMIN_TOKEN must be at least 20 characters').optional(),
+  /** The resolver's X25519 private key (64 hex). Rotating it breaks no registered app. Default: generated and sealed in the store. */
+  RESOLVER_PRIVATE_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'RESOLVER_PRIVATE_KEY must be 64 hex characters (an X25519 private key)').optional(),
   EPOCH_ROTATION_S: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -49,6 +49,7 @@ export async function runServer(environment: Record<string, string | undefined>,
       store, masterKey, logger, adminTokenHash: hashToken(adminToken),
       mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID },
       http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S,
+      resolverPrivateKey: env.RESOLVER_PRIVATE_KEY === undefined ? undefined : Buffer.from(env.RESOLVER_PRIVATE_KEY, 'hex'),
     });
   } catch (error) {
     await store?.close();

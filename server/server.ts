@@ -28,6 +28,8 @@ export type ServerOptions = {
   adminTokenHash: string;
   http: { port: number; host: string };
   epochRotationS?: number;
+  /** The resolver's X25519 private key; by default one is generated once and kept sealed in the store. */
+  resolverPrivateKey?: Buffer;
   instanceId?: string;
 };
 
@@ -51,7 +53,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? Date.now;
   const sealer = createSealer(options.masterKey);
   const metrics = createMetrics({ defaultMetrics: true });
-  const resolverKeys = await loadResolverKeyPair(store, sealer);
+  const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);

@@ -47,6 +47,8 @@ export type TestAppOptions = {
   store?: Store;
   /** The sealing master key; random otherwise. Reuse it with the same store to play a restart. */
   masterKey?: Buffer;
+  /** A configured resolver private key (RESOLVER_PRIVATE_KEY); generated and kept in the store otherwise. */
+  resolverPrivateKey?: Buffer;
   logSink?: LogSink;
   delivery?: { resendAfterMs?: number; sweepMs?: number };
   epochRotationS?: number;
@@ -89,7 +91,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   await resolver.sync();
   const deps: AppDeps = {
     store, sealer, resolver, keys, delivery, metrics, logger, now,
-    resolverKeys: await loadResolverKeyPair(store, sealer),
+    resolverKeys: await loadResolverKeyPair(store, sealer, options.resolverPrivateKey),
     adminTokenHash: hashToken(adminToken),
     announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',

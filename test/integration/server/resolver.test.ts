@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pseudonymise } from '#gateway/protocol/index.ts';
+import { generateX25519KeyPair, pseudonymise, x25519PublicKey } from '#gateway/protocol/index.ts';
 import { identityKeyFor } from '#server/identity.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
@@ -15,8 +15,8 @@ afterEach(async () => {
   for (const store of opened.stores.splice(0)) await store.close();
 });
 
-async function instance(store: Store, masterKey: Buffer): Promise<TestApp> {
-  const t = await buildTestApp({ store, masterKey });
+async function instance(store: Store, masterKey: Buffer, resolverPrivateKey?: Buffer): Promise<TestApp> {
+  const t = await buildTestApp({ store, masterKey, resolverPrivateKey });
   opened.apps.push(t);
   return t;
 }
@@ -25,6 +25,34 @@ const pseudonymNow = (t: TestApp, shopper: RegisteredShopper) =>
   pseudonymise(t.deps.keys.liveKeys()[0]!.key, 'eddystone-eid', shopper.tokens.eidAt(Math.floor(t.deps.now() / 1000)));
 
 describe('resolver', () => {
+  it('keeps resolving registered apps after the resolver key pair is rotated, and registers new apps under the new key', async () => {
+    const store = openSqliteStore(':memory:');
+    opened.stores.push(store);
+    const masterKey = randomBytes(32);
+    const [oldKey, newKey] = [generateX25519KeyPair().privateKey, generateX25519KeyPair().privateKey];
+    const before = await instance(store, masterKey, oldKey);
+    expectStatus(await putStore(before, 'store-1'), 200);
+    const registeredBefore = await registerShopper(before.app);
+    await grant(before.app, registeredBefore.token, { presence: true });
+    expect(registeredBefore.resolverPublicKey).toBe(x25519PublicKey(oldKey).toString('hex'));
+
+    const after = await instance(store, masterKey, newKey);
+    const published = expectStatus<{ publicKey: string }>(await after.app.inject({ method: 'GET', url: '/v1/resolver' }), 200);
+    expect(published.publicKey).toBe(x25519PublicKey(newKey).toString('hex'));
+    // The app registered before the rotation keeps its identity key, so its tokens still resolve.
+    expect(after.deps.resolver.resolve(pseudonymNow(after, registeredBefore))).toEqual({ shopperId: registeredBefore.shopperId, storeId: 'store-1' });
+    const registeredAfter = await registerShopper(after.app);
+    await grant(after.app, registeredAfter.token, { presence: true });
+    expect(registeredAfter.resolverPublicKey).toBe(published.publicKey);
+    expect(after.deps.resolver.resolve(pseudonymNow(after, registeredAfter))?.shopperId).toBe(registeredAfter.shopperId);
+  });
+
+  it('refuses a configured resolver key of the wrong length with a message naming the setting', async () => {
+    const store = openSqliteStore(':memory:');
+    opened.stores.push(store);
+    await expect(buildTestApp({ store, resolverPrivateKey: randomBytes(31) })).rejects.toThrow(/RESOLVER_PRIVATE_KEY must be 32 bytes/);
+  });
+
   it('indexes only consenting shoppers when a server starts on an existing store (ID-2)', async () => {
     const store = openSqliteStore(':memory:');
     opened.stores.push(store);
