@@ -50,9 +50,11 @@ export const ScenarioSchema = z
         /** Apps that opt in fully, then withdraw promotions after withdrawAfterS. */
         withdrawingApps: z.number().int().min(0).max(10_000),
         withdrawAfterS: z.number().min(0).default(8),
+        /** Apps that registered but never gave presence consent, and advertise anyway: the server must resolve nothing. */
+        registeredWithoutConsentApps: z.number().int().min(0).max(10_000).default(0),
         /** Phones without the app: Apple Continuity, Exposure Notification, rotating addresses. */
         phonesWithoutApp: z.number().int().min(0).max(10_000),
-        /** Beacons nobody registered (someone's key finder, a neighbouring shop's beacon). */
+        /** Beacons nobody registered (someone's key finder, a neighbouring shop's beacon, an Eddystone-EID tag of another system). */
         foreignBeacons: z.number().int().min(0).max(10_000),
         /** Arrivals are spread uniformly over this many seconds; after a visit a shopper comes back later. */
         arrivalSpreadS: z.number().min(0).max(86_400),

@@ -1,11 +1,12 @@
-import { encodeAltBeacon, encodeAppleContinuity, encodeEddystoneUid, encodeExposureNotification, encodeIBeacon } from '../radio/encoders.ts';
+import { createEidGenerator } from '#gateway/protocol/index.ts';
+import { encodeAltBeacon, encodeAppleContinuity, encodeEddystoneEid, encodeEddystoneUid, encodeExposureNotification, encodeIBeacon } from '../radio/encoders.ts';
 import type { Rng } from '../rng.ts';
 
 // The devices people carry that are *not* an opted-in app: what the gateway must drop on receipt.
 // Each returns its advertisement for a moment, with identifiers that rotate the way the real
 // platforms rotate them.
 
-export type ForeignKind = 'apple-phone' | 'android-en-phone' | 'foreign-ibeacon' | 'foreign-altbeacon' | 'foreign-eddystone-uid';
+export type ForeignKind = 'apple-phone' | 'android-en-phone' | 'foreign-ibeacon' | 'foreign-altbeacon' | 'foreign-eddystone-uid' | 'foreign-eddystone-eid';
 
 export type ForeignDevice = {
   kind: ForeignKind;
@@ -19,7 +20,7 @@ export type ForeignDevice = {
 };
 
 const PHONE_KINDS: ForeignKind[] = ['apple-phone', 'android-en-phone'];
-const BEACON_KINDS: ForeignKind[] = ['foreign-ibeacon', 'foreign-altbeacon', 'foreign-eddystone-uid'];
+const BEACON_KINDS: ForeignKind[] = ['foreign-ibeacon', 'foreign-altbeacon', 'foreign-eddystone-uid', 'foreign-eddystone-eid'];
 
 export function foreignPhone(rng: Rng, index: number): ForeignDevice {
   return foreignDevice(rng, PHONE_KINDS[index % PHONE_KINDS.length]!);
@@ -65,6 +66,21 @@ function foreignDevice(rng: Rng, kind: ForeignKind): ForeignDevice {
       const id1 = randomUUIDFrom(rng);
       const frame = encodeAltBeacon({ companyId: 0x0118, id1, id2: rng.int(1, 65_000), id3: rng.int(1, 65_000), referenceRssiDbm: -59, reserved: 0 });
       return { kind, txPowerAt1mDbm: -59, intervalMs: 500, payload: () => frame, identifiers: () => [id1, id1.replaceAll('-', '')] };
+    }
+    case 'foreign-eddystone-eid': {
+      // An EID tag registered with some other resolver: the gateway cannot tell it from an app token and
+      // forwards its pseudonym; the server finds no consenting shopper and only counts it.
+      const eid = createEidGenerator(rng.bytes(16), 10);
+      const seen = new Map<number, string>();
+      return {
+        kind, txPowerAt1mDbm: -61, intervalMs: 400,
+        payload: (nowMs) => {
+          const token = eid(Math.floor(nowMs / 1000));
+          seen.set(Math.floor(nowMs / 1024_000), token.toString('hex'));
+          return encodeEddystoneEid({ eid: token, txPowerDbm: -20 });
+        },
+        identifiers: () => [...seen.values()],
+      };
     }
     case 'foreign-eddystone-uid': {
       const namespace = rng.bytes(10).toString('hex');

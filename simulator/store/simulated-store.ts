@@ -11,7 +11,7 @@ import { startVirtualGateways, type VirtualGateway } from './virtual-gateways.ts
 // API, starts the gateways on simulated radios, and brings in shoppers — apps that register and
 // consent through the real API, and people whose devices the system must ignore.
 
-export type ShopperKind = 'opted-in' | 'presence-only' | 'withdrawing' | 'phone-without-app' | 'foreign-beacon';
+export type ShopperKind = 'opted-in' | 'presence-only' | 'withdrawing' | 'registered-no-consent' | 'phone-without-app' | 'foreign-beacon';
 
 type Shopper = {
   id: string;
@@ -105,7 +105,8 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   const p = scenario.population;
   const kinds: ShopperKind[] = [
     ...Array<ShopperKind>(p.optedInApps).fill('opted-in'), ...Array<ShopperKind>(p.presenceOnlyApps).fill('presence-only'),
-    ...Array<ShopperKind>(p.withdrawingApps).fill('withdrawing'), ...Array<ShopperKind>(p.phonesWithoutApp).fill('phone-without-app'),
+    ...Array<ShopperKind>(p.withdrawingApps).fill('withdrawing'), ...Array<ShopperKind>(p.registeredWithoutConsentApps).fill('registered-no-consent'),
+    ...Array<ShopperKind>(p.phonesWithoutApp).fill('phone-without-app'),
     ...Array<ShopperKind>(p.foreignBeacons).fill('foreign-beacon'),
   ];
   const startMs = now();
@@ -117,7 +118,11 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     else {
       const personalised = kind === 'opted-in' && i % 2 === 0;
       const app = await registerVirtualApp({ baseUrl: options.serverUrl, now, ...(personalised ? { firstName: FIRST_NAMES[i % FIRST_NAMES.length]! } : {}) });
-      await app.setConsent(kind === 'presence-only' ? { presence: true } : { presence: true, promotions: true, ...(personalised ? { personalisation: true } : {}) });
+      // An app registered but never given presence consent still advertises (a misbehaving or stale app): the
+      // server must resolve nothing for it (CON-1).
+      if (kind !== 'registered-no-consent') {
+        await app.setConsent(kind === 'presence-only' ? { presence: true } : { presence: true, promotions: true, ...(personalised ? { personalisation: true } : {}) });
+      }
       await app.connect();
       shopper.app = app;
     }
@@ -229,7 +234,10 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
           latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null, samples: latencies.length },
           dropped,
           radio: radio.stats(),
-          shoppers: { 'opted-in': count('opted-in'), 'presence-only': count('presence-only'), withdrawing: count('withdrawing'), 'phone-without-app': count('phone-without-app'), 'foreign-beacon': count('foreign-beacon') },
+          shoppers: {
+            'opted-in': count('opted-in'), 'presence-only': count('presence-only'), withdrawing: count('withdrawing'),
+            'registered-no-consent': count('registered-no-consent'), 'phone-without-app': count('phone-without-app'), 'foreign-beacon': count('foreign-beacon'),
+          },
         };
       })();
       return stopped;
