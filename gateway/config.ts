@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IdSchema } from './protocol/index.ts';
+import { gatewayMqttCredentials, IdSchema, type MqttCredentials } from './protocol/index.ts';
 
 // The gateway's own configuration file (the console's provisioning downloads one), plus the
 // environment overrides a deployment may set. Every problem is reported at once.
@@ -46,7 +46,11 @@ export const GatewayFileSchema = z
   .strict();
 export type GatewayFile = z.infer<typeof GatewayFileSchema>;
 
-export type GatewayConfig = GatewayFile & { secretBytes: Buffer };
+export type GatewayConfig = GatewayFile & {
+  secretBytes: Buffer;
+  /** The MQTT login to use: mqtt.username / mqtt.password where given, else derived from the secret (protocol/credentials.ts). */
+  credentials: MqttCredentials;
+};
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] };
 
@@ -54,7 +58,10 @@ export function decodeSecret(secret: string): Buffer {
   return /^[0-9a-f]+$/.test(secret) && secret.length % 2 === 0 ? Buffer.from(secret, 'hex') : Buffer.from(secret, 'base64url');
 }
 
-/** Parses the file's text and applies MQTT_URL / MQTT_USERNAME / MQTT_PASSWORD from the environment. */
+/**
+ * Parses the file's text and applies MQTT_URL / MQTT_USERNAME / MQTT_PASSWORD from the environment.
+ * Explicit credentials (environment, then file) win over the ones derived from the secret.
+ */
 export function loadGatewayConfig(env: Record<string, string | undefined>, fileText: string, fileName = 'gateway config'): ConfigResult {
   let json: unknown;
   try {
@@ -74,5 +81,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined>, fileT
   if (!parsed.success) {
     return { ok: false, problems: parsed.error.issues.map((issue) => `${fileName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`) };
   }
-  return { ok: true, config: { ...parsed.data, secretBytes: decodeSecret(parsed.data.secret) } };
+  const secretBytes = decodeSecret(parsed.data.secret);
+  const derived = gatewayMqttCredentials(parsed.data.gatewayId, secretBytes);
+  const credentials = { username: parsed.data.mqtt.username ?? derived.username, password: parsed.data.mqtt.password ?? derived.password };
+  return { ok: true, config: { ...parsed.data, secretBytes, credentials } };
 }

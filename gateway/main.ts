@@ -43,7 +43,7 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   const gateway = createGateway({
     scanner,
     publisher: createMqttPublisher({
-      url: config.mqtt.url, username: config.mqtt.username, password: config.mqtt.password,
+      url: config.mqtt.url, username: config.credentials.username, password: config.credentials.password,
       storeId: config.storeId, gatewayId: config.gatewayId, logger: logger.child({ component: 'mqtt' }), now: Date.now, version: GATEWAY_VERSION,
     }),
     logger,

@@ -4,3 +4,4 @@ export * from './messages.ts';
 export * from './pseudonym.ts';
 export * from './wrap.ts';
 export * from './eid.ts';
+export * from './credentials.ts';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { createGateway, type Gateway } from '#gateway/gateway.ts';
-import type { PresenceEvent } from '#gateway/protocol/index.ts';
+import { gatewayMqttCredentials, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
@@ -32,7 +32,11 @@ export async function startVirtualGateways(options: {
       const logger = options.logger.child({ component: 'gateway', gatewayId: credentials.gatewayId });
       const gateway = createGateway({
         scanner: createNobleScanner({ noble: withBindings(bindings), now: options.now }),
-        publisher: createMqttPublisher({ url: options.mqttUrl, storeId: credentials.storeId, gatewayId: credentials.gatewayId, logger, now: options.now, version: 'simulated' }),
+        // The same login a real gateway derives from its secret, so the simulator passes a broker's ACL (SEC-1).
+        publisher: createMqttPublisher({
+          url: options.mqttUrl, ...gatewayMqttCredentials(credentials.gatewayId, credentials.secret),
+          storeId: credentials.storeId, gatewayId: credentials.gatewayId, logger, now: options.now, version: 'simulated',
+        }),
         logger,
         now: options.now,
         settings: { ...credentials },

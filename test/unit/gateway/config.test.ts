@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeSecret, loadGatewayConfig } from '#gateway/config.ts';
+import { gatewayMqttCredentials } from '#gateway/protocol/index.ts';
 
 const HEX_SECRET = '00112233445566778899aabbccddeeff';
 const aFile = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -41,6 +42,23 @@ describe('loadGatewayConfig', () => {
   it('takes MQTT_URL, MQTT_USERNAME and MQTT_PASSWORD from the environment over the file', () => {
     const result = load(aFile(), { MQTT_URL: 'mqtt://localhost:1883', MQTT_USERNAME: 'env-user', MQTT_PASSWORD: 'env-pass' });
     expect(result.ok && result.config.mqtt).toEqual({ url: 'mqtt://localhost:1883', username: 'env-user', password: 'env-pass' });
+  });
+
+  it('logs in with the credentials derived from the secret when neither file nor environment names any', () => {
+    const result = load(aFile({ mqtt: { url: 'mqtts://broker.example:8883' } }));
+    expect(result.ok && result.config.credentials).toEqual(gatewayMqttCredentials('gw-entrance', Buffer.from(HEX_SECRET, 'hex')));
+  });
+
+  it('derives only the password when the file names just the username, as provisioning writes it', () => {
+    const result = load(aFile({ mqtt: { url: 'mqtts://broker.example:8883', username: 'gw-entrance' } }));
+    expect(result.ok && result.config.credentials).toEqual({ username: 'gw-entrance', password: gatewayMqttCredentials('gw-entrance', Buffer.from(HEX_SECRET, 'hex')).password });
+  });
+
+  it('logs in with explicit credentials over derived ones', () => {
+    const fromFile = load(aFile());
+    expect(fromFile.ok && fromFile.config.credentials).toEqual({ username: 'gw-entrance', password: 'from-file' });
+    const fromEnv = load(aFile({ mqtt: { url: 'mqtts://broker.example:8883' } }), { MQTT_USERNAME: 'env-user', MQTT_PASSWORD: 'env-pass' });
+    expect(fromEnv.ok && fromEnv.config.credentials).toEqual({ username: 'env-user', password: 'env-pass' });
   });
 
   it('lets MQTT_URL supply a URL the file lacks', () => {
