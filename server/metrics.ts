@@ -16,6 +16,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const deliveries = new Counter({ name: 'vicino_promotions_delivered_total', help: 'Promotion messages written to an app connection', registers: [registry] });
   const acks = new Counter({ name: 'vicino_promotions_acked_total', help: 'Promotions acknowledged by the app', registers: [registry] });
   const httpRejected = new Counter({ name: 'vicino_http_rejected_total', help: 'HTTP requests rejected, by error code', labelNames: ['code'] as const, registers: [registry] });
+  const brokerRefusals = new Counter({
+    name: 'vicino_mqtt_refusals_total',
+    help: 'Connections, publishes and subscriptions the embedded broker refused (SEC-1), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const connectedApps = new Gauge({ name: 'vicino_connected_apps', help: 'Open app delivery connections', registers: [registry] });
   const resolverShoppers = new Gauge({ name: 'vicino_resolver_shoppers', help: 'Consenting shoppers indexed by the resolver', registers: [registry] });
   const ingestSeconds = new Histogram({
@@ -24,7 +30,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [registry],
   });
-  return { registry, presence, decisions, deliveries, acks, httpRejected, connectedApps, resolverShoppers, ingestSeconds };
+  return { registry, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -31,6 +31,8 @@ export type ServerOptions = {
   /** The resolver's X25519 private key; by default one is generated once and kept sealed in the store. */
   resolverPrivateKey?: Buffer;
   instanceId?: string;
+  /** Metrics shared with what runs beside the server (the demo's embedded broker counts its refusals here). */
+  metrics?: Metrics;
 };
 
 export type RunningServer = {
@@ -52,7 +54,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { store, logger } = options;
   const now = options.now ?? Date.now;
   const sealer = createSealer(options.masterKey);
-  const metrics = createMetrics({ defaultMetrics: true });
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });

@@ -1,9 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createStoreBrokerAccess, SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { decodeKey } from '#server/config.ts';
+import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
+import { createMetrics } from '#server/metrics.ts';
 import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from '#server/secret-files.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
 import type { Store } from '#server/store/store.ts';
@@ -62,6 +66,7 @@ export async function loadScenarioFile(path: string | URL): Promise<Scenario> {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const { out, err } = options;
   const logFile = join(options.dataDir, 'vicino.log');
+  const serverPasswordFile = join(options.dataDir, 'mqtt-server.password');
   const logger: Logger = pino({ level: options.logLevel, base: { component: 'demo' } }, pino.destination({ dest: logFile, mkdir: true, sync: false }));
   const scenario = await loadScenarioFile(options.scenarioPath ?? DEFAULT_SCENARIO);
   const masterKey = decodeKey(options.masterKey ?? (await loadOrCreateSecretFile(join(options.dataDir, 'master.key'), newMasterKey)).value, 'master key');
@@ -78,27 +83,38 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const closeAll = async (): Promise<void> => {
     await simulation?.stop().catch(() => undefined);
     await server?.close().catch(() => undefined);
-    await store?.close().catch(() => undefined);
     await broker?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
     logger.flush();
   };
   try {
+    // The store comes first: the embedded broker checks each gateway's login against it.
+    store = await options.openStore();
+    const openedStore = store;
+    const metrics = createMetrics({ defaultMetrics: true });
     let mqttUrl = options.mqttUrl;
+    let serverLogin: { username: string; password: string } | undefined;
     if (mqttUrl === undefined) {
-      const started = await listenWithFallback(options.mqttPort, 1883, (port) => startEmbeddedBroker({ port, logger: logger.child({ component: 'broker' }) }));
+      // SEC-1 on the embedded broker too: gateways log in with their derived credentials, the server with a per-run password.
+      serverLogin = { username: SERVER_MQTT_USERNAME, password: randomBytes(24).toString('base64url') };
+      // Written 0600 for whoever wants to watch the wire with mosquitto_sub; it is good for this run only.
+      await writeFile(serverPasswordFile, `${serverLogin.password}\n`, { mode: 0o600 });
+      await chmod(serverPasswordFile, 0o600);
+      const access = createStoreBrokerAccess({ store: openedStore, sealer: createSealer(masterKey), serverPassword: serverLogin.password, metrics });
+      const started = await listenWithFallback(options.mqttPort, 1883, (port) => startEmbeddedBroker({ port, logger: logger.child({ component: 'broker' }), access }));
       broker = started.value;
       mqttUrl = broker.url;
       if (started.movedFrom) say(`MQTT port ${started.movedFrom} is taken (a local Mosquitto?); the embedded broker listens on ${broker.port} instead.`);
     }
-    store = await options.openStore();
-    const openedStore = store;
+    const mqtt = { url: mqttUrl, ...serverLogin };
     const startedServer = await listenWithFallback(options.port, 3000, (port) =>
-      startServer({ store: openedStore, masterKey, logger, adminTokenHash: hashToken(adminToken), mqtt: { url: mqttUrl! }, http: { port, host: '127.0.0.1' } }));
+      startServer({ store: openedStore, masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), mqtt, http: { port, host: '127.0.0.1' } }));
     server = startedServer.value;
     if (startedServer.movedFrom) say(`HTTP port ${startedServer.movedFrom} is taken; the server listens on ${server.port} instead.`);
 
     say(`Vicino demo: ${scenario.store.name} — ${scenario.zones.length} zones, each with a gateway running the real gateway code on noble`);
-    say(`  MQTT broker  ${mqttUrl}${broker ? ' (embedded aedes; mosquitto_sub -h 127.0.0.1 -p ' + broker.port + " -t 'vicino/#' -v)" : ''}`);
+    const watch = `mosquitto_sub -h 127.0.0.1 -p ${broker?.port} -u ${SERVER_MQTT_USERNAME} -P "$(cat ${serverPasswordFile})" -t 'vicino/#' -v`;
+    say(`  MQTT broker  ${mqttUrl}${broker ? ` (embedded aedes, per-gateway logins and ACLs; ${watch})` : ''}`);
     say(`  Server       ${server.url}  (store: ${store.kind}, data in ${options.dataDir}, logs in ${logFile})`);
     say(`  Console      ${server.url}/console`);
 
@@ -149,8 +165,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   // Let the exits the gateways just published reach the server before it closes.
   await new Promise((resolve) => setTimeout(resolve, 300));
   await server.close();
-  await store.close();
   await broker?.close();
+  await store.close();
   logger.flush();
   return { ...summary, durationS: Math.round((Date.now() - startedMs) / 100) / 10, serverUrl: server.url, mqttUrl: options.mqttUrl ?? broker!.url, store: store.kind };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { IdSchema } from '#gateway/protocol/index.ts';
+import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { tokenMatches } from '../identity.ts';
@@ -18,7 +19,14 @@ const StoreBodySchema = z
   })
   .strict();
 
-const GatewayBodySchema = z.object({ id: IdSchema, zoneId: IdSchema, rotateSecret: z.boolean().default(false) }).strict();
+const GatewayBodySchema = z
+  .object({
+    // The gateway ID is its MQTT username (SEC-1), so it cannot be the servers' one.
+    id: IdSchema.refine((id) => id !== SERVER_MQTT_USERNAME, `"${SERVER_MQTT_USERNAME}" is reserved for the servers' MQTT login`),
+    zoneId: IdSchema,
+    rotateSecret: z.boolean().default(false),
+  })
+  .strict();
 
 function requireAdmin(deps: AppDeps, request: FastifyRequest): void {
   const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
@@ -39,7 +47,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     return { id: storeId, ...body };
   });
 
-  /** Provisions a gateway and returns its config file, with its secret — shown this once. */
+  /**
+   * Provisions a gateway and returns its config file, with its secret — shown this once. The MQTT
+   * username is the gateway ID and the password is derived from the secret (gateway/protocol/credentials.ts),
+   * so the file carries no second secret.
+   */
   app.post('/v1/admin/stores/:storeId/gateways', async (request, reply) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
     const body = parseOrThrow(GatewayBodySchema, request.body);
@@ -53,7 +65,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     await store.upsertGateway({ id: body.id, storeId, zoneId: body.zoneId, secretSealed: sealer.seal(secret, `gateway-secret:${body.id}`) }, true);
     await deps.keys.publishGatewayConfig(body.id);
     return reply.code(201).send({
-      config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl } },
+      config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl, username: body.id } },
     });
   });
 

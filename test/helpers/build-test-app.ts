@@ -173,7 +173,7 @@ export async function putStore(t: TestApp, storeId: string, zones: readonly Zone
   });
 }
 
-export type GatewayConfigFile = { storeId: string; gatewayId: string; zoneId: string; secret: string; mqtt: { url: string } };
+export type GatewayConfigFile = { storeId: string; gatewayId: string; zoneId: string; secret: string; mqtt: { url: string; username: string } };
 
 export async function provisionGateway(t: TestApp, storeId: string, body: { id: string; zoneId: string; rotateSecret?: boolean }): Promise<LightMyRequestResponse> {
   return t.app.inject({ method: 'POST', url: `/v1/admin/stores/${storeId}/gateways`, headers: bearer(t.adminToken), payload: body });

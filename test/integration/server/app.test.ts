@@ -352,7 +352,9 @@ describe('admin API', () => {
 
     it('returns a config whose secret unwraps the epoch keys published to that gateway', async () => {
       const config = await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' });
-      expect(config).toMatchObject({ storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', mqtt: { url: 'mqtt://broker.test:1883' } });
+      // The MQTT username is the gateway ID; the password is derived from the secret, so the file holds no second one.
+      expect(config).toMatchObject({ storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', mqtt: { url: 'mqtt://broker.test:1883', username: 'gw-1' } });
+      expect(config.mqtt).not.toHaveProperty('password');
       const published = configFor('gw-1');
       expect(published).toMatchObject({ storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', registeredBeacons: [] });
       expect(published.epochKeys.length).toBeGreaterThan(0);
@@ -386,6 +388,14 @@ describe('admin API', () => {
       const response = await provisionGateway(t, 'store-2', { id: 'gw-1', zoneId: 'entrance', rotateSecret: true });
       expect(response.statusCode).toBe(409);
       expect((await t.deps.store.getGateway('gw-1'))?.storeId).toBe('store-1');
+    });
+
+    it("refuses the servers' MQTT username as a gateway ID, naming id", async () => {
+      expectStatus(await putStore(t, 'store-1'), 200);
+      const response = await provisionGateway(t, 'store-1', { id: 'vicino-server', zoneId: 'entrance' });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ error: { code: 'INVALID_BODY', fields: ['id'], message: expect.stringContaining('reserved') } });
+      expect(await t.deps.store.listGateways()).toEqual([]);
     });
 
     it('answers 404 for an unknown store and 400 naming zoneId for an unknown zone', async () => {
