@@ -4,19 +4,23 @@ import { decodeAdvertisement } from './ble/decode.ts';
 import type { Frame } from './ble/frames.ts';
 import { createPresenceTracker, type PresenceConfig, type PresenceTransition } from './presence/presence-tracker.ts';
 import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
-import { PROTOCOL_VERSION, unwrapEpochKey, type GatewayConfigMessage, type IdentifierKind, type PresenceEvent, type Pseudonym } from './protocol/index.ts';
+import {
+  deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, unwrapEpochKey,
+  type GatewayConfigMessage, type IdentifierKind, type PresenceEvent, type Pseudonym,
+} from './protocol/index.ts';
 import type { Publisher } from './publisher/publisher.ts';
 import type { RawAdvertisement, Scanner } from './scanner/scanner.ts';
 
 // The gateway pipeline: radio report → decode this packet's own bytes → keep only app tokens and
 // registered beacons → pseudonymise under the epoch key → presence (enter/dwell/exit) → publish.
-// The raw identifier lives only inside handle(); everything after it carries a Pseudonym.
+// The raw identifier lives only inside handle(); everything after it carries a Pseudonym. Each event
+// leaves signed (protocol/event-auth.ts) with this process's boot ID and the next sequence number.
 
 export type GatewaySettings = {
   storeId: string;
   gatewayId: string;
   zoneId: string;
-  /** This gateway's own secret: it unwraps the epoch keys on its config topic. */
+  /** This gateway's own secret: it unwraps the epoch keys on its config topic and keys the events' MAC. */
   secret: Buffer;
   presence?: Partial<PresenceConfig>;
   tickMs?: number;
@@ -86,6 +90,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let registeredBeacons = new Set<Pseudonym>();
   let liveKeys = 0;
   let tickTimer: NodeJS.Timeout | undefined;
+  const macKey = deriveEventMacKey(settings.secret, settings.gatewayId);
+  // A new boot ID per process start lets seq start again at 1 without looking like a replay.
+  const boot = randomUUID();
+  let seq = 0;
   const stats = {
     advertisements: 0,
     dropped: { 'not-a-beacon': 0, 'no-epoch-key': 0, 'unregistered-beacon': 0, malformed: 0 } satisfies Record<DropReason, number>,
@@ -94,7 +102,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const emit = (transitions: PresenceTransition[]): void => {
     for (const t of transitions) {
-      const event: PresenceEvent = {
+      seq += 1;
+      const event = signPresenceEvent(macKey, {
         v: PROTOCOL_VERSION,
         eventId: randomUUID(),
         storeId: settings.storeId,
@@ -107,7 +116,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
         atS: Math.floor(t.atMs / 1000),
         dwellS: Math.floor(t.dwellMs / 1000),
         proximity: t.proximity,
-      };
+        boot,
+        seq,
+      });
       stats.transitions += 1;
       publisher.publish(event);
       deps.onPublished?.(event, t.causedByMs);

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PROTOCOL_VERSION, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import {
+  deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type PresenceEvent, type Pseudonym, type UnsignedPresenceEvent,
+} from '#gateway/protocol/index.ts';
 import { CampaignSchema, type Campaign, type CampaignInput, type Caps } from '#server/domain/campaign.ts';
 import type { ConsentRecord } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
@@ -99,9 +101,20 @@ export function aDraft(options: {
   };
 }
 
-/** A presence message as a gateway publishes it (MIN-4), valid against PresenceEventSchema. */
-export function aPresenceEvent(overrides: Partial<PresenceEvent> = {}): PresenceEvent {
-  return {
+/** The secret aPresenceEvent signs with when given none. */
+export const TEST_GATEWAY_SECRET: Buffer = randomBytes(32);
+/** One gateway process start for every event built here; each event takes the next sequence number. */
+export const TEST_BOOT = randomUUID();
+let lastSeq = 0;
+
+/**
+ * A presence message as a gateway publishes it (MIN-4), valid against PresenceEventSchema and signed
+ * for its gatewayId with `secret` (gateway/protocol/event-auth.ts). Overrides are signed too; to tamper
+ * with a signed event, spread fields over the result instead.
+ */
+export function aPresenceEvent(overrides: Partial<UnsignedPresenceEvent> = {}, secret: Uint8Array = TEST_GATEWAY_SECRET): PresenceEvent {
+  lastSeq += 1;
+  const event: UnsignedPresenceEvent = {
     v: PROTOCOL_VERSION,
     eventId: randomUUID(),
     storeId: 'store-1',
@@ -114,6 +127,9 @@ export function aPresenceEvent(overrides: Partial<PresenceEvent> = {}): Presence
     atS: START_MS / 1000,
     dwellS: 0,
     proximity: 'near',
+    boot: TEST_BOOT,
+    seq: lastSeq,
     ...overrides,
   };
+  return signPresenceEvent(deriveEventMacKey(secret, event.gatewayId), event);
 }

@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PROTOCOL_VERSION, PresenceEventSchema, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { PresenceEventSchema, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
+import { aPresenceEvent } from '#test/helpers/builders.ts';
 
 // The gateway's MQTT publisher against a real broker: QoS 1, the retained online/offline status, the
 // config subscription, and — the point — no event lost while the broker is away.
@@ -26,10 +26,7 @@ async function freePort(): Promise<number> {
 }
 
 function anEvent(i: number, storeId: string, gatewayId: string): PresenceEvent {
-  return {
-    v: PROTOCOL_VERSION, eventId: randomUUID(), storeId, gatewayId, zoneId: 'entrance', keyId: 'k-1', idKind: 'eddystone-eid',
-    pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, kind: 'enter', atS: 1_800_000_000 + i, dwellS: 0, proximity: 'near',
-  };
+  return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i });
 }
 
 async function subscriber(url: string, filter: string) {

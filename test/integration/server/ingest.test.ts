@@ -112,7 +112,7 @@ describe('presence ingest', () => {
 
     it('rejects an extra field (MIN-4), and logs neither its value nor the pseudonym', async () => {
       const event = sighting(ada);
-      expect(await send({ ...event, mac: 'AA:BB:CC:DD:EE:FF', rssiDbm: -61 })).toBe('rejected-schema');
+      expect(await send({ ...event, address: 'AA:BB:CC:DD:EE:FF', rssiDbm: -61 })).toBe('rejected-schema');
       await expectNothingKept([event.pseudonym, 'AA:BB:CC:DD:EE:FF']);
       // Even the unknown keys' names are payload text: the log counts them instead.
       expect(t.logs.lines()).toEqual([expect.objectContaining({ msg: 'presence message rejected', error: '(root): 2 unrecognized key(s)' })]);

@@ -5,9 +5,11 @@ import { describe, expect, it } from 'vitest';
 import type { Frame } from '#gateway/ble/frames.ts';
 import { createGateway, identifierOf, type Gateway } from '#gateway/gateway.ts';
 import {
+  deriveEventMacKey,
   GatewayConfigMessageSchema,
   PresenceEventSchema,
   pseudonymise,
+  verifyPresenceEvent,
   wrapEpochKey,
   type GatewayConfigMessage,
   type PresenceEvent,
@@ -138,6 +140,30 @@ describe('gateway pipeline', () => {
     twice(gateway, IBEACON_AD);
     expect(publisher.events).toHaveLength(2);
     for (const event of publisher.events) expect(PresenceEventSchema.parse(JSON.parse(JSON.stringify(event)))).toEqual(event);
+  });
+
+  it('numbers its events 1, 2, 3… under one boot ID, each signed with its own secret', async () => {
+    const { gateway, publisher } = aGateway();
+    await gateway.start();
+    gateway.applyConfig(aConfig({ registeredBeacons: [pseudonymise(EPOCH_KEY, 'ibeacon', IBEACON_ID)] }));
+    twice(gateway, EID_AD);
+    twice(gateway, IBEACON_AD);
+    await gateway.stop();
+    expect(publisher.events.map((e) => [e.kind, e.seq])).toEqual([['enter', 1], ['enter', 2], ['exit', 3], ['exit', 4]]);
+    expect(new Set(publisher.events.map((e) => e.boot)).size).toBe(1);
+    const key = deriveEventMacKey(SECRET, GATEWAY);
+    for (const event of publisher.events) expect(verifyPresenceEvent(key, event)).toBe(true);
+    expect(publisher.events.some((event) => verifyPresenceEvent(deriveEventMacKey(randomBytes(32), GATEWAY), event))).toBe(false);
+  });
+
+  it('starts again at seq 1 under a new boot ID after a restart', () => {
+    const runs = [aGateway(), aGateway()].map(({ gateway, publisher }) => {
+      gateway.applyConfig(aConfig());
+      twice(gateway, EID_AD);
+      return publisher.events;
+    });
+    expect(runs.map((events) => events.map((e) => e.seq))).toEqual([[1], [1]]);
+    expect(runs[0]![0]!.boot).not.toBe(runs[1]![0]!.boot);
   });
 
   it('drops an iBeacon nobody registered as unregistered-beacon (MIN-2)', () => {

@@ -25,6 +25,9 @@ const anEvent = (overrides: Record<string, unknown> = {}): Record<string, unknow
   atS: 1_893_920_400,
   dwellS: 0,
   proximity: 'near',
+  boot: '6f1c2a4e-93b5-4d0e-a7c8-2b9f0e1d3c57',
+  seq: 1,
+  mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4',
   ...overrides,
 });
 
@@ -52,7 +55,7 @@ describe('PresenceEventSchema', () => {
     );
   });
 
-  it.each(['mac', 'address', 'eid', 'rssiDbm', 'x', 'name', '__proto__', 'constructor'])('rejects the extra field "%s"', (key) => {
+  it.each(['macAddress', 'address', 'eid', 'rssiDbm', 'x', 'name', '__proto__', 'constructor'])('rejects the extra field "%s"', (key) => {
     const text = JSON.stringify(anEvent()).replace(/}$/, `,${JSON.stringify(key)}:"c1:22:33:44:55:66"}`);
     expect(parsePayload(PresenceEventSchema, text).ok).toBe(false);
   });
@@ -71,6 +74,19 @@ describe('PresenceEventSchema', () => {
     ['an eventId that is not a UUID', { eventId: 'event-1' }],
     ['a wildcard gateway ID', { gatewayId: '+' }],
     ['a missing zone', { zoneId: undefined }],
+    ['seq 0 (numbering starts at 1)', { seq: 0 }],
+    ['a negative seq', { seq: -1 }],
+    ['a fractional seq', { seq: 1.5 }],
+    ['a seq past 2^53 − 1', { seq: 2 ** 53 }],
+    ['a seq as a string', { seq: '1' }],
+    ['a missing seq', { seq: undefined }],
+    ['a boot ID that is not a UUID', { boot: 'boot-1' }],
+    ['a missing boot ID', { boot: undefined }],
+    ['a MAC with base64 padding', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4=' }],
+    ['a MAC in standard base64 (+ and /)', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0+/' }],
+    ['a truncated MAC', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x' }],
+    ['a MAC in hex', { mac: 'ab'.repeat(32) }],
+    ['a missing MAC', { mac: undefined }],
   ])('rejects %s', (_name, overrides) => {
     expect(PresenceEventSchema.safeParse(anEvent(overrides)).success).toBe(false);
   });
