@@ -25,4 +25,15 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX promotions_shopper ON promotions (shopper_id, created_at_ms)`,
     ],
   },
+  {
+    version: 2,
+    name: 'event sequences',
+    statements: [
+      // Replay guard: each (gateway, boot, seq) is accepted once, whichever instance sees it first.
+      // Transport metadata only (no pseudonym), kept as long as the event could still pass the
+      // freshness check, then pruned.
+      `CREATE TABLE event_sequences (gateway_id TEXT NOT NULL, boot TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (gateway_id, boot, seq))`,
+      `CREATE INDEX event_sequences_at ON event_sequences (at_ms)`,
+    ],
+  },
 ];

@@ -226,6 +226,22 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         : await rows('SELECT definition FROM campaigns WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
       return found.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
     },
+    async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
+      // ON CONFLICT waits for a concurrent insert of the same key to commit, so exactly one claim
+      // wins; a loser then reads the winner's row in a new statement (READ COMMITTED sees it). If
+      // pruning removed that row in between, the number is claimed afresh.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const claimed = await changes('INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_id, boot, seq) DO NOTHING',
+          gatewayId, boot, seq, eventId, atMs);
+        if (claimed === 1) return 'new';
+        const holder = await row('SELECT event_id FROM event_sequences WHERE gateway_id = $1 AND boot = $2 AND seq = $3', gatewayId, boot, seq);
+        if (holder) return String(holder.event_id) === eventId ? 'redelivery' : 'replay';
+      }
+      throw new Error(`sequence ${seq} of gateway ${gatewayId} could not be claimed or read`);
+    },
+    async pruneSequences(beforeMs) {
+      return changes('DELETE FROM event_sequences WHERE at_ms < $1', beforeMs);
+    },
     async recordPresence(e, receivedAtMs) {
       const inserted = await changes(
         `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,

@@ -6,7 +6,7 @@ import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toPromotion, toShopper, unb64, type Row } from './rows.ts';
-import type { Store, StoreCounts } from './store.ts';
+import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
@@ -78,6 +78,13 @@ export function openSqliteStore(path: string): Store {
       now, draft.message.expiresAtMs, JSON.stringify(draft.message),
     );
     return { outcome: 'recorded' as const, promotion: toPromotion(get('SELECT * FROM promotions WHERE id = ?', draft.message.id)!) };
+  });
+
+  const acceptSequence = db.transaction((gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): SequenceClaim => {
+    const claimed = run('INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (gateway_id, boot, seq) DO NOTHING',
+      gatewayId, boot, seq, eventId, atMs);
+    if (claimed === 1) return 'new';
+    return String(get('SELECT event_id FROM event_sequences WHERE gateway_id = ? AND boot = ? AND seq = ?', gatewayId, boot, seq)!.event_id) === eventId ? 'redelivery' : 'replay';
   });
 
   let closed = false;
@@ -176,6 +183,12 @@ export function openSqliteStore(path: string): Store {
     async listCampaigns(storeId) {
       const rows = storeId === undefined ? all('SELECT definition FROM campaigns ORDER BY id') : all('SELECT definition FROM campaigns WHERE store_id = ? ORDER BY id', storeId);
       return rows.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+    },
+    async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
+      return acceptSequence.immediate(gatewayId, boot, seq, eventId, atMs);
+    },
+    async pruneSequences(beforeMs) {
+      return run('DELETE FROM event_sequences WHERE at_ms < ?', beforeMs);
     },
     async recordPresence(e, receivedAtMs) {
       const changes = run(

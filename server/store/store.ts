@@ -50,6 +50,9 @@ export type PromotionDraft = PromotionSubject & {
   requiredPurposes: readonly string[];
 };
 
+/** What claiming an event's (gateway, boot, seq) found: see Store.acceptSequence. */
+export type SequenceClaim = 'new' | 'redelivery' | 'replay';
+
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
 export interface Store {
@@ -94,6 +97,15 @@ export interface Store {
 
   putCampaign(campaign: Campaign, atMs: number): Promise<void>;
   listCampaigns(storeId?: string): Promise<Campaign[]>;
+
+  /**
+   * Claims a gateway's sequence number for one event, atomically across instances and restarts:
+   * 'new' the first time, 'redelivery' when the same event ID claims it again (a QoS 1 duplicate),
+   * 'replay' when another event ID already holds it. atMs is the event's own time, for pruning.
+   */
+  acceptSequence(gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): Promise<SequenceClaim>;
+  /** Forgets the claims of events timed before the cutoff (they can no longer pass the freshness check); returns how many. */
+  pruneSequences(beforeMs: number): Promise<number>;
 
   /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
   recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type Purpose } from '#server/domain/consent.ts';
@@ -489,6 +489,65 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.ackPromotion(owner.id, draft.message.id, START_MS + 2 * SECOND_MS)).toBe(true);
         expect(await store.listUnackedPromotions(owner.id, START_MS)).toEqual([]);
         expect(await current(draft)).toMatchObject({ status: 'acked', ackedAtMs: START_MS + 2 * SECOND_MS });
+      });
+    });
+
+    describe('event sequence numbers', () => {
+      const claimOf = (target: Store, gatewayId: string, boot: string, seq: number, eventId: string, atMs = START_MS) =>
+        target.acceptSequence(gatewayId, boot, seq, eventId, atMs);
+
+      it('accepts a number once, knows the same event again, and refuses it to another event', async () => {
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        expect(await claimOf(store, gatewayId, boot, 1, 'ev-a')).toBe('new');
+        expect(await claimOf(store, gatewayId, boot, 1, 'ev-a')).toBe('redelivery');
+        expect(await claimOf(store, gatewayId, boot, 1, 'ev-b')).toBe('replay');
+        expect(await claimOf(store, gatewayId, boot, 2, 'ev-b')).toBe('new');
+      });
+
+      it('numbers each gateway and each boot apart', async () => {
+        const [gatewayId, otherGateway, boot, reboot] = [uniqueId('gw'), uniqueId('gw'), randomUUID(), randomUUID()];
+        expect(await claimOf(store, gatewayId, boot, 1, 'ev-a')).toBe('new');
+        expect(await claimOf(store, gatewayId, reboot, 1, 'ev-b')).toBe('new');
+        expect(await claimOf(store, otherGateway, boot, 1, 'ev-c')).toBe('new');
+      });
+
+      it('remembers a claim across instances and restarts', async () => {
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        const before = await anotherInstance();
+        expect(await claimOf(before, gatewayId, boot, 7, 'ev-a')).toBe('new');
+        await before.close();
+        const after = await anotherInstance();
+        expect(await claimOf(after, gatewayId, boot, 7, 'ev-a')).toBe('redelivery');
+        expect(await claimOf(after, gatewayId, boot, 7, 'ev-b')).toBe('replay');
+      });
+
+      it('gives a number to exactly one of 20 events racing for it from two instances', async () => {
+        const other = await anotherInstance();
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => claimOf(i % 2 === 0 ? store : other, gatewayId, boot, 1, `ev-${i}`)));
+        expect(claims.filter((c) => c === 'new')).toHaveLength(1);
+        expect(claims.filter((c) => c === 'replay')).toHaveLength(19);
+      });
+
+      it('accepts one redelivered event racing from two instances once, and the rest as redeliveries', async () => {
+        const other = await anotherInstance();
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => claimOf(i % 2 === 0 ? store : other, gatewayId, boot, 1, 'ev-same')));
+        expect(claims.filter((c) => c === 'new')).toHaveLength(1);
+        expect(claims.filter((c) => c === 'redelivery')).toHaveLength(19);
+      });
+
+      it('prunes only claims of events timed before the cutoff, which can then be claimed again', async () => {
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        // Far in the past, so no other test's claims are old enough to be pruned.
+        for (const [seq, atMs] of [[1, 1_000], [2, 2_000], [3, 2_500], [4, 3_000]] as const) await claimOf(store, gatewayId, boot, seq, `ev-${seq}`, atMs);
+
+        expect(await store.pruneSequences(2_500)).toBe(2);
+        expect(await claimOf(store, gatewayId, boot, 1, 'ev-new')).toBe('new');
+        expect(await claimOf(store, gatewayId, boot, 2, 'ev-2')).toBe('new');
+        expect(await claimOf(store, gatewayId, boot, 3, 'ev-other')).toBe('replay');
+        expect(await claimOf(store, gatewayId, boot, 4, 'ev-4')).toBe('redelivery');
+        expect(await store.pruneSequences(2_500)).toBe(0);
       });
     });
 
