@@ -6,7 +6,7 @@ import { createSealer } from './domain/sealing.ts';
 import { buildApp } from './app.ts';
 import { createWebSocketDelivery, type WebSocketDelivery } from './delivery/websocket-delivery.ts';
 import { loadResolverKeyPair } from './identity.ts';
-import { createPresenceIngest, type PresenceIngest } from './ingest/presence-ingest.ts';
+import { createPresenceIngest, DEFAULT_EVENT_WINDOW, type EventWindow, type PresenceIngest } from './ingest/presence-ingest.ts';
 import { connectMqttIngress, type MqttIngress } from './ingest/mqtt-ingress.ts';
 import { createEpochKeyService, type EpochKeyService } from './keys/epoch-keys.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -28,6 +28,8 @@ export type ServerOptions = {
   adminTokenHash: string;
   http: { port: number; host: string };
   epochRotationS?: number;
+  /** How far a presence event's time may lie behind and ahead of this server's clock; ±300 s / 30 s by default. */
+  eventWindow?: Partial<EventWindow>;
   /** The resolver's X25519 private key; by default one is generated once and kept sealed in the store. */
   resolverPrivateKey?: Buffer;
   instanceId?: string;
@@ -79,8 +81,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else resolver.setKeys(await keys.maintain());
     },
   });
+  const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
   const ingest = createPresenceIngest({
-    store, resolver, metrics, logger: logger.child({ component: 'ingest' }), now,
+    store, resolver, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow,
     delivery: {
       notify: (promotion) => {
         delivery.notify(promotion);
@@ -110,6 +113,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .then((live) => resolver.setKeys(live))
         .then(() => resolver.sync())
         .catch((error: Error) => logger.error({ err: error.message }, 'periodic key and resolver resync failed'));
+    }, 60_000));
+    // Sequence claims outlive the event window by a minute, for clock differences between instances.
+    timers.push(setInterval(() => {
+      store.pruneSequences(now() - (eventWindow.pastS + 60) * 1000)
+        .catch((error: Error) => logger.error({ err: error.message }, 'pruning event sequence numbers failed'));
     }, 60_000));
     timers.push(setInterval(() => {
       resolver.roll();

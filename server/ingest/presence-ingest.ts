@@ -1,28 +1,58 @@
 import type { Logger } from 'pino';
-import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema } from '#gateway/protocol/index.ts';
+import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema, verifyPresenceEvent } from '#gateway/protocol/index.ts';
 import { decide, type ResolvedPresence } from '../domain/decision.ts';
 import { isGranted } from '../domain/consent.ts';
 import { buildPromotion } from '../domain/promotion.ts';
+import type { Sealer } from '../domain/sealing.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
+import { createEventMacKeys } from './event-mac-keys.ts';
 
-// Presence ingest: one MQTT message in, at most one promotion out. Every step is idempotent —
-// presence is recorded by event ID, promotions by (campaign, shopper, event) — so a message the
-// broker redelivers after a crash or to another instance changes nothing the second time.
+// Presence ingest: one MQTT message in, at most one promotion out. A message is checked in this
+// order, and each failure is counted under its own outcome and logged with the gateway and reason
+// only: schema → topic/payload match → known gateway and zone → MAC under that gateway's secret
+// (`forged`) → event time within the window (`stale`) → its (gateway, boot, seq) not already taken by
+// another event (`replayed`; claimed only once the pseudonym resolves, so that an unresolved one
+// leaves no row, ID-2). Every step after that is idempotent — presence is recorded by event ID,
+// promotions by (campaign, shopper, event) — so a message the broker redelivers after a crash or to
+// another instance changes nothing the second time.
 
 export type IngestOutcome =
-  | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'unresolved'
+  | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'forged' | 'stale' | 'replayed' | 'unresolved'
   | 'no-consent' | 'no-campaign' | 'capped' | 'sent' | 'duplicate' | 'status';
+
+/** How far an event's time may lie from the server clock: behind (a gateway's outbox after a broker outage) and ahead (clock skew). */
+export type EventWindow = { pastS: number; futureS: number };
+export const DEFAULT_EVENT_WINDOW: EventWindow = { pastS: 300, futureS: 30 };
 
 export type PresenceIngest = { handle(topic: string, payload: Buffer): Promise<IngestOutcome> };
 
-export function createPresenceIngest(deps: { store: Store; resolver: Resolver; delivery: Delivery; metrics: Metrics; logger: Logger; now: () => number }): PresenceIngest {
+export type PresenceIngestDeps = {
+  store: Store;
+  resolver: Resolver;
+  delivery: Delivery;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  /** Opens each gateway's sealed secret, from which its event MAC key is derived. */
+  sealer: Sealer;
+  eventWindow?: Partial<EventWindow>;
+};
+
+export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
   const { store, resolver, delivery, metrics, logger, now } = deps;
+  const window: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...deps.eventWindow };
+  const macKeys = createEventMacKeys({ sealer: deps.sealer, now });
   const outcome = (value: IngestOutcome): IngestOutcome => {
     metrics.presence.inc({ outcome: value });
     return value;
+  };
+  /** Counts and logs a rejected message: the gateway of its topic and the reason, never the payload or a pseudonym. */
+  const reject = (reason: IngestOutcome, gatewayId: string, details: { error?: string } = {}): IngestOutcome => {
+    logger.warn({ gatewayId, reason, ...details }, 'presence message rejected');
+    return outcome(reason);
   };
 
   const handleStatus = async (gatewayId: string, storeId: string, payload: Buffer): Promise<IngestOutcome> => {
@@ -46,24 +76,26 @@ export function createPresenceIngest(deps: { store: Store; resolver: Resolver; d
       if (route.kind !== 'events') return outcome('rejected-topic');
 
       const parsed = parsePayload(PresenceEventSchema, payload);
-      if (!parsed.ok) {
-        // Logged without the payload: it may carry a pseudonym, or be hostile.
-        logger.warn({ gatewayId: route.gatewayId, error: parsed.error }, 'presence message rejected');
-        return outcome('rejected-schema');
-      }
+      // Logged without the payload: it may carry a pseudonym, or be hostile. parsePayload's error never quotes it.
+      if (!parsed.ok) return reject('rejected-schema', route.gatewayId, { error: parsed.error });
       const event = parsed.value;
-      if (event.storeId !== route.storeId || event.gatewayId !== route.gatewayId) {
-        logger.warn({ gatewayId: route.gatewayId }, 'presence message names another store or gateway than its topic');
-        return outcome('rejected-mismatch');
-      }
+      if (event.storeId !== route.storeId || event.gatewayId !== route.gatewayId) return reject('rejected-mismatch', route.gatewayId);
       const gateway = await store.getGateway(event.gatewayId);
-      if (gateway === undefined || gateway.storeId !== event.storeId || gateway.zoneId !== event.zoneId) {
-        logger.warn({ gatewayId: event.gatewayId }, 'presence from an unknown gateway or zone');
-        return outcome('unknown-gateway');
-      }
+      if (gateway === undefined || gateway.storeId !== event.storeId || gateway.zoneId !== event.zoneId) return reject('unknown-gateway', route.gatewayId);
+      // A subscriber cannot see who published, and an ACL can be wrong: the MAC shows the named gateway signed it.
+      if (!verifyPresenceEvent(macKeys.keyFor(gateway), event)) return reject('forged', route.gatewayId);
+      const nowMs = now();
+      const atMs = event.atS * 1000;
+      if (atMs < nowMs - window.pastS * 1000 || atMs > nowMs + window.futureS * 1000) return reject('stale', route.gatewayId);
+
       const resolution = resolver.resolve(event.pseudonym);
-      // ID-2: an unresolved pseudonym moves a counter and nothing else.
+      // ID-2: an unresolved pseudonym moves a counter and nothing else — so it is resolved (in memory)
+      // before its sequence number is claimed, which writes a row.
       if (resolution === undefined || resolution.storeId !== event.storeId) return outcome('unresolved');
+      // A redelivery (same event ID) goes on through the idempotent steps below; another event under a
+      // taken number does not.
+      const claim = await store.acceptSequence(event.gatewayId, event.boot, event.seq, event.eventId, atMs);
+      if (claim === 'replay') return reject('replayed', route.gatewayId);
 
       const consent = await store.getConsentState(resolution.shopperId);
       if (!isGranted(consent, 'presence')) return outcome('no-consent');
@@ -71,7 +103,6 @@ export function createPresenceIngest(deps: { store: Store; resolver: Resolver; d
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS,
       };
-      const nowMs = now();
       await store.recordPresence(resolved, nowMs);
 
       const decision = decide(resolved, consent, await store.listCampaigns(event.storeId), nowMs);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pseudonymise, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { pseudonymise, topics, type PresenceEvent, type Pseudonym, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
@@ -26,16 +26,21 @@ let t: TestApp;
 let delivery: RecordingDelivery;
 let ingest: PresenceIngest;
 let ada: RegisteredShopper;
+/** gw-1's secret, as provisioning issued it: every sighting is signed with it. */
+let gatewaySecret: Buffer;
 
 function ingestWith(store: Store): PresenceIngest {
-  return createPresenceIngest({ store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now });
+  return createPresenceIngest({
+    store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
+  });
 }
 
 beforeEach(async () => {
   t = await buildTestApp();
   delivery = createRecordingDelivery();
   ingest = ingestWith(t.deps.store);
-  await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1', zones: [{ id: 'entrance' }, { id: 'bakery' }] });
+  const config = await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1', zones: [{ id: 'entrance' }, { id: 'bakery' }] });
+  gatewaySecret = Buffer.from(config.secret, 'base64url');
   ada = await registerShopper(t.app, { firstName: 'Ada' });
   await grant(t.app, ada.token, { presence: true, promotions: true });
 });
@@ -54,9 +59,9 @@ function liveKey(storeId = 'store-1') {
 /** The pseudonym gw-1 would publish for a shopper's app now. */
 const pseudonymOf = (shopper: RegisteredShopper, storeId = 'store-1'): Pseudonym => pseudonymise(liveKey(storeId).key, 'eddystone-eid', shopper.tokens.eidAt(nowS()));
 
-/** A presence message from gw-1 about a shopper, as the gateway would publish it now. */
-const sighting = (shopper: RegisteredShopper, overrides: Partial<PresenceEvent> = {}): PresenceEvent =>
-  aPresenceEvent({ storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', keyId: liveKey().keyId, pseudonym: pseudonymOf(shopper), atS: nowS(), ...overrides });
+/** A presence message from gw-1 about a shopper, as the gateway would publish (and sign) it now. */
+const sighting = (shopper: RegisteredShopper, overrides: Partial<UnsignedPresenceEvent> = {}): PresenceEvent =>
+  aPresenceEvent({ storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', keyId: liveKey().keyId, pseudonym: pseudonymOf(shopper), atS: nowS(), ...overrides }, gatewaySecret);
 
 const send = (event: unknown, topic = PRESENCE_TOPIC) => ingest.handle(topic, Buffer.from(JSON.stringify(event)));
 
