@@ -6,6 +6,7 @@ import { runGateway } from '#gateway/main.ts';
 import { computeEid } from '#gateway/protocol/index.ts';
 import { openStore, runServer } from '#server/main.ts';
 import { pino } from 'pino';
+import { addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
 
@@ -20,6 +21,10 @@ Usage:
   vicino server    the server (configured by environment: PORT, DATABASE_URL, MQTT_URL, … — see README)
   vicino gateway --config FILE
                    an in-store gateway on a BlueZ adapter (needs CAP_NET_RAW)
+  vicino gateway provision --store S --gateway G --zone Z [--server URL] [--admin-token T]
+                   [--rotate-secret] [--mosquitto-passwd FILE]
+                   provision a gateway: prints its config file (with its secret, shown once) and adds
+                   its MQTT login, derived from that secret, to a Mosquitto password file
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
                    a simulated store against a running server and broker (MQTT_URL)
   vicino decode HEX… | vicino decode -
@@ -89,13 +94,21 @@ async function demo(args: string[], env: Env): Promise<number> {
   return summary.promotionsToNonConsenting === 0 ? 0 : 1;
 }
 
+/** --admin-token, else ADMIN_TOKEN, else the file the server writes (DATA_DIR/admin.token). */
+async function adminTokenFor(given: string | undefined, env: Env, purpose: string): Promise<string> {
+  const token = given ?? env.ADMIN_TOKEN ?? (await readFile(`${env.DATA_DIR ?? './data'}/admin.token`, 'utf8').catch(() => '')).trim();
+  if (token === '') throw new UsageError(`the admin token is needed to ${purpose}: pass --admin-token or set ADMIN_TOKEN (the server writes it to DATA_DIR/admin.token)`);
+  return token;
+}
+
+const serverUrlFor = (given: string | undefined, env: Env): string => given ?? env.VICINO_SERVER_URL ?? 'http://127.0.0.1:3000';
+
 async function simulate(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     scenario: { type: 'string' }, server: { type: 'string' }, 'admin-token': { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' },
   });
-  const serverUrl = values.server ?? env.VICINO_SERVER_URL ?? 'http://127.0.0.1:3000';
-  const adminToken = values['admin-token'] ?? env.ADMIN_TOKEN ?? (await readFile(`${env.DATA_DIR ?? './data'}/admin.token`, 'utf8').catch(() => '')).trim();
-  if (adminToken === '') throw new UsageError('the admin token is needed to provision the simulated store: pass --admin-token or set ADMIN_TOKEN (the server writes it to DATA_DIR/admin.token)');
+  const serverUrl = serverUrlFor(values.server, env);
+  const adminToken = await adminTokenFor(values['admin-token'], env, 'provision the simulated store');
   const mqttUrl = env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
   const logger = pino({ level: env.LOG_LEVEL ?? 'info', base: { component: 'simulator' } }, pino.destination(2));
   const scenario = await loadScenarioFile(values.scenario ?? DEFAULT_SCENARIO);
@@ -111,6 +124,29 @@ async function simulate(args: string[], env: Env): Promise<number> {
   const summary = await sim.stop();
   process.stdout.write(`${JSON.stringify(summary, null, values.json ? undefined : 2)}\n`);
   return summary.promotionsToNonConsenting === 0 ? 0 : 1;
+}
+
+async function provision(args: string[], env: Env): Promise<number> {
+  const { values } = options(args, {
+    store: { type: 'string' }, gateway: { type: 'string' }, zone: { type: 'string' }, server: { type: 'string' },
+    'admin-token': { type: 'string' }, 'rotate-secret': { type: 'boolean' }, 'mosquitto-passwd': { type: 'string' },
+  });
+  const { store, gateway, zone } = values;
+  if (store === undefined || gateway === undefined || zone === undefined) throw new UsageError('vicino gateway provision needs --store, --gateway and --zone');
+  const passwordFile = values['mosquitto-passwd'];
+  if (passwordFile !== undefined) await checkMosquittoPasswd();
+  const provisioned = await requestGatewayConfig({
+    serverUrl: serverUrlFor(values.server, env), adminToken: await adminTokenFor(values['admin-token'], env, 'provision a gateway'),
+    storeId: store, gatewayId: gateway, zoneId: zone, rotateSecret: values['rotate-secret'] === true,
+  });
+  // The config first: its secret is issued once, so it must not be lost if the password file cannot be written.
+  process.stdout.write(`${JSON.stringify(provisioned.config, null, 2)}\n`);
+  process.stderr.write(`vicino: gateway ${gateway} provisioned in store ${store}; stdout is its config file and holds its secret (shown once): keep it 0600\n`);
+  if (passwordFile !== undefined) {
+    await addToMosquittoPasswordFile(passwordFile, provisioned.credentials);
+    process.stderr.write(`vicino: added MQTT user ${provisioned.credentials.username} to ${passwordFile}; send Mosquitto a SIGHUP to reload it\n`);
+  }
+  return 0;
 }
 
 async function decode(args: string[]): Promise<number> {
@@ -156,6 +192,10 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       }
       case 'gateway': {
+        if (rest[0] === 'provision') {
+          code = await provision(rest.slice(1), env);
+          break;
+        }
         const { values } = options(rest, { config: { type: 'string' } });
         if (values.config === undefined) throw new UsageError('vicino gateway needs --config FILE (the console provisions one per gateway)');
         code = await runGateway({ configPath: values.config, env });
