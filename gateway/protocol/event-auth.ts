@@ -13,9 +13,9 @@ import type { PresenceEvent } from './messages.ts';
 // gateway ID is both signed and the HKDF info, so a gateway's key cannot sign for another gateway.
 // Pure: no I/O, the same inputs always give the same bytes.
 
-export type UnsignedPresenceEvent = Omit<PresenceEvent, 'mac'>;
+export type UnsignedPresenceEvent = Omit<PresenceEvent, 'tag'>;
 
-/** Every field but `mac`, in schema order. */
+/** Every field but `tag`, in schema order. */
 export const SIGNED_FIELDS = [
   'v', 'eventId', 'storeId', 'gatewayId', 'zoneId', 'keyId', 'idKind', 'pseudonym', 'kind', 'atS', 'dwellS', 'proximity', 'boot', 'seq',
 ] as const satisfies readonly (keyof UnsignedPresenceEvent)[];
@@ -34,7 +34,7 @@ export function deriveEventMacKey(gatewaySecret: Uint8Array, gatewayId: string):
   return Buffer.from(hkdfSync('sha256', gatewaySecret, SALT, Buffer.from(gatewayId), EVENT_MAC_KEY_BYTES));
 }
 
-/** The bytes the MAC covers. Reads only SIGNED_FIELDS, so a signed event (its `mac` included) gives the same bytes. */
+/** The bytes the MAC covers. Reads only SIGNED_FIELDS, so a signed event (its `tag` included) gives the same bytes. */
 export function canonicalEventBytes(event: UnsignedPresenceEvent): Buffer {
   const parts: Buffer[] = [];
   for (const name of SIGNED_FIELDS) {
@@ -52,15 +52,15 @@ export function eventMac(macKey: Uint8Array, event: UnsignedPresenceEvent): stri
 }
 
 export function signPresenceEvent(macKey: Uint8Array, event: UnsignedPresenceEvent): PresenceEvent {
-  return { ...event, mac: eventMac(macKey, event) };
+  return { ...event, tag: eventMac(macKey, event) };
 }
 
 /**
- * True only if `mac` is exactly the MAC of every other field under this key. The comparison is on the
+ * True only if `tag` is exactly the MAC of every other field under this key. The comparison is on the
  * canonical base64url text, in constant time, so a re-encoded tag (other padding bits) does not pass.
  */
 export function verifyPresenceEvent(macKey: Uint8Array, event: PresenceEvent): boolean {
   const expected = Buffer.from(eventMac(macKey, event), 'ascii');
-  const given = Buffer.from(event.mac, 'utf8');
+  const given = Buffer.from(event.tag, 'utf8');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

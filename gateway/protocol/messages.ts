@@ -16,7 +16,7 @@ export type PresenceKind = z.infer<typeof PresenceKindSchema>;
 /**
  * One presence transition, as a gateway publishes it. MIN-4: only what the server needs —
  * gateway, zone, pseudonym, event kind, a time quantised to seconds and a proximity band — plus
- * what proves the message came from that gateway, once (boot, seq, mac: counters and a MAC,
+ * what proves the message came from that gateway, once (boot, seq, tag: counters and an authentication tag,
  * nothing about the shopper; see event-auth.ts). `.strict()` rejects any extra field, so nothing
  * else can ride along.
  */
@@ -43,7 +43,8 @@ export const PresenceEventSchema = z
     /** Per (gateway, boot): 1 for the first event, +1 for each next one. A server accepts each number once. */
     seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     /** Message authentication code (not a device address): base64url(HMAC-SHA-256(K_msg, every other field)), event-auth.ts. */
-    mac: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'mac is base64url(HMAC-SHA-256): 43 characters of A-Z, a-z, 0-9, _ and -'),
+    /** Authentication tag: base64url(HMAC-SHA-256) over every other field (event-auth.ts). */
+    tag: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'tag is base64url(HMAC-SHA-256): 43 characters of A-Z, a-z, 0-9, _ and -'),
   })
   .strict();
 export type PresenceEvent = z.infer<typeof PresenceEventSchema>;

@@ -17,6 +17,7 @@ export type ResolvedPresence = {
 
 export type SkipReason =
   | { code: 'no-consent'; missing: Purpose[] }
+  | { code: 'too-late'; ageS: number }
   | { code: 'no-campaign' }
   | { code: 'capped'; cap: keyof Caps | 'duplicate' };
 
@@ -41,10 +42,24 @@ export function triggers(campaign: Campaign, event: ResolvedPresence, nowMs: num
 
 export const isPersonalised = (campaign: Campaign): boolean => /\{\{\s*\w+\s*\}\}/.test(campaign.message.body + campaign.message.title);
 
+/**
+ * A promotion is about being here now: an event older than this (a gateway's outbox draining after a
+ * broker outage) still counts as presence, but triggers nothing.
+ */
+export const DEFAULT_MAX_EVENT_AGE_S = 120;
+
 /** At most one promotion per trigger per shopper: the highest-priority eligible campaign wins. */
-export function decide(event: ResolvedPresence, consent: ConsentState, campaigns: readonly Campaign[], nowMs: number): Decision {
+export function decide(
+  event: ResolvedPresence,
+  consent: ConsentState,
+  campaigns: readonly Campaign[],
+  nowMs: number,
+  options: { maxEventAgeS?: number } = {},
+): Decision {
   const base = marketingAllowed(consent, false);
   if (!base.allowed) return { send: false, reason: { code: 'no-consent', missing: base.missing } };
+  const ageS = Math.floor(nowMs / 1000) - event.atS;
+  if (ageS > (options.maxEventAgeS ?? DEFAULT_MAX_EVENT_AGE_S)) return { send: false, reason: { code: 'too-late', ageS } };
   const eligible = campaigns.filter((campaign) => triggers(campaign, event, nowMs)).sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   const campaign = eligible[0];
   if (campaign === undefined) return { send: false, reason: { code: 'no-campaign' } };

@@ -21,11 +21,16 @@ import { createEventMacKeys } from './event-mac-keys.ts';
 
 export type IngestOutcome =
   | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'forged' | 'stale' | 'replayed' | 'unresolved'
-  | 'no-consent' | 'no-campaign' | 'capped' | 'sent' | 'duplicate' | 'status';
+  | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'sent' | 'duplicate' | 'status';
 
-/** How far an event's time may lie from the server clock: behind (a gateway's outbox after a broker outage) and ahead (clock skew). */
+/**
+ * How far an event's time may lie from the server clock: behind (a gateway's outbox draining after a
+ * broker outage of up to an hour is still presence history) and ahead (clock skew). Outside it the
+ * event is `stale`; inside it, replays are caught by sequence number. Promotions additionally need a
+ * fresh event (decision.ts, DEFAULT_MAX_EVENT_AGE_S).
+ */
 export type EventWindow = { pastS: number; futureS: number };
-export const DEFAULT_EVENT_WINDOW: EventWindow = { pastS: 300, futureS: 30 };
+export const DEFAULT_EVENT_WINDOW: EventWindow = { pastS: 3_600, futureS: 30 };
 
 export type PresenceIngest = { handle(topic: string, payload: Buffer): Promise<IngestOutcome> };
 

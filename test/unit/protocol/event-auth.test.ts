@@ -69,8 +69,8 @@ describe('event MAC key', () => {
 });
 
 describe('canonical event bytes', () => {
-  it('sign every field but mac, in schema order', () => {
-    expect([...SIGNED_FIELDS]).toEqual(Object.keys(PresenceEventSchema.shape).filter((name) => name !== 'mac'));
+  it('sign every field but tag, in schema order', () => {
+    expect([...SIGNED_FIELDS]).toEqual(Object.keys(PresenceEventSchema.shape).filter((name) => name !== 'tag'));
   });
 
   it('are u32 BE length ‖ "name=value" for each field, integers in decimal', () => {
@@ -88,7 +88,7 @@ describe('canonical event bytes', () => {
     expect(canonicalEventBytes(event)).toEqual(expected);
   });
 
-  it('are the same for the signed event: the mac is not part of them', () => {
+  it('are the same for the signed event: the tag is not part of them', () => {
     const event = anUnsignedEvent();
     expect(canonicalEventBytes(signPresenceEvent(KEY, event))).toEqual(canonicalEventBytes(event));
   });
@@ -161,8 +161,8 @@ describe('signing and verifying', () => {
     const event = signPresenceEvent(KEY, anUnsignedEvent());
     fc.assert(
       fc.property(fc.nat({ max: 42 }), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), (at, char) => {
-        fc.pre(event.mac[at] !== char);
-        expect(verifyPresenceEvent(KEY, { ...event, mac: `${event.mac.slice(0, at)}${char}${event.mac.slice(at + 1)}` })).toBe(false);
+        fc.pre(event.tag[at] !== char);
+        expect(verifyPresenceEvent(KEY, { ...event, tag: `${event.tag.slice(0, at)}${char}${event.tag.slice(at + 1)}` })).toBe(false);
       }),
     );
   });
@@ -171,10 +171,10 @@ describe('signing and verifying', () => {
     const event = signPresenceEvent(KEY, anUnsignedEvent());
     // 32 bytes fill 42⅔ base64 characters: the last one carries 2 unused bits that a lenient decoder ignores.
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    const last = alphabet.indexOf(event.mac.at(-1)!);
-    const reencoded = `${event.mac.slice(0, -1)}${alphabet[last ^ 0b01]}`;
-    expect(Buffer.from(reencoded, 'base64url')).toEqual(Buffer.from(event.mac, 'base64url'));
-    expect(verifyPresenceEvent(KEY, { ...event, mac: reencoded })).toBe(false);
+    const last = alphabet.indexOf(event.tag.at(-1)!);
+    const reencoded = `${event.tag.slice(0, -1)}${alphabet[last ^ 0b01]}`;
+    expect(Buffer.from(reencoded, 'base64url')).toEqual(Buffer.from(event.tag, 'base64url'));
+    expect(verifyPresenceEvent(KEY, { ...event, tag: reencoded })).toBe(false);
   });
 
   it("fails under another gateway's key, and under another secret", () => {
@@ -185,6 +185,6 @@ describe('signing and verifying', () => {
 
   it('returns false, without throwing, for a MAC of the wrong length', () => {
     const event = signPresenceEvent(KEY, anUnsignedEvent());
-    for (const mac of ['', 'short', `${event.mac}A`, event.mac.slice(0, 42)]) expect(verifyPresenceEvent(KEY, { ...event, mac })).toBe(false);
+    for (const tag of ['', 'short', `${event.tag}A`, event.tag.slice(0, 42)]) expect(verifyPresenceEvent(KEY, { ...event, tag })).toBe(false);
   });
 });

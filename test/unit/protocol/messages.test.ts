@@ -27,7 +27,7 @@ const anEvent = (overrides: Record<string, unknown> = {}): Record<string, unknow
   proximity: 'near',
   boot: '6f1c2a4e-93b5-4d0e-a7c8-2b9f0e1d3c57',
   seq: 1,
-  mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4',
+  tag: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4',
   ...overrides,
 });
 
@@ -82,11 +82,11 @@ describe('PresenceEventSchema', () => {
     ['a missing seq', { seq: undefined }],
     ['a boot ID that is not a UUID', { boot: 'boot-1' }],
     ['a missing boot ID', { boot: undefined }],
-    ['a MAC with base64 padding', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4=' }],
-    ['a MAC in standard base64 (+ and /)', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0+/' }],
-    ['a truncated MAC', { mac: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x' }],
-    ['a MAC in hex', { mac: 'ab'.repeat(32) }],
-    ['a missing MAC', { mac: undefined }],
+    ['a MAC with base64 padding', { tag: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x4=' }],
+    ['a MAC in standard base64 (+ and /)', { tag: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0+/' }],
+    ['a truncated MAC', { tag: 'q1Xb3cV9uJ0mN4kP7rS2tW5yZ8aD6fG1hK3lQ9eR0x' }],
+    ['a MAC in hex', { tag: 'ab'.repeat(32) }],
+    ['a missing MAC', { tag: undefined }],
   ])('rejects %s', (_name, overrides) => {
     expect(PresenceEventSchema.safeParse(anEvent(overrides)).success).toBe(false);
   });
