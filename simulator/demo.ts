@@ -29,6 +29,12 @@ export type DemoOptions = {
   mqttUrl?: string;
   dataDir: string;
   scenarioPath?: string;
+  /**
+   * Writes the run's ground truth — every address, token, identity key, beacon identifier, epoch key and
+   * gateway secret it involved — to this file (mode 0600), so a test or an auditor can search every
+   * output for them. It holds secrets: keep it out of the data directory you share.
+   */
+  groundTruthPath?: string;
   openStore: () => Promise<Store>;
   masterKey?: string;
   logLevel: string;
@@ -161,9 +167,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (statusTimer) clearInterval(statusTimer);
   }
 
+  const epochKeysSeen = new Set(server.keys.liveKeys().map((k) => k.key.toString('hex')));
   const summary = await simulation.stop();
   // Let the exits the gateways just published reach the server before it closes.
   await new Promise((resolve) => setTimeout(resolve, 300));
+  if (options.groundTruthPath) {
+    for (const key of server.keys.liveKeys()) epochKeysSeen.add(key.key.toString('hex'));
+    const sealer = createSealer(masterKey);
+    const gatewaySecrets = (await store.listGateways()).map((g) => sealer.open(g.secretSealed, `gateway-secret:${g.id}`).toString('hex'));
+    const truth = { ...simulation.groundTruth(), epochKeys: [...epochKeysSeen], gatewaySecrets, masterKey: masterKey.toString('hex') };
+    await writeFile(options.groundTruthPath, `${JSON.stringify(truth, null, 1)}\n`, { mode: 0o600 });
+    await chmod(options.groundTruthPath, 0o600);
+    say(`Ground truth (${truth.addresses.length} addresses, ${truth.eids.length} tokens, ${truth.identityKeys.length} identity keys, ${truth.epochKeys.length} epoch keys) written to ${options.groundTruthPath}`);
+  }
   await server.close();
   await broker?.close();
   await store.close();

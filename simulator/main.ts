@@ -16,7 +16,7 @@ import { startSimulatedStore } from './store/simulated-store.ts';
 const USAGE = `vicino — privacy-first Bluetooth proximity promotions
 
 Usage:
-  vicino demo [--duration 20s] [--json] [--port N] [--mqtt-port N] [--mqtt-url URL] [--data-dir DIR] [--scenario FILE]
+  vicino demo [--duration 20s] [--json] [--port N] [--mqtt-port N] [--mqtt-url URL] [--data-dir DIR] [--scenario FILE] [--ground-truth FILE]
                    everything in one process: embedded broker, database, server and a simulated store
   vicino server    the server (configured by environment: PORT, DATABASE_URL, MQTT_URL, … — see README)
   vicino gateway --config FILE
@@ -68,7 +68,7 @@ const int = (value: string | undefined, name: string): number | undefined => {
 async function demo(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     duration: { type: 'string' }, json: { type: 'boolean' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' },
-    'mqtt-url': { type: 'string' }, 'data-dir': { type: 'string' }, scenario: { type: 'string' },
+    'mqtt-url': { type: 'string' }, 'data-dir': { type: 'string' }, scenario: { type: 'string' }, 'ground-truth': { type: 'string' },
   });
   const dataDir = values['data-dir'] ?? env.DATA_DIR ?? './data';
   const summary = await runDemo({
@@ -79,6 +79,7 @@ async function demo(args: string[], env: Env): Promise<number> {
     mqttUrl: values['mqtt-url'],
     dataDir,
     scenarioPath: values.scenario,
+    groundTruthPath: values['ground-truth'],
     openStore: () => openStore({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir }),
     masterKey: env.VICINO_MASTER_KEY,
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import { deriveIdentityKey, x25519SharedSecret } from '#gateway/protocol/index.ts';
 import { createAppIdentity, type AppTokenSource } from './app-identity.ts';
 
 // A virtual shopper app driving the server's real HTTP and WebSocket API: it registers by key
@@ -20,6 +21,11 @@ export type VirtualApp = {
   /** Promotion frames received, including redeliveries. */
   framesReceived(): number;
   onPromotion(listener: (promotion: ReceivedPromotion) => void): void;
+  /**
+   * Simulator ground truth, for privacy checks: the identity key this app and the server both derived.
+   * A real app never exports it.
+   */
+  identityKeyHex(): string;
   close(): Promise<void>;
 };
 
@@ -64,6 +70,10 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
     tokens,
     shown,
     framesReceived: () => frames,
+    identityKeyHex: () => {
+      const resolverPublic = Buffer.from(resolver.publicKey, 'hex');
+      return deriveIdentityKey(x25519SharedSecret(identity.keyPair.privateKey, resolverPublic), resolverPublic, identity.keyPair.publicKey).toString('hex');
+    },
     onPromotion: (listener) => void listeners.push(listener),
     async setConsent(decisions) {
       texts ??= (await request<{ texts: ConsentText[] }>(baseUrl, 'GET', '/v1/consent-texts')).texts;

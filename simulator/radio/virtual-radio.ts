@@ -44,6 +44,8 @@ export type VirtualRadioOptions = {
   propagation?: Partial<RadioEnvironment>;
   /** The time the radio starts at; pass `clock.now()` when driving it by real time. */
   startMs?: number;
+  /** Told each address an advertiser takes (its first, and each rotation): ground truth for privacy checks. */
+  onAddress?: (advertiserId: string, address: string) => void;
 };
 
 export type RadioStats = {
@@ -147,6 +149,7 @@ export function createVirtualRadio(options: VirtualRadioOptions): VirtualRadio {
     if (rotation !== undefined && atMs - item.addressSinceMs >= rotation) {
       // The device's rotation timer fired; the new address goes out with the next event.
       item.address = randomAddress(item.rng, 'resolvable');
+      options.onAddress?.(item.advertiser.id, item.address);
       item.addressSinceMs += rotation * Math.floor((atMs - item.addressSinceMs) / rotation);
     }
     const eir = advertiser.payload(atMs);
@@ -185,6 +188,7 @@ export function createVirtualRadio(options: VirtualRadioOptions): VirtualRadio {
         removed: false,
       };
       active.set(advertiser.id, item);
+      options.onAddress?.(advertiser.id, item.address);
       push(item);
     },
     removeAdvertiser: (id) => removeScheduled(id),

@@ -38,8 +38,21 @@ export type SimulationSummary = LiveStats & {
 
 export type DeliveredPromotion = { title: string; zoneId: string; kind: ShopperKind; latencyMs: number | undefined };
 
+/** Every raw identifier the simulated devices exposed: what must never appear downstream of a gateway. */
+export type GroundTruth = {
+  /** Bluetooth addresses, as aa:bb:cc:dd:ee:ff. */
+  addresses: string[];
+  /** App tokens (EIDs, hex) of every window the run touched, ±1. */
+  eids: string[];
+  /** The apps' identity keys (hex). */
+  identityKeys: string[];
+  /** What foreign devices carried: beacon UUIDs, major/minor blocks, namespaces, rolling identifiers (hex or UUID form). */
+  deviceIdentifiers: string[];
+};
+
 export type SimulatedStore = {
   stats(): LiveStats;
+  groundTruth(): GroundTruth;
   /** Each promotion an app shows, with its latency from the advertisement that caused it. */
   onPromotion(listener: (promotion: DeliveredPromotion) => void): void;
   apps(): { kind: ShopperKind; app: VirtualApp }[];
@@ -91,9 +104,11 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
       if (causedBy.size > 100_000) causedBy.delete(causedBy.keys().next().value!);
     },
   });
+  const addressesSeen = new Set<string>();
   const radio = createVirtualRadio({
     rng: rng.fork('radio'),
     startMs: now(),
+    onAddress: (_id, address) => addressesSeen.add(address),
     propagation: scenario.radio,
     receivers: scenario.zones.map((zone) => ({
       id: zone.gateway.id, position: zone.gateway.position, rssiOffsetDb: zone.gateway.rssiOffsetDb, dutyCycle: zone.gateway.dutyCycle,
@@ -206,8 +221,27 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   };
 
   let stopped: Promise<SimulationSummary> | undefined;
+  let finalTruth: GroundTruth | undefined;
+  const groundTruth = (): GroundTruth => {
+    if (finalTruth) return finalTruth;
+    const eids = new Set<string>();
+    const endS = Math.floor(now() / 1000);
+    for (const shopper of shoppers) {
+      if (!shopper.app) continue;
+      const period = 2 ** 10; // the registration default; a window either side covers any K ≤ 10
+      for (let t = Math.floor(startMs / 1000) - period; t <= endS + period; t += Math.min(period, 64)) eids.add(shopper.app.tokens.eidAt(t).toString('hex'));
+    }
+    return {
+      addresses: [...addressesSeen],
+      eids: [...eids],
+      identityKeys: shoppers.flatMap((s) => (s.app ? [s.app.identityKeyHex()] : [])),
+      deviceIdentifiers: shoppers.flatMap((s) => s.device?.identifiers() ?? []),
+    };
+  };
+
   return {
     stats,
+    groundTruth,
     onPromotion: (listener) => void promotionListeners.push(listener),
     apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app! })),
     devices: () => shoppers.flatMap((s) => (s.device ? [s.device] : [])),
@@ -218,6 +252,8 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
         withdrawTimers.forEach(clearTimeout);
         stopRadio();
         const final = stats();
+        // Taken before the apps close: closing forgets their keys, as a real app does on opt-out.
+        finalTruth = groundTruth();
         await Promise.all(gateways.map((g) => g.gateway.stop()));
         await Promise.all(shoppers.map((s) => s.app?.close()));
         const latencies = received

@@ -8,6 +8,7 @@ import { hashToken } from '#server/identity.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
 import { startSimulatedStore, type SimulatedStore, type SimulationSummary } from '#simulator/store/simulated-store.ts';
 import { createLogCapture } from '../helpers/log-capture.ts';
+import { addressForms, encodingsOf, findLeaks, type Secret } from '../helpers/leak-search.ts';
 import { openTestStore, type TestStore } from '../helpers/open-test-store.ts';
 import { aTestScenario } from '../helpers/scenarios.ts';
 import { captureMqtt, clearRetained, startTestBroker, type CapturedMessage, type TestBroker } from '../helpers/start-broker.ts';
@@ -139,22 +140,14 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
       ...(await testStore.dump()),
     ];
     expect(corpus.length).toBeGreaterThan(50);
-    const haystack = corpus.join('\n');
-    const leaks = secrets.filter((s) => haystack.includes(s.value));
-    expect(leaks.map((l) => l.what)).toEqual([]);
+    expect(findLeaks(corpus, secrets).map((l) => l.what)).toEqual([]);
   });
 
   /** Every raw identifier heard on air and every key involved, in every encoding we can think of. */
-  async function rawIdentifiers(): Promise<{ what: string; value: string }[]> {
-    const out: { what: string; value: string }[] = [];
-    const bytes = (what: string, value: Buffer): void => {
-      const forms = [value.toString('hex'), value.toString('hex').toUpperCase(), value.toString('base64'), value.toString('base64url'), [...value].join(',')];
-      for (const form of forms) if (form.length >= 8) out.push({ what, value: form });
-    };
-    for (const address of onAir.addresses) {
-      out.push({ what: 'MAC', value: address }, { what: 'MAC', value: address.toUpperCase() });
-      bytes('MAC', Buffer.from(address.replaceAll(':', ''), 'hex'));
-    }
+  async function rawIdentifiers(): Promise<Secret[]> {
+    const out: Secret[] = [];
+    const bytes = (what: string, value: Buffer): void => void out.push(...encodingsOf(what, value));
+    for (const address of onAir.addresses) out.push(...addressForms(address));
     for (const frame of onAir.frames) {
       for (const f of decodeAdvertisement(frame).frames) {
         if (f.type === 'eddystone-eid') bytes('EID', Buffer.from(f.eid, 'hex'));
