@@ -36,4 +36,18 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX event_sequences_at ON event_sequences (at_ms)`,
     ],
   },
+  {
+    version: 3,
+    name: 'loyalty beacons',
+    statements: [
+      // A shopper's own physical beacon (iBeacon or Eddystone-UID), linked with presence consent. The
+      // identifier is personal data: it is kept only sealed (AES-256-GCM under the master key, label
+      // beacon-identifier:<id>). Uniqueness is enforced on identifier_digest, a keyed hash (HMAC-SHA-256
+      // under a key derived from the master key, of kind ‖ identifier), so it needs no plaintext.
+      // Erasing the shopper deletes these rows.
+      `CREATE TABLE beacons (id TEXT PRIMARY KEY, shopper_id TEXT NOT NULL REFERENCES shoppers(id), kind TEXT NOT NULL, identifier_sealed TEXT NOT NULL, identifier_digest TEXT NOT NULL, created_at_ms BIGINT NOT NULL)`,
+      `CREATE UNIQUE INDEX beacons_identifier ON beacons (identifier_digest)`,
+      `CREATE INDEX beacons_shopper ON beacons (shopper_id, created_at_ms)`,
+    ],
+  },
 ];

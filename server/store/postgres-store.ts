@@ -3,7 +3,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toPromotion, toResolvableShopper, toShopper, unb64, type Row } from './rows.ts';
+import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -207,6 +207,25 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
          WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id COLLATE "C"`,
       )).map(toResolvableShopper);
+    },
+    async addBeacon(b) {
+      const added = await changes(
+        `INSERT INTO beacons (id, shopper_id, kind, identifier_sealed, identifier_digest, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (identifier_digest) DO NOTHING`,
+        b.id, b.shopperId, b.kind, b64(b.identifierSealed), b.identifierDigest, b.createdAtMs,
+      );
+      return added === 1 ? 'added' : 'conflict';
+    },
+    async listBeacons(shopperId) {
+      return (await rows('SELECT * FROM beacons WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"', shopperId)).map(toLinkedBeacon);
+    },
+    async removeBeacon(shopperId, id) {
+      return (await changes('DELETE FROM beacons WHERE id = $1 AND shopper_id = $2', id, shopperId)) === 1;
+    },
+    async listResolvableBeacons() {
+      return (await rows(
+        `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL ORDER BY b.id COLLATE "C"`,
+      )).map(toLinkedBeacon);
     },
     appendConsent,
     async getConsentState(shopperId) {

@@ -1,6 +1,6 @@
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
-import type { EpochKeyRecord, GatewayRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+import type { EpochKeyRecord, GatewayRecord, LinkedBeaconKind, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -80,6 +80,15 @@ export const toEpochKey = (row: Row): EpochKeyRecord => ({
   keySealed: unb64(row.key_sealed),
   notBeforeS: num(row.not_before_s),
   notAfterS: num(row.not_after_s),
+});
+
+export const toLinkedBeacon = (row: Row): LinkedBeaconRecord => ({
+  id: String(row.id),
+  shopperId: String(row.shopper_id),
+  kind: row.kind as LinkedBeaconKind,
+  identifierSealed: unb64(row.identifier_sealed),
+  identifierDigest: String(row.identifier_digest),
+  createdAtMs: num(row.created_at_ms),
 });
 
 /** Folds consent_state rows (purpose, granted, text_version, at_ms) into a ConsentState. */

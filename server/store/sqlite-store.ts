@@ -5,7 +5,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toPromotion, toShopper, unb64, type Row } from './rows.ts';
+import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toShopper, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -165,6 +165,25 @@ export function openSqliteStore(path: string): Store {
         `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
          WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id`,
       ).map((r) => ({ id: String(r.id), identityKeySealed: unb64(r.identity_key_sealed), rotationExponent: num(r.rotation_exponent) }));
+    },
+    async addBeacon(b) {
+      const added = run(
+        `INSERT INTO beacons (id, shopper_id, kind, identifier_sealed, identifier_digest, created_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (identifier_digest) DO NOTHING`,
+        b.id, b.shopperId, b.kind, b64(b.identifierSealed), b.identifierDigest, b.createdAtMs,
+      );
+      return added === 1 ? 'added' : 'conflict';
+    },
+    async listBeacons(shopperId) {
+      return all('SELECT * FROM beacons WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toLinkedBeacon);
+    },
+    async removeBeacon(shopperId, id) {
+      return run('DELETE FROM beacons WHERE id = ? AND shopper_id = ?', id, shopperId) === 1;
+    },
+    async listResolvableBeacons() {
+      return all(
+        `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL ORDER BY b.id`,
+      ).map(toLinkedBeacon);
     },
     async appendConsent(records) {
       return appendConsent.immediate(records);

@@ -25,6 +25,15 @@ export type ShopperRecord = {
   erasedAtMs: number | null;
 };
 
+/** Physical beacon kinds a shopper may link: the identifier layouts of gateway.ts identifierOf. */
+export type LinkedBeaconKind = 'ibeacon' | 'eddystone-uid';
+
+/**
+ * A shopper's loyalty beacon. The identifier (personal data) exists here only sealed; identifierDigest
+ * is a keyed hash of kind ‖ identifier under a server key, unique across all shoppers.
+ */
+export type LinkedBeaconRecord = { id: string; shopperId: string; kind: LinkedBeaconKind; identifierSealed: Buffer; identifierDigest: string; createdAtMs: number };
+
 export type ResolvableShopperRecord = { id: string; identityKeySealed: Buffer; rotationExponent: number };
 
 /** What a promotion is for: one campaign, one shopper, one triggering presence event, in one zone. */
@@ -85,6 +94,15 @@ export interface Store {
   getShopper(id: string): Promise<ShopperRecord | undefined>;
   /** Shoppers whose presence consent (P1) is granted and who are not erased: the only ones the resolver may index. */
   listResolvableShoppers(): Promise<ResolvableShopperRecord[]>;
+
+  /** Links a beacon; 'conflict' (and nothing stored) if a beacon with the same digest is linked already, to anyone. */
+  addBeacon(beacon: LinkedBeaconRecord): Promise<'added' | 'conflict'>;
+  /** The shopper's linked beacons, oldest first. */
+  listBeacons(shopperId: string): Promise<LinkedBeaconRecord[]>;
+  /** Unlinks the shopper's own beacon; false if it is not theirs or does not exist. */
+  removeBeacon(shopperId: string, id: string): Promise<boolean>;
+  /** Beacons of shoppers whose presence consent (P1) is granted and who are not erased: the only ones that may resolve. */
+  listResolvableBeacons(): Promise<LinkedBeaconRecord[]>;
 
   /**
    * Appends consent records and updates the derived state in one transaction. A withdrawal of

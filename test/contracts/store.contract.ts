@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type Purpose } from '#server/domain/consent.ts';
 import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
-import { aCampaign, aConsent, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
+import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
 
 // The Store contract (docs in server/store/store.ts), run against every adapter through the port
 // alone. `open` may be called more than once: every store it returns must share one database —
@@ -180,6 +180,74 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
 
         const listed = (await store.listResolvableShoppers()).filter((s) => ours.has(s.id));
         expect(listed).toEqual([{ id: resolvable.id, identityKeySealed: resolvable.identityKeySealed, rotationExponent: resolvable.rotationExponent }]);
+      });
+    });
+
+    describe('linked beacons', () => {
+      it('lists a shopper\'s own beacons oldest first, and only theirs', async () => {
+        const shopper = await givenShopper();
+        const other = await givenShopper();
+        const later = aLinkedBeacon({ shopperId: shopper.id, kind: 'eddystone-uid', createdAtMs: START_MS + SECOND_MS });
+        const earlier = aLinkedBeacon({ shopperId: shopper.id, createdAtMs: START_MS });
+        expect(await store.addBeacon(later)).toBe('added');
+        expect(await store.addBeacon(earlier)).toBe('added');
+        expect(await store.addBeacon(aLinkedBeacon({ shopperId: other.id }))).toBe('added');
+
+        expect(await store.listBeacons(shopper.id)).toEqual([earlier, later]);
+        expect(await store.listBeacons(uniqueId('sh'))).toEqual([]);
+      });
+
+      it('refuses to link a beacon whose digest is linked already, to the same shopper or another, and keeps the first', async () => {
+        const first = await givenShopper();
+        const second = await givenShopper();
+        const linked = aLinkedBeacon({ shopperId: first.id });
+        await store.addBeacon(linked);
+
+        expect(await store.addBeacon(aLinkedBeacon({ shopperId: second.id, identifierDigest: linked.identifierDigest }))).toBe('conflict');
+        expect(await store.addBeacon(aLinkedBeacon({ shopperId: first.id, identifierDigest: linked.identifierDigest }))).toBe('conflict');
+        expect(await store.listBeacons(first.id)).toEqual([linked]);
+        expect(await store.listBeacons(second.id)).toEqual([]);
+      });
+
+      it('links a beacon to exactly one of two instances racing to link it', async () => {
+        const other = await anotherInstance();
+        const shoppers = await Promise.all([givenShopper(), givenShopper()]);
+        const digest = randomBytes(32).toString('hex');
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+          (i % 2 === 0 ? store : other).addBeacon(aLinkedBeacon({ shopperId: shoppers[i % 2]!.id, identifierDigest: digest }))));
+        expect(results.filter((r) => r === 'added')).toHaveLength(1);
+        expect((await store.listBeacons(shoppers[0]!.id)).length + (await store.listBeacons(shoppers[1]!.id)).length).toBe(1);
+      });
+
+      it('unlinks only the shopper\'s own beacon, after which its identifier can be linked again', async () => {
+        const owner = await givenShopper();
+        const stranger = await givenShopper();
+        const beacon = aLinkedBeacon({ shopperId: owner.id });
+        await store.addBeacon(beacon);
+
+        expect(await store.removeBeacon(stranger.id, beacon.id)).toBe(false);
+        expect(await store.listBeacons(owner.id)).toEqual([beacon]);
+        expect(await store.removeBeacon(owner.id, beacon.id)).toBe(true);
+        expect(await store.removeBeacon(owner.id, beacon.id)).toBe(false);
+        expect(await store.listBeacons(owner.id)).toEqual([]);
+        expect(await store.addBeacon(aLinkedBeacon({ shopperId: stranger.id, identifierDigest: beacon.identifierDigest }))).toBe('added');
+      });
+
+      it('resolves only the beacons of shoppers with presence granted who are not erased', async () => {
+        const resolvable = await givenShopper({ presence: true });
+        const withdrawn = await givenShopper({ presence: true });
+        const promotionsOnly = await givenShopper({ promotions: true });
+        const erased = await givenShopper({ presence: true }, { erasedAtMs: START_MS });
+        const beacons = [resolvable, withdrawn, promotionsOnly, erased].map((s) => aLinkedBeacon({ shopperId: s.id }));
+        for (const beacon of beacons) await store.addBeacon(beacon);
+        const ours = new Set(beacons.map((b) => b.id));
+
+        expect((await store.listResolvableBeacons()).filter((b) => ours.has(b.id))).toEqual([beacons[0], beacons[1]]
+          .sort((a, b) => (a!.id < b!.id ? -1 : 1)));
+        await withdraw(store, withdrawn.id, 'presence');
+        expect((await store.listResolvableBeacons()).filter((b) => ours.has(b.id))).toEqual([beacons[0]]);
+        await regrant(withdrawn.id, 'presence');
+        expect((await store.listResolvableBeacons()).filter((b) => ours.has(b.id)).map((b) => b.id)).toContain(beacons[1]!.id);
       });
     });
 

@@ -6,7 +6,7 @@ import { CampaignSchema, type Campaign, type CampaignInput, type Caps } from '#s
 import type { ConsentRecord } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
 import { buildPromotion } from '#server/domain/promotion.ts';
-import type { PromotionDraft, ShopperRecord } from '#server/store/store.ts';
+import type { LinkedBeaconRecord, PromotionDraft, ShopperRecord } from '#server/store/store.ts';
 
 // Builders: a valid thing by default, with only what the test is about spelled out
 // (`aCampaign({ caps: { ...generousCaps, minGapS: 60 } })`). IDs are unique per call, so tests
@@ -32,6 +32,18 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     firstName: 'Ada',
     createdAtMs: START_MS,
     erasedAtMs: null,
+    ...overrides,
+  };
+}
+
+/** A linked beacon as the Store sees it: sealed identifier bytes and a digest unique per call. */
+export function aLinkedBeacon(overrides: Partial<LinkedBeaconRecord> & Pick<LinkedBeaconRecord, 'shopperId'>): LinkedBeaconRecord {
+  return {
+    id: uniqueId('bc'),
+    kind: 'ibeacon',
+    identifierSealed: randomBytes(49),
+    identifierDigest: randomBytes(32).toString('hex'),
+    createdAtMs: START_MS,
     ...overrides,
   };
 }
