@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { X25519KeyPair } from '#gateway/protocol/index.ts';
 import { ApiError } from './domain/errors.ts';
+import type { BeaconService } from './beacon-service.ts';
 import type { Sealer } from './domain/sealing.ts';
 import type { WebSocketDelivery } from './delivery/websocket-delivery.ts';
 import type { EpochKeyService } from './keys/epoch-keys.ts';
@@ -10,6 +11,7 @@ import type { Metrics } from './metrics.ts';
 import type { Resolver } from './resolver.ts';
 import type { BusMessage } from './server-bus.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
+import { beaconRoutes } from './routes/beacon-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
 import type { Store } from './store/store.ts';
@@ -18,6 +20,8 @@ export type AppDeps = {
   store: Store;
   sealer: Sealer;
   resolver: Resolver;
+  /** Loyalty beacons: linking, and their half of resolution. */
+  beacons: BeaconService;
   keys: EpochKeyService;
   delivery: WebSocketDelivery;
   metrics: Metrics;
@@ -63,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(async (scope) => shopperRoutes(scope, deps));
+  await app.register(async (scope) => beaconRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
   return app;

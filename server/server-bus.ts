@@ -6,6 +6,8 @@ import { z } from 'zod';
 //   promotion: one was recorded; the instance holding the shopper's app socket delivers it at once
 //   shopper:   a shopper's consent or erasure changed; every resolver re-reads that shopper
 //   keys:      a store or its epoch keys changed; every instance reloads the live keys
+//   beacons:   a loyalty beacon was linked or unlinked; every instance re-reads the resolvable beacons
+//              (the announcing instance has already republished the gateways' registeredBeacons)
 // Only opaque internal IDs travel. Everything is re-read from the Store, which stays the single
 // source of truth, and a periodic resync covers a missed message.
 
@@ -16,6 +18,7 @@ export const BusMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('promotion'), id: z.string().regex(/^pr_[A-Za-z0-9_-]{10,40}$/) }).strict(),
   z.object({ type: z.literal('shopper'), id: z.string().regex(/^sh_[0-9a-f]{32}$/) }).strict(),
   z.object({ type: z.literal('keys') }).strict(),
+  z.object({ type: z.literal('beacons') }).strict(),
 ]);
 export type BusMessage = z.infer<typeof BusMessageSchema>;
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { topics } from '#gateway/protocol/index.ts';
 import { createSealer } from './domain/sealing.ts';
 import { buildApp } from './app.ts';
+import { createBeaconService, deriveBeaconDigestKey, type BeaconService } from './beacon-service.ts';
 import { createWebSocketDelivery, type WebSocketDelivery } from './delivery/websocket-delivery.ts';
 import { loadResolverKeyPair } from './identity.ts';
 import { createPresenceIngest, DEFAULT_EVENT_WINDOW, type EventWindow, type PresenceIngest } from './ingest/presence-ingest.ts';
@@ -44,6 +45,7 @@ export type RunningServer = {
   store: Store;
   metrics: Metrics;
   resolver: Resolver;
+  beacons: BeaconService;
   keys: EpochKeyService;
   delivery: WebSocketDelivery;
   ingest: PresenceIngest;
@@ -59,6 +61,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
+  const beacons = createBeaconService({ store, sealer, digestKey: deriveBeaconDigestKey(options.masterKey), now, logger: logger.child({ component: 'beacons' }) });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
   // The bus and the key service publish through MQTT, which connects below; until then nothing is published.
@@ -70,20 +73,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const keys = createEpochKeyService({
     store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,
     publishConfig: (config) => publish(topics.config(config.storeId, config.gatewayId), JSON.stringify(config), true),
+    registeredBeacons: (storeKeys) => beacons.registeredBeacons(storeKeys),
   });
+  const setKeys = (live: Awaited<ReturnType<EpochKeyService['maintain']>>): void => {
+    resolver.setKeys(live);
+    beacons.setKeys(live);
+  };
   // The server bus keeps other instances' views current (see server-bus.ts).
   const bus: ServerBus = createServerBus({
     publish: (topic, payload) => publish(topic, payload),
     onError: (error) => logger.warn({ err: error.message }, 'server bus publish failed; the periodic resync will catch up'),
     onMessage: async (message) => {
       if (message.type === 'promotion') await delivery.deliverById(message.id);
-      else if (message.type === 'shopper') await resolver.refresh(message.id);
-      else resolver.setKeys(await keys.maintain());
+      else if (message.type === 'shopper') {
+        await resolver.refresh(message.id);
+        await beacons.sync();
+      } else if (message.type === 'beacons') await beacons.sync();
+      else setKeys(await keys.maintain());
     },
   });
   const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
   const ingest = createPresenceIngest({
-    store, resolver, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow,
+    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow,
     delivery: {
       notify: (promotion) => {
         delivery.notify(promotion);
@@ -103,15 +114,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let app: FastifyInstance | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
-    resolver.setKeys(await keys.maintain(true));
+    await beacons.sync();
+    setKeys(await keys.maintain(true));
     await resolver.sync();
     metrics.resolverShoppers.set(resolver.size().shoppers);
 
     // The safety net under the bus: keys and the resolver index are re-read from the Store every minute.
     timers.push(setInterval(() => {
       keys.maintain()
-        .then((live) => resolver.setKeys(live))
+        .then(setKeys)
         .then(() => resolver.sync())
+        // A beacon change another instance announced but this one missed: re-read, and republish if it mattered.
+        .then(() => beacons.sync())
+        .then((changed) => (changed ? keys.publishAllConfigs() : undefined))
         .catch((error: Error) => logger.error({ err: error.message }, 'periodic key and resolver resync failed'));
     }, 60_000));
     // Sequence claims outlive the event window by a minute, for clock differences between instances.
@@ -126,7 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const timer of timers) timer.unref();
 
     app = await buildApp({
-      store, sealer, resolver, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
+      store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
@@ -144,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closed = false;
   const running: RunningServer = {
-    app, url: `http://${host}:${port}`, port, store, metrics, resolver, keys, delivery, ingest, mqtt, bus,
+    app, url: `http://${host}:${port}`, port, store, metrics, resolver, beacons, keys, delivery, ingest, mqtt, bus,
     async close() {
       if (closed) return;
       closed = true;

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema, verifyPresenceEvent } from '#gateway/protocol/index.ts';
+import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { decide, type ResolvedPresence } from '../domain/decision.ts';
 import { isGranted } from '../domain/consent.ts';
 import { buildPromotion } from '../domain/promotion.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Resolution } from '../domain/resolver-index.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
 import { createEventMacKeys } from './event-mac-keys.ts';
@@ -37,6 +38,8 @@ export type PresenceIngest = { handle(topic: string, payload: Buffer): Promise<I
 export type PresenceIngestDeps = {
   store: Store;
   resolver: Resolver;
+  /** Resolves loyalty-beacon pseudonyms (beacon-service.ts); without it no beacon resolves. */
+  beacons?: { resolve(pseudonym: PresenceEvent['pseudonym']): Resolution | undefined };
   delivery: Delivery;
   metrics: Metrics;
   logger: Logger;
@@ -93,7 +96,8 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
       const atMs = event.atS * 1000;
       if (atMs < nowMs - window.pastS * 1000 || atMs > nowMs + window.futureS * 1000) return reject('stale', route.gatewayId);
 
-      const resolution = resolver.resolve(event.pseudonym);
+      // App tokens resolve through the shoppers' EIDs; every other kind only as a linked loyalty beacon.
+      const resolution = event.idKind === 'eddystone-eid' ? resolver.resolve(event.pseudonym) : deps.beacons?.resolve(event.pseudonym);
       // ID-2: an unresolved pseudonym moves a counter and nothing else — so it is resolved (in memory)
       // before its sequence number is claimed, which writes a row.
       if (resolution === undefined || resolution.storeId !== event.storeId) return outcome('unresolved');

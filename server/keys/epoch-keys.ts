@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { EPOCH_KEY_BYTES, PROTOCOL_VERSION, wrapEpochKey, type GatewayConfigMessage } from '#gateway/protocol/index.ts';
+import { EPOCH_KEY_BYTES, PROTOCOL_VERSION, wrapEpochKey, type GatewayConfigMessage, type Pseudonym } from '#gateway/protocol/index.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { LiveEpochKey } from '../domain/resolver-index.ts';
 import type { Store } from '../store/store.ts';
@@ -21,6 +21,11 @@ export type EpochKeyServiceOptions = {
   rotationS?: number;
   /** Overlap around a boundary, so events published just before rotation still resolve. */
   graceS?: number;
+  /**
+   * The beacon pseudonyms a store's gateways may forward, under that store's live keys (MIN-2);
+   * none by default. The loyalty beacons of resolvable shoppers (beacon-service.ts).
+   */
+  registeredBeacons?: (storeKeys: readonly Buffer[]) => Pseudonym[];
 };
 
 export type EpochKeyService = {
@@ -28,6 +33,8 @@ export type EpochKeyService = {
   maintain(force?: boolean): Promise<LiveEpochKey[]>;
   liveKeys(): LiveEpochKey[];
   publishGatewayConfig(gatewayId: string): Promise<void>;
+  /** Republishes every gateway's config: after the registered beacons changed. */
+  publishAllConfigs(): Promise<void>;
 };
 
 const label = (keyId: string): string => `epoch-key:${keyId}`;
@@ -43,7 +50,7 @@ export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKey
     const gateway = await store.getGateway(gatewayId);
     if (gateway === undefined) return undefined;
     const secret = sealer.open(gateway.secretSealed, `gateway-secret:${gateway.id}`);
-    const keys = await store.listEpochKeys(gateway.storeId);
+    const keys = (await store.listEpochKeys(gateway.storeId)).map((k) => ({ ...k, key: sealer.open(k.keySealed, label(k.keyId)) }));
     return {
       v: PROTOCOL_VERSION,
       storeId: gateway.storeId,
@@ -52,11 +59,11 @@ export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKey
       issuedAtS: Math.floor(now() / 1000),
       epochKeys: keys.map((k) => ({
         keyId: k.keyId,
-        wrapped: wrapEpochKey(secret, gateway.id, k.keyId, sealer.open(k.keySealed, label(k.keyId))),
+        wrapped: wrapEpochKey(secret, gateway.id, k.keyId, k.key),
         notBeforeS: k.notBeforeS,
         notAfterS: k.notAfterS,
       })),
-      registeredBeacons: [],
+      registeredBeacons: options.registeredBeacons?.(keys.map((k) => k.key)) ?? [],
     };
   };
 
@@ -96,5 +103,8 @@ export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKey
     },
     liveKeys: () => live,
     publishGatewayConfig,
+    async publishAllConfigs() {
+      for (const gateway of await store.listGateways()) await publishGatewayConfig(gateway.id);
+    },
   };
 }

@@ -42,7 +42,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     const body = parseOrThrow(StoreBodySchema, request.body);
     await store.upsertStore({ id: storeId, name: body.name, timezone: body.timezone });
     for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
-    deps.resolver.setKeys(await deps.keys.maintain());
+    const live = await deps.keys.maintain();
+    deps.resolver.setKeys(live);
+    deps.beacons.setKeys(live);
     deps.announce({ type: 'keys' });
     return { id: storeId, ...body };
   });

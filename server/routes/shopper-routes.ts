@@ -8,6 +8,7 @@ import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
 import { identityKeyLabel } from '../resolver.ts';
 import type { AppDeps } from '../app.ts';
+import { applyBeaconChange } from './beacon-routes.ts';
 import type { ShopperRecord } from '../store/store.ts';
 
 // The shopper's own API, authenticated by the app's credential. A shopper reaches only their own data.
@@ -102,6 +103,8 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const state = await store.appendConsent(records);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
+    // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.
+    await applyBeaconChange(deps);
     deps.announce({ type: 'shopper', id: shopper.id });
     return { consents: state };
   });

@@ -1,3 +1,4 @@
+import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { Campaign, Caps } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
@@ -25,8 +26,7 @@ export type ShopperRecord = {
   erasedAtMs: number | null;
 };
 
-/** Physical beacon kinds a shopper may link: the identifier layouts of gateway.ts identifierOf. */
-export type LinkedBeaconKind = 'ibeacon' | 'eddystone-uid';
+export type { LinkedBeaconKind };
 
 /**
  * A shopper's loyalty beacon. The identifier (personal data) exists here only sealed; identifierDigest

@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { GatewayConfigMessage } from '#gateway/protocol/index.ts';
 import { buildApp, type AppDeps } from '#server/app.ts';
 import type { BusMessage } from '#server/server-bus.ts';
+import { createBeaconService, deriveBeaconDigestKey } from '#server/beacon-service.ts';
 import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
@@ -74,23 +75,29 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logs = options.logSink ?? createLogSink();
   const logger = logs.logger;
   const store = options.store ?? openSqliteStore(':memory:');
-  const sealer = createSealer(options.masterKey ?? randomBytes(32));
+  const masterKey = options.masterKey ?? randomBytes(32);
+  const sealer = createSealer(masterKey);
   const metrics = createMetrics();
   const published: GatewayConfigMessage[] = [];
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
+  const beacons = createBeaconService({ store, sealer, digestKey: deriveBeaconDigestKey(masterKey), now, logger: logger.child({ component: 'beacons' }) });
   const keys = createEpochKeyService({
     store, sealer, now, logger: logger.child({ component: 'keys' }), rotationS: options.epochRotationS,
     publishConfig: async (config) => void published.push(config),
+    registeredBeacons: (storeKeys) => beacons.registeredBeacons(storeKeys),
   });
   const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery });
   const adminToken = randomBytes(24).toString('base64url');
   /** What the app told other server instances (server-bus.ts). */
   const announced: BusMessage[] = [];
   // As startServer does it: live keys first, then every consenting shopper already in the store.
-  resolver.setKeys(await keys.maintain(true));
+  await beacons.sync();
+  const live = await keys.maintain(true);
+  resolver.setKeys(live);
+  beacons.setKeys(live);
   await resolver.sync();
   const deps: AppDeps = {
-    store, sealer, resolver, keys, delivery, metrics, logger, now,
+    store, sealer, resolver, beacons, keys, delivery, metrics, logger, now,
     resolverKeys: await loadResolverKeyPair(store, sealer, options.resolverPrivateKey),
     adminTokenHash: hashToken(adminToken),
     announce: (message) => void announced.push(message),

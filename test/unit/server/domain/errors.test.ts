@@ -21,6 +21,8 @@ describe('HTTP_STATUS', () => {
     ['NOT_FOUND', 404],
     ['CONFLICT', 409],
     ['STALE_CONSENT_TEXT', 409],
+    ['PRESENCE_CONSENT_REQUIRED', 409],
+    ['BEACON_ALREADY_LINKED', 409],
     ['PAYLOAD_TOO_LARGE', 413],
     ['INTERNAL', 500],
   ])('maps %s to %i', (code, status) => {
