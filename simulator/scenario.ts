@@ -45,6 +45,11 @@ export const ScenarioSchema = z
       .object({
         /** Apps that opt in to presence and promotions (half of them also to personalisation). */
         optedInApps: z.number().int().min(0).max(10_000),
+        /**
+         * Share (0–1) of the opted-in apps whose shopper carries a loyalty iBeacon, linked through the API
+         * after consenting. Their phone does not advertise (it stays in a bag): the beacon is how they are seen.
+         */
+        loyaltyBeaconShare: z.number().min(0).max(1).default(0),
         /** Apps that opt in to presence only: resolved, never marketed to. */
         presenceOnlyApps: z.number().int().min(0).max(10_000),
         /** Apps that opt in fully, then withdraw promotions after withdrawAfterS. */

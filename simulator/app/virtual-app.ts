@@ -8,6 +8,11 @@ import { createAppIdentity, type AppTokenSource } from './app-identity.ts';
 
 export type Purpose = 'presence' | 'personalisation' | 'analytics' | 'promotions';
 
+/** A shopper's own beacon, as the app links it (POST /v1/me/beacons). */
+export type LoyaltyBeaconIdentifier =
+  | { kind: 'ibeacon'; uuid: string; major: number; minor: number }
+  | { kind: 'eddystone-uid'; namespace: string; instance: string };
+
 export type ReceivedPromotion = { id: string; campaignId: string; title: string; body: string; couponCode: string; eventId: string; issuedAtMs: number; receivedAtMs: number; why: unknown };
 
 export type VirtualApp = {
@@ -16,6 +21,8 @@ export type VirtualApp = {
   /** Grants or withdraws purposes; resolves once the server has acknowledged. */
   setConsent(decisions: Partial<Record<Purpose, boolean>>): Promise<Record<string, { granted: boolean }>>;
   connect(): Promise<void>;
+  /** Links the shopper's loyalty beacon (needs presence consent); resolves with its ID. */
+  linkBeacon(beacon: LoyaltyBeaconIdentifier): Promise<{ id: string; kind: string }>;
   /** Distinct promotions shown to the shopper, in order of arrival. */
   readonly shown: ReceivedPromotion[];
   /** Promotion frames received, including redeliveries. */
@@ -87,6 +94,7 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
       };
       return (await request<{ consents: Record<string, { granted: boolean }> }>(baseUrl, 'PUT', '/v1/me/consents', body, registered.token)).consents;
     },
+    linkBeacon: (beacon) => request<{ id: string; kind: string }>(baseUrl, 'POST', '/v1/me/beacons', beacon, registered.token),
     async connect() {
       const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/me/promotions/stream`, { headers: { authorization: `Bearer ${registered.token}` } });
       socket = ws;

@@ -1,5 +1,6 @@
 import { createEidGenerator } from '#gateway/protocol/index.ts';
 import { encodeAltBeacon, encodeAppleContinuity, encodeEddystoneEid, encodeEddystoneUid, encodeExposureNotification, encodeIBeacon } from '../radio/encoders.ts';
+import type { LoyaltyBeaconIdentifier } from '../app/virtual-app.ts';
 import type { Rng } from '../rng.ts';
 
 // The devices people carry that are *not* an opted-in app: what the gateway must drop on receipt.
@@ -89,6 +90,24 @@ function foreignDevice(rng: Rng, kind: ForeignKind): ForeignDevice {
       return { kind, txPowerAt1mDbm: -61, intervalMs: 500, payload: () => frame, identifiers: () => [namespace + instance] };
     }
   }
+}
+
+/** A shopper's own loyalty iBeacon (a key fob), with a static identifier that their app links to them. */
+export type LoyaltyBeacon = {
+  identifier: Extract<LoyaltyBeaconIdentifier, { kind: 'ibeacon' }>;
+  txPowerAt1mDbm: number;
+  intervalMs: number;
+  payload(): Buffer;
+  identifiers(): string[];
+};
+
+export function loyaltyBeacon(rng: Rng): LoyaltyBeacon {
+  const identifier = { kind: 'ibeacon' as const, uuid: randomUUIDFrom(rng), major: rng.int(1, 65_000), minor: rng.int(1, 65_000) };
+  const frame = encodeIBeacon({ uuid: identifier.uuid, major: identifier.major, minor: identifier.minor, measuredPowerDbm: -59 });
+  return {
+    identifier, txPowerAt1mDbm: -59, intervalMs: 300, payload: () => frame,
+    identifiers: () => [identifier.uuid, identifier.uuid.replaceAll('-', ''), frame.subarray(9, 29).toString('hex')],
+  };
 }
 
 /** A v4-shaped UUID drawn from the seeded stream (crypto.randomUUID would break replay). */

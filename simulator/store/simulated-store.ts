@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
-import { createVirtualRadio, runRealtime, type Advertiser } from '../radio/virtual-radio.ts';
+import { createVirtualRadio, runRealtime, type Advertiser, type Position } from '../radio/virtual-radio.ts';
 import { createRng, type Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
-import { foreignBeacon, foreignPhone, type ForeignDevice } from '../shoppers/population.ts';
+import { foreignBeacon, foreignPhone, loyaltyBeacon, type ForeignDevice, type LoyaltyBeacon } from '../shoppers/population.ts';
 import { planVisit, type Visit } from '../shoppers/walker.ts';
 import { startVirtualGateways, type VirtualGateway } from './virtual-gateways.ts';
 
@@ -19,6 +19,8 @@ type Shopper = {
   visit: Visit | undefined;
   nextVisitMs: number;
   app?: VirtualApp;
+  /** A linked loyalty iBeacon: the shopper is seen by it, and their phone does not advertise. */
+  loyaltyBeacon?: LoyaltyBeacon;
   device?: ForeignDevice;
   /** When promotions stopped being allowed (withdrawal acknowledged), if they did. */
   promotionsWithdrawnAtMs?: number;
@@ -55,7 +57,7 @@ export type SimulatedStore = {
   groundTruth(): GroundTruth;
   /** Each promotion an app shows, with its latency from the advertisement that caused it. */
   onPromotion(listener: (promotion: DeliveredPromotion) => void): void;
-  apps(): { kind: ShopperKind; app: VirtualApp }[];
+  apps(): { kind: ShopperKind; app: VirtualApp; loyaltyBeacon?: LoyaltyBeacon }[];
   devices(): ForeignDevice[];
   gateways(): VirtualGateway[];
   stop(): Promise<SimulationSummary>;
@@ -125,6 +127,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     ...Array<ShopperKind>(p.foreignBeacons).fill('foreign-beacon'),
   ];
   const startMs = now();
+  const loyaltyShoppers = Math.round(p.optedInApps * p.loyaltyBeaconShare);
   const shoppers: Shopper[] = await Promise.all(kinds.map(async (kind, i): Promise<Shopper> => {
     const own = rng.fork(`shopper:${i}`);
     const shopper: Shopper = { id: `s${i}`, kind, visit: undefined, nextVisitMs: startMs + own.next() * p.arrivalSpreadS * 1000, marketable: kind === 'opted-in' || kind === 'withdrawing' };
@@ -137,6 +140,11 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
       // server must resolve nothing for it (CON-1).
       if (kind !== 'registered-no-consent') {
         await app.setConsent(kind === 'presence-only' ? { presence: true } : { presence: true, promotions: true, ...(personalised ? { personalisation: true } : {}) });
+      }
+      // The first opted-in shoppers carry a loyalty beacon; the app links it once presence is granted.
+      if (kind === 'opted-in' && i < loyaltyShoppers) {
+        shopper.loyaltyBeacon = loyaltyBeacon(own);
+        await app.linkBeacon(shopper.loyaltyBeacon.identifier);
       }
       await app.connect();
       shopper.app = app;
@@ -165,18 +173,25 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     });
   }
 
-  const advertiserFor = (shopper: Shopper, own: Rng): Advertiser => ({
-    id: shopper.id,
-    position: () => shopper.visit?.positionAt(radio.nowMs()) ?? scenario.door,
-    intervalMs: shopper.app ? p.appAdvertisingIntervalMs : shopper.device!.intervalMs,
-    txPowerAt1mDbm: shopper.app ? -61 : shopper.device!.txPowerAt1mDbm,
-    addressRotationMs: shopper.app ? 15 * 60_000 : shopper.device!.addressRotationMs,
-    payload: (nowMs) => {
-      if (shopper.visit === undefined || nowMs < shopper.visit.startMs || nowMs > shopper.visit.endMs) return undefined;
-      return shopper.app ? shopper.app.tokens.advertisementAt(nowMs) : shopper.device!.payload(nowMs);
-    },
-    jitterMs: own.int(5, 10),
-  });
+  const inStore = (shopper: Shopper, nowMs: number): boolean => shopper.visit !== undefined && nowMs >= shopper.visit.startMs && nowMs <= shopper.visit.endMs;
+  const advertiserFor = (shopper: Shopper, own: Rng): Advertiser => {
+    const position = (): Position => shopper.visit?.positionAt(radio.nowMs()) ?? scenario.door;
+    const beacon = shopper.loyaltyBeacon;
+    // A beacon keeps a static address; phones rotate theirs.
+    if (beacon) return { id: shopper.id, position, intervalMs: beacon.intervalMs, txPowerAt1mDbm: beacon.txPowerAt1mDbm, payload: (nowMs) => (inStore(shopper, nowMs) ? beacon.payload() : undefined), jitterMs: own.int(5, 10) };
+    return {
+      id: shopper.id,
+      position,
+      intervalMs: shopper.app ? p.appAdvertisingIntervalMs : shopper.device!.intervalMs,
+      txPowerAt1mDbm: shopper.app ? -61 : shopper.device!.txPowerAt1mDbm,
+      addressRotationMs: shopper.app ? 15 * 60_000 : shopper.device!.addressRotationMs,
+      payload: (nowMs) => {
+        if (!inStore(shopper, nowMs)) return undefined;
+        return shopper.app ? shopper.app.tokens.advertisementAt(nowMs) : shopper.device!.payload(nowMs);
+      },
+      jitterMs: own.int(5, 10),
+    };
+  };
   shoppers.forEach((shopper, i) => radio.addAdvertiser(advertiserFor(shopper, rng.fork(`advertiser:${i}`))));
 
   // Visits: when one ends, the next is planned after a pause.
@@ -235,7 +250,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
       addresses: [...addressesSeen],
       eids: [...eids],
       identityKeys: shoppers.flatMap((s) => (s.app ? [s.app.identityKeyHex()] : [])),
-      deviceIdentifiers: shoppers.flatMap((s) => s.device?.identifiers() ?? []),
+      deviceIdentifiers: shoppers.flatMap((s) => [...(s.device?.identifiers() ?? []), ...(s.loyaltyBeacon?.identifiers() ?? [])]),
     };
   };
 
@@ -243,7 +258,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     stats,
     groundTruth,
     onPromotion: (listener) => void promotionListeners.push(listener),
-    apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app! })),
+    apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app!, ...(s.loyaltyBeacon ? { loyaltyBeacon: s.loyaltyBeacon } : {}) })),
     devices: () => shoppers.flatMap((s) => (s.device ? [s.device] : [])),
     gateways: () => gateways,
     stop() {
