@@ -6,12 +6,14 @@ import { ApiError } from './domain/errors.ts';
 import type { BeaconService } from './beacon-service.ts';
 import type { Sealer } from './domain/sealing.ts';
 import type { WebSocketDelivery } from './delivery/websocket-delivery.ts';
+import type { EventWindow } from './ingest/presence-ingest.ts';
 import type { EpochKeyService } from './keys/epoch-keys.ts';
 import type { Metrics } from './metrics.ts';
 import type { Resolver } from './resolver.ts';
 import type { BusMessage } from './server-bus.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { beaconRoutes } from './routes/beacon-routes.ts';
+import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
 import type { Store } from './store/store.ts';
@@ -31,6 +33,8 @@ export type AppDeps = {
   adminTokenHash: string;
   /** Tells the other server instances what changed (server-bus.ts). */
   announce: (message: BusMessage) => void;
+  /** How old (or early) a reported sighting may be; the ingest's window (DEFAULT_EVENT_WINDOW) by default. */
+  eventWindow?: Partial<EventWindow>;
   /** The broker URL written into provisioned gateway config files. */
   publicMqttUrl: string;
 };
@@ -68,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(async (scope) => shopperRoutes(scope, deps));
   await app.register(async (scope) => beaconRoutes(scope, deps));
+  await app.register(async (scope) => sightingRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
   return app;

@@ -142,7 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     app = await buildApp({
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
-      adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url,
+      adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {

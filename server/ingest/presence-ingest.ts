@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
-import { decide, type ResolvedPresence } from '../domain/decision.ts';
-import { isGranted } from '../domain/consent.ts';
-import { buildPromotion } from '../domain/promotion.ts';
+import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
@@ -10,6 +8,7 @@ import type { Resolution } from '../domain/resolver-index.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
 import { createEventMacKeys } from './event-mac-keys.ts';
+import { processResolvedPresence } from './resolved-presence.ts';
 
 // Presence ingest: one MQTT message in, at most one promotion out. A message is checked in this
 // order, and each failure is counted under its own outcome and logged with the gateway and reason
@@ -18,7 +17,8 @@ import { createEventMacKeys } from './event-mac-keys.ts';
 // another event (`replayed`; claimed only once the pseudonym resolves, so that an unresolved one
 // leaves no row, ID-2). Every step after that is idempotent — presence is recorded by event ID,
 // promotions by (campaign, shopper, event) — so a message the broker redelivers after a crash or to
-// another instance changes nothing the second time.
+// another instance changes nothing the second time. Those steps are resolved-presence.ts, shared with
+// the iOS apps' sightings.
 
 export type IngestOutcome =
   | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'forged' | 'stale' | 'replayed' | 'unresolved'
@@ -106,36 +106,13 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
       const claim = await store.acceptSequence(event.gatewayId, event.boot, event.seq, event.eventId, atMs);
       if (claim === 'replay') return reject('replayed', route.gatewayId);
 
-      const consent = await store.getConsentState(resolution.shopperId);
-      if (!isGranted(consent, 'presence')) return outcome('no-consent');
       const resolved: ResolvedPresence = {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS,
       };
-      await store.recordPresence(resolved, nowMs);
-
-      const decision = decide(resolved, consent, await store.listCampaigns(event.storeId), nowMs);
-      if (!decision.send) {
-        metrics.decisions.inc({ outcome: 'skip', reason: decision.reason.code });
-        return outcome(decision.reason.code === 'capped' ? 'capped' : decision.reason.code);
-      }
-      const shopper = await store.getShopper(resolution.shopperId);
-      const message = buildPromotion({
-        campaign: decision.campaign, shopperId: resolution.shopperId, eventId: event.eventId, zoneId: event.zoneId,
-        personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
-      });
-      const result = await store.recordPromotion({
-        message, campaignId: decision.campaign.id, shopperId: resolution.shopperId, eventId: event.eventId,
-        storeId: event.storeId, zoneId: event.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, requiredPurposes: decision.purposes,
-      });
+      const result = await processResolvedPresence({ store, delivery, metrics }, resolved, nowMs);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
-      if (result.outcome === 'skipped') {
-        metrics.decisions.inc({ outcome: 'skip', reason: result.reason });
-        return outcome(result.reason === 'no-consent' || result.reason === 'erased' ? 'no-consent' : 'capped');
-      }
-      metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'send' : 'duplicate', reason: 'none' });
-      if (result.promotion.status === 'pending') delivery.notify(result.promotion);
-      return outcome(result.outcome === 'recorded' ? 'sent' : 'duplicate');
+      return outcome(result === 'no-presence' ? 'no-consent' : result);
     },
   };
 }

@@ -5,6 +5,7 @@ import { IdSchema } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
+import { StoreBeaconSchema } from '../domain/store-beacons.ts';
 import { tokenMatches } from '../identity.ts';
 import type { AppDeps } from '../app.ts';
 
@@ -16,8 +17,23 @@ const StoreBodySchema = z
     name: z.string().min(1).max(120),
     timezone: z.string().min(1).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'timezone must be an IANA time zone such as "Europe/Rome"'),
     zones: z.array(z.object({ id: IdSchema, name: z.string().min(1).max(80), sensitive: z.boolean().default(false) }).strict()).min(1).max(500),
+    /** The store's own iBeacons, which iOS apps monitor (GET /v1/me/regions); a PUT replaces them, none if absent. */
+    beacons: z.array(StoreBeaconSchema).max(500).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((body, ctx) => {
+    const zoneIds = new Set(body.zones.map((z) => z.id));
+    const ids = new Set<string>();
+    const identities = new Set<string>();
+    body.beacons.forEach((beacon, i) => {
+      if (!zoneIds.has(beacon.zoneId)) ctx.addIssue({ code: 'custom', path: ['beacons', i, 'zoneId'], message: `no zone "${beacon.zoneId}" in this store` });
+      if (ids.has(beacon.id)) ctx.addIssue({ code: 'custom', path: ['beacons', i, 'id'], message: `beacon ID "${beacon.id}" is listed twice` });
+      const identity = `${beacon.uuid}/${beacon.major}/${beacon.minor}`;
+      if (identities.has(identity)) ctx.addIssue({ code: 'custom', path: ['beacons', i], message: 'another beacon has the same uuid, major and minor' });
+      ids.add(beacon.id);
+      identities.add(identity);
+    });
+  });
 
 const GatewayBodySchema = z
   .object({
@@ -42,6 +58,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     const body = parseOrThrow(StoreBodySchema, request.body);
     await store.upsertStore({ id: storeId, name: body.name, timezone: body.timezone });
     for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
+    await store.replaceStoreBeacons(storeId, body.beacons);
     const live = await deps.keys.maintain();
     deps.resolver.setKeys(live);
     deps.beacons.setKeys(live);

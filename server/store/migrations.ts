@@ -50,4 +50,14 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX beacons_shopper ON beacons (shopper_id, created_at_ms)`,
     ],
   },
+  {
+    version: 4,
+    name: 'store beacons',
+    statements: [
+      // A store's own iBeacons (not personal data), which iOS apps monitor as regions and report
+      // sightings of (POST /v1/me/sightings); each stands in one zone.
+      `CREATE TABLE store_beacons (store_id TEXT NOT NULL REFERENCES stores(id), id TEXT NOT NULL, zone_id TEXT NOT NULL, uuid TEXT NOT NULL, major INTEGER NOT NULL, minor INTEGER NOT NULL, PRIMARY KEY (store_id, id))`,
+      `CREATE UNIQUE INDEX store_beacons_identity ON store_beacons (store_id, uuid, major, minor)`,
+    ],
+  },
 ];

@@ -3,7 +3,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, unb64, type Row } from './rows.ts';
+import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -155,6 +155,18 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async listZones(storeId) {
       return (await rows('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId))
         .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+    },
+    async replaceStoreBeacons(storeId, beacons) {
+      await transaction(async (q) => {
+        await q('DELETE FROM store_beacons WHERE store_id = $1', [storeId]);
+        for (const b of beacons) await q('INSERT INTO store_beacons (store_id, id, zone_id, uuid, major, minor) VALUES ($1, $2, $3, $4, $5, $6)', [storeId, b.id, b.zoneId, b.uuid, b.major, b.minor]);
+      });
+    },
+    async listStoreBeacons(storeId) {
+      const found = storeId === undefined
+        ? await rows('SELECT * FROM store_beacons ORDER BY store_id COLLATE "C", id COLLATE "C"')
+        : await rows('SELECT * FROM store_beacons WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
+      return found.map(toStoreBeacon);
     },
     async upsertGateway(g, rotateSecret = false) {
       const result = await query(

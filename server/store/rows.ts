@@ -1,6 +1,6 @@
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
-import type { EpochKeyRecord, GatewayRecord, LinkedBeaconKind, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+import type { EpochKeyRecord, GatewayRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -80,6 +80,15 @@ export const toEpochKey = (row: Row): EpochKeyRecord => ({
   keySealed: unb64(row.key_sealed),
   notBeforeS: num(row.not_before_s),
   notAfterS: num(row.not_after_s),
+});
+
+export const toStoreBeacon = (row: Row): StoreBeaconRecord => ({
+  storeId: String(row.store_id),
+  id: String(row.id),
+  zoneId: String(row.zone_id),
+  uuid: String(row.uuid),
+  major: num(row.major),
+  minor: num(row.minor),
 });
 
 export const toLinkedBeacon = (row: Row): LinkedBeaconRecord => ({

@@ -5,7 +5,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toShopper, unb64, type Row } from './rows.ts';
+import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -87,6 +87,11 @@ export function openSqliteStore(path: string): Store {
     return String(get('SELECT event_id FROM event_sequences WHERE gateway_id = ? AND boot = ? AND seq = ?', gatewayId, boot, seq)!.event_id) === eventId ? 'redelivery' : 'replay';
   });
 
+  const replaceStoreBeacons = db.transaction((storeId: string, beacons: Parameters<Store['replaceStoreBeacons']>[1]) => {
+    run('DELETE FROM store_beacons WHERE store_id = ?', storeId);
+    for (const b of beacons) run('INSERT INTO store_beacons (store_id, id, zone_id, uuid, major, minor) VALUES (?, ?, ?, ?, ?, ?)', storeId, b.id, b.zoneId, b.uuid, b.major, b.minor);
+  });
+
   let closed = false;
   const store: Store = {
     kind: 'sqlite',
@@ -116,6 +121,12 @@ export function openSqliteStore(path: string): Store {
     async listZones(storeId) {
       return all('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = ? ORDER BY id', storeId)
         .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+    },
+    async replaceStoreBeacons(storeId, beacons) {
+      replaceStoreBeacons.immediate(storeId, beacons);
+    },
+    async listStoreBeacons(storeId) {
+      return (storeId === undefined ? all('SELECT * FROM store_beacons ORDER BY store_id, id') : all('SELECT * FROM store_beacons WHERE store_id = ? ORDER BY id', storeId)).map(toStoreBeacon);
     },
     async upsertGateway(g, rotateSecret = false) {
       run(

@@ -13,6 +13,8 @@ import type { PromotionMessage } from '../domain/promotion.ts';
 export type StoreRecord = { id: string; name: string; timezone: string };
 export type ZoneRecord = { storeId: string; id: string; name: string; sensitive: boolean };
 export type GatewayRecord = { id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean };
+/** One of a store's own iBeacons, standing in a zone; uuid is lower-case with dashes. */
+export type StoreBeaconRecord = { storeId: string; id: string; zoneId: string; uuid: string; major: number; minor: number };
 export type EpochKeyRecord = { keyId: string; storeId: string; keySealed: Buffer; notBeforeS: number; notAfterS: number };
 
 export type ShopperRecord = {
@@ -76,6 +78,10 @@ export interface Store {
   upsertStore(store: StoreRecord): Promise<void>;
   listStores(): Promise<StoreRecord[]>;
   upsertZone(zone: ZoneRecord): Promise<void>;
+  /** Replaces a store's own beacons with these, in one transaction. */
+  replaceStoreBeacons(storeId: string, beacons: readonly Omit<StoreBeaconRecord, 'storeId'>[]): Promise<void>;
+  /** Store beacons, of one store or all, by store and ID. */
+  listStoreBeacons(storeId?: string): Promise<StoreBeaconRecord[]>;
   listZones(storeId: string): Promise<ZoneRecord[]>;
   /** Creates or updates a gateway; an existing gateway keeps its secret unless rotateSecret. */
   upsertGateway(gateway: Omit<GatewayRecord, 'lastSeenAtMs' | 'online'>, rotateSecret?: boolean): Promise<GatewayRecord>;

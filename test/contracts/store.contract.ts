@@ -101,6 +101,34 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         ]);
       });
 
+      it('replaces a store\'s own beacons as a whole, listed by ID, per store or for all', async () => {
+        const storeId = uniqueId('st');
+        const otherId = uniqueId('st');
+        for (const id of [storeId, otherId]) await store.upsertStore({ id, name: 'Beacons', timezone: 'UTC' });
+        const uuid = 'f7826da6-4fa2-4e98-8024-bc5b71e0893e';
+        await store.replaceStoreBeacons(storeId, [{ id: 'door', zoneId: 'entrance', uuid, major: 1, minor: 1 }, { id: 'bread', zoneId: 'bakery', uuid, major: 1, minor: 2 }]);
+        await store.replaceStoreBeacons(otherId, [{ id: 'door', zoneId: 'entrance', uuid, major: 2, minor: 1 }]);
+        expect((await store.listStoreBeacons(storeId)).map((b) => b.id)).toEqual(['bread', 'door']);
+
+        await store.replaceStoreBeacons(storeId, [{ id: 'tills', zoneId: 'tills', uuid, major: 1, minor: 3 }]);
+        expect(await store.listStoreBeacons(storeId)).toEqual([{ storeId, id: 'tills', zoneId: 'tills', uuid, major: 1, minor: 3 }]);
+        expect((await store.listStoreBeacons()).filter((b) => b.storeId === storeId || b.storeId === otherId).map((b) => `${b.storeId === storeId ? 'a' : 'b'}:${b.id}`).sort())
+          .toEqual(['a:tills', 'b:door']);
+        await store.replaceStoreBeacons(storeId, []);
+        expect(await store.listStoreBeacons(storeId)).toEqual([]);
+      });
+
+      it('keeps a store\'s beacons unchanged when a replacement fails part-way', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Beacons', timezone: 'UTC' });
+        const uuid = 'f7826da6-4fa2-4e98-8024-bc5b71e0893e';
+        const before = [{ id: 'door', zoneId: 'entrance', uuid, major: 1, minor: 1 }];
+        await store.replaceStoreBeacons(storeId, before);
+        // Two beacons with one (uuid, major, minor): the unique constraint fails the second insert.
+        await expect(store.replaceStoreBeacons(storeId, [{ id: 'a', zoneId: 'entrance', uuid, major: 1, minor: 5 }, { id: 'b', zoneId: 'tills', uuid, major: 1, minor: 5 }])).rejects.toThrow();
+        expect(await store.listStoreBeacons(storeId)).toEqual([{ storeId, ...before[0] }]);
+      });
+
       it('keeps a gateway secret on upsert unless asked to rotate it', async () => {
         const id = uniqueId('gw');
         const created = await store.upsertGateway({ id, storeId: 'store-1', zoneId: 'entrance', secretSealed: Buffer.from('secret-1') });
