@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdentifierKindSchema, PseudonymSchema, pseudonymise, type IdentifierKind } from '#gateway/protocol/pseudonym.ts';
+import { decodePseudonym, IdentifierKindSchema, PseudonymSchema, pseudonymBytes, pseudonymise, type IdentifierKind } from '#gateway/protocol/pseudonym.ts';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);
@@ -40,6 +40,53 @@ describe('pseudonymise', () => {
   it.each([0, 16, 31, 33, 64])('rejects a %i-byte epoch key', (length) => {
     expect(() => pseudonymise(Buffer.alloc(length), 'ibeacon', ID)).toThrow(RangeError);
     expect(() => pseudonymise(Buffer.alloc(length), 'ibeacon', ID)).toThrow(`epoch key must be 32 bytes, got ${length}`);
+  });
+});
+
+describe('pseudonymBytes', () => {
+  it('is the pseudonym as its 16 raw bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(...KINDS), fc.uint8Array({ maxLength: 24 }), (key, kind, id) => {
+        const bytes = pseudonymBytes(key, kind, id);
+        expect(bytes).toHaveLength(16);
+        expect(bytes.toString('hex')).toBe(pseudonymise(key, kind, id));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects a short epoch key as pseudonymise does', () => {
+    expect(() => pseudonymBytes(Buffer.alloc(16), 'eddystone-eid', ID)).toThrow('epoch key must be 32 bytes, got 16');
+  });
+});
+
+describe('decodePseudonym', () => {
+  it('writes back the bytes of any pseudonym, at an offset, and touches nothing around them', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(8), (bytes, offset) => {
+        const into = new Uint8Array(offset + 20).fill(0xee);
+        expect(decodePseudonym(Buffer.from(bytes).toString('hex'), into, offset)).toBe(true);
+        expect(into.subarray(offset, offset + 16)).toEqual(bytes);
+        expect([...into.subarray(0, offset), ...into.subarray(offset + 16)].every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it.each([
+    ['uppercase hex', '0123456789ABCDEF0123456789ABCDEF'],
+    ['31 characters', '0'.repeat(31)],
+    ['33 characters', '0'.repeat(33)],
+    ['a non-hex letter', `${'0'.repeat(31)}g`],
+    ['a character past ASCII', `${'0'.repeat(31)}\u00e9`],
+    ['a character past Latin-1', `${'0'.repeat(31)}\u4e00`],
+    ['the empty string', ''],
+  ])('refuses %s', (_name, text) => {
+    expect(decodePseudonym(text, new Uint8Array(16))).toBe(false);
+  });
+
+  it('refuses to write past the end of its target', () => {
+    expect(decodePseudonym('0'.repeat(32), new Uint8Array(16), 1)).toBe(false);
   });
 });
 
