@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Pseudonym } from '#gateway/protocol/index.ts';
 import { isGranted, type ConsentState } from './domain/consent.ts';
@@ -8,6 +9,10 @@ import type { Store } from './store/store.ts';
 // The resolver service: keeps the pure index in step with the store. It indexes only shoppers whose
 // presence consent is active (ID-2); a withdrawal or erasure removes the shopper before the API call
 // returns. An unresolved pseudonym is only counted — never logged, never stored.
+//
+// Rolling a million shoppers' windows, or adding a new epoch key for all of them, is seconds of CPU
+// (docs/benchmarks.md). rollInSlices() does it in slices of SLICE_BUDGET and yields to the event loop
+// between them, so ingest and HTTP keep running; setKeys() does one slice at once and the rest so.
 
 export type Resolver = {
   /** Brings the index in line with the Store: adds consenting shoppers, drops everyone else. */
@@ -15,10 +20,16 @@ export type Resolver = {
   setKeys(keys: readonly LiveEpochKey[]): void;
   /** Re-reads one shopper after a consent change or erasure. */
   refresh(shopperId: string, state?: ConsentState): Promise<void>;
+  /** Does everything due now, in one go; returns how many shoppers' windows moved. */
   roll(): number;
+  /** Does everything due in slices, yielding to the event loop between them (the server's roll timer). */
+  rollInSlices(): Promise<number>;
   resolve(pseudonym: Pseudonym): Resolution | undefined;
   size(): { shoppers: number; pseudonyms: number };
 };
+
+/** Pseudonyms computed per slice: about 1,000 × 3–5 µs (index.rollStep's budget). */
+export const SLICE_BUDGET = 1_000;
 
 export const identityKeyLabel = (shopperId: string): string => `identity-key:${shopperId}`;
 
@@ -26,20 +37,43 @@ export function createResolver(options: { store: Store; sealer: Sealer; now: () 
   const { store, sealer, now, logger } = options;
   const index = createResolverIndex({ toleranceWindows: options.toleranceWindows });
   const nowS = (): number => Math.floor(now() / 1000);
+  let draining: Promise<number> | undefined;
+
+  const drain = async (): Promise<number> => {
+    let rolled = 0;
+    for (;;) {
+      await nextTurn(); // first, too: a caller never runs a slice inline, and `draining` is set before this ends
+      const step = index.rollStep(nowS(), SLICE_BUDGET);
+      rolled += step.rolled;
+      if (step.done) return rolled;
+    }
+  };
+  const rollInSlices = (): Promise<number> => {
+    draining ??= drain().finally(() => {
+      draining = undefined;
+    });
+    return draining;
+  };
 
   return {
     async sync() {
       const shoppers = await store.listResolvableShoppers();
-      const keep = new Set(shoppers.map((s) => s.id));
-      for (const shopperId of index.shopperIds()) if (!keep.has(shopperId)) index.remove(shopperId);
-      for (const s of shoppers) {
-        if (index.has(s.id)) continue;
+      index.reserve(shoppers.length);
+      const missing = shoppers.filter((s) => !index.has(s.id));
+      // Ids are the Store's keys, so unique: once the missing are added, the index holds more than the
+      // list only if it holds someone no longer listed. Only then is the (costly, at 1M) set built.
+      if (index.size().shoppers + missing.length !== shoppers.length) {
+        const listed = new Set(shoppers.map((s) => s.id));
+        for (const shopperId of index.shopperIds()) if (!listed.has(shopperId)) index.remove(shopperId);
+      }
+      for (const s of missing) {
         index.upsert({ shopperId: s.id, identityKey: sealer.open(s.identityKeySealed, identityKeyLabel(s.id)), rotationExponent: s.rotationExponent }, nowS());
       }
       logger.debug({ shoppers: shoppers.length }, 'resolver synchronised with the store');
     },
     setKeys(keys) {
-      index.setKeys(keys, nowS());
+      index.setKeys(keys, nowS(), SLICE_BUDGET);
+      rollInSlices().catch((error: Error) => logger.error({ err: error.message }, 'resolver roll failed'));
     },
     async refresh(shopperId, state) {
       const shopper = await store.getShopper(shopperId);
@@ -51,6 +85,7 @@ export function createResolver(options: { store: Store; sealer: Sealer; now: () 
       }
     },
     roll: () => index.roll(nowS()),
+    rollInSlices,
     resolve: (pseudonym) => index.resolve(pseudonym),
     size: () => index.size(),
   };

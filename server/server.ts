@@ -135,8 +135,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .catch((error: Error) => logger.error({ err: error.message }, 'pruning event sequence numbers failed'));
     }, 60_000));
     timers.push(setInterval(() => {
-      resolver.roll();
-      metrics.resolverShoppers.set(resolver.size().shoppers);
+      resolver.rollInSlices()
+        .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
+        .catch((error: Error) => logger.error({ err: error.message }, 'resolver roll failed'));
     }, 5_000));
     for (const timer of timers) timer.unref();
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateX25519KeyPair, pseudonymise, x25519PublicKey } from '#gateway/protocol/index.ts';
 import { identityKeyFor } from '#server/identity.ts';
+import { SLICE_BUDGET } from '#server/resolver.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { buildTestApp, expectStatus, grant, putStore, registerShopper, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
@@ -99,5 +100,41 @@ describe('resolver', () => {
     expect(t.deps.resolver.resolve(pseudonymNow(t, shopper))).toBeUndefined();
     await t.deps.resolver.refresh('sh_nobody');
     expect(t.deps.resolver.size().shoppers).toBe(0);
+  });
+
+  it('keeps rolling on every call of rollInSlices, as the server\'s timer makes them, so a shopper stays resolvable window after window', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    expectStatus(await putStore(t, 'store-1'), 200);
+    const shopper = await registerShopper(t.app);
+    await grant(t.app, shopper.token, { presence: true });
+    for (let window = 1; window <= 3; window += 1) {
+      t.clock.advance(1024 * 1000);
+      expect(await t.deps.resolver.rollInSlices()).toBe(1);
+      expect(t.deps.resolver.resolve(pseudonymNow(t, shopper))).toEqual({ shopperId: shopper.shopperId, storeId: 'store-1' });
+    }
+  });
+
+  it('computes a new key for many shoppers one slice at once and the rest in slices between event-loop turns', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    expectStatus(await putStore(t, 'store-1'), 200);
+    // More shoppers than one slice covers: each needs 3 windows under the new key.
+    const count = Math.ceil(SLICE_BUDGET / 3) + 50;
+    const shoppers = await Promise.all(Array.from({ length: count }, async () => {
+      const shopper = await registerShopper(t.app);
+      await grant(t.app, shopper.token, { presence: true });
+      return shopper;
+    }));
+    const extra = { keyId: 'store-2-0', storeId: 'store-2', key: randomBytes(32) };
+    const underExtra = (shopper: RegisteredShopper) =>
+      t.deps.resolver.resolve(pseudonymise(extra.key, 'eddystone-eid', shopper.tokens.eidAt(Math.floor(t.deps.now() / 1000))));
+
+    t.deps.resolver.setKeys([...t.deps.keys.liveKeys(), extra]);
+    const resolvedAtOnce = shoppers.filter((s) => underExtra(s) !== undefined).length;
+    expect(resolvedAtOnce).toBeGreaterThan(0);
+    expect(resolvedAtOnce).toBeLessThan(count);
+    await t.deps.resolver.rollInSlices();
+    for (const shopper of shoppers) expect(underExtra(shopper)).toEqual({ shopperId: shopper.shopperId, storeId: 'store-2' });
   });
 });
