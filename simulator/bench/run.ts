@@ -2,9 +2,11 @@ import { runDecodeBench } from './decode-bench.ts';
 import { runFloodBench } from './flood-bench.ts';
 import { runGatewayBench } from './gateway-bench.ts';
 import { runRadioBench } from './radio-bench.ts';
+import { runResolverBench } from './resolver-bench.ts';
 
 // `npm run bench`: every benchmark, side by side in one run (the machines are shared and noisy),
 // with ratios against the reference figures in shared/reference/performance-notes.md.
+// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio; comma-separated) runs those sections.
 
 const REFERENCE = {
   // "parse a 31-byte advertisement and decode an iBeacon (straightforward code)" — one core.
@@ -19,17 +21,38 @@ const REFERENCE = {
 
 export async function runBenchmarks(args: string[]): Promise<number> {
   const quick = args.includes('--quick');
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : undefined;
+  const runs = (section: string): boolean => only === undefined || only.has(section);
   const print = (line: string): void => void process.stdout.write(`${line}\n`);
-  print(`vicino bench${quick ? ' --quick' : ''} — Node ${process.version}, ${process.arch}; medians with p5/p95 over rounds\n`);
+  print(`vicino bench${args.length > 0 ? ` ${args.join(' ')}` : ''} — Node ${process.version}, ${process.arch}; medians with p5/p95 over rounds`);
 
-  print('1. BLE decode (gateway/ble/decode.ts)');
+  if (runs('decode')) await decodeSection(quick, print);
+  if (runs('gateway')) gatewaySection(quick, print);
+  if (runs('flood')) {
+    print('\n3. Memory under a flood (BLE spam, rotating addresses): real noble + the real gateway');
+    await runFloodBench({ reports: quick ? 30_000 : 200_000, print: (l) => print(`   ${l}`) });
+  }
+  if (runs('radio')) radioSection(quick, print);
+  if (runs('resolver')) {
+    const shoppers = quick ? [10_000, 100_000] : [100_000, 1_000_000];
+    print(`\n5. The resolver at scale (server/domain/resolver-index.ts): ${shoppers.map((n) => n.toLocaleString('en')).join(' and ')} consenting shoppers, K = 10; compact index vs the Map it replaced`);
+    await runResolverBench({ shoppers, baselineUpTo: quick ? 10_000 : undefined, print: (l) => print(`   ${l}`) });
+  }
+  return 0;
+}
+
+async function decodeSection(quick: boolean, print: (line: string) => void): Promise<void> {
+  print('\n1. BLE decode (gateway/ble/decode.ts)');
   const decode = await runDecodeBench({ iterations: quick ? 200_000 : 2_000_000, rounds: quick ? 3 : 7, print: (l) => print(`   ${l}`) });
   const ibeacon = decode.find((r) => /ibeacon/i.test(r.name));
   if (ibeacon) {
     print(`   ratio vs straightforward reference decode (3.0 M/s): ${(ibeacon.opsPerSec / REFERENCE.decodeIBeaconPerSec).toFixed(2)}×`);
     print(`   ratio vs noble + node-beacon-scanner parsers (0.70 M/s): ${(ibeacon.opsPerSec / REFERENCE.nobleParserPerSec).toFixed(2)}×`);
   }
+}
 
+function gatewaySection(quick: boolean, print: (line: string) => void): void {
   print('\n2. Gateway hot path (decode → filter → pseudonymise → presence), 320-device crowd');
   const gateway = runGatewayBench({ advertisements: quick ? 60_000 : 300_000, rounds: quick ? 3 : 5, print: (l) => print(`   ${l}`) });
   const [cached, uncached] = gateway;
@@ -38,14 +61,12 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     print(`   ratio vs naive parse+decode+HMAC+stringify reference (0.30 M/s): ${(cached.opsPerSec / REFERENCE.naivePipelinePerSec).toFixed(2)}×`);
     print(`   headroom vs one radio's ceiling (490 adv/s): ${Math.round(cached.opsPerSec / REFERENCE.radioCeilingPerSec).toLocaleString('en')}×`);
   }
+}
 
-  print('\n3. Memory under a flood (BLE spam, rotating addresses): real noble + the real gateway');
-  await runFloodBench({ reports: quick ? 30_000 : 200_000, print: (l) => print(`   ${l}`) });
-
+function radioSection(quick: boolean, print: (line: string) => void): void {
   const radioShape = quick ? { advertisers: 200, receivers: 5, virtualSeconds: 5 } : { advertisers: 1_000, receivers: 20, virtualSeconds: 10 };
   print(`\n4. Virtual radio (simulator/radio), ${radioShape.advertisers.toLocaleString('en')} advertisers × ${radioShape.receivers} gateways, ${radioShape.virtualSeconds} s of virtual time`);
   const radio = runRadioBench(radioShape);
   print(`   ${radio.emitted.toLocaleString('en')} advertising events, ${radio.delivered.toLocaleString('en')} reports delivered in ${radio.wallMs.toFixed(0)} ms wall`);
   print(`   ${Math.round(radio.reportsPerSecond).toLocaleString('en')} reports/s; real-time factor ${radio.realTimeFactor.toFixed(1)}× (≥ 1 means it keeps up with real time on one core)`);
-  return 0;
 }
