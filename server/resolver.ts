@@ -28,7 +28,10 @@ export type Resolver = {
   size(): { shoppers: number; pseudonyms: number };
 };
 
-/** index.rollStep's budget per slice: 500 pseudonyms at ~10 µs each (an AES block and an HMAC) block the event loop ~5–15 ms. */
+/**
+ * index.rollStep's budget per slice: 500 pseudonyms at ~10 µs each (an AES block and an HMAC), so a slice blocks the
+ * event loop ~5 ms, and up to ~30 ms with a collector pause (p99 17–19 ms measured at 1M shoppers, docs/benchmarks.md).
+ */
 export const SLICE_BUDGET = 500;
 
 export const identityKeyLabel = (shopperId: string): string => `identity-key:${shopperId}`;

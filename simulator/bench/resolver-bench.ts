@@ -288,9 +288,10 @@ export async function runResolverBench(opts: ResolverBenchOptions = {}): Promise
     const map = await measure(MAP_BEFORE, people, options, rng.fork('map'));
     report(map, print);
     results.push(map);
-    print(`  before → after: memory ${(map.oneKey.heapMb / compact.oneKey.heapMb).toFixed(1)}× less (1 key), ${(map.twoKeys.heapMb / compact.twoKeys.heapMb).toFixed(1)}× (2 keys); `
-      + `build ${(map.build.wallMs / compact.build.wallMs).toFixed(2)}× faster; steady-state CPU ${(map.oneKey.percentOfCore / compact.oneKey.percentOfCore).toFixed(1)}× less; `
-      + `longest block ${(map.oneKey.roll.longestBlockMs / compact.oneKey.roll.longestBlockMs).toFixed(0)}× shorter; hits ${(compact.oneKey.hitsPerSec / map.oneKey.hitsPerSec).toFixed(2)}×, misses ${(compact.oneKey.missesPerSec / map.oneKey.missesPerSec).toFixed(2)}×`);
+    const times = (before: number, after: number): string => `${(before / after).toFixed(before / after >= 10 ? 0 : 1)}×`;
+    print(`  before ÷ after: memory ${times(map.oneKey.heapMb, compact.oneKey.heapMb)} (1 key), ${times(map.twoKeys.heapMb, compact.twoKeys.heapMb)} (2 keys); `
+      + `build time ${times(map.build.wallMs, compact.build.wallMs)}; steady-state CPU ${times(map.oneKey.percentOfCore, compact.oneKey.percentOfCore)}; `
+      + `longest block ${times(map.oneKey.roll.longestBlockMs, compact.oneKey.roll.longestBlockMs)}; lookups after ÷ before: hits ${times(compact.oneKey.hitsPerSec, map.oneKey.hitsPerSec)}, misses ${times(compact.oneKey.missesPerSec, map.oneKey.missesPerSec)}`);
   }
   return results;
 }

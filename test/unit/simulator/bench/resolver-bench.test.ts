@@ -15,7 +15,7 @@ describe('runResolverBench', () => {
       expect(r.oneKey.hitsPerSec).toBeGreaterThan(0);
       expect(r.oneKey.missesPerSec).toBeGreaterThan(0);
     }
-    expect(lines.some((line) => line.startsWith('  before → after: memory'))).toBe(true);
+    expect(lines.some((line) => line.startsWith('  before ÷ after: memory'))).toBe(true);
   });
 
   it('skips the Map past baselineUpTo', async () => {
