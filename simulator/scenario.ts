@@ -50,6 +50,14 @@ export const ScenarioSchema = z
          * after consenting. Their phone does not advertise (it stays in a bag): the beacon is how they are seen.
          */
         loyaltyBeaconShare: z.number().min(0).max(1).default(0),
+        /**
+         * Share (0–1) of the apps of each kind that run on iOS in the background: they do not advertise (iOS
+         * cannot, readably); they monitor the store-beacon regions (GET /v1/me/regions) and report a
+         * sighting (POST /v1/me/sightings) on entering and leaving a zone beacon's range.
+         */
+        iosBackgroundShare: z.number().min(0).max(1).default(0),
+        /** How near (m) a store beacon an iOS app must be for region monitoring to report it. */
+        storeBeaconRangeM: z.number().min(0.5).max(50).default(4),
         /** Apps that opt in to presence only: resolved, never marketed to. */
         presenceOnlyApps: z.number().int().min(0).max(10_000),
         /** Apps that opt in fully, then withdraw promotions after withdrawAfterS. */

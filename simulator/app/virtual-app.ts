@@ -13,6 +13,8 @@ export type LoyaltyBeaconIdentifier =
   | { kind: 'ibeacon'; uuid: string; major: number; minor: number }
   | { kind: 'eddystone-uid'; namespace: string; instance: string };
 
+export type Sighting = { storeId: string; beacon: { uuid: string; major: number; minor: number }; kind: 'enter' | 'dwell' | 'exit'; atS: number; dwellS?: number };
+
 export type ReceivedPromotion = { id: string; campaignId: string; title: string; body: string; couponCode: string; eventId: string; issuedAtMs: number; receivedAtMs: number; why: unknown };
 
 export type VirtualApp = {
@@ -21,6 +23,10 @@ export type VirtualApp = {
   /** Grants or withdraws purposes; resolves once the server has acknowledged. */
   setConsent(decisions: Partial<Record<Purpose, boolean>>): Promise<Record<string, { granted: boolean }>>;
   connect(): Promise<void>;
+  /** The store-beacon regions to monitor (iOS region monitoring). */
+  regions(): Promise<{ uuid: string; major?: number }[]>;
+  /** Reports a store beacon the phone saw (the iOS path); resolves with the server's event ID and outcome. */
+  reportSighting(sighting: Sighting): Promise<{ eventId: string; zoneId: string; outcome: string }>;
   /** Links the shopper's loyalty beacon (needs presence consent); resolves with its ID. */
   linkBeacon(beacon: LoyaltyBeaconIdentifier): Promise<{ id: string; kind: string }>;
   /** Distinct promotions shown to the shopper, in order of arrival. */
@@ -94,6 +100,8 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
       };
       return (await request<{ consents: Record<string, { granted: boolean }> }>(baseUrl, 'PUT', '/v1/me/consents', body, registered.token)).consents;
     },
+    regions: async () => (await request<{ regions: { uuid: string; major?: number }[] }>(baseUrl, 'GET', '/v1/me/regions', undefined, registered.token)).regions,
+    reportSighting: (sighting) => request<{ eventId: string; zoneId: string; outcome: string }>(baseUrl, 'POST', '/v1/me/sightings', sighting, registered.token),
     linkBeacon: (beacon) => request<{ id: string; kind: string }>(baseUrl, 'POST', '/v1/me/beacons', beacon, registered.token),
     async connect() {
       const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/me/promotions/stream`, { headers: { authorization: `Bearer ${registered.token}` } });

@@ -111,7 +111,7 @@ export function loyaltyBeacon(rng: Rng): LoyaltyBeacon {
 }
 
 /** A v4-shaped UUID drawn from the seeded stream (crypto.randomUUID would break replay). */
-function randomUUIDFrom(rng: Rng): string {
+export function randomUUIDFrom(rng: Rng): string {
   const hex = rng.bytes(16);
   hex[6] = (hex[6]! & 0x0f) | 0x40;
   hex[8] = (hex[8]! & 0x3f) | 0x80;

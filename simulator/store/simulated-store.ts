@@ -3,7 +3,7 @@ import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../
 import { createVirtualRadio, runRealtime, type Advertiser, type Position } from '../radio/virtual-radio.ts';
 import { createRng, type Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
-import { foreignBeacon, foreignPhone, loyaltyBeacon, type ForeignDevice, type LoyaltyBeacon } from '../shoppers/population.ts';
+import { foreignBeacon, foreignPhone, loyaltyBeacon, randomUUIDFrom, type ForeignDevice, type LoyaltyBeacon } from '../shoppers/population.ts';
 import { planVisit, type Visit } from '../shoppers/walker.ts';
 import { startVirtualGateways, type VirtualGateway } from './virtual-gateways.ts';
 
@@ -21,6 +21,8 @@ type Shopper = {
   app?: VirtualApp;
   /** A linked loyalty iBeacon: the shopper is seen by it, and their phone does not advertise. */
   loyaltyBeacon?: LoyaltyBeacon;
+  /** An iOS app in the background: it does not advertise, and reports store beacons it comes near. */
+  ios?: { regions: { uuid: string; major?: number }[]; beaconId?: string; enteredAtS: number };
   device?: ForeignDevice;
   /** When promotions stopped being allowed (withdrawal acknowledged), if they did. */
   promotionsWithdrawnAtMs?: number;
@@ -57,7 +59,9 @@ export type SimulatedStore = {
   groundTruth(): GroundTruth;
   /** Each promotion an app shows, with its latency from the advertisement that caused it. */
   onPromotion(listener: (promotion: DeliveredPromotion) => void): void;
-  apps(): { kind: ShopperKind; app: VirtualApp; loyaltyBeacon?: LoyaltyBeacon }[];
+  apps(): { kind: ShopperKind; app: VirtualApp; loyaltyBeacon?: LoyaltyBeacon; ios: boolean }[];
+  /** Sightings the iOS apps reported, and how many the server refused (no presence consent). */
+  sightings(): { reported: number; refused: number };
   devices(): ForeignDevice[];
   gateways(): VirtualGateway[];
   stop(): Promise<SimulationSummary>;
@@ -86,9 +90,18 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   const now = options.now ?? Date.now;
   const rng = createRng(scenario.seed);
 
-  // 1. Provision the store, its gateways and the campaign through the admin API.
+  // 1. Provision the store (with one store iBeacon per zone, beside its gateway), its gateways and the
+  //    campaign through the admin API. The store beacons are not put on the simulated air: only iOS
+  //    region monitoring uses them here (by distance), and gateways would drop them as unregistered.
+  const beaconRng = rng.fork('store-beacons');
+  const storeBeaconUuid = randomUUIDFrom(beaconRng);
+  const storeBeaconMajor = beaconRng.int(1, 65_000);
+  const storeBeacons = scenario.zones.map((zone, i) => ({
+    id: `sb-${zone.id}`, zoneId: zone.id, uuid: storeBeaconUuid, major: storeBeaconMajor, minor: i + 1, position: zone.gateway.position,
+  }));
   await admin(options, 'PUT', `/v1/admin/stores/${scenario.store.id}`, {
     name: scenario.store.name, timezone: scenario.store.timezone, zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive })),
+    beacons: storeBeacons.map(({ position: _position, ...beacon }) => beacon),
   });
   const credentials = [];
   for (const zone of scenario.zones) {
@@ -128,6 +141,13 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   ];
   const startMs = now();
   const loyaltyShoppers = Math.round(p.optedInApps * p.loyaltyBeaconShare);
+  // The last iosBackgroundShare of each app kind run on iOS in the background (the first opted-in carry loyalty beacons).
+  const iosFrom = new Map<ShopperKind, number>();
+  for (const kind of new Set(kinds)) {
+    const first = kinds.indexOf(kind);
+    const count = kinds.filter((k) => k === kind).length;
+    iosFrom.set(kind, first + count - Math.round(count * p.iosBackgroundShare));
+  }
   const shoppers: Shopper[] = await Promise.all(kinds.map(async (kind, i): Promise<Shopper> => {
     const own = rng.fork(`shopper:${i}`);
     const shopper: Shopper = { id: `s${i}`, kind, visit: undefined, nextVisitMs: startMs + own.next() * p.arrivalSpreadS * 1000, marketable: kind === 'opted-in' || kind === 'withdrawing' };
@@ -145,6 +165,10 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
       if (kind === 'opted-in' && i < loyaltyShoppers) {
         shopper.loyaltyBeacon = loyaltyBeacon(own);
         await app.linkBeacon(shopper.loyaltyBeacon.identifier);
+      } else if (i >= iosFrom.get(kind)!) {
+        // An iOS app asks which regions to monitor. One without presence consent that monitors (and reports)
+        // anyway is a misbehaving app: the server must refuse its sightings.
+        shopper.ios = { regions: await app.regions(), enteredAtS: 0 };
       }
       await app.connect();
       shopper.app = app;
@@ -178,6 +202,8 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     const position = (): Position => shopper.visit?.positionAt(radio.nowMs()) ?? scenario.door;
     const beacon = shopper.loyaltyBeacon;
     // A beacon keeps a static address; phones rotate theirs.
+    // An iOS app in the background puts nothing readable on the air (ble-frames.md, "Platform limits").
+    if (shopper.ios) return { id: shopper.id, position, intervalMs: p.appAdvertisingIntervalMs, txPowerAt1mDbm: -61, payload: () => undefined };
     if (beacon) return { id: shopper.id, position, intervalMs: beacon.intervalMs, txPowerAt1mDbm: beacon.txPowerAt1mDbm, payload: (nowMs) => (inStore(shopper, nowMs) ? beacon.payload() : undefined), jitterMs: own.int(5, 10) };
     return {
       id: shopper.id,
@@ -211,6 +237,37 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   };
   planVisits();
   const visitTimer = setInterval(planVisits, 100);
+
+  // iOS region monitoring: an app reports 'enter' when its shopper comes within range of a store beacon
+  // of a region it monitors, and 'exit' on leaving it.
+  const sightings = { reported: 0, refused: 0 };
+  const report = (shopper: Shopper, beacon: (typeof storeBeacons)[number], kind: 'enter' | 'exit', atS: number, dwellS: number): void => {
+    sightings.reported += 1;
+    shopper.app!.reportSighting({ storeId: scenario.store.id, beacon: { uuid: beacon.uuid, major: beacon.major, minor: beacon.minor }, kind, atS, dwellS }).catch((error: Error) => {
+      sightings.refused += 1;
+      logger.debug({ err: error.message.slice(0, 80) }, 'a simulated iOS app\'s sighting was refused');
+    });
+  };
+  const monitorRegions = (): void => {
+    const t = now();
+    const atS = Math.floor(t / 1000);
+    for (const shopper of shoppers) {
+      if (shopper.ios === undefined) continue;
+      const at = inStore(shopper, t) ? shopper.visit!.positionAt(t) : undefined;
+      const monitored = storeBeacons.filter((b) => shopper.ios!.regions.some((r) => r.uuid === b.uuid && (r.major === undefined || r.major === b.major)));
+      const near = at === undefined ? undefined : monitored
+        .map((b) => ({ b, d: Math.hypot(b.position.x - at.x, b.position.y - at.y) }))
+        .filter(({ d }) => d <= p.storeBeaconRangeM)
+        .sort((x, y) => x.d - y.d)[0]?.b;
+      if (near?.id === shopper.ios.beaconId) continue;
+      const previous = storeBeacons.find((b) => b.id === shopper.ios!.beaconId);
+      if (previous) report(shopper, previous, 'exit', atS, Math.max(0, atS - shopper.ios.enteredAtS));
+      if (near) report(shopper, near, 'enter', atS, 0);
+      shopper.ios.beaconId = near?.id;
+      shopper.ios.enteredAtS = atS;
+    }
+  };
+  const regionTimer = setInterval(monitorRegions, 200);
   const stopRadio = runRealtime(radio, { now, stepMs: 20 });
 
   // Scheduled withdrawals (CON-4 in action): after this, nothing may reach these apps.
@@ -258,12 +315,14 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     stats,
     groundTruth,
     onPromotion: (listener) => void promotionListeners.push(listener),
-    apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app!, ...(s.loyaltyBeacon ? { loyaltyBeacon: s.loyaltyBeacon } : {}) })),
+    apps: () => shoppers.filter((s) => s.app).map((s) => ({ kind: s.kind, app: s.app!, ios: s.ios !== undefined, ...(s.loyaltyBeacon ? { loyaltyBeacon: s.loyaltyBeacon } : {}) })),
+    sightings: () => ({ ...sightings }),
     devices: () => shoppers.flatMap((s) => (s.device ? [s.device] : [])),
     gateways: () => gateways,
     stop() {
       stopped ??= (async () => {
         clearInterval(visitTimer);
+        clearInterval(regionTimer);
         withdrawTimers.forEach(clearTimeout);
         stopRadio();
         const final = stats();
