@@ -50,9 +50,22 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     manualConnect: true,
   };
   const client = mqtt.connect(options.url, clientOptions);
+  // Broadcast messages (the server bus) are acknowledged at once and handled in order behind it: their
+  // handlers publish (gateway configs), and MQTT.js reads no further packet — not even the PUBACK of that
+  // publish — until handleMessage calls back, so awaiting a publish there would wait forever. They are
+  // idempotent hints (a missed one is caught by the periodic resync), so acknowledging first loses nothing.
+  const broadcast = new Set(options.broadcastTopics ?? []);
+  let background: Promise<unknown> = Promise.resolve();
   client.handleMessage = (packet, callback) => {
     const topic = packet.topic;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (broadcast.has(topic)) {
+      callback();
+      background = background
+        .then(() => options.handle(topic, payload))
+        .catch((error: Error) => logger.warn({ err: error.message }, 'server bus message failed; the periodic resync will catch up'));
+      return;
+    }
     const attempt = (n: number): void => {
       options.handle(topic, payload).then(
         () => callback(),
