@@ -42,7 +42,8 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     clientId: options.clientId ?? `vicino-server-${randomUUID().slice(0, 8)}`,
     clean: options.clientId === undefined,
     protocolVersion: options.sharedGroup ? 5 : 4,
-    ...(options.sharedGroup ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
+    // MQTT 5: only a stable client ID keeps its session (an hour) across a restart; a random one leaves none behind.
+    ...(options.sharedGroup && options.clientId !== undefined ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
     username: options.username,
     password: options.password,
     reconnectPeriod: 1_000,
