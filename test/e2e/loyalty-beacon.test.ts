@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parsePayload, PresenceEventSchema, pseudonymise, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { beaconIdentifierBytes } from '#server/domain/beacon-identifier.ts';
-import { hashToken } from '#server/identity.ts';
-import { startServer, type RunningServer } from '#server/server.ts';
-import { startSimulatedStore, type SimulatedStore, type SimulationSummary } from '#simulator/store/simulated-store.ts';
+import type { RunningServer } from '#server/server.ts';
+import type { SimulatedStore, SimulationSummary } from '#simulator/store/simulated-store.ts';
 import { createLogCapture } from '../helpers/log-capture.ts';
-import { openTestStore, type TestStore } from '../helpers/open-test-store.ts';
+import type { TestStore } from '../helpers/open-test-store.ts';
 import { aTestScenario } from '../helpers/scenarios.ts';
-import { captureMqtt, startTestBroker, type CapturedMessage, type TestBroker } from '../helpers/start-broker.ts';
+import type { CapturedMessage } from '../helpers/start-broker.ts';
+import { startTestSystem, type TestSystem } from '../helpers/test-system.ts';
 
 // Loyalty beacons end to end, every hop real: opted-in shoppers who carry an iBeacon key fob (and whose
 // phone does not advertise) link it through the API after consenting; the server puts its pseudonyms in
@@ -16,43 +15,31 @@ import { captureMqtt, startTestBroker, type CapturedMessage, type TestBroker } f
 // and the promotion reaches their app. Foreign iBeacons in the same store are still dropped at the gateway.
 
 describe('a linked loyalty beacon, end to end', () => {
-  let broker: TestBroker;
+  let system: TestSystem;
   let testStore: TestStore;
   let server: RunningServer;
   let sim: SimulatedStore;
   let summary: SimulationSummary;
   let captured: CapturedMessage[];
-  const adminToken = randomBytes(24).toString('base64url');
   const logs = createLogCapture('info');
   // 4 opted-in apps, half with a loyalty beacon; 4 foreign beacons, one of each kind (an iBeacon among them).
   const scenario = aTestScenario({ optedInApps: 4, loyaltyBeaconShare: 0.5, presenceOnlyApps: 0, phonesWithoutApp: 0, foreignBeacons: 4 });
 
   beforeAll(async () => {
-    broker = await startTestBroker({ external: process.env.MQTT_URL });
-    const capture = await captureMqtt(broker.url, `vicino/v1/stores/${scenario.store.id}/gateways/+/events`);
-    captured = capture.messages;
-    testStore = await openTestStore(process.env.DATABASE_URL ? 'postgres' : 'sqlite');
-    server = await startServer({
-      store: testStore.store, masterKey: randomBytes(32), logger: logs.logger, adminTokenHash: hashToken(adminToken),
-      mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' },
-    });
-    sim = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl: broker.url, logger: logs.logger });
+    system = await startTestSystem({ scenario, logger: logs.logger });
+    ({ testStore, server, sim, captured } = system);
     const optedIn = sim.apps().filter((a) => a.kind === 'opted-in');
     await vi.waitFor(() => {
       if (!optedIn.every(({ app }) => app.shown.length > 0)) throw new Error('waiting for every opted-in shopper to receive a promotion');
     }, { timeout: 30_000, interval: 100 });
     summary = await sim.stop();
-    await capture.close();
   }, 60_000);
 
   afterAll(async () => {
-    await sim?.stop();
-    await server?.close();
-    await testStore?.close();
-    await broker?.close();
+    await system?.close();
   });
 
-  const events = (): PresenceEvent[] => captured.flatMap((m) => {
+  const events = (): PresenceEvent[] => captured.filter((m) => m.topic.endsWith('/events')).flatMap((m) => {
     const parsed = parsePayload(PresenceEventSchema, m.payload);
     return parsed.ok ? [parsed.value] : [];
   });
