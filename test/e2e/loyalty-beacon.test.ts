@@ -31,9 +31,10 @@ describe('a linked loyalty beacon, end to end', () => {
     const optedIn = sim.apps().filter((a) => a.kind === 'opted-in');
     await vi.waitFor(() => {
       if (!optedIn.every(({ app }) => app.shown.length > 0)) throw new Error('waiting for every opted-in shopper to receive a promotion');
-    }, { timeout: 30_000, interval: 100 });
+      // A shopper whose first pass by the entrance was missed (a loaded machine) gets it on the next visit, ~30 s later.
+    }, { timeout: 75_000, interval: 100 });
     summary = await sim.stop();
-  }, 60_000);
+  }, 100_000);
 
   afterAll(async () => {
     await system?.close();
