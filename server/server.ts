@@ -9,7 +9,7 @@ import { createWebSocketDelivery, type WebSocketDelivery } from './delivery/webs
 import { loadResolverKeyPair } from './identity.ts';
 import { createPresenceIngest, DEFAULT_EVENT_WINDOW, type EventWindow, type PresenceIngest } from './ingest/presence-ingest.ts';
 import { connectMqttIngress, type MqttIngress } from './ingest/mqtt-ingress.ts';
-import { createEpochKeyService, type EpochKeyService } from './keys/epoch-keys.ts';
+import { createEpochKeyService, DEFAULT_EPOCH_ROTATION_S, maintenanceIntervalMs, type EpochKeyService } from './keys/epoch-keys.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createResolver, type Resolver } from './resolver.ts';
 import { createServerBus, SERVER_BUS_TOPIC, type ServerBus } from './server-bus.ts';
@@ -119,15 +119,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await resolver.sync();
     metrics.resolverShoppers.set(resolver.size().shoppers);
 
-    // The safety net under the bus: keys and the resolver index are re-read from the Store every minute.
+    // Keys rotate on their own clock (every minute is enough for daily keys; short proof periods need more).
     timers.push(setInterval(() => {
       keys.maintain()
         .then(setKeys)
-        .then(() => resolver.sync())
+        .catch((error: Error) => logger.error({ err: error.message }, 'epoch key maintenance failed'));
+    }, maintenanceIntervalMs(options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S)));
+    // The safety net under the bus: the resolver index and the beacons are re-read from the Store every minute.
+    timers.push(setInterval(() => {
+      resolver.sync()
         // A beacon change another instance announced but this one missed: re-read, and republish if it mattered.
         .then(() => beacons.sync())
         .then((changed) => (changed ? keys.publishAllConfigs() : undefined))
-        .catch((error: Error) => logger.error({ err: error.message }, 'periodic key and resolver resync failed'));
+        .catch((error: Error) => logger.error({ err: error.message }, 'periodic resolver and beacon resync failed'));
     }, 60_000));
     // Sequence claims outlive the event window by a minute, for clock differences between instances.
     timers.push(setInterval(() => {

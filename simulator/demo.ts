@@ -35,6 +35,8 @@ export type DemoOptions = {
    * output for them. It holds secrets: keep it out of the data directory you share.
    */
   groundTruthPath?: string;
+  /** The epoch-key period (default: a day). A few seconds makes keys rotate and die within a short run. */
+  epochRotationS?: number;
   openStore: () => Promise<Store>;
   masterKey?: string;
   logLevel: string;
@@ -84,6 +86,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   let server: RunningServer | undefined;
   let simulation: SimulatedStore | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
+  let keyWatch: NodeJS.Timeout | undefined;
+  const epochKeysSeen = new Map<string, string>();
   const startedMs = Date.now();
   // Whatever started is closed again, in reverse order, if a later step fails.
   const closeAll = async (): Promise<void> => {
@@ -114,7 +118,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
     const mqtt = { url: mqttUrl, ...serverLogin };
     const startedServer = await listenWithFallback(options.port, 3000, (port) =>
-      startServer({ store: openedStore, masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), mqtt, http: { port, host: '127.0.0.1' } }));
+      startServer({ store: openedStore, masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), mqtt, http: { port, host: '127.0.0.1' },
+        epochRotationS: options.epochRotationS }));
     server = startedServer.value;
     if (startedServer.movedFrom) say(`HTTP port ${startedServer.movedFrom} is taken; the server listens on ${server.port} instead.`);
 
@@ -123,6 +128,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     say(`  MQTT broker  ${mqttUrl}${broker ? ` (embedded aedes, per-gateway logins and ACLs; ${watch})` : ''}`);
     say(`  Server       ${server.url}  (store: ${store.kind}, data in ${options.dataDir}, logs in ${logFile})`);
     say(`  Console      ${server.url}/console`);
+    if (options.epochRotationS !== undefined) say(`  Epoch keys   rotate every ${options.epochRotationS} s (instead of daily); an aged key is destroyed`);
+    // Every epoch key of the run goes into the ground truth, including those that rotate out and die in between.
+    const openedServer = server;
+    if (options.groundTruthPath) keyWatch = setInterval(() => {
+      for (const key of openedServer.keys.liveKeys()) epochKeysSeen.set(key.keyId, key.key.toString('hex'));
+    }, 100);
 
     simulation = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl, logger: logger.child({ component: 'simulator' }) });
     const sim = simulation;
@@ -165,17 +176,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     throw error;
   } finally {
     if (statusTimer) clearInterval(statusTimer);
+    if (keyWatch) clearInterval(keyWatch);
   }
 
-  const epochKeysSeen = new Set(server.keys.liveKeys().map((k) => k.key.toString('hex')));
+  for (const key of server.keys.liveKeys()) epochKeysSeen.set(key.keyId, key.key.toString('hex'));
   const summary = await simulation.stop();
   // Let the exits the gateways just published reach the server before it closes.
   await new Promise((resolve) => setTimeout(resolve, 300));
   if (options.groundTruthPath) {
-    for (const key of server.keys.liveKeys()) epochKeysSeen.add(key.key.toString('hex'));
+    for (const key of server.keys.liveKeys()) epochKeysSeen.set(key.keyId, key.key.toString('hex'));
     const sealer = createSealer(masterKey);
     const gatewaySecrets = (await store.listGateways()).map((g) => sealer.open(g.secretSealed, `gateway-secret:${g.id}`).toString('hex'));
-    const truth = { ...simulation.groundTruth(), epochKeys: [...epochKeysSeen], gatewaySecrets, masterKey: masterKey.toString('hex') };
+    const truth = {
+      ...simulation.groundTruth(), epochKeys: [...epochKeysSeen.values()], epochKeyIds: [...epochKeysSeen.keys()],
+      gatewaySecrets, masterKey: masterKey.toString('hex'),
+    };
     await writeFile(options.groundTruthPath, `${JSON.stringify(truth, null, 1)}\n`, { mode: 0o600 });
     await chmod(options.groundTruthPath, 0o600);
     say(`Ground truth (${truth.addresses.length} addresses, ${truth.eids.length} tokens, ${truth.identityKeys.length} identity keys, ${truth.epochKeys.length} epoch keys) written to ${options.groundTruthPath}`);

@@ -16,8 +16,10 @@ import { startSimulatedStore } from './store/simulated-store.ts';
 const USAGE = `vicino — privacy-first Bluetooth proximity promotions
 
 Usage:
-  vicino demo [--duration 20s] [--json] [--port N] [--mqtt-port N] [--mqtt-url URL] [--data-dir DIR] [--scenario FILE] [--ground-truth FILE]
-                   everything in one process: embedded broker, database, server and a simulated store
+  vicino demo [--duration 20s] [--json] [--port N] [--mqtt-port N] [--mqtt-url URL] [--data-dir DIR] [--scenario FILE]
+              [--ground-truth FILE] [--epoch-rotation 10s]
+                   everything in one process: embedded broker, database, server and a simulated store;
+                   --epoch-rotation shortens the daily epoch-key period so a short run shows keys rotate and die
   vicino server    the server (configured by environment: PORT, DATABASE_URL, MQTT_URL, … — see README)
   vicino gateway --config FILE
                    an in-store gateway on a BlueZ adapter (needs CAP_NET_RAW)
@@ -69,7 +71,12 @@ async function demo(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     duration: { type: 'string' }, json: { type: 'boolean' }, port: { type: 'string' }, 'mqtt-port': { type: 'string' },
     'mqtt-url': { type: 'string' }, 'data-dir': { type: 'string' }, scenario: { type: 'string' }, 'ground-truth': { type: 'string' },
+    'epoch-rotation': { type: 'string' },
   });
+  const rotationMs = values['epoch-rotation'] === undefined ? undefined : parseDuration(values['epoch-rotation']);
+  if (rotationMs !== undefined && (rotationMs < 4_000 || rotationMs % 1000 !== 0)) {
+    throw new UsageError(`--epoch-rotation must be whole seconds, at least 4s, got "${values['epoch-rotation']}"`);
+  }
   const dataDir = values['data-dir'] ?? env.DATA_DIR ?? './data';
   const summary = await runDemo({
     durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
@@ -80,6 +87,7 @@ async function demo(args: string[], env: Env): Promise<number> {
     dataDir,
     scenarioPath: values.scenario,
     groundTruthPath: values['ground-truth'],
+    epochRotationS: rotationMs === undefined ? undefined : rotationMs / 1000,
     openStore: () => openStore({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir }),
     masterKey: env.VICINO_MASTER_KEY,
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -19,7 +19,7 @@ export type EpochKeyServiceOptions = {
   /** Publishes one gateway's retained config. */
   publishConfig: (config: GatewayConfigMessage) => Promise<void>;
   rotationS?: number;
-  /** Overlap around a boundary, so events published just before rotation still resolve. */
+  /** Overlap around a boundary, so events published just before rotation still resolve. Default: 300 s, at most a quarter of the period. */
   graceS?: number;
   /**
    * The beacon pseudonyms a store's gateways may forward, under that store's live keys (MIN-2);
@@ -39,10 +39,23 @@ export type EpochKeyService = {
 
 const label = (keyId: string): string => `epoch-key:${keyId}`;
 
+export const DEFAULT_EPOCH_ROTATION_S = 86_400;
+
+/** Five minutes of overlap, but never more than a quarter of the period (short periods are for proofs and tests). */
+export const defaultGraceS = (rotationS: number): number => Math.min(300, Math.floor(rotationS / 4));
+
+/**
+ * How often keys must be maintained so that the next key exists before the current one ends (it is
+ * created 2 × grace before the boundary) and an aged key is destroyed promptly: every minute, or a
+ * quarter of the grace period when that is shorter.
+ */
+export const maintenanceIntervalMs = (rotationS: number): number => Math.max(250, Math.min(60_000, Math.floor((defaultGraceS(rotationS) * 1000) / 2)));
+
 export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKeyService {
   const { store, sealer, logger, now } = options;
-  const rotationS = options.rotationS ?? 86_400;
-  const graceS = options.graceS ?? 300;
+  const rotationS = options.rotationS ?? DEFAULT_EPOCH_ROTATION_S;
+  if (!Number.isInteger(rotationS) || rotationS < 1) throw new RangeError(`the epoch key period must be a whole number of seconds ≥ 1, got ${rotationS}`);
+  const graceS = options.graceS ?? defaultGraceS(rotationS);
   let live: LiveEpochKey[] = [];
   let signature = '';
 

@@ -9,11 +9,13 @@ import { captureMqtt, startTestBroker, type CapturedMessage, type TestBroker } f
 
 // The proof, as an auditor would run it: `vicino demo --ground-truth FILE` writes every raw identifier
 // and key the run involved; every MQTT message, log line and database row of that run is then searched
-// for each of them, in every encoding. None may appear.
+// for each of them, in every encoding. None may appear. The run's epoch keys rotate every 4 s instead
+// of daily (`--epoch-rotation`), so the search covers keys after rotation too: keys that served, aged
+// out and were destroyed while the run went on.
 
 type GroundTruth = {
   addresses: string[]; eids: string[]; identityKeys: string[]; deviceIdentifiers: string[];
-  epochKeys: string[]; gatewaySecrets: string[]; masterKey: string;
+  epochKeys: string[]; epochKeyIds: string[]; gatewaySecrets: string[]; masterKey: string;
 };
 
 describe('vicino demo --ground-truth', () => {
@@ -29,7 +31,7 @@ describe('vicino demo --ground-truth', () => {
     broker = await startTestBroker();
     const capture = await captureMqtt(broker.url, 'vicino/#');
     captured = capture.messages;
-    const run = runCli(['demo', '--duration', '8s', '--json', '--port', '0', '--mqtt-url', broker.url, '--data-dir', join(dir, 'data'), '--ground-truth', join(dir, 'truth.json')]);
+    const run = runCli(['demo', '--duration', '12s', '--epoch-rotation', '4s', '--json', '--port', '0', '--mqtt-url', broker.url, '--data-dir', join(dir, 'data'), '--ground-truth', join(dir, 'truth.json')]);
     const { code } = await run.exited;
     stdout = run.stdout();
     stderr = run.stderr();
@@ -51,6 +53,21 @@ describe('vicino demo --ground-truth', () => {
     expect(truth.epochKeys.length).toBeGreaterThanOrEqual(1);
     expect(truth.gatewaySecrets).toHaveLength(3);
     expect(captured.filter((m) => m.topic.endsWith('/events')).length).toBeGreaterThan(0);
+  });
+
+  it('rotated epoch keys during the run: gateways used several, and the aged ones were destroyed', () => {
+    expect(truth.epochKeyIds.length).toBeGreaterThanOrEqual(3);
+    expect(truth.epochKeys).toHaveLength(truth.epochKeyIds.length);
+    const keyIdsUsed = new Set(captured.filter((m) => m.topic.endsWith('/events')).map((m) => (JSON.parse(m.payload.toString('utf8')) as { keyId: string }).keyId));
+    expect(keyIdsUsed.size).toBeGreaterThanOrEqual(2);
+    const db = new Database(join(dir, 'data', 'vicino.db'), { readonly: true });
+    const keys = db.prepare('SELECT key_id AS keyId, key_sealed AS keySealed, destroyed_at_s AS destroyedAtS FROM epoch_keys').all() as { keyId: string; keySealed: string | null; destroyedAtS: number | null }[];
+    db.close();
+    const destroyed = keys.filter((k) => k.destroyedAtS !== null);
+    expect(destroyed.length).toBeGreaterThanOrEqual(1);
+    // Destroyed means gone: not even the sealed copy is left, so no one — server, DBA, backup — can recompute a pseudonym.
+    expect(destroyed.every((k) => k.keySealed === null)).toBe(true);
+    expect(truth.epochKeyIds).toEqual(expect.arrayContaining(keys.map((k) => k.keyId)));
   });
 
   it('finds none of them in any MQTT message, log line, database row or console output', async () => {
