@@ -11,10 +11,13 @@ export const ServerEnvSchema = z.object({
   /** `file:PATH` or a path for the embedded SQLite store; `postgres://…` for PostgreSQL. */
   DATABASE_URL: z.string().min(1).optional(),
   MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').default('mqtt://127.0.0.1:1883'),
+  /** The broker URL written into provisioned gateways' config files, when gateways connect elsewhere than servers (Mosquitto's gateway listener). Default: MQTT_URL. */
+  GATEWAY_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'GATEWAY_MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').optional(),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
   /** A stable MQTT client ID per instance gives it a persistent session (presence is queued while it restarts). */
-  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  MQTT_CLIENT_ID: z.string().regex(/^vicino-server-[A-Za-z0-9_-]{1,50}$/,
+    'MQTT_CLIENT_ID must be "vicino-server-" and then 1–50 of A-Z, a-z, 0-9, _ and - (gateways can never use that prefix)').optional(),
   /** MQTT 5 shared-subscription group, for several server instances on one broker. */
   MQTT_SHARED_GROUP: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
   /** 32 bytes as 64 hex characters or base64; otherwise DATA_DIR/master.key is used (created on first start). */

@@ -6,7 +6,10 @@ import { runGateway } from '#gateway/main.ts';
 import { computeEid } from '#gateway/protocol/index.ts';
 import { openStore, runServer } from '#server/main.ts';
 import { pino } from 'pino';
-import { addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
 
@@ -24,9 +27,10 @@ Usage:
   vicino gateway --config FILE
                    an in-store gateway on a BlueZ adapter (needs CAP_NET_RAW)
   vicino gateway provision --store S --gateway G --zone Z [--server URL] [--admin-token T]
-                   [--rotate-secret] [--mosquitto-passwd FILE]
+                   [--rotate-secret] [--mosquitto-passwd FILE [--mosquitto-acl FILE]]
                    provision a gateway: prints its config file (with its secret, shown once) and adds
-                   its MQTT login, derived from that secret, to a Mosquitto password file
+                   its MQTT login, derived from that secret, to a Mosquitto password file, and its own
+                   topics to the ACL file beside it
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
                    a simulated store against a running server and broker (MQTT_URL)
   vicino decode HEX… | vicino decode -
@@ -139,11 +143,21 @@ async function provision(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     store: { type: 'string' }, gateway: { type: 'string' }, zone: { type: 'string' }, server: { type: 'string' },
     'admin-token': { type: 'string' }, 'rotate-secret': { type: 'boolean' }, 'mosquitto-passwd': { type: 'string' },
+    'mosquitto-acl': { type: 'string' },
   });
   const { store, gateway, zone } = values;
   if (store === undefined || gateway === undefined || zone === undefined) throw new UsageError('vicino gateway provision needs --store, --gateway and --zone');
   const passwordFile = values['mosquitto-passwd'];
-  if (passwordFile !== undefined) await checkMosquittoPasswd();
+  if (values['mosquitto-acl'] !== undefined && passwordFile === undefined) throw new UsageError('--mosquitto-acl goes with --mosquitto-passwd');
+  // The ACL file beside the password file, as server/broker/mosquitto/mosquitto.conf lays them out.
+  const aclFile = passwordFile === undefined ? undefined : (values['mosquitto-acl'] ?? join(dirname(passwordFile), 'acl'));
+  if (passwordFile !== undefined && aclFile !== undefined) {
+    await checkMosquittoPasswd();
+    // Before anything is provisioned: a secret issued for a gateway that then cannot log in would be wasted.
+    await access(aclFile, constants.R_OK | constants.W_OK).catch(() => {
+      throw new UsageError(`cannot read and write the Mosquitto ACL file ${aclFile}: copy server/broker/mosquitto/acl there, or name it with --mosquitto-acl; nothing was provisioned`);
+    });
+  }
   const provisioned = await requestGatewayConfig({
     serverUrl: serverUrlFor(values.server, env), adminToken: await adminTokenFor(values['admin-token'], env, 'provision a gateway'),
     storeId: store, gatewayId: gateway, zoneId: zone, rotateSecret: values['rotate-secret'] === true,
@@ -153,7 +167,8 @@ async function provision(args: string[], env: Env): Promise<number> {
   process.stderr.write(`vicino: gateway ${gateway} provisioned in store ${store}; stdout is its config file and holds its secret (shown once): keep it 0600\n`);
   if (passwordFile !== undefined) {
     await addToMosquittoPasswordFile(passwordFile, provisioned.credentials);
-    process.stderr.write(`vicino: added MQTT user ${provisioned.credentials.username} to ${passwordFile}; send Mosquitto a SIGHUP to reload it\n`);
+    await addToMosquittoAclFile(aclFile!, store, gateway);
+    process.stderr.write(`vicino: added MQTT user ${provisioned.credentials.username} to ${passwordFile} and its topics to ${aclFile}; send Mosquitto a SIGHUP to reload them\n`);
   }
   return 0;
 }

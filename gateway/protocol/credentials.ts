@@ -10,6 +10,16 @@ import { hkdfSync } from 'node:crypto';
 
 const SALT = Buffer.from('vicino/v1/mqtt-password');
 
+/**
+ * A gateway's MQTT client ID is its gateway ID, exactly: gateway IDs are globally unique, and a broker
+ * can then tie the session to the login (the embedded broker refuses any other client ID; Mosquitto's
+ * gateway listener sets `use_username_as_clientid`), so no gateway can take over another's session.
+ */
+export const gatewayClientId = (gatewayId: string): string => gatewayId;
+
+/** Server instances' client IDs and logins start with this; no gateway ID may, so the two can never collide. */
+export const RESERVED_ID_PREFIX = 'vicino-';
+
 export type MqttCredentials = { username: string; password: string };
 
 export function gatewayMqttCredentials(gatewayId: string, secret: Uint8Array): MqttCredentials {

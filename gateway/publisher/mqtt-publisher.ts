@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
-  GatewayConfigMessageSchema, parsePayload, PROTOCOL_VERSION, topics,
+  gatewayClientId, GatewayConfigMessageSchema, parsePayload, PROTOCOL_VERSION, topics,
   type GatewayConfigMessage, type GatewayStatus, type PresenceEvent,
 } from '../protocol/index.ts';
 import { createOutbox } from './outbox.ts';
@@ -64,7 +64,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       // No waiting for the broker: a store box may boot before its network. Events queue in the
       // outbox and go out once the connection is up (and after every reconnect).
       client = mqtt.connect(options.url, {
-        clientId: `vicino-gw-${storeId}-${gatewayId}`,
+        clientId: gatewayClientId(gatewayId),
         // A persistent session keeps our config subscription and in-flight QoS 1 across reconnects.
         clean: false,
         username: options.username,

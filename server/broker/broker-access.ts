@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { gatewayMqttCredentials, ID_PATTERN, TOPIC_ROOT, topics } from '#gateway/protocol/index.ts';
+import { gatewayClientId, gatewayMqttCredentials, ID_PATTERN, RESERVED_ID_PREFIX, TOPIC_ROOT, topics } from '#gateway/protocol/index.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
@@ -7,8 +7,9 @@ import type { Store } from '../store/store.ts';
 // Who may do what on the broker (SEC-1). The embedded broker asks a BrokerAccess who is connecting;
 // what each principal may then do is fixed here, and server/broker/mosquitto/acl says the same to
 // Mosquitto:
-//   a gateway   publishes only its own events and status, subscribes only to its own config, and its
-//               will (published by the broker when the gateway drops) must be its own status
+//   a gateway   connects only with its own client ID (its gateway ID), so it cannot take over another
+//               client's session; publishes only its own events and status, subscribes only to its own
+//               config, and its will (published by the broker when the gateway drops) must be its own status
 //   the server  anything under vicino/v1/# (presence, status, every config, the server bus)
 //   anyone else is refused at CONNECT with "not authorized"
 
@@ -17,7 +18,7 @@ export const SERVER_MQTT_USERNAME = 'vicino-server';
 
 export type Principal = { kind: 'gateway'; gatewayId: string; storeId: string } | { kind: 'server' };
 
-export type RefusalReason = 'credentials' | 'will' | 'publish' | 'subscribe';
+export type RefusalReason = 'credentials' | 'client-id' | 'will' | 'publish' | 'subscribe';
 
 /** The port: who a username and password belong to. undefined refuses the connection. */
 export type BrokerAccess = {
@@ -28,9 +29,31 @@ export type BrokerAccess = {
 
 const underRoot = (topic: string): boolean => topic === TOPIC_ROOT || topic.startsWith(`${TOPIC_ROOT}/`);
 
+/**
+ * Everything one gateway may do on the broker, as concrete topics (no wildcards): the one table that
+ * both the embedded broker (below) and Mosquitto (the per-gateway ACL block that provisioning writes,
+ * mosquitto-acl.ts) enforce.
+ */
+export function gatewayTopicGrants(storeId: string, gatewayId: string): { write: string[]; read: string[] } {
+  return {
+    write: [topics.events(storeId, gatewayId), topics.status(storeId, gatewayId)],
+    read: [topics.config(storeId, gatewayId)],
+  };
+}
+
 export function mayPublish(principal: Principal, topic: string): boolean {
   if (principal.kind === 'server') return underRoot(topic);
-  return topic === topics.events(principal.storeId, principal.gatewayId) || topic === topics.status(principal.storeId, principal.gatewayId);
+  return gatewayTopicGrants(principal.storeId, principal.gatewayId).write.includes(topic);
+}
+
+/**
+ * A gateway's session is tied to its login: its client ID must be its own (credentials.ts). Anything
+ * else could disconnect another gateway or a server by connecting under its client ID [MQTT-3.1.4-2].
+ * Servers are trusted with their IDs, but none may look like a gateway's: theirs start with "vicino-".
+ */
+export function mayUseClientId(principal: Principal, clientId: string): boolean {
+  if (principal.kind === 'gateway') return clientId === gatewayClientId(principal.gatewayId);
+  return clientId.startsWith(RESERVED_ID_PREFIX);
 }
 
 /** The will is published on the client's behalf when it drops: a gateway's may only say it went offline. */
@@ -49,7 +72,7 @@ export function maySubscribe(principal: Principal, filter: string): boolean {
     const shared = /^\$share\/[^/#+]+\/(.+)$/.exec(filter);
     return underRoot(shared?.[1] ?? filter);
   }
-  return filter === topics.config(principal.storeId, principal.gatewayId);
+  return gatewayTopicGrants(principal.storeId, principal.gatewayId).read.includes(filter);
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();

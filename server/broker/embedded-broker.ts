@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { ID_PATTERN } from '#gateway/protocol/index.ts';
-import { mayPublish, maySubscribe, mayWill, type BrokerAccess, type Principal, type RefusalReason } from './broker-access.ts';
+import { mayPublish, maySubscribe, mayUseClientId, mayWill, type BrokerAccess, type Principal, type RefusalReason } from './broker-access.ts';
 
 // The embedded MQTT broker (aedes) for single-box installs and the demo: a real TCP listener, so
 // external clients (mosquitto_sub, another gateway) can join. Production chains use Mosquitto or a
@@ -18,6 +18,10 @@ export type EmbeddedBrokerOptions = {
   access?: BrokerAccess;
 };
 
+/** Who a refused client was, for the log: a gateway ID or "server" (never the client's own client ID). */
+const describe = (principal: Principal | undefined): string =>
+  principal === undefined ? 'unauthenticated' : principal.kind === 'server' ? 'server' : `gateway ${principal.gatewayId}`;
+
 /** aedes' authenticate/authorize hooks enforcing the rules in broker-access.ts for each client's principal. */
 function accessControl(access: BrokerAccess, logger: Logger): AedesOptions {
   const principals = new WeakMap<Client, Principal>();
@@ -27,7 +31,7 @@ function accessControl(access: BrokerAccess, logger: Logger): AedesOptions {
     logger.warn({ ...data, reason }, 'mqtt access refused');
   };
   // [MQTT-3.2.2-5] a refused CONNECT gets a CONNACK with a non-zero return code, then the connection closes.
-  const connackError = (returnCode: 3 | 5, message: string): AuthenticateError =>
+  const connackError = (returnCode: 2 | 3 | 5, message: string): AuthenticateError =>
     Object.assign(new Error(message), { returnCode: returnCode as AuthenticateError['returnCode'] });
   return {
     // The CONNECT packet, with its will, is seen here first; authenticate checks the will once it knows who is asking.
@@ -37,7 +41,7 @@ function accessControl(access: BrokerAccess, logger: Logger): AedesOptions {
     },
     authenticate(client, username, password, done) {
       if (username === undefined || password === undefined) {
-        refuse('credentials', { clientId: client.id });
+        refuse('credentials', {});
         return done(connackError(5, 'not authorized'), false);
       }
       // Someone who swapped the fields would put a password in the log: only a well-formed ID is logged.
@@ -46,11 +50,16 @@ function accessControl(access: BrokerAccess, logger: Logger): AedesOptions {
         (principal) => {
           const will = willTopics.get(client);
           if (principal === undefined) {
-            refuse('credentials', { clientId: client.id, username: logged });
+            refuse('credentials', { username: logged });
             return done(connackError(5, 'not authorized'), false);
           }
+          if (!mayUseClientId(principal, client.id)) {
+            // The client ID is the client's own choice and may be anything: it is not logged.
+            refuse('client-id', { username: logged });
+            return done(connackError(2, 'identifier rejected: a gateway connects with its gateway ID as client ID'), false);
+          }
           if (will !== undefined && !mayWill(principal, will)) {
-            refuse('will', { clientId: client.id, username: logged, topic: will });
+            refuse('will', { username: logged, topic: will });
             return done(connackError(5, 'not authorized'), false);
           }
           principals.set(client, principal);
@@ -68,14 +77,14 @@ function accessControl(access: BrokerAccess, logger: Logger): AedesOptions {
       if (client === null) return done(null);
       const principal = principals.get(client);
       if (principal !== undefined && mayPublish(principal, packet.topic)) return done(null);
-      refuse('publish', { clientId: client.id, topic: packet.topic });
+      refuse('publish', { who: describe(principal), topic: packet.topic });
       done(new Error(`not authorized to publish to ${packet.topic}`));
     },
     // A refused filter gets SUBACK 0x80 and the connection stays [MQTT-3.9.3].
     authorizeSubscribe(client, subscription, done) {
       const principal = principals.get(client);
       if (principal !== undefined && maySubscribe(principal, subscription.topic)) return done(null, subscription);
-      refuse('subscribe', { clientId: client.id, topic: subscription.topic });
+      refuse('subscribe', { who: describe(principal), topic: subscription.topic });
       done(null, null);
     },
   };
@@ -92,7 +101,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     socket.on('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
-  broker.on('clientError', (client, error) => options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error'));
+  // Client IDs are the clients' own choice, and may be anything: they are not logged.
+  broker.on('clientError', (_client, error) => options.logger.debug({ err: error.message }, 'mqtt client error'));
   broker.on('connectionError', (_client, error) => options.logger.debug({ err: error.message }, 'mqtt connection error'));
 
   await new Promise<void>((resolve, reject) => {

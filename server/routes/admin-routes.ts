@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { IdSchema } from '#gateway/protocol/index.ts';
+import { IdSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
@@ -38,7 +38,8 @@ const StoreBodySchema = z
 const GatewayBodySchema = z
   .object({
     // The gateway ID is its MQTT username (SEC-1), so it cannot be the servers' one.
-    id: IdSchema.refine((id) => id !== SERVER_MQTT_USERNAME, `"${SERVER_MQTT_USERNAME}" is reserved for the servers' MQTT login`),
+    id: IdSchema.refine((id) => id !== SERVER_MQTT_USERNAME && !id.startsWith(RESERVED_ID_PREFIX),
+      `gateway IDs starting with "${RESERVED_ID_PREFIX}" are reserved for the servers' MQTT logins and client IDs`),
     zoneId: IdSchema,
     rotateSecret: z.boolean().default(false),
   })

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { loadGatewayConfig } from '#gateway/config.ts';
 import type { MqttCredentials } from '#gateway/protocol/index.ts';
+import { withGatewayAclBlock } from '#server/broker/mosquitto-acl.ts';
 
 // `vicino gateway provision`: asks the admin API for a gateway's config file (its secret is issued
 // once, in that response) and, for a Mosquitto broker, adds the gateway's MQTT login — derived from
-// the secret, so the config file holds no second secret — to Mosquitto's password file.
+// the secret, so the config file holds no second secret — to Mosquitto's password file, and the
+// gateway's own topics (its store and gateway segments, nothing else) to Mosquitto's ACL file.
 
 const run = promisify(execFile);
 
@@ -68,4 +70,25 @@ export async function addToMosquittoPasswordFile(file: string, credentials: Mqtt
     const detail = (error as { stderr?: string }).stderr?.trim() || `exit code ${String((error as { code?: unknown }).code)}`;
     throw new Error(`mosquitto_passwd could not add ${credentials.username} to ${file}: ${detail}`);
   }
+}
+
+/**
+ * Puts the gateway's block into a Mosquitto ACL file (server/broker/mosquitto-acl.ts), replacing an
+ * earlier one for the same gateway. The file is rewritten through a temporary file and a rename, so
+ * Mosquitto never reads half of it; its mode is kept.
+ */
+export async function addToMosquittoAclFile(file: string, storeId: string, gatewayId: string): Promise<void> {
+  let text: string;
+  let mode = 0o640;
+  try {
+    text = await readFile(file, 'utf8');
+    mode = (await stat(file)).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the ACL file ${file}: ${(error as Error).message}`);
+    throw new Error(`there is no ACL file at ${file}: copy server/broker/mosquitto/acl there first (it holds the servers' rules), or name it with --mosquitto-acl`);
+  }
+  const temporary = `${file}.vicino-${process.pid}.tmp`;
+  await writeFile(temporary, withGatewayAclBlock(text, storeId, gatewayId), { mode });
+  await chmod(temporary, mode);
+  await rename(temporary, file);
 }

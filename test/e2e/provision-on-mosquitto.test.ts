@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadGatewayConfig } from '#gateway/config.ts';
-import { GatewayConfigMessageSchema, topics, unwrapEpochKey } from '#gateway/protocol/index.ts';
+import { gatewayClientId, GatewayConfigMessageSchema, topics, unwrapEpochKey } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
 import { runCli, type CliRun } from '#test/helpers/run-cli.ts';
 import { startMosquitto, type TestMosquitto } from '#test/helpers/start-mosquitto.ts';
@@ -26,10 +26,10 @@ describe('vicino gateway provision', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vicino-provision-'));
-    mosquitto = await startMosquitto({ users: { [SERVER_MQTT_USERNAME]: serverPassword } });
+    mosquitto = await startMosquitto({ servers: { [SERVER_MQTT_USERNAME]: serverPassword } });
     server = runCli(['server'], {
       env: {
-        MQTT_URL: mosquitto.tlsUrl, MQTT_USERNAME: SERVER_MQTT_USERNAME, MQTT_PASSWORD: serverPassword,
+        MQTT_URL: mosquitto.serverUrl, GATEWAY_MQTT_URL: mosquitto.gatewayUrl, MQTT_USERNAME: SERVER_MQTT_USERNAME, MQTT_PASSWORD: serverPassword,
         // Node trusts the throwaway CA for the server's mqtts:// connection.
         NODE_EXTRA_CA_CERTS: join(mosquitto.dir, 'ca.crt'),
         ADMIN_TOKEN: adminToken, DATA_DIR: join(dir, 'server'), PORT: '0', LOG_LEVEL: 'warn',
@@ -64,9 +64,13 @@ describe('vicino gateway provision', () => {
     ]);
     expect((await run.exited).code).toBe(0);
     const config = JSON.parse(run.stdout()) as { secret: string; mqtt: { url: string; username: string; password?: string } };
-    expect(config).toMatchObject({ storeId: 'shop-1', gatewayId: 'gw-1', zoneId: 'entrance', mqtt: { url: mosquitto.tlsUrl, username: 'gw-1' } });
+    expect(config).toMatchObject({ storeId: 'shop-1', gatewayId: 'gw-1', zoneId: 'entrance', mqtt: { url: mosquitto.gatewayUrl, username: 'gw-1' } });
     expect(config.mqtt.password).toBeUndefined();
-    expect(run.stderr()).toContain(`added MQTT user gw-1 to ${passwordFile}`);
+    expect(run.stderr()).toContain(`added MQTT user gw-1 to ${passwordFile} and its topics to ${join(mosquitto.dir, 'acl')}`);
+    // The gateway's own topics, its store segment included; nothing with a wildcard.
+    const acl = await readFile(join(mosquitto.dir, 'acl'), 'utf8');
+    expect(acl).toContain('user gw-1\ntopic write vicino/v1/stores/shop-1/gateways/gw-1/events\n');
+    expect(acl.split('\n').filter((line) => /^(topic|pattern)\b/.test(line) && /[+#]/.test(line))).toEqual(['topic readwrite vicino/v1/#']);
 
     // The gateway's login, derived from its config file as `vicino gateway` derives it.
     const loaded = loadGatewayConfig({}, run.stdout());
@@ -78,7 +82,9 @@ describe('vicino gateway provision', () => {
 
     mosquitto.reload();
     // Mosquitto re-reads the file on SIGHUP, asynchronously: poll until the new login is accepted.
-    const gateway = await vi.waitFor(() => mqtt.connectAsync(config.mqtt.url, { ...credentials, ca: mosquitto.ca, clean: true, reconnectPeriod: 0 }), { timeout: 10_000, interval: 100 });
+    const gateway = await vi.waitFor(() => mqtt.connectAsync(config.mqtt.url, {
+      ...credentials, clientId: gatewayClientId('gw-1'), ca: mosquitto.ca, clean: true, reconnectPeriod: 0,
+    }), { timeout: 10_000, interval: 100 });
     clients.push(gateway);
     const received: Buffer[] = [];
     gateway.on('message', (_topic, payload) => received.push(payload));
@@ -98,6 +104,17 @@ describe('vicino gateway provision', () => {
     ], { env: { PATH: join(dir, 'no-programs') } });
     expect((await run.exited).code).toBe(1);
     expect(run.stderr().trim()).toBe('vicino gateway: mosquitto_passwd is not installed (it comes with Mosquitto, e.g. `apt install mosquitto`); nothing was provisioned');
+    expect(run.stdout()).toBe('');
+  });
+
+  it('says the ACL file is missing before provisioning anything', async () => {
+    const run = runCli([
+      'gateway', 'provision', '--store', 'shop-1', '--gateway', 'gw-2', '--zone', 'entrance', '--server', 'http://127.0.0.1:1',
+      '--admin-token', adminToken, '--mosquitto-passwd', join(dir, 'passwd'), '--mosquitto-acl', join(dir, 'no-such-acl'),
+    ]);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain(`cannot read and write the Mosquitto ACL file ${join(dir, 'no-such-acl')}`);
+    expect(run.stderr()).toContain('nothing was provisioned');
     expect(run.stdout()).toBe('');
   });
 

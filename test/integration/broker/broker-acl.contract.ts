@@ -17,12 +17,15 @@ import { SERVER_BUS_TOPIC } from '#server/server-bus.ts';
 // "Never receives" is shown without sleeping: after the attempt, the server publishes a sentinel,
 // and the broker delivers in order, so once the sentinel is in, anything forwarded would be too.
 
-export type Login = { username: string; password: string };
+/** A login; gateways' and servers' carry the client ID they connect with (gatewayClientId, vicino-server-…). */
+export type Login = { username: string; password: string; clientId?: string };
 export type GatewayLogin = Login & { storeId: string; gatewayId: string };
 
 export type AclBroker = {
-  /** Where gateways and servers connect. */
+  /** Where gateways connect. */
   url: string;
+  /** Where servers connect, when not at `url` (Mosquitto gives them a listener of their own). */
+  serverUrl?: string;
   /** Extra client options every login needs (the CA, for TLS). */
   clientOptions?: IClientOptions;
   /** Two gateways the broker knows, in the same store. */
@@ -57,8 +60,8 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
       await broker?.close();
     });
 
-    const connectAs = async (login: Partial<Login>, extra: IClientOptions = {}): Promise<MqttClient> => {
-      const client = await mqtt.connectAsync(broker.url, { ...broker.clientOptions, ...login, clean: true, reconnectPeriod: 0, connectTimeout: 5_000, ...extra });
+    const connectAs = async (login: Partial<Login>, extra: IClientOptions = {}, url = broker.url): Promise<MqttClient> => {
+      const client = await mqtt.connectAsync(url, { ...broker.clientOptions, ...login, clean: true, reconnectPeriod: 0, connectTimeout: 5_000, ...extra });
       clients.push(client);
       return client;
     };
@@ -66,7 +69,7 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
     type Received = { topic: string; payload: string };
     /** The server's view of the whole namespace, as server instances have it. */
     const serverWatching = async (): Promise<{ server: MqttClient; received: Received[]; barrier(): Promise<void> }> => {
-      const server = await connectAs(broker.server);
+      const server = await connectAs(broker.server, { clientId: `vicino-server-${randomUUID().slice(0, 8)}` }, broker.serverUrl ?? broker.url);
       const received: Received[] = [];
       server.on('message', (topic, payload) => received.push({ topic, payload: String(payload) }));
       await server.subscribeAsync('vicino/v1/#', { qos: 1 });
@@ -103,6 +106,8 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
       ["gateway B's events", (_a: GatewayLogin, b: GatewayLogin) => topics.events(b.storeId, b.gatewayId)],
       ["gateway B's status", (_a: GatewayLogin, b: GatewayLogin) => topics.status(b.storeId, b.gatewayId)],
       ["gateway B's config", (_a: GatewayLogin, b: GatewayLogin) => topics.config(b.storeId, b.gatewayId)],
+      ['its own gateway ID under another store', (a: GatewayLogin) => topics.events(`${a.storeId}-elsewhere`, a.gatewayId)],
+      ['its own status under another store', (a: GatewayLogin) => topics.status(`${a.storeId}-elsewhere`, a.gatewayId)],
       ['its own config (only servers write configs)', (a: GatewayLogin) => topics.config(a.storeId, a.gatewayId)],
       ['the server bus', () => SERVER_BUS_TOPIC],
     ])('keeps gateway A from publishing to %s: the server never receives it', async (_name, topicFor) => {
@@ -153,7 +158,7 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
       const forged = `forged will ${randomUUID()}`;
       const own = `own will ${randomUUID()}`;
       const dropWithWill = async (topic: string, payload: string): Promise<void> => {
-        const client = await connectAs(A, { clientId: `acl-will-${randomUUID().slice(0, 8)}`, will: { topic, payload: Buffer.from(payload), qos: 1, retain: false } })
+        const client = await connectAs(A, { will: { topic, payload: Buffer.from(payload), qos: 1, retain: false } })
           .catch(() => undefined); // aedes refuses this CONNECT outright
         // A broken connection, not a DISCONNECT: the broker publishes the will [MQTT-3.1.2-8].
         client?.stream.destroy();
@@ -163,6 +168,41 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
       await vi.waitFor(() => expect(watch.received).toContainEqual({ topic: topics.status(A.storeId, A.gatewayId), payload: own }), { timeout: 5_000 });
       await watch.barrier();
       expect(watch.received.filter((m) => m.payload === forged)).toEqual([]);
+    });
+
+    /** Whether a connected client still is: a message published to a topic it reads comes through. */
+    const stillConnected = async (client: MqttClient, topic: string, server: MqttClient): Promise<void> => {
+      const sentinel = `still here ${randomUUID()}`;
+      const got = new Promise<void>((resolve) => client.on('message', (_t, payload) => String(payload) === sentinel && resolve()));
+      await client.subscribeAsync(topic, { qos: 1 });
+      await server.publishAsync(topic, sentinel, { qos: 1 });
+      await vi.waitFor(async () => {
+        expect(client.connected).toBe(true);
+        await got;
+      }, { timeout: 5_000 });
+    };
+
+    it("keeps gateway A from taking over gateway B's session by connecting with B's client ID", async () => {
+      const { gatewayA: A, gatewayB: B } = broker;
+      const { server } = await serverWatching();
+      const gatewayB = await connectAs(B);
+      let bClosed = false;
+      gatewayB.on('close', () => (bClosed = true));
+      // aedes refuses this CONNECT; Mosquitto's gateway listener replaces the client ID with A's login.
+      await connectAs(A, { clientId: B.clientId }).catch(() => undefined);
+      await stillConnected(gatewayB, topics.config(B.storeId, B.gatewayId), server);
+      expect(bClosed).toBe(false);
+    });
+
+    it("keeps a gateway from taking over a server's session by connecting with its client ID", async () => {
+      const { server, received, barrier } = await serverWatching();
+      let serverClosed = false;
+      server.on('close', () => (serverClosed = true));
+      await connectAs(broker.gatewayA, { clientId: server.options.clientId }).catch(() => undefined);
+      await barrier();
+      expect(server.connected).toBe(true);
+      expect(serverClosed).toBe(false);
+      expect(received.length).toBeGreaterThan(0);
     });
 
     it.each([

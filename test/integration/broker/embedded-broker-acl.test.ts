@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { gatewayMqttCredentials, topics } from '#gateway/protocol/index.ts';
+import { gatewayClientId, gatewayMqttCredentials, topics } from '#gateway/protocol/index.ts';
 import { createStoreBrokerAccess, SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { createSealer, type Sealer } from '#server/domain/sealing.ts';
@@ -25,7 +25,7 @@ async function givenGateways(store: Store, sealer: Sealer, ids: readonly string[
   for (const id of ids) {
     const secret = randomBytes(32);
     await store.upsertGateway({ id, storeId: STORE_ID, zoneId: 'entrance', secretSealed: sealer.seal(secret, `gateway-secret:${id}`) }, true);
-    logins.push({ storeId: STORE_ID, gatewayId: id, ...gatewayMqttCredentials(id, secret) });
+    logins.push({ storeId: STORE_ID, gatewayId: id, clientId: gatewayClientId(id), ...gatewayMqttCredentials(id, secret) });
   }
   return logins;
 }
@@ -123,7 +123,20 @@ describe('embedded broker access control, beyond the shared table', () => {
     const secret = randomBytes(32);
     await broker.store.upsertGateway({ id: old.gatewayId, storeId: old.storeId, zoneId: 'entrance', secretSealed: broker.sealer.seal(secret, `gateway-secret:${old.gatewayId}`) }, true);
     await expect(connect(broker.url, old)).rejects.toMatchObject({ code: 5 });
-    await expect(connect(broker.url, gatewayMqttCredentials(old.gatewayId, secret))).resolves.toMatchObject({ connected: true });
+    await expect(connect(broker.url, { ...gatewayMqttCredentials(old.gatewayId, secret), clientId: gatewayClientId(old.gatewayId) })).resolves.toMatchObject({ connected: true });
+  });
+
+  it('refuses a gateway under any client ID but its own with CONNACK "identifier rejected", counts it, and logs no client ID', async () => {
+    const metrics = createMetrics();
+    const sink = createLogSink();
+    const broker = await started({ metrics, logger: sink.logger });
+    const { gatewayA: A } = broker;
+    for (const clientId of ['mqttjs_0123abcd', 'vicino-server-1', `${A.gatewayId}-2`]) {
+      await expect(connect(broker.url, { ...A, clientId })).rejects.toMatchObject({ code: 2 });
+    }
+    await vi.waitFor(async () => expect(await counterValue(metrics.brokerRefusals, { reason: 'client-id' })).toBe(3));
+    expect(sink.text()).not.toContain('mqttjs_0123abcd');
+    await expect(connect(broker.url, A)).resolves.toMatchObject({ connected: true });
   });
 
   it('lets anyone do anything when started without access, for tests that do not care', async () => {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { gatewayMqttCredentials } from '#gateway/protocol/index.ts';
+import { gatewayClientId, gatewayMqttCredentials } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
 import { MOSQUITTO_DIR, startMosquitto, type TestMosquitto } from '#test/helpers/start-mosquitto.ts';
 import { describeBrokerAcl, subackCodes, type GatewayLogin } from './broker-acl.contract.ts';
@@ -13,15 +13,17 @@ import { describeBrokerAcl, subackCodes, type GatewayLogin } from './broker-acl.
 // Every case of the shared table runs over TLS, verified against the throwaway CA.
 
 const STORE_ID = 'shop-1';
-const aGateway = (gatewayId: string): GatewayLogin => ({ storeId: STORE_ID, gatewayId, ...gatewayMqttCredentials(gatewayId, randomBytes(32)) });
-const users = (...logins: { username: string; password: string }[]): Record<string, string> => Object.fromEntries(logins.map((l) => [l.username, l.password]));
+const aGateway = (gatewayId: string): GatewayLogin => ({ storeId: STORE_ID, gatewayId, clientId: gatewayClientId(gatewayId), ...gatewayMqttCredentials(gatewayId, randomBytes(32)) });
 
 describeBrokerAcl('Mosquitto with the shipped mosquitto.conf and acl, over TLS', async () => {
   const gatewayA = aGateway('gw-a');
   const gatewayB = aGateway('gw-b');
   const server = { username: SERVER_MQTT_USERNAME, password: randomBytes(24).toString('base64url') };
-  const mosquitto = await startMosquitto({ users: users(gatewayA, gatewayB, server) });
-  return { url: mosquitto.tlsUrl, clientOptions: { ca: mosquitto.ca }, gatewayA, gatewayB, server, close: () => mosquitto.close() };
+  const mosquitto = await startMosquitto({ gateways: [gatewayA, gatewayB], servers: { [server.username]: server.password } });
+  return {
+    url: mosquitto.gatewayUrl, serverUrl: mosquitto.serverUrl, clientOptions: { ca: mosquitto.ca }, gatewayA, gatewayB, server,
+    close: () => mosquitto.close(),
+  };
 });
 
 describe('Mosquitto with the shipped configuration: TLS and the health listener', () => {
@@ -29,7 +31,7 @@ describe('Mosquitto with the shipped configuration: TLS and the health listener'
   let mosquitto: TestMosquitto;
   const clients: MqttClient[] = [];
   beforeAll(async () => {
-    mosquitto = await startMosquitto({ users: users(gatewayA) });
+    mosquitto = await startMosquitto({ gateways: [gatewayA] });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
@@ -44,16 +46,16 @@ describe('Mosquitto with the shipped configuration: TLS and the health listener'
   };
 
   it('serves TLS with a certificate for 127.0.0.1 that the test CA verifies', async () => {
-    const client = await connect(mosquitto.tlsUrl, { ...gatewayA, ca: mosquitto.ca });
+    const client = await connect(mosquitto.gatewayUrl, { ...gatewayA, ca: mosquitto.ca });
     expect(client.connected).toBe(true);
   });
 
   it('fails certificate verification for a client that does not trust the CA', async () => {
-    await expect(connect(mosquitto.tlsUrl, gatewayA)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    await expect(connect(mosquitto.gatewayUrl, gatewayA)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 
   it('does not speak plain MQTT on the TLS port', async () => {
-    await expect(connect(mosquitto.tlsUrl.replace('mqtts:', 'mqtt:'), { ...gatewayA, connectTimeout: 2_000 })).rejects.toThrow();
+    await expect(connect(mosquitto.gatewayUrl.replace('mqtts:', 'mqtt:'), { ...gatewayA, connectTimeout: 2_000 })).rejects.toThrow();
   });
 
   it('lets anonymous clients on the loopback health listener read the uptime and nothing under vicino/v1/', async () => {
@@ -66,8 +68,12 @@ describe('Mosquitto with the shipped configuration: TLS and the health listener'
     expect(topicsSeen.filter((topic) => topic.startsWith('vicino/'))).toEqual([]);
   });
 
+  it("refuses a gateway's login on the servers' listener, where client IDs are not tied to logins", async () => {
+    await expect(connect(mosquitto.serverUrl, { ...gatewayA, ca: mosquitto.ca })).rejects.toMatchObject({ code: 5 });
+  });
+
   it('refuses anonymous clients on the TLS listener', async () => {
-    await expect(connect(mosquitto.tlsUrl, { ca: mosquitto.ca })).rejects.toMatchObject({ code: 5 });
+    await expect(connect(mosquitto.gatewayUrl, { ca: mosquitto.ca })).rejects.toMatchObject({ code: 5 });
   });
 
   it('ships Nagle off and a per-client queue that does not drop QoS 1 bursts (performance-notes.md)', async () => {
