@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateX25519KeyPair, pseudonymise, x25519PublicKey } from '#gateway/protocol/index.ts';
 import { identityKeyFor } from '#server/identity.ts';
-import { SLICE_BUDGET } from '#server/resolver.ts';
+import { createResolver, SLICE_BUDGET } from '#server/resolver.ts';
+import { createLogSink } from '#test/helpers/log-sink.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { buildTestApp, expectStatus, grant, putStore, registerShopper, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
@@ -136,5 +137,47 @@ describe('resolver', () => {
     expect(resolvedAtOnce).toBeLessThan(count);
     await t.deps.resolver.rollInSlices();
     for (const shopper of shoppers) expect(underExtra(shopper)).toEqual({ shopperId: shopper.shopperId, storeId: 'store-2' });
+  });
+
+  it('indexes a store of shoppers in slices between event-loop turns, and a withdrawal during the sync stays withdrawn', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    expectStatus(await putStore(t, 'store-1'), 200);
+    const shoppers: RegisteredShopper[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const shopper = await registerShopper(t.app);
+      await grant(t.app, shopper.token, { presence: true });
+      shoppers.push(shopper);
+    }
+    const withdrawing = shoppers.at(-1)!;
+    // A second instance starting up: its list of consenting shoppers is read before the withdrawal lands.
+    const staleList = await t.deps.store.listResolvableShoppers();
+    let releaseList!: () => void;
+    const listGate = new Promise<void>((resolve) => (releaseList = resolve));
+    const gated: Store = Object.create(t.deps.store, {
+      listResolvableShoppers: { value: async () => (await listGate, staleList) },
+    }) as Store;
+    const resolver = createResolver({ store: gated, sealer: t.deps.sealer, now: t.deps.now, logger: createLogSink().logger, syncSlice: 5 });
+    resolver.setKeys(t.deps.keys.liveKeys());
+
+    const syncing = resolver.sync();
+    await grant(t.app, withdrawing.token, { presence: false });
+    await resolver.refresh(withdrawing.shopperId);
+    releaseList();
+    let turnsDuringSync = 0;
+    let finished = false;
+    const countTurns = (): void => {
+      if (finished) return;
+      turnsDuringSync += 1;
+      setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    await syncing;
+    finished = true;
+
+    expect(turnsDuringSync).toBeGreaterThanOrEqual(2);
+    expect(resolver.size().shoppers).toBe(shoppers.length - 1);
+    expect(resolver.resolve(pseudonymNow(t, withdrawing))).toBeUndefined();
+    for (const shopper of shoppers.slice(0, -1)) expect(resolver.resolve(pseudonymNow(t, shopper))?.shopperId).toBe(shopper.shopperId);
   });
 });
