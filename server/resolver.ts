@@ -17,6 +17,11 @@ import type { Store } from './store/store.ts';
 export type Resolver = {
   /** Brings the index in line with the Store: adds consenting shoppers, drops everyone else. */
   sync(): Promise<void>;
+  /**
+   * Re-reads only the shoppers whose presence consent changed, or who were erased, since `sinceMs`
+   * (the safety net under the server bus, every minute). Returns how many it re-read.
+   */
+  syncChangesSince(sinceMs: number): Promise<number>;
   setKeys(keys: readonly LiveEpochKey[]): void;
   /** Re-reads one shopper after a consent change or erasure. */
   refresh(shopperId: string, state?: ConsentState): Promise<void>;
@@ -67,6 +72,17 @@ export function createResolver(options: {
     return draining;
   };
 
+  const refresh = async (shopperId: string, state?: ConsentState): Promise<void> => {
+    for (const touched of syncsInFlight) touched.add(shopperId);
+    const shopper = await store.getShopper(shopperId);
+    const consent = state ?? (await store.getConsentState(shopperId));
+    if (shopper && shopper.erasedAtMs === null && shopper.identityKeySealed && isGranted(consent, 'presence')) {
+      index.upsert({ shopperId, identityKey: sealer.open(shopper.identityKeySealed, identityKeyLabel(shopperId)), rotationExponent: shopper.rotationExponent }, nowS());
+    } else {
+      index.remove(shopperId);
+    }
+  };
+
   return {
     async sync() {
       // A refresh() while this sync runs knows better than the list read at its start (a withdrawal
@@ -96,20 +112,19 @@ export function createResolver(options: {
         syncsInFlight.delete(touched);
       }
     },
+    async syncChangesSince(sinceMs) {
+      const changed = await store.listShopperChangesSince(sinceMs);
+      for (const [i, shopperId] of changed.entries()) {
+        if (i > 0 && i % syncSlice === 0) await nextTurn();
+        await refresh(shopperId);
+      }
+      return changed.length;
+    },
     setKeys(keys) {
       index.setKeys(keys, nowS(), SLICE_BUDGET);
       rollInSlices().catch((error: Error) => logger.error({ err: error.message }, 'resolver roll failed'));
     },
-    async refresh(shopperId, state) {
-      for (const touched of syncsInFlight) touched.add(shopperId);
-      const shopper = await store.getShopper(shopperId);
-      const consent = state ?? (await store.getConsentState(shopperId));
-      if (shopper && shopper.erasedAtMs === null && shopper.identityKeySealed && isGranted(consent, 'presence')) {
-        index.upsert({ shopperId, identityKey: sealer.open(shopper.identityKeySealed, identityKeyLabel(shopperId)), rotationExponent: shopper.rotationExponent }, nowS());
-      } else {
-        index.remove(shopperId);
-      }
-    },
+    refresh,
     roll: () => index.roll(nowS()),
     rollInSlices,
     resolve: (pseudonym) => index.resolve(pseudonym),

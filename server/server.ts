@@ -38,6 +38,11 @@ export type ServerOptions = {
   metrics?: Metrics;
 };
 
+/** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
+export const FULL_RESYNC_MS = 3_600_000;
+/** How far back an incremental resync looks before the previous pass began: clock differences and slow commits. */
+export const RESYNC_MARGIN_MS = 300_000;
+
 export type RunningServer = {
   app: FastifyInstance;
   url: string;
@@ -125,9 +130,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .then(setKeys)
         .catch((error: Error) => logger.error({ err: error.message }, 'epoch key maintenance failed'));
     }, maintenanceIntervalMs(options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S)));
-    // The safety net under the bus: the resolver index and the beacons are re-read from the Store every minute.
+    // The safety net under the bus, every minute: the shoppers whose presence consent changed since the
+    // last pass (with a margin for other instances' clocks and for transactions still committing) are
+    // re-read, and every shopper once an hour; then the beacons.
+    let lastFullSyncMs = now();
+    let lastPassMs = now();
+    const resyncResolver = async (): Promise<void> => {
+      const startedMs = now();
+      if (startedMs - lastFullSyncMs >= FULL_RESYNC_MS) {
+        await resolver.sync();
+        lastFullSyncMs = startedMs;
+      } else {
+        await resolver.syncChangesSince(lastPassMs - RESYNC_MARGIN_MS);
+      }
+      lastPassMs = startedMs;
+    };
     timers.push(setInterval(() => {
-      resolver.sync()
+      resyncResolver()
         // A beacon change another instance announced but this one missed: re-read, and republish if it mattered.
         .then(() => beacons.sync())
         .then((changed) => (changed ? keys.publishAllConfigs() : undefined))

@@ -60,4 +60,14 @@ export const MIGRATIONS: Migration[] = [
       `CREATE UNIQUE INDEX store_beacons_identity ON store_beacons (store_id, uuid, major, minor)`,
     ],
   },
+  {
+    version: 5,
+    name: 'incremental resolver resync',
+    statements: [
+      // The resolver's minute resync reads only the shoppers whose presence consent changed, or who
+      // were erased, since the last one (listShopperChangesSince), not all of them.
+      `CREATE INDEX consent_state_changes ON consent_state (purpose, at_ms)`,
+      `CREATE INDEX shoppers_erased ON shoppers (erased_at_ms)`,
+    ],
+  },
 ];

@@ -220,6 +220,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
          WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id COLLATE "C"`,
       )).map(toResolvableShopper);
     },
+    async listShopperChangesSince(sinceMs) {
+      return (await rows(
+        `SELECT id FROM (SELECT shopper_id AS id FROM consent_state WHERE purpose = 'presence' AND at_ms >= $1
+         UNION SELECT id FROM shoppers WHERE erased_at_ms >= $1) AS changed ORDER BY id COLLATE "C"`,
+        sinceMs,
+      )).map((r) => String(r.id));
+    },
     async addBeacon(b) {
       const added = await changes(
         `INSERT INTO beacons (id, shopper_id, kind, identifier_sealed, identifier_digest, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (identifier_digest) DO NOTHING`,

@@ -177,6 +177,13 @@ export function openSqliteStore(path: string): Store {
          WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id`,
       ).map((r) => ({ id: String(r.id), identityKeySealed: unb64(r.identity_key_sealed), rotationExponent: num(r.rotation_exponent) }));
     },
+    async listShopperChangesSince(sinceMs) {
+      return all(
+        `SELECT shopper_id AS id FROM consent_state WHERE purpose = 'presence' AND at_ms >= ?
+         UNION SELECT id FROM shoppers WHERE erased_at_ms >= ? ORDER BY id`,
+        sinceMs, sinceMs,
+      ).map((r) => String(r.id));
+    },
     async addBeacon(b) {
       const added = run(
         `INSERT INTO beacons (id, shopper_id, kind, identifier_sealed, identifier_digest, created_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (identifier_digest) DO NOTHING`,

@@ -100,6 +100,11 @@ export interface Store {
   getShopper(id: string): Promise<ShopperRecord | undefined>;
   /** Shoppers whose presence consent (P1) is granted and who are not erased: the only ones the resolver may index. */
   listResolvableShoppers(): Promise<ResolvableShopperRecord[]>;
+  /**
+   * IDs of the shoppers whose presence consent changed, or who were erased, at or after `sinceMs` (the
+   * writing server's clock): what an incremental resolver resync re-reads, instead of every shopper.
+   */
+  listShopperChangesSince(sinceMs: number): Promise<string[]>;
 
   /** Links a beacon; 'conflict' (and nothing stored) if a beacon with the same digest is linked already, to anyone. */
   addBeacon(beacon: LinkedBeaconRecord): Promise<'added' | 'conflict'>;

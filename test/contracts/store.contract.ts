@@ -209,6 +209,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const listed = (await store.listResolvableShoppers()).filter((s) => ours.has(s.id));
         expect(listed).toEqual([{ id: resolvable.id, identityKeySealed: resolvable.identityKeySealed, rotationExponent: resolvable.rotationExponent }]);
       });
+
+      it('lists the shoppers whose presence consent changed, or who were erased, since a time — for an incremental resync', async () => {
+        // Far in the future, so no other test's consent changes fall after `since`.
+        const since = START_MS + 400 * 86_400_000;
+        const before = await givenShopper({ presence: true });
+        const granted = await givenShopper({});
+        await store.appendConsent([aConsent({ shopperId: granted.id, purpose: 'presence', granted: true, serverTimeMs: since })]);
+        const withdrawn = await givenShopper({ presence: true });
+        await withdraw(store, withdrawn.id, 'presence', since + 1_000);
+        const promotionsOnly = await givenShopper({});
+        await store.appendConsent([aConsent({ shopperId: promotionsOnly.id, purpose: 'promotions', granted: true, serverTimeMs: since + 1_000 })]);
+        const erased = await givenShopper({ presence: true }, { erasedAtMs: since + 2_000 });
+        const ours = new Set([before, granted, withdrawn, promotionsOnly, erased].map((s) => s.id));
+
+        const changed = (await store.listShopperChangesSince(since)).filter((id) => ours.has(id));
+        expect(changed).toEqual([granted.id, withdrawn.id, erased.id].sort());
+        expect((await store.listShopperChangesSince(since + 1_001)).filter((id) => ours.has(id))).toEqual([erased.id]);
+      });
     });
 
     describe('linked beacons', () => {

@@ -180,4 +180,29 @@ describe('resolver', () => {
     expect(resolver.resolve(pseudonymNow(t, withdrawing))).toBeUndefined();
     for (const shopper of shoppers.slice(0, -1)) expect(resolver.resolve(pseudonymNow(t, shopper))?.shopperId).toBe(shopper.shopperId);
   });
+
+  it('re-reads only the shoppers whose presence consent changed since a time, as the minute resync does', async () => {
+    const t = await buildTestApp();
+    opened.apps.push(t);
+    expectStatus(await putStore(t, 'store-1'), 200);
+    const steady = await registerShopper(t.app);
+    await grant(t.app, steady.token, { presence: true });
+    const withdrawing = await registerShopper(t.app);
+    await grant(t.app, withdrawing.token, { presence: true });
+    // A second instance's index, built before the withdrawal below, which it then misses on the bus.
+    const other = createResolver({ store: t.deps.store, sealer: t.deps.sealer, now: t.deps.now, logger: createLogSink().logger });
+    other.setKeys(t.deps.keys.liveKeys());
+    await other.sync();
+    expect(other.size().shoppers).toBe(2);
+    t.clock.advance(1_000);
+    const since = t.deps.now();
+    await grant(t.app, withdrawing.token, { presence: false });
+    const joining = await registerShopper(t.app);
+    await grant(t.app, joining.token, { presence: true });
+
+    expect(await other.syncChangesSince(since)).toBe(2);
+    expect(other.resolve(pseudonymNow(t, withdrawing))).toBeUndefined();
+    expect(other.resolve(pseudonymNow(t, joining))?.shopperId).toBe(joining.shopperId);
+    expect(other.resolve(pseudonymNow(t, steady))?.shopperId).toBe(steady.shopperId);
+  });
 });
