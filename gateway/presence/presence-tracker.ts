@@ -7,10 +7,9 @@ import {
 // Zone presence for one gateway: enter / dwell / exit, published as edges only. Per device:
 //   estimate  robust RSSI over a short window (rssi-estimators.ts), calibrated by rssiOffsetDb;
 //   enter     once minSightings packets were heard and the estimate reaches enterRssiDbm;
-//   away      from the first estimate below exitRssiDbm (hysteresis: below enterRssiDbm), or from the
-//             last packet when packets stop; it ends only when minSightings estimates in a row are
-//             back at or above exitRssiDbm, so one lucky packet does not hold a leaving shopper;
-//   exit      after awayTimeoutMs away;
+//   away      no packet whose estimate is at or above exitRssiDbm (hysteresis: below enterRssiDbm):
+//             weak packets and silence count alike;
+//   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet);
 //   dwell     at each configured mark of time in the zone (30 s, 2 min, 5 min…), then every
 //             dwellIntervalMs as a slow heartbeat.
 // It is keyed by pseudonym, so no raw identifier is held here, and bounded: past maxTracked it evicts
@@ -21,7 +20,7 @@ export type PresenceConfig = ProximityConfig & {
   enterRssiDbm: number;
   /** Estimated RSSI below which a present device counts as away, dBm (hysteresis: below enterRssiDbm). */
   exitRssiDbm: number;
-  /** Packets needed before an enter, and in a row at or above exitRssiDbm to end an away spell. */
+  /** Packets needed before an enter (the first of them included), so a single stray packet never counts. */
   minSightings: number;
   /** A present device away (weak or unheard) this long exits; a candidate unheard this long is forgotten. */
   awayTimeoutMs: number;
@@ -70,10 +69,8 @@ type Entry = {
   lastSeenMs: number;
   present: boolean;
   enteredMs: number;
-  /** Start of the current away spell (weak estimate), undefined while inside. */
-  awaySinceMs: number | undefined;
-  /** Estimates in a row at or above exitRssiDbm. */
-  insideRun: number;
+  /** The last packet whose estimate was at or above exitRssiDbm (or the last packet of a candidate). */
+  lastInsideMs: number;
   /** Index of the next dwell mark; past the end, dwellIntervalMs applies. */
   nextMark: number;
   nextDwellMs: number;
@@ -151,9 +148,6 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     entries.delete(pseudonym);
   };
 
-  /** Start of the away spell: a weak spell, or the silence since the last packet. */
-  const awayFrom = (entry: Entry): number => entry.awaySinceMs ?? entry.lastSeenMs;
-
   return {
     observe(pseudonym, idKind, keyId, rssiDbm, atMs, measuredPowerDbm) {
       const out: PresenceTransition[] = [];
@@ -165,37 +159,33 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
           if (!oldest.done) leave(oldest.value, entries.get(oldest.value)!, atMs, out);
         }
         entry = {
-          idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 1, lastSeenMs: atMs,
-          present: false, enteredMs: atMs, awaySinceMs: undefined, insideRun: 0, nextMark: 0, nextDwellMs: 0,
+          idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 0, lastSeenMs: atMs,
+          present: false, enteredMs: atMs, lastInsideMs: atMs, nextMark: 0, nextDwellMs: 0,
         };
       } else {
         entries.delete(pseudonym);
         updateRssi(entry.estimator, calibrated, atMs, estimatorConfig);
-        entry.sightings += 1;
         entry.lastSeenMs = Math.max(entry.lastSeenMs, atMs);
         if (measuredPowerDbm !== undefined) entry.measuredPowerDbm = measuredPowerDbm;
       }
       entries.set(pseudonym, entry);
+      entry.sightings += 1;
 
       const estimate = entry.estimator.rssiDbm;
       if (!entry.present) {
+        entry.lastInsideMs = entry.lastSeenMs;
         if (entry.sightings >= config.minSightings && estimate >= config.enterRssiDbm) {
           entry.present = true;
           entry.enteredMs = atMs;
-          entry.awaySinceMs = undefined;
-          entry.insideRun = config.minSightings;
           entry.nextMark = 0;
           entry.nextDwellMs = dwellDue(entry);
           present += 1;
           out.push(transition(pseudonym, entry, 'enter', atMs, atMs));
         }
-      } else if (estimate < config.exitRssiDbm) {
-        entry.insideRun = 0;
-        entry.awaySinceMs ??= atMs;
-        if (atMs - entry.awaySinceMs >= config.awayTimeoutMs) leave(pseudonym, entry, atMs, out);
-      } else {
-        entry.insideRun += 1;
-        if (entry.insideRun >= config.minSightings) entry.awaySinceMs = undefined;
+      } else if (estimate >= config.exitRssiDbm) {
+        entry.lastInsideMs = Math.max(entry.lastInsideMs, atMs);
+      } else if (atMs - entry.lastInsideMs >= config.awayTimeoutMs) {
+        leave(pseudonym, entry, atMs, out);
       }
       return out;
     },
@@ -203,7 +193,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     tick(nowMs) {
       const out: PresenceTransition[] = [];
       for (const [pseudonym, entry] of entries) {
-        if (nowMs - awayFrom(entry) >= config.awayTimeoutMs && (entry.present || nowMs - entry.lastSeenMs >= config.awayTimeoutMs)) {
+        if (nowMs - entry.lastInsideMs >= config.awayTimeoutMs) {
           leave(pseudonym, entry, nowMs, out);
         } else if (entry.present && nowMs >= entry.nextDwellMs) {
           out.push(transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs));

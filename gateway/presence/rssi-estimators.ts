@@ -32,9 +32,9 @@ export type RssiEstimatorConfig = {
 
 /** The default, chosen on simulator data (docs/benchmarks.md, "Presence estimators"). */
 export const DEFAULT_RSSI_ESTIMATOR: RssiEstimatorConfig = {
-  robust: 'median',
-  windowMs: 3_000,
-  maxSamples: 16,
+  robust: 'trimmed-mean',
+  windowMs: 4_000,
+  maxSamples: 32,
   trimFraction: 0.25,
   smoothing: 'none',
   emaTimeConstantMs: 1_500,
@@ -110,51 +110,91 @@ export function emaStep(previous: number, value: number, elapsedMs: number, time
 
 /** One device's window and smoother. Mutable; created by startRssi, advanced by updateRssi. */
 export type RssiEstimatorState = {
-  /** Interleaved [atMs, rssiDbm] pairs; a ring that grows by doubling up to maxSamples. */
+  /** Interleaved [atMs, rssiDbm] pairs in arrival order: a ring that grows by doubling up to maxSamples. */
   ring: Float64Array;
   head: number;
   count: number;
+  /** The same count values, kept sorted ascending (insertion on arrival, removal on expiry). */
+  sorted: Float64Array;
   smoothed: RssiEstimate;
   /** The current estimate, dBm. */
   rssiDbm: number;
 };
 
-// One scratch buffer for sorting: estimation is synchronous, so a single one serves every device.
-let scratch = new Float64Array(64);
-
-function robustValue(state: RssiEstimatorState, atMs: number, config: RssiEstimatorConfig): number {
-  const capacity = state.ring.length >> 1;
-  // Drop samples that fell out of the window (oldest first).
-  while (state.count > 1) {
-    const oldest = (state.head - state.count + capacity) % capacity;
-    if (atMs - state.ring[2 * oldest]! < config.windowMs) break;
-    state.count -= 1;
-  }
-  if (config.robust === 'last' || state.count === 1) return state.ring[2 * ((state.head - 1 + capacity) % capacity) + 1]!;
-  if (scratch.length < state.count) scratch = new Float64Array(state.count);
-  for (let i = 0; i < state.count; i += 1) scratch[i] = state.ring[2 * ((state.head - 1 - i + capacity) % capacity) + 1]!;
-  sortPrefix(scratch, state.count);
-  return config.robust === 'median' ? sortedMedian(scratch, state.count) : sortedTrimmedMean(scratch, config.trimFraction, state.count);
+/** Removes one occurrence of value from sorted[0..n). */
+function removeSorted(sorted: Float64Array, n: number, value: number): void {
+  let i = 0;
+  while (i < n && sorted[i] !== value) i += 1;
+  for (; i < n - 1; i += 1) sorted[i] = sorted[i + 1]!;
 }
+
+/** Inserts value into sorted[0..n) (capacity > n). */
+function insertSorted(sorted: Float64Array, n: number, value: number): void {
+  let j = n - 1;
+  while (j >= 0 && sorted[j]! > value) {
+    sorted[j + 1] = sorted[j]!;
+    j -= 1;
+  }
+  sorted[j + 1] = value;
+}
+
+/** Drops the oldest sample. */
+function dropOldest(state: RssiEstimatorState): void {
+  const capacity = state.ring.length >> 1;
+  let oldest = state.head - state.count;
+  if (oldest < 0) oldest += capacity;
+  removeSorted(state.sorted, state.count, state.ring[2 * oldest + 1]!);
+  state.count -= 1;
+}
+
+/** 'last' needs no window: one sample. */
+const maxCapacity = (config: RssiEstimatorConfig): number => (config.robust === 'last' ? 1 : config.maxSamples);
 
 function push(state: RssiEstimatorState, rssiDbm: number, atMs: number, config: RssiEstimatorConfig): void {
   let capacity = state.ring.length >> 1;
-  if (state.count === capacity && capacity < config.maxSamples) {
-    // Grow: unroll the ring oldest-first into a buffer twice the size (bounded by maxSamples).
-    const grown = new Float64Array(2 * Math.min(config.maxSamples, capacity * 2));
-    for (let i = 0; i < state.count; i += 1) {
-      const from = (state.head - state.count + i + capacity) % capacity;
-      grown[2 * i] = state.ring[2 * from]!;
-      grown[2 * i + 1] = state.ring[2 * from + 1]!;
+  // Samples that fell out of the window go first (oldest first); the newest always stays.
+  while (state.count > 0) {
+    let oldest = state.head - state.count;
+    if (oldest < 0) oldest += capacity;
+    if (atMs - state.ring[2 * oldest]! < config.windowMs) break;
+    dropOldest(state);
+  }
+  if (state.count === capacity) {
+    if (capacity < maxCapacity(config)) {
+      // Grow: unroll the ring oldest-first into a buffer twice the size (bounded by maxSamples).
+      const grownCapacity = Math.min(maxCapacity(config), capacity * 2);
+      const grown = new Float64Array(2 * grownCapacity);
+      for (let i = 0; i < state.count; i += 1) {
+        const from = (state.head - state.count + i + capacity) % capacity;
+        grown[2 * i] = state.ring[2 * from]!;
+        grown[2 * i + 1] = state.ring[2 * from + 1]!;
+      }
+      const sorted = new Float64Array(grownCapacity);
+      sorted.set(state.sorted.subarray(0, state.count));
+      state.ring = grown;
+      state.sorted = sorted;
+      state.head = state.count % grownCapacity;
+      capacity = grownCapacity;
+    } else {
+      dropOldest(state);
     }
-    state.ring = grown;
-    state.head = state.count;
-    capacity = grown.length >> 1;
   }
   state.ring[2 * state.head] = atMs;
   state.ring[2 * state.head + 1] = rssiDbm;
-  state.head = (state.head + 1) % capacity;
-  state.count = Math.min(state.count + 1, capacity);
+  state.head = state.head + 1 === capacity ? 0 : state.head + 1;
+  insertSorted(state.sorted, state.count, rssiDbm);
+  state.count += 1;
+}
+
+function robustValue(state: RssiEstimatorState, config: RssiEstimatorConfig): number {
+  switch (config.robust) {
+    case 'last':
+      return state.ring[2 * (state.head === 0 ? (state.ring.length >> 1) - 1 : state.head - 1) + 1]!;
+    case 'median':
+      return sortedMedian(state.sorted, state.count);
+    case 'trimmed-mean':
+      return sortedTrimmedMean(state.sorted, config.trimFraction, state.count);
+  }
 }
 
 function smooth(state: RssiEstimatorState, value: number, atMs: number, config: RssiEstimatorConfig): number {
@@ -177,9 +217,10 @@ function smooth(state: RssiEstimatorState, value: number, atMs: number, config: 
 export function startRssi(rssiDbm: number, atMs: number, config: RssiEstimatorConfig = DEFAULT_RSSI_ESTIMATOR): RssiEstimatorState {
   const state: RssiEstimatorState = {
     // Two samples to start: most devices the gateway hears pass by once (a flood fills no windows).
-    ring: new Float64Array(2 * Math.min(2, config.maxSamples)),
+    ring: new Float64Array(2 * Math.min(2, maxCapacity(config))),
     head: 0,
     count: 0,
+    sorted: new Float64Array(Math.min(2, maxCapacity(config))),
     smoothed: startEstimate(rssiDbm, atMs, config.kalman),
     rssiDbm,
   };
@@ -191,7 +232,7 @@ export function startRssi(rssiDbm: number, atMs: number, config: RssiEstimatorCo
 export function updateRssi(state: RssiEstimatorState, rssiDbm: number, atMs: number, config: RssiEstimatorConfig = DEFAULT_RSSI_ESTIMATOR): number {
   const latestMs = Math.max(atMs, state.smoothed.atMs);
   push(state, rssiDbm, latestMs, config);
-  const value = robustValue(state, latestMs, config);
+  const value = robustValue(state, config);
   state.rssiDbm = smooth(state, value, latestMs, config);
   return state.rssiDbm;
 }
