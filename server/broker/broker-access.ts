@@ -7,7 +7,7 @@ import type { Store } from '../store/store.ts';
 // Who may do what on the broker (SEC-1). The embedded broker asks a BrokerAccess who is connecting;
 // what each principal may then do is fixed here, and server/broker/mosquitto/acl says the same to
 // Mosquitto:
-//   a gateway   publishes only its own events and status, subscribes only to its own config, and its
+//   a gateway   publishes only its own events, status and occupancy, subscribes only to its own config, and its
 //               will (published by the broker when the gateway drops) must be its own status
 //   the server  anything under vicino/v1/# (presence, status, every config, the server bus)
 //   anyone else is refused at CONNECT with "not authorized"
@@ -30,7 +30,8 @@ const underRoot = (topic: string): boolean => topic === TOPIC_ROOT || topic.star
 
 export function mayPublish(principal: Principal, topic: string): boolean {
   if (principal.kind === 'server') return underRoot(topic);
-  return topic === topics.events(principal.storeId, principal.gatewayId) || topic === topics.status(principal.storeId, principal.gatewayId);
+  return topic === topics.events(principal.storeId, principal.gatewayId) || topic === topics.status(principal.storeId, principal.gatewayId)
+    || topic === topics.occupancy(principal.storeId, principal.gatewayId);
 }
 
 /** The will is published on the client's behalf when it drops: a gateway's may only say it went offline. */
