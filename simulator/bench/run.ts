@@ -40,7 +40,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     print(`\n5. The resolver at scale (server/domain/resolver-index.ts): ${shoppers.map((n) => n.toLocaleString('en')).join(' and ')} consenting shoppers, K = 10; compact index vs the Map it replaced`);
     await runResolverBench({ shoppers, baselineUpTo: quick ? 10_000 : undefined, print: (l) => print(`   ${l}`) });
   }
-  if (runs('presence')) presenceSection(quick, print);
+  if (runs('presence')) presenceSection(quick, args, print);
   return 0;
 }
 
@@ -73,10 +73,17 @@ function radioSection(quick: boolean, print: (line: string) => void): void {
   print(`   ${Math.round(radio.reportsPerSecond).toLocaleString('en')} reports/s; real-time factor ${radio.realTimeFactor.toFixed(1)}× (≥ 1 means it keeps up with real time on one core)`);
 }
 
-function presenceSection(quick: boolean, print: (line: string) => void): void {
+/** `--presence-away-ms N` runs the comparison with another away timeout. */
+function presenceSection(quick: boolean, args: string[], print: (line: string) => void): void {
+  const awayAt = args.indexOf('--presence-away-ms');
+  const awayTimeoutMs = awayAt >= 0 ? Number(args[awayAt + 1]) : undefined;
+  if (awayTimeoutMs !== undefined && !(Number.isInteger(awayTimeoutMs) && awayTimeoutMs >= 1_000)) throw new RangeError('--presence-away-ms needs an integer ≥ 1000');
   print('\n6. Presence estimators (gateway/presence/rssi-estimators.ts): seeded simulator tracks through the real tracker, each estimator on the same packets');
   for (const { name, environment } of ENVIRONMENTS) {
     print(`   radio: ${name}`);
-    runPresenceBench({ seeds: quick ? 10 : 60, intervalsMs: [1_000, 200], environment, costSamples: quick ? 50_000 : 200_000, detail: true, print: (l) => print(`   ${l}`) });
+    runPresenceBench({
+      seeds: quick ? 10 : 60, intervalsMs: [1_000, 200], environment, presence: awayTimeoutMs === undefined ? {} : { awayTimeoutMs },
+      costSamples: quick ? 50_000 : 200_000, detail: true, print: (l) => print(`   ${l}`),
+    });
   }
 }
