@@ -120,7 +120,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
   const entries = new Map<Pseudonym, Entry>();
   let present = 0;
 
-  /** When the dwell after the one at index `mark` is due. */
+  /** When the dwell at index nextMark is due: a configured mark, or past the marks the heartbeat every dwellIntervalMs. */
   const dwellDue = (entry: Entry): number => {
     const markMs = config.dwellMarksMs[entry.nextMark];
     if (markMs !== undefined) return entry.enteredMs + markMs;
