@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_OCCUPANCY, MIN_OCCUPANCY_WINDOW_MS } from './presence/occupancy.ts';
+import { DEFAULT_PRESENCE_CONFIG } from './presence/presence-tracker.ts';
 import { gatewayMqttCredentials, IdSchema, type MqttCredentials } from './protocol/index.ts';
 
 // The gateway's own configuration file (the console's provisioning downloads one), plus the
@@ -7,6 +9,65 @@ import { gatewayMqttCredentials, IdSchema, type MqttCredentials } from './protoc
 const secretSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{22,}$|^[0-9a-f]{32,}$/, 'secret is the base64url or hex string the server issued (at least 128 bits)');
+
+// Presence tuning (gateway/presence/): thresholds, timing, calibration, the estimator, and anonymous
+// occupancy counting (off unless enabled). Cross-field rules are checked against the defaults they
+// combine with, and each problem names its field.
+const presenceSchema = z
+  .object({
+    enterRssiDbm: z.number().min(-127).max(20),
+    exitRssiDbm: z.number().min(-127).max(20),
+    minSightings: z.number().int().min(1).max(100),
+    awayTimeoutMs: z.number().int().min(1_000).max(3_600_000),
+    dwellMarksMs: z.array(z.number().int().min(1_000)).max(32),
+    dwellIntervalMs: z.union([z.literal(0), z.number().int().min(1_000)], { error: 'dwellIntervalMs is 0 (no heartbeat after the last mark) or at least 1000' }),
+    maxTracked: z.number().int().min(10),
+    rssiOffsetDb: z.number().min(-30).max(30),
+    pathLossExponent: z.number().min(1.5).max(6),
+    defaultMeasuredPowerDbm: z.number().min(-100).max(-20),
+    immediateMaxM: z.number().positive().max(100),
+    nearMaxM: z.number().positive().max(1_000),
+    estimator: z
+      .object({
+        robust: z.enum(['median', 'trimmed-mean', 'last']),
+        windowMs: z.number().int().min(100).max(60_000),
+        maxSamples: z.number().int().min(1).max(64),
+        trimFraction: z.number().min(0).lt(0.5),
+        smoothing: z.enum(['none', 'ema', 'kalman']),
+        emaTimeConstantMs: z.number().positive().max(60_000),
+        kalman: z.object({ processNoiseDb2PerS: z.number().positive(), measurementNoiseDb2: z.number().positive() }).strict(),
+      })
+      .partial()
+      .strict(),
+    occupancy: z
+      .object({
+        enabled: z.boolean(),
+        windowMs: z.number().int().min(MIN_OCCUPANCY_WINDOW_MS, `occupancy windows are at least ${MIN_OCCUPANCY_WINDOW_MS} ms (60 s)`),
+        minCount: z.number().int().min(2, 'minCount (k) is at least 2'),
+        maxDistinct: z.number().int().min(2).max(1_000_000),
+      })
+      .partial()
+      .strict(),
+  })
+  .partial()
+  .strict()
+  .superRefine((presence, ctx) => {
+    const { occupancy, ...overrides } = presence;
+    const merged = { ...DEFAULT_PRESENCE_CONFIG, ...overrides };
+    if (merged.exitRssiDbm > merged.enterRssiDbm) {
+      ctx.addIssue({ code: 'custom', path: ['exitRssiDbm'], message: `exitRssiDbm (${merged.exitRssiDbm}) must not be above enterRssiDbm (${merged.enterRssiDbm}): the gap is the hysteresis` });
+    }
+    if (merged.nearMaxM <= merged.immediateMaxM) {
+      ctx.addIssue({ code: 'custom', path: ['nearMaxM'], message: `nearMaxM (${merged.nearMaxM} m) must be above immediateMaxM (${merged.immediateMaxM} m)` });
+    }
+    merged.dwellMarksMs.forEach((markMs, i) => {
+      if (i > 0 && markMs <= merged.dwellMarksMs[i - 1]!) ctx.addIssue({ code: 'custom', path: ['dwellMarksMs', i], message: 'dwell marks must be in ascending order' });
+    });
+    const minCount = occupancy?.minCount ?? DEFAULT_OCCUPANCY.minCount;
+    if (occupancy?.maxDistinct !== undefined && occupancy.maxDistinct < minCount) {
+      ctx.addIssue({ code: 'custom', path: ['occupancy', 'maxDistinct'], message: `maxDistinct must be at least minCount (${minCount})` });
+    }
+  });
 
 export const GatewayFileSchema = z
   .object({
@@ -29,19 +90,7 @@ export const GatewayFileSchema = z
       })
       .strict()
       .default({ kind: 'noble-hci', extended: false }),
-    presence: z
-      .object({
-        enterRssiDbm: z.number().min(-127).max(20),
-        exitRssiDbm: z.number().min(-127).max(20),
-        minSightings: z.number().int().min(1).max(100),
-        exitHoldMs: z.number().int().min(0),
-        absenceTimeoutMs: z.number().int().min(1_000),
-        dwellIntervalMs: z.number().int().min(1_000),
-        maxTracked: z.number().int().min(10),
-      })
-      .partial()
-      .strict()
-      .default({}),
+    presence: presenceSchema.default({}),
   })
   .strict();
 export type GatewayFile = z.infer<typeof GatewayFileSchema>;

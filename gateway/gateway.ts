@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeAdvertisement } from './ble/decode.ts';
 import type { Frame } from './ble/frames.ts';
-import { createPresenceTracker, type PresenceConfig, type PresenceTransition } from './presence/presence-tracker.ts';
+import { createOccupancyCounter, type OccupancyConfig, type OccupancyWindow } from './presence/occupancy.ts';
+import { createPresenceTracker, type PresenceOverrides, type PresenceTransition } from './presence/presence-tracker.ts';
+import { measuredPowerAt1mDbm } from './presence/proximity.ts';
 import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
 import {
   deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, unwrapEpochKey,
@@ -22,7 +24,8 @@ export type GatewaySettings = {
   zoneId: string;
   /** This gateway's own secret: it unwraps the epoch keys on its config topic and keys the events' MAC. */
   secret: Buffer;
-  presence?: Partial<PresenceConfig>;
+  /** Presence tuning (presence-tracker.ts), and anonymous occupancy counting, off unless enabled (occupancy.ts). */
+  presence?: PresenceOverrides & { occupancy?: Partial<OccupancyConfig> & { enabled?: boolean } };
   tickMs?: number;
   /** Bound of the identifier → pseudonym cache (0 disables it; benchmarks compare both). */
   pseudonymCacheEntries?: number;
@@ -85,7 +88,10 @@ export function identifierOf(frame: Frame): { kind: IdentifierKind; bytes: Buffe
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { scanner, publisher, logger, now, settings } = deps;
-  const tracker = createPresenceTracker(settings.presence);
+  const { occupancy: occupancySettings, ...presenceOverrides } = settings.presence ?? {};
+  const tracker = createPresenceTracker(presenceOverrides);
+  const { enabled: countOccupancy = false, ...occupancyConfig } = occupancySettings ?? {};
+  const occupancy = countOccupancy ? createOccupancyCounter(occupancyConfig, now()) : undefined;
   const pseudonymiser = createPseudonymiser({ maxCacheEntries: settings.pseudonymCacheEntries });
   let registeredBeacons = new Set<Pseudonym>();
   let liveKeys = 0;
@@ -120,18 +126,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
         seq,
       });
       stats.transitions += 1;
+      if (t.kind === 'enter') occupancy?.add(t.pseudonym);
       publisher.publish(event);
       deps.onPublished?.(event, t.causedByMs);
     }
+  };
+
+  const publishOccupancy = (window: OccupancyWindow): void => {
+    if (window.saturated) logger.warn({ windowStartS: Math.floor(window.startMs / 1000) }, 'occupancy window held its maximum of devices; the count is a lower bound');
+    publisher.publishOccupancy({
+      v: PROTOCOL_VERSION, storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId,
+      windowStartS: Math.floor(window.startMs / 1000), windowEndS: Math.floor(window.endMs / 1000), count: window.count,
+    });
   };
 
   const handle = (advertisement: RawAdvertisement): void => {
     stats.advertisements += 1;
     const decoded = decodeAdvertisement(advertisement.data);
     let identifier: ReturnType<typeof identifierOf>;
+    let measuredPowerDbm: number | undefined;
     for (const frame of decoded.frames) {
       identifier = identifierOf(frame);
-      if (identifier) break;
+      if (identifier) {
+        measuredPowerDbm = measuredPowerAt1mDbm(frame);
+        break;
+      }
     }
     if (identifier === undefined) {
       stats.dropped[decoded.errors.length > 0 && decoded.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
@@ -147,7 +166,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       stats.dropped['unregistered-beacon'] += 1;
       return;
     }
-    emit(tracker.observe(result.pseudonym, identifier.kind, result.keyId, advertisement.rssiDbm, advertisement.receivedAtMs));
+    emit(tracker.observe(result.pseudonym, identifier.kind, result.keyId, advertisement.rssiDbm, advertisement.receivedAtMs, measuredPowerDbm));
   };
 
   const applyConfig = (config: GatewayConfigMessage): void => {
@@ -174,6 +193,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       tickTimer = setInterval(() => {
         const nowMs = now();
         emit(tracker.tick(nowMs));
+        const closed = occupancy?.roll(nowMs, tracker.present());
+        if (closed) publishOccupancy(closed);
         pseudonymiser.expire(nowMs);
       }, settings.tickMs ?? 1_000);
       tickTimer.unref();

@@ -1,41 +1,50 @@
 import type { IdentifierKind, PresenceKind, Proximity, Pseudonym } from '../protocol/index.ts';
-import { DEFAULT_RSSI_FILTER, startEstimate, updateEstimate, type RssiEstimate, type RssiFilterConfig } from './rssi-filter.ts';
+import { DEFAULT_PROXIMITY, proximityOf, validateProximityConfig, type ProximityConfig } from './proximity.ts';
+import {
+  DEFAULT_RSSI_ESTIMATOR, startRssi, updateRssi, validateRssiEstimatorConfig, type RssiEstimatorConfig, type RssiEstimatorState,
+} from './rssi-estimators.ts';
 
-// Zone presence for one gateway: enter / dwell / exit with hysteresis. It is keyed by pseudonym, so
-// no raw identifier is held here, and it is bounded: past maxTracked it evicts the least recently
-// seen entry (emitting its exit if it was present). Pure: time comes in as arguments.
+// Zone presence for one gateway: enter / dwell / exit, published as edges only. Per device:
+//   estimate  robust RSSI over a short window (rssi-estimators.ts), calibrated by rssiOffsetDb;
+//   enter     once minSightings packets were heard and the estimate reaches enterRssiDbm;
+//   away      no packet whose estimate is at or above exitRssiDbm (hysteresis: below enterRssiDbm):
+//             weak packets and silence count alike;
+//   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet);
+//   dwell     at each configured mark of time in the zone (30 s, 2 min, 5 min…), then every
+//             dwellIntervalMs as a slow heartbeat.
+// It is keyed by pseudonym, so no raw identifier is held here, and bounded: past maxTracked it evicts
+// the least recently seen entry (emitting its exit if it was present). Pure: time comes in as arguments.
 
-export type PresenceConfig = {
-  /** Smoothed RSSI at or above which a candidate enters. */
+export type PresenceConfig = ProximityConfig & {
+  /** Estimated (calibrated) RSSI at or above which a candidate enters, dBm. */
   enterRssiDbm: number;
-  /** Smoothed RSSI below which a present device starts to leave (hysteresis: below enterRssiDbm). */
+  /** Estimated RSSI below which a present device counts as away, dBm (hysteresis: below enterRssiDbm). */
   exitRssiDbm: number;
-  /** Sightings needed before an enter, so a single stray packet never counts. */
+  /** Packets needed before an enter (the first of them included), so a single stray packet never counts. */
   minSightings: number;
-  /** A present device that stays weak (below exitRssiDbm) this long exits. */
-  exitHoldMs: number;
-  /** A device not heard for this long exits (or, as a candidate, is forgotten). */
-  absenceTimeoutMs: number;
-  /** A dwell event is emitted each time this much more time has passed in the zone. */
+  /** A present device away (weak or unheard) this long exits; a candidate unheard this long is forgotten. */
+  awayTimeoutMs: number;
+  /** Dwell events when the time in the zone reaches each of these, ascending, ms. */
+  dwellMarksMs: readonly number[];
+  /** After the last mark, a dwell every this much more time in the zone (a slow heartbeat); 0 = none. */
   dwellIntervalMs: number;
   /** Upper bound on tracked pseudonyms (noble/noble#636: unbounded maps run out of memory). */
   maxTracked: number;
-  immediateRssiDbm: number;
-  nearRssiDbm: number;
-  filter: RssiFilterConfig;
+  estimator: RssiEstimatorConfig;
 };
 
+export type PresenceOverrides = Partial<Omit<PresenceConfig, 'estimator'>> & { estimator?: Partial<RssiEstimatorConfig> };
+
 export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = {
+  ...DEFAULT_PROXIMITY,
   enterRssiDbm: -80,
   exitRssiDbm: -88,
   minSightings: 2,
-  exitHoldMs: 8_000,
-  absenceTimeoutMs: 15_000,
-  dwellIntervalMs: 30_000,
+  awayTimeoutMs: 10_000,
+  dwellMarksMs: [30_000, 120_000, 300_000],
+  dwellIntervalMs: 300_000,
   maxTracked: 10_000,
-  immediateRssiDbm: -55,
-  nearRssiDbm: -72,
-  filter: DEFAULT_RSSI_FILTER,
+  estimator: DEFAULT_RSSI_ESTIMATOR,
 };
 
 export type PresenceTransition = {
@@ -53,37 +62,72 @@ export type PresenceTransition = {
 type Entry = {
   idKind: IdentifierKind;
   keyId: string;
-  estimate: RssiEstimate;
+  estimator: RssiEstimatorState;
+  /** The frame's RSSI at 1 m, dBm, if it carries a plausible one. */
+  measuredPowerDbm: number | undefined;
   sightings: number;
   lastSeenMs: number;
   present: boolean;
   enteredMs: number;
-  weakSinceMs: number | undefined;
+  /** The last packet whose estimate was at or above exitRssiDbm (or the last packet of a candidate). */
+  lastInsideMs: number;
+  /** Index of the next dwell mark; past the end, dwellIntervalMs applies. */
+  nextMark: number;
   nextDwellMs: number;
 };
 
 export type PresenceTracker = {
-  observe(pseudonym: Pseudonym, idKind: IdentifierKind, keyId: string, rssiDbm: number, atMs: number): PresenceTransition[];
-  /** Time passing: absences, weak-signal exits and dwell milestones. Call about once a second. */
+  /** One packet: calibrated, estimated, and any edge it causes. measuredPowerDbm is the frame's RSSI at 1 m. */
+  observe(pseudonym: Pseudonym, idKind: IdentifierKind, keyId: string, rssiDbm: number, atMs: number, measuredPowerDbm?: number): PresenceTransition[];
+  /** Time passing: away timeouts and dwell marks. Call about once a second. */
   tick(nowMs: number): PresenceTransition[];
   /** Exits for everything present (on shutdown or key rotation). */
   flush(nowMs: number): PresenceTransition[];
+  /** The pseudonyms present now (for occupancy counting). */
+  present(): IterableIterator<Pseudonym>;
   size(): number;
   presentCount(): number;
 };
 
-export function proximityOf(rssiDbm: number, config: Pick<PresenceConfig, 'immediateRssiDbm' | 'nearRssiDbm'>): Proximity {
-  if (rssiDbm >= config.immediateRssiDbm) return 'immediate';
-  if (rssiDbm >= config.nearRssiDbm) return 'near';
-  return 'far';
+/** Throws a RangeError naming the field at fault. */
+export function validatePresenceConfig(config: PresenceConfig): void {
+  if (!(config.exitRssiDbm <= config.enterRssiDbm)) {
+    throw new RangeError(`exitRssiDbm (${config.exitRssiDbm}) must not be above enterRssiDbm (${config.enterRssiDbm}) (hysteresis)`);
+  }
+  if (!(Number.isInteger(config.minSightings) && config.minSightings >= 1)) throw new RangeError(`minSightings must be an integer ≥ 1, got ${config.minSightings}`);
+  if (!(config.awayTimeoutMs >= 1_000)) throw new RangeError(`awayTimeoutMs must be ≥ 1000, got ${config.awayTimeoutMs}`);
+  config.dwellMarksMs.forEach((markMs, i) => {
+    const previous = i === 0 ? 0 : config.dwellMarksMs[i - 1]!;
+    if (!(Number.isFinite(markMs) && markMs > previous)) throw new RangeError(`dwellMarksMs[${i}] must be ascending and > 0, got ${markMs}`);
+  });
+  if (!(config.dwellIntervalMs === 0 || config.dwellIntervalMs >= 1_000)) throw new RangeError(`dwellIntervalMs must be 0 (none) or ≥ 1000, got ${config.dwellIntervalMs}`);
+  if (!(Number.isInteger(config.maxTracked) && config.maxTracked >= 1)) throw new RangeError(`maxTracked must be an integer ≥ 1, got ${config.maxTracked}`);
+  validateProximityConfig(config);
+  validateRssiEstimatorConfig(config.estimator);
 }
 
-export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): PresenceTracker {
-  const config: PresenceConfig = { ...DEFAULT_PRESENCE_CONFIG, ...overrides };
-  if (config.exitRssiDbm > config.enterRssiDbm) throw new RangeError('exitRssiDbm must not be above enterRssiDbm (hysteresis)');
+export function resolvePresenceConfig(overrides: PresenceOverrides = {}): PresenceConfig {
+  const { estimator, ...rest } = overrides;
+  const config: PresenceConfig = { ...DEFAULT_PRESENCE_CONFIG, ...rest, estimator: { ...DEFAULT_PRESENCE_CONFIG.estimator, ...estimator } };
+  validatePresenceConfig(config);
+  return config;
+}
+
+export function createPresenceTracker(overrides: PresenceOverrides = {}): PresenceTracker {
+  const config = resolvePresenceConfig(overrides);
+  const { estimator: estimatorConfig } = config;
   // Map iteration order is insertion order; re-inserting on every sighting keeps it least-recently-seen first.
   const entries = new Map<Pseudonym, Entry>();
   let present = 0;
+
+  /** When the dwell at index nextMark is due: a configured mark, or past the marks the heartbeat every dwellIntervalMs. */
+  const dwellDue = (entry: Entry): number => {
+    const markMs = config.dwellMarksMs[entry.nextMark];
+    if (markMs !== undefined) return entry.enteredMs + markMs;
+    if (config.dwellIntervalMs === 0) return Number.POSITIVE_INFINITY;
+    const lastMarkMs = config.dwellMarksMs.at(-1) ?? 0;
+    return entry.enteredMs + lastMarkMs + (entry.nextMark - config.dwellMarksMs.length + 1) * config.dwellIntervalMs;
+  };
 
   const transition = (pseudonym: Pseudonym, entry: Entry, kind: PresenceKind, atMs: number, causedByMs: number): PresenceTransition => ({
     pseudonym,
@@ -92,7 +136,7 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
     kind,
     atMs,
     dwellMs: kind === 'enter' ? 0 : Math.max(0, atMs - entry.enteredMs),
-    proximity: proximityOf(entry.estimate.rssiDbm, config),
+    proximity: proximityOf(entry.estimator.rssiDbm, entry.measuredPowerDbm, config),
     causedByMs,
   });
 
@@ -105,8 +149,9 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
   };
 
   return {
-    observe(pseudonym, idKind, keyId, rssiDbm, atMs) {
+    observe(pseudonym, idKind, keyId, rssiDbm, atMs, measuredPowerDbm) {
       const out: PresenceTransition[] = [];
+      const calibrated = rssiDbm + config.rssiOffsetDb;
       let entry = entries.get(pseudonym);
       if (entry === undefined) {
         if (entries.size >= config.maxTracked) {
@@ -114,32 +159,33 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
           if (!oldest.done) leave(oldest.value, entries.get(oldest.value)!, atMs, out);
         }
         entry = {
-          idKind, keyId, estimate: startEstimate(rssiDbm, atMs, config.filter), sightings: 1, lastSeenMs: atMs,
-          present: false, enteredMs: atMs, weakSinceMs: undefined, nextDwellMs: 0,
+          idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 0, lastSeenMs: atMs,
+          present: false, enteredMs: atMs, lastInsideMs: atMs, nextMark: 0, nextDwellMs: 0,
         };
       } else {
         entries.delete(pseudonym);
-        entry.estimate = updateEstimate(entry.estimate, rssiDbm, atMs, config.filter);
-        entry.sightings += 1;
+        updateRssi(entry.estimator, calibrated, atMs, estimatorConfig);
         entry.lastSeenMs = Math.max(entry.lastSeenMs, atMs);
+        if (measuredPowerDbm !== undefined) entry.measuredPowerDbm = measuredPowerDbm;
       }
       entries.set(pseudonym, entry);
+      entry.sightings += 1;
 
-      const smoothed = entry.estimate.rssiDbm;
+      const estimate = entry.estimator.rssiDbm;
       if (!entry.present) {
-        if (entry.sightings >= config.minSightings && smoothed >= config.enterRssiDbm) {
+        entry.lastInsideMs = entry.lastSeenMs;
+        if (entry.sightings >= config.minSightings && estimate >= config.enterRssiDbm) {
           entry.present = true;
           entry.enteredMs = atMs;
-          entry.nextDwellMs = atMs + config.dwellIntervalMs;
-          entry.weakSinceMs = undefined;
+          entry.nextMark = 0;
+          entry.nextDwellMs = dwellDue(entry);
           present += 1;
           out.push(transition(pseudonym, entry, 'enter', atMs, atMs));
         }
-      } else if (smoothed < config.exitRssiDbm) {
-        entry.weakSinceMs ??= atMs;
-        if (atMs - entry.weakSinceMs >= config.exitHoldMs) leave(pseudonym, entry, atMs, out);
-      } else {
-        entry.weakSinceMs = undefined;
+      } else if (estimate >= config.exitRssiDbm) {
+        entry.lastInsideMs = Math.max(entry.lastInsideMs, atMs);
+      } else if (atMs - entry.lastInsideMs >= config.awayTimeoutMs) {
+        leave(pseudonym, entry, atMs, out);
       }
       return out;
     },
@@ -147,13 +193,15 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
     tick(nowMs) {
       const out: PresenceTransition[] = [];
       for (const [pseudonym, entry] of entries) {
-        if (nowMs - entry.lastSeenMs >= config.absenceTimeoutMs) {
-          leave(pseudonym, entry, nowMs, out);
-        } else if (entry.present && entry.weakSinceMs !== undefined && nowMs - entry.weakSinceMs >= config.exitHoldMs) {
+        if (nowMs - entry.lastInsideMs >= config.awayTimeoutMs) {
           leave(pseudonym, entry, nowMs, out);
         } else if (entry.present && nowMs >= entry.nextDwellMs) {
           out.push(transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs));
-          entry.nextDwellMs += config.dwellIntervalMs;
+          // One dwell per tick even after a long stall; the marks stay on the enter time.
+          do {
+            entry.nextMark += 1;
+            entry.nextDwellMs = dwellDue(entry);
+          } while (entry.nextDwellMs <= nowMs);
         }
       }
       return out;
@@ -165,6 +213,9 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
       return out;
     },
 
+    *present() {
+      for (const [pseudonym, entry] of entries) if (entry.present) yield pseudonym;
+    },
     size: () => entries.size,
     presentCount: () => present,
   };

@@ -49,6 +49,27 @@ export const PresenceEventSchema = z
   .strict();
 export type PresenceEvent = z.infer<typeof PresenceEventSchema>;
 
+/**
+ * Anonymous occupancy of one gateway's zone over one window (issue 4 item 7, AN-1): distinct devices
+ * present during [windowStartS, windowEndS), as an integer only, or null when fewer than the
+ * gateway's k were (suppressed: null stands for 0..k−1). No pseudonym, no per-device field, no
+ * proximity; `.strict()` rejects anything else. Opt-in per gateway (presence.occupancy.enabled).
+ */
+export const OccupancySchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    storeId: IdSchema,
+    gatewayId: IdSchema,
+    zoneId: IdSchema,
+    /** Unix time in whole seconds. */
+    windowStartS: z.number().int().nonnegative(),
+    windowEndS: z.number().int().nonnegative(),
+    count: z.number().int().nonnegative().max(1_000_000).nullable(),
+  })
+  .strict()
+  .refine((report) => report.windowEndS - report.windowStartS >= 60, { path: ['windowEndS'], message: 'an occupancy window is at least 60 s long' });
+export type Occupancy = z.infer<typeof OccupancySchema>;
+
 /** An epoch key as carried to one gateway: AES-256-GCM wrapped under that gateway's own secret. */
 export const WrappedEpochKeySchema = z
   .object({

@@ -28,6 +28,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const configTopic = topics.config(storeId, gatewayId);
   const statusTopic = topics.status(storeId, gatewayId);
   const presenceTopic = topics.events(storeId, gatewayId);
+  const occupancyTopic = topics.occupancy(storeId, gatewayId);
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
   const stats: PublisherStats = { pending: 0, inFlight: 0, published: 0, droppedOverflow: 0, rejectedConfigs: 0, connected: false };
   let client: MqttClient | undefined;
@@ -109,6 +110,13 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         logger.warn({ droppedOverflow: stats.droppedOverflow }, 'outbox full; dropped the oldest event');
       }
       pump();
+    },
+    publishOccupancy(report) {
+      // MQTT.js queues it while reconnecting; before start() or after stop() there is nowhere to send it.
+      if (client === undefined || stopping) return;
+      client.publish(occupancyTopic, JSON.stringify(report), { qos: 1 }, (error) => {
+        if (error) logger.warn({ err: error.message }, 'occupancy publish failed; the count is dropped');
+      });
     },
     onConfig(listener) {
       listeners.push(listener);

@@ -8,8 +8,8 @@ import type { Store } from '../store/store.ts';
 // what each principal may then do is fixed here, and server/broker/mosquitto/acl says the same to
 // Mosquitto:
 //   a gateway   connects only with its own client ID (its gateway ID), so it cannot take over another
-//               client's session; publishes only its own events and status, subscribes only to its own
-//               config, and its will (published by the broker when the gateway drops) must be its own status
+//               client's session; publishes only its own events, status and occupancy, subscribes only to
+//               its own config, and its will (published by the broker when the gateway drops) must be its own status
 //   the server  anything under vicino/v1/# (presence, status, every config, the server bus)
 //   anyone else is refused at CONNECT with "not authorized"
 
@@ -36,7 +36,7 @@ const underRoot = (topic: string): boolean => topic === TOPIC_ROOT || topic.star
  */
 export function gatewayTopicGrants(storeId: string, gatewayId: string): { write: string[]; read: string[] } {
   return {
-    write: [topics.events(storeId, gatewayId), topics.status(storeId, gatewayId)],
+    write: [topics.events(storeId, gatewayId), topics.status(storeId, gatewayId), topics.occupancy(storeId, gatewayId)],
     read: [topics.config(storeId, gatewayId)],
   };
 }

@@ -1,12 +1,13 @@
 import { runDecodeBench } from './decode-bench.ts';
 import { runFloodBench } from './flood-bench.ts';
 import { runGatewayBench } from './gateway-bench.ts';
+import { ENVIRONMENTS, runPresenceBench } from './presence-bench.ts';
 import { runRadioBench } from './radio-bench.ts';
 import { runResolverBench } from './resolver-bench.ts';
 
 // `npm run bench`: every benchmark, side by side in one run (the machines are shared and noisy),
 // with ratios against the reference figures in shared/reference/performance-notes.md.
-// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio; comma-separated) runs those sections.
+// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio, presence; comma-separated) runs those sections.
 
 const REFERENCE = {
   // "parse a 31-byte advertisement and decode an iBeacon (straightforward code)" — one core.
@@ -39,6 +40,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     print(`\n5. The resolver at scale (server/domain/resolver-index.ts): ${shoppers.map((n) => n.toLocaleString('en')).join(' and ')} consenting shoppers, K = 10; compact index vs the Map it replaced`);
     await runResolverBench({ shoppers, baselineUpTo: quick ? 10_000 : undefined, print: (l) => print(`   ${l}`) });
   }
+  if (runs('presence')) presenceSection(quick, args, print);
   return 0;
 }
 
@@ -69,4 +71,19 @@ function radioSection(quick: boolean, print: (line: string) => void): void {
   const radio = runRadioBench(radioShape);
   print(`   ${radio.emitted.toLocaleString('en')} advertising events, ${radio.delivered.toLocaleString('en')} reports delivered in ${radio.wallMs.toFixed(0)} ms wall`);
   print(`   ${Math.round(radio.reportsPerSecond).toLocaleString('en')} reports/s; real-time factor ${radio.realTimeFactor.toFixed(1)}× (≥ 1 means it keeps up with real time on one core)`);
+}
+
+/** `--presence-away-ms N` runs the comparison with another away timeout. */
+function presenceSection(quick: boolean, args: string[], print: (line: string) => void): void {
+  const awayAt = args.indexOf('--presence-away-ms');
+  const awayTimeoutMs = awayAt >= 0 ? Number(args[awayAt + 1]) : undefined;
+  if (awayTimeoutMs !== undefined && !(Number.isInteger(awayTimeoutMs) && awayTimeoutMs >= 1_000)) throw new RangeError('--presence-away-ms needs an integer ≥ 1000');
+  print('\n6. Presence estimators (gateway/presence/rssi-estimators.ts): seeded simulator tracks through the real tracker, each estimator on the same packets');
+  for (const { name, environment } of ENVIRONMENTS) {
+    print(`   radio: ${name}`);
+    runPresenceBench({
+      seeds: quick ? 10 : 60, intervalsMs: [1_000, 200], environment, presence: awayTimeoutMs === undefined ? {} : { awayTimeoutMs },
+      costSamples: quick ? 50_000 : 200_000, detail: true, print: (l) => print(`   ${l}`),
+    });
+  }
 }

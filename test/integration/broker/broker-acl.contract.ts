@@ -89,22 +89,25 @@ export function describeBrokerAcl(name: string, start: () => Promise<AclBroker>)
       await Promise.race([client.publishAsync(topic, payload, { qos: 1 }).catch(() => undefined), new Promise<void>((resolve) => client.once('close', () => resolve()))]);
     };
 
-    it('lets a gateway publish its own events and status, and the server receives them', async () => {
+    it('lets a gateway publish its own events, status and occupancy, and the server receives them', async () => {
       const A = broker.gatewayA;
       const watch = await serverWatching();
       const gateway = await connectAs(A);
       const marker = randomUUID();
       await gateway.publishAsync(topics.events(A.storeId, A.gatewayId), `event ${marker}`, { qos: 1 });
       await gateway.publishAsync(topics.status(A.storeId, A.gatewayId), `status ${marker}`, { qos: 1 });
+      await gateway.publishAsync(topics.occupancy(A.storeId, A.gatewayId), `occupancy ${marker}`, { qos: 1 });
       await vi.waitFor(() => expect(watch.received).toEqual(expect.arrayContaining([
         { topic: topics.events(A.storeId, A.gatewayId), payload: `event ${marker}` },
         { topic: topics.status(A.storeId, A.gatewayId), payload: `status ${marker}` },
+        { topic: topics.occupancy(A.storeId, A.gatewayId), payload: `occupancy ${marker}` },
       ])), { timeout: 5_000 });
     });
 
     it.each([
       ["gateway B's events", (_a: GatewayLogin, b: GatewayLogin) => topics.events(b.storeId, b.gatewayId)],
       ["gateway B's status", (_a: GatewayLogin, b: GatewayLogin) => topics.status(b.storeId, b.gatewayId)],
+      ["gateway B's occupancy", (_a: GatewayLogin, b: GatewayLogin) => topics.occupancy(b.storeId, b.gatewayId)],
       ["gateway B's config", (_a: GatewayLogin, b: GatewayLogin) => topics.config(b.storeId, b.gatewayId)],
       ['its own gateway ID under another store', (a: GatewayLogin) => topics.events(`${a.storeId}-elsewhere`, a.gatewayId)],
       ['its own status under another store', (a: GatewayLogin) => topics.status(`${a.storeId}-elsewhere`, a.gatewayId)],

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PRESENCE_CONFIG,
   createPresenceTracker,
-  proximityOf,
+  resolvePresenceConfig,
+  type PresenceOverrides,
   type PresenceTracker,
   type PresenceTransition,
 } from '#gateway/presence/presence-tracker.ts';
@@ -12,32 +13,39 @@ import type { Pseudonym } from '#gateway/protocol/pseudonym.ts';
 const pseudonym = (n: number): Pseudonym => n.toString(16).padStart(32, '0') as Pseudonym;
 const ALICE = pseudonym(0xa11ce);
 const BOB = pseudonym(0xb0b);
-const { enterRssiDbm, exitRssiDbm, exitHoldMs, absenceTimeoutMs, dwellIntervalMs } = DEFAULT_PRESENCE_CONFIG;
+const { enterRssiDbm, exitRssiDbm, awayTimeoutMs } = DEFAULT_PRESENCE_CONFIG;
 const PACKET_MS = 100;
 const STRONG = -60;
 const WEAK = -100;
 
-const see = (tracker: PresenceTracker, who: Pseudonym, rssiDbm: number, atMs: number): PresenceTransition[] =>
-  tracker.observe(who, 'eddystone-eid', 'k-1', rssiDbm, atMs);
+const see = (tracker: PresenceTracker, who: Pseudonym, rssiDbm: number, atMs: number, measuredPowerDbm?: number): PresenceTransition[] =>
+  tracker.observe(who, 'eddystone-eid', 'k-1', rssiDbm, atMs, measuredPowerDbm);
 
 /** Packets every PACKET_MS from fromMs (inclusive) to toMs (exclusive); returns every transition. */
-const stream = (tracker: PresenceTracker, who: Pseudonym, rssiDbm: number, fromMs: number, toMs: number): PresenceTransition[] => {
+const stream = (tracker: PresenceTracker, who: Pseudonym, rssiDbm: number, fromMs: number, toMs: number, everyMs = PACKET_MS): PresenceTransition[] => {
   const out: PresenceTransition[] = [];
-  for (let atMs = fromMs; atMs < toMs; atMs += PACKET_MS) out.push(...see(tracker, who, rssiDbm, atMs));
+  for (let atMs = fromMs; atMs < toMs; atMs += everyMs) out.push(...see(tracker, who, rssiDbm, atMs));
   return out;
 };
 
-/** A tracker with ALICE present since 0 ms (entered on her second packet, at 100 ms). */
-const withAlicePresent = (overrides: Parameters<typeof createPresenceTracker>[0] = {}): { tracker: PresenceTracker; enter: PresenceTransition } => {
+/** Ticks every second from fromMs to toMs (inclusive), collecting transitions. */
+const ticks = (tracker: PresenceTracker, fromMs: number, toMs: number): PresenceTransition[] => {
+  const out: PresenceTransition[] = [];
+  for (let nowMs = fromMs; nowMs <= toMs; nowMs += 1_000) out.push(...tracker.tick(nowMs));
+  return out;
+};
+
+/** A tracker with ALICE present since 100 ms (entered on her second packet). */
+const withAlicePresent = (overrides: PresenceOverrides = {}): PresenceTracker => {
   const tracker = createPresenceTracker(overrides);
   const [enter, ...rest] = stream(tracker, ALICE, STRONG, 0, 1_000);
-  expect(enter?.kind).toBe('enter');
+  expect(enter).toMatchObject({ kind: 'enter', atMs: 100 });
   expect(rest).toEqual([]);
-  return { tracker, enter: enter! };
+  return tracker;
 };
 
 describe('presence tracker: enter', () => {
-  it('enters only once minSightings packets have a smoothed RSSI at or above enterRssiDbm', () => {
+  it('enters once minSightings packets were heard and the estimate reaches enterRssiDbm', () => {
     const tracker = createPresenceTracker({ minSightings: 3 });
     expect(see(tracker, ALICE, STRONG, 0)).toEqual([]);
     expect(see(tracker, ALICE, STRONG, 100)).toEqual([]);
@@ -46,27 +54,37 @@ describe('presence tracker: enter', () => {
       pseudonym: ALICE, idKind: 'eddystone-eid', keyId: 'k-1', kind: 'enter', atMs: 200, dwellMs: 0, proximity: 'near', causedByMs: 200,
     });
     expect(tracker.presentCount()).toBe(1);
+    expect([...tracker.present()]).toEqual([ALICE]);
   });
 
   it('does not enter on a single strong packet', () => {
     const tracker = createPresenceTracker();
     expect(see(tracker, ALICE, -30, 0)).toEqual([]);
     expect(tracker.presentCount()).toBe(0);
-    expect(tracker.tick(absenceTimeoutMs)).toEqual([]); // forgotten without an exit
+    expect(tracker.tick(awayTimeoutMs)).toEqual([]); // forgotten without an exit
     expect(tracker.size()).toBe(0);
   });
 
-  it('does not enter on a single strong packet in a stream of weak ones', () => {
+  it.each([[100, '10 Hz'], [1_000, '1 Hz']])('does not enter on one stray strong packet among weak ones at %i ms (%s)', (everyMs) => {
+    // A window needs most of its packets strong; a Kalman filter at 1 Hz moves ~40 % of the way to one outlier.
     const tracker = createPresenceTracker();
-    expect(stream(tracker, ALICE, -95, 0, 3_000)).toEqual([]);
-    expect(see(tracker, ALICE, -50, 3_000)).toEqual([]);
-    expect(stream(tracker, ALICE, -95, 3_100, 5_000)).toEqual([]);
+    expect(stream(tracker, ALICE, -95, 0, 10_000, everyMs)).toEqual([]);
+    expect(see(tracker, ALICE, -50, 10_000)).toEqual([]);
+    expect(stream(tracker, ALICE, -95, 10_000 + everyMs, 20_000, everyMs)).toEqual([]);
   });
 
   it('never enters while the signal stays below enterRssiDbm', () => {
     const tracker = createPresenceTracker();
     expect(stream(tracker, ALICE, enterRssiDbm - 1, 0, 10_000)).toEqual([]);
     expect(tracker.size()).toBe(1);
+  });
+
+  it('applies rssiOffsetDb to every packet before the thresholds', () => {
+    // −83 dBm heard is −79 dBm calibrated: above the −80 dBm threshold.
+    const calibrated = createPresenceTracker({ rssiOffsetDb: 4 });
+    expect(stream(calibrated, ALICE, enterRssiDbm - 3, 0, 1_000).map((t) => t.kind)).toEqual(['enter']);
+    const uncalibrated = createPresenceTracker();
+    expect(stream(uncalibrated, ALICE, enterRssiDbm - 3, 0, 1_000)).toEqual([]);
   });
 
   it('enters each pseudonym on its own', () => {
@@ -85,44 +103,63 @@ describe('presence tracker: enter', () => {
   });
 });
 
+describe('presence tracker: proximity from the frame\'s measured power', () => {
+  it.each([
+    // d = 10^((RSSI at 1 m − RSSI) / (10 · 2.5))
+    [-50, -59, 'immediate'], // 0.44 m
+    [-60, -59, 'near'], // 1.1 m
+    [-72, -59, 'far'], // 3.3 m
+    [-72, -75, 'near'], // a weaker transmitter heard as strongly is nearer: 0.76 m
+    [-72, -50, 'far'], // a stronger one, farther: 7.6 m
+  ] as const)('puts %d dBm from a transmitter of %d dBm at 1 m in the %s band', (rssiDbm, at1mDbm, band) => {
+    const tracker = createPresenceTracker({ minSightings: 1, enterRssiDbm: -90, exitRssiDbm: -95 });
+    expect(see(tracker, ALICE, rssiDbm, 0, at1mDbm)[0]?.proximity).toBe(band);
+  });
+
+  it('uses defaultMeasuredPowerDbm when the frame carries none, and the path-loss exponent and band limits given', () => {
+    const tracker = createPresenceTracker({ minSightings: 1, enterRssiDbm: -90, exitRssiDbm: -95, defaultMeasuredPowerDbm: -65, pathLossExponent: 2, immediateMaxM: 1, nearMaxM: 5 });
+    // −70 dBm at −65 dBm/1 m with n = 2: 1.8 m → near; −80 dBm: 5.6 m → far.
+    expect(see(tracker, ALICE, -70, 0)[0]?.proximity).toBe('near');
+    expect(see(tracker, BOB, -80, 0)[0]?.proximity).toBe('far');
+  });
+});
+
 describe('presence tracker: exit', () => {
-  it('exits after absenceTimeoutMs without packets, on tick', () => {
-    const { tracker } = withAlicePresent();
+  it('exits awayTimeoutMs after the last packet, on tick', () => {
+    const tracker = withAlicePresent();
     const lastSeenMs = 900;
-    expect(tracker.tick(lastSeenMs + absenceTimeoutMs - 1)).toEqual([]);
-    const [exit, ...rest] = tracker.tick(lastSeenMs + absenceTimeoutMs);
+    expect(tracker.tick(lastSeenMs + awayTimeoutMs - 1)).toEqual([]);
+    const [exit, ...rest] = tracker.tick(lastSeenMs + awayTimeoutMs);
     expect(rest).toEqual([]);
-    expect(exit).toMatchObject({ pseudonym: ALICE, kind: 'exit', atMs: lastSeenMs + absenceTimeoutMs, dwellMs: lastSeenMs + absenceTimeoutMs - 100, causedByMs: lastSeenMs });
+    expect(exit).toMatchObject({ pseudonym: ALICE, kind: 'exit', atMs: lastSeenMs + awayTimeoutMs, dwellMs: lastSeenMs + awayTimeoutMs - 100, causedByMs: lastSeenMs });
     expect(tracker.presentCount()).toBe(0);
     expect(tracker.size()).toBe(0);
   });
 
-  it('exits after exitHoldMs of weak signal while packets keep arriving', () => {
-    const { tracker } = withAlicePresent();
+  it('counts weak packets (below exitRssiDbm) as away: exits awayTimeoutMs after the last strong estimate while they keep arriving', () => {
+    const tracker = withAlicePresent();
     const weakFromMs = 1_000;
-    const transitions = stream(tracker, ALICE, WEAK, weakFromMs, weakFromMs + exitHoldMs + 5_000);
+    const transitions = stream(tracker, ALICE, WEAK, weakFromMs, weakFromMs + awayTimeoutMs + 5_000);
     expect(transitions.map((t) => t.kind)).toEqual(['exit']);
     const exit = transitions[0]!;
-    expect(exit.atMs - weakFromMs).toBeGreaterThanOrEqual(exitHoldMs);
-    expect(exit.atMs - weakFromMs).toBeLessThan(exitHoldMs + 2_000); // the filter needs ~1 s to go weak
+    expect(exit.atMs - weakFromMs).toBeGreaterThanOrEqual(awayTimeoutMs);
+    expect(exit.atMs - weakFromMs).toBeLessThan(awayTimeoutMs + 3_000); // the 4 s window turns weak within ~2 s
     expect(exit.proximity).toBe('far');
-    expect(tracker.presentCount()).toBe(0);
   });
 
-  it('exits after exitHoldMs of weak signal on tick when the packets stop, before the absence timeout', () => {
-    const { tracker } = withAlicePresent();
-    expect(stream(tracker, ALICE, WEAK, 1_000, 3_000)).toEqual([]);
-    const exits = [];
-    for (let nowMs = 3_000; nowMs <= 2_900 + absenceTimeoutMs && exits.length === 0; nowMs += 100) exits.push(...tracker.tick(nowMs));
-    expect(exits.map((t) => t.kind)).toEqual(['exit']);
-    expect(exits[0]!.atMs).toBeGreaterThanOrEqual(1_000 + exitHoldMs);
-    expect(exits[0]!.atMs).toBeLessThan(2_900 + absenceTimeoutMs);
+  it('exits on tick when weak packets stop, awayTimeoutMs after the last strong estimate', () => {
+    const tracker = withAlicePresent();
+    expect(stream(tracker, ALICE, WEAK, 1_000, 5_000)).toEqual([]);
+    const exits = ticks(tracker, 5_000, 30_000).filter((t) => t.kind === 'exit');
+    expect(exits).toHaveLength(1);
+    expect(exits[0]!.atMs).toBeGreaterThanOrEqual(1_000 + awayTimeoutMs);
+    expect(exits[0]!.atMs).toBeLessThan(4_900 + awayTimeoutMs);
   });
 
-  it('forgives a weak spell shorter than exitHoldMs', () => {
-    const { tracker } = withAlicePresent();
-    expect(stream(tracker, ALICE, WEAK, 1_000, 1_000 + exitHoldMs / 2)).toEqual([]);
-    const after = stream(tracker, ALICE, STRONG, 1_000 + exitHoldMs / 2, 1_000 + exitHoldMs * 3);
+  it('forgives a weak spell shorter than awayTimeoutMs', () => {
+    const tracker = withAlicePresent();
+    expect(stream(tracker, ALICE, WEAK, 1_000, 1_000 + awayTimeoutMs / 2)).toEqual([]);
+    const after = stream(tracker, ALICE, STRONG, 1_000 + awayTimeoutMs / 2, 1_000 + awayTimeoutMs * 3);
     expect(after.filter((t) => t.kind === 'exit')).toEqual([]);
     expect(tracker.presentCount()).toBe(1);
   });
@@ -133,13 +170,13 @@ describe('presence tracker: exit', () => {
         fc.array(
           fc.record({
             rssiDbm: fc.double({ min: exitRssiDbm, max: enterRssiDbm, noNaN: true }),
-            gapMs: fc.integer({ min: 1, max: absenceTimeoutMs - 1 }),
-            tickAfterMs: fc.option(fc.integer({ min: 0, max: absenceTimeoutMs - 1 })),
+            gapMs: fc.integer({ min: 1, max: awayTimeoutMs - 1 }),
+            tickAfterMs: fc.option(fc.integer({ min: 0, max: awayTimeoutMs - 1 })),
           }),
           { minLength: 1, maxLength: 200 },
         ),
         (packets) => {
-          const { tracker } = withAlicePresent();
+          const tracker = withAlicePresent();
           let atMs = 900;
           const transitions: PresenceTransition[] = [];
           for (const { rssiDbm, gapMs, tickAfterMs } of packets) {
@@ -157,39 +194,61 @@ describe('presence tracker: exit', () => {
 });
 
 describe('presence tracker: dwell', () => {
-  it('emits a dwell at each multiple of dwellIntervalMs after the enter, with the time in the zone', () => {
-    const tracker = createPresenceTracker({ minSightings: 1 });
-    expect(see(tracker, ALICE, STRONG, 0).map((t) => t.kind)).toEqual(['enter']);
-    const dwells: PresenceTransition[] = [];
-    for (let nowMs = 1_000; nowMs <= 3 * dwellIntervalMs + 500; nowMs += 500) {
+  const dwellsOver = (tracker: PresenceTracker, untilMs: number): PresenceTransition[] => {
+    const out: PresenceTransition[] = [];
+    for (let nowMs = 1_000; nowMs <= untilMs; nowMs += 500) {
       see(tracker, ALICE, STRONG, nowMs);
-      dwells.push(...tracker.tick(nowMs));
+      out.push(...tracker.tick(nowMs));
     }
+    return out;
+  };
+
+  it('emits a dwell at each configured mark of time in the zone, then every dwellIntervalMs', () => {
+    const tracker = createPresenceTracker({ minSightings: 1, dwellMarksMs: [30_000, 120_000, 300_000], dwellIntervalMs: 600_000 });
+    expect(see(tracker, ALICE, STRONG, 0).map((t) => t.kind)).toEqual(['enter']);
+    const dwells = dwellsOver(tracker, 1_500_000);
     expect(dwells.map((t) => [t.kind, t.atMs, t.dwellMs])).toEqual([
-      ['dwell', dwellIntervalMs, dwellIntervalMs],
-      ['dwell', 2 * dwellIntervalMs, 2 * dwellIntervalMs],
-      ['dwell', 3 * dwellIntervalMs, 3 * dwellIntervalMs],
+      ['dwell', 30_000, 30_000], ['dwell', 120_000, 120_000], ['dwell', 300_000, 300_000], ['dwell', 900_000, 900_000], ['dwell', 1_500_000, 1_500_000],
     ]);
     expect(dwells.every((t) => t.pseudonym === ALICE && t.proximity === 'near')).toBe(true);
   });
 
-  it('keeps dwell milestones on the enter time when ticks run late', () => {
-    const tracker = createPresenceTracker({ minSightings: 1, absenceTimeoutMs: 10 * dwellIntervalMs });
+  it('uses the default marks: 30 s, 2 min, 5 min, then a heartbeat every 5 min', () => {
+    const tracker = createPresenceTracker({ minSightings: 1 });
     see(tracker, ALICE, STRONG, 0);
-    const [first] = tracker.tick(dwellIntervalMs + 700);
-    expect(first).toMatchObject({ kind: 'dwell', dwellMs: dwellIntervalMs + 700 });
-    expect(tracker.tick(2 * dwellIntervalMs - 1)).toEqual([]);
-    expect(tracker.tick(2 * dwellIntervalMs)).toEqual([expect.objectContaining({ kind: 'dwell', dwellMs: 2 * dwellIntervalMs })]);
+    expect(dwellsOver(tracker, 900_000).map((t) => t.dwellMs)).toEqual([30_000, 120_000, 300_000, 600_000, 900_000]);
+  });
+
+  it('stops after the last mark when dwellIntervalMs is 0', () => {
+    const tracker = createPresenceTracker({ minSightings: 1, dwellMarksMs: [10_000], dwellIntervalMs: 0 });
+    see(tracker, ALICE, STRONG, 0);
+    expect(dwellsOver(tracker, 200_000).map((t) => t.dwellMs)).toEqual([10_000]);
+  });
+
+  it('falls back to dwellIntervalMs alone with no marks', () => {
+    const tracker = createPresenceTracker({ minSightings: 1, dwellMarksMs: [], dwellIntervalMs: 20_000 });
+    see(tracker, ALICE, STRONG, 0);
+    expect(dwellsOver(tracker, 65_000).map((t) => t.dwellMs)).toEqual([20_000, 40_000, 60_000]);
+  });
+
+  it('keeps the marks on the enter time when ticks run late, one dwell per tick', () => {
+    const tracker = createPresenceTracker({ minSightings: 1, awayTimeoutMs: 1_000_000, dwellMarksMs: [30_000, 60_000, 90_000], dwellIntervalMs: 0 });
+    see(tracker, ALICE, STRONG, 0);
+    const [first, ...rest] = tracker.tick(75_000);
+    expect(rest).toEqual([]);
+    expect(first).toMatchObject({ kind: 'dwell', dwellMs: 75_000 });
+    expect(tracker.tick(89_999)).toEqual([]);
+    expect(tracker.tick(90_000)).toEqual([expect.objectContaining({ kind: 'dwell', dwellMs: 90_000 })]);
   });
 
   it('emits no dwell for a candidate that never entered', () => {
     const tracker = createPresenceTracker();
     stream(tracker, ALICE, -95, 0, 1_000);
-    expect(tracker.tick(dwellIntervalMs + 500)).toEqual([]);
+    expect(tracker.tick(30_500)).toEqual([]);
   });
 });
 
-describe('presence tracker: bounds and flush', () => {
+describe('presence tracker: bounds, flush and settings', () => {
   it('keeps at most maxTracked pseudonyms and exits the present ones it evicts', () => {
     const maxTracked = 10;
     const tracker = createPresenceTracker({ maxTracked, minSightings: 2 });
@@ -204,7 +263,6 @@ describe('presence tracker: bounds and flush', () => {
       expect(tracker.size()).toBeLessThanOrEqual(maxTracked);
     }
     expect(entered.size).toBe(10 * maxTracked);
-    // The least recently seen go first, each with its exit.
     expect(exited).toEqual(Array.from({ length: 9 * maxTracked }, (_, i) => pseudonym(i)));
     expect(tracker.presentCount()).toBe(maxTracked);
   });
@@ -213,7 +271,7 @@ describe('presence tracker: bounds and flush', () => {
     const tracker = createPresenceTracker({ maxTracked: 2, minSightings: 1 });
     see(tracker, ALICE, STRONG, 0);
     see(tracker, BOB, STRONG, 10);
-    see(tracker, ALICE, STRONG, 20); // ALICE is now the more recent
+    see(tracker, ALICE, STRONG, 20);
     const evicted = see(tracker, pseudonym(3), STRONG, 30).filter((t) => t.kind === 'exit');
     expect(evicted.map((t) => t.pseudonym)).toEqual([BOB]);
   });
@@ -222,7 +280,7 @@ describe('presence tracker: bounds and flush', () => {
     const tracker = createPresenceTracker();
     stream(tracker, ALICE, STRONG, 0, 500);
     stream(tracker, BOB, STRONG, 0, 500);
-    see(tracker, pseudonym(3), STRONG, 400); // a candidate, never entered
+    see(tracker, pseudonym(3), STRONG, 400);
     const exits = tracker.flush(10_000);
     expect(exits.map((t) => [t.pseudonym, t.kind, t.atMs])).toEqual(expect.arrayContaining([[ALICE, 'exit', 10_000], [BOB, 'exit', 10_000]]));
     expect(exits).toHaveLength(2);
@@ -231,17 +289,25 @@ describe('presence tracker: bounds and flush', () => {
     expect(tracker.flush(11_000)).toEqual([]);
   });
 
-  it('refuses an exit threshold above the enter threshold', () => {
-    expect(() => createPresenceTracker({ enterRssiDbm: -80, exitRssiDbm: -70 })).toThrow(/hysteresis/);
-  });
-});
-
-describe('proximityOf', () => {
-  const bands = { immediateRssiDbm: -55, nearRssiDbm: -72 };
   it.each([
-    [-30, 'immediate'], [-55, 'immediate'], [-55.5, 'near'], [-72, 'near'], [-72.1, 'far'], [-110, 'far'],
-  ] as const)('puts %d dBm in the %s band', (rssiDbm, band) => {
-    expect(proximityOf(rssiDbm, bands)).toBe(band);
+    [{ enterRssiDbm: -80, exitRssiDbm: -70 }, /exitRssiDbm.*hysteresis/],
+    [{ minSightings: 0 }, /minSightings/],
+    [{ awayTimeoutMs: 500 }, /awayTimeoutMs/],
+    [{ dwellMarksMs: [60_000, 30_000] }, /dwellMarksMs\[1\]/],
+    [{ dwellIntervalMs: 10 }, /dwellIntervalMs/],
+    [{ maxTracked: 0 }, /maxTracked/],
+    [{ pathLossExponent: 0.5 }, /pathLossExponent/],
+    [{ rssiOffsetDb: 99 }, /rssiOffsetDb/],
+    [{ immediateMaxM: 5, nearMaxM: 2 }, /nearMaxM/],
+    [{ estimator: { windowMs: 10 } }, /estimator\.windowMs/],
+    [{ estimator: { trimFraction: 0.5 } }, /estimator\.trimFraction/],
+  ] as [PresenceOverrides, RegExp][])('refuses %o, naming the field', (overrides, message) => {
+    expect(() => createPresenceTracker(overrides)).toThrow(message);
+  });
+
+  it('merges estimator overrides into the default estimator', () => {
+    const config = resolvePresenceConfig({ estimator: { robust: 'median' } });
+    expect(config.estimator).toEqual({ ...DEFAULT_PRESENCE_CONFIG.estimator, robust: 'median' });
   });
 });
 
@@ -257,9 +323,14 @@ describe('presence tracker over random event streams', () => {
     fc.assert(
       fc.property(
         fc.array(op, { maxLength: 300 }),
-        fc.record({ minSightings: fc.integer({ min: 1, max: 4 }), maxTracked: fc.integer({ min: 1, max: 8 }), exitHoldMs: fc.integer({ min: 0, max: 10_000 }), dwellIntervalMs: fc.integer({ min: 1_000, max: 30_000 }) }),
-        (ops, config) => {
-          const tracker = createPresenceTracker(config);
+        fc.record({
+          minSightings: fc.integer({ min: 1, max: 4 }), maxTracked: fc.integer({ min: 1, max: 8 }), awayTimeoutMs: fc.integer({ min: 1_000, max: 20_000 }),
+          dwellMarksMs: fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 3 }).map((marks) => marks.sort((a, b) => a - b).map((s) => s * 1_000)),
+          dwellIntervalMs: fc.constantFrom(0, 1_000, 30_000),
+          robust: fc.constantFrom('median', 'trimmed-mean', 'last') as fc.Arbitrary<'median' | 'trimmed-mean' | 'last'>,
+        }),
+        (ops, { robust, ...config }) => {
+          const tracker = createPresenceTracker({ ...config, estimator: { robust } });
           const open = new Map<Pseudonym, boolean>();
           const lastAtMs = new Map<Pseudonym, number>();
           let nowMs = 0;
@@ -278,6 +349,7 @@ describe('presence tracker over random event streams', () => {
               expect(t.dwellMs).toBeGreaterThanOrEqual(0);
             }
             expect(tracker.presentCount()).toBe([...open.values()].filter(Boolean).length);
+            expect([...tracker.present()].sort()).toEqual([...open].filter(([, isOpen]) => isOpen).map(([p]) => p).sort());
             expect(tracker.size()).toBeLessThanOrEqual(config.maxTracked);
             expect(tracker.presentCount()).toBeLessThanOrEqual(tracker.size());
           }

@@ -12,6 +12,9 @@ describe('broker access rules', () => {
   it.each([
     ['its own events', topics.events('shop-1', 'gw-a'), true],
     ['its own status', topics.status('shop-1', 'gw-a'), true],
+    ['its own occupancy', topics.occupancy('shop-1', 'gw-a'), true],
+    ["another gateway's occupancy", topics.occupancy('shop-1', 'gw-b'), false],
+    ['its own occupancy under another store', topics.occupancy('shop-2', 'gw-a'), false],
     ['its own config (the server writes it)', topics.config('shop-1', 'gw-a'), false],
     ["another gateway's events", topics.events('shop-1', 'gw-b'), false],
     ['its own ID under another store', topics.events('shop-2', 'gw-a'), false],
@@ -29,6 +32,8 @@ describe('broker access rules', () => {
     ['its own config by a store wildcard', 'vicino/v1/stores/+/gateways/gw-a/config', false],
     ['everything', '#', false],
     ['all events', topics.allEvents, false],
+    ['its own occupancy (it only writes it)', topics.occupancy('shop-1', 'gw-a'), false],
+    ['all occupancy', topics.allOccupancy, false],
   ])('lets a gateway subscribe to %s: %s → %s', (_name, filter, allowed) => {
     expect(maySubscribe(gwA, filter)).toBe(allowed);
   });
@@ -36,12 +41,15 @@ describe('broker access rules', () => {
   it('lets a gateway leave a will only on its own status topic', () => {
     expect(mayWill(gwA, topics.status('shop-1', 'gw-a'))).toBe(true);
     expect(mayWill(gwA, topics.events('shop-1', 'gw-a'))).toBe(false);
+    expect(mayWill(gwA, topics.occupancy('shop-1', 'gw-a'))).toBe(false);
     expect(mayWill(gwA, topics.status('shop-1', 'gw-b'))).toBe(false);
   });
 
   it.each([
     [topics.allEvents, true],
     [topics.allStatus, true],
+    [topics.allOccupancy, true],
+    [`$share/servers/${topics.allOccupancy}`, true],
     [`$share/servers/${topics.allEvents}`, true],
     ['vicino/v1/_servers/bus', true],
     ['vicino/v1/#', true],
