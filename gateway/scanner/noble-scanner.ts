@@ -179,7 +179,8 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
 
   /** One try at scanning. Resolves with the problem, if it failed. */
   const attempt = (): Promise<ScannerProblem | undefined> => {
-    attempting ??= (async () => {
+    if (attempting !== undefined) return attempting;
+    const run = (async (): Promise<ScannerProblem | undefined> => {
       const started = generation;
       state = 'starting';
       try {
@@ -203,11 +204,15 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
         if (error instanceof TypeError) throw error; // wiring, not the radio
         // startScanning refused: noble says why in its state.
         return (noble && problemOfState(noble.state)) ?? 'OPEN_FAILED';
-      } finally {
-        attempting = undefined;
       }
     })();
-    return attempting;
+    // Cleared once settled (not in the body: a failure before its first await settles it synchronously).
+    attempting = run;
+    const clear = (): void => {
+      if (attempting === run) attempting = undefined;
+    };
+    run.then(clear, clear);
+    return run;
   };
 
   const waitAndRetry = (why: ScannerProblem): void => {
