@@ -215,11 +215,12 @@ export function createSimulatedBindings(options: SimulatedBindingsOptions = {}):
       const mentioned = [...(advertisement.serviceUuids ?? []), ...(advertisement.serviceData ?? []).map(({ uuid }) => uuid)];
       if (!mentioned.some((uuid) => scanServiceUuids!.includes(uuid))) return;
     }
-    const uuid = address.split(':').join('');
-    maps._addresses[uuid] = address;
-    maps._addresseTypes[uuid] = addressType;
-    maps._connectable[uuid] = connectable;
-    maps.scannable[uuid] = scannable;
+    const uuid = address.replaceAll(':', '');
+    // Through the bindings object, as bindings.js does through `this`: a user may swap these maps.
+    self._addresses[uuid] = address;
+    self._addresseTypes[uuid] = addressType;
+    self._connectable[uuid] = connectable;
+    self.scannable[uuid] = scannable;
     told = true;
     emitter.emit('discover', uuid, address, addressType, connectable, advertisement, rssi, scannable);
   });
@@ -292,5 +293,6 @@ export function createSimulatedBindings(options: SimulatedBindingsOptions = {}):
     readHandle: unsupported('readHandle'),
     writeHandle: unsupported('writeHandle'),
   };
-  return Object.assign(emitter, bindings);
+  const self: SimulatedBindings = Object.assign(emitter, bindings);
+  return self;
 }

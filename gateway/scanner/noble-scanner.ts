@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { createNobleCachePruner, type NobleCachePruner, type NobleCaches } from './noble-cache.ts';
 import { PROBLEM_MESSAGES, problemOfError, problemOfState, unavailable } from './noble-problems.ts';
-import { tapAdvertisingReports, type TappedReport } from './report-tap.ts';
+import { tapAdvertisingReports } from './report-tap.ts';
 import type { RawAdvertisement, Scanner, ScannerProblem, ScannerState, ScannerStats } from './scanner.ts';
 
 // The Scanner on @abandonware/noble, with any bindings that have noble's HCI layer: the Linux HCI
@@ -54,15 +54,17 @@ export type NobleScannerOptions = {
 export type NobleScannerStats = Required<ScannerStats> & {
   /** Entries in noble's own per-address maps (bounded by the pruner). */
   nobleCacheEntries: number;
-  /** Addresses deleted from noble's maps so far. */
+  /** Addresses dropped from noble's maps so far. */
   prunedAddresses: number;
+  /** Times noble's maps started over (at maxAddresses distinct addresses, or forgetAfterMs). */
+  nobleCacheResets: number;
   extendedFragmentsPending: number;
   extendedFragmentsDropped: number;
   /** Since the last advertisement (or the start of scanning); null before the first scan. */
   silentMs: number | null;
 };
 
-export type NobleScanner = Scanner & { stats(): NobleScannerStats };
+export type NobleScanner = Omit<Scanner, 'stats'> & { stats(): NobleScannerStats };
 
 const OPERATOR_PROBLEMS: ReadonlySet<ScannerProblem> = new Set(['EAFNOSUPPORT', 'EPERM', 'NOT_BUILT', 'NOT_LINUX', 'UNAUTHORIZED', 'UNSUPPORTED']);
 
@@ -99,12 +101,12 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
   // Bumped by stop(): an attempt still in flight from before must not leave the adapter scanning.
   let generation = 0;
 
-  const onReport = (report: TappedReport): void => {
+  const onReport = (address: string, data: Buffer, rssiDbm: number): void => {
     const receivedAtMs = now();
     counters.reports += 1;
     lastReportMs = receivedAtMs;
-    pruner?.heard(report.address, receivedAtMs);
-    deliver?.({ data: report.eir, rssiDbm: report.rssiDbm, receivedAtMs });
+    pruner?.heard(address, receivedAtMs);
+    deliver?.({ data, rssiDbm, receivedAtMs });
   };
 
   const onStateChange = (adapterState: string): void => {
@@ -298,6 +300,7 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
         trackedAddresses: pruner?.size() ?? 0,
         nobleCacheEntries: pruner?.nobleEntries() ?? 0,
         prunedAddresses: pruner?.pruned() ?? 0,
+        nobleCacheResets: pruner?.generations() ?? 0,
         extendedFragmentsPending: tapStats?.fragmentsPending ?? 0,
         extendedFragmentsDropped: tapStats?.fragmentsDropped ?? 0,
         silentMs: lastReportMs === undefined ? null : Math.max(0, now() - lastReportMs),

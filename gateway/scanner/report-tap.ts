@@ -11,12 +11,11 @@ import type { EventEmitter } from 'node:events';
 //   'leExtendedAdvertisingReport' (status, type, address, addressType, txPower, rssi, eir)
 // Core Spec v5.4 Vol 4 Part E §7.7.65.2 and §7.7.65.13 give the report layouts.
 
-export type TappedReport = {
-  /** `aa:bb:cc:dd:ee:ff`; used only to bound noble's per-address caches, never handed on. */
-  address: string;
-  eir: Buffer;
-  rssiDbm: number;
-};
+/**
+ * Called once per advertisement with its own bytes. `address` (`aa:bb:cc:dd:ee:ff`) is there only to
+ * bound noble's per-address caches and must not be handed on. Positional, so a flood allocates nothing here.
+ */
+export type ReportListener = (address: string, eir: Buffer, rssiDbm: number) => void;
 
 export type TapStats = { legacy: number; extended: number; fragmentsPending: number; fragmentsDropped: number };
 
@@ -46,14 +45,14 @@ export function extendedReportData(eir: Buffer): Buffer {
  * Listens to an HCI layer's report events (prepended, so it runs before noble's gap) and calls
  * `onReport` once per complete advertisement. Returns a function that removes the tap.
  */
-export function tapAdvertisingReports(hci: EventEmitter, onReport: (report: TappedReport) => void): { detach(): void; stats(): TapStats } {
+export function tapAdvertisingReports(hci: EventEmitter, onReport: ReportListener): { detach(): void; stats(): TapStats } {
   const stats = { legacy: 0, extended: 0, fragmentsDropped: 0 };
   // Fragments of an extended advertisement, by address, in arrival order (one chain per address at a time).
   const pending = new Map<string, Buffer[]>();
 
   const legacy = (_status: number, _type: number, address: string, _addressType: string, eir: Buffer, rssi: number): void => {
     stats.legacy += 1;
-    onReport({ address, eir, rssiDbm: rssi });
+    onReport(address, eir, rssi);
   };
 
   const extended = (_status: number, type: number, address: string, _addressType: string, _txPower: number, rssi: number, eir: Buffer): void => {
@@ -85,7 +84,7 @@ export function tapAdvertisingReports(hci: EventEmitter, onReport: (report: Tapp
     }
     if (rssi === RSSI_NOT_AVAILABLE) return;
     stats.extended += 1;
-    onReport({ address, eir: chain === undefined ? data : Buffer.concat([...chain, data]), rssiDbm: rssi });
+    onReport(address, chain === undefined ? data : Buffer.concat([...chain, data]), rssi);
   };
 
   hci.prependListener('leAdvertisingReport', legacy);

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '#gateway/scanner/backoff.ts';
 import { openHciNoble } from '#gateway/scanner/noble-hci.ts';
-import { tapAdvertisingReports, type TappedReport } from '#gateway/scanner/report-tap.ts';
+import { tapAdvertisingReports } from '#gateway/scanner/report-tap.ts';
 import { ScannerUnavailableError } from '#gateway/scanner/scanner.ts';
 
 // noble's own HCI event parser (lib/hci-socket/hci.js), run on hand-built HCI LE Meta event
@@ -43,8 +43,8 @@ function extendedReport(address: string, eir: Buffer, rssi: number, type = 0x000
 
 function tapped() {
   const hci = new EventEmitter();
-  const reports: TappedReport[] = [];
-  const tap = tapAdvertisingReports(hci, (report) => reports.push({ ...report, eir: Buffer.from(report.eir) }));
+  const reports: { address: string; eir: Buffer; rssiDbm: number }[] = [];
+  const tap = tapAdvertisingReports(hci, (address, eir, rssiDbm) => reports.push({ address, eir: Buffer.from(eir), rssiDbm }));
   return { hci, reports, tap };
 }
 
