@@ -12,9 +12,9 @@ import { createRng } from '../rng.ts';
 // Noble class, its gap.js) on the simulated HCI, and the real gateway pipeline behind the scanner.
 // The senders, in turn, every report from a new address:
 //   - a BLE spam device (a Flipper Zero's "Apple Continuity spam"): Nearby Action and Proximity Pairing
-//     frames, half of all reports — the gateway drops them as not-a-beacon right after decoding;
-//   - phones with MAC randomisation carrying the app: 2,000 tokens (Eddystone-EID frames), a quarter;
-//   - a spammer imitating tokens: Eddystone-EID frames with a token never seen before, a quarter —
+//     frames, three reports in four — the gateway drops them as not-a-beacon right after decoding;
+//   - phones with MAC randomisation carrying the app: 2,000 tokens (Eddystone-EID frames), one in eight;
+//   - a spammer imitating tokens: Eddystone-EID frames with a token never seen before, one in eight —
 //     the worst case for the gateway's own per-token state (pseudonym cache, presence tracker).
 // noble alone keeps every address forever (noble/noble#636); the gateway bounds noble's maps, its
 // tracker and its pseudonym cache, so the heap after 1M addresses is the heap after 100k.
@@ -99,13 +99,13 @@ export async function runFlood(options: { reports: number; checkpoints: readonly
   for (let i = 0; i < options.reports; i += 1) {
     clock.ms += 1;
     let eir: Buffer;
-    if ((i & 1) === 1) {
-      eir = spamFrames[(i >> 1) & 63]!;
+    if ((i & 3) !== 0) {
+      eir = spamFrames[i & 63]!;
     } else {
       eir = Buffer.allocUnsafe(eidFrame.length);
       eidFrame.copy(eir);
-      if ((i & 2) === 0) {
-        appTokens[(i >> 2) % APP_TOKENS]!.copy(eir, eidAt);
+      if ((i & 4) === 0) {
+        appTokens[(i >> 3) % APP_TOKENS]!.copy(eir, eidAt);
       } else {
         // A token never seen before: the report number, then random bytes.
         eir.writeUInt32BE(i, eidAt);
