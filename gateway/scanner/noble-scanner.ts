@@ -15,7 +15,8 @@ import type { RawAdvertisement, Scanner, ScannerProblem, ScannerState, ScannerSt
 // - Problems (no Bluetooth, no permission, adapter off, a scan command never confirmed) are named with
 //   what to do (noble-problems.ts) and retried with exponential backoff and jitter.
 // - A watchdog restarts the scan when no advertisement arrives for watchdogMs while the adapter says
-//   it is powered on (controllers do stop reporting silently, e.g. after a firmware hiccup).
+//   it is powered on (controllers do stop reporting silently, e.g. after a firmware hiccup); while
+//   restarts bring nothing (an empty shop at night), each waits twice as long as the last, up to 32×.
 
 /** The part of a Noble instance the scanner uses (noble's typings do not expose the internals it bounds). */
 export type NobleLike = EventEmitter & NobleCaches & {
@@ -60,11 +61,14 @@ export type NobleScannerStats = Required<ScannerStats> & {
   nobleCacheResets: number;
   extendedFragmentsPending: number;
   extendedFragmentsDropped: number;
-  /** Since the last advertisement (or the start of scanning); null before the first scan. */
+  /** Since the last advertisement (or since scanning started, if none yet); null before the first scan. */
   silentMs: number | null;
 };
 
 export type NobleScanner = Omit<Scanner, 'stats'> & { stats(): NobleScannerStats };
+
+/** The watchdog's wait doubles with each restart that brought no report, up to 32 × watchdogMs. */
+const MAX_WATCHDOG_DOUBLINGS = 5;
 
 const OPERATOR_PROBLEMS: ReadonlySet<ScannerProblem> = new Set(['EAFNOSUPPORT', 'EPERM', 'NOT_BUILT', 'NOT_LINUX', 'UNAUTHORIZED', 'UNSUPPORTED']);
 
@@ -95,6 +99,9 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
   let scannedBefore = false;
   const counters = { reports: 0, restarts: 0, retries: 0 };
   let lastReportMs: number | undefined;
+  let scanStartedMs: number | undefined;
+  // Watchdog restarts since the last report: an empty shop at night is quiet too, so each one waits twice as long.
+  let silentRestarts = 0;
   let attempting: Promise<ScannerProblem | undefined> | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let housekeeping: NodeJS.Timeout[] = [];
@@ -105,6 +112,7 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
     const receivedAtMs = now();
     counters.reports += 1;
     lastReportMs = receivedAtMs;
+    silentRestarts = 0;
     pruner?.heard(address, receivedAtMs);
     deliver?.({ data, rssiDbm, receivedAtMs });
   };
@@ -199,7 +207,7 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
         state = 'scanning';
         problem = null;
         failures = 0;
-        lastReportMs = now();
+        scanStartedMs = now();
         return undefined;
       } catch (error) {
         if (error instanceof AttemptFailed) return error.problem;
@@ -240,7 +248,9 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
   };
 
   const restartScan = async (silentMs: number): Promise<void> => {
-    logger.warn({ silentMs, watchdogMs }, 'no advertisements while the adapter is on; restarting the scan');
+    silentRestarts += 1;
+    // The first restart of a silence is worth a warning; the next ones, in an empty shop, are not.
+    logger[silentRestarts === 1 ? 'warn' : 'debug']({ silentMs, watchdogMs, silentRestarts }, 'no advertisements while the adapter is on; restarting the scan');
     state = 'starting';
     const started = generation;
     await withTimeout(noble!.stopScanningAsync()).catch(() => undefined);
@@ -252,10 +262,11 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
     housekeeping = [sweep];
     if (watchdogMs > 0) {
       housekeeping.push(setInterval(() => {
-        if (state !== 'scanning' || lastReportMs === undefined || noble === undefined) return;
-        const silentMs = now() - lastReportMs;
+        if (state !== 'scanning' || scanStartedMs === undefined || noble === undefined) return;
+        const silentMs = now() - Math.max(lastReportMs ?? scanStartedMs, scanStartedMs);
+        const thresholdMs = watchdogMs * 2 ** Math.min(silentRestarts, MAX_WATCHDOG_DOUBLINGS);
         // Only while the adapter says it is on: otherwise onStateChange and the backoff are in charge.
-        if (silentMs >= watchdogMs && noble.state === 'poweredOn') void restartScan(silentMs);
+        if (silentMs >= thresholdMs && noble.state === 'poweredOn') void restartScan(silentMs);
       }, Math.max(250, watchdogMs / 4)));
     }
     for (const timer of housekeeping) timer.unref();
@@ -303,7 +314,7 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
         nobleCacheResets: pruner?.generations() ?? 0,
         extendedFragmentsPending: tapStats?.fragmentsPending ?? 0,
         extendedFragmentsDropped: tapStats?.fragmentsDropped ?? 0,
-        silentMs: lastReportMs === undefined ? null : Math.max(0, now() - lastReportMs),
+        silentMs: scanStartedMs === undefined ? null : Math.max(0, now() - (lastReportMs ?? scanStartedMs)),
       };
     },
   };

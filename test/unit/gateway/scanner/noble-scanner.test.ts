@@ -137,6 +137,28 @@ describe('noble scanner on real noble (simulated HCI)', () => {
     await s.scanner.stop();
   });
 
+  it('waits twice as long after each restart that brought nothing, as in an empty shop at night', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const s = simulated({ watchdogMs: 30_000 });
+    const started = s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await started;
+    const restartsAt: number[] = [];
+    for (let t = 0; t < 400_000; t += 2_500) {
+      const before = s.scanner.stats().restarts;
+      await vi.advanceTimersByTimeAsync(2_500);
+      if (s.scanner.stats().restarts > before) restartsAt.push(Date.now());
+    }
+    expect(restartsAt).toEqual([30_000, 90_000, 210_000]);
+    const watchdogLines = s.log.lines().filter((l) => l.msg === 'no advertisements while the adapter is on; restarting the scan');
+    expect(watchdogLines.map((l) => l.level)).toEqual([40, 20, 20]); // one warning, then debug
+
+    s.report(); // someone walks in: the watchdog is back to 30 s
+    await vi.advanceTimersByTimeAsync(37_500);
+    expect(s.scanner.stats().restarts).toBe(4);
+    await s.scanner.stop();
+  });
+
   it('waits out a powered-off adapter without the watchdog, and scans again when it is back', async () => {
     vi.useFakeTimers({ now: 0 });
     const s = simulated({ watchdogMs: 5_000, random: () => 0 });
