@@ -161,7 +161,7 @@ export async function runFloodBench(options: { reports?: number; nobleAloneRepor
   }
   const [first, last] = [result.checkpoints[0]!, result.checkpoints.at(-1)!];
   print(`   heap at ${last.reports.toLocaleString('en')} / heap at ${first.reports.toLocaleString('en')}: ${(last.heapMb / first.heapMb).toFixed(3)}`);
-  const aloneReports = options.nobleAloneReports ?? 200_000;
+  const aloneReports = options.nobleAloneReports ?? Math.min(reports, 200_000);
   const alone = await floodNobleAlone(aloneReports);
   print(`   noble alone, ${aloneReports.toLocaleString('en')} reports: heap ${alone.heapMb.toFixed(1)} MB, noble peripherals ${alone.peripherals.toLocaleString('en')} (never forgotten)`);
   return result;
