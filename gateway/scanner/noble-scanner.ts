@@ -240,6 +240,7 @@ export function createNobleScanner(options: NobleScannerOptions): NobleScanner {
   const retryNow = (): void => {
     clearTimeout(retryTimer);
     retryTimer = undefined;
+    if (attempting !== undefined) return; // the attempt under way reports its own outcome
     void attempt().then((failed) => {
       if (state === 'stopped') return;
       if (failed !== undefined) waitAndRetry(failed);
