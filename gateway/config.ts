@@ -87,9 +87,15 @@ export const GatewayFileSchema = z
         kind: z.literal('noble-hci').default('noble-hci'),
         deviceId: z.number().int().nonnegative().optional(),
         extended: z.boolean().default(false),
+        // Restart the scan after this long without an advertisement while the adapter is on (0: never).
+        watchdogMs: z.number().int().min(0).default(30_000),
+        // Retries after a scanner problem back off exponentially up to this (with jitter).
+        retryMaxDelayMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+        // A problem only an operator can fix (no Bluetooth, no permission) at startup: exit 3, or keep retrying.
+        onStartupProblem: z.enum(['exit', 'retry']).default('exit'),
       })
       .strict()
-      .default({ kind: 'noble-hci', extended: false }),
+      .default({ kind: 'noble-hci', extended: false, watchdogMs: 30_000, retryMaxDelayMs: 60_000, onStartupProblem: 'exit' }),
     presence: presenceSchema.default({}),
   })
   .strict();

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createMqttPublisher } from './publisher/mqtt-publisher.ts';
-import { createNobleScanner } from './scanner/noble-scanner.ts';
+import { createNobleScanner, type NobleLike } from './scanner/noble-scanner.ts';
 import { openHciNoble } from './scanner/noble-hci.ts';
 import { ScannerUnavailableError } from './scanner/scanner.ts';
 
@@ -29,16 +29,29 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   }
   const { config } = loaded;
 
-  let scanner;
-  try {
-    scanner = createNobleScanner({ noble: openHciNoble({ deviceId: config.scanner.deviceId, extended: config.scanner.extended }), now: Date.now });
-  } catch (error) {
-    if (error instanceof ScannerUnavailableError) {
-      console.error(`vicino gateway: ${error.message}`);
-      return 3;
+  // The adapter is opened here once, so a machine without Bluetooth (or without the capability) is told
+  // at once, before anything connects; with onStartupProblem "retry" the scanner keeps trying instead.
+  const openAdapter = (): NobleLike => openHciNoble({ deviceId: config.scanner.deviceId, extended: config.scanner.extended });
+  let noble: NobleLike | (() => NobleLike) = openAdapter;
+  if (config.scanner.onStartupProblem === 'exit') {
+    try {
+      noble = openAdapter();
+    } catch (error) {
+      if (error instanceof ScannerUnavailableError) {
+        console.error(`vicino gateway: ${error.message}`);
+        return 3;
+      }
+      throw error;
     }
-    throw error;
   }
+  const scanner = createNobleScanner({
+    noble,
+    now: Date.now,
+    logger: logger.child({ component: 'scanner' }),
+    watchdogMs: config.scanner.watchdogMs,
+    backoff: { initialDelayMs: 1_000, maxDelayMs: config.scanner.retryMaxDelayMs },
+    onStartupProblem: config.scanner.onStartupProblem === 'exit' ? 'fail' : 'retry',
+  });
 
   const gateway = createGateway({
     scanner,

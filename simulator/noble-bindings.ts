@@ -1,15 +1,26 @@
 import { EventEmitter } from 'node:events';
-import { parseAdStructures } from '#gateway/ble/ad-parser.ts';
+import { createRequire } from 'node:module';
 
 // A Bluetooth adapter that exists only in memory, behind noble's bindings seam
 // (`require('@abandonware/noble/with-bindings')(bindings)`), so the real gateway code — noble
-// included — runs without hardware. The virtual radio calls `report()` for each packet this
-// adapter hears; noble sees exactly what its HCI bindings would emit (lib/hci-socket/bindings.js).
+// included — runs without hardware. The virtual radio calls `report()` for each packet this adapter
+// hears.
 //
-// Like the gateway's HCI tap (gateway/scanner/noble-hci.ts), every advertisement carries `eir`:
-// this report's own AD bytes. noble merges fields per address (`for (const i in advertisement)`),
-// and since `eir` is defined on every report it is always overwritten, never stale.
-// These bindings keep no per-address state, so there is nothing here for the scanner's sweep to bound.
+// It is built like noble's Linux bindings (lib/hci-socket/bindings.js), layer for layer, so a packet
+// takes the path it takes on hardware:
+//   `_hci`   the controller and hci.js: scan enable/parameters, the controller's duplicate filter, and
+//            one 'leAdvertisingReport' / 'leExtendedAdvertisingReport' per report, with the same
+//            arguments hci.js emits (the extended data a view into the event, as hci.js slices it);
+//   `_gap`   noble's own gap.js, unchanged: it parses and merges each address's advertisement and
+//            decides which reports become 'discover' (a connectable one waits for its scan response);
+//   the bindings: the service filter and the per-address maps of bindings.js, then 'discover' to noble.
+// The gateway's scanner taps `_hci` (gateway/scanner/report-tap.ts) exactly as on hardware, and prunes
+// the same per-address maps.
+
+const require = createRequire(import.meta.url);
+type GapInstance = EventEmitter & { _discoveries: Record<string, unknown>; startScanning(allowDuplicates: boolean): void; stopScanning(): void; setScanParameters(interval?: number, window?: number): void };
+// gap.js is plain JavaScript (no native code), unlike hci.js, which opens the socket.
+const Gap = require('@abandonware/noble/lib/hci-socket/gap') as new (hci: EventEmitter) => GapInstance;
 
 export type AddressType = 'public' | 'random';
 
@@ -20,34 +31,41 @@ export type AdvertisingReport = {
   /** The packet's AD bytes. Shared, not copied: do not mutate it after reporting. */
   eir: Buffer;
   rssi: number;
+  /** ADV_IND rather than ADV_NONCONN_IND. */
   connectable?: boolean;
-};
-
-/** The advertisement object noble's HCI gap builds (lib/hci-socket/gap.js parseServices), plus `eir`. */
-export type NobleAdvertisement = {
-  localName: string | undefined;
-  txPowerLevel: number | undefined;
-  manufacturerData: Buffer | undefined;
-  serviceData: { uuid: string; data: Buffer }[];
-  serviceUuids: string[];
-  solicitationServiceUuids: string[];
-  eir: Buffer;
+  /** A SCAN_RSP to an earlier ADV_IND. */
+  scanResponse?: boolean;
+  /** Delivered as an LE Extended Advertising Report (Bluetooth 5 controller, legacy PDU) rather than an LE Advertising Report. */
+  extended?: boolean;
 };
 
 export type AdapterState = 'unknown' | 'poweredOn' | 'poweredOff';
 
+type Dict = Record<string, unknown>;
+
 export type SimulatedBindings = EventEmitter & {
+  /** The controller and HCI layer, as noble's hci.js emits to its gap (and to the gateway's tap). */
+  _hci: EventEmitter;
+  /** noble's own gap.js on the simulated HCI. */
+  _gap: GapInstance;
+  _addresses: Dict;
+  _addresseTypes: Dict;
+  _connectable: Dict;
+  scannable: Dict;
+  _handles: Dict;
   init(): void;
   setScanParameters(interval?: number, window?: number): void;
   startScanning(serviceUuids?: string[], allowDuplicates?: boolean): void;
   stopScanning(): void;
   reset(): void;
-  /** Hands the adapter one received packet. Returns whether noble was told (only while scanning, and past the filters). */
+  /** Hands the adapter one received packet. Returns whether noble was told of it ('discover'). */
   report(report: AdvertisingReport): boolean;
   /** The adapter goes away (unplugged, rfkill): noble sees 'poweredOff' and scanning stops. */
   poweredOff(): void;
   /** The adapter comes back. */
   poweredOn(): void;
+  /** The controller stops reporting while it says it scans (a firmware hiccup), until scanning is enabled again. */
+  stall(): void;
   state(): AdapterState;
   isScanning(): boolean;
   connect(peripheralUuid: string): void;
@@ -79,16 +97,109 @@ export type SimulatedBindingsOptions = {
  */
 const DUPLICATE_FILTER_SIZE = 1024;
 
+// Legacy Event_Type (§7.7.65.2) and extended Event_Type bits (§7.7.65.13) for legacy PDUs.
+const ADV_IND = 0x00;
+const ADV_NONCONN_IND = 0x03;
+const SCAN_RSP = 0x04;
+const EXT_LEGACY_ADV_IND = 0b0010011; // legacy | scannable | connectable
+const EXT_LEGACY_NONCONN = 0b0010000;
+const EXT_LEGACY_SCAN_RSP_TO_ADV_IND = 0b0011011;
+
 const NOT_CONNECTABLE = 'simulated advertisers are not connectable';
 
-export function createSimulatedBindings(options: SimulatedBindingsOptions = {}): SimulatedBindings {
-  const emitter = new EventEmitter();
-  const adapterAddress = options.address ?? '00:00:5e:00:53:01'; // RFC 7042 documentation range
+/** The controller and hci.js in one: what noble's gap (and the gateway's tap) listens to. */
+function createSimulatedHci(adapterAddress: string) {
+  const hci = new EventEmitter();
   let state: AdapterState = 'unknown';
   let scanning = false;
+  let stalled = false;
   let filterDuplicates = false;
-  let scanServiceUuids: string[] = [];
   const seen = new Set<string>();
+  const later = (event: string, ...args: unknown[]): void => {
+    process.nextTick(() => hci.emit(event, ...args));
+  };
+
+  return Object.assign(hci, {
+    state: () => state,
+    isScanning: () => scanning,
+    init() {
+      state = 'poweredOn';
+      later('addressChange', adapterAddress);
+      later('stateChange', 'poweredOn');
+    },
+    setScanParameters() {
+      later('leScanParametersSet');
+    },
+    // LE Set Scan Enable: a Command Complete (status 0) for each, in order.
+    setScanEnabled(enabled: boolean, duplicates: boolean) {
+      if (state !== 'poweredOn') return; // a command to a downed device goes nowhere
+      scanning = enabled;
+      stalled = false;
+      filterDuplicates = duplicates;
+      seen.clear();
+      later('leScanEnableSet', 0);
+    },
+    reset() {
+      scanning = false;
+      seen.clear();
+    },
+    powerOff() {
+      if (state === 'poweredOff') return false;
+      state = 'poweredOff';
+      scanning = false;
+      seen.clear();
+      later('stateChange', 'poweredOff');
+      return true;
+    },
+    powerOn() {
+      if (state === 'poweredOn') return false;
+      state = 'poweredOn';
+      later('stateChange', 'poweredOn');
+      return true;
+    },
+    stall() {
+      stalled = true;
+    },
+    /** One received packet, as an HCI LE (Extended) Advertising Report event. Returns whether it left the controller. */
+    receive(report: AdvertisingReport): boolean {
+      if (!scanning || stalled) return false;
+      const address = report.address.toLowerCase();
+      if (filterDuplicates) {
+        if (seen.has(address)) return false;
+        if (seen.size >= DUPLICATE_FILTER_SIZE) seen.clear();
+        seen.add(address);
+      }
+      if (report.extended) {
+        const type = report.scanResponse ? EXT_LEGACY_SCAN_RSP_TO_ADV_IND : report.connectable ? EXT_LEGACY_ADV_IND : EXT_LEGACY_NONCONN;
+        // §7.7.65.13 report: Event_Type(2) Address_Type Address(6) PHYs(2) SID TX_Power RSSI Interval(2) Direct(7) Data_Length Data.
+        const event = Buffer.alloc(24 + report.eir.length);
+        event.writeUInt16LE(type, 0);
+        event.writeUInt8(report.addressType === 'random' ? 1 : 0, 2);
+        Buffer.from(address.split(':').reverse().join(''), 'hex').copy(event, 3);
+        event.writeUInt8(1, 9); // LE 1M
+        event.writeUInt8(0xff, 11); // no ADI
+        event.writeUInt8(0x7f, 12); // TX power not available
+        event.writeInt8(report.rssi, 13);
+        event.writeUInt8(report.eir.length, 23);
+        report.eir.copy(event, 24);
+        hci.emit('leExtendedAdvertisingReport', 0, type, address, report.addressType, 0x7f, report.rssi, event.subarray(24));
+      } else {
+        const type = report.scanResponse ? SCAN_RSP : report.connectable ? ADV_IND : ADV_NONCONN_IND;
+        hci.emit('leAdvertisingReport', 0, type, address, report.addressType, report.eir, report.rssi);
+      }
+      return true;
+    },
+  });
+}
+
+export function createSimulatedBindings(options: SimulatedBindingsOptions = {}): SimulatedBindings {
+  const hci = createSimulatedHci(options.address ?? '00:00:5e:00:53:01'); // RFC 7042 documentation range
+  const gap = new Gap(hci);
+  const emitter = new EventEmitter();
+  let adapterState: string | null = null;
+  let scanServiceUuids: string[] | undefined;
+  let told = false;
+  const maps = { _addresses: {} as Dict, _addresseTypes: {} as Dict, _connectable: {} as Dict, scannable: {} as Dict, _handles: {} as Dict };
 
   const later = (event: string, ...args: unknown[]): void => {
     process.nextTick(() => emitter.emit(event, ...args));
@@ -97,60 +208,69 @@ export function createSimulatedBindings(options: SimulatedBindingsOptions = {}):
     later('warning', `${operation} ${peripheralUuid}: ${NOT_CONNECTABLE}`);
   };
 
+  // bindings.js onDiscover: the service filter, then the per-address maps, then 'discover' by uuid.
+  gap.on('discover', (_status: number, address: string, addressType: string, connectable: boolean, advertisement: { serviceUuids?: string[]; serviceData?: { uuid: string }[] }, rssi: number, scannable: boolean) => {
+    if (scanServiceUuids === undefined) return;
+    if (scanServiceUuids.length > 0) {
+      const mentioned = [...(advertisement.serviceUuids ?? []), ...(advertisement.serviceData ?? []).map(({ uuid }) => uuid)];
+      if (!mentioned.some((uuid) => scanServiceUuids!.includes(uuid))) return;
+    }
+    const uuid = address.replaceAll(':', '');
+    // Through the bindings object, as bindings.js does through `this`: a user may swap these maps.
+    self._addresses[uuid] = address;
+    self._addresseTypes[uuid] = addressType;
+    self._connectable[uuid] = connectable;
+    self.scannable[uuid] = scannable;
+    told = true;
+    emitter.emit('discover', uuid, address, addressType, connectable, advertisement, rssi, scannable);
+  });
+  gap.on('scanParametersSet', () => emitter.emit('scanParametersSet'));
+  gap.on('scanStart', (filterDuplicates: boolean) => emitter.emit('scanStart', filterDuplicates));
+  gap.on('scanStop', () => emitter.emit('scanStop'));
+  // bindings.js onStateChange: only changes are passed on.
+  hci.on('stateChange', (state: string) => {
+    if (adapterState === state) return;
+    adapterState = state;
+    emitter.emit('stateChange', state);
+  });
+  hci.on('addressChange', (address: string) => emitter.emit('addressChange', address));
+
   const bindings: Omit<SimulatedBindings, keyof EventEmitter> = {
+    _hci: hci,
+    _gap: gap,
+    ...maps,
     init() {
-      state = 'poweredOn';
-      later('addressChange', adapterAddress);
-      later('stateChange', 'poweredOn');
+      hci.init();
     },
-    setScanParameters() {
-      later('scanParametersSet');
+    setScanParameters(interval, window) {
+      gap.setScanParameters(interval, window);
     },
     startScanning(serviceUuids = [], allowDuplicates = false) {
-      if (state !== 'poweredOn') return; // noble checks its state before it gets here
       scanServiceUuids = serviceUuids;
-      filterDuplicates = !allowDuplicates;
-      seen.clear();
-      scanning = true;
-      later('scanStart', filterDuplicates);
+      gap.startScanning(allowDuplicates);
     },
     stopScanning() {
-      scanning = false;
-      later('scanStop');
+      gap.stopScanning();
     },
     reset() {
-      scanning = false;
-      seen.clear();
+      hci.reset();
     },
     report(report) {
-      if (!scanning) return false;
-      const address = report.address.toLowerCase();
-      if (filterDuplicates) {
-        if (seen.has(address)) return false;
-        if (seen.size >= DUPLICATE_FILTER_SIZE) seen.clear();
-        seen.add(address);
-      }
-      const advertisement = toNobleAdvertisement(report.eir);
-      if (scanServiceUuids.length > 0 && !mentionsAny(advertisement, scanServiceUuids)) return false;
-      // noble's peripheral id is the address without colons (lib/hci-socket/bindings.js onDiscover).
-      const uuid = address.replaceAll(':', '');
-      emitter.emit('discover', uuid, address, report.addressType, report.connectable ?? false, advertisement, report.rssi, false);
-      return true;
+      told = false;
+      hci.receive(report);
+      return told;
     },
     poweredOff() {
-      if (state === 'poweredOff') return;
-      state = 'poweredOff';
-      scanning = false;
-      seen.clear();
-      later('stateChange', 'poweredOff');
+      hci.powerOff();
     },
     poweredOn() {
-      if (state === 'poweredOn') return;
-      state = 'poweredOn';
-      later('stateChange', 'poweredOn');
+      hci.powerOn();
     },
-    state: () => state,
-    isScanning: () => scanning,
+    stall() {
+      hci.stall();
+    },
+    state: () => hci.state(),
+    isScanning: () => hci.isScanning(),
     // noble waits for 'connect' (with an error) and 'disconnect'; answer so its promises settle.
     connect(peripheralUuid) {
       later('connect', peripheralUuid, new Error(NOT_CONNECTABLE));
@@ -173,72 +293,6 @@ export function createSimulatedBindings(options: SimulatedBindingsOptions = {}):
     readHandle: unsupported('readHandle'),
     writeHandle: unsupported('writeHandle'),
   };
-  return Object.assign(emitter, bindings);
-}
-
-/**
- * Builds the advertisement exactly as noble's HCI gap would for a fresh address, including its
- * quirks: 16/32-bit UUIDs in unpadded hex, 128-bit ones byte-reversed, and only the last 0xFF
- * block kept (company ID included). Byte fields are views into `eir`, as noble's slices are.
- */
-export function toNobleAdvertisement(eir: Buffer): NobleAdvertisement {
-  const advertisement: NobleAdvertisement = {
-    localName: undefined,
-    txPowerLevel: undefined,
-    manufacturerData: undefined,
-    serviceData: [],
-    serviceUuids: [],
-    solicitationServiceUuids: [],
-    eir,
-  };
-  // A malformed tail is dropped, as noble's parser does; the structures before it stand.
-  for (const { type, data } of parseAdStructures(eir).structures) {
-    // The parser's views into a Buffer are Buffers already; anything else is wrapped, not copied.
-    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    switch (type) {
-      case 0x02: case 0x03: // 16-bit service UUIDs, little-endian
-        for (let j = 0; j + 1 < bytes.length; j += 2) addUnique(advertisement.serviceUuids, bytes.readUInt16LE(j).toString(16));
-        break;
-      case 0x06: case 0x07: // 128-bit service UUIDs, little-endian
-        for (let j = 0; j + 15 < bytes.length; j += 16) addUnique(advertisement.serviceUuids, reversedHex(bytes.subarray(j, j + 16)));
-        break;
-      case 0x08: case 0x09: // shortened / complete local name
-        advertisement.localName = bytes.toString('utf8');
-        break;
-      case 0x0a: // TX power level, int8 dBm
-        if (bytes.length >= 1) advertisement.txPowerLevel = bytes.readInt8(0);
-        break;
-      case 0x14: // 16-bit solicitation UUIDs
-        for (let j = 0; j + 1 < bytes.length; j += 2) addUnique(advertisement.solicitationServiceUuids, bytes.readUInt16LE(j).toString(16));
-        break;
-      case 0x1f: // 32-bit solicitation UUIDs
-        for (let j = 0; j + 3 < bytes.length; j += 4) addUnique(advertisement.solicitationServiceUuids, bytes.readUInt32LE(j).toString(16));
-        break;
-      case 0x15: // 128-bit solicitation UUIDs
-        for (let j = 0; j + 15 < bytes.length; j += 16) addUnique(advertisement.solicitationServiceUuids, reversedHex(bytes.subarray(j, j + 16)));
-        break;
-      case 0x16: case 0x20: case 0x21: { // service data with a 16-, 32- or 128-bit UUID
-        const uuidLength = type === 0x16 ? 2 : type === 0x20 ? 4 : 16;
-        advertisement.serviceData.push({ uuid: reversedHex(bytes.subarray(0, uuidLength)), data: bytes.subarray(uuidLength) });
-        break;
-      }
-      case 0xff: // manufacturer specific data; noble keeps only the last block
-        advertisement.manufacturerData = bytes;
-        break;
-    }
-  }
-  return advertisement;
-}
-
-function addUnique(list: string[], value: string): void {
-  if (!list.includes(value)) list.push(value);
-}
-
-function reversedHex(bytes: Buffer): string {
-  return Buffer.from(bytes).reverse().toString('hex');
-}
-
-function mentionsAny(advertisement: NobleAdvertisement, uuids: readonly string[]): boolean {
-  return advertisement.serviceUuids.some((uuid) => uuids.includes(uuid))
-    || advertisement.serviceData.some(({ uuid }) => uuids.includes(uuid));
+  const self: SimulatedBindings = Object.assign(emitter, bindings);
+  return self;
 }

@@ -1,68 +1,50 @@
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
-import { ScannerUnavailableError } from './scanner.ts';
 import type { NobleLike } from './noble-scanner.ts';
+import { problemOfError, unavailable } from './noble-problems.ts';
 
-// A noble instance on the Linux HCI socket bindings, with a tap that hands each advertising report's
-// own AD bytes to the scanner (noble's parser merges fields across packets and keeps one 0xFF block).
+// A noble instance on the Linux HCI socket bindings (lib/hci-socket/bindings.js), on the adapter at
+// HCI index `deviceId` (hci0 = 0; noble's own default is NOBLE_HCI_DEVICE_ID, else the first adapter).
+// The scanner taps each report's own bytes from `_bindings._hci` (report-tap.ts).
 
 const require = createRequire(import.meta.url);
 
-export type HciOptions = { deviceId?: number; extended?: boolean };
+export type HciOptions = {
+  /** HCI index of the adapter (`hciconfig` lists them); undefined = the first one. */
+  deviceId?: number;
+  /** LE extended scanning (Bluetooth 5 adapters): reports carry up to 1650 bytes of data. */
+  extended?: boolean;
+};
 
-type HciBindings = EventEmitter & { _hci: EventEmitter; emit(event: string, ...args: unknown[]): boolean };
+export type HciBindings = EventEmitter & { _hci: EventEmitter };
 
-const NEEDS = 'the gateway needs a BlueZ adapter (check `hciconfig` or `bluetoothctl list`) and CAP_NET_RAW (`sudo setcap cap_net_raw+eip $(readlink -f $(which node))`)';
+/** Builds noble's HCI bindings; replaceable so a test can see what the adapter is opened with. */
+export type HciBindingsFactory = (options: { deviceId?: number; extended: boolean }) => HciBindings;
 
-export function openHciNoble(options: HciOptions = {}): NobleLike {
-  if (process.platform !== 'linux') throw new ScannerUnavailableError(`noble HCI scanning runs on Linux only; ${NEEDS}`);
+const realBindings: HciBindingsFactory = (options) => {
+  const HciNobleBindings = require('@abandonware/noble/lib/hci-socket/bindings') as new (opts: object) => HciBindings;
+  return new HciNobleBindings(options);
+};
+
+/** Opens the adapter, or throws ScannerUnavailableError naming the problem and what to do about it. */
+export function openHciNoble(options: HciOptions = {}, createBindings: HciBindingsFactory = realBindings): NobleLike {
+  if (process.platform !== 'linux') throw unavailable('NOT_LINUX');
   let bindings: HciBindings;
   try {
-    const HciNobleBindings = require('@abandonware/noble/lib/hci-socket/bindings') as new (opts: object) => HciBindings;
-    bindings = new HciNobleBindings({ deviceId: options.deviceId, extended: options.extended ?? false });
+    // Opening the raw HCI socket happens here: EAFNOSUPPORT (no Bluetooth in the kernel), EPERM (no CAP_NET_RAW).
+    bindings = createBindings({ deviceId: options.deviceId, extended: options.extended ?? false });
   } catch (error) {
-    throw explain(error);
+    throw unavailable(problemOfError(error), error);
   }
-
-  // Stash the raw EIR of the report being processed; noble's gap handles it synchronously right after.
-  let currentEir: Buffer | undefined;
-  const stash = (_status: number, _type: number, _address: string, _addressType: string, eir: Buffer): void => {
-    currentEir = eir;
-  };
-  bindings._hci.prependListener('leAdvertisingReport', stash);
-  bindings._hci.prependListener('leExtendedAdvertisingReport', stash);
-  const emit = bindings.emit.bind(bindings);
-  bindings.emit = (event: string, ...args: unknown[]): boolean => {
-    if (event === 'discover' && currentEir !== undefined) {
-      args[4] = { ...(args[4] as object), eir: currentEir };
-      currentEir = undefined;
-    }
-    return emit(event, ...args);
-  };
-
   const withBindings = require('@abandonware/noble/with-bindings') as (b: unknown) => NobleLike;
   const noble = withBindings(bindings);
-  // noble installs a SIGINT handler that calls process.exit; the gateway's own shutdown owns signals.
+  // noble prints warnings with console.warn when nobody listens; the scanner logs what matters.
   noble.on('warning', () => undefined);
   try {
-    // Reading state initialises the bindings, which opens the HCI socket.
+    // Reading state initialises the bindings, which binds the socket to the adapter (ENODEV: no such index).
     void noble.state;
   } catch (error) {
-    throw explain(error);
+    throw unavailable(problemOfError(error), error);
   }
   return noble;
-}
-
-function explain(error: unknown): ScannerUnavailableError {
-  const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-  if (/EAFNOSUPPORT/.test(String(code)) || /Address family not supported/.test((error as Error).message)) {
-    return new ScannerUnavailableError(`no Bluetooth on this machine (EAFNOSUPPORT): ${NEEDS}`, { cause: error });
-  }
-  if (/EPERM|EACCES/.test(String(code)) || /Operation not permitted/.test((error as Error).message)) {
-    return new ScannerUnavailableError(`not permitted to open the HCI socket: ${NEEDS}`, { cause: error });
-  }
-  if (/Cannot find module|Could not locate the bindings/.test((error as Error).message)) {
-    return new ScannerUnavailableError(`noble's native binding is not built: run \`npm rebuild @abandonware/noble @abandonware/bluetooth-hci-socket\` (package.json allowScripts approves them); ${NEEDS}`, { cause: error });
-  }
-  return new ScannerUnavailableError(`cannot open the Bluetooth adapter (${(error as Error).message}): ${NEEDS}`, { cause: error });
 }

@@ -56,9 +56,10 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
     server = await startServer({ store, masterKey, logger: logs.logger, adminTokenHash: hashToken(adminToken), mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' } });
     sim = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl: broker.url, logger: logs.logger });
     for (const gateway of sim.gateways()) {
-      gateway.bindings.on('discover', (_uuid: string, address: string, _type: string, _connectable: boolean, advertisement: { eir: Buffer }) => {
+      // Each report as the controller hands it to the host, as the gateway's scanner taps it.
+      gateway.bindings._hci.on('leAdvertisingReport', (_status: number, _type: number, address: string, _addressType: string, eir: Buffer) => {
         onAir.addresses.add(address);
-        if (onAir.frames.length < 5_000) onAir.frames.push(advertisement.eir);
+        if (onAir.frames.length < 5_000) onAir.frames.push(eir);
       });
     }
     const optedIn = sim.apps().filter((a) => a.kind === 'opted-in');

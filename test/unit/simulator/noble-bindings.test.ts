@@ -1,14 +1,14 @@
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { createSimulatedBindings, toNobleAdvertisement, type SimulatedBindings } from '#simulator/noble-bindings.ts';
+import { createSimulatedBindings, type SimulatedBindings } from '#simulator/noble-bindings.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import type { RawAdvertisement } from '#gateway/scanner/scanner.ts';
 
 const require = createRequire(import.meta.url);
 const withBindings = require('@abandonware/noble/with-bindings') as (bindings: SimulatedBindings) => NobleLike & { address: string };
 
-type Peripheral = { uuid: string; address: string; addressType: string; connectable: boolean; rssi: number; advertisement: { eir?: Buffer; manufacturerData?: Buffer; localName?: string } };
+type Peripheral = { uuid: string; address: string; addressType: string; connectable: boolean; rssi: number; advertisement: { manufacturerData?: Buffer; localName?: string } };
 
 // iBeacon: flags, then 1A FF 4C 00 02 15 <uuid 16> <major> <minor> <measured power C5 = −59 dBm>.
 const IBEACON = Buffer.from('0201061aff4c000215f7826da64fa24e988024bc5b71e0893e00010002c5', 'hex');
@@ -39,44 +39,85 @@ describe('simulated noble bindings under a real noble', () => {
     expect(bindings.isScanning()).toBe(true);
   });
 
-  it("gives each report its own bytes as eir, though noble merges the rest of the advertisement", async () => {
+  it("merges each address's advertisement in noble's own gap, as on hardware", async () => {
     const { noble, bindings } = await poweredOnNoble();
     await noble.startScanningAsync([], true);
 
     const first = nextDiscover(noble);
     expect(bindings.report({ address: ADDRESS, addressType: 'random', eir: IBEACON, rssi: -61 })).toBe(true);
     const p1 = await first;
-    expect(p1.advertisement.eir).toEqual(IBEACON);
     expect(p1.uuid).toBe('c12233445566');
     expect(p1.address).toBe(ADDRESS);
     expect(p1.addressType).toBe('random');
     expect(p1.connectable).toBe(false);
     expect(p1.rssi).toBe(-61);
+    expect(p1.advertisement.manufacturerData?.toString('hex')).toBe('4c000215f7826da64fa24e988024bc5b71e0893e00010002c5');
 
     const second = nextDiscover(noble);
     bindings.report({ address: ADDRESS, addressType: 'random', eir: EDDYSTONE_UID, rssi: -70 });
     const p2 = await second;
-    expect(p2.advertisement.eir).toEqual(EDDYSTONE_UID);
     expect(p2.rssi).toBe(-70);
     expect(p2.advertisement.localName).toBe('Vicn');
-    // noble's merge keeps the first packet's iBeacon in the same peripheral: why the gateway reads eir only.
+    // noble's merge keeps the first packet's iBeacon in the same peripheral: why the gateway never reads it.
     expect(p2.advertisement.manufacturerData?.toString('hex')).toBe('4c000215f7826da64fa24e988024bc5b71e0893e00010002c5');
   });
 
-  it('hands the gateway scanner each packet exactly as sent', async () => {
+  it('keeps the per-address state noble keeps on hardware, in the same places', async () => {
+    const { noble, bindings } = await poweredOnNoble();
+    await noble.startScanningAsync([], true);
+    bindings.report({ address: ADDRESS, addressType: 'random', eir: IBEACON, rssi: -61 });
+    expect(Object.keys(bindings._gap._discoveries)).toEqual([ADDRESS]);
+    expect(bindings._addresses).toEqual({ c12233445566: ADDRESS });
+    expect(bindings._addresseTypes).toEqual({ c12233445566: 'random' });
+    expect(Object.keys(noble._peripherals ?? {})).toEqual(['c12233445566']);
+  });
+
+  it('emits the raw report events of hci.js for the tap, legacy and extended', async () => {
+    const { noble, bindings } = await poweredOnNoble();
+    await noble.startScanningAsync([], true);
+    const legacy: unknown[][] = [];
+    const extended: unknown[][] = [];
+    bindings._hci.on('leAdvertisingReport', (...args: unknown[]) => legacy.push(args));
+    bindings._hci.on('leExtendedAdvertisingReport', (...args: unknown[]) => extended.push(args));
+    bindings.report({ address: ADDRESS, addressType: 'random', eir: IBEACON, rssi: -61, connectable: true });
+    bindings.report({ address: ADDRESS, addressType: 'public', eir: EDDYSTONE_UID, rssi: -62, extended: true });
+    expect(legacy).toEqual([[0, 0x00, ADDRESS, 'random', IBEACON, -61]]);
+    expect(extended).toHaveLength(1);
+    const [status, type, address, addressType, txPower, rssi, data] = extended[0]!;
+    expect([status, type, address, addressType, txPower, rssi]).toEqual([0, 0b0010000, ADDRESS, 'public', 0x7f, -62]);
+    expect(data).toEqual(EDDYSTONE_UID);
+    // As hci.js slices it: a view into the event, just after the report's Data_Length octet.
+    const view = data as Buffer;
+    expect(new Uint8Array(view.buffer, view.byteOffset - 1, 1)[0]).toBe(EDDYSTONE_UID.length);
+  });
+
+  it('hands the gateway scanner each packet exactly as sent, including those noble keeps to itself', async () => {
     const bindings = createSimulatedBindings();
     const noble = withBindings(bindings);
     let nowMs = 1_000;
     const scanner = createNobleScanner({ noble, now: () => nowMs });
     const seen: RawAdvertisement[] = [];
+    const discovered: string[] = [];
+    noble.on('discover', () => discovered.push('discover'));
     await scanner.start((advertisement) => seen.push(advertisement));
     bindings.report({ address: ADDRESS, addressType: 'random', eir: IBEACON, rssi: -60 });
     nowMs = 1_100;
-    bindings.report({ address: ADDRESS, addressType: 'random', eir: EDDYSTONE_UID, rssi: -65 });
+    bindings.report({ address: ADDRESS, addressType: 'random', eir: EDDYSTONE_UID, rssi: -65, extended: true });
+    // A connectable beacon: noble's gap withholds its first ADV_IND until the scan response.
+    const SCAN_RESPONSE = Buffer.from('05095669636e', 'hex');
+    nowMs = 1_200;
+    expect(bindings.report({ address: 'c1:22:33:44:55:77', addressType: 'random', eir: IBEACON, rssi: -66, connectable: true })).toBe(false);
+    expect(bindings.report({ address: 'c1:22:33:44:55:77', addressType: 'random', eir: SCAN_RESPONSE, rssi: -67, scanResponse: true })).toBe(true);
+    // ...and after that scan response, every ADV_IND of that address: noble reports none of them.
+    expect(bindings.report({ address: 'c1:22:33:44:55:77', addressType: 'random', eir: IBEACON, rssi: -68, connectable: true })).toBe(false);
     expect(seen).toEqual([
       { data: IBEACON, rssiDbm: -60, receivedAtMs: 1_000 },
       { data: EDDYSTONE_UID, rssiDbm: -65, receivedAtMs: 1_100 },
+      { data: IBEACON, rssiDbm: -66, receivedAtMs: 1_200 },
+      { data: SCAN_RESPONSE, rssiDbm: -67, receivedAtMs: 1_200 },
+      { data: IBEACON, rssiDbm: -68, receivedAtMs: 1_200 },
     ]);
+    expect(discovered).toHaveLength(3);
     await scanner.stop();
     expect(bindings.isScanning()).toBe(false);
   });
@@ -139,40 +180,5 @@ describe('simulated noble bindings under a real noble', () => {
     const warning = once(bindings, 'warning');
     bindings.discoverServices('c12233445566');
     expect(String((await warning)[0])).toMatch(/discoverServices c12233445566: .*not connectable/);
-  });
-});
-
-describe('toNobleAdvertisement', () => {
-  it("builds noble's fields, keeping only the last manufacturer block as noble does", () => {
-    // Two 0xFF blocks (Microsoft CDP, then Apple), a 16-bit service list, TX power, service data.
-    const eir = Buffer.from('0201060303aafe' + '020af4' + '05ff0600010a' + '05ff4c001005' + '0516aafe2000', 'hex');
-    const advertisement = toNobleAdvertisement(eir);
-    expect(advertisement.eir).toBe(eir);
-    expect(advertisement.serviceUuids).toEqual(['feaa']);
-    expect(advertisement.txPowerLevel).toBe(-12);
-    expect(advertisement.manufacturerData?.toString('hex')).toBe('4c001005');
-    expect(advertisement.serviceData).toEqual([{ uuid: 'feaa', data: Buffer.from('2000', 'hex') }]);
-    expect(advertisement.localName).toBeUndefined();
-  });
-
-  it('reads 128-bit UUIDs byte-reversed and solicitation lists', () => {
-    const uuid128 = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
-    const eir = Buffer.concat([Buffer.from([17, 0x07]), uuid128, Buffer.from('05140f180a18', 'hex')]);
-    const advertisement = toNobleAdvertisement(eir);
-    expect(advertisement.serviceUuids).toEqual(['ffeeddccbbaa99887766554433221100']);
-    expect(advertisement.solicitationServiceUuids).toEqual(['180f', '180a']);
-  });
-
-  it('keeps what decodes before a malformed structure, and the raw bytes whole', () => {
-    const eir = Buffer.from('0201060409566963' + '1eff4c00', 'hex'); // the last length overruns the packet
-    const advertisement = toNobleAdvertisement(eir);
-    expect(advertisement.localName).toBe('Vic');
-    expect(advertisement.manufacturerData).toBeUndefined();
-    expect(advertisement.eir).toEqual(eir);
-  });
-
-  it('survives empty and zero-padded packets', () => {
-    expect(toNobleAdvertisement(Buffer.alloc(0)).serviceUuids).toEqual([]);
-    expect(toNobleAdvertisement(Buffer.from('020106000000', 'hex')).manufacturerData).toBeUndefined();
   });
 });

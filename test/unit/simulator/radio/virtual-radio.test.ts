@@ -15,8 +15,9 @@ const aReceiver = (id: string, x: number, heard: Heard[], overrides: Partial<Rec
   const bindings = createSimulatedBindings();
   bindings.init();
   bindings.startScanning([], true);
-  bindings.on('discover', (_uuid: string, address: string, _type: string, _connectable: boolean, advertisement: { eir: Buffer }, rssi: number) => {
-    heard.push({ receiver: id, address, rssi, eir: advertisement.eir.toString('hex') });
+  // Each report as the controller hands it to the host (what the gateway's scanner taps).
+  bindings._hci.on('leAdvertisingReport', (_status: number, _type: number, address: string, _addressType: string, eir: Buffer, rssi: number) => {
+    heard.push({ receiver: id, address, rssi, eir: eir.toString('hex') });
   });
   return { id, position: { x, y: 0 }, bindings, rssiOffsetDb: 0, ...overrides };
 };
