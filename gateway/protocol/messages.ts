@@ -81,6 +81,32 @@ export const GatewayConfigMessageSchema = z
   .strict();
 export type GatewayConfigMessage = z.infer<typeof GatewayConfigMessageSchema>;
 
+const countSchema = z.number().int().nonnegative();
+
+/**
+ * The heartbeat's counters (every N s on the status topic): totals since the process started, never an
+ * identifier. `.strict()` keeps it that way.
+ */
+export const GatewayStatusCountsSchema = z
+  .object({
+    uptimeS: countSchema,
+    advertisements: countSchema,
+    /** Advertisements dropped by the gateway (foreign, no key, unregistered beacon, malformed). */
+    droppedAdvertisements: countSchema,
+    transitions: countSchema,
+    tracked: countSchema,
+    present: countSchema,
+    published: countSchema,
+    /** Events held in the outbox (queued + in flight). */
+    pending: countSchema,
+    outboxBytes: countSchema,
+    /** Events the outbox dropped (overflow, expiry, corrupt records). */
+    droppedEvents: countSchema,
+  })
+  .partial()
+  .strict();
+export type GatewayStatusCounts = z.infer<typeof GatewayStatusCountsSchema>;
+
 export const GatewayStatusSchema = z
   .object({
     v: z.literal(PROTOCOL_VERSION),
@@ -89,6 +115,7 @@ export const GatewayStatusSchema = z
     online: z.boolean(),
     atS: z.number().int().nonnegative(),
     version: z.string().max(32).optional(),
+    counts: GatewayStatusCountsSchema.optional(),
   })
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;

@@ -10,7 +10,10 @@ export type MemoryPublisher = Publisher & {
 export function createMemoryPublisher(): MemoryPublisher {
   const events: PresenceEvent[] = [];
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
-  const stats = (): PublisherStats => ({ pending: 0, inFlight: 0, published: events.length, droppedOverflow: 0, rejectedConfigs: 0, connected: true });
+  const stats = (): PublisherStats => ({
+    pending: 0, inFlight: 0, published: events.length, droppedOverflow: 0, dropped: { overflow: 0, expired: 0, corrupt: 0 },
+    outboxBytes: 0, batches: events.length, rejectedConfigs: 0, connected: true,
+  });
   return {
     events,
     async start() {},

@@ -3,6 +3,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PresenceEventSchema, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { createMemoryOutbox } from '#gateway/publisher/memory-outbox.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
@@ -26,7 +27,7 @@ async function freePort(): Promise<number> {
 }
 
 function anEvent(i: number, storeId: string, gatewayId: string): PresenceEvent {
-  return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i });
+  return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i, seq: 100_000 + i });
 }
 
 async function subscriber(url: string, filter: string) {
@@ -82,7 +83,9 @@ describe('MQTT publisher', () => {
 
   it('bounds the outbox: past capacity the oldest events go, and each one is counted', async () => {
     const port = await freePort();
-    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outboxCapacity: 10 });
+    // Room for exactly ten events (they all serialise to the same length).
+    const outbox = createMemoryOutbox({ maxBytes: 10 * Buffer.byteLength(JSON.stringify(anEvent(0, 's3', 'g3'))), now: Date.now });
+    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outbox });
     // No broker: start() returns (a store box may boot before its network); publishing neither throws nor grows.
     await publisher.start();
     cleanups.push(() => publisher.stop(100));
