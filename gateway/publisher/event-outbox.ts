@@ -53,7 +53,7 @@ export type QueueSlot = OutboxEntry & { readonly bytes: number; readonly segment
  * leaves the front once it is done (acknowledged or dropped), so order is kept across out-of-order
  * PUBACKs and redeliveries.
  */
-export function createOutboxQueue(options: { now: () => number; onRemoved?: (slot: QueueSlot) => void }) {
+export function createOutboxQueue(options: { now: () => number; onRemoved?: () => void }) {
   let slots: QueueSlot[] = [];
   let head = 0;
   let next = 0;
@@ -71,16 +71,16 @@ export function createOutboxQueue(options: { now: () => number; onRemoved?: (slo
   };
 
   const advance = (): void => {
-    while (head < slots.length && slots[head]!.done) {
-      options.onRemoved?.(slots[head]!);
-      head += 1;
-    }
+    const before = head;
+    while (head < slots.length && slots[head]!.done) head += 1;
+    const removed = head !== before;
     if (next < head) next = head;
     if (head > 1_024 && head * 2 > slots.length) {
       slots = slots.slice(head);
       next -= head;
       head = 0;
     }
+    if (removed) options.onRemoved?.();
   };
 
   return {

@@ -195,7 +195,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       // CONNACK return code 1 (3.1.1) = unacceptable protocol version: a broker without MQTT 5.
       if ((error as { code?: number }).code === 1 && protocolVersion === 5) {
         protocolVersion = 4;
-        logger.warn('the broker refused MQTT 5; using MQTT 3.1.1 (no session expiry, will delay or message expiry)');
+        logger.info('the broker refused MQTT 5; using MQTT 3.1.1 (no session expiry, will delay or message expiry)');
         mqttClient.removeAllListeners();
         mqttClient.on('error', () => undefined);
         mqttClient.end(true);

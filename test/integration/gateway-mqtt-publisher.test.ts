@@ -101,6 +101,8 @@ describe('MQTT publisher', () => {
     publisher.onConfig((config) => configs.push(config));
     await publisher.start();
     cleanups.push(() => publisher.stop(500));
+    // Subscribed before the configs arrive (aedes answers MQTT 5 with a refusal, so the first connect is a retry in 3.1.1).
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
     const admin = await mqtt.connectAsync(broker.url, { clean: true });
     cleanups.push(() => admin.endAsync());
     await admin.publishAsync(topics.config('s4', 'g4'), '{"v":1,"storeId":"s4"', { qos: 1, retain: true });
