@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PresenceEventSchema, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { createDiskOutbox } from '#gateway/publisher/disk-outbox.ts';
+import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import { connectMqttIngress } from '#server/ingest/mqtt-ingress.ts';
+import { aPresenceEvent } from '#test/helpers/builders.ts';
+import { freePort } from '#test/helpers/start-mosquitto.ts';
+
+// Item 8's acceptance test: the broker (a private Mosquitto, MQTT 5, persistence on) goes away for 30 s
+// in the middle of a run and comes back on the same port. The gateway's publisher keeps its events in
+// the disk outbox meanwhile; the server's MQTT ingress (with a persistent session) receives every unexpired event exactly once and in order, and the
+// gateway drops and counts the ones that expired. The 30 s pass on the gateway's clock (a fake one,
+// advanced per event), so the test takes a few seconds of real time, not 30.
+
+const silent = pino({ level: 'silent' });
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A plain Mosquitto on a fixed port with persistence, which can be stopped and started again. */
+async function plainMosquitto() {
+  const dir = await mkdtemp(join(tmpdir(), 'vicino-outage-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  await writeFile(conf, [
+    `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`,
+    'max_queued_messages 100000', 'set_tcp_nodelay true',
+    // Started as root, Mosquitto would switch to the "mosquitto" user, which cannot write this temp dir.
+    `user ${userInfo().username}`, '',
+  ].join('\n'));
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    child = spawn(process.env.MOSQUITTO_BIN ?? 'mosquitto', ['-c', conf], { stdio: 'ignore' });
+    await vi.waitFor(async () => expect(await portAccepts(port)).toBe(true), { timeout: 10_000, interval: 50 });
+  };
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    // SIGTERM: Mosquitto writes its persistence file (the sessions) before it exits.
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGTERM');
+    });
+  };
+  await start();
+  cleanups.push(async () => {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, start, stop };
+}
+
+describe('broker outage', () => {
+  it('delivers every unexpired event exactly once, in order, after a 30 s outage; the expired ones are dropped and counted', async () => {
+    const broker = await plainMosquitto();
+    const storeId = 'store-1';
+    const gatewayId = 'gw-1';
+
+    const received: PresenceEvent[] = [];
+    const ingress = await connectMqttIngress({
+      // A stable client ID, so a persistent session: Mosquitto queues the events for it while it reconnects.
+      // (Not a shared subscription: Mosquitto 2.0 does not restore shared subscriptions from its
+      // persistence file, so events replayed before the server is back would reach no one.)
+      url: broker.url, clientId: 'vicino-server-outage', logger: silent,
+      handle: async (topic, payload) => {
+        if (topic === topics.events(storeId, gatewayId)) received.push(PresenceEventSchema.parse(JSON.parse(String(payload))));
+      },
+    });
+    cleanups.push(() => ingress.close());
+
+    let nowMs = 1_800_000_000_000;
+    const outboxDir = await mkdtemp(join(tmpdir(), 'vicino-outage-outbox-'));
+    cleanups.push(() => rm(outboxDir, { recursive: true, force: true }));
+    const outbox = createDiskOutbox({ dir: outboxDir, maxBytes: 1 << 20, now: () => nowMs, logger: silent });
+    const publisher = createMqttPublisher({
+      url: broker.url, storeId, gatewayId, logger: silent, now: () => nowMs, outbox, maxEventAgeS: 20, heartbeatIntervalMs: 0, reconnectPeriodMs: 250,
+    });
+    await publisher.start();
+    cleanups.push(() => publisher.stop(500));
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 10_000 });
+
+    let seq = 0;
+    const emit = (): PresenceEvent => {
+      seq += 1;
+      const event = aPresenceEvent({ storeId, gatewayId, atS: Math.floor(nowMs / 1000), seq });
+      publisher.publish(event);
+      return event;
+    };
+
+    // 1. Ten events with the broker up.
+    for (let i = 0; i < 10; i += 1, nowMs += 1_000) emit();
+    await vi.waitFor(() => expect(received).toHaveLength(10), { timeout: 5_000 });
+
+    // 2. The broker goes away; the gateway keeps producing one event a second for 30 s.
+    await broker.stop();
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(false), { timeout: 5_000 });
+    const duringOutage: PresenceEvent[] = [];
+    for (let i = 0; i < 30; i += 1, nowMs += 1_000) duringOutage.push(emit());
+    expect(publisher.stats()).toMatchObject({ pending: 30, connected: false });
+
+    // 3. It comes back at 40 s; with a 20 s age limit the outage's events from 10 s to 20 s are stale.
+    await broker.start();
+    const fresh = duringOutage.filter((e) => e.atS * 1_000 + 20_000 > nowMs);
+    const stale = duringOutage.filter((e) => e.atS * 1_000 + 20_000 <= nowMs);
+    expect(stale).toHaveLength(11);
+    await vi.waitFor(() => expect(publisher.stats()).toMatchObject({ connected: true, pending: 0 }), { timeout: 15_000 });
+
+    // 4. And the run goes on.
+    for (let i = 0; i < 10; i += 1, nowMs += 1_000) emit();
+    await vi.waitFor(() => expect(received).toHaveLength(10 + fresh.length + 10), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would have arrived by now
+
+    const seqs = received.map((e) => e.seq);
+    const expected = [...Array.from({ length: 10 }, (_, i) => i + 1), ...fresh.map((e) => e.seq), ...Array.from({ length: 10 }, (_, i) => 41 + i)];
+    expect(seqs).toEqual(expected);
+    expect(new Set(received.map((e) => e.eventId)).size).toBe(received.length);
+    expect(seqs.some((s) => stale.some((e) => e.seq === s))).toBe(false);
+    expect(publisher.stats()).toMatchObject({ published: 39, dropped: { expired: 11, overflow: 0, corrupt: 0 } });
+  }, 45_000);
+});
