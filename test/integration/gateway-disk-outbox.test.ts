@@ -89,7 +89,8 @@ describe('disk outbox', () => {
     const records = decodeSegment(data, () => undefined);
     const events = records.filter((r) => r.type === 1);
     // Flip a byte inside the third event's payload, and cut the last event in half.
-    data[events[2]!.offset + 30] ^= 0xff;
+    const flipped = events[2]!.offset + 30;
+    data.writeUInt8(data.readUInt8(flipped) ^ 0xff, flipped);
     await writeFile(path, data);
     await truncate(path, events[5]!.offset + 30);
 
