@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeAdvertisement } from './ble/decode.ts';
 import type { Frame } from './ble/frames.ts';
-import { createPresenceTracker, type PresenceConfig, type PresenceTransition } from './presence/presence-tracker.ts';
+import { createPresenceTracker, DEFAULT_PRESENCE_CONFIG, type PresenceConfig, type PresenceTransition } from './presence/presence-tracker.ts';
 import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
 import {
   deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, unwrapEpochKey,
@@ -37,6 +37,13 @@ export type GatewayStats = {
   tracked: number;
   present: number;
   liveKeys: number;
+  /** Frames decoded, by frame type (a report may carry several). */
+  decoded: Record<string, number>;
+  pseudonymCacheEntries: number;
+  /** Receive time of the last advertisement, or null before the first. */
+  lastAdvertisementAtMs: number | null;
+  /** Between start() and stop(). */
+  scanning: boolean;
 };
 
 export type GatewayDeps = {
@@ -89,6 +96,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const pseudonymiser = createPseudonymiser({ maxCacheEntries: settings.pseudonymCacheEntries });
   let registeredBeacons = new Set<Pseudonym>();
   let liveKeys = 0;
+  // The zone comes from the config file and then from the server's config message (applyConfig).
+  let zoneId = settings.zoneId;
+  let presenceSignature = '';
+  let scanning = false;
+  let lastAdvertisementAtMs: number | null = null;
+  const decoded: Record<string, number> = Object.create(null) as Record<string, number>;
   let tickTimer: NodeJS.Timeout | undefined;
   const macKey = deriveEventMacKey(settings.secret, settings.gatewayId);
   // A new boot ID per process start lets seq start again at 1 without looking like a replay.
@@ -108,7 +121,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         eventId: randomUUID(),
         storeId: settings.storeId,
         gatewayId: settings.gatewayId,
-        zoneId: settings.zoneId,
+        zoneId,
         keyId: t.keyId,
         idKind: t.idKind,
         pseudonym: t.pseudonym,
@@ -127,14 +140,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const handle = (advertisement: RawAdvertisement): void => {
     stats.advertisements += 1;
-    const decoded = decodeAdvertisement(advertisement.data);
+    lastAdvertisementAtMs = advertisement.receivedAtMs;
+    const decodeResult = decodeAdvertisement(advertisement.data);
     let identifier: ReturnType<typeof identifierOf>;
-    for (const frame of decoded.frames) {
-      identifier = identifierOf(frame);
-      if (identifier) break;
+    for (const frame of decodeResult.frames) {
+      decoded[frame.type] = (decoded[frame.type] ?? 0) + 1;
+      identifier ??= identifierOf(frame);
     }
     if (identifier === undefined) {
-      stats.dropped[decoded.errors.length > 0 && decoded.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
+      stats.dropped[decodeResult.errors.length > 0 && decodeResult.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
       return;
     }
     const result = pseudonymiser.pseudonym(identifier.kind, identifier.bytes, advertisement.receivedAtMs);
@@ -150,6 +164,26 @@ export function createGateway(deps: GatewayDeps): Gateway {
     emit(tracker.observe(result.pseudonym, identifier.kind, result.keyId, advertisement.rssiDbm, advertisement.receivedAtMs));
   };
 
+  /** Zone and presence settings from the server, over the config file's, without a restart. */
+  const applyPresence = (config: GatewayConfigMessage): void => {
+    if (config.zoneId !== zoneId) {
+      // Close presences in the old zone first: their exits carry the zone they happened in.
+      emit(tracker.flush(now()));
+      logger.info({ from: zoneId, to: config.zoneId }, 'zone changed by remote configuration');
+      zoneId = config.zoneId;
+    }
+    const wanted = { ...DEFAULT_PRESENCE_CONFIG, ...settings.presence, ...config.presence };
+    const signature = JSON.stringify(wanted);
+    if (signature === presenceSignature) return;
+    try {
+      tracker.reconfigure(wanted);
+      presenceSignature = signature;
+      if (config.presence !== undefined) logger.info({ presence: config.presence }, 'presence settings applied');
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, 'remote presence settings rejected; keeping the current ones');
+    }
+  };
+
   const applyConfig = (config: GatewayConfigMessage): void => {
     const keys: EpochKey[] = [];
     for (const wrapped of config.epochKeys) {
@@ -163,6 +197,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     pseudonymiser.setKeys(keys);
     liveKeys = keys.length;
     registeredBeacons = new Set(config.registeredBeacons);
+    applyPresence(config);
     logger.info({ liveKeys, registeredBeacons: registeredBeacons.size, activeKeyId: pseudonymiser.activeKeyId(now()) }, 'configuration applied');
   };
 
@@ -171,17 +206,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
       publisher.onConfig(applyConfig);
       await publisher.start();
       await scanner.start(handle);
+      scanning = true;
       tickTimer = setInterval(() => {
         const nowMs = now();
         emit(tracker.tick(nowMs));
         pseudonymiser.expire(nowMs);
       }, settings.tickMs ?? 1_000);
       tickTimer.unref();
-      logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId }, 'gateway started');
+      logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId }, 'gateway started');
     },
     async stop() {
       if (tickTimer) clearInterval(tickTimer);
       await scanner.stop();
+      scanning = false;
       // Close open presences, so servers see the exits rather than waiting for a timeout.
       emit(tracker.flush(now()));
       await publisher.stop();
@@ -196,6 +233,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       tracked: tracker.size(),
       present: tracker.presentCount(),
       liveKeys,
+      decoded: { ...decoded },
+      pseudonymCacheEntries: pseudonymiser.cacheSize(),
+      lastAdvertisementAtMs,
+      scanning,
     }),
   };
 }

@@ -70,6 +70,11 @@ export type PresenceTracker = {
   flush(nowMs: number): PresenceTransition[];
   size(): number;
   presentCount(): number;
+  /**
+   * New settings from now on (remote configuration), over the current ones; tracked devices keep their
+   * state. Throws a RangeError, changing nothing, if the result breaks hysteresis.
+   */
+  reconfigure(overrides: Partial<PresenceConfig>): void;
 };
 
 export function proximityOf(rssiDbm: number, config: Pick<PresenceConfig, 'immediateRssiDbm' | 'nearRssiDbm'>): Proximity {
@@ -167,5 +172,11 @@ export function createPresenceTracker(overrides: Partial<PresenceConfig> = {}): 
 
     size: () => entries.size,
     presentCount: () => present,
+
+    reconfigure(overrides) {
+      const next = { ...config, ...overrides };
+      if (next.exitRssiDbm > next.enterRssiDbm) throw new RangeError('exitRssiDbm must not be above enterRssiDbm (hysteresis)');
+      Object.assign(config, next);
+    },
   };
 }

@@ -61,6 +61,30 @@ export const WrappedEpochKeySchema = z
   .strict();
 export type WrappedEpochKey = z.infer<typeof WrappedEpochKeySchema>;
 
+/**
+ * Presence settings an operator sets per gateway on the server, carried on its config topic and
+ * applied without a restart (gateway.applyConfig → the presence tracker). Every field is optional:
+ * what is absent keeps the gateway's own setting (its config file, else the default).
+ */
+export const RemotePresenceSettingsSchema = z
+  .object({
+    /** Smoothed RSSI at or above which a device enters. */
+    enterRssiDbm: z.number().min(-127).max(20),
+    /** Smoothed RSSI below which a present device starts to leave (at most enterRssiDbm: hysteresis). */
+    exitRssiDbm: z.number().min(-127).max(20),
+    minSightings: z.number().int().min(1).max(100),
+    exitHoldMs: z.number().int().min(0).max(600_000),
+    absenceTimeoutMs: z.number().int().min(1_000).max(3_600_000),
+    dwellIntervalMs: z.number().int().min(1_000).max(86_400_000),
+  })
+  .partial()
+  .strict()
+  .refine((s) => s.enterRssiDbm === undefined || s.exitRssiDbm === undefined || s.exitRssiDbm <= s.enterRssiDbm, {
+    message: 'exitRssiDbm must not be above enterRssiDbm (hysteresis)',
+    path: ['exitRssiDbm'],
+  });
+export type RemotePresenceSettings = z.infer<typeof RemotePresenceSettingsSchema>;
+
 /** Retained on the gateway's own config topic; only that gateway may read it (SEC-1). */
 export const GatewayConfigMessageSchema = z
   .object({
@@ -77,6 +101,8 @@ export const GatewayConfigMessageSchema = z
      * server can tell which are registered.
      */
     registeredBeacons: z.array(PseudonymSchema).max(100_000),
+    /** Per-gateway presence settings from the server (absent: the gateway's own). */
+    presence: RemotePresenceSettingsSchema.optional(),
   })
   .strict();
 export type GatewayConfigMessage = z.infer<typeof GatewayConfigMessageSchema>;
