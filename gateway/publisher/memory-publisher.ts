@@ -12,7 +12,7 @@ export function createMemoryPublisher(): MemoryPublisher {
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
   const stats = (): PublisherStats => ({
     pending: 0, inFlight: 0, published: events.length, droppedOverflow: 0, dropped: { overflow: 0, expired: 0, corrupt: 0 },
-    outboxBytes: 0, batches: events.length, rejectedConfigs: 0, connected: true,
+    outboxBytes: 0, batches: events.length, rejectedConfigs: 0, connected: true, disconnectedSinceMs: null,
   });
   return {
     events,

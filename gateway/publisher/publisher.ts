@@ -17,6 +17,8 @@ export type PublisherStats = {
   /** Config messages rejected by the schema. */
   rejectedConfigs: number;
   connected: boolean;
+  /** Unix ms since which the broker has been unreachable (or never reached), null while connected. */
+  disconnectedSinceMs: number | null;
 };
 
 /** The port through which the gateway talks to servers: presence up, configuration down. */
