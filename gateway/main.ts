@@ -45,8 +45,8 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   }
 
   const startedAtMs = Date.now();
-  // The gateway is created after the publisher, whose heartbeat reads the gateway's counters.
-  let gateway: Gateway | undefined;
+  // The publisher's heartbeat and the metrics read the gateway's counters: only once it runs, so after
+  // `gateway` below is set.
   const publisher = createMqttPublisher({
     url: config.mqtt.url, username: config.credentials.username, password: config.credentials.password,
     storeId: config.storeId, gatewayId: config.gatewayId, logger: logger.child({ component: 'mqtt' }), now: Date.now, version: GATEWAY_VERSION,
@@ -58,18 +58,17 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     maxLatencyMs: config.batching.maxLatencyMs,
     heartbeatIntervalMs: config.heartbeat.intervalS * 1_000,
     heartbeatCounts: () => {
-      const s = gateway?.stats();
-      if (s === undefined) return {};
+      const s = gateway.stats();
       const droppedAdvertisements = Object.values(s.dropped).reduce((sum, n) => sum + n, 0);
       return { advertisements: s.advertisements, droppedAdvertisements, transitions: s.transitions, tracked: s.tracked, present: s.present };
     },
   });
   const metrics = createGatewayMetrics({
-    pipeline: () => gateway!.stats(),
+    pipeline: () => gateway.stats(),
     publisher: () => publisher.stats(),
     mapSizes: [() => ({ 'scanner-addresses': scanner.stats().trackedAddresses })],
   });
-  gateway = createGateway({
+  const gateway: Gateway = createGateway({
     scanner,
     publisher,
     logger,
@@ -77,9 +76,8 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     settings: { storeId: config.storeId, gatewayId: config.gatewayId, zoneId: config.zoneId, secret: config.secretBytes, presence: config.presence },
     onPublished: (event, causedByMs) => metrics.observePublish(event.kind, Date.now() - causedByMs),
   });
-  const running = gateway;
   try {
-    await running.start();
+    await gateway.start();
   } catch (error) {
     if (error instanceof ScannerUnavailableError) {
       console.error(`vicino gateway: ${error.message}`);
@@ -93,7 +91,7 @@ export async function runGateway(options: { configPath: string; env: Record<stri
       ops = await startOpsServer({
         host: config.http.host, port: config.http.port, logger: logger.child({ component: 'ops' }), registry: metrics.registry, now: Date.now,
         health: () => {
-          const g = running.stats();
+          const g = gateway.stats();
           const p = publisher.stats();
           return {
             scanner: g.scanning ? 'scanning' : 'stopped', brokerConnected: p.connected, brokerDownSinceMs: p.disconnectedSinceMs,
@@ -104,11 +102,11 @@ export async function runGateway(options: { configPath: string; env: Record<stri
       });
     } catch (error) {
       console.error(`vicino gateway: cannot listen on http ${config.http.host}:${config.http.port} (${(error as Error).message}); set http.port in the config file (0 turns the ops port off)`);
-      await running.stop();
+      await gateway.stop();
       return 2;
     }
   }
-  const stats = setInterval(() => logger.info(running.stats(), 'gateway stats'), 60_000);
+  const stats = setInterval(() => logger.info(gateway.stats(), 'gateway stats'), 60_000);
   stats.unref();
   // SIGINT/SIGTERM or an uncaught error: publish the exits of open presences, flush the outbox, then exit.
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
@@ -116,7 +114,7 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     else logger.info({ signal }, 'shutting down');
     clearInterval(stats);
     await ops?.close();
-    await running.stop();
+    await gateway.stop();
   });
   return 0;
 }
