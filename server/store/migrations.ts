@@ -60,4 +60,13 @@ export const MIGRATIONS: Migration[] = [
       `CREATE UNIQUE INDEX store_beacons_identity ON store_beacons (store_id, uuid, major, minor)`,
     ],
   },
+  {
+    version: 5,
+    name: 'gateway settings',
+    statements: [
+      // Presence settings an operator sets per gateway (thresholds, timeouts; numbers only, no personal
+      // data), sent on the gateway's retained config topic. JSON of RemotePresenceSettings.
+      `CREATE TABLE gateway_settings (gateway_id TEXT PRIMARY KEY REFERENCES gateways(id), presence TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)`,
+    ],
+  },
 ];
