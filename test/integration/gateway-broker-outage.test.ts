@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -10,7 +8,7 @@ import { createDiskOutbox } from '#gateway/publisher/disk-outbox.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import { connectMqttIngress } from '#server/ingest/mqtt-ingress.ts';
 import { aPresenceEvent } from '#test/helpers/builders.ts';
-import { freePort } from '#test/helpers/start-mosquitto.ts';
+import { startPlainMosquitto } from '#test/helpers/start-plain-mosquitto.ts';
 
 // Item 8's acceptance test: the broker (a private Mosquitto, MQTT 5, persistence on) goes away for 30 s
 // in the middle of a run and comes back on the same port. The gateway's publisher keeps its events in
@@ -24,54 +22,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** A plain Mosquitto on a fixed port with persistence, which can be stopped and started again. */
-async function plainMosquitto() {
-  const dir = await mkdtemp(join(tmpdir(), 'vicino-outage-'));
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  await writeFile(conf, [
-    `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`,
-    'max_queued_messages 100000', 'set_tcp_nodelay true',
-    // Started as root, Mosquitto would switch to the "mosquitto" user, which cannot write this temp dir.
-    `user ${userInfo().username}`, '',
-  ].join('\n'));
-  let child: ChildProcess | undefined;
-  const start = async (): Promise<void> => {
-    child = spawn(process.env.MOSQUITTO_BIN ?? 'mosquitto', ['-c', conf], { stdio: 'ignore' });
-    await vi.waitFor(async () => expect(await portAccepts(port)).toBe(true), { timeout: 10_000, interval: 50 });
-  };
-  const stop = async (): Promise<void> => {
-    const running = child;
-    child = undefined;
-    if (running === undefined || running.exitCode !== null) return;
-    // SIGTERM: Mosquitto writes its persistence file (the sessions) before it exits.
-    await new Promise<void>((resolve) => {
-      running.once('exit', () => resolve());
-      running.kill('SIGTERM');
-    });
-  };
-  await start();
-  cleanups.push(async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { url: `mqtt://127.0.0.1:${port}`, start, stop };
-}
-
 describe('broker outage', () => {
   it('delivers every unexpired event exactly once, in order, after a 30 s outage; the expired ones are dropped and counted', async () => {
-    const broker = await plainMosquitto();
+    const broker = await startPlainMosquitto();
+    cleanups.push(() => broker.close());
     const storeId = 'store-1';
     const gatewayId = 'gw-1';
 
