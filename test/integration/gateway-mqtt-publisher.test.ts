@@ -83,6 +83,31 @@ describe('MQTT publisher', () => {
     expect(publisher.stats().droppedOverflow).toBe(0);
   }, 20_000);
 
+  it('sends a lone event at once and holds what follows for at most maxLatencyMs, then sends it together', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, logger: silent });
+    cleanups.push(() => broker.close());
+    const arrivals: number[] = [];
+    const client = await mqtt.connectAsync(broker.url, { clean: true });
+    cleanups.push(() => client.endAsync(true));
+    client.on('message', () => arrivals.push(performance.now()));
+    await client.subscribeAsync(topics.events('s5', 'g5'), { qos: 1 });
+    const publisher = createMqttPublisher({ url: broker.url, storeId: 's5', gatewayId: 'g5', logger: silent, now: Date.now, maxLatencyMs: 400 });
+    await publisher.start();
+    cleanups.push(() => publisher.stop(500));
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
+
+    const t0 = performance.now();
+    publisher.publish(anEvent(0, 's5', 'g5'));
+    await vi.waitFor(() => expect(arrivals).toHaveLength(1), { timeout: 2_000, interval: 5 });
+    expect(arrivals[0]! - t0).toBeLessThan(200);
+    // Three more right behind it: they wait for the 400 ms window, then leave in one batch.
+    for (let i = 1; i <= 3; i += 1) publisher.publish(anEvent(i, 's5', 'g5'));
+    await vi.waitFor(() => expect(arrivals).toHaveLength(4), { timeout: 2_000, interval: 5 });
+    expect(arrivals[1]! - t0).toBeGreaterThanOrEqual(350);
+    expect(arrivals[3]! - t0).toBeLessThan(900);
+    expect(publisher.stats().batches).toBe(2);
+  });
+
   it('bounds the outbox: past capacity the oldest events go, and each one is counted', async () => {
     const port = await freePort();
     // Room for exactly ten events (they all serialise to the same length).
