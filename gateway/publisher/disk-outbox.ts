@@ -135,14 +135,19 @@ export function createDiskOutbox(options: DiskOutboxOptions): EventOutbox {
   };
 
   const startSegment = (): void => {
-    if (fd !== undefined) {
-      fsyncSync(fd);
-      closeSync(fd);
-    }
     const index = segments.length > 0 ? active().index + 1 : 1;
     const path = segmentPath(index);
+    // Open the next file first: if that fails, the current segment stays the active one.
+    const previous = fd;
     fd = openSync(path, 'a', 0o600);
     segments.push({ index, path, bytes: 0, lastN: 0 });
+    if (previous !== undefined) {
+      try {
+        fsyncSync(previous);
+      } finally {
+        closeSync(previous);
+      }
+    }
     writeCursor();
   };
 
@@ -155,14 +160,28 @@ export function createDiskOutbox(options: DiskOutboxOptions): EventOutbox {
     while (segments.length > 1 && segments[0]!.lastN < cursor()) unlinkSync(segments.shift()!.path);
   };
 
+  let lastIoError = '';
+  const ioFailed = (error: unknown, message: string): void => {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    // Once per distinct error, not once per event while the disk stays full.
+    if (code !== lastIoError) logger.error({ err: code }, message);
+    lastIoError = code;
+  };
+
   const sync = (): void => {
     syncTimer = undefined;
     if (fd === undefined) return;
-    if (cursorWritten !== cursor()) writeCursor();
-    reclaim();
-    if (unsynced) {
-      fsyncSync(fd);
-      unsynced = false;
+    try {
+      if (cursorWritten !== cursor()) writeCursor();
+      reclaim();
+      if (unsynced) {
+        fsyncSync(fd);
+        unsynced = false;
+      }
+      lastIoError = '';
+    } catch (error) {
+      // Retried at the next write or acknowledgement; until then a restart may resend acknowledged events.
+      ioFailed(error, 'outbox sync failed');
     }
   };
 
@@ -240,11 +259,18 @@ export function createDiskOutbox(options: DiskOutboxOptions): EventOutbox {
         queue.count('overflow');
         return;
       }
-      if (active().bytes + record.length > segmentBytes) startSegment();
-      makeRoom(record.length);
+      try {
+        if (active().bytes + record.length > segmentBytes) startSegment();
+        makeRoom(record.length);
+        write(record);
+      } catch (error) {
+        // A full or failing disk must not stop the gateway: the event is lost, counted and logged.
+        queue.count('write-error');
+        ioFailed(error, 'outbox write failed; event dropped');
+        return;
+      }
       const n = nextN;
       nextN += 1;
-      write(record);
       active().lastN = n;
       queue.push({ n, payload, expiresAtMs, bytes: bytes.length, segment: active().index });
       scheduleSync();

@@ -4,7 +4,8 @@
 // (disk-outbox.ts, a real gateway: survives a restart). Both are bounded in bytes, expire events, and
 // count every event they drop, by reason.
 
-export type OutboxDropReason = 'overflow' | 'expired' | 'corrupt';
+/** overflow: pushed out by the byte bound; expired: too old to send; corrupt: a damaged record on load; write-error: the disk refused it. */
+export type OutboxDropReason = 'overflow' | 'expired' | 'corrupt' | 'write-error';
 
 export type OutboxEntry = {
   /** Position in this outbox, increasing by one per append (kept across restarts on disk). */
@@ -44,7 +45,7 @@ export interface EventOutbox {
   close(): Promise<void>;
 }
 
-export const emptyDropCounts = (): Record<OutboxDropReason, number> => ({ overflow: 0, expired: 0, corrupt: 0 });
+export const emptyDropCounts = (): Record<OutboxDropReason, number> => ({ overflow: 0, expired: 0, corrupt: 0, 'write-error': 0 });
 
 export type QueueSlot = OutboxEntry & { readonly bytes: number; readonly segment: number; done: boolean };
 

@@ -87,7 +87,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         published: counters.published,
         pending: box.depth,
         outboxBytes: box.bytes,
-        droppedEvents: box.dropped.overflow + box.dropped.expired + box.dropped.corrupt,
+        droppedEvents: Object.values(box.dropped).reduce((sum, n) => sum + n, 0),
       };
     }
     return JSON.stringify(message);

@@ -125,3 +125,24 @@ describe('disk outbox', () => {
     expect(() => createDiskOutbox({ dir: '/nonexistent', maxBytes: 100, now: () => 0, logger: silent })).toThrow(/maxBytes/);
   });
 });
+
+describe('disk outbox on a failing disk', () => {
+  it('counts and logs a write it cannot make, once, and keeps working', async () => {
+    const dir = await tempDir();
+    const sink = createLogSink();
+    const outbox = createDiskOutbox({ dir, maxBytes: 64 * 1024, segmentBytes: 4_096, now: () => 0, logger: sink.logger });
+    await outbox.open();
+    outbox.append(payload(0), 60_000);
+    // The directory disappears (an unmounted card, say): the next segment cannot be created.
+    await rm(dir, { recursive: true, force: true });
+    for (let i = 1; i < 200; i += 1) expect(() => outbox.append(payload(i), 60_000)).not.toThrow();
+    const { dropped, depth } = outbox.stats();
+    expect(dropped['write-error']).toBeGreaterThan(0);
+    expect(depth + dropped['write-error']).toBe(200);
+    expect(sink.lines().filter((line) => line.msg === 'outbox write failed; event dropped').map((line) => line.err)).toEqual(['ENOENT']);
+    // What it holds is still handed out in order.
+    const taken = outbox.take(1_000).map((e) => e.payload);
+    expect(taken[0]).toBe(payload(0));
+    await outbox.close();
+  });
+});
