@@ -13,7 +13,7 @@ export function createMemoryPublisher(): MemoryPublisher {
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
   const stats = (): PublisherStats => ({
     pending: 0, inFlight: 0, published: events.length, droppedOverflow: 0, dropped: emptyDropCounts(),
-    outboxBytes: 0, batches: events.length, rejectedConfigs: 0, connected: true, disconnectedSinceMs: null,
+    outboxBytes: 0, batches: events.length, unroutedRetries: 0, rejectedConfigs: 0, connected: true, disconnectedSinceMs: null,
   });
   return {
     events,

@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   GatewayConfigMessageSchema, parsePayload, PROTOCOL_VERSION, topics,
@@ -61,7 +61,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const statusTopic = topics.status(storeId, gatewayId);
   const presenceTopic = topics.events(storeId, gatewayId);
   const listeners: ((config: GatewayConfigMessage) => void)[] = [];
-  const counters = { published: 0, rejectedConfigs: 0, batches: 0 };
+  const counters = { published: 0, rejectedConfigs: 0, batches: 0, unroutedRetries: 0 };
   const startedMs = now();
   let connected = false;
   let disconnectedSinceMs: number | null = now();
@@ -74,6 +74,10 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   let flushQueued = false;
   let lastFlushMs = Number.NEGATIVE_INFINITY;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Message IDs the broker acknowledged with reason code 0x10 (no matching subscribers). */
+  const unrouted = new Set<number>();
+  let unroutedBackoffMs = 0;
+  let holdUntilMs = 0;
 
   const pending = (): number => outbox.stats().depth;
 
@@ -96,7 +100,11 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const flush = (): void => {
     flushTimer = undefined;
     flushQueued = false;
-    if (client === undefined || !client.connected) return;
+    if (client === undefined || !client.connected || stopped) return;
+    if (performance.now() < holdUntilMs) {
+      flushTimer = setTimeout(flush, holdUntilMs - performance.now() + 1);
+      return;
+    }
     const batch = outbox.take(maxInFlight - outbox.stats().inFlight);
     if (batch.length === 0) return;
     lastFlushMs = performance.now();
@@ -107,11 +115,18 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       const remainingS = Math.max(1, Math.ceil((entry.expiresAtMs - now()) / 1000));
       // MQTT 5 message expiry: a broker holding it for an absent subscriber drops it when stale too.
       const properties = protocolVersion === 5 ? { messageExpiryInterval: remainingS } : undefined;
-      client.publish(presenceTopic, entry.payload, { qos: 1, properties }, (error) => {
+      client.publish(presenceTopic, entry.payload, { qos: 1, properties }, (error, packet) => {
         if (error) {
           // The client gave up on it (connection ended without a session): back in line, sent again.
           outbox.release(entry.n);
+        } else if (packet?.messageId !== undefined && unrouted.delete(packet.messageId)) {
+          // MQTT 5 PUBACK 0x10: accepted, but no subscriber (every server down, and no session queues
+          // for them — Mosquitto keeps none for shared subscriptions across its own restart). Nobody
+          // has it: keep it in the outbox and try again later, until it expires.
+          outbox.release(entry.n);
+          holdForSubscriber();
         } else {
+          unroutedBackoffMs = 0;
           outbox.ack(entry.n);
           counters.published += 1;
         }
@@ -122,6 +137,17 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
     // mqtt-packet also corks per packet until the next tick; the batch leaves in one write either way.
     process.nextTick(() => stream?.uncork?.());
   };
+
+  /** Pauses sending after a PUBACK 0x10: 1 s, doubling up to 30 s while nobody subscribes. */
+  function holdForSubscriber(): void {
+    counters.unroutedRetries += 1;
+    if (performance.now() < holdUntilMs) return; // the rest of a batch that went unrouted: same pause
+    if (unroutedBackoffMs === 0) logger.warn({ pending: pending() }, 'no server subscribed to presence (PUBACK 0x10); holding events in the outbox');
+    unroutedBackoffMs = Math.min(30_000, Math.max(1_000, unroutedBackoffMs * 2));
+    holdUntilMs = performance.now() + unroutedBackoffMs;
+    if (flushTimer !== undefined) clearTimeout(flushTimer);
+    flushTimer = setTimeout(flush, unroutedBackoffMs);
+  }
 
   function schedule(): void {
     if (stopped) return;
@@ -184,7 +210,12 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       // Nagle adds ~20 ms p50 / 50 ms p99 per hop at these message sizes (performance-notes.md).
       (mqttClient.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       mqttClient.publish(statusTopic, status(true, true), { qos: 1, retain: true });
-      mqttClient.subscribe(configTopic, { qos: 1 });
+      // Subscribe on every connect, even when the broker reports the session present: a broker may
+      // restore a session without all its subscriptions, and MQTT.js then skips a plain subscribe() to a
+      // topic it believes held. Re-subscribing also re-delivers the retained config: a fresh copy.
+      const subscription: ISubscriptionMap = { [configTopic]: { qos: 1 } };
+      subscription.resubscribe = true;
+      mqttClient.subscribe(subscription);
       logger.info({ pending: pending(), protocolVersion }, 'connected to the broker');
       lastError = '';
       schedule();
@@ -193,6 +224,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       if (connected && !stopping) logger.warn({ pending: pending() }, 'broker connection lost; holding events in the outbox');
       if (connected) disconnectedSinceMs = now();
       connected = false;
+      unrouted.clear();
     });
     mqttClient.on('error', (error) => {
       // CONNACK return code 1 (3.1.1) = unacceptable protocol version: a broker without MQTT 5.
@@ -210,6 +242,10 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
       lastError = error.message;
     });
     mqttClient.on('message', onMessage);
+    // Emitted before MQTT.js handles the PUBACK (and calls the publish callback): note a 0x10.
+    mqttClient.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.reasonCode === 0x10 && packet.messageId !== undefined) unrouted.add(packet.messageId);
+    });
   };
 
   return {
@@ -243,6 +279,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         dropped: box.dropped,
         outboxBytes: box.bytes,
         batches: counters.batches,
+        unroutedRetries: counters.unroutedRetries,
         rejectedConfigs: counters.rejectedConfigs,
         connected,
         disconnectedSinceMs,

@@ -14,6 +14,8 @@ export type PublisherStats = {
   outboxBytes: number;
   /** Socket writes of presence batches (several events each under load). */
   batches: number;
+  /** Events sent again because the broker had no subscriber for them (MQTT 5 PUBACK 0x10). */
+  unroutedRetries: number;
   /** Config messages rejected by the schema. */
   rejectedConfigs: number;
   connected: boolean;

@@ -31,9 +31,10 @@ describe('broker outage', () => {
 
     const received: PresenceEvent[] = [];
     const ingress = await connectMqttIngress({
-      // A stable client ID, so a persistent session: Mosquitto queues the events for it while it reconnects.
-      // (Not a shared subscription: Mosquitto 2.0 does not restore shared subscriptions from its
-      // persistence file, so events replayed before the server is back would reach no one.)
+      // A stable client ID, so a persistent session that Mosquitto restores after its restart. Not a
+      // shared subscription: Mosquitto 2.0 does not restore those from its persistence file yet reports
+      // the session present, so MQTT.js does not subscribe again and the ingress stays deaf (see the
+      // 0x10 test in gateway-mqtt5-session.test.ts for what the gateway does when nobody subscribes).
       url: broker.url, clientId: 'vicino-server-outage', logger: silent,
       handle: async (topic, payload) => {
         if (topic === topics.events(storeId, gatewayId)) received.push(PresenceEventSchema.parse(JSON.parse(String(payload))));

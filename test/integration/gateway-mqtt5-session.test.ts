@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GatewayStatusSchema, topics, type GatewayStatus } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import { aPresenceEvent } from '#test/helpers/builders.ts';
 import { startPlainMosquitto } from '#test/helpers/start-plain-mosquitto.ts';
 
 // The gateway's MQTT 5 session on a real MQTT 5 broker (Mosquitto): the heartbeat on the retained
@@ -71,6 +72,27 @@ describe('MQTT 5 session', () => {
     }
   });
 
+  it('keeps events that reached no subscriber (PUBACK 0x10) and delivers them, once and in order, when one arrives', async () => {
+    const broker = await startPlainMosquitto();
+    cleanups.push(() => broker.close());
+    const publisher = createMqttPublisher({ url: broker.url, storeId: 'store-1', gatewayId: 'gw-nosub', logger: silent, now: Date.now, heartbeatIntervalMs: 0 });
+    await publisher.start();
+    cleanups.push(() => publisher.stop(200));
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
+    const events = Array.from({ length: 5 }, (_, i) => aPresenceEvent({ storeId: 'store-1', gatewayId: 'gw-nosub', atS: Math.floor(Date.now() / 1000), seq: i + 1 }));
+    for (const event of events) publisher.publish(event);
+    await vi.waitFor(() => expect(publisher.stats().unroutedRetries).toBeGreaterThanOrEqual(5), { timeout: 5_000 });
+    expect(publisher.stats()).toMatchObject({ pending: 5, published: 0 });
+
+    const server = await mqtt.connectAsync(broker.url, { clean: true, reconnectPeriod: 0, protocolVersion: 5 });
+    cleanups.push(() => server.endAsync(true));
+    const received: number[] = [];
+    server.on('message', (_topic, payload) => received.push((JSON.parse(String(payload)) as { seq: number }).seq));
+    await server.subscribeAsync('$share/vicino/vicino/v1/stores/+/gateways/+/events', { qos: 1 });
+    await vi.waitFor(() => expect(publisher.stats()).toMatchObject({ pending: 0, published: 5 }), { timeout: 10_000 });
+    await vi.waitFor(() => expect(received).toEqual([1, 2, 3, 4, 5]), { timeout: 2_000 });
+  }, 20_000);
+
   it('shows the gateway offline only when it stays away past the will delay', async () => {
     const broker = await startPlainMosquitto();
     cleanups.push(() => broker.close());
@@ -79,13 +101,21 @@ describe('MQTT 5 session', () => {
     const publisher = createMqttPublisher({
       url: path.url, storeId: 'store-1', gatewayId: 'gw-will', logger: silent, now: Date.now, willDelayS: 2, heartbeatIntervalMs: 0, reconnectPeriodMs: 200,
     });
+    const configs: unknown[] = [];
+    publisher.onConfig((config) => configs.push(config));
+    const admin = await mqtt.connectAsync(broker.url, { clean: true, reconnectPeriod: 0 });
+    cleanups.push(() => admin.endAsync(true));
+    await admin.publishAsync(topics.config('store-1', 'gw-will'), JSON.stringify({ v: 1, storeId: 'store-1', gatewayId: 'gw-will', zoneId: 'z', issuedAtS: 1, epochKeys: [], registeredBeacons: [] }), { qos: 1, retain: true });
     await publisher.start();
     cleanups.push(() => publisher.stop(200));
     await vi.waitFor(() => expect(seen.map((s) => s.status.online)).toEqual([true]), { timeout: 5_000 });
+    await vi.waitFor(() => expect(configs).toHaveLength(1), { timeout: 5_000 });
 
     // A blip: the connection drops and the gateway is back within 200 ms — its session resumes, no will.
     path.cut();
     await vi.waitFor(() => expect(seen.map((s) => s.status.online)).toEqual([true, true]), { timeout: 5_000 });
+    // It subscribes again although the session was resumed, and so gets the retained config afresh.
+    await vi.waitFor(() => expect(configs).toHaveLength(2), { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(seen.every((s) => s.status.online)).toBe(true);
 
