@@ -99,6 +99,12 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     },
   });
   new Counter({
+    name: 'vicino_gateway_unrouted_retries_total', help: 'Events sent again because the broker had no subscriber for them (PUBACK 0x10)', registers: [registry],
+    collect() {
+      setCounter(this, options.publisher().unroutedRetries);
+    },
+  });
+  new Counter({
     name: 'vicino_gateway_outbox_dropped_events_total', help: 'Presence events the outbox dropped, by reason (overflow, expired, corrupt)', labelNames: ['reason'], registers: [registry],
     collect() {
       for (const [reason, count] of Object.entries(options.publisher().dropped)) setCounter(this, count, { reason });
