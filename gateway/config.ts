@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_OCCUPANCY, MIN_OCCUPANCY_WINDOW_MS } from './presence/occupancy.ts';
 import { DEFAULT_PRESENCE_CONFIG } from './presence/presence-tracker.ts';
@@ -69,6 +70,41 @@ const presenceSchema = z
     }
   });
 
+// Delivery and operations sections (item 9). Defaults make a provisioned file run as is.
+const outboxSchema = z
+  .object({
+    /** Where the durable outbox keeps its segment files; $STATE_DIRECTORY/outbox under systemd, else ./gateway-outbox. */
+    dir: z.string().min(1, 'outbox.dir must be a directory path').optional(),
+    /** Bound on the outbox files; past it the oldest events go, each one counted. */
+    maxBytes: z.number().int().min(65_536, 'outbox.maxBytes must be at least 65536').max(1 << 30).default(16 * 1024 * 1024),
+    /** An event older than this is dropped, not sent: match the server's freshness window (120 s). */
+    maxAgeS: z.number().int().min(1).max(86_400).default(120),
+    /** At most this long between a write and its fsync (0: after every event). */
+    fsyncIntervalMs: z.number().int().min(0).max(60_000).default(100),
+  })
+  .strict()
+  .default({ maxBytes: 16 * 1024 * 1024, maxAgeS: 120, fsyncIntervalMs: 100 });
+
+const batchingSchema = z
+  .object({ maxLatencyMs: z.number().int().min(0).max(10_000).default(100) })
+  .strict()
+  .default({ maxLatencyMs: 100 });
+
+const heartbeatSchema = z
+  .object({ intervalS: z.number().int().min(5).max(3_600).default(60) })
+  .strict()
+  .default({ intervalS: 60 });
+
+const httpSchema = z
+  .object({
+    /** The ops port (/health, /metrics) listens on loopback unless told otherwise. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 disables the ops server. */
+    port: z.number().int().min(0).max(65_535).default(9464),
+  })
+  .strict()
+  .default({ host: '127.0.0.1', port: 9464 });
+
 export const GatewayFileSchema = z
   .object({
     storeId: IdSchema,
@@ -97,11 +133,17 @@ export const GatewayFileSchema = z
       .strict()
       .default({ kind: 'noble-hci', extended: false, watchdogMs: 30_000, retryMaxDelayMs: 60_000, onStartupProblem: 'exit' }),
     presence: presenceSchema.default({}),
+    // Delivery and operations (the outbox, batching, heartbeat and the local ops HTTP port).
+    outbox: outboxSchema,
+    batching: batchingSchema,
+    heartbeat: heartbeatSchema,
+    http: httpSchema,
   })
   .strict();
 export type GatewayFile = z.infer<typeof GatewayFileSchema>;
 
-export type GatewayConfig = GatewayFile & {
+export type GatewayConfig = Omit<GatewayFile, 'outbox'> & {
+  outbox: GatewayFile['outbox'] & { dir: string };
   secretBytes: Buffer;
   /** The MQTT login to use: mqtt.username / mqtt.password where given, else derived from the secret (protocol/credentials.ts). */
   credentials: MqttCredentials;
@@ -114,7 +156,8 @@ export function decodeSecret(secret: string): Buffer {
 }
 
 /**
- * Parses the file's text and applies MQTT_URL / MQTT_USERNAME / MQTT_PASSWORD from the environment.
+ * Parses the file's text and applies MQTT_URL / MQTT_USERNAME / MQTT_PASSWORD from the environment;
+ * the outbox defaults to $STATE_DIRECTORY/outbox (systemd's StateDirectory=).
  * Explicit credentials (environment, then file) win over the ones derived from the secret.
  */
 export function loadGatewayConfig(env: Record<string, string | undefined>, fileText: string, fileName = 'gateway config'): ConfigResult {
@@ -136,8 +179,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined>, fileT
   if (!parsed.success) {
     return { ok: false, problems: parsed.error.issues.map((issue) => `${fileName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`) };
   }
+  const outbox = { ...parsed.data.outbox, dir: parsed.data.outbox.dir ?? (env.STATE_DIRECTORY ? join(env.STATE_DIRECTORY.split(':')[0]!, 'outbox') : 'gateway-outbox') };
   const secretBytes = decodeSecret(parsed.data.secret);
   const derived = gatewayMqttCredentials(parsed.data.gatewayId, secretBytes);
   const credentials = { username: parsed.data.mqtt.username ?? derived.username, password: parsed.data.mqtt.password ?? derived.password };
-  return { ok: true, config: { ...parsed.data, secretBytes, credentials } };
+  return { ok: true, config: { ...parsed.data, outbox, secretBytes, credentials } };
 }

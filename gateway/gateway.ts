@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { decodeAdvertisement } from './ble/decode.ts';
 import type { Frame } from './ble/frames.ts';
 import { createOccupancyCounter, type OccupancyConfig, type OccupancyWindow } from './presence/occupancy.ts';
-import { createPresenceTracker, type PresenceOverrides, type PresenceTransition } from './presence/presence-tracker.ts';
+import { createPresenceTracker, resolvePresenceConfig, type PresenceOverrides, type PresenceTransition } from './presence/presence-tracker.ts';
 import { measuredPowerAt1mDbm } from './presence/proximity.ts';
 import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
 import {
@@ -40,6 +40,13 @@ export type GatewayStats = {
   tracked: number;
   present: number;
   liveKeys: number;
+  /** Frames decoded, by frame type (a report may carry several). */
+  decoded: Record<string, number>;
+  pseudonymCacheEntries: number;
+  /** Receive time of the last advertisement, or null before the first. */
+  lastAdvertisementAtMs: number | null;
+  /** Between start() and stop(). */
+  scanning: boolean;
 };
 
 export type GatewayDeps = {
@@ -95,6 +102,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const pseudonymiser = createPseudonymiser({ maxCacheEntries: settings.pseudonymCacheEntries });
   let registeredBeacons = new Set<Pseudonym>();
   let liveKeys = 0;
+  // The zone comes from the config file and then from the server's config message (applyConfig).
+  let zoneId = settings.zoneId;
+  let presenceSignature = '';
+  let scanning = false;
+  let lastAdvertisementAtMs: number | null = null;
+  const decoded: Record<string, number> = Object.create(null) as Record<string, number>;
   let tickTimer: NodeJS.Timeout | undefined;
   const macKey = deriveEventMacKey(settings.secret, settings.gatewayId);
   // A new boot ID per process start lets seq start again at 1 without looking like a replay.
@@ -114,7 +127,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         eventId: randomUUID(),
         storeId: settings.storeId,
         gatewayId: settings.gatewayId,
-        zoneId: settings.zoneId,
+        zoneId,
         keyId: t.keyId,
         idKind: t.idKind,
         pseudonym: t.pseudonym,
@@ -142,18 +155,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const handle = (advertisement: RawAdvertisement): void => {
     stats.advertisements += 1;
-    const decoded = decodeAdvertisement(advertisement.data);
+    lastAdvertisementAtMs = advertisement.receivedAtMs;
+    const decodeResult = decodeAdvertisement(advertisement.data);
     let identifier: ReturnType<typeof identifierOf>;
     let measuredPowerDbm: number | undefined;
-    for (const frame of decoded.frames) {
+    for (const frame of decodeResult.frames) {
+      decoded[frame.type] = (decoded[frame.type] ?? 0) + 1;
+      if (identifier !== undefined) continue;
       identifier = identifierOf(frame);
-      if (identifier) {
-        measuredPowerDbm = measuredPowerAt1mDbm(frame);
-        break;
-      }
+      if (identifier !== undefined) measuredPowerDbm = measuredPowerAt1mDbm(frame);
     }
     if (identifier === undefined) {
-      stats.dropped[decoded.errors.length > 0 && decoded.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
+      stats.dropped[decodeResult.errors.length > 0 && decodeResult.frames.length === 0 ? 'malformed' : 'not-a-beacon'] += 1;
       return;
     }
     const result = pseudonymiser.pseudonym(identifier.kind, identifier.bytes, advertisement.receivedAtMs);
@@ -169,6 +182,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
     emit(tracker.observe(result.pseudonym, identifier.kind, result.keyId, advertisement.rssiDbm, advertisement.receivedAtMs, measuredPowerDbm));
   };
 
+  /** Zone and presence settings from the server, over the config file's, without a restart. */
+  const applyPresence = (config: GatewayConfigMessage): void => {
+    if (config.zoneId !== zoneId) {
+      // Close presences in the old zone first: their exits carry the zone they happened in.
+      emit(tracker.flush(now()));
+      logger.info({ from: zoneId, to: config.zoneId }, 'zone changed by remote configuration');
+      zoneId = config.zoneId;
+    }
+    // The file's settings, then the server's over them; a setting the server drops falls back to the file's.
+    const overrides: PresenceOverrides = { ...presenceOverrides, ...config.presence };
+    const signature = JSON.stringify(overrides);
+    if (signature === presenceSignature) return;
+    try {
+      tracker.reconfigure(resolvePresenceConfig(overrides));
+      presenceSignature = signature;
+      if (config.presence !== undefined) logger.info({ presence: config.presence }, 'presence settings applied');
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, 'remote presence settings rejected; keeping the current ones');
+    }
+  };
+
   const applyConfig = (config: GatewayConfigMessage): void => {
     const keys: EpochKey[] = [];
     for (const wrapped of config.epochKeys) {
@@ -182,6 +216,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     pseudonymiser.setKeys(keys);
     liveKeys = keys.length;
     registeredBeacons = new Set(config.registeredBeacons);
+    applyPresence(config);
     logger.info({ liveKeys, registeredBeacons: registeredBeacons.size, activeKeyId: pseudonymiser.activeKeyId(now()) }, 'configuration applied');
   };
 
@@ -190,6 +225,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       publisher.onConfig(applyConfig);
       await publisher.start();
       await scanner.start(handle);
+      scanning = true;
       tickTimer = setInterval(() => {
         const nowMs = now();
         emit(tracker.tick(nowMs));
@@ -198,11 +234,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         pseudonymiser.expire(nowMs);
       }, settings.tickMs ?? 1_000);
       tickTimer.unref();
-      logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId }, 'gateway started');
+      logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId }, 'gateway started');
     },
     async stop() {
       if (tickTimer) clearInterval(tickTimer);
       await scanner.stop();
+      scanning = false;
       // Close open presences, so servers see the exits rather than waiting for a timeout.
       emit(tracker.flush(now()));
       await publisher.stop();
@@ -217,6 +254,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       tracked: tracker.size(),
       present: tracker.presentCount(),
       liveKeys,
+      decoded: { ...decoded },
+      pseudonymCacheEntries: pseudonymiser.cacheSize(),
+      lastAdvertisementAtMs,
+      scanning,
     }),
   };
 }

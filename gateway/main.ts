@@ -2,14 +2,18 @@ import { readFile } from 'node:fs/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { loadGatewayConfig } from './config.ts';
-import { createGateway } from './gateway.ts';
+import { createGateway, type Gateway } from './gateway.ts';
+import { createGatewayMetrics } from './ops/gateway-metrics.ts';
+import { startOpsServer, type OpsServer } from './ops/ops-server.ts';
+import { createDiskOutbox } from './publisher/disk-outbox.ts';
 import { createMqttPublisher } from './publisher/mqtt-publisher.ts';
 import { createNobleScanner, type NobleLike } from './scanner/noble-scanner.ts';
 import { openHciNoble } from './scanner/noble-hci.ts';
 import { ScannerUnavailableError } from './scanner/scanner.ts';
 
 // Composition root of a real in-store gateway: config file + environment → noble on the HCI socket,
-// MQTT publisher → gateway. Signals stop it cleanly (open presences are closed with exits).
+// disk outbox + MQTT publisher → gateway, and the local ops port (/health, /metrics). Signals stop it
+// cleanly (open presences are closed with exits; what the broker has not acknowledged stays on disk).
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -53,15 +57,37 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     onStartupProblem: config.scanner.onStartupProblem === 'exit' ? 'fail' : 'retry',
   });
 
-  const gateway = createGateway({
-    scanner,
-    publisher: createMqttPublisher({
-      url: config.mqtt.url, username: config.credentials.username, password: config.credentials.password,
-      storeId: config.storeId, gatewayId: config.gatewayId, logger: logger.child({ component: 'mqtt' }), now: Date.now, version: GATEWAY_VERSION,
+  const startedAtMs = Date.now();
+  // The publisher's heartbeat and the metrics read the gateway's counters: only once it runs, so after
+  // `gateway` below is set.
+  const publisher = createMqttPublisher({
+    url: config.mqtt.url, username: config.credentials.username, password: config.credentials.password,
+    storeId: config.storeId, gatewayId: config.gatewayId, logger: logger.child({ component: 'mqtt' }), now: Date.now, version: GATEWAY_VERSION,
+    outbox: createDiskOutbox({
+      dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, fsyncIntervalMs: config.outbox.fsyncIntervalMs,
+      now: Date.now, logger: logger.child({ component: 'outbox' }),
     }),
+    maxEventAgeS: config.outbox.maxAgeS,
+    maxLatencyMs: config.batching.maxLatencyMs,
+    heartbeatIntervalMs: config.heartbeat.intervalS * 1_000,
+    heartbeatCounts: () => {
+      const s = gateway.stats();
+      const droppedAdvertisements = Object.values(s.dropped).reduce((sum, n) => sum + n, 0);
+      return { advertisements: s.advertisements, droppedAdvertisements, transitions: s.transitions, tracked: s.tracked, present: s.present };
+    },
+  });
+  const metrics = createGatewayMetrics({
+    pipeline: () => gateway.stats(),
+    publisher: () => publisher.stats(),
+    mapSizes: [() => ({ 'scanner-addresses': scanner.stats().trackedAddresses })],
+  });
+  const gateway: Gateway = createGateway({
+    scanner,
+    publisher,
     logger,
     now: Date.now,
     settings: { storeId: config.storeId, gatewayId: config.gatewayId, zoneId: config.zoneId, secret: config.secretBytes, presence: config.presence },
+    onPublished: (event, causedByMs) => metrics.observePublish(event.kind, Date.now() - causedByMs),
   });
   try {
     await gateway.start();
@@ -72,12 +98,35 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     }
     throw error;
   }
+  let ops: OpsServer | undefined;
+  if (config.http.port > 0) {
+    try {
+      ops = await startOpsServer({
+        host: config.http.host, port: config.http.port, logger: logger.child({ component: 'ops' }), registry: metrics.registry, now: Date.now,
+        health: () => {
+          const g = gateway.stats();
+          const p = publisher.stats();
+          return {
+            scanner: g.scanning ? 'scanning' : 'stopped', brokerConnected: p.connected, brokerDownSinceMs: p.disconnectedSinceMs,
+            outboxDepth: p.pending, outboxBytes: p.outboxBytes, outboxMaxBytes: config.outbox.maxBytes,
+            lastAdvertisementAtMs: g.lastAdvertisementAtMs, startedAtMs,
+          };
+        },
+      });
+    } catch (error) {
+      console.error(`vicino gateway: cannot listen on http ${config.http.host}:${config.http.port} (${(error as Error).message}); set http.port in the config file (0 turns the ops port off)`);
+      await gateway.stop();
+      return 2;
+    }
+  }
   const stats = setInterval(() => logger.info(gateway.stats(), 'gateway stats'), 60_000);
+  stats.unref();
   // SIGINT/SIGTERM or an uncaught error: publish the exits of open presences, flush the outbox, then exit.
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err: { message: err.message, stack: err.stack } }, 'fatal error; shutting down');
     else logger.info({ signal }, 'shutting down');
     clearInterval(stats);
+    await ops?.close();
     await gateway.stop();
   });
   return 0;

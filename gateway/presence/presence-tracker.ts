@@ -87,6 +87,12 @@ export type PresenceTracker = {
   present(): IterableIterator<Pseudonym>;
   size(): number;
   presentCount(): number;
+  /**
+   * New settings from now on (remote configuration), over the current ones; tracked devices keep their
+   * state. Throws a RangeError, changing nothing, if the result breaks hysteresis.
+   */
+  /** Changes settings of the live tracker (remote configuration); throws a RangeError naming the field, and changes nothing, on a bad one. */
+  reconfigure(overrides: PresenceOverrides): void;
 };
 
 /** Throws a RangeError naming the field at fault. */
@@ -218,5 +224,13 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     },
     size: () => entries.size,
     presentCount: () => present,
+
+    reconfigure(overrides) {
+      const { estimator, ...rest } = overrides;
+      const next: PresenceConfig = { ...config, ...rest, estimator: { ...config.estimator, ...estimator } };
+      // Throws, naming the field, and changes nothing.
+      validatePresenceConfig(next);
+      Object.assign(config, next);
+    },
   };
 }

@@ -82,6 +82,43 @@ export const WrappedEpochKeySchema = z
   .strict();
 export type WrappedEpochKey = z.infer<typeof WrappedEpochKeySchema>;
 
+/**
+ * Presence settings an operator sets per gateway on the server, carried on its config topic and
+ * applied without a restart (gateway.applyConfig → the presence tracker). Every field is optional:
+ * what is absent keeps the gateway's own setting (its config file, else the default).
+ */
+export const RemotePresenceSettingsSchema = z
+  .object({
+    /** Estimated, calibrated RSSI at or above which a device enters. */
+    enterRssiDbm: z.number().min(-127).max(20),
+    /** A present device exits after awayTimeoutMs without an estimate at or above this (at most enterRssiDbm: hysteresis). */
+    exitRssiDbm: z.number().min(-127).max(20),
+    minSightings: z.number().int().min(1).max(100),
+    awayTimeoutMs: z.number().int().min(1_000).max(3_600_000),
+    /** Dwell events at these times in the zone (ascending), then every dwellIntervalMs (0: none). */
+    dwellMarksMs: z.array(z.number().int().min(1_000).max(86_400_000)).max(32),
+    dwellIntervalMs: z.union([z.literal(0), z.number().int().min(1_000).max(86_400_000)]),
+    /** This adapter's calibration, added to every RSSI. */
+    rssiOffsetDb: z.number().min(-30).max(30),
+    pathLossExponent: z.number().min(1.5).max(6),
+    immediateMaxM: z.number().positive().max(100),
+    nearMaxM: z.number().positive().max(1_000),
+  })
+  .partial()
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.enterRssiDbm !== undefined && s.exitRssiDbm !== undefined && s.exitRssiDbm > s.enterRssiDbm) {
+      ctx.addIssue({ code: 'custom', path: ['exitRssiDbm'], message: 'exitRssiDbm must not be above enterRssiDbm (hysteresis)' });
+    }
+    if (s.immediateMaxM !== undefined && s.nearMaxM !== undefined && s.nearMaxM <= s.immediateMaxM) {
+      ctx.addIssue({ code: 'custom', path: ['nearMaxM'], message: 'nearMaxM must be above immediateMaxM' });
+    }
+    s.dwellMarksMs?.forEach((markMs, i) => {
+      if (i > 0 && markMs <= s.dwellMarksMs![i - 1]!) ctx.addIssue({ code: 'custom', path: ['dwellMarksMs', i], message: 'dwell marks must be in ascending order' });
+    });
+  });
+export type RemotePresenceSettings = z.infer<typeof RemotePresenceSettingsSchema>;
+
 /** Retained on the gateway's own config topic; only that gateway may read it (SEC-1). */
 export const GatewayConfigMessageSchema = z
   .object({
@@ -98,9 +135,37 @@ export const GatewayConfigMessageSchema = z
      * server can tell which are registered.
      */
     registeredBeacons: z.array(PseudonymSchema).max(100_000),
+    /** Per-gateway presence settings from the server (absent: the gateway's own). */
+    presence: RemotePresenceSettingsSchema.optional(),
   })
   .strict();
 export type GatewayConfigMessage = z.infer<typeof GatewayConfigMessageSchema>;
+
+const countSchema = z.number().int().nonnegative();
+
+/**
+ * The heartbeat's counters (every N s on the status topic): totals since the process started, never an
+ * identifier. `.strict()` keeps it that way.
+ */
+export const GatewayStatusCountsSchema = z
+  .object({
+    uptimeS: countSchema,
+    advertisements: countSchema,
+    /** Advertisements dropped by the gateway (foreign, no key, unregistered beacon, malformed). */
+    droppedAdvertisements: countSchema,
+    transitions: countSchema,
+    tracked: countSchema,
+    present: countSchema,
+    published: countSchema,
+    /** Events held in the outbox (queued + in flight). */
+    pending: countSchema,
+    outboxBytes: countSchema,
+    /** Events the outbox dropped (overflow, expiry, corrupt records). */
+    droppedEvents: countSchema,
+  })
+  .partial()
+  .strict();
+export type GatewayStatusCounts = z.infer<typeof GatewayStatusCountsSchema>;
 
 export const GatewayStatusSchema = z
   .object({
@@ -110,6 +175,7 @@ export const GatewayStatusSchema = z
     online: z.boolean(),
     atS: z.number().int().nonnegative(),
     version: z.string().max(32).optional(),
+    counts: GatewayStatusCountsSchema.optional(),
   })
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;

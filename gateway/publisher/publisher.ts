@@ -1,4 +1,5 @@
 import type { GatewayConfigMessage, Occupancy, PresenceEvent } from '../protocol/index.ts';
+import type { OutboxDropReason } from './event-outbox.ts';
 
 export type PublisherStats = {
   /** Accepted and not yet acknowledged by the broker (queued + in flight). */
@@ -6,11 +7,20 @@ export type PublisherStats = {
   inFlight: number;
   /** Acknowledged by the broker (PUBACK, QoS 1). */
   published: number;
-  /** Dropped because the outbox was full (oldest first); each one is counted and logged. */
+  /** Dropped because the outbox was full (oldest first); the same as dropped.overflow. */
   droppedOverflow: number;
+  /** Every event the outbox dropped, by reason: overflow, expired (older than the event age limit), corrupt (on load). */
+  dropped: Record<OutboxDropReason, number>;
+  outboxBytes: number;
+  /** Socket writes of presence batches (several events each under load). */
+  batches: number;
+  /** Events sent again because the broker had no subscriber for them (MQTT 5 PUBACK 0x10). */
+  unroutedRetries: number;
   /** Config messages rejected by the schema. */
   rejectedConfigs: number;
   connected: boolean;
+  /** Unix ms since which the broker has been unreachable (or never reached), null while connected. */
+  disconnectedSinceMs: number | null;
 };
 
 /** The port through which the gateway talks to servers: presence up, configuration down. */

@@ -64,6 +64,7 @@ export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKey
     if (gateway === undefined) return undefined;
     const secret = sealer.open(gateway.secretSealed, `gateway-secret:${gateway.id}`);
     const keys = (await store.listEpochKeys(gateway.storeId)).map((k) => ({ ...k, key: sealer.open(k.keySealed, label(k.keyId)) }));
+    const settings = await store.getGatewaySettings(gateway.id);
     return {
       v: PROTOCOL_VERSION,
       storeId: gateway.storeId,
@@ -77,6 +78,8 @@ export function createEpochKeyService(options: EpochKeyServiceOptions): EpochKey
         notAfterS: k.notAfterS,
       })),
       registeredBeacons: options.registeredBeacons?.(keys.map((k) => k.key)) ?? [],
+      // The operator's presence settings for this gateway (PUT …/gateways/:id/settings), if any.
+      ...(settings === undefined ? {} : { presence: settings.presence }),
     };
   };
 

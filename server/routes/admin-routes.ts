@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { IdSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
+import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
@@ -44,6 +44,9 @@ const GatewayBodySchema = z
     rotateSecret: z.boolean().default(false),
   })
   .strict();
+
+/** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
+const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
 function requireAdmin(deps: AppDeps, request: FastifyRequest): void {
   const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
@@ -101,6 +104,28 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['zoneIds']);
     await store.putCampaign(campaign, now());
     return campaign;
+  });
+
+  const gatewayOfStore = async (params: unknown) => {
+    const { storeId, gatewayId } = parseOrThrow(z.object({ storeId: IdSchema, gatewayId: IdSchema }), params, 'INVALID_PARAMS');
+    const gateway = await store.getGateway(gatewayId);
+    if (gateway === undefined || gateway.storeId !== storeId) throw new ApiError('NOT_FOUND', `no gateway ${gatewayId} in store ${storeId}`);
+    return gateway;
+  };
+
+  /** Replaces a gateway's presence settings and republishes its config, so the gateway applies them at once. */
+  app.put('/v1/admin/stores/:storeId/gateways/:gatewayId/settings', async (request) => {
+    const gateway = await gatewayOfStore(request.params);
+    const body = parseOrThrow(GatewaySettingsBodySchema, request.body);
+    const record = { gatewayId: gateway.id, presence: body.presence, updatedAtMs: now() };
+    await store.setGatewaySettings(record);
+    await deps.keys.publishGatewayConfig(gateway.id);
+    return record;
+  });
+
+  app.get('/v1/admin/stores/:storeId/gateways/:gatewayId/settings', async (request) => {
+    const gateway = await gatewayOfStore(request.params);
+    return (await store.getGatewaySettings(gateway.id)) ?? { gatewayId: gateway.id, presence: {}, updatedAtMs: null };
   });
 
   app.get('/v1/admin/gateways', async () => ({

@@ -62,6 +62,15 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 5,
+    name: 'gateway settings',
+    statements: [
+      // Presence settings an operator sets per gateway (thresholds, timeouts; numbers only, no personal
+      // data), sent on the gateway's retained config topic. JSON of RemotePresenceSettings.
+      `CREATE TABLE gateway_settings (gateway_id TEXT PRIMARY KEY REFERENCES gateways(id), presence TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)`,
+    ],
+  },
+  {
+    version: 6,
     name: 'incremental resolver resync',
     statements: [
       // The resolver's minute resync reads only the shoppers whose presence consent changed, or who

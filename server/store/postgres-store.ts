@@ -3,7 +3,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -186,6 +186,17 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async markGatewaySeen(id, atMs, online) {
       await query('UPDATE gateways SET last_seen_at_ms = $1, online = $2 WHERE id = $3', [atMs, bit(online), id]);
+    },
+    async setGatewaySettings(settings) {
+      await query(
+        `INSERT INTO gateway_settings (gateway_id, presence, updated_at_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (gateway_id) DO UPDATE SET presence = excluded.presence, updated_at_ms = excluded.updated_at_ms`,
+        [settings.gatewayId, JSON.stringify(settings.presence), settings.updatedAtMs],
+      );
+    },
+    async getGatewaySettings(gatewayId) {
+      const found = await row('SELECT * FROM gateway_settings WHERE gateway_id = $1', gatewayId);
+      return found ? toGatewaySettings(found) : undefined;
     },
     async insertEpochKey(k) {
       await query('INSERT INTO epoch_keys (key_id, store_id, key_sealed, not_before_s, not_after_s) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING',

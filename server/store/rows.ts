@@ -1,6 +1,6 @@
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
-import type { EpochKeyRecord, GatewayRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+import type { EpochKeyRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -72,6 +72,12 @@ export const toGateway = (row: Row): GatewayRecord => ({
   secretSealed: unb64(row.secret_sealed),
   lastSeenAtMs: numOrNull(row.last_seen_at_ms),
   online: num(row.online) === 1,
+});
+
+export const toGatewaySettings = (row: Row): GatewaySettingsRecord => ({
+  gatewayId: String(row.gateway_id),
+  presence: JSON.parse(String(row.presence)) as GatewaySettingsRecord['presence'],
+  updatedAtMs: num(row.updated_at_ms),
 });
 
 export const toEpochKey = (row: Row): EpochKeyRecord => ({

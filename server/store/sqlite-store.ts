@@ -5,7 +5,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -145,6 +145,17 @@ export function openSqliteStore(path: string): Store {
     },
     async markGatewaySeen(id, atMs, online) {
       run('UPDATE gateways SET last_seen_at_ms = ?, online = ? WHERE id = ?', atMs, online ? 1 : 0, id);
+    },
+    async setGatewaySettings(settings) {
+      run(
+        `INSERT INTO gateway_settings (gateway_id, presence, updated_at_ms) VALUES (?, ?, ?)
+         ON CONFLICT (gateway_id) DO UPDATE SET presence = excluded.presence, updated_at_ms = excluded.updated_at_ms`,
+        settings.gatewayId, JSON.stringify(settings.presence), settings.updatedAtMs,
+      );
+    },
+    async getGatewaySettings(gatewayId) {
+      const row = get('SELECT * FROM gateway_settings WHERE gateway_id = ?', gatewayId);
+      return row ? toGatewaySettings(row) : undefined;
     },
     async insertEpochKey(k) {
       run('INSERT INTO epoch_keys (key_id, store_id, key_sealed, not_before_s, not_after_s) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING',

@@ -3,6 +3,7 @@ import type { Campaign, Caps } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
+import type { RemotePresenceSettings } from '#gateway/protocol/index.ts';
 
 // The Store port: all durable state. Every method is async even where the embedded driver is
 // synchronous, so PostgreSQL fits behind the same interface. Caps, dedupe and the send-time consent
@@ -13,6 +14,8 @@ import type { PromotionMessage } from '../domain/promotion.ts';
 export type StoreRecord = { id: string; name: string; timezone: string };
 export type ZoneRecord = { storeId: string; id: string; name: string; sensitive: boolean };
 export type GatewayRecord = { id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean };
+/** Presence settings an operator set for one gateway (sent on its config topic). */
+export type GatewaySettingsRecord = { gatewayId: string; presence: RemotePresenceSettings; updatedAtMs: number };
 /** One of a store's own iBeacons, standing in a zone; uuid is lower-case with dashes. */
 export type StoreBeaconRecord = { storeId: string; id: string; zoneId: string; uuid: string; major: number; minor: number };
 export type EpochKeyRecord = { keyId: string; storeId: string; keySealed: Buffer; notBeforeS: number; notAfterS: number };
@@ -88,6 +91,9 @@ export interface Store {
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   listGateways(storeId?: string): Promise<GatewayRecord[]>;
   markGatewaySeen(id: string, atMs: number, online: boolean): Promise<void>;
+  /** Replaces a gateway's presence settings (the gateway must exist). */
+  setGatewaySettings(settings: GatewaySettingsRecord): Promise<void>;
+  getGatewaySettings(gatewayId: string): Promise<GatewaySettingsRecord | undefined>;
 
   insertEpochKey(key: EpochKeyRecord): Promise<void>;
   /** Keys not yet destroyed, oldest first. */

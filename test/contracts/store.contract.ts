@@ -154,6 +154,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.listGateways()).map((g) => g.id)).toEqual(expect.arrayContaining([`${storeId}-a`, `${storeId}-b`]));
         expect(await store.getGateway(uniqueId('gw'))).toBeUndefined();
       });
+
+      it("keeps a gateway's presence settings, replaces them as a whole, and knows none for other gateways", async () => {
+        const gateway = await store.upsertGateway({ id: uniqueId('gw'), storeId: 'store-1', zoneId: 'entrance', secretSealed: Buffer.from('s') });
+        expect(await store.getGatewaySettings(gateway.id)).toBeUndefined();
+        await store.setGatewaySettings({ gatewayId: gateway.id, presence: { enterRssiDbm: -75, exitRssiDbm: -85, minSightings: 3 }, updatedAtMs: START_MS });
+        expect(await store.getGatewaySettings(gateway.id)).toEqual({ gatewayId: gateway.id, presence: { enterRssiDbm: -75, exitRssiDbm: -85, minSightings: 3 }, updatedAtMs: START_MS });
+        await store.setGatewaySettings({ gatewayId: gateway.id, presence: { dwellIntervalMs: 60_000 }, updatedAtMs: START_MS + 1 });
+        // Another server instance sees the latest settings.
+        expect(await (await anotherInstance()).getGatewaySettings(gateway.id)).toEqual({ gatewayId: gateway.id, presence: { dwellIntervalMs: 60_000 }, updatedAtMs: START_MS + 1 });
+        expect(await store.getGatewaySettings(uniqueId('gw'))).toBeUndefined();
+      });
+
+      it('refuses settings for a gateway that does not exist', async () => {
+        await expect(store.setGatewaySettings({ gatewayId: uniqueId('gw'), presence: {}, updatedAtMs: START_MS })).rejects.toThrow();
+      });
     });
 
     describe('epoch keys', () => {

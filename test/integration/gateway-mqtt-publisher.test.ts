@@ -3,6 +3,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PresenceEventSchema, topics, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { createMemoryOutbox } from '#gateway/publisher/memory-outbox.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
@@ -26,7 +27,7 @@ async function freePort(): Promise<number> {
 }
 
 function anEvent(i: number, storeId: string, gatewayId: string): PresenceEvent {
-  return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i });
+  return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i, seq: 100_000 + i });
 }
 
 async function subscriber(url: string, filter: string) {
@@ -51,6 +52,8 @@ describe('MQTT publisher', () => {
     const events = received.filter((m) => m.topic.endsWith('/events')).map((m) => PresenceEventSchema.parse(JSON.parse(m.payload)));
     expect(events.map((e) => e.atS)).toEqual(Array.from({ length: 100 }, (_, i) => 1_800_000_000 + i));
     expect(publisher.stats()).toMatchObject({ published: 100, pending: 0, droppedOverflow: 0, connected: true });
+    // Batched: 100 events given at once leave in a few socket writes (64 in flight at most), not 100.
+    expect(publisher.stats().batches).toBeLessThanOrEqual(3);
     await publisher.stop();
     const statuses = received.filter((m) => m.topic === topics.status('s1', 'g1')).map((m) => JSON.parse(m.payload) as { online: boolean });
     expect(statuses.at(0)?.online).toBe(true);
@@ -80,9 +83,36 @@ describe('MQTT publisher', () => {
     expect(publisher.stats().droppedOverflow).toBe(0);
   }, 20_000);
 
+  it('sends a lone event at once and holds what follows for at most maxLatencyMs, then sends it together', async () => {
+    const broker = await startEmbeddedBroker({ port: 0, logger: silent });
+    cleanups.push(() => broker.close());
+    const arrivals: number[] = [];
+    const client = await mqtt.connectAsync(broker.url, { clean: true });
+    cleanups.push(() => client.endAsync(true));
+    client.on('message', () => arrivals.push(performance.now()));
+    await client.subscribeAsync(topics.events('s5', 'g5'), { qos: 1 });
+    const publisher = createMqttPublisher({ url: broker.url, storeId: 's5', gatewayId: 'g5', logger: silent, now: Date.now, maxLatencyMs: 400 });
+    await publisher.start();
+    cleanups.push(() => publisher.stop(500));
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
+
+    const t0 = performance.now();
+    publisher.publish(anEvent(0, 's5', 'g5'));
+    await vi.waitFor(() => expect(arrivals).toHaveLength(1), { timeout: 2_000, interval: 5 });
+    expect(arrivals[0]! - t0).toBeLessThan(200);
+    // Three more right behind it: they wait for the 400 ms window, then leave in one batch.
+    for (let i = 1; i <= 3; i += 1) publisher.publish(anEvent(i, 's5', 'g5'));
+    await vi.waitFor(() => expect(arrivals).toHaveLength(4), { timeout: 2_000, interval: 5 });
+    expect(arrivals[1]! - t0).toBeGreaterThanOrEqual(350);
+    expect(arrivals[3]! - t0).toBeLessThan(900);
+    expect(publisher.stats().batches).toBe(2);
+  });
+
   it('bounds the outbox: past capacity the oldest events go, and each one is counted', async () => {
     const port = await freePort();
-    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outboxCapacity: 10 });
+    // Room for exactly ten events (they all serialise to the same length).
+    const outbox = createMemoryOutbox({ maxBytes: 10 * Buffer.byteLength(JSON.stringify(anEvent(0, 's3', 'g3'))), now: Date.now });
+    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outbox });
     // No broker: start() returns (a store box may boot before its network); publishing neither throws nor grows.
     await publisher.start();
     cleanups.push(() => publisher.stop(100));
@@ -98,6 +128,8 @@ describe('MQTT publisher', () => {
     publisher.onConfig((config) => configs.push(config));
     await publisher.start();
     cleanups.push(() => publisher.stop(500));
+    // Subscribed before the configs arrive (aedes answers MQTT 5 with a refusal, so the first connect is a retry in 3.1.1).
+    await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
     const admin = await mqtt.connectAsync(broker.url, { clean: true });
     cleanups.push(() => admin.endAsync());
     await admin.publishAsync(topics.config('s4', 'g4'), '{"v":1,"storeId":"s4"', { qos: 1, retain: true });
