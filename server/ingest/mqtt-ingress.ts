@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
 
@@ -88,7 +88,13 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
   ];
   client.on('connect', () => {
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    client.subscribe(filters, { qos: 1 }, (error) => {
+    // On every connect, even when the broker reports the session present: Mosquitto 2.0 restores a
+    // persistent session without its shared ($share/…) subscriptions after a restart, and MQTT.js skips a
+    // plain subscribe() to filters it believes held — the instance would stay deaf. `resubscribe` makes
+    // it send the SUBSCRIBE regardless; subscribing again to a held filter changes nothing.
+    const subscription: ISubscriptionMap = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 as const }]));
+    subscription.resubscribe = true;
+    client.subscribe(subscription, (error) => {
       if (error) logger.error({ err: error.message }, 'subscribe failed');
     });
   });

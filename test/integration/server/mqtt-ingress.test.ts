@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { connectMqttIngress, type MqttIngress } from '#server/ingest/mqtt-ingress.ts';
+import { startPlainMosquitto } from '#test/helpers/start-plain-mosquitto.ts';
 
 // The server's MQTT connection against a real broker. MQTT.js reads no further packet until a message's
 // handler calls back, so a handler that awaits its own publish would wait forever for the PUBACK. Bus
@@ -38,5 +39,33 @@ describe('MQTT ingress', () => {
     await other.publishAsync('vicino/v1/stores/s1/gateways/g1/status', 'after', { qos: 1 });
     // The bus message is acknowledged first and finishes after its publish; the status message is not held up behind it.
     await vi.waitFor(() => expect([...handled].sort()).toEqual(['vicino/v1/_servers/bus first', 'vicino/v1/stores/s1/gateways/g1/status after']), { timeout: 5_000 });
+  });
+
+  it('receives again through its shared subscription after a Mosquitto restart, with a stable client ID (MQTT 5 session)', async () => {
+    const broker = await startPlainMosquitto();
+    cleanups.push(() => broker.close());
+    const handled: string[] = [];
+    const ingress = await connectMqttIngress({
+      url: broker.url, logger: silent, sharedGroup: 'vicino', clientId: 'vicino-server-restart-test',
+      handle: async (topic, payload) => void handled.push(`${topic} ${String(payload)}`),
+    });
+    cleanups.push(() => ingress.close());
+    const gateway = async (payload: string): Promise<void> => {
+      const client = await mqtt.connectAsync(broker.url, { clean: true, reconnectPeriod: 0 });
+      await client.publishAsync('vicino/v1/stores/s1/gateways/g1/events', payload, { qos: 1 });
+      await client.endAsync();
+    };
+    await gateway('before');
+    await vi.waitFor(() => expect(handled).toContain('vicino/v1/stores/s1/gateways/g1/events before'), { timeout: 5_000 });
+
+    // Mosquitto restores the session (session present) but not its shared subscriptions.
+    await broker.stop();
+    await broker.start();
+    await vi.waitFor(() => expect(ingress.client.connected).toBe(true), { timeout: 10_000, interval: 100 });
+    // The SUBSCRIBE that the reconnect sent is handled before this later connection's PUBLISH.
+    await vi.waitFor(async () => {
+      await gateway(`after ${handled.length}`);
+      expect(handled.some((line) => line.includes('/events after'))).toBe(true);
+    }, { timeout: 10_000, interval: 250 });
   });
 });
