@@ -8,6 +8,32 @@ const secretSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{22,}$|^[0-9a-f]{32,}$/, 'secret is the base64url or hex string the server issued (at least 128 bits)');
 
+const NobleHciScannerSchema = z
+  .object({
+    kind: z.literal('noble-hci'),
+    deviceId: z.number().int().nonnegative().optional(),
+    extended: z.boolean().default(false),
+  })
+  .strict();
+
+// Replays a btsnoop HCI capture instead of a radio (gateway/scanner/replay-scanner.ts).
+const ReplayScannerSchema = z
+  .object({
+    kind: z.literal('replay'),
+    file: z.string().min(1, 'scanner.file is the path of a btsnoop capture'),
+    /** 1 = the recorded pace, 2 = twice as fast; 0 or "max" = as fast as possible. */
+    speed: z.union([z.number().min(0), z.literal('max')]).default(1),
+  })
+  .strict();
+
+// `kind` may be left out: a scanner without one is noble on the HCI socket, as before replay existed.
+const ScannerSchema = z
+  .preprocess(
+    (value) => (typeof value === 'object' && value !== null && !('kind' in value) ? { kind: 'noble-hci', ...value } : value),
+    z.discriminatedUnion('kind', [NobleHciScannerSchema, ReplayScannerSchema]),
+  )
+  .default({ kind: 'noble-hci', extended: false });
+
 export const GatewayFileSchema = z
   .object({
     storeId: IdSchema,
@@ -21,14 +47,7 @@ export const GatewayFileSchema = z
         password: z.string().optional(),
       })
       .strict(),
-    scanner: z
-      .object({
-        kind: z.literal('noble-hci').default('noble-hci'),
-        deviceId: z.number().int().nonnegative().optional(),
-        extended: z.boolean().default(false),
-      })
-      .strict()
-      .default({ kind: 'noble-hci', extended: false }),
+    scanner: ScannerSchema,
     presence: z
       .object({
         enterRssiDbm: z.number().min(-127).max(20),

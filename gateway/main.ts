@@ -6,6 +6,7 @@ import { createGateway } from './gateway.ts';
 import { createMqttPublisher } from './publisher/mqtt-publisher.ts';
 import { createNobleScanner } from './scanner/noble-scanner.ts';
 import { openHciNoble } from './scanner/noble-hci.ts';
+import { createReplayScanner } from './scanner/replay-scanner.ts';
 import { ScannerUnavailableError } from './scanner/scanner.ts';
 
 // Composition root of a real in-store gateway: config file + environment → noble on the HCI socket,
@@ -31,7 +32,9 @@ export async function runGateway(options: { configPath: string; env: Record<stri
 
   let scanner;
   try {
-    scanner = createNobleScanner({ noble: openHciNoble({ deviceId: config.scanner.deviceId, extended: config.scanner.extended }), now: Date.now });
+    scanner = config.scanner.kind === 'replay'
+      ? createReplayScanner({ file: config.scanner.file, speed: config.scanner.speed, now: Date.now, logger: logger.child({ component: 'replay' }) })
+      : createNobleScanner({ noble: openHciNoble({ deviceId: config.scanner.deviceId, extended: config.scanner.extended }), now: Date.now });
   } catch (error) {
     if (error instanceof ScannerUnavailableError) {
       console.error(`vicino gateway: ${error.message}`);
