@@ -140,8 +140,12 @@ export function bytesToHex(bytes: Uint8Array): string {
 
 /** The 16 bytes at `start`, big-endian, as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (lowercase). */
 export function uuidAt(bytes: Uint8Array, start: number): string {
-  return `${hexOf(bytes, start, start + 4)}-${hexOf(bytes, start + 4, start + 6)}-${hexOf(bytes, start + 6, start + 8)}-${
-    hexOf(bytes, start + 8, start + 10)}-${hexOf(bytes, start + 10, start + 16)}`;
+  let hex = '';
+  for (let i = start; i < start + 16; i++) {
+    hex += HEX_BYTES[bytes[i] ?? 0];
+    if (i === start + 3 || i === start + 5 || i === start + 7 || i === start + 9) hex += '-';
+  }
+  return hex;
 }
 
 /** The 16 bytes at `start`, little-endian as service UUIDs travel (Core Spec Vol 3 Part C §11), as a UUID. */
