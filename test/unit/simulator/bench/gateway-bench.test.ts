@@ -18,7 +18,7 @@ describe('runDecodeBench', () => {
       ['apple-continuity', 'nothing'],
     ]);
     for (const r of [...rows, mix]) for (const perSec of [r.vicinoPerSec, r.nobleNbsPerSec, r.nbsAlonePerSec]) expect(perSec).toBeGreaterThan(0);
-    expect(lines).toHaveLength(rows.length + 2);
+    expect(lines).toHaveLength(rows.length + 2); // a header, a line per frame, the mix
   });
 });
 
