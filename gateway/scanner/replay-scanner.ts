@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { parseBtsnoop, type BtsnoopAdvertisingReport } from '../ble/btsnoop.ts';
 import { ScannerUnavailableError, type RawAdvertisement, type Scanner } from './scanner.ts';
@@ -8,6 +8,8 @@ import { ScannerUnavailableError, type RawAdvertisement, type Scanner } from './
 // as possible. Each report's own AD bytes and RSSI go to the gateway; its address is dropped here,
 // as the noble scanner drops it. Each report is stamped with the time it is handed over (`now()`),
 // so the gateway's clock, epoch keys and presence timers apply as they would live.
+// The capture is read and checked when the scanner is created, so a missing or foreign file stops
+// the gateway before it connects anywhere (ScannerUnavailableError, as for a missing adapter).
 
 /** 1 = the recorded pace, 2 = twice as fast, …; 0 or 'max' = as fast as possible. */
 export type ReplaySpeed = number | 'max';
@@ -31,7 +33,7 @@ export type ReplayScannerOptions = {
   /** At full speed, reports handed over between yields to the event loop. */
   batchSize?: number;
   /** Reads the capture; defaults to the file system. */
-  read?: (file: string) => Promise<Uint8Array>;
+  read?: (file: string) => Uint8Array;
 };
 
 export type ReplayScanner = Scanner & {
@@ -59,19 +61,20 @@ export function createReplayScanner(options: ReplayScannerOptions): ReplayScanne
     settle?.({ ...summary });
   };
 
+  let bytes: Uint8Array;
+  try {
+    bytes = (options.read ?? readFileSync)(options.file);
+  } catch (error) {
+    throw new ScannerUnavailableError(`cannot read the replay capture ${options.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+  const capture = parseBtsnoop(bytes);
+  if (capture.records === 0 && capture.errors.length > 0) {
+    const [first] = capture.errors;
+    throw new ScannerUnavailableError(`replay capture ${options.file}: byte offset ${first?.offset}: ${first?.message}`);
+  }
+
   return {
     async start(onAdvertisement) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await (options.read ?? readFile)(options.file);
-      } catch (error) {
-        throw new ScannerUnavailableError(`cannot read the replay capture ${options.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
-      }
-      const capture = parseBtsnoop(bytes);
-      if (capture.records === 0 && capture.errors.length > 0) {
-        const [first] = capture.errors;
-        throw new ScannerUnavailableError(`replay capture ${options.file}: byte offset ${first?.offset}: ${first?.message}`);
-      }
       summary.captureErrors = capture.errors.length;
       // Offsets and messages only: a capture's problems never involve an identifier.
       for (const error of capture.errors) logger?.warn({ offset: error.offset, problem: error.message }, 'replay capture problem');

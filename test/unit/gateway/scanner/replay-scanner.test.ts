@@ -26,7 +26,7 @@ function capture(reports: Omit<BtsnoopReport, 'address' | 'addressType'>[]): Buf
 }
 
 async function replay(bytes: Uint8Array, speed: ReplaySpeed): Promise<{ heard: RawAdvertisement[]; summary: Awaited<ReturnType<ReturnType<typeof createReplayScanner>['finished']>> }> {
-  const scanner = createReplayScanner({ file: 'capture.btsnoop', speed, now: Date.now, read: async () => bytes });
+  const scanner = createReplayScanner({ file: 'capture.btsnoop', speed, now: Date.now, read: () => bytes });
   const heard: RawAdvertisement[] = [];
   await scanner.start((ad) => heard.push(ad));
   const summary = await scanner.finished();
@@ -63,7 +63,7 @@ describe('the replay scanner', () => {
   });
 
   it('stops mid-replay when told to', async () => {
-    const scanner = createReplayScanner({ file: 'x', speed: 1, now: Date.now, read: async () => capture([{ data: IBEACON, rssiDbm: -60, atMs: T0 }, { data: IBEACON, rssiDbm: -60, atMs: T0 + 60_000 }]) });
+    const scanner = createReplayScanner({ file: 'x', speed: 1, now: Date.now, read: () => capture([{ data: IBEACON, rssiDbm: -60, atMs: T0 }, { data: IBEACON, rssiDbm: -60, atMs: T0 + 60_000 }]) });
     const heard: RawAdvertisement[] = [];
     await scanner.start((ad) => heard.push(ad));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -72,13 +72,13 @@ describe('the replay scanner', () => {
     expect(heard).toHaveLength(1);
   });
 
-  it('refuses a file that is not a capture, naming the byte offset, and a file it cannot read', async () => {
-    const notCapture = createReplayScanner({ file: 'notes.txt', now: Date.now, read: async () => Buffer.from('hello world, no capture') });
-    await expect(notCapture.start(() => undefined)).rejects.toThrow(ScannerUnavailableError);
-    await expect(notCapture.start(() => undefined)).rejects.toThrow(/notes\.txt: byte offset 0: btsnoop: not a btsnoop file/);
+  it('refuses, when created, a file that is not a capture (naming the byte offset) and a file it cannot read', async () => {
+    const notCapture = () => createReplayScanner({ file: 'notes.txt', now: Date.now, read: () => Buffer.from('hello world, no capture') });
+    expect(notCapture).toThrow(ScannerUnavailableError);
+    expect(notCapture).toThrow(/notes\.txt: byte offset 0: btsnoop: not a btsnoop file/);
     const dir = await mkdtemp(join(tmpdir(), 'vicino-replay-'));
     try {
-      await expect(createReplayScanner({ file: join(dir, 'missing.btsnoop'), now: Date.now }).start(() => undefined)).rejects.toThrow(/cannot read the replay capture .*missing\.btsnoop: ENOENT/);
+      expect(() => createReplayScanner({ file: join(dir, 'missing.btsnoop'), now: Date.now })).toThrow(/cannot read the replay capture .*missing\.btsnoop: ENOENT/);
       const file = join(dir, 'capture.btsnoop');
       await writeFile(file, capture([{ data: IBEACON, rssiDbm: -60, atMs: T0 }]));
       const fromDisk = createReplayScanner({ file, speed: 'max', now: Date.now });
@@ -87,7 +87,7 @@ describe('the replay scanner', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    expect(() => createReplayScanner({ file: 'x', speed: -1, now: Date.now })).toThrow(RangeError);
+    expect(() => createReplayScanner({ file: 'x', speed: -1, now: Date.now, read: () => capture([]) })).toThrow(RangeError);
   });
 
   it('drives the real gateway: an app token in the capture is published as an enter, the foreign phone dropped', async () => {
@@ -95,7 +95,7 @@ describe('the replay scanner', () => {
     const token = createAppIdentity().bind(createAppIdentity().publicKeyHex, 10);
     const now = Date.now();
     const reports = Array.from({ length: 6 }, (_, i) => ({ data: i % 2 === 0 ? token.advertisementAt(now) : PHONE, rssiDbm: -58, atMs: T0 + i * 100 }));
-    const scanner = createReplayScanner({ file: 'x', speed: 'max', now: Date.now, read: async () => capture(reports) });
+    const scanner = createReplayScanner({ file: 'x', speed: 'max', now: Date.now, read: () => capture(reports) });
     const publisher = createMemoryPublisher();
     const gateway = createGateway({ scanner, publisher, logger: pino({ level: 'silent' }), now: Date.now, settings: { storeId: 's', gatewayId: 'gw', zoneId: 'z', secret } });
     gateway.applyConfig({
