@@ -107,11 +107,13 @@ export function createReplayScanner(options: ReplayScannerOptions): ReplayScanne
       }
       // Recorded pace: report i is due at start + (its time − the first report's time) / speed.
       // A capture's clock may step backwards (the phone set its time): such a report plays at once.
-      const startMs = now();
+      // The clock starts when the first report goes out, so the first interval is not shortened by the first timer's delay.
+      let startMs: number | undefined;
       const firstMs = reports[0]?.unixMs ?? 0;
-      const dueMs = (report: BtsnoopAdvertisingReport): number => startMs + (report.unixMs - firstMs) / speed;
+      const dueMs = (report: BtsnoopAdvertisingReport): number => (startMs ?? now()) + (report.unixMs - firstMs) / speed;
       const play = (): void => {
         if (!running) return;
+        startMs ??= now();
         while (next < reports.length && dueMs(reports[next]!) <= now()) deliver(reports[next++]!);
         if (next >= reports.length) return finish();
         timer = setTimeout(play, Math.max(0, Math.min(dueMs(reports[next]!) - now(), 60_000)));

@@ -54,11 +54,12 @@ describe('the replay scanner', () => {
   it('keeps the recorded spacing at speed 1, and divides it at speed 4', async () => {
     const bytes = capture([0, 120, 320].map((offset) => ({ data: IBEACON, rssiDbm: -60, atMs: T0 + offset })));
     const atOne = (await replay(bytes, 1)).heard.map((ad) => ad.receivedAtMs);
-    expect(atOne[1]! - atOne[0]!).toBeGreaterThanOrEqual(115);
-    expect(atOne[2]! - atOne[0]!).toBeGreaterThanOrEqual(315);
+    // Timers never fire early, but Date.now() counts whole milliseconds: 1 ms of slack.
+    expect(atOne[1]! - atOne[0]!).toBeGreaterThanOrEqual(119);
+    expect(atOne[2]! - atOne[0]!).toBeGreaterThanOrEqual(319);
     expect(atOne[2]! - atOne[0]!).toBeLessThan(2_000);
     const atFour = (await replay(bytes, 4)).heard.map((ad) => ad.receivedAtMs);
-    expect(atFour[2]! - atFour[0]!).toBeGreaterThanOrEqual(75);
+    expect(atFour[2]! - atFour[0]!).toBeGreaterThanOrEqual(79);
     expect(atFour[2]! - atFour[0]!).toBeLessThan(atOne[2]! - atOne[0]!);
   });
 
