@@ -105,6 +105,38 @@ const httpSchema = z
   .strict()
   .default({ host: '127.0.0.1', port: 9464 });
 
+const NobleHciScannerSchema = z
+  .object({
+    kind: z.literal('noble-hci'),
+    deviceId: z.number().int().nonnegative().optional(),
+    extended: z.boolean().default(false),
+    // Restart the scan after this long without an advertisement while the adapter is on (0: never).
+    watchdogMs: z.number().int().min(0).default(30_000),
+    // Retries after a scanner problem back off exponentially up to this (with jitter).
+    retryMaxDelayMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+    // A problem only an operator can fix (no Bluetooth, no permission) at startup: exit 3, or keep retrying.
+    onStartupProblem: z.enum(['exit', 'retry']).default('exit'),
+  })
+  .strict();
+
+// Replays a btsnoop HCI capture instead of a radio (gateway/scanner/replay-scanner.ts).
+const ReplayScannerSchema = z
+  .object({
+    kind: z.literal('replay'),
+    file: z.string().min(1, 'scanner.file is the path of a btsnoop capture'),
+    /** 1 = the recorded pace, 2 = twice as fast; 0 or "max" = as fast as possible. */
+    speed: z.union([z.number().min(0), z.literal('max')]).default(1),
+  })
+  .strict();
+
+// `kind` may be left out: a scanner without one is noble on the HCI socket, as before replay existed.
+const ScannerSchema = z
+  .preprocess(
+    (value) => (typeof value === 'object' && value !== null && !('kind' in value) ? { kind: 'noble-hci', ...value } : value),
+    z.discriminatedUnion('kind', [NobleHciScannerSchema, ReplayScannerSchema]),
+  )
+  .default({ kind: 'noble-hci', extended: false, watchdogMs: 30_000, retryMaxDelayMs: 60_000, onStartupProblem: 'exit' });
+
 export const GatewayFileSchema = z
   .object({
     storeId: IdSchema,
@@ -118,20 +150,7 @@ export const GatewayFileSchema = z
         password: z.string().optional(),
       })
       .strict(),
-    scanner: z
-      .object({
-        kind: z.literal('noble-hci').default('noble-hci'),
-        deviceId: z.number().int().nonnegative().optional(),
-        extended: z.boolean().default(false),
-        // Restart the scan after this long without an advertisement while the adapter is on (0: never).
-        watchdogMs: z.number().int().min(0).default(30_000),
-        // Retries after a scanner problem back off exponentially up to this (with jitter).
-        retryMaxDelayMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
-        // A problem only an operator can fix (no Bluetooth, no permission) at startup: exit 3, or keep retrying.
-        onStartupProblem: z.enum(['exit', 'retry']).default('exit'),
-      })
-      .strict()
-      .default({ kind: 'noble-hci', extended: false, watchdogMs: 30_000, retryMaxDelayMs: 60_000, onStartupProblem: 'exit' }),
+    scanner: ScannerSchema,
     presence: presenceSchema.default({}),
     // Delivery and operations (the outbox, batching, heartbeat and the local ops HTTP port).
     outbox: outboxSchema,

@@ -7,7 +7,7 @@ import { createPresenceTracker, resolvePresenceConfig, type PresenceOverrides, t
 import { measuredPowerAt1mDbm } from './presence/proximity.ts';
 import { createPseudonymiser, type EpochKey } from './presence/pseudonymiser.ts';
 import {
-  deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, unwrapEpochKey,
+  deriveEventMacKey, PROTOCOL_VERSION, signMessage, signPresenceEvent, unwrapEpochKey,
   type GatewayConfigMessage, type IdentifierKind, type PresenceEvent, type Pseudonym,
 } from './protocol/index.ts';
 import type { Publisher } from './publisher/publisher.ts';
@@ -147,10 +147,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const publishOccupancy = (window: OccupancyWindow): void => {
     if (window.saturated) logger.warn({ windowStartS: Math.floor(window.startMs / 1000) }, 'occupancy window held its maximum of devices; the count is a lower bound');
-    publisher.publishOccupancy({
-      v: PROTOCOL_VERSION, storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId: settings.zoneId,
+    publisher.publishOccupancy(signMessage(macKey, 'occupancy', {
+      v: PROTOCOL_VERSION, storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId,
       windowStartS: Math.floor(window.startMs / 1000), windowEndS: Math.floor(window.endMs / 1000), count: window.count,
-    });
+    }));
   };
 
   const handle = (advertisement: RawAdvertisement): void => {

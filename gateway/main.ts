@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
-import { loadGatewayConfig } from './config.ts';
+import { loadGatewayConfig, type GatewayConfig } from './config.ts';
+import { deriveEventMacKey } from './protocol/index.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createGatewayMetrics } from './ops/gateway-metrics.ts';
 import { startOpsServer, type OpsServer } from './ops/ops-server.ts';
@@ -9,7 +10,8 @@ import { createDiskOutbox } from './publisher/disk-outbox.ts';
 import { createMqttPublisher } from './publisher/mqtt-publisher.ts';
 import { createNobleScanner, type NobleLike } from './scanner/noble-scanner.ts';
 import { openHciNoble } from './scanner/noble-hci.ts';
-import { ScannerUnavailableError } from './scanner/scanner.ts';
+import { createReplayScanner } from './scanner/replay-scanner.ts';
+import { ScannerUnavailableError, type Scanner } from './scanner/scanner.ts';
 
 // Composition root of a real in-store gateway: config file + environment → noble on the HCI socket,
 // disk outbox + MQTT publisher → gateway, and the local ops port (/health, /metrics). Signals stop it
@@ -33,29 +35,21 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   }
   const { config } = loaded;
 
-  // The adapter is opened here once, so a machine without Bluetooth (or without the capability) is told
-  // at once, before anything connects; with onStartupProblem "retry" the scanner keeps trying instead.
-  const openAdapter = (): NobleLike => openHciNoble({ deviceId: config.scanner.deviceId, extended: config.scanner.extended });
-  let noble: NobleLike | (() => NobleLike) = openAdapter;
-  if (config.scanner.onStartupProblem === 'exit') {
-    try {
-      noble = openAdapter();
-    } catch (error) {
-      if (error instanceof ScannerUnavailableError) {
-        console.error(`vicino gateway: ${error.message}`);
-        return 3;
-      }
-      throw error;
+  // A noble adapter is opened here once, so a machine without Bluetooth (or without the capability) is
+  // told at once, before anything connects; with onStartupProblem "retry" the scanner keeps trying
+  // instead. A replay scanner reads and checks its capture file here, for the same reason.
+  let scanner: Scanner;
+  try {
+    scanner = config.scanner.kind === 'replay'
+      ? createReplayScanner({ file: config.scanner.file, speed: config.scanner.speed, now: Date.now, logger: logger.child({ component: 'replay' }) })
+      : openNobleScanner(config.scanner, logger);
+  } catch (error) {
+    if (error instanceof ScannerUnavailableError) {
+      console.error(`vicino gateway: ${error.message}`);
+      return 3;
     }
+    throw error;
   }
-  const scanner = createNobleScanner({
-    noble,
-    now: Date.now,
-    logger: logger.child({ component: 'scanner' }),
-    watchdogMs: config.scanner.watchdogMs,
-    backoff: { initialDelayMs: 1_000, maxDelayMs: config.scanner.retryMaxDelayMs },
-    onStartupProblem: config.scanner.onStartupProblem === 'exit' ? 'fail' : 'retry',
-  });
 
   const startedAtMs = Date.now();
   // The publisher's heartbeat and the metrics read the gateway's counters: only once it runs, so after
@@ -63,6 +57,7 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   const publisher = createMqttPublisher({
     url: config.mqtt.url, username: config.credentials.username, password: config.credentials.password,
     storeId: config.storeId, gatewayId: config.gatewayId, logger: logger.child({ component: 'mqtt' }), now: Date.now, version: GATEWAY_VERSION,
+    messageKey: deriveEventMacKey(config.secretBytes, config.gatewayId),
     outbox: createDiskOutbox({
       dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, fsyncIntervalMs: config.outbox.fsyncIntervalMs,
       now: Date.now, logger: logger.child({ component: 'outbox' }),
@@ -130,4 +125,19 @@ export async function runGateway(options: { configPath: string; env: Record<stri
     await gateway.stop();
   });
   return 0;
+}
+
+type NobleScannerSettings = Extract<GatewayConfig['scanner'], { kind: 'noble-hci' }>;
+
+/** The noble scanner on the HCI socket; throws ScannerUnavailableError when onStartupProblem is "exit" and the adapter cannot be opened. */
+function openNobleScanner(settings: NobleScannerSettings, logger: Logger): Scanner {
+  const openAdapter = (): NobleLike => openHciNoble({ deviceId: settings.deviceId, extended: settings.extended });
+  return createNobleScanner({
+    noble: settings.onStartupProblem === 'exit' ? openAdapter() : openAdapter,
+    now: Date.now,
+    logger: logger.child({ component: 'scanner' }),
+    watchdogMs: settings.watchdogMs,
+    backoff: { initialDelayMs: 1_000, maxDelayMs: settings.retryMaxDelayMs },
+    onStartupProblem: settings.onStartupProblem === 'exit' ? 'fail' : 'retry',
+  });
 }

@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { decodeHexAdvertisement } from '#gateway/ble/decode.ts';
 import { runGateway } from '#gateway/main.ts';
 import { computeEid } from '#gateway/protocol/index.ts';
 import { openStore, runServer } from '#server/main.ts';
@@ -9,6 +7,7 @@ import { pino } from 'pino';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { runDecodeCommand } from './cli/decode.ts';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
@@ -33,8 +32,9 @@ Usage:
                    topics to the ACL file beside it
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
                    a simulated store against a running server and broker (MQTT_URL)
-  vicino decode HEX… | vicino decode -
-                   decode advertisements (one JSON object per advertisement; '-' reads hex lines from stdin)
+  vicino decode HEX… | vicino decode - [--manufacturer] | vicino decode --btsnoop FILE [--show-address]
+                   decode advertisements, manufacturer data or a btsnoop HCI capture (one JSON object per
+                   advertisement; '-' reads hex lines from stdin; see vicino decode --help)
   vicino eid --identity-key HEX --k K --time T
                    the Eddystone-EID for an identity key at Unix time T
   vicino bench     run the benchmarks (see docs/benchmarks.md)
@@ -173,23 +173,6 @@ async function provision(args: string[], env: Env): Promise<number> {
   return 0;
 }
 
-async function decode(args: string[]): Promise<number> {
-  const lines: string[] = [];
-  if (args.length === 1 && args[0] === '-') {
-    for await (const line of createInterface({ input: process.stdin })) if (line.trim() !== '') lines.push(line);
-  } else lines.push(...args);
-  if (lines.length === 0) throw new UsageError('give one or more hex advertisements, or - to read them from stdin');
-  let failed = 0;
-  for (const [i, line] of lines.entries()) {
-    const decoded = decodeHexAdvertisement(line);
-    if ('error' in decoded) {
-      failed += 1;
-      process.stdout.write(`${JSON.stringify({ input: i + 1, error: decoded.error })}\n`);
-    } else process.stdout.write(`${JSON.stringify(decoded)}\n`);
-  }
-  return failed === 0 ? 0 : 1;
-}
-
 function eid(args: string[]): number {
   const { values } = options(args, { 'identity-key': { type: 'string' }, k: { type: 'string' }, time: { type: 'string' } });
   const key = values['identity-key'];
@@ -229,7 +212,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
         code = await simulate(rest, env);
         break;
       case 'decode':
-        code = await decode(rest);
+        code = await runDecodeCommand(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
         break;
       case 'eid':
         code = eid(rest);

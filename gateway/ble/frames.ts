@@ -86,7 +86,10 @@ export type MicrosoftCdpFrame = { type: 'microsoft-cdp' };
 /** Any other manufacturer-specific block. `data` is the hex after the company ID. */
 export type ManufacturerFrame = { type: 'manufacturer'; companyId: number; data: string };
 
-/** Any other 16-bit service data. `uuid` is 4 hex digits; `data` is the hex after the UUID. */
+/**
+ * Any other service data (AD types 0x16, 0x20, 0x21). `uuid` is 4 hex digits (16-bit), 8 hex digits
+ * (32-bit) or a hyphenated 128-bit UUID; `data` is the hex after the UUID.
+ */
 export type ServiceDataFrame = { type: 'service-data'; uuid: string; data: string };
 
 export type BeaconFrame =
@@ -123,17 +126,41 @@ export const EDDYSTONE_URL_EXPANSIONS: readonly string[] = [
 
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
+/** Lowercase hex of `bytes[start, end)`, no separators. Reads by index: no views, no copies. */
+export function hexOf(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let hex = '';
+  for (let i = start; i < end; i++) hex += HEX_BYTES[bytes[i] ?? 0];
+  return hex;
+}
+
 /** Lowercase hex of `bytes`, no separators. */
 export function bytesToHex(bytes: Uint8Array): string {
+  return hexOf(bytes, 0, bytes.length);
+}
+
+/** The 16 bytes at `start`, big-endian, as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (lowercase). */
+export function uuidAt(bytes: Uint8Array, start: number): string {
   let hex = '';
-  for (const byte of bytes) hex += HEX_BYTES[byte];
+  for (let i = start; i < start + 16; i++) {
+    hex += HEX_BYTES[bytes[i] ?? 0];
+    if (i === start + 3 || i === start + 5 || i === start + 7 || i === start + 9) hex += '-';
+  }
+  return hex;
+}
+
+/** The 16 bytes at `start`, little-endian as service UUIDs travel (Core Spec Vol 3 Part C §11), as a UUID. */
+export function reversedUuidAt(bytes: Uint8Array, start: number): string {
+  let hex = '';
+  for (let i = start + 15; i >= start; i--) {
+    hex += HEX_BYTES[bytes[i] ?? 0];
+    if (i === start + 12 || i === start + 10 || i === start + 8 || i === start + 6) hex += '-';
+  }
   return hex;
 }
 
 /** A 16-byte big-endian UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lowercase. */
 export function formatUuid(bytes: Uint8Array): string {
-  const hex = bytesToHex(bytes);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return uuidAt(bytes, 0);
 }
 
 function hexDigitValue(code: number): number {

@@ -64,3 +64,36 @@ export function verifyPresenceEvent(macKey: Uint8Array, event: PresenceEvent): b
   const given = Buffer.from(event.tag, 'utf8');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+// Status and occupancy messages carry a tag too, under the same K_msg, over a domain label and the
+// message's canonical JSON (object keys sorted, `tag` left out), so a tag made for one kind of message
+// never verifies as another:
+//   tag = base64url(HMAC-SHA-256(K_msg, "vicino/v1/<kind>" ‖ 0x00 ‖ canonicalJson(message without tag)))
+
+export type AuthenticatedKind = 'status' | 'occupancy';
+
+/** JSON with every object's keys in sorted order: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function messageMac(macKey: Uint8Array, kind: AuthenticatedKind, message: object): string {
+  const { tag: _tag, ...rest } = message as { tag?: unknown };
+  return createHmac('sha256', macKey).update(`vicino/v1/${kind}\0`, 'utf8').update(canonicalJson(rest), 'utf8').digest('base64url');
+}
+
+export function signMessage<T extends object>(macKey: Uint8Array, kind: AuthenticatedKind, message: T): T & { tag: string } {
+  return { ...message, tag: messageMac(macKey, kind, message) };
+}
+
+/** True only if `tag` is exactly the MAC of the rest of the message under this key, for this kind of message. */
+export function verifyMessage(macKey: Uint8Array, kind: AuthenticatedKind, message: { tag: string }): boolean {
+  const expected = Buffer.from(messageMac(macKey, kind, message), 'ascii');
+  const given = Buffer.from(message.tag, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

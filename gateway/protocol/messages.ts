@@ -4,6 +4,9 @@ import { IdentifierKindSchema, PseudonymSchema } from './pseudonym.ts';
 
 export const PROTOCOL_VERSION = 1;
 
+/** An authentication tag: base64url(HMAC-SHA-256), event-auth.ts. */
+export const TagSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'tag is base64url(HMAC-SHA-256): 43 characters of A-Z, a-z, 0-9, _ and -');
+
 export const IdSchema = z.string().regex(ID_PATTERN, 'an ID is 1–64 of a-z, 0-9, _ and -, starting with a letter or digit');
 
 /** Coarse distance band from smoothed RSSI (MIN-4: no finer location leaves the gateway). */
@@ -44,7 +47,7 @@ export const PresenceEventSchema = z
     seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     /** Message authentication code (not a device address): base64url(HMAC-SHA-256(K_msg, every other field)), event-auth.ts. */
     /** Authentication tag: base64url(HMAC-SHA-256) over every other field (event-auth.ts). */
-    tag: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'tag is base64url(HMAC-SHA-256): 43 characters of A-Z, a-z, 0-9, _ and -'),
+    tag: TagSchema,
   })
   .strict();
 export type PresenceEvent = z.infer<typeof PresenceEventSchema>;
@@ -65,10 +68,13 @@ export const OccupancySchema = z
     windowStartS: z.number().int().nonnegative(),
     windowEndS: z.number().int().nonnegative(),
     count: z.number().int().nonnegative().max(1_000_000).nullable(),
+    /** Proves the gateway sent it (event-auth.ts, messageMac 'occupancy'). */
+    tag: TagSchema,
   })
   .strict()
   .refine((report) => report.windowEndS - report.windowStartS >= 60, { path: ['windowEndS'], message: 'an occupancy window is at least 60 s long' });
 export type Occupancy = z.infer<typeof OccupancySchema>;
+export type UnsignedOccupancy = Omit<Occupancy, 'tag'>;
 
 /** An epoch key as carried to one gateway: AES-256-GCM wrapped under that gateway's own secret. */
 export const WrappedEpochKeySchema = z
@@ -176,9 +182,12 @@ export const GatewayStatusSchema = z
     atS: z.number().int().nonnegative(),
     version: z.string().max(32).optional(),
     counts: GatewayStatusCountsSchema.optional(),
+    /** Proves the gateway (or the broker, for its will) sent it (event-auth.ts, messageMac 'status'). */
+    tag: TagSchema,
   })
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;
+export type UnsignedGatewayStatus = Omit<GatewayStatus, 'tag'>;
 
 export type ParseFailure = { ok: false; error: string };
 export type ParseSuccess<T> = { ok: true; value: T };

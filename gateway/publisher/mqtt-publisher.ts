@@ -2,7 +2,7 @@ import mqtt, { type IClientOptions, type ISubscriptionMap, type MqttClient } fro
 import type { Logger } from 'pino';
 import {
   gatewayClientId, GatewayConfigMessageSchema, parsePayload, PROTOCOL_VERSION, topics,
-  type GatewayConfigMessage, type GatewayStatus, type GatewayStatusCounts, type PresenceEvent,
+  signMessage, type GatewayConfigMessage, type GatewayStatusCounts, type PresenceEvent, type UnsignedGatewayStatus,
 } from '../protocol/index.ts';
 import type { EventOutbox } from './event-outbox.ts';
 import { createMemoryOutbox } from './memory-outbox.ts';
@@ -27,6 +27,8 @@ export type MqttPublisherOptions = {
   gatewayId: string;
   username?: string;
   password?: string;
+  /** K_msg (protocol/event-auth.ts deriveEventMacKey): the status messages, the will included, are signed with it. */
+  messageKey: Uint8Array;
   logger: Logger;
   now: () => number;
   version?: string;
@@ -86,7 +88,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const pending = (): number => outbox.stats().depth;
 
   const status = (online: boolean, withCounts: boolean): string => {
-    const message: GatewayStatus = { v: PROTOCOL_VERSION, storeId, gatewayId, online, atS: Math.floor(now() / 1000), version: options.version };
+    const message: UnsignedGatewayStatus = { v: PROTOCOL_VERSION, storeId, gatewayId, online, atS: Math.floor(now() / 1000), version: options.version };
     if (withCounts) {
       const box = outbox.stats();
       message.counts = {
@@ -98,7 +100,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
         droppedEvents: Object.values(box.dropped).reduce((sum, n) => sum + n, 0),
       };
     }
-    return JSON.stringify(message);
+    return JSON.stringify(signMessage(options.messageKey, 'status', message));
   };
 
   const flush = (): void => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parsePayload, parseTopic, PresenceEventSchema, GatewayStatusSchema, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, verifyMessage, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { Delivery } from '../delivery/delivery.ts';
@@ -65,13 +65,17 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
 
   const handleStatus = async (gatewayId: string, storeId: string, payload: Buffer): Promise<IngestOutcome> => {
     const parsed = parsePayload(GatewayStatusSchema, payload);
-    if (!parsed.ok) {
-      logger.warn({ gatewayId, error: parsed.error }, 'status message rejected');
-      return outcome('rejected-schema');
-    }
+    if (!parsed.ok) return reject('rejected-schema', gatewayId, { error: parsed.error });
+    const status = parsed.value;
+    if (status.storeId !== storeId || status.gatewayId !== gatewayId) return reject('rejected-mismatch', gatewayId);
     const gateway = await store.getGateway(gatewayId);
     if (gateway === undefined || gateway.storeId !== storeId) return outcome('unknown-gateway');
-    await store.markGatewaySeen(gatewayId, now(), parsed.value.online);
+    if (!verifyMessage(macKeys.keyFor(gateway), 'status', status)) return reject('forged', gatewayId);
+    // "Offline" is accepted whatever its age: it is the will, signed when the gateway connected. A stale
+    // "online" (a replay) is not: it would show a dead gateway alive.
+    const nowMs = now();
+    if (status.online && (status.atS * 1000 < nowMs - window.pastS * 1000 || status.atS * 1000 > nowMs + window.futureS * 1000)) return reject('stale', gatewayId);
+    await store.markGatewaySeen(gatewayId, nowMs, status.online);
     return outcome('status');
   };
 

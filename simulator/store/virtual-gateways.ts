@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { createGateway, type Gateway } from '#gateway/gateway.ts';
-import { gatewayMqttCredentials, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { deriveEventMacKey, gatewayMqttCredentials, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
@@ -36,6 +36,7 @@ export async function startVirtualGateways(options: {
         publisher: createMqttPublisher({
           url: options.mqttUrl, ...gatewayMqttCredentials(credentials.gatewayId, credentials.secret),
           storeId: credentials.storeId, gatewayId: credentials.gatewayId, logger, now: options.now, version: 'simulated',
+          messageKey: deriveEventMacKey(credentials.secret, credentials.gatewayId),
         }),
         logger,
         now: options.now,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,7 @@ describe('broker outage', () => {
     const outboxDir = await mkdtemp(join(tmpdir(), 'vicino-outage-outbox-'));
     cleanups.push(() => rm(outboxDir, { recursive: true, force: true }));
     const outbox = createDiskOutbox({ dir: outboxDir, maxBytes: 1 << 20, now: () => nowMs, logger: silent });
-    const publisher = createMqttPublisher({
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32),
       url: broker.url, storeId, gatewayId, logger: silent, now: () => nowMs, outbox, maxEventAgeS: 20, heartbeatIntervalMs: 0, reconnectPeriodMs: 250,
     });
     await publisher.start();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -45,7 +46,7 @@ describe('MQTT publisher', () => {
     const broker = await startEmbeddedBroker({ port: 0, logger: silent });
     cleanups.push(() => broker.close());
     const received = await subscriber(broker.url, 'vicino/v1/stores/s1/#');
-    const publisher = createMqttPublisher({ url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
     await publisher.start();
     for (let i = 0; i < 100; i += 1) publisher.publish(anEvent(i, 's1', 'g1'));
     await vi.waitFor(() => expect(received.filter((m) => m.topic === topics.events('s1', 'g1'))).toHaveLength(100), { timeout: 5_000 });
@@ -64,7 +65,7 @@ describe('MQTT publisher', () => {
     const port = await freePort();
     let broker: EmbeddedBroker = await startEmbeddedBroker({ port, logger: silent });
     cleanups.push(() => broker.close());
-    const publisher: Publisher = createMqttPublisher({ url: broker.url, storeId: 's2', gatewayId: 'g2', logger: silent, now: Date.now });
+    const publisher: Publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 's2', gatewayId: 'g2', logger: silent, now: Date.now });
     await publisher.start();
     cleanups.push(() => publisher.stop(500));
     for (let i = 0; i < 50; i += 1) publisher.publish(anEvent(i, 's2', 'g2'));
@@ -91,7 +92,7 @@ describe('MQTT publisher', () => {
     cleanups.push(() => client.endAsync(true));
     client.on('message', () => arrivals.push(performance.now()));
     await client.subscribeAsync(topics.events('s5', 'g5'), { qos: 1 });
-    const publisher = createMqttPublisher({ url: broker.url, storeId: 's5', gatewayId: 'g5', logger: silent, now: Date.now, maxLatencyMs: 400 });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 's5', gatewayId: 'g5', logger: silent, now: Date.now, maxLatencyMs: 400 });
     await publisher.start();
     cleanups.push(() => publisher.stop(500));
     await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
@@ -112,7 +113,7 @@ describe('MQTT publisher', () => {
     const port = await freePort();
     // Room for exactly ten events (they all serialise to the same length).
     const outbox = createMemoryOutbox({ maxBytes: 10 * Buffer.byteLength(JSON.stringify(anEvent(0, 's3', 'g3'))), now: Date.now });
-    const publisher = createMqttPublisher({ url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outbox });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: `mqtt://127.0.0.1:${port}`, storeId: 's3', gatewayId: 'g3', logger: silent, now: Date.now, outbox });
     // No broker: start() returns (a store box may boot before its network); publishing neither throws nor grows.
     await publisher.start();
     cleanups.push(() => publisher.stop(100));
@@ -123,7 +124,7 @@ describe('MQTT publisher', () => {
   it('hands a valid config to its listener and rejects a malformed one without crashing', async () => {
     const broker = await startEmbeddedBroker({ port: 0, logger: silent });
     cleanups.push(() => broker.close());
-    const publisher = createMqttPublisher({ url: broker.url, storeId: 's4', gatewayId: 'g4', logger: silent, now: Date.now });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 's4', gatewayId: 'g4', logger: silent, now: Date.now });
     const configs: unknown[] = [];
     publisher.onConfig((config) => configs.push(config));
     await publisher.start();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -58,7 +59,7 @@ describe('MQTT 5 session', () => {
     const broker = await startPlainMosquitto();
     cleanups.push(() => broker.close());
     const seen = await statusWatcher(broker.url, 'store-1', 'gw-hb');
-    const publisher = createMqttPublisher({
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32),
       url: broker.url, storeId: 'store-1', gatewayId: 'gw-hb', logger: silent, now: Date.now, version: 'test',
       heartbeatIntervalMs: 150, heartbeatCounts: () => ({ advertisements: 42, tracked: 3 }),
     });
@@ -75,7 +76,7 @@ describe('MQTT 5 session', () => {
   it('keeps events that reached no subscriber (PUBACK 0x10) and delivers them, once and in order, when one arrives', async () => {
     const broker = await startPlainMosquitto();
     cleanups.push(() => broker.close());
-    const publisher = createMqttPublisher({ url: broker.url, storeId: 'store-1', gatewayId: 'gw-nosub', logger: silent, now: Date.now, heartbeatIntervalMs: 0 });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 'store-1', gatewayId: 'gw-nosub', logger: silent, now: Date.now, heartbeatIntervalMs: 0 });
     await publisher.start();
     cleanups.push(() => publisher.stop(200));
     await vi.waitFor(() => expect(publisher.stats().connected).toBe(true), { timeout: 5_000 });
@@ -98,7 +99,7 @@ describe('MQTT 5 session', () => {
     cleanups.push(() => broker.close());
     const path = await relay(broker.port);
     const seen = await statusWatcher(broker.url, 'store-1', 'gw-will');
-    const publisher = createMqttPublisher({
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32),
       url: path.url, storeId: 'store-1', gatewayId: 'gw-will', logger: silent, now: Date.now, willDelayS: 2, heartbeatIntervalMs: 0, reconnectPeriodMs: 200,
     });
     const configs: unknown[] = [];

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { OccupancySchema, PROTOCOL_VERSION, topics, type Occupancy } from '#gateway/protocol/index.ts';
+import { OccupancySchema, PROTOCOL_VERSION, signMessage, topics, type Occupancy } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 
@@ -14,8 +15,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+const messageKey = randomBytes(32);
 const aCount = (windowStartS: number, count: number | null): Occupancy =>
-  ({ v: PROTOCOL_VERSION, storeId: 's1', gatewayId: 'g1', zoneId: 'entrance', windowStartS, windowEndS: windowStartS + 60, count });
+  signMessage(messageKey, 'occupancy', { v: PROTOCOL_VERSION, storeId: 's1', gatewayId: 'g1', zoneId: 'entrance', windowStartS, windowEndS: windowStartS + 60, count });
 
 describe('MQTT publisher: occupancy', () => {
   it('publishes each count on the gateway\'s occupancy topic at QoS 1, and none before start', async () => {
@@ -27,7 +29,7 @@ describe('MQTT publisher: occupancy', () => {
     watcher.on('message', (topic, payload) => received.push({ topic, payload: String(payload) }));
     await watcher.subscribeAsync('vicino/v1/stores/s1/gateways/g1/#', { qos: 1 });
 
-    const publisher = createMqttPublisher({ url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32), url: broker.url, storeId: 's1', gatewayId: 'g1', logger: silent, now: Date.now });
     publisher.publishOccupancy(aCount(1_800_000_000, 99)); // not started: dropped, does not throw
     await publisher.start();
     cleanups.push(() => publisher.stop());

@@ -81,7 +81,7 @@ describe('gateway privacy (MIN-1, MIN-3)', () => {
     cleanups.push(() => rm(outboxDir, { recursive: true, force: true }));
     const bindings = createSimulatedBindings();
     const scanner = createNobleScanner({ noble: withBindings(bindings), now: Date.now });
-    const publisher = createMqttPublisher({
+    const publisher = createMqttPublisher({ messageKey: randomBytes(32),
       url: broker.url, storeId, gatewayId, logger: logs.logger.child({ component: 'mqtt' }), now: Date.now,
       outbox: createDiskOutbox({ dir: outboxDir, maxBytes: 1 << 20, fsyncIntervalMs: 0, now: Date.now, logger: logs.logger.child({ component: 'outbox' }) }),
       heartbeatIntervalMs: 100, heartbeatCounts: () => ({ advertisements: gateway.stats().advertisements }),

@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pseudonymise, topics, type PresenceEvent, type Pseudonym, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
+import {
+  deriveEventMacKey, pseudonymise, signMessage, topics,
+  type GatewayStatus, type PresenceEvent, type Pseudonym, type UnsignedGatewayStatus, type UnsignedPresenceEvent,
+} from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
@@ -279,12 +283,36 @@ describe('presence ingest', () => {
   });
 
   describe('gateway status', () => {
-    it('marks a known gateway seen, and ignores an unknown one', async () => {
-      const status = { v: 1, storeId: 'store-1', gatewayId: 'gw-1', online: true, atS: nowS() };
-      expect(await ingest.handle(topics.status('store-1', 'gw-1'), Buffer.from(JSON.stringify(status)))).toBe('status');
+    const statusKey = (): Buffer => deriveEventMacKey(gatewaySecret, 'gw-1');
+    const aStatus = (overrides: Partial<UnsignedGatewayStatus> = {}, key = statusKey()): GatewayStatus =>
+      signMessage(key, 'status', { v: 1 as const, storeId: 'store-1', gatewayId: 'gw-1', online: true, atS: nowS(), ...overrides });
+    const sendStatus = (status: unknown, gatewayId = 'gw-1') => ingest.handle(topics.status('store-1', gatewayId), Buffer.from(JSON.stringify(status)));
+
+    it('marks a known gateway seen when its signed status comes in, and ignores an unknown one', async () => {
+      expect(await sendStatus(aStatus())).toBe('status');
       expect(await t.deps.store.getGateway('gw-1')).toMatchObject({ online: true, lastSeenAtMs: t.deps.now() });
-      expect(await ingest.handle(topics.status('store-1', 'gw-9'), Buffer.from(JSON.stringify({ ...status, gatewayId: 'gw-9' })))).toBe('unknown-gateway');
+      expect(await sendStatus(aStatus({ gatewayId: 'gw-9' }), 'gw-9')).toBe('unknown-gateway');
       expect(await ingest.handle(topics.status('store-1', 'gw-1'), Buffer.from('{"online": yes}'))).toBe('rejected-schema');
+    });
+
+    it('refuses a status signed with another key, or altered after signing, and changes nothing', async () => {
+      expect(await sendStatus(aStatus({ online: false }))).toBe('status');
+      const before = await t.deps.store.getGateway('gw-1');
+      t.clock.advance(SECOND_MS);
+      expect(await sendStatus(aStatus({}, randomBytes(32)))).toBe('forged');
+      expect(await sendStatus({ ...aStatus({ online: false }), online: true })).toBe('forged');
+      expect(await sendStatus({ ...aStatus(), tag: undefined })).toBe('rejected-schema');
+      expect(await sendStatus(aStatus({ gatewayId: 'gw-2' }))).toBe('rejected-mismatch');
+      expect(await t.deps.store.getGateway('gw-1')).toEqual(before);
+    });
+
+    it('takes the will ("offline", signed at connect) whatever its age, but not a stale "online"', async () => {
+      const signedAtConnect = aStatus({ online: false });
+      t.clock.advance(3 * 86_400 * SECOND_MS);
+      expect(await sendStatus(signedAtConnect)).toBe('status');
+      expect(await t.deps.store.getGateway('gw-1')).toMatchObject({ online: false, lastSeenAtMs: t.deps.now() });
+      expect(await sendStatus(aStatus({ atS: nowS() - 2 * 3_600 }))).toBe('stale');
+      expect(await t.deps.store.getGateway('gw-1')).toMatchObject({ online: false });
     });
   });
 });

@@ -23,10 +23,18 @@ describe('parseAdStructures', () => {
     expect(list?.data.byteOffset).toBe(data.byteOffset + 5);
   });
 
-  it('treats a zero length byte as the end of the data, not an error', () => {
+  it('reports a zero length byte followed by data, keeping the structures before it', () => {
     const result = parseAdStructures(bytes('02 01 06 00 1A FF 4C 00'));
     expect(result.structures.map((s) => s.type)).toEqual([0x01]);
-    expect(result.error).toBeUndefined();
+    expect(result.error).toEqual({
+      code: 'zero-length',
+      offset: 3,
+      message: 'zero-length AD structure at offset 3 is followed by data (non-zero byte at offset 4); the rest was not decoded',
+    });
+  });
+
+  it('names the first non-zero byte after a zero length', () => {
+    expect(parseAdStructures(bytes('02 01 06 00 00 00 07')).error).toMatchObject({ code: 'zero-length', offset: 3, message: expect.stringContaining('offset 6') });
   });
 
   it('accepts trailing zero padding up to 31 bytes', () => {

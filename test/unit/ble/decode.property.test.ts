@@ -1,11 +1,17 @@
 import { Buffer } from 'node:buffer';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseAdStructures } from '#gateway/ble/ad-parser.ts';
+import type { AdStructure } from '#gateway/ble/ad-parser.ts';
 import { decodeAdvertisement } from '#gateway/ble/decode.ts';
 import type { Advertisement } from '#gateway/ble/decode.ts';
 import type { BeaconFrame } from '#gateway/ble/frames.ts';
 import {
   encodeAltBeacon,
+  encodeAppleContinuity,
+  encodeExposureNotification,
+  encodeMicrosoftCdp,
   encodeEddystoneEid,
   encodeEddystoneTlm,
   encodeEddystoneUid,
@@ -13,9 +19,11 @@ import {
   encodeIBeacon,
 } from '#simulator/radio/encoders.ts';
 
-// 40,000 + 30,000 + 7 × 5,000 = 105,000 runs in all.
+// Random and mutated buffers: 40,000 arbitrary + 10,000 runs × (5 single mutations + their stack) = 100,000;
+// round trips: 7 × 5,000.
 const ARBITRARY_RUNS = 40_000;
-const MUTATION_RUNS = 30_000;
+const MUTATION_RUNS = 10_000;
+const MUTATIONS_PER_RUN = 5;
 const ROUND_TRIP_RUNS = 5_000;
 
 const hexOf = (size: number) => fc.uint8Array({ minLength: size, maxLength: size }).map((b) => Buffer.from(b).toString('hex'));
@@ -60,43 +68,132 @@ const beacons = {
   'eddystone-eid': eddystoneEid.map((p) => [encodeEddystoneEid(p), { type: 'eddystone-eid', ...p }] as const),
 } satisfies Record<BeaconFrame['type'], fc.Arbitrary<readonly [Buffer, BeaconFrame]>>;
 
-function expectWellFormed(ad: Advertisement, length: number): void {
+const BEACON_TYPES = new Set<string>(['ibeacon', 'altbeacon', 'eddystone-uid', 'eddystone-url', 'eddystone-tlm', 'eddystone-etlm', 'eddystone-eid']);
+
+/** One AD structure as a packet of its own. */
+const alone = (s: AdStructure): Uint8Array => Uint8Array.of(s.data.length + 1, s.type, ...s.data);
+
+/**
+ * The invariants every decode keeps, whatever the input:
+ * - every error offset lies within the packet, and the result is plain JSON;
+ * - the structural verdict (overrun, zero-length) is exactly parseAdStructures' one;
+ * - every beacon comes from a well-formed AD structure of the packet: that structure, decoded alone,
+ *   gives exactly this beacon and no error (so nothing is read across structures or past an error).
+ */
+function expectInvariants(data: Uint8Array): Advertisement {
+  // Plain checks, with expect() only to report a failure: 100k+ inputs must run in seconds.
+  const fail = (what: string): never => {
+    expect.fail(`${what}\ninput: ${Buffer.from(data).toString('hex')}`);
+  };
+  const ad = decodeAdvertisement(data);
   for (const error of ad.errors) {
-    expect(Number.isInteger(error.offset) && error.offset >= 0 && error.offset < length).toBe(true);
+    if (!(Number.isInteger(error.offset) && error.offset >= 0 && error.offset < data.length)) fail(`error offset out of bounds: ${JSON.stringify(error)}`);
+    if (!/\S/.test(error.message)) fail('error without a message');
   }
-  expect(JSON.parse(JSON.stringify(ad))).toStrictEqual(ad); // plain JSON: no undefined, NaN or class instances
+  // Plain JSON: no undefined, NaN or class instances (every key and value survives a round trip).
+  const json = JSON.stringify(ad);
+  if (JSON.stringify(JSON.parse(json)) !== json || !isDeepStrictEqual(JSON.parse(json), ad)) fail(`not plain JSON: ${json}`);
+  const parsed = parseAdStructures(data);
+  const structural = ad.errors.filter((e) => e.code === 'overrun' || e.code === 'zero-length');
+  if (!isDeepStrictEqual(structural, parsed.error ? [parsed.error] : [])) fail(`structural errors ${JSON.stringify(structural)} ≠ parseAdStructures ${JSON.stringify(parsed.error)}`);
+  let from = 0;
+  for (const frame of ad.frames) {
+    if (!BEACON_TYPES.has(frame.type)) continue;
+    const expected = JSON.stringify({ ...EMPTY, frames: [frame] });
+    const index = parsed.structures.findIndex((s, i) => i >= from && JSON.stringify(decodeAdvertisement(alone(s))) === expected);
+    if (index < 0) fail(`beacon ${JSON.stringify(frame)} has no well-formed structure of its own`);
+    from = index + 1;
+  }
+  return ad;
+}
+
+const EMPTY: Advertisement = { frames: [], serviceUuids16: [], serviceUuids32: [], serviceUuids128: [], errors: [] };
+
+/** Valid packets to mutate: every beacon, the non-beacons, and a long extended-advertising packet. */
+const valid = fc.oneof(
+  ...Object.values(beacons).map((arbitrary) => arbitrary.map(([packet]) => Uint8Array.from(packet))),
+  fc.constant(Uint8Array.from(encodeAppleContinuity({ subtype: 0x10, payload: '0b1c6e8b40' }))),
+  fc.constant(Uint8Array.from(encodeExposureNotification({ rpi: '8b12077e510c4f3a9d63e2a15c08bb70', metadata: '40080000' }))),
+  fc.constant(Uint8Array.from(encodeMicrosoftCdp(`01092002${'3c'.repeat(23)}`))),
+  fc.tuple(beacons.ibeacon, beacons['eddystone-eid'], beacons.altbeacon).map(([[a], [b], [c]]) => Uint8Array.from([...a, ...b.subarray(3), ...c.subarray(3)])),
+);
+
+type Mutation =
+  | { kind: 'flip'; at: number; mask: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'length'; structure: number; value: number }
+  | { kind: 'insert'; at: number; byte: number }
+  | { kind: 'append'; bytes: Uint8Array };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 0xff }) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('length' as const), structure: fc.nat(), value: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xff })) }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), byte: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xff })) }),
+  fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+);
+
+function mutate(packet: Uint8Array, m: Mutation): Uint8Array {
+  const bytes = Uint8Array.from(packet);
+  switch (m.kind) {
+    case 'flip':
+      bytes[m.at % bytes.length] = (bytes[m.at % bytes.length] ?? 0) ^ m.mask;
+      return bytes;
+    case 'truncate':
+      return bytes.subarray(0, m.at % (bytes.length + 1));
+    case 'length': {
+      // Edit the length byte of one of the packet's AD structures.
+      const { structures } = parseAdStructures(packet);
+      const target = structures[m.structure % structures.length];
+      if (target !== undefined) bytes[target.offset] = m.value;
+      return bytes;
+    }
+    case 'insert': {
+      const at = m.at % (bytes.length + 1);
+      const inserted = new Uint8Array(bytes.length + 1);
+      inserted.set(bytes.subarray(0, at));
+      inserted[at] = m.byte;
+      inserted.set(bytes.subarray(at), at + 1);
+      return inserted;
+    }
+    case 'append': {
+      const appended = new Uint8Array(bytes.length + m.bytes.length);
+      appended.set(bytes);
+      appended.set(m.bytes, bytes.length);
+      return appended;
+    }
+  }
 }
 
 describe('decodeAdvertisement, for any input', () => {
-  it('never throws on arbitrary bytes, and every error offset lies within the packet', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (data) => {
-        expectWellFormed(decodeAdvertisement(data), data.length);
-      }),
-      { numRuns: ARBITRARY_RUNS },
-    );
-  });
+  it('never throws on arbitrary bytes, and keeps every invariant', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (data) => void expectInvariants(data)), { numRuns: ARBITRARY_RUNS });
+  }, 60_000);
 
-  it('never throws on mutated or truncated beacon advertisements, and errors point inside them', () => {
-    const mutated = fc
-      .tuple(
-        fc.oneof(...Object.values(beacons)),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 0xff })), { maxLength: 4 }),
-        fc.option(fc.nat(), { nil: undefined }),
-      )
-      .map(([[packet], flips, cut]) => {
-        const bytes = Uint8Array.from(packet);
-        for (const [index, mask] of flips) {
-          const at = index % bytes.length;
-          bytes[at] = (bytes[at] ?? 0) ^ mask;
-        }
-        return cut === undefined ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
-      });
+  it('never throws on mutated packets (bit flips, truncation, length-byte edits, insertions), and keeps every invariant', () => {
     fc.assert(
-      fc.property(mutated, (data) => {
-        expectWellFormed(decodeAdvertisement(data), data.length);
+      fc.property(valid, fc.array(mutation, { minLength: MUTATIONS_PER_RUN, maxLength: MUTATIONS_PER_RUN }), (packet, mutations) => {
+        // Each mutation on its own, then all of them stacked.
+        let stacked: Uint8Array = packet;
+        for (const m of mutations) {
+          expectInvariants(mutate(packet, m));
+          stacked = mutate(stacked, m);
+        }
+        expectInvariants(stacked);
       }),
       { numRuns: MUTATION_RUNS },
+    );
+  }, 60_000);
+
+  it('reports a length-byte edit that overruns the packet at that structure\'s offset', () => {
+    fc.assert(
+      fc.property(valid, fc.nat(), (packet, pick) => {
+        const { structures } = parseAdStructures(packet);
+        const target = structures[pick % structures.length]!;
+        const edited = mutate(packet, { kind: 'length', structure: pick, value: packet.length - target.offset });
+        expect(decodeAdvertisement(edited).errors).toContainEqual(expect.objectContaining({ code: 'overrun', offset: target.offset }));
+      }),
+      { numRuns: 1_000 },
     );
   });
 });
@@ -106,9 +203,10 @@ describe('encode then decode', () => {
     fc.assert(
       fc.property(arbitrary, ([packet, frame]) => {
         const ad = decodeAdvertisement(packet);
-        expect(ad.errors).toEqual([]);
-        expect(ad.frames).toStrictEqual([frame]);
-        expect(packet.length).toBeLessThanOrEqual(31);
+        if (ad.errors.length > 0 || !isDeepStrictEqual(ad.frames, [frame]) || packet.length > 31) {
+          expect({ errors: ad.errors, frames: ad.frames, bytes: packet.length }).toStrictEqual({ errors: [], frames: [frame], bytes: packet.length });
+          expect(packet.length).toBeLessThanOrEqual(31);
+        }
       }),
       { numRuns: ROUND_TRIP_RUNS },
     );

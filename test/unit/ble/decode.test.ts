@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { decodeAdvertisement, decodeHexAdvertisement } from '#gateway/ble/decode.ts';
+import { decodeAdvertisement, decodeHexAdvertisement, decodeManufacturerBytes } from '#gateway/ble/decode.ts';
 import type { Frame } from '#gateway/ble/frames.ts';
 
 const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/[\s:]/g, ''), 'hex'));
@@ -54,6 +54,11 @@ describe('decodeAdvertisement', () => {
     ['a Windows Connected Devices Platform beacon', `1E FF 06 00 01 09 20 02 ${'3C '.repeat(23)}`, [{ type: 'microsoft-cdp' }]],
     ['another company\'s manufacturer data', `${FLAGS} 05 FF 59 00 01 02`, [{ type: 'manufacturer', companyId: 0x59, data: '0102' }]],
     ['other 16-bit service data', '04 16 0F 18 64', [{ type: 'service-data', uuid: '180f', data: '64' }]],
+    ['32-bit service data', '07 20 78 56 34 12 AB CD', [{ type: 'service-data', uuid: '12345678', data: 'abcd' }]],
+    ['128-bit service data (UUID little-endian)', '13 21 9E CA DC 24 0E E5 A9 E0 93 F3 A3 B5 01 00 40 6E 01 02',
+      [{ type: 'service-data', uuid: '6e400001-b5a3-f393-e0a9-e50e24dcca9e', data: '0102' }]],
+    ['an AltBeacon under any company ID (here Nordic, 0x0059)', `1B FF 59 00 BE AC ${'11 '.repeat(16)} 00 07 00 08 BB 00`,
+      [{ type: 'altbeacon', companyId: 0x59, id1: '11111111-1111-1111-1111-111111111111', id2: 7, id3: 8, referenceRssiDbm: -69, reserved: 0 }]],
   ])('decodes %s', (_name, hex, frames) => {
     const ad = decodeHex(hex);
     expect(ad.errors).toEqual([]);
@@ -82,12 +87,13 @@ describe('decodeAdvertisement', () => {
 
   it('reads flags, names, TX power and service UUID lists', () => {
     const nordicUartLe = '9E CA DC 24 0E E5 A9 E0 93 F3 A3 B5 01 00 40 6E';
-    const ad = decodeHex(`${FLAGS} 02 0A F4 ${EDDYSTONE_LIST} 11 07 ${nordicUartLe} 07 09 56 69 63 69 6E 6F`);
+    const ad = decodeHex(`${FLAGS} 02 0A F4 ${EDDYSTONE_LIST} 05 05 78 56 34 12 11 07 ${nordicUartLe} 07 09 56 69 63 69 6E 6F`);
     expect(ad).toStrictEqual({
       frames: [],
       flags: 0x06,
       txPowerDbm: -12,
       serviceUuids16: ['feaa'],
+      serviceUuids32: ['12345678'],
       serviceUuids128: ['6e400001-b5a3-f393-e0a9-e50e24dcca9e'],
       localName: 'Vicino',
       localNameComplete: true,
@@ -111,13 +117,20 @@ describe('decodeAdvertisement', () => {
     expect(ad.frames).toStrictEqual([IBEACON, ALTBEACON, EID, { type: 'manufacturer', companyId: 0x59, data: 'ee'.repeat(159) }]);
   });
 
-  it('treats a zero length byte as the end of the data', () => {
+  it('reports a zero-length AD followed by data, and decodes nothing after it', () => {
     const ad = decodeHex(`${FLAGS} 00 ${IBEACON_BLOCK}`);
-    expect(ad).toMatchObject({ flags: 0x06, frames: [], errors: [] });
+    expect(ad).toMatchObject({ flags: 0x06, frames: [] });
+    expect(ad.errors).toEqual([{
+      code: 'zero-length', offset: 3, message: 'zero-length AD structure at offset 3 is followed by data (non-zero byte at offset 4); the rest was not decoded',
+    }]);
+  });
+
+  it('accepts zero padding after the last AD structure', () => {
+    expect(decodeHex(`${FLAGS} ${EDDYSTONE_LIST} ${EID_BLOCK} 00 00 00 00 00 00 00 00 00 00`)).toMatchObject({ frames: [EID], errors: [] });
   });
 
   it('returns nothing, and no error, for empty advertising data', () => {
-    expect(decodeAdvertisement(new Uint8Array(0))).toStrictEqual({ frames: [], serviceUuids16: [], serviceUuids128: [], errors: [] });
+    expect(decodeAdvertisement(new Uint8Array(0))).toStrictEqual({ frames: [], serviceUuids16: [], serviceUuids32: [], serviceUuids128: [], errors: [] });
   });
 
   it('reports an overrun by offset and keeps what decoded before it', () => {
@@ -151,6 +164,9 @@ describe('decodeAdvertisement', () => {
       { code: 'truncated', offset: 0, message: 'manufacturer data: expected at least 2 bytes after the AD type, got 1' }],
     ['a 16-bit UUID list with an odd byte', '04 03 AA FE 6F',
       { code: 'truncated', offset: 0, message: '16-bit service UUID list: 3 bytes is not a multiple of 2' }],
+    ['128-bit service data too short for its UUID', '05 21 01 02 03 04',
+      { code: 'truncated', offset: 0, message: '128-bit service data: expected at least 16 bytes after the AD type, got 4' }],
+    ['flags with no byte', '01 01', { code: 'truncated', offset: 0, message: 'flags: expected at least 1 bytes after the AD type, got 0' }],
   ])('reports %s, without a frame', (_name, hex, error) => {
     const ad = decodeHex(hex);
     expect(ad.errors).toEqual([error]);
@@ -187,5 +203,18 @@ describe('decodeHexAdvertisement', () => {
   it('rejects text with no digits', () => {
     expect(decodeHexAdvertisement('')).toMatchObject({ error: { code: 'empty', offset: 0 } });
     expect(decodeHexAdvertisement(' : ')).toMatchObject({ error: { code: 'empty', offset: 0 } });
+  });
+});
+
+describe('decodeManufacturerBytes', () => {
+  it('decodes manufacturer data given on its own, company ID first', () => {
+    expect(decodeManufacturerBytes(bytes(IBEACON_BLOCK.slice('1A FF '.length)))).toStrictEqual(IBEACON);
+    expect(decodeManufacturerBytes(bytes(ALTBEACON_BLOCK.slice('1B FF '.length)))).toStrictEqual(ALTBEACON);
+    expect(decodeManufacturerBytes(bytes('4C 00 10 05 0B 1C 6E 8B 40'))).toStrictEqual({ type: 'apple-continuity', subtype: 0x10 });
+  });
+
+  it('reports bytes too short for a company ID, or a frame cut short, at offset 0', () => {
+    expect(decodeManufacturerBytes(bytes('4C'))).toStrictEqual({ code: 'truncated', offset: 0, message: 'manufacturer data: expected a 2-byte company ID, got 1 byte' });
+    expect(decodeManufacturerBytes(bytes('4C 00 02 15 E2 C5'))).toMatchObject({ code: 'truncated', offset: 0, message: 'iBeacon: expected 23 bytes after the company ID, got 4' });
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createGateway, type Gateway, type GatewaySettings } from '#gateway/gateway.ts';
-import { GatewayConfigMessageSchema, OccupancySchema, pseudonymise, wrapEpochKey } from '#gateway/protocol/index.ts';
+import { deriveEventMacKey, GatewayConfigMessageSchema, OccupancySchema, pseudonymise, verifyMessage, wrapEpochKey } from '#gateway/protocol/index.ts';
 import { createMemoryPublisher, type MemoryPublisher } from '#gateway/publisher/memory-publisher.ts';
 import type { RawAdvertisement, Scanner } from '#gateway/scanner/scanner.ts';
 import { encodeEddystoneEid } from '#simulator/radio/encoders.ts';
@@ -124,11 +124,14 @@ describe('gateway occupancy', () => {
       advance(1_000);
     }
     advance(120_000); // the crowd left at +130 s: the window from +120 s counts them (present at its start), the next one nobody
-    expect(publisher.occupancy.map((report) => OccupancySchema.parse(report))).toEqual([
+    const reports = publisher.occupancy.map((report) => OccupancySchema.parse(report));
+    expect(reports.map(({ tag: _tag, ...report }) => report)).toEqual([
       { v: 1, storeId: STORE, gatewayId: GATEWAY, zoneId: ZONE, windowStartS: T0 / 1000 + 60, windowEndS: T0 / 1000 + 120, count: 7 },
       { v: 1, storeId: STORE, gatewayId: GATEWAY, zoneId: ZONE, windowStartS: T0 / 1000 + 120, windowEndS: T0 / 1000 + 180, count: 7 },
       { v: 1, storeId: STORE, gatewayId: GATEWAY, zoneId: ZONE, windowStartS: T0 / 1000 + 180, windowEndS: T0 / 1000 + 240, count: null },
     ]);
+    // Each count is signed by this gateway (event-auth.ts), so a server can tell it is not forged.
+    for (const report of reports) expect(verifyMessage(deriveEventMacKey(SECRET, GATEWAY), 'occupancy', report)).toBe(true);
     const outside = `${JSON.stringify(publisher.occupancy)}\n${logs.text()}`;
     for (const event of publisher.events) expect(outside).not.toContain(event.pseudonym);
     await gateway.stop();

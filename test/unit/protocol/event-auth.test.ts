@@ -3,14 +3,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalEventBytes,
+  canonicalJson,
   deriveEventMacKey,
   eventMac,
   SIGNED_FIELDS,
+  signMessage,
   signPresenceEvent,
+  verifyMessage,
   verifyPresenceEvent,
   type UnsignedPresenceEvent,
 } from '#gateway/protocol/event-auth.ts';
-import { PresenceEventSchema, type PresenceEvent } from '#gateway/protocol/messages.ts';
+import { GatewayStatusSchema, PresenceEventSchema, type PresenceEvent } from '#gateway/protocol/messages.ts';
 import type { Pseudonym } from '#gateway/protocol/pseudonym.ts';
 
 const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => i)); // 00 01 … 1f
@@ -186,5 +189,31 @@ describe('signing and verifying', () => {
   it('returns false, without throwing, for a MAC of the wrong length', () => {
     const event = signPresenceEvent(KEY, anUnsignedEvent());
     for (const tag of ['', 'short', `${event.tag}A`, event.tag.slice(0, 42)]) expect(verifyPresenceEvent(KEY, { ...event, tag })).toBe(false);
+  });
+});
+
+describe('status and occupancy authentication', () => {
+  const status = { v: 1 as const, storeId: 'store-1', gatewayId: 'gw-1', online: true, atS: 1_800_000_000, counts: { uptimeS: 5, advertisements: 12 } };
+
+  it('signs a message so that it parses and verifies, whatever the order of its keys', () => {
+    const signed = signMessage(KEY, 'status', status);
+    expect(GatewayStatusSchema.parse(JSON.parse(JSON.stringify(signed)))).toEqual(signed);
+    const reordered = { tag: signed.tag, counts: { advertisements: 12, uptimeS: 5 }, atS: status.atS, online: true, gatewayId: 'gw-1', storeId: 'store-1', v: 1 as const };
+    expect(verifyMessage(KEY, 'status', reordered)).toBe(true);
+  });
+
+  it('fails for another key, another kind of message, and any changed field, nested ones included', () => {
+    const signed = signMessage(KEY, 'status', status);
+    expect(verifyMessage(randomBytes(32), 'status', signed)).toBe(false);
+    expect(verifyMessage(KEY, 'occupancy', signed)).toBe(false);
+    fc.assert(fc.property(fc.constantFrom('online', 'atS', 'gatewayId', 'counts'), (field) => {
+      const changed = { ...signed, [field]: field === 'online' ? false : field === 'atS' ? status.atS + 1 : field === 'counts' ? { uptimeS: 6, advertisements: 12 } : 'gw-2' };
+      return !verifyMessage(KEY, 'status', changed);
+    }));
+    expect(verifyMessage(KEY, 'status', { ...signed, version: '9.9' } as typeof signed)).toBe(false);
+  });
+
+  it('writes canonical JSON with sorted keys and no undefined members', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: null, c: 'x' }], e: undefined })).toBe('{"a":[{"c":"x","d":null}],"b":1}');
   });
 });

@@ -11,6 +11,7 @@ const aReport = (overrides: Record<string, unknown> = {}): Record<string, unknow
   windowStartS: 1_893_920_400,
   windowEndS: 1_893_920_460,
   count: 12,
+  tag: 'A'.repeat(43),
   ...overrides,
 });
 
