@@ -224,7 +224,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async start() {
       publisher.onConfig(applyConfig);
       await publisher.start();
-      await scanner.start(handle);
+      try {
+        await scanner.start(handle);
+      } catch (error) {
+        // Nothing was heard, so nothing is lost: close the broker connection, or it would keep the process alive.
+        await publisher.stop();
+        throw error;
+      }
       scanning = true;
       tickTimer = setInterval(() => {
         const nowMs = now();

@@ -16,7 +16,7 @@ import {
   type Pseudonym,
 } from '#gateway/protocol/index.ts';
 import { createMemoryPublisher, type MemoryPublisher } from '#gateway/publisher/memory-publisher.ts';
-import type { RawAdvertisement, Scanner, ScannerStats } from '#gateway/scanner/scanner.ts';
+import { ScannerUnavailableError, type RawAdvertisement, type Scanner, type ScannerStats } from '#gateway/scanner/scanner.ts';
 import { encodeAppleContinuity, encodeEddystoneEid, encodeExposureNotification, encodeIBeacon } from '#simulator/radio/encoders.ts';
 import { createLogSink, type LogSink } from '#test/helpers/log-sink.ts';
 
@@ -251,6 +251,20 @@ describe('gateway pipeline', () => {
     expect(scanner.stopped).toBe(true);
     expect(publisher.events.map((e) => e.kind)).toEqual(['enter', 'exit']);
     expect(gateway.stats().present).toBe(0);
+  });
+});
+
+describe('gateway start with a scanner that cannot start', () => {
+  it('stops its publisher again, so the broker connection does not keep a failed process alive', async () => {
+    let publisherStopped = false;
+    const publisher = { ...createMemoryPublisher(), stop: async () => void (publisherStopped = true) };
+    const scanner = { ...createFakeScanner(), start: async () => Promise.reject(new ScannerUnavailableError('no Bluetooth HCI support in this kernel or container')) };
+    const gateway = createGateway({
+      scanner, publisher, logger: createLogSink().logger, now: () => NOW_MS,
+      settings: { storeId: STORE, gatewayId: GATEWAY, zoneId: ZONE, secret: SECRET },
+    });
+    await expect(gateway.start()).rejects.toThrow(ScannerUnavailableError);
+    expect(publisherStopped).toBe(true);
   });
 });
 
