@@ -68,7 +68,8 @@ export function renderMosquittoConf(text: string, at: { dir: string; gatewayPort
   return `${rendered}\nuser ${userInfo().username}\n`;
 }
 
-async function portAccepts(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port now. */
+export async function portAccepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

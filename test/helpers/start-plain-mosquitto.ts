@@ -1,27 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { freePort } from './start-mosquitto.ts';
+import { freePort, portAccepts } from './start-mosquitto.ts';
 
 // A private Mosquitto (MQTT 5) without TLS or logins, on a port of its own, with persistence, that a
 // test can stop and start again on the same port: a broker outage. (start-mosquitto.ts runs the
 // shipped configuration with TLS and ACLs; this one is for delivery tests that need neither.)
 
 export type PlainMosquitto = { url: string; port: number; start(): Promise<void>; stop(): Promise<void>; close(): Promise<void> };
-
-async function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export async function startPlainMosquitto(): Promise<PlainMosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'vicino-plain-mosquitto-'));
