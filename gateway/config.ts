@@ -129,10 +129,21 @@ const ReplayScannerSchema = z
   })
   .strict();
 
-// `kind` may be left out: a scanner without one is noble on the HCI socket, as before replay existed.
+/**
+ * `kind` may be left out: a scanner without one is noble on the HCI socket, as before replay existed.
+ * `type` is accepted for it (`{"type": "replay", …}`, as the operators' guide first wrote it); giving
+ * both is an error, so a file never says two things.
+ */
+const scannerKindOf = (value: unknown): unknown => {
+  if (typeof value !== 'object' || value === null) return value;
+  const { type, ...rest } = value as Record<string, unknown>;
+  if (type !== undefined && 'kind' in rest) return value; // both: left for the schema to refuse (`type` is unknown to it)
+  const kind = type ?? rest.kind ?? 'noble-hci';
+  return { ...rest, kind };
+};
 const ScannerSchema = z
   .preprocess(
-    (value) => (typeof value === 'object' && value !== null && !('kind' in value) ? { kind: 'noble-hci', ...value } : value),
+    scannerKindOf,
     z.discriminatedUnion('kind', [NobleHciScannerSchema, ReplayScannerSchema]),
   )
   .default({ kind: 'noble-hci', extended: false, watchdogMs: 30_000, retryMaxDelayMs: 60_000, onStartupProblem: 'exit' });

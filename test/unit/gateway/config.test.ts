@@ -32,6 +32,17 @@ describe('loadGatewayConfig', () => {
     for (const problem of result.problems) expect(problem.startsWith('/etc/vicino/gateway.json: ')).toBe(true);
   });
 
+  it('takes a replay scanner by `kind` or by `type`, and refuses a file that gives both', () => {
+    for (const scanner of [{ kind: 'replay', file: '/var/lib/vicino/store.btsnoop' }, { type: 'replay', file: '/var/lib/vicino/store.btsnoop', speed: 'max' }]) {
+      const result = load(aFile({ scanner }));
+      expect(result.ok && result.config.scanner).toMatchObject({ kind: 'replay', file: '/var/lib/vicino/store.btsnoop' });
+    }
+    const both = load(aFile({ scanner: { kind: 'replay', type: 'noble-hci', file: 'x' } }));
+    expect(both).toEqual({ ok: false, problems: [expect.stringMatching(/^\/etc\/vicino\/gateway\.json: scanner/)] });
+    const noFile = load(aFile({ scanner: { type: 'replay' } }));
+    expect(noFile).toEqual({ ok: false, problems: [expect.stringContaining('scanner.file')] });
+  });
+
   it('does not echo the secret in a problem', () => {
     const secret = 'not!a*valid&secret-but-long-enough';
     const result = load(aFile({ secret }));
