@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Proximity } from '#gateway/protocol/index.ts';
 
 // Which zone a shopper is in, when several gateways of one store hear them at once (issue 4 item 6:
@@ -57,6 +58,18 @@ export type ZoneState = {
    */
   applied: { eventId: string; transitions: ZoneTransition[] }[];
 };
+
+const TenureSchema = z.object({ zoneId: z.string(), sinceMs: z.number() }).strict();
+const TransitionSchema = z.object({ kind: z.enum(['entered', 'left']), zoneId: z.string(), atMs: z.number(), dwellMs: z.number() }).strict();
+/** A stored state, as read back from the Store (zone IDs, ranks, times and event IDs only). */
+export const ZoneStateSchema = z
+  .object({
+    claims: z.record(z.string(), z.object({ rank: z.number().int().min(0).max(2), atMs: z.number() }).strict()),
+    current: TenureSchema.nullable(),
+    challenger: TenureSchema.nullable(),
+    applied: z.array(z.object({ eventId: z.string(), transitions: z.array(TransitionSchema) }).strict()),
+  })
+  .strict() satisfies z.ZodType<ZoneState>;
 
 /** How many applied event IDs the state remembers. A redelivery comes within seconds; 16 events are minutes of edges. */
 export const APPLIED_EVENTS_KEPT = 16;
