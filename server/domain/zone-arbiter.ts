@@ -98,40 +98,41 @@ function bestClaim(claims: Record<string, ZoneClaim>, except?: string): [string,
   return best;
 }
 
-/** Applies the rules at time nowMs to claims already updated; mutates `state` (a fresh copy) and returns the transitions. */
-function settle(state: ZoneState, nowMs: number, config: ArbiterConfig): ZoneTransition[] {
-  const out: ZoneTransition[] = [];
+/** Drops the claims older than staleMs at nowMs; leaving the current zone if its claim was one of them. */
+function expire(state: ZoneState, nowMs: number, config: ArbiterConfig, out: ZoneTransition[]): void {
   for (const [zoneId, claim] of Object.entries(state.claims)) if (nowMs - claim.atMs > config.staleMs) delete state.claims[zoneId];
-  const leave = (tenure: ZoneTenure): void => {
-    out.push({ kind: 'left', zoneId: tenure.zoneId, atMs: nowMs, dwellMs: Math.max(0, nowMs - tenure.sinceMs) });
-  };
+  if (state.current !== null && state.claims[state.current.zoneId] === undefined) {
+    out.push({ kind: 'left', zoneId: state.current.zoneId, atMs: nowMs, dwellMs: Math.max(0, nowMs - state.current.sinceMs) });
+    state.current = null;
+    state.challenger = null;
+  }
+}
+
+/** Applies the rules at time nowMs to claims already updated; mutates `state` (a fresh copy) and appends the transitions. */
+function settle(state: ZoneState, nowMs: number, config: ArbiterConfig, out: ZoneTransition[]): void {
+  expire(state, nowMs, config, out);
   const enter = (zoneId: string): void => {
     state.current = { zoneId, sinceMs: nowMs };
     state.challenger = null;
     out.push({ kind: 'entered', zoneId, atMs: nowMs, dwellMs: 0 });
   };
-
   const { current } = state;
-  const held = current === null ? undefined : state.claims[current.zoneId];
-  if (current === null || held === undefined) {
-    if (current !== null) leave(current);
-    state.current = null;
-    state.challenger = null;
+  if (current === null) {
     const best = bestClaim(state.claims);
     if (best !== undefined) enter(best[0]);
-    return out;
+    return;
   }
+  const held = state.claims[current.zoneId]!;
   const rival = bestClaim(state.claims, current.zoneId);
   if (rival === undefined || rival[1].rank - held.rank < config.marginBands) {
     state.challenger = null;
-    return out;
+    return;
   }
   if (state.challenger?.zoneId !== rival[0]) state.challenger = { zoneId: rival[0], sinceMs: nowMs };
   if (nowMs - state.challenger.sinceMs >= config.holdMs) {
-    leave(current);
+    out.push({ kind: 'left', zoneId: current.zoneId, atMs: nowMs, dwellMs: Math.max(0, nowMs - current.sinceMs) });
     enter(rival[0]);
   }
-  return out;
 }
 
 const copy = (state: ZoneState): ZoneState => ({
@@ -153,14 +154,18 @@ export function arbitrateZone(previous: ZoneState | undefined, observation: Zone
 
   const state = copy(prev);
   const { zoneId, atMs } = observation;
+  // Time never runs backwards for the rules: an out-of-order event is judged at the latest time seen.
+  const nowMs = Math.max(atMs, ...Object.values(state.claims).map((c) => c.atMs), state.current?.sinceMs ?? 0, state.challenger?.sinceMs ?? 0);
+  // Claims that went stale before this event first: a shopper unheard for staleMs has left, even from
+  // the zone this event claims again (its exit was lost), so the claim below is a new entry.
+  const transitions: ZoneTransition[] = [];
+  expire(state, nowMs, config, transitions);
   const claim = state.claims[zoneId];
   if (claim === undefined || atMs >= claim.atMs) {
     if (observation.kind === 'exit') delete state.claims[zoneId];
     else state.claims[zoneId] = { rank: PROXIMITY_RANK[observation.proximity], atMs };
   }
-  // Time never runs backwards for the rules: an out-of-order event is judged at the latest time seen.
-  const nowMs = Math.max(atMs, ...Object.values(state.claims).map((c) => c.atMs), state.current?.sinceMs ?? 0, state.challenger?.sinceMs ?? 0);
-  const transitions = settle(state, nowMs, config);
+  settle(state, nowMs, config, transitions);
   state.applied.push({ eventId: observation.eventId, transitions });
   if (state.applied.length > APPLIED_EVENTS_KEPT) state.applied.splice(0, state.applied.length - APPLIED_EVENTS_KEPT);
   return { state, transitions, duplicate: false };
@@ -173,7 +178,9 @@ export function arbitrateZone(previous: ZoneState | undefined, observation: Zone
 export function arbitrateZoneAt(previous: ZoneState, nowMs: number, config: ArbiterConfig = DEFAULT_ARBITER_CONFIG): { state: ZoneState; transitions: ZoneTransition[] } {
   const state = copy(previous);
   const latestMs = Math.max(nowMs, state.current?.sinceMs ?? 0, state.challenger?.sinceMs ?? 0);
-  return { state, transitions: settle(state, latestMs, config) };
+  const transitions: ZoneTransition[] = [];
+  settle(state, latestMs, config, transitions);
+  return { state, transitions };
 }
 
 /** When time alone next changes this state — a challenger's hold ending or the oldest claim going stale — or null. */

@@ -299,7 +299,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           const [row] = (await q('SELECT state, version FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
           const previous = row === undefined ? undefined : zoneStateOf(row.state);
           const next = update(previous);
-          if (next.state === previous) return { result: next.result };
+          if (next.state === undefined || next.state === previous) return { result: next.result };
           if (row !== undefined) {
             await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2 WHERE store_id = $3 AND shopper_id = $4',
               [JSON.stringify(next.state), next.dueAtMs, storeId, shopperId]);

@@ -245,7 +245,7 @@ export function openSqliteStore(path: string): Store {
         const row = get('SELECT state, version FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);
         const previous = row === undefined ? undefined : zoneStateOf(row.state);
         const next = update(previous);
-        if (next.state === previous) return next.result;
+        if (next.state === undefined || next.state === previous) return next.result;
         if (row === undefined) {
           run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES (?, ?, ?, 1, ?)', storeId, shopperId, JSON.stringify(next.state), next.dueAtMs);
         } else {

@@ -66,10 +66,11 @@ export type PromotionDraft = PromotionSubject & {
 export type SequenceClaim = 'new' | 'redelivery' | 'replay';
 
 /**
- * What an updateZoneState callback returns: the next state (the very object it was given, when nothing
- * changed, is not written), when time alone next changes it (zoneStateDueAtMs), and a result for the caller.
+ * What an updateZoneState callback returns: the next state — undefined, or the very object it was given,
+ * when nothing changed: then nothing is written — when time alone next changes it (zoneStateDueAtMs),
+ * and a result for the caller.
  */
-export type ZoneStateUpdate<T> = { state: ZoneState; dueAtMs: number | null; result: T };
+export type ZoneStateUpdate<T> = { state: ZoneState | undefined; dueAtMs: number | null; result: T };
 export type ZoneStateKey = { storeId: string; shopperId: string };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
