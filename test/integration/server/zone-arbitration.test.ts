@@ -7,9 +7,8 @@ import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
 import {
-  buildTestApp, expectStatus, givenStoreWithGateway, grant, provisionGateway, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
+  buildTestApp, expectStatus, givenStoreWithGateway, grant, provisionGateway, putCampaign, registerShopper, type GatewayConfigFile, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
-import type { GatewayConfigFile } from '#gateway/config.ts';
 
 // Two gateways in one store hear the same shopper: gw-a covers the entrance, gw-b the bakery. Each
 // publishes its own edges with a proximity band; the server's zone arbiter (default margin 1 band,
