@@ -6,17 +6,20 @@ import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presen
 import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
+import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 import {
   buildTestApp, expectStatus, givenStoreWithGateway, grant, provisionGateway, putCampaign, registerShopper, type GatewayConfigFile, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 
 // Two gateways in one store hear the same shopper: gw-a covers the entrance, gw-b the bakery. Each
 // publishes its own edges with a proximity band; the server's zone arbiter (default margin 1 band,
-// hold 10 s) decides which zone the shopper is in, and campaigns fire on its decisions only.
+// hold 10 s) decides which zone the shopper is in, and campaigns fire on its decisions only. Runs on
+// SQLite, and on PostgreSQL too when DATABASE_URL is set.
 
 const HOLD_MS = DEFAULT_ARBITER_CONFIG.holdMs;
 
 let t: TestApp;
+let testStore: TestStore;
 let ingest: PresenceIngest;
 let notified: PromotionRecord[];
 let delivery: Delivery;
@@ -25,25 +28,6 @@ const secrets: Record<'gw-a' | 'gw-b', Buffer> = { 'gw-a': Buffer.alloc(0), 'gw-
 const ZONE = { 'gw-a': 'entrance', 'gw-b': 'bakery' } as const;
 
 const secretOf = (config: GatewayConfigFile): Buffer => Buffer.from(config.secret, 'base64url');
-
-beforeEach(async () => {
-  t = await buildTestApp();
-  notified = [];
-  delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
-  ingest = createPresenceIngest({
-    store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
-  });
-  secrets['gw-a'] = secretOf(await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-a', zoneId: 'entrance', zones: [{ id: 'entrance' }, { id: 'bakery' }] }));
-  secrets['gw-b'] = secretOf(expectStatus<{ config: GatewayConfigFile }>(await provisionGateway(t, 'store-1', { id: 'gw-b', zoneId: 'bakery' }), 201).config);
-  ada = await registerShopper(t.app, { firstName: 'Ada' });
-  await grant(t.app, ada.token, { presence: true, promotions: true });
-  for (const zoneId of ['entrance', 'bakery']) {
-    expectStatus(await putCampaign(t, aCampaign({ id: `welcome-${zoneId}`, storeId: 'store-1', zoneIds: [zoneId], caps: generousCaps })), 200);
-  }
-});
-afterEach(async () => {
-  await t.close();
-});
 
 const nowS = (): number => Math.floor(t.deps.now() / 1000);
 
@@ -64,7 +48,35 @@ const currentZone = async (): Promise<string | undefined> => {
   return (await t.deps.store.getZoneState('store-1', shopperId!))?.current?.zoneId;
 };
 
-describe('zone arbitration between two gateways', () => {
+/** A fresh app on a fresh store of this kind per test, with both gateways, Ada (consenting) and a welcome campaign per zone. */
+function setUp(kind: 'sqlite' | 'postgres'): void {
+  beforeEach(async () => {
+    testStore = await openTestStore(kind);
+    t = await buildTestApp({ store: testStore.store });
+    notified = [];
+    delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
+    ingest = createPresenceIngest({
+      store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
+    });
+    secrets['gw-a'] = secretOf(await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-a', zoneId: 'entrance', zones: [{ id: 'entrance' }, { id: 'bakery' }] }));
+    secrets['gw-b'] = secretOf(expectStatus<{ config: GatewayConfigFile }>(await provisionGateway(t, 'store-1', { id: 'gw-b', zoneId: 'bakery' }), 201).config);
+    ada = await registerShopper(t.app, { firstName: 'Ada' });
+    await grant(t.app, ada.token, { presence: true, promotions: true });
+    for (const zoneId of ['entrance', 'bakery']) {
+      expectStatus(await putCampaign(t, aCampaign({ id: `welcome-${zoneId}`, storeId: 'store-1', zoneIds: [zoneId], caps: generousCaps })), 200);
+    }
+  });
+  afterEach(async () => {
+    await t.close();
+    await testStore.close();
+  });
+}
+
+const STORE_KINDS: ('sqlite' | 'postgres')[] = process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
+describe.each(STORE_KINDS)('zone arbitration between two gateways (%s)', (kind) => {
+  setUp(kind);
+
   beforeEach(async () => {
     // Ada walks in: the entrance hears her near, the bakery far.
     expect(await send(heard('gw-a', 'enter', 'near'))).toBe('sent');
