@@ -98,11 +98,18 @@ function bestClaim(claims: Record<string, ZoneClaim>, except?: string): [string,
   return best;
 }
 
-/** Drops the claims older than staleMs at nowMs; leaving the current zone if its claim was one of them. */
+/**
+ * Drops the claims older than staleMs at nowMs, leaving the current zone if its claim was one of them.
+ * That leave is dated at the claim's last renewal — the last time the shopper was known to be there — so
+ * it is history, too old to trigger an exit campaign (decision.ts, DEFAULT_MAX_EVENT_AGE_S).
+ */
 function expire(state: ZoneState, nowMs: number, config: ArbiterConfig, out: ZoneTransition[]): void {
+  const { current } = state;
+  const held = current === null ? undefined : state.claims[current.zoneId];
   for (const [zoneId, claim] of Object.entries(state.claims)) if (nowMs - claim.atMs > config.staleMs) delete state.claims[zoneId];
-  if (state.current !== null && state.claims[state.current.zoneId] === undefined) {
-    out.push({ kind: 'left', zoneId: state.current.zoneId, atMs: nowMs, dwellMs: Math.max(0, nowMs - state.current.sinceMs) });
+  if (current !== null && state.claims[current.zoneId] === undefined) {
+    const lastMs = held?.atMs ?? nowMs;
+    out.push({ kind: 'left', zoneId: current.zoneId, atMs: lastMs, dwellMs: Math.max(0, lastMs - current.sinceMs) });
     state.current = null;
     state.challenger = null;
   }

@@ -4,6 +4,7 @@ import type { Delivery } from '#server/delivery/delivery.ts';
 import { DEFAULT_ARBITER_CONFIG } from '#server/domain/zone-arbiter.ts';
 import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
+import { counterValue } from '#server/metrics.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
@@ -152,6 +153,15 @@ describe.each(STORE_KINDS)('zone arbitration between two gateways (%s)', (kind) 
     expect(await send(heard('gw-a', 'exit', 'far'))).toBe('sent');
     expect(sent()).toEqual(['welcome-entrance in entrance', 'bye-entrance in entrance', 'welcome-bakery in bakery']);
     expect(await currentZone()).toBe('bakery');
+  });
+
+  it('drops a zone unheard for staleMs (its exit lost) without a late exit campaign', async () => {
+    expectStatus(await putCampaign(t, aCampaign({ id: 'bye-entrance', storeId: 'store-1', zoneIds: ['entrance'], trigger: { kind: 'exit' }, caps: generousCaps })), 200);
+    t.clock.advance(DEFAULT_ARBITER_CONFIG.staleMs + SECOND_MS);
+    expect(await sweep()).toBe(1);
+    expect(await currentZone()).toBeUndefined();
+    expect(sent()).toEqual(['welcome-entrance in entrance']);
+    expect(await counterValue(t.deps.metrics.decisions, { outcome: 'skip', reason: 'too-late' })).toBe(1);
   });
 
   it('fires a dwell campaign only for dwell events of the current zone', async () => {
