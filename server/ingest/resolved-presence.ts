@@ -120,7 +120,9 @@ export function zoneTimerEventId(key: ZoneStateKey, transition: ZoneTransition):
  * The arbiter's clock: gateways publish edges, not heartbeats every second, so a challenger that has
  * held its lead for holdMs may hear no further event. Every state due by nowMs is re-arbitrated (in
  * the same atomic update, so racing instances switch once), and what that changes triggers campaigns
- * like an event would. Returns how many states changed zone.
+ * like an event would. Returns how many states changed zone. A sweep is not redelivered: should the
+ * process die between the state's commit and the send, that one promotion is not made (the zone is
+ * still right).
  */
 export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number, limit = 500): Promise<number> {
   const { store } = deps;
