@@ -22,6 +22,8 @@ const presenceSchema = z
     awayTimeoutMs: z.number().int().min(1_000).max(3_600_000),
     dwellMarksMs: z.array(z.number().int().min(1_000)).max(32),
     dwellIntervalMs: z.union([z.literal(0), z.number().int().min(1_000)], { error: 'dwellIntervalMs is 0 (no heartbeat after the last mark) or at least 1000' }),
+    /** How long a new proximity band must hold before the gateway publishes it (a 'move'), ms. */
+    bandHoldMs: z.number().int().min(1_000).max(60_000),
     maxTracked: z.number().int().min(10),
     rssiOffsetDb: z.number().min(-30).max(30),
     pathLossExponent: z.number().min(1.5).max(6),

@@ -17,6 +17,7 @@ import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
 import type { Store } from './store/store.ts';
+import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 
 export type AppDeps = {
   store: Store;
@@ -37,6 +38,8 @@ export type AppDeps = {
   eventWindow?: Partial<EventWindow>;
   /** The broker URL written into provisioned gateway config files. */
   publicMqttUrl: string;
+  /** The zone arbiter's margin, hold and staleness (domain/zone-arbiter.ts DEFAULT_ARBITER_CONFIG by default). */
+  zoneArbiter?: ArbiterConfig;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */

@@ -14,6 +14,8 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { createResolver, type Resolver } from './resolver.ts';
 import { createServerBus, SERVER_BUS_TOPIC, type ServerBus } from './server-bus.ts';
 import type { Store } from './store/store.ts';
+import { DEFAULT_ARBITER_CONFIG, validateArbiterConfig, type ArbiterConfig } from './domain/zone-arbiter.ts';
+import { sweepZoneStates } from './ingest/resolved-presence.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
 // holds no state that another instance would need: everything durable is in the Store.
@@ -36,7 +38,12 @@ export type ServerOptions = {
   instanceId?: string;
   /** Metrics shared with what runs beside the server (the demo's embedded broker counts its refusals here). */
   metrics?: Metrics;
+  /** The zone arbiter's margin, hold and staleness; DEFAULT_ARBITER_CONFIG (1 band, 10 s, 15 min) by default. */
+  zoneArbiter?: Partial<ArbiterConfig>;
 };
+
+/** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
+export const ZONE_SWEEP_INTERVAL_MS = 1_000;
 
 /** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
 export const FULL_RESYNC_MS = 3_600_000;
@@ -62,6 +69,8 @@ export type RunningServer = {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { store, logger } = options;
   const now = options.now ?? Date.now;
+  const zoneArbiter: ArbiterConfig = { ...DEFAULT_ARBITER_CONFIG, ...options.zoneArbiter };
+  validateArbiterConfig(zoneArbiter);
   const sealer = createSealer(options.masterKey);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
@@ -98,15 +107,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
-  const ingest = createPresenceIngest({
-    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow,
-    delivery: {
-      notify: (promotion) => {
-        delivery.notify(promotion);
-        bus.announce({ type: 'promotion', id: promotion.id });
-      },
-      close: () => delivery.close(),
+  const notifyAll = {
+    notify: (promotion: Parameters<WebSocketDelivery['notify']>[0]) => {
+      delivery.notify(promotion);
+      bus.announce({ type: 'promotion', id: promotion.id });
     },
+  };
+  const ingest = createPresenceIngest({
+    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter,
+    delivery: { ...notifyAll, close: () => delivery.close() },
   });
 
   const mqtt = await connectMqttIngress({
@@ -162,11 +171,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
         .catch((error: Error) => logger.error({ err: error.message }, 'resolver roll failed'));
     }, 5_000));
+    // The zone arbiter's clock: a challenger that has held its lead switches even when no event follows.
+    let sweeping = false;
+    timers.push(setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter }, now())
+        .catch((error: Error) => logger.error({ err: error.message }, 'zone arbiter sweep failed'))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, ZONE_SWEEP_INTERVAL_MS));
     for (const timer of timers) timer.unref();
 
     app = await buildApp({
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
-      adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow,
+      adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {

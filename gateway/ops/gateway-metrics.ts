@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PublisherStats } from '../publisher/publisher.ts';
+import type { PresenceKind } from '../protocol/index.ts';
 
 // The gateway's Prometheus metrics, on a registry of its own (nothing global). Counters and gauges are
 // read from the components' stats() at scrape time, so the hot path pays nothing for them; only the
@@ -34,7 +35,7 @@ export type GatewayMetrics = {
    * One event handed to the publisher, `latencyMs` after the advertisement that caused it was received.
    * By kind: an enter is caused by the advertisement just heard; a dwell or exit by the clock, long after.
    */
-  observePublish(kind: 'enter' | 'dwell' | 'exit', latencyMs: number): void;
+  observePublish(kind: PresenceKind, latencyMs: number): void;
 };
 
 /** A counter that mirrors a running total kept elsewhere. */

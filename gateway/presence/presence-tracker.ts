@@ -11,7 +11,10 @@ import {
 //             weak packets and silence count alike;
 //   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet);
 //   dwell     at each configured mark of time in the zone (30 s, 2 min, 5 min…), then every
-//             dwellIntervalMs as a slow heartbeat.
+//             dwellIntervalMs as a slow heartbeat;
+//   move      while present, when the proximity band has changed and every packet for bandHoldMs has
+//             agreed on the new band: the edge the server's zone arbiter weighs zones by (several
+//             gateways hearing one shopper). At most one per bandHoldMs, and only bands leave (MIN-4).
 // It is keyed by pseudonym, so no raw identifier is held here, and bounded: past maxTracked it evicts
 // the least recently seen entry (emitting its exit if it was present). Pure: time comes in as arguments.
 
@@ -28,6 +31,8 @@ export type PresenceConfig = ProximityConfig & {
   dwellMarksMs: readonly number[];
   /** After the last mark, a dwell every this much more time in the zone (a slow heartbeat); 0 = none. */
   dwellIntervalMs: number;
+  /** A new proximity band is published (a 'move') once every packet for this long has agreed on it, ms. */
+  bandHoldMs: number;
   /** Upper bound on tracked pseudonyms (noble/noble#636: unbounded maps run out of memory). */
   maxTracked: number;
   estimator: RssiEstimatorConfig;
@@ -43,6 +48,7 @@ export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = {
   awayTimeoutMs: 10_000,
   dwellMarksMs: [30_000, 120_000, 300_000],
   dwellIntervalMs: 300_000,
+  bandHoldMs: 3_000,
   maxTracked: 10_000,
   estimator: DEFAULT_RSSI_ESTIMATOR,
 };
@@ -74,6 +80,11 @@ type Entry = {
   /** Index of the next dwell mark; past the end, dwellIntervalMs applies. */
   nextMark: number;
   nextDwellMs: number;
+  /** The band last published (on enter or move) while present. */
+  band: Proximity;
+  /** A different band every packet has shown since pendingSinceMs, not yet held for bandHoldMs. */
+  pendingBand: Proximity | undefined;
+  pendingSinceMs: number;
 };
 
 export type PresenceTracker = {
@@ -107,6 +118,7 @@ export function validatePresenceConfig(config: PresenceConfig): void {
     if (!(Number.isFinite(markMs) && markMs > previous)) throw new RangeError(`dwellMarksMs[${i}] must be ascending and > 0, got ${markMs}`);
   });
   if (!(config.dwellIntervalMs === 0 || config.dwellIntervalMs >= 1_000)) throw new RangeError(`dwellIntervalMs must be 0 (none) or ≥ 1000, got ${config.dwellIntervalMs}`);
+  if (!(Number.isInteger(config.bandHoldMs) && config.bandHoldMs >= 1_000 && config.bandHoldMs <= 60_000)) throw new RangeError(`bandHoldMs must be an integer 1000–60000, got ${config.bandHoldMs}`);
   if (!(Number.isInteger(config.maxTracked) && config.maxTracked >= 1)) throw new RangeError(`maxTracked must be an integer ≥ 1, got ${config.maxTracked}`);
   validateProximityConfig(config);
   validateRssiEstimatorConfig(config.estimator);
@@ -146,6 +158,24 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     causedByMs,
   });
 
+  /** A 'move' once a band other than the published one has held for bandHoldMs; any packet back on the published band (or on a third one) restarts the wait. */
+  const bandChange = (pseudonym: Pseudonym, entry: Entry, atMs: number): PresenceTransition | undefined => {
+    const band = proximityOf(entry.estimator.rssiDbm, entry.measuredPowerDbm, config);
+    if (band === entry.band) {
+      entry.pendingBand = undefined;
+      return undefined;
+    }
+    if (band !== entry.pendingBand) {
+      entry.pendingBand = band;
+      entry.pendingSinceMs = atMs;
+      return undefined;
+    }
+    if (atMs - entry.pendingSinceMs < config.bandHoldMs) return undefined;
+    entry.band = band;
+    entry.pendingBand = undefined;
+    return transition(pseudonym, entry, 'move', atMs, atMs);
+  };
+
   const leave = (pseudonym: Pseudonym, entry: Entry, atMs: number, out: PresenceTransition[]): void => {
     if (entry.present) {
       out.push(transition(pseudonym, entry, 'exit', atMs, entry.lastSeenMs));
@@ -166,7 +196,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
         }
         entry = {
           idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 0, lastSeenMs: atMs,
-          present: false, enteredMs: atMs, lastInsideMs: atMs, nextMark: 0, nextDwellMs: 0,
+          present: false, enteredMs: atMs, lastInsideMs: atMs, nextMark: 0, nextDwellMs: 0, band: 'far', pendingBand: undefined, pendingSinceMs: atMs,
         };
       } else {
         entries.delete(pseudonym);
@@ -186,10 +216,15 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
           entry.nextMark = 0;
           entry.nextDwellMs = dwellDue(entry);
           present += 1;
-          out.push(transition(pseudonym, entry, 'enter', atMs, atMs));
+          const enter = transition(pseudonym, entry, 'enter', atMs, atMs);
+          entry.band = enter.proximity;
+          entry.pendingBand = undefined;
+          out.push(enter);
         }
       } else if (estimate >= config.exitRssiDbm) {
         entry.lastInsideMs = Math.max(entry.lastInsideMs, atMs);
+        const move = bandChange(pseudonym, entry, atMs);
+        if (move !== undefined) out.push(move);
       } else if (atMs - entry.lastInsideMs >= config.awayTimeoutMs) {
         leave(pseudonym, entry, atMs, out);
       }
@@ -202,7 +237,8 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
         if (nowMs - entry.lastInsideMs >= config.awayTimeoutMs) {
           leave(pseudonym, entry, nowMs, out);
         } else if (entry.present && nowMs >= entry.nextDwellMs) {
-          out.push(transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs));
+          // The band published, not this instant's: a band change reaches the server only as a held 'move'.
+          out.push({ ...transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs), proximity: entry.band });
           // One dwell per tick even after a long stall; the marks stay on the enter time.
           do {
             entry.nextMark += 1;

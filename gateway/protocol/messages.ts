@@ -13,7 +13,12 @@ export const IdSchema = z.string().regex(ID_PATTERN, 'an ID is 1–64 of a-z, 0-
 export const ProximitySchema = z.enum(['immediate', 'near', 'far']);
 export type Proximity = z.infer<typeof ProximitySchema>;
 
-export const PresenceKindSchema = z.enum(['enter', 'dwell', 'exit']);
+/**
+ * enter / dwell / exit are a device's edges in one gateway's zone; move says its proximity band changed
+ * while present (and held for the gateway's presence.bandHoldMs), so the server's zone arbiter can weigh
+ * zones that hear the same shopper (server/domain/zone-arbiter.ts).
+ */
+export const PresenceKindSchema = z.enum(['enter', 'dwell', 'move', 'exit']);
 export type PresenceKind = z.infer<typeof PresenceKindSchema>;
 
 /**

@@ -1,3 +1,4 @@
+import type { PresenceKind, Proximity } from '#gateway/protocol/index.ts';
 import type { Campaign, Caps } from './campaign.ts';
 import { marketingAllowed, type ConsentState, type Purpose } from './consent.ts';
 
@@ -10,9 +11,12 @@ export type ResolvedPresence = {
   shopperId: string;
   storeId: string;
   zoneId: string;
-  kind: 'enter' | 'dwell' | 'exit';
+  /** 'move' (a band change) only feeds the zone arbiter (zone-arbiter.ts); it triggers no campaign. */
+  kind: PresenceKind;
   atS: number;
   dwellS: number;
+  /** The gateway's coarse band; an iOS sighting, which has none, counts as 'near'. */
+  proximity: Proximity;
 };
 
 export type SkipReason =

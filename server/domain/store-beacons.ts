@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { IdSchema, PresenceKindSchema } from '#gateway/protocol/index.ts';
+import { IdSchema } from '#gateway/protocol/index.ts';
 
 // A store's own iBeacons and the iOS path built on them. iOS apps cannot advertise anything a gateway
 // can read while in the background (shared/reference/ble-frames.md, "Platform limits"), so they watch
@@ -23,7 +23,8 @@ export const SightingSchema = z
   .object({
     storeId: IdSchema,
     beacon: z.object({ uuid: UuidSchema, major: U16Schema, minor: U16Schema }).strict(),
-    kind: PresenceKindSchema,
+    /** Region monitoring reports entering and leaving (and the app its time inside); it has no proximity band, so no 'move'. */
+    kind: z.enum(['enter', 'dwell', 'exit']),
     /** Unix time of the sighting, whole seconds. */
     atS: z.number().int().nonnegative(),
     /** Seconds in the region so far (0 on enter). */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, verifyMessage, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
+import type { ArbiterConfig } from '../domain/zone-arbiter.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Resolution } from '../domain/resolver-index.ts';
@@ -47,6 +48,8 @@ export type PresenceIngestDeps = {
   /** Opens each gateway's sealed secret, from which its event MAC key is derived. */
   sealer: Sealer;
   eventWindow?: Partial<EventWindow>;
+  /** The zone arbiter's margin, hold and staleness (DEFAULT_ARBITER_CONFIG by default). */
+  arbiter?: ArbiterConfig;
 };
 
 export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
@@ -112,9 +115,9 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
 
       const resolved: ResolvedPresence = {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
-        kind: event.kind, atS: event.atS, dwellS: event.dwellS,
+        kind: event.kind, atS: event.atS, dwellS: event.dwellS, proximity: event.proximity,
       };
-      const result = await processResolvedPresence({ store, delivery, metrics }, resolved, nowMs);
+      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter }, resolved, nowMs);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
       return outcome(result === 'no-presence' ? 'no-consent' : result);
     },

@@ -43,7 +43,11 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
           deps.announce({ type: 'promotion', id: promotion.id });
         },
       },
-    }, { eventId, shopperId: shopper.id, storeId: sighting.storeId, zoneId: beacon.zoneId, kind: sighting.kind, atS: sighting.atS, dwellS: sighting.dwellS }, nowMs);
+      arbiter: deps.zoneArbiter,
+    }, {
+      // Region monitoring gives no range: a sighting claims its zone as 'near'.
+      eventId, shopperId: shopper.id, storeId: sighting.storeId, zoneId: beacon.zoneId, kind: sighting.kind, atS: sighting.atS, dwellS: sighting.dwellS, proximity: 'near',
+    }, nowMs);
     // CON-1: without presence consent nothing was recorded; the app should not be reporting at all.
     if (outcome === 'no-presence') throw new ApiError('PRESENCE_CONSENT_REQUIRED', 'reporting a sighting needs presence consent: grant "presence" with PUT /v1/me/consents first');
     return reply.code(202).send({ eventId, zoneId: beacon.zoneId, outcome });

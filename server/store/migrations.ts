@@ -79,4 +79,18 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX shoppers_erased ON shoppers (erased_at_ms)`,
     ],
   },
+  {
+    // Version 7, not 6: versions 5 and 6 are taken by other branches (issue 4); the runners apply
+    // whatever versions are missing, so the gap is harmless.
+    version: 7,
+    name: 'zone arbitration',
+    statements: [
+      // One row per (store, shopper): the zone arbiter's state (domain/zone-arbiter.ts) as JSON —
+      // zone IDs, proximity band ranks, times and the IDs of the last events applied, nothing else
+      // (MIN-4, MIN-6: zone level). version counts the writes; due_at_ms is when time alone next
+      // changes the state (the sweep's index). Erasing the shopper deletes these rows.
+      `CREATE TABLE zone_states (store_id TEXT NOT NULL, shopper_id TEXT NOT NULL REFERENCES shoppers(id), state TEXT NOT NULL, version BIGINT NOT NULL, due_at_ms BIGINT, PRIMARY KEY (store_id, shopper_id))`,
+      `CREATE INDEX zone_states_due ON zone_states (due_at_ms)`,
+    ],
+  },
 ];

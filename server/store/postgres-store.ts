@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
@@ -299,6 +300,38 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return inserted === 1 ? 'new' : 'duplicate';
     },
     recordPromotion,
+    async updateZoneState(storeId, shopperId, update) {
+      // The row is locked (FOR UPDATE) before it is read, so a concurrent update of the same shopper waits
+      // and then reads what this one committed. A first row has nothing to lock: two instances may both
+      // try to insert it, and the loser (ON CONFLICT DO NOTHING, which waits for the winner's commit)
+      // goes round again and locks the winner's row — so the second pass always finds one.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const done = await transaction(async (q) => {
+          const [row] = (await q('SELECT state, version FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+          const previous = row === undefined ? undefined : zoneStateOf(row.state);
+          const next = update(previous);
+          if (next.state === undefined || next.state === previous) return { result: next.result };
+          if (row !== undefined) {
+            await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2 WHERE store_id = $3 AND shopper_id = $4',
+              [JSON.stringify(next.state), next.dueAtMs, storeId, shopperId]);
+            return { result: next.result };
+          }
+          const inserted = await q('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (store_id, shopper_id) DO NOTHING',
+            [storeId, shopperId, JSON.stringify(next.state), next.dueAtMs]);
+          return inserted.rowCount === 1 ? { result: next.result } : undefined;
+        });
+        if (done !== undefined) return done.result;
+      }
+      throw new Error('zone state could not be created or locked');
+    },
+    async getZoneState(storeId, shopperId) {
+      const found = await row('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2', storeId, shopperId);
+      return found === undefined ? undefined : zoneStateOf(found.state);
+    },
+    async listZoneStatesDue(nowMs, limit) {
+      return (await rows('SELECT store_id, shopper_id FROM zone_states WHERE due_at_ms <= $1 ORDER BY due_at_ms LIMIT $2', nowMs, limit))
+        .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id) }));
+    },
     async getPromotion(id) {
       const [row] = await rows('SELECT * FROM promotions WHERE id = $1', id);
       return row ? toPromotion(row) : undefined;
@@ -348,3 +381,5 @@ async function migrate(transaction: <T>(work: (q: Query) => Promise<T>) => Promi
     }
   });
 }
+
+const zoneStateOf = (json: unknown): ZoneState => ZoneStateSchema.parse(JSON.parse(String(json)));

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
+import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
@@ -248,6 +249,30 @@ export function openSqliteStore(path: string): Store {
     async recordPromotion(draft) {
       return recordPromotion.immediate(draft);
     },
+    async updateZoneState(storeId, shopperId, update) {
+      // BEGIN IMMEDIATE takes the write lock before the read, so the read-modify-write is serialised
+      // with every other writer, in this process or another: no retry is needed.
+      return db.transaction(() => {
+        const row = get('SELECT state, version FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);
+        const previous = row === undefined ? undefined : zoneStateOf(row.state);
+        const next = update(previous);
+        if (next.state === undefined || next.state === previous) return next.result;
+        if (row === undefined) {
+          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES (?, ?, ?, 1, ?)', storeId, shopperId, JSON.stringify(next.state), next.dueAtMs);
+        } else {
+          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ? WHERE store_id = ? AND shopper_id = ?', JSON.stringify(next.state), next.dueAtMs, storeId, shopperId);
+        }
+        return next.result;
+      }).immediate();
+    },
+    async getZoneState(storeId, shopperId) {
+      const row = get('SELECT state FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);
+      return row === undefined ? undefined : zoneStateOf(row.state);
+    },
+    async listZoneStatesDue(nowMs, limit) {
+      return all('SELECT store_id, shopper_id FROM zone_states WHERE due_at_ms <= ? ORDER BY due_at_ms LIMIT ?', nowMs, limit)
+        .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id) }));
+    },
     async getPromotion(id) {
       const row = get('SELECT * FROM promotions WHERE id = ?', id);
       return row ? toPromotion(row) : undefined;
@@ -287,3 +312,5 @@ function migrate(db: Database.Database): void {
     }).immediate();
   }
 }
+
+const zoneStateOf = (json: unknown): ZoneState => ZoneStateSchema.parse(JSON.parse(String(json)));

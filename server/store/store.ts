@@ -4,6 +4,7 @@ import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { RemotePresenceSettings } from '#gateway/protocol/index.ts';
+import type { ZoneState } from '../domain/zone-arbiter.ts';
 
 // The Store port: all durable state. Every method is async even where the embedded driver is
 // synchronous, so PostgreSQL fits behind the same interface. Caps, dedupe and the send-time consent
@@ -66,6 +67,14 @@ export type PromotionDraft = PromotionSubject & {
 
 /** What claiming an event's (gateway, boot, seq) found: see Store.acceptSequence. */
 export type SequenceClaim = 'new' | 'redelivery' | 'replay';
+
+/**
+ * What an updateZoneState callback returns: the next state — undefined, or the very object it was given,
+ * when nothing changed: then nothing is written — when time alone next changes it (zoneStateDueAtMs),
+ * and a result for the caller.
+ */
+export type ZoneStateUpdate<T> = { state: ZoneState | undefined; dueAtMs: number | null; result: T };
+export type ZoneStateKey = { storeId: string; shopperId: string };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
@@ -144,6 +153,18 @@ export interface Store {
 
   /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
   recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;
+
+  /**
+   * The zone arbiter's state of one shopper in one store (domain/zone-arbiter.ts), read, updated and
+   * written as one atomic step across instances: `update` sees the latest committed state and may run
+   * more than once (a lost race is retried), so it must be pure. Two instances applying events of the
+   * same shopper at once neither lose an update nor both switch zones. Returns `update`'s result from the
+   * run that was committed. The row holds zone IDs, times and event IDs only; erasing the shopper deletes it.
+   */
+  updateZoneState<T>(storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>): Promise<T>;
+  getZoneState(storeId: string, shopperId: string): Promise<ZoneState | undefined>;
+  /** States whose dueAtMs has come (at or before nowMs), earliest first, at most `limit`: what the arbiter's sweep re-runs. */
+  listZoneStatesDue(nowMs: number, limit: number): Promise<ZoneStateKey[]>;
 
   /**
    * The atomic send: in one transaction, returns the existing promotion for the same

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type Purpose } from '#server/domain/consent.ts';
+import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
 
@@ -618,6 +619,75 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.ackPromotion(owner.id, draft.message.id, START_MS + 2 * SECOND_MS)).toBe(true);
         expect(await store.listUnackedPromotions(owner.id, START_MS)).toEqual([]);
         expect(await current(draft)).toMatchObject({ status: 'acked', ackedAtMs: START_MS + 2 * SECOND_MS });
+      });
+    });
+
+    describe('zone states', () => {
+      const withClaim = (previous: ZoneState | undefined, zoneId: string, atMs = START_MS): ZoneState => {
+        const base = previous ?? emptyZoneState();
+        return { ...base, claims: { ...base.claims, [zoneId]: { rank: 1, atMs } } };
+      };
+
+      it('starts empty, then hands each update the state the previous one committed', async () => {
+        const shopper = await givenShopper();
+        expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+        const seen: (ZoneState | undefined)[] = [];
+        for (const zoneId of ['a', 'b']) {
+          const result = await store.updateZoneState('store-1', shopper.id, (previous) => {
+            seen.push(previous);
+            return { state: withClaim(previous, zoneId), dueAtMs: null, result: zoneId };
+          });
+          expect(result).toBe(zoneId);
+        }
+        expect(seen).toEqual([undefined, withClaim(undefined, 'a')]);
+        expect(await store.getZoneState('store-1', shopper.id)).toEqual(withClaim(withClaim(undefined, 'a'), 'b'));
+        // Per store: another store's state of the same shopper is another row.
+        await store.upsertStore({ id: 'store-2', name: 'Market Square', timezone: 'Europe/London' });
+        expect(await store.getZoneState('store-2', shopper.id)).toBeUndefined();
+      });
+
+      it('writes nothing when the update returns the state it was given', async () => {
+        const shopper = await givenShopper();
+        await store.updateZoneState('store-1', shopper.id, (previous) => ({ state: withClaim(previous, 'a'), dueAtMs: null, result: undefined }));
+        await store.updateZoneState('store-1', shopper.id, (previous) => ({ state: previous!, dueAtMs: START_MS, result: undefined }));
+        expect((await store.listZoneStatesDue(START_MS + DAY_MS, 10_000)).filter((key) => key.shopperId === shopper.id)).toEqual([]);
+      });
+
+      it('lists the states that are due, earliest first, up to the limit', async () => {
+        const [early, late, never] = [await givenShopper(), await givenShopper(), await givenShopper()];
+        const base = START_MS + 10 * DAY_MS;
+        for (const [shopper, dueAtMs] of [[late, base + 2_000], [early, base + 1_000], [never, null]] as const) {
+          await store.updateZoneState('store-1', shopper.id, (previous) => ({ state: withClaim(previous, 'a'), dueAtMs, result: undefined }));
+        }
+        const mine = (keys: { shopperId: string }[]): string[] => keys.map((key) => key.shopperId).filter((id) => [early.id, late.id, never.id].includes(id));
+        expect(mine(await store.listZoneStatesDue(base + 1_000, 10_000))).toEqual([early.id]);
+        expect(mine(await store.listZoneStatesDue(base + 5_000, 10_000))).toEqual([early.id, late.id]);
+        expect(await store.listZoneStatesDue(0, 10)).toEqual([]);
+        expect((await store.listZoneStatesDue(base + 5_000, 1))).toHaveLength(1);
+      });
+
+      it('loses no update when two instances update one shopper concurrently', async () => {
+        const shopper = await givenShopper();
+        const other = await anotherInstance();
+        const zones = Array.from({ length: 40 }, (_, i) => `z${i}`);
+        await Promise.all(zones.map((zoneId, i) =>
+          (i % 2 === 0 ? store : other).updateZoneState('store-1', shopper.id, (previous) => ({ state: withClaim(previous, zoneId), dueAtMs: null, result: undefined }))));
+        const final = await store.getZoneState('store-1', shopper.id);
+        expect(Object.keys(final!.claims).sort()).toEqual([...zones].sort());
+      });
+
+      it('lets exactly one of many concurrent first claims enter a zone', async () => {
+        const shopper = await givenShopper();
+        const other = await anotherInstance();
+        const entered = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+          (i % 2 === 0 ? store : other).updateZoneState('store-1', shopper.id, (previous) => {
+            const arbitrated = arbitrateZone(previous, { eventId: randomUUID(), zoneId: `z${i % 3}`, kind: 'enter', proximity: 'near', atMs: START_MS });
+            return { state: arbitrated.state, dueAtMs: zoneStateDueAtMs(arbitrated.state), result: arbitrated.transitions.filter((t) => t.kind === 'entered').length };
+          })));
+        expect(entered.reduce((sum, n) => sum + n, 0)).toBe(1);
+        const final = await other.getZoneState('store-1', shopper.id);
+        expect(Object.keys(final!.claims).sort()).toEqual(['z0', 'z1', 'z2']);
+        expect(final!.applied).toHaveLength(16);
       });
     });
 

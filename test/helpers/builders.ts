@@ -79,7 +79,7 @@ export function aConsent(overrides: Partial<ConsentRecord> & Pick<ConsentRecord,
 }
 
 export function aPresence(overrides: Partial<ResolvedPresence> & Pick<ResolvedPresence, 'shopperId'>): ResolvedPresence {
-  return { eventId: uniqueId('ev'), storeId: 'store-1', zoneId: 'entrance', kind: 'enter', atS: START_MS / 1000, dwellS: 0, ...overrides };
+  return { eventId: uniqueId('ev'), storeId: 'store-1', zoneId: 'entrance', kind: 'enter', atS: START_MS / 1000, dwellS: 0, proximity: 'near', ...overrides };
 }
 
 /**

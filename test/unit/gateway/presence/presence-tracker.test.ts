@@ -184,7 +184,9 @@ describe('presence tracker: exit', () => {
             transitions.push(...see(tracker, ALICE, rssiDbm, atMs));
             if (tickAfterMs !== null) transitions.push(...tracker.tick(atMs + Math.min(tickAfterMs, gapMs)));
           }
-          expect(transitions.filter((t) => t.kind !== 'dwell')).toEqual([]);
+          // No enter or exit; the band falls from near to far once, at most one 'move' (presence-band-change.test.ts).
+          expect(transitions.filter((t) => t.kind === 'enter' || t.kind === 'exit')).toEqual([]);
+          expect(transitions.filter((t) => t.kind === 'move').length).toBeLessThanOrEqual(1);
           expect(tracker.presentCount()).toBe(1);
         },
       ),
