@@ -8,7 +8,7 @@ import { createGatewayMetrics } from './ops/gateway-metrics.ts';
 import { startOpsServer, type OpsServer } from './ops/ops-server.ts';
 import { createDiskOutbox } from './publisher/disk-outbox.ts';
 import { createMqttPublisher } from './publisher/mqtt-publisher.ts';
-import { createNobleScanner, type NobleLike } from './scanner/noble-scanner.ts';
+import { createNobleScanner, type NobleLike, type NobleScanner } from './scanner/noble-scanner.ts';
 import { openHciNoble } from './scanner/noble-hci.ts';
 import { createReplayScanner } from './scanner/replay-scanner.ts';
 import { ScannerUnavailableError, type Scanner } from './scanner/scanner.ts';
@@ -39,10 +39,15 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   // told at once, before anything connects; with onStartupProblem "retry" the scanner keeps trying
   // instead. A replay scanner reads and checks its capture file here, for the same reason.
   let scanner: Scanner;
+  let nobleStats: NobleScanner['stats'] | undefined;
   try {
-    scanner = config.scanner.kind === 'replay'
-      ? createReplayScanner({ file: config.scanner.file, speed: config.scanner.speed, now: Date.now, logger: logger.child({ component: 'replay' }) })
-      : openNobleScanner(config.scanner, logger);
+    if (config.scanner.kind === 'replay') {
+      scanner = createReplayScanner({ file: config.scanner.file, speed: config.scanner.speed, now: Date.now, logger: logger.child({ component: 'replay' }) });
+    } else {
+      const noble = openNobleScanner(config.scanner, logger);
+      nobleStats = () => noble.stats();
+      scanner = noble;
+    }
   } catch (error) {
     if (error instanceof ScannerUnavailableError) {
       console.error(`vicino gateway: ${error.message}`);
@@ -74,7 +79,11 @@ export async function runGateway(options: { configPath: string; env: Record<stri
   const metrics = createGatewayMetrics({
     pipeline: () => gateway.stats(),
     publisher: () => publisher.stats(),
-    mapSizes: [() => ({ 'scanner-addresses': scanner.stats().trackedAddresses })],
+    mapSizes: [() => ({ 'scanner-addresses': scanner.stats().trackedAddresses }), ...(nobleStats ? [() => {
+      // noble's own per-address maps and the extended-advertising fragments the tap holds (both bounded).
+      const s = nobleStats();
+      return { 'noble-cache': s.nobleCacheEntries, 'extended-fragments': s.extendedFragmentsPending };
+    }] : [])],
   });
   const gateway: Gateway = createGateway({
     scanner,
@@ -130,7 +139,7 @@ export async function runGateway(options: { configPath: string; env: Record<stri
 type NobleScannerSettings = Extract<GatewayConfig['scanner'], { kind: 'noble-hci' }>;
 
 /** The noble scanner on the HCI socket; throws ScannerUnavailableError when onStartupProblem is "exit" and the adapter cannot be opened. */
-function openNobleScanner(settings: NobleScannerSettings, logger: Logger): Scanner {
+function openNobleScanner(settings: NobleScannerSettings, logger: Logger): NobleScanner {
   const openAdapter = (): NobleLike => openHciNoble({ deviceId: settings.deviceId, extended: settings.extended });
   return createNobleScanner({
     noble: settings.onStartupProblem === 'exit' ? openAdapter() : openAdapter,
