@@ -93,4 +93,15 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX zone_states_due ON zone_states (due_at_ms)`,
     ],
   },
+  {
+    // Version 8: a parallel branch may take 9; the runners apply whatever versions are missing.
+    version: 8,
+    name: 'audit log',
+    statements: [
+      // The tamper-evident audit log (ACC-1, domain/audit-chain.ts): hash = SHA-256(prev_hash ‖
+      // canonical entry). details is JSON without personal data (IDs, counts, purposes, text versions).
+      // Append-only: nothing updates or deletes these rows; seq is dense from 1, so a removed row shows as a gap.
+      `CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`,
+    ],
+  },
 ];

@@ -1,10 +1,11 @@
 import pg from 'pg';
+import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -19,6 +20,8 @@ type Query = (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResul
 
 // Advisory-lock key for migrations, hashed in SQL (hashtext); it only has to be the same for every instance.
 const MIGRATION_LOCK = 'vicino.migrations';
+// Advisory-lock key that serialises audit appends across instances (held to the end of the transaction).
+const AUDIT_LOCK = 'vicino.audit-log';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
@@ -101,8 +104,21 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
     });
 
-  const appendConsent = (records: readonly ConsentRecord[]): Promise<ConsentState> =>
+  // Inside a transaction: the advisory lock is taken before the head is read and held until commit, so
+  // appenders on every instance take turns and the chain stays unbroken (READ COMMITTED then sees the
+  // previous holder's row). Nothing else takes this lock while holding it, so it cannot deadlock.
+  const appendAuditLocked = async (q: Query, draft: AuditDraft): Promise<AuditRecord> => {
+    await q('SELECT pg_advisory_xact_lock(hashtext($1))', [AUDIT_LOCK]);
+    const [head] = (await q('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows;
+    const record = chainEntry(head === undefined ? undefined : { seq: num(head.seq), hash: String(head.hash) }, draft);
+    await q('INSERT INTO audit_log (seq, at_ms, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [record.seq, record.atMs, record.actor, record.action, record.subject, canonicalJson(record.details), record.prevHash, record.hash]);
+    return record;
+  };
+
+  const appendConsent = (records: readonly ConsentRecord[], audit: readonly AuditDraft[] = []): Promise<ConsentState> =>
     transaction(async (q) => {
+      const drafts = audit.map(parseAuditDraft);
       const shopperIds = [...new Set(records.map((record) => record.shopperId))];
       // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
       await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
@@ -123,6 +139,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
         }
       }
+      for (const draft of drafts) await appendAuditLocked(q, draft);
       const [first] = shopperIds;
       return first === undefined ? {} : consentState(q, first);
     });
@@ -300,6 +317,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return inserted === 1 ? 'new' : 'duplicate';
     },
     recordPromotion,
+    async appendAudit(draft) {
+      const checked = parseAuditDraft(draft);
+      return transaction((q) => appendAuditLocked(q, checked));
+    },
+    async listAudit(fromSeq, limit) {
+      return (await rows('SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2', fromSeq, limit)).map(toAuditRecord);
+    },
     async updateZoneState(storeId, shopperId, update) {
       // The row is locked (FOR UPDATE) before it is read, so a concurrent update of the same shopper waits
       // and then reads what this one committed. A first row has nothing to lock: two instances may both

@@ -1,3 +1,4 @@
+import type { AuditDetails, AuditRecord } from '../domain/audit-chain.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { EpochKeyRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
@@ -111,4 +112,18 @@ export function stateFromRows(rows: readonly Row[]): ConsentState {
   const state: ConsentState = {};
   for (const row of rows) state[row.purpose as Purpose] = { granted: num(row.granted) === 1, textVersion: String(row.text_version), atMs: num(row.at_ms) };
   return state;
+}
+
+/** An audit_log row as stored. A details column that is not JSON still yields a record (whose hash then fails). */
+export function toAuditRecord(row: Row): AuditRecord {
+  let details: AuditDetails;
+  try {
+    details = JSON.parse(String(row.details)) as AuditDetails;
+  } catch {
+    details = { unparseable: String(row.details) };
+  }
+  return {
+    seq: num(row.seq), atMs: num(row.at_ms), actor: String(row.actor), action: String(row.action), subject: String(row.subject),
+    details, prevHash: String(row.prev_hash), hash: String(row.hash),
+  };
 }

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -26,7 +27,18 @@ export function openSqliteStore(path: string): Store {
   const run = (sql: string, ...params: unknown[]): number => db.prepare(sql).run(...params).changes;
   const consentState = (shopperId: string): ConsentState => stateFromRows(all('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = ?', shopperId));
 
-  const appendConsent = db.transaction((records: readonly ConsentRecord[]): ConsentState => {
+  // Run inside a BEGIN IMMEDIATE transaction: the write lock is held from the head read to the insert,
+  // so appenders in other connections or processes wait their turn and the chain stays unbroken.
+  const appendAuditLocked = (draft: AuditDraft): AuditRecord => {
+    const head = get('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    const record = chainEntry(head === undefined ? undefined : { seq: num(head.seq), hash: String(head.hash) }, draft);
+    run('INSERT INTO audit_log (seq, at_ms, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      record.seq, record.atMs, record.actor, record.action, record.subject, canonicalJson(record.details), record.prevHash, record.hash);
+    return record;
+  };
+  const appendAudit = db.transaction(appendAuditLocked);
+
+  const appendConsent = db.transaction((records: readonly ConsentRecord[], audit: readonly AuditDraft[]): ConsentState => {
     const shoppers = new Set<string>();
     for (const record of records) {
       const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
@@ -46,6 +58,7 @@ export function openSqliteStore(path: string): Store {
       }
       shoppers.add(record.shopperId);
     }
+    for (const draft of audit) appendAuditLocked(draft);
     const [first] = shoppers;
     return first === undefined ? {} : consentState(first);
   });
@@ -215,8 +228,15 @@ export function openSqliteStore(path: string): Store {
          WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL ORDER BY b.id`,
       ).map(toLinkedBeacon);
     },
-    async appendConsent(records) {
-      return appendConsent.immediate(records);
+    async appendConsent(records, audit = []) {
+      const drafts = audit.map(parseAuditDraft);
+      return appendConsent.immediate(records, drafts);
+    },
+    async appendAudit(draft) {
+      return appendAudit.immediate(parseAuditDraft(draft));
+    },
+    async listAudit(fromSeq, limit) {
+      return all('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?', fromSeq, limit).map(toAuditRecord);
     },
     async getConsentState(shopperId) {
       return consentState(shopperId);

@@ -1,4 +1,5 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
+import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign, Caps } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
@@ -133,9 +134,10 @@ export interface Store {
   /**
    * Appends consent records and updates the derived state in one transaction. A withdrawal of
    * presence or promotions also cancels the shopper's undelivered promotions in the same
-   * transaction, so nothing is sent after the call returns (CON-4).
+   * transaction, so nothing is sent after the call returns (CON-4). The audit drafts given are
+   * appended to the audit log in that same transaction (ACC-1): the change and its entry, or neither.
    */
-  appendConsent(records: readonly ConsentRecord[]): Promise<ConsentState>;
+  appendConsent(records: readonly ConsentRecord[], audit?: readonly AuditDraft[]): Promise<ConsentState>;
   getConsentState(shopperId: string): Promise<ConsentState>;
   listConsentRecords(shopperId: string): Promise<ConsentRecord[]>;
 
@@ -177,6 +179,15 @@ export interface Store {
   markPromotionDelivered(id: string, atMs: number): Promise<void>;
   /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+
+  /**
+   * Appends one entry to the audit log (ACC-1): its seq and prev_hash come from the current head, read
+   * and written in one transaction that excludes every other appender, in this instance or another —
+   * so concurrent appends make one unbroken chain. Returns the stored record.
+   */
+  appendAudit(draft: AuditDraft): Promise<AuditRecord>;
+  /** Up to `limit` audit records with seq >= fromSeq, by seq, as stored (for the verifier to check). */
+  listAudit(fromSeq: number, limit: number): Promise<AuditRecord[]>;
 
   counts(): Promise<StoreCounts>;
 }

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chainHash, createAuditVerifier, type AuditDraft, type AuditRecord } from '#server/domain/audit-chain.ts';
 import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type Purpose } from '#server/domain/consent.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
@@ -747,6 +748,81 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await claimOf(store, gatewayId, boot, 3, 'ev-other')).toBe('replay');
         expect(await claimOf(store, gatewayId, boot, 4, 'ev-4')).toBe('redelivery');
         expect(await store.pruneSequences(2_500)).toBe(0);
+      });
+    });
+
+    describe('audit log', () => {
+      const anAuditDraft = (overrides: Partial<AuditDraft> = {}): AuditDraft => ({
+        atMs: START_MS, actor: 'admin', action: 'campaign.changed', subject: uniqueId('cmp'), details: { status: 'active', zoneCount: 2 }, ...overrides,
+      });
+
+      /** The stored records whose subjects are these, by seq. Other tests append too, so only these are ours. */
+      async function recordsOf(subjects: readonly string[]): Promise<AuditRecord[]> {
+        const wanted = new Set(subjects);
+        const found: AuditRecord[] = [];
+        for (let from = 1; ; ) {
+          const page = await store.listAudit(from, 100);
+          found.push(...page.filter((record) => wanted.has(record.subject)));
+          if (page.length < 100) return found;
+          from = page.at(-1)!.seq + 1;
+        }
+      }
+
+      /** Verifies the chain segment from just before `first` to `last`, anchored on the record before it. */
+      async function verifySegment(firstSeq: number, lastSeq: number) {
+        const [anchor] = firstSeq > 1 ? await store.listAudit(firstSeq - 1, 1) : [];
+        const verifier = createAuditVerifier(anchor);
+        const segment = await store.listAudit(firstSeq, lastSeq - firstSeq + 1);
+        return { fault: verifier.push(segment), count: verifier.count, segment };
+      }
+
+      it('chains each appended entry to the one before it, as the port returned it', async () => {
+        const first = await store.appendAudit(anAuditDraft({ details: { zoneCount: 2, status: 'active' } }));
+        const second = await store.appendAudit(anAuditDraft({ actor: 'system', action: 'retention.purged', details: { table: 'presence_events', count: 12, cutoffMs: START_MS } }));
+        expect(second.seq).toBe(first.seq + 1);
+        expect(second.prevHash).toBe(first.hash);
+        expect(second.hash).toBe(chainHash(first.hash, second));
+        expect(await store.listAudit(first.seq, 2)).toEqual([first, second]);
+      });
+
+      it('pages by seq and limit', async () => {
+        const appended: AuditRecord[] = [];
+        for (let i = 0; i < 5; i += 1) appended.push(await store.appendAudit(anAuditDraft({ details: { i } })));
+        expect(await store.listAudit(appended[1]!.seq, 3)).toEqual(appended.slice(1, 4));
+        expect(await store.listAudit(appended[4]!.seq + 1_000_000, 10)).toEqual([]);
+      });
+
+      it('refuses a malformed entry, naming the field, and stores nothing', async () => {
+        const subject = uniqueId('bad');
+        await expect(store.appendAudit(anAuditDraft({ subject, action: 'Campaign Changed' }))).rejects.toThrow(/audit entry action/);
+        expect(await recordsOf([subject])).toEqual([]);
+      });
+
+      it('writes a consent change and its audit entry together, or neither', async () => {
+        const shopper = await givenShopper({});
+        const record = aConsent({ shopperId: shopper.id, purpose: 'analytics', granted: true });
+        const draft = anAuditDraft({ actor: 'shopper', action: 'consent.changed', subject: shopper.id, details: { purpose: 'analytics', granted: true, textVersion: record.textVersion } });
+        await store.appendConsent([record], [draft]);
+        const [stored] = await recordsOf([shopper.id]);
+        expect(stored).toMatchObject({ ...draft });
+
+        // A record for a shopper who does not exist fails the transaction: its audit entry is not kept either.
+        const ghost = uniqueId('ghost');
+        await expect(store.appendConsent([aConsent({ shopperId: ghost, purpose: 'analytics', granted: true })], [anAuditDraft({ subject: ghost })])).rejects.toThrow();
+        expect(await recordsOf([ghost])).toEqual([]);
+      });
+
+      it('makes one unbroken chain when two instances append 50 entries each concurrently', async () => {
+        const other = await anotherInstance();
+        const subjects = Array.from({ length: 100 }, (_, i) => uniqueId(`race-${i}`));
+        const returned = await Promise.all(subjects.map((subject, i) => (i % 2 === 0 ? store : other).appendAudit(anAuditDraft({ subject, details: { i } }))));
+        const seqs = returned.map((record) => record.seq);
+        expect(new Set(seqs).size).toBe(100);
+        const ours = await recordsOf(subjects);
+        expect(ours).toHaveLength(100);
+        const { fault, count } = await verifySegment(Math.min(...seqs), Math.max(...seqs));
+        expect(fault).toBeUndefined();
+        expect(count).toBeGreaterThanOrEqual(100);
       });
     });
 
