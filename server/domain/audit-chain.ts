@@ -35,6 +35,16 @@ export const AuditDraftSchema = z
   })
   .strict();
 
+/** The draft, checked; a bad one throws an error naming the field at fault. */
+export function parseAuditDraft(draft: AuditDraft): AuditDraft {
+  const result = AuditDraftSchema.safeParse(draft);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`audit entry ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return result.data as AuditDraft;
+}
+
 /** JSON with object keys sorted (by UTF-16 code units) at every depth and no whitespace. */
 export function canonicalJson(value: AuditDetailValue): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
