@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
+import type { AuditDetails } from '../domain/audit-chain.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
@@ -10,7 +11,8 @@ import { tokenMatches } from '../identity.ts';
 import type { AppDeps } from '../app.ts';
 
 // Operator API: stores, zones, gateways and campaigns. Authenticated by the admin token for now;
-// the console issue brings users, roles (SEC-2) and the audit log.
+// the console issue brings users and roles (SEC-2). Every change, and every failed authentication, is
+// written to the audit log (ACC-1) after it is made — IDs, counts and settings only, never a secret.
 
 const StoreBodySchema = z
   .object({
@@ -48,14 +50,21 @@ const GatewayBodySchema = z
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
 const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
-function requireAdmin(deps: AppDeps, request: FastifyRequest): void {
+async function requireAdmin(deps: AppDeps, request: FastifyRequest): Promise<void> {
   const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
-  if (match === null || !tokenMatches(match[1]!, deps.adminTokenHash)) throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token>"');
+  if (match !== null && tokenMatches(match[1]!, deps.adminTokenHash)) return;
+  // The route pattern (no IDs from the URL) and whether a token was sent at all; never the token or the address.
+  await deps.store.appendAudit({
+    atMs: deps.now(), actor: 'admin', action: 'admin.login-failed', subject: '',
+    details: { method: request.method, route: request.routeOptions.url ?? 'unknown', tokenSent: match !== null },
+  });
+  throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token>"');
 }
 
 export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, now } = deps;
   app.addHook('preHandler', async (request) => requireAdmin(deps, request));
+  const audit = (action: string, subject: string, details: AuditDetails) => store.appendAudit({ atMs: now(), actor: 'admin', action, subject, details });
 
   app.put('/v1/admin/stores/:storeId', async (request) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
@@ -63,6 +72,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     await store.upsertStore({ id: storeId, name: body.name, timezone: body.timezone });
     for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
     await store.replaceStoreBeacons(storeId, body.beacons);
+    // Beacon IDs only: a beacon's uuid, major and minor stay out of the log.
+    await audit('store.changed', storeId, {
+      timezone: body.timezone, zoneIds: body.zones.map((z) => z.id), sensitiveZoneIds: body.zones.filter((z) => z.sensitive).map((z) => z.id),
+      beaconIds: body.beacons.map((b) => b.id),
+    });
     const live = await deps.keys.maintain();
     deps.resolver.setKeys(live);
     deps.beacons.setKeys(live);
@@ -86,6 +100,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     if (existing && !body.rotateSecret) throw new ApiError('CONFLICT', `gateway ${body.id} exists; set rotateSecret to issue a new secret`);
     const secret = randomBytes(32);
     await store.upsertGateway({ id: body.id, storeId, zoneId: body.zoneId, secretSealed: sealer.seal(secret, `gateway-secret:${body.id}`) }, true);
+    await audit(existing ? 'gateway.secret-rotated' : 'gateway.provisioned', body.id, { storeId, zoneId: body.zoneId });
     await deps.keys.publishGatewayConfig(body.id);
     return reply.code(201).send({
       config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl, username: body.id } },
@@ -102,7 +117,13 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     // AN-3: a sensitive zone is never a targeting criterion.
     const sensitive = campaign.zoneIds.filter((id) => zones.find((z) => z.id === id)?.sensitive);
     if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['zoneIds']);
+    const previous = (await store.listCampaigns(campaign.storeId)).find((c) => c.id === campaign.id);
     await store.putCampaign(campaign, now());
+    // The definition's SHA-256 evidences exactly what was approved; the text itself stays in the campaigns table.
+    await audit('campaign.changed', campaign.id, {
+      storeId: campaign.storeId, status: campaign.status, previousStatus: previous?.status ?? null, zoneIds: campaign.zoneIds,
+      definitionSha256: createHash('sha256').update(JSON.stringify(campaign)).digest('hex'),
+    });
     return campaign;
   });
 
@@ -119,6 +140,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     const body = parseOrThrow(GatewaySettingsBodySchema, request.body);
     const record = { gatewayId: gateway.id, presence: body.presence, updatedAtMs: now() };
     await store.setGatewaySettings(record);
+    await audit('gateway.settings-changed', gateway.id, { storeId: gateway.storeId, presence: body.presence });
     await deps.keys.publishGatewayConfig(gateway.id);
     return record;
   });

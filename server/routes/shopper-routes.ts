@@ -100,7 +100,12 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
         previousGranted,
       };
     });
-    const state = await store.appendConsent(records);
+    // ACC-1: one audit entry per answer, written in the same transaction as the record.
+    const audit = records.map((record) => ({
+      atMs: record.serverTimeMs, actor: 'shopper', action: 'consent.changed', subject: shopper.id,
+      details: { purpose: record.purpose, granted: record.granted, previousGranted: record.previousGranted, textVersion: record.textVersion, channel: record.channel },
+    }));
+    const state = await store.appendConsent(records, audit);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
     // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.
