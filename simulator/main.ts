@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
 import { runDecodeCommand } from './cli/decode.ts';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
@@ -38,6 +39,7 @@ Usage:
   vicino eid --identity-key HEX --k K --time T
                    the Eddystone-EID for an identity key at Unix time T
   vicino bench     run the benchmarks (see docs/benchmarks.md)
+  ${AUDIT_USAGE.trimEnd()}
 `;
 
 type Env = Record<string, string | undefined>;
@@ -216,6 +218,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'eid':
         code = eid(rest);
+        break;
+      case 'audit':
+        code = await runAuditCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
         break;
       case 'bench': {
         const { runBenchmarks } = await import('./bench/run.ts');

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createAuditVerifier, type AuditFault } from '#server/domain/audit-chain.ts';
+import { storeLocation } from '#server/config.ts';
+import { openStore } from '#server/main.ts';
+import type { Store } from '#server/store/store.ts';
+
+// `vicino audit verify`: re-walks the audit log's hash chain (ACC-1) page by page, from entry 1 to the
+// head, and names the first entry that was altered, removed, reordered or re-linked. The database is
+// the server's own: DATABASE_URL, else DATA_DIR/vicino.db (--data-dir overrides DATA_DIR).
+
+export const AUDIT_USAGE = `vicino audit verify [--data-dir DIR] [--page-size N]
+                   walk the audit log's hash chain (DATABASE_URL, else DATA_DIR/vicino.db): exit 0 when
+                   intact, 1 naming the first altered or missing entry
+`;
+
+const DEFAULT_PAGE_SIZE = 1_000;
+
+export type AuditVerification = { ok: true; count: number; head: string } | { ok: false; fault: AuditFault; checked: number };
+
+/** Walks the whole chain in pages of pageSize, stopping at the first bad entry. */
+export async function verifyStoredAuditLog(store: Store, pageSize = DEFAULT_PAGE_SIZE): Promise<AuditVerification> {
+  const verifier = createAuditVerifier();
+  for (let from = 1; ;) {
+    const page = await store.listAudit(from, pageSize);
+    const fault = verifier.push(page);
+    if (fault !== undefined) return { ok: false, fault, checked: verifier.count };
+    if (page.length < pageSize) return { ok: true, count: verifier.count, head: verifier.head };
+    from = page.at(-1)!.seq + 1;
+  }
+}
+
+export type AuditCommandIo = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+/** Runs `vicino audit …`; returns the exit code. */
+export async function runAuditCommand(args: string[], env: Record<string, string | undefined>, io: AuditCommandIo): Promise<number> {
+  const usage = (message: string): number => {
+    io.stderr.write(`vicino audit: ${message}\n\n${AUDIT_USAGE}`);
+    return 2;
+  };
+  const [sub, ...rest] = args;
+  if (sub !== 'verify') return usage(sub === undefined ? 'name a subcommand' : `unknown subcommand "${sub}"`);
+  let values: { 'data-dir'?: string; 'page-size'?: string };
+  try {
+    ({ values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string' }, 'page-size': { type: 'string' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const pageSize = values['page-size'] === undefined ? DEFAULT_PAGE_SIZE : Number(values['page-size']);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) return usage(`--page-size must be a whole number 1–100000, got "${values['page-size']}"`);
+  const location = { DATABASE_URL: env.DATABASE_URL, DATA_DIR: values['data-dir'] ?? env.DATA_DIR ?? './data' };
+  const where = storeLocation(location);
+  // Verifying must not create an empty database where the real one was expected.
+  if (where.kind === 'sqlite' && !existsSync(where.path)) {
+    io.stderr.write(`vicino audit: no database at ${where.path} (set DATA_DIR, --data-dir or DATABASE_URL)\n`);
+    return 1;
+  }
+  const store = await openStore(location);
+  try {
+    const result = await verifyStoredAuditLog(store, pageSize);
+    if (result.ok) {
+      io.stdout.write(`audit chain OK: ${result.count} entries, head ${result.head}\n`);
+      return 0;
+    }
+    io.stdout.write(`audit chain BROKEN: ${result.fault.message}; ${result.checked} entries before it are intact\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
