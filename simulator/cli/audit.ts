@@ -62,7 +62,8 @@ export async function runAuditCommand(args: string[], env: Record<string, string
       io.stdout.write(`audit chain OK: ${result.count} entries, head ${result.head}\n`);
       return 0;
     }
-    io.stdout.write(`audit chain BROKEN: ${result.fault.message}; ${result.checked} entries before it are intact\n`);
+    const { checked } = result;
+    io.stdout.write(`audit chain BROKEN: ${result.fault.message}; ${checked} ${checked === 1 ? 'entry' : 'entries'} before it ${checked === 1 ? 'is' : 'are'} intact\n`);
     return 1;
   } finally {
     await store.close();

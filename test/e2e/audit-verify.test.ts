@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import { aCampaign } from '#test/helpers/builders.ts';
 import { bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, registerShopper } from '#test/helpers/build-test-app.ts';
+import { openTestStore } from '../helpers/open-test-store.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
 // `vicino audit verify` as an auditor runs it, on a database the real server app wrote: intact → exit 0;
@@ -86,5 +87,31 @@ describe('vicino audit verify', () => {
     const bad = await verify(dir, ['--page-size', 'lots']);
     expect(bad.stderr).toMatch(/--page-size must be a whole number/);
     expect(bad.code).toBe(2);
+  });
+});
+
+describe.runIf(process.env.DATABASE_URL)('vicino audit verify on PostgreSQL', () => {
+  it('verifies the chain in DATABASE_URL and names an altered entry', async () => {
+    const t = await openTestStore('postgres');
+    try {
+      for (let i = 0; i < 5; i += 1) await t.store.appendAudit({ atMs: 1_000 + i, actor: 'system', action: 'retention.purged', subject: 'presence_events', details: { count: i } });
+      // The test store lives in a schema of its own; the server's URL reaches it through search_path.
+      const schema = String((await t.rows('SELECT current_schema() AS s'))[0]!.s);
+      const url = `${process.env.DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const run = async () => {
+        const cli = runCli(['audit', 'verify'], { env: { DATABASE_URL: url } });
+        const { code } = await cli.exited;
+        return { code, stdout: cli.stdout() };
+      };
+      const intact = await run();
+      expect(intact.stdout).toMatch(/^audit chain OK: 5 entries, head [0-9a-f]{64}\n$/);
+      expect(intact.code).toBe(0);
+      await t.rows(`UPDATE audit_log SET at_ms = 9 WHERE seq = 2`);
+      const broken = await run();
+      expect(broken.stdout).toBe('audit chain BROKEN: entry 2: altered (hash does not match its content); 1 entry before it is intact\n');
+      expect(broken.code).toBe(1);
+    } finally {
+      await t.close();
+    }
   });
 });
