@@ -93,4 +93,16 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX zone_states_due ON zone_states (due_at_ms)`,
     ],
   },
+  {
+    // Version 12: 8–11 are left to the other issue-5 branches (consent ledger, audit log), built in
+    // parallel; the runners apply whatever versions are missing, so the gap is harmless.
+    version: 12,
+    name: 'retention purge indexes',
+    statements: [
+      // The retention purge (Store.purgeBefore) picks rows by age in batches: by the event's time, and
+      // by the promotion's creation (RET-2, RET-3). event_sequences has its index (at_ms) already.
+      `CREATE INDEX presence_events_at ON presence_events (at_s)`,
+      `CREATE INDEX promotions_created ON promotions (created_at_ms)`,
+    ],
+  },
 ];

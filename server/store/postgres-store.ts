@@ -4,6 +4,7 @@ import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, bit, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
@@ -291,6 +292,19 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async pruneSequences(beforeMs) {
       return changes('DELETE FROM event_sequences WHERE at_ms < $1', beforeMs);
+    },
+    async purgeBefore(kind, cutoffMs, batchLimit) {
+      checkPurgeArguments(kind, cutoffMs, batchLimit);
+      const { sql, cutoff } = purgeBatchStatement(kind, 'numbered', cutoffMs);
+      let deleted = 0;
+      let batches = 0;
+      for (;;) {
+        // Each batch autocommits: its row locks are released before the next one is taken.
+        const changed = await changes(sql, cutoff, batchLimit);
+        batches += 1;
+        deleted += changed;
+        if (changed < batchLimit) return { deleted, batches };
+      }
     },
     async recordPresence(e, receivedAtMs) {
       const inserted = await changes(

@@ -6,6 +6,7 @@ import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
@@ -238,6 +239,21 @@ export function openSqliteStore(path: string): Store {
     },
     async pruneSequences(beforeMs) {
       return run('DELETE FROM event_sequences WHERE at_ms < ?', beforeMs);
+    },
+    async purgeBefore(kind, cutoffMs, batchLimit) {
+      checkPurgeArguments(kind, cutoffMs, batchLimit);
+      const { sql, cutoff } = purgeBatchStatement(kind, 'question', cutoffMs);
+      const statement = db.prepare(sql);
+      let deleted = 0;
+      let batches = 0;
+      for (;;) {
+        const changes = statement.run(cutoff, batchLimit).changes;
+        batches += 1;
+        deleted += changes;
+        if (changes < batchLimit) return { deleted, batches };
+        // The driver is synchronous: between batches, let the event loop (and other processes' writers) in.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     },
     async recordPresence(e, receivedAtMs) {
       const changes = run(
