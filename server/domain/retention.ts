@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ZoneState } from './zone-arbiter.ts';
 
 // Retention policy (privacy-requirements.md RET-1…4), pure: how long each kind of stored record is
 // kept, and the cutoff a purge at a given instant deletes before. The purge itself is
@@ -8,13 +9,17 @@ import { z } from 'zod';
 // windows and never reach the server, so nothing here purges them.
 
 /** What a purge deletes, one table each (server/store/migrations.ts). */
-export const RETAINED_KINDS = ['presence-events', 'delivery-records', 'event-sequences'] as const;
+export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences'] as const;
 export type RetainedKind = (typeof RETAINED_KINDS)[number];
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
-/** RET-2: resolved presence events are kept 24 h, then deleted (no visit summary is kept). */
+/**
+ * RET-2: resolved presence events are kept 24 h, then deleted (no visit summary is kept). The zone
+ * arbiter's state of a shopper (zone IDs and times of the last transitions: presence data too) goes by
+ * the same window once it is idle — nothing pending, no claim left — counted from the latest time in it.
+ */
 export const DEFAULT_PRESENCE_EVENTS_MS = 24 * HOUR_MS;
 /** RET-3: delivery, open and redemption records (promotions) are kept 24 months, counted as 730 days. */
 export const DEFAULT_DELIVERY_RECORDS_MS = 730 * DAY_MS;
@@ -46,6 +51,7 @@ export function retentionWindows(input: RetentionWindowsInput): RetentionWindows
 
 const WINDOW_OF: Record<RetainedKind, keyof RetentionWindows> = {
   'presence-events': 'presenceEventsMs',
+  'zone-states': 'presenceEventsMs',
   'delivery-records': 'deliveryRecordsMs',
   'event-sequences': 'eventSequencesMs',
 };
@@ -59,3 +65,16 @@ export const cutoffMs = (windows: RetentionWindows, kind: RetainedKind, nowMs: n
 /** Every kind's cutoff at nowMs, in RETAINED_KINDS order. */
 export const cutoffs = (windows: RetentionWindows, nowMs: number): { kind: RetainedKind; cutoffMs: number }[] =>
   RETAINED_KINDS.map((kind) => ({ kind, cutoffMs: cutoffMs(windows, kind, nowMs) }));
+
+/**
+ * The latest instant a zone state records (a claim, a tenure's start, a transition), or null if it holds
+ * none: what the store keeps beside it (zone_states.last_seen_ms) so an idle state can be aged out.
+ */
+export function zoneStateLastSeenMs(state: ZoneState): number | null {
+  const times = [
+    ...Object.values(state.claims).map((claim) => claim.atMs),
+    ...[state.current, state.challenger].flatMap((tenure) => (tenure === null ? [] : [tenure.sinceMs])),
+    ...state.applied.flatMap((entry) => entry.transitions.map((transition) => transition.atMs)),
+  ];
+  return times.length === 0 ? null : Math.max(...times);
+}

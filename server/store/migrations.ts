@@ -103,6 +103,11 @@ export const MIGRATIONS: Migration[] = [
       // by the promotion's creation (RET-2, RET-3). event_sequences has its index (at_ms) already.
       `CREATE INDEX presence_events_at ON presence_events (at_s)`,
       `CREATE INDEX promotions_created ON promotions (created_at_ms)`,
+      // The latest time a zone state records (domain/retention.ts zoneStateLastSeenMs), written with it, so
+      // an idle state (due_at_ms NULL) can be deleted by age. States written before this stay NULL until
+      // their next write, and are not aged out until then.
+      `ALTER TABLE zone_states ADD COLUMN last_seen_ms BIGINT`,
+      `CREATE INDEX zone_states_last_seen ON zone_states (last_seen_ms)`,
     ],
   },
 ];

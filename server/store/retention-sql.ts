@@ -4,14 +4,17 @@ import type { RetainedKind } from '../domain/retention.ts';
 // the rows past the cutoff are picked by primary key, LIMIT n, in a subquery, so a big purge is many
 // short statements instead of one long lock. Portable SQL: the placeholders are filled per driver.
 
-type PurgeTarget = { table: string; key: string; olderThan: string; cutoff: (cutoffMs: number) => number };
+/** `where` is the condition of a row past the cutoff, written with {cutoff} for its placeholder. */
+type PurgeTarget = { table: string; key: string; where: string; cutoff: (cutoffMs: number) => number };
 
 const TARGETS: Record<RetainedKind, PurgeTarget> = {
   // The event's own time, whole seconds: at_s * 1000 < cutoffMs ⇔ at_s < ceil(cutoffMs / 1000) for integer at_s.
-  'presence-events': { table: 'presence_events', key: 'event_id', olderThan: 'at_s', cutoff: (ms) => Math.ceil(ms / 1000) },
+  'presence-events': { table: 'presence_events', key: 'event_id', where: 'at_s < {cutoff}', cutoff: (ms) => Math.ceil(ms / 1000) },
+  // Only an idle state (nothing due: no claim, no challenger) whose latest recorded time is past the cutoff.
+  'zone-states': { table: 'zone_states', key: '(store_id, shopper_id)', where: 'due_at_ms IS NULL AND last_seen_ms < {cutoff}', cutoff: (ms) => ms },
   // Delivery, open and redemption: one promotions row each, aged from its creation.
-  'delivery-records': { table: 'promotions', key: 'id', olderThan: 'created_at_ms', cutoff: (ms) => ms },
-  'event-sequences': { table: 'event_sequences', key: '(gateway_id, boot, seq)', olderThan: 'at_ms', cutoff: (ms) => ms },
+  'delivery-records': { table: 'promotions', key: 'id', where: 'created_at_ms < {cutoff}', cutoff: (ms) => ms },
+  'event-sequences': { table: 'event_sequences', key: '(gateway_id, boot, seq)', where: 'at_ms < {cutoff}', cutoff: (ms) => ms },
 };
 
 /** One batch's DELETE for a kind, with `$1`-style or `?` placeholders (cutoff, then limit), and its cutoff parameter. */
@@ -20,7 +23,7 @@ export function purgeBatchStatement(kind: RetainedKind, placeholders: 'numbered'
   const [cutoff, limit] = placeholders === 'numbered' ? ['$1', '$2'] : ['?', '?'];
   const columns = target.key.replace(/[()]/g, '');
   return {
-    sql: `DELETE FROM ${target.table} WHERE ${target.key} IN (SELECT ${columns} FROM ${target.table} WHERE ${target.olderThan} < ${cutoff} LIMIT ${limit})`,
+    sql: `DELETE FROM ${target.table} WHERE ${target.key} IN (SELECT ${columns} FROM ${target.table} WHERE ${target.where.replace('{cutoff}', cutoff)} LIMIT ${limit})`,
     cutoff: target.cutoff(cutoffMs),
   };
 }

@@ -5,6 +5,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
+import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, num, stateFromRows, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
@@ -274,9 +275,11 @@ export function openSqliteStore(path: string): Store {
         const next = update(previous);
         if (next.state === undefined || next.state === previous) return next.result;
         if (row === undefined) {
-          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES (?, ?, ?, 1, ?)', storeId, shopperId, JSON.stringify(next.state), next.dueAtMs);
+          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
+            storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));
         } else {
-          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ? WHERE store_id = ? AND shopper_id = ?', JSON.stringify(next.state), next.dueAtMs, storeId, shopperId);
+          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ?, last_seen_ms = ? WHERE store_id = ? AND shopper_id = ?',
+            JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId);
         }
         return next.result;
       }).immediate();

@@ -157,7 +157,8 @@ export interface Store {
 
   /**
    * Deletes the records of one kind timed before cutoffMs (epoch ms; presence events by their own time,
-   * delivery records — promotions — by creation, sequence claims by event time), in batches of at most
+   * delivery records — promotions — by creation, sequence claims by event time, zone states only when
+   * idle — nothing due — by the latest time they record), in batches of at most
    * batchLimit rows, each its own short statement, so a big purge never holds a long lock and other
    * writers interleave. Returns how many rows went. Throws a RangeError naming a bad argument.
    */

@@ -798,9 +798,30 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.acceptSequence(gatewayId, boot, 2, 'ev-other', START_MS)).toBe('replay');
       });
 
+      it('deletes idle zone states whose latest time is before the cutoff, and no state with something due', async () => {
+        const [idleOld, pendingOld, idleFresh, timeless] = [await givenShopper(), await givenShopper(), await givenShopper(), await givenShopper()];
+        const left = (atMs: number): ZoneState => ({ ...emptyZoneState(), applied: [{ eventId: randomUUID(), transitions: [{ kind: 'left', zoneId: 'a', atMs, dwellMs: 0 }] }] });
+        const states: [ShopperRecord, ZoneState, number | null][] = [
+          [idleOld, left(CUTOFF - 1), null],
+          // An old claim still to expire (the sweep has not run): due, so kept, however old.
+          [pendingOld, { ...emptyZoneState(), claims: { a: { rank: 1, atMs: CUTOFF - DAY_MS } } }, CUTOFF - DAY_MS + 900_001],
+          [idleFresh, left(CUTOFF), null],
+          [timeless, { ...emptyZoneState(), applied: [{ eventId: randomUUID(), transitions: [] }] }, null],
+        ];
+        for (const [shopper, state, dueAtMs] of states) await store.updateZoneState('store-1', shopper.id, () => ({ state, dueAtMs, result: undefined }));
+
+        expect((await purged('zone-states')).deleted).toBeGreaterThanOrEqual(1);
+        expect(await store.getZoneState('store-1', idleOld.id)).toBeUndefined();
+        for (const [shopper, state] of states.slice(1)) expect(await store.getZoneState('store-1', shopper.id)).toEqual(state);
+        // Once the claim has expired and the state is idle, it goes too.
+        await store.updateZoneState('store-1', pendingOld.id, () => ({ state: left(CUTOFF - DAY_MS), dueAtMs: null, result: undefined }));
+        await purged('zone-states');
+        expect(await store.getZoneState('store-1', pendingOld.id)).toBeUndefined();
+      });
+
       it('reports an empty purge as nothing deleted in one batch', async () => {
         // Nothing of any test is timed before the epoch.
-        for (const kind of ['presence-events', 'delivery-records', 'event-sequences'] as const) {
+        for (const kind of ['presence-events', 'zone-states', 'delivery-records', 'event-sequences'] as const) {
           expect(await store.purgeBefore(kind, 0, 10)).toEqual({ deleted: 0, batches: 1 });
         }
       });

@@ -43,14 +43,14 @@ describe('the server\'s retention schedule', () => {
     const old = aPresence({ shopperId: shopper.id, atS: (nowMs - 7 * HOUR_MS) / 1000 });
     const fresh = aPresence({ shopperId: shopper.id, atS: (nowMs - 5 * HOUR_MS) / 1000 });
     // The start-up run, in the background.
-    await expect.poll(() => audited.length).toBe(3);
-    expect(audited.map((e) => [e.what, e.cutoffMs])).toEqual([['presence-events', nowMs - 6 * HOUR_MS], ['delivery-records', nowMs - 730 * DAY_MS], ['event-sequences', nowMs - (DEFAULT_EVENT_WINDOW.pastS + 60) * 1000]]);
+    await expect.poll(() => audited.length).toBe(4);
+    expect(audited.map((e) => [e.what, e.cutoffMs])).toEqual([['presence-events', nowMs - 6 * HOUR_MS], ['zone-states', nowMs - 6 * HOUR_MS], ['delivery-records', nowMs - 730 * DAY_MS], ['event-sequences', nowMs - (DEFAULT_EVENT_WINDOW.pastS + 60) * 1000]]);
 
     for (const event of [old, fresh]) await server.store.recordPresence(event, nowMs);
     const report = await server.purge();
     expect(report.purged[0]).toEqual({ what: 'presence-events', count: 1, cutoffMs: nowMs - 6 * HOUR_MS });
     expect((await testStore.rows('SELECT event_id FROM presence_events')).map((r) => r.event_id)).toEqual([fresh.eventId]);
-    expect(await counterValue(server.metrics.retentionAuditEntries)).toBe(6);
+    expect(await counterValue(server.metrics.retentionAuditEntries)).toBe(8);
     expect(logs.lines().filter((line) => line.component === 'retention' && line.msg === 'retention purge')).toContainEqual(
       expect.objectContaining({ what: 'presence-events', count: 1, cutoffMs: nowMs - 6 * HOUR_MS, cutoff: new Date(nowMs - 6 * HOUR_MS).toISOString() }));
   });

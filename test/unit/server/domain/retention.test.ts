@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cutoffMs, cutoffs, DAY_MS, DEFAULT_DELIVERY_RECORDS_MS, DEFAULT_PRESENCE_EVENTS_MS, HOUR_MS, RETAINED_KINDS, retentionWindows,
+  cutoffMs, cutoffs, DAY_MS, DEFAULT_DELIVERY_RECORDS_MS, DEFAULT_PRESENCE_EVENTS_MS, HOUR_MS, RETAINED_KINDS, retentionWindows, zoneStateLastSeenMs,
 } from '#server/domain/retention.ts';
+import { emptyZoneState, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import { START_MS } from '#test/helpers/builders.ts';
 
 describe('retention windows', () => {
@@ -30,6 +31,7 @@ describe('retention cutoffs', () => {
 
   it('puts each kind\'s cutoff its window before now', () => {
     expect(cutoffMs(windows, 'presence-events', START_MS)).toBe(START_MS - DAY_MS);
+    expect(cutoffMs(windows, 'zone-states', START_MS)).toBe(START_MS - DAY_MS);
     expect(cutoffMs(windows, 'delivery-records', START_MS)).toBe(START_MS - 730 * DAY_MS);
     expect(cutoffMs(windows, 'event-sequences', START_MS)).toBe(START_MS - 360_000);
   });
@@ -38,6 +40,25 @@ describe('retention cutoffs', () => {
     const at = cutoffs(windows, START_MS);
     expect(at.map((c) => c.kind)).toEqual([...RETAINED_KINDS]);
     const later = cutoffs(windows, START_MS + HOUR_MS);
-    expect(later.map((c, i) => c.cutoffMs - at[i]!.cutoffMs)).toEqual([HOUR_MS, HOUR_MS, HOUR_MS]);
+    expect(later.map((c, i) => c.cutoffMs - at[i]!.cutoffMs)).toEqual([HOUR_MS, HOUR_MS, HOUR_MS, HOUR_MS]);
+  });
+});
+
+describe('zoneStateLastSeenMs', () => {
+  it('takes the latest of claims, tenures and applied transitions', () => {
+    const state: ZoneState = {
+      ...emptyZoneState(),
+      claims: { a: { rank: 1, atMs: 5_000 }, b: { rank: 2, atMs: 7_000 } },
+      current: { zoneId: 'a', sinceMs: 1_000 },
+      challenger: { zoneId: 'b', sinceMs: 6_000 },
+      applied: [{ eventId: 'e1', transitions: [{ kind: 'entered', zoneId: 'a', atMs: 1_000, dwellMs: 0 }] }],
+    };
+    expect(zoneStateLastSeenMs(state)).toBe(7_000);
+    expect(zoneStateLastSeenMs({ ...emptyZoneState(), applied: [{ eventId: 'e2', transitions: [{ kind: 'left', zoneId: 'a', atMs: 9_000, dwellMs: 8_000 }] }] })).toBe(9_000);
+  });
+
+  it('is null for a state that records no time', () => {
+    expect(zoneStateLastSeenMs(emptyZoneState())).toBeNull();
+    expect(zoneStateLastSeenMs({ ...emptyZoneState(), applied: [{ eventId: 'e', transitions: [] }] })).toBeNull();
   });
 });
