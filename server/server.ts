@@ -54,7 +54,7 @@ export type ServerOptions = {
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
 export const ZONE_SWEEP_INTERVAL_MS = 1_000;
 
-/** The retention purge runs at start and then this often (and no window is shorter than an hour). */
+/** The retention purge runs at start and then this often: a record outlives its window by at most this much. */
 export const RETENTION_PURGE_INTERVAL_MS = 3_600_000;
 
 /** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
@@ -194,8 +194,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .then((changed) => (changed ? keys.publishAllConfigs() : undefined))
         .catch((error: Error) => logger.error({ err: error.message }, 'periodic resolver and beacon resync failed'));
     }, 60_000));
-    // Retention (RET-2…4): presence events, delivery records and sequence claims past their windows are
-    // deleted at start and then hourly; every purge is audited, and a failed one alerts (purge-job.ts).
+    // Retention (RET-2…4): presence events, idle zone states, delivery records and sequence claims past their
+    // windows are deleted at start and then hourly; every purge is audited, a failed one alerts (purge-job.ts).
     timers.push(setInterval(() => void runPurge(), RETENTION_PURGE_INTERVAL_MS));
     timers.push(setInterval(() => {
       resolver.rollInSlices()
