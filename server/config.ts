@@ -27,6 +27,12 @@ export const ServerEnvSchema = z.object({
   /** The resolver's X25519 private key (64 hex). Rotating it breaks no registered app. Default: generated and sealed in the store. */
   RESOLVER_PRIVATE_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'RESOLVER_PRIVATE_KEY must be 64 hex characters (an X25519 private key)').optional(),
   EPOCH_ROTATION_S: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
+  /** RET-2: hours resolved presence events are kept (stricter than the default only). */
+  RETENTION_PRESENCE_H: z.coerce.number().int('RETENTION_PRESENCE_H must be whole hours').min(1, 'RETENTION_PRESENCE_H must be at least 1')
+    .max(24, 'RETENTION_PRESENCE_H may not exceed 24 (RET-2)').default(24),
+  /** RET-3: days delivery, open and redemption records (promotions) are kept; 730 ≈ 24 months. */
+  RETENTION_DELIVERY_DAYS: z.coerce.number().int('RETENTION_DELIVERY_DAYS must be whole days').min(1, 'RETENTION_DELIVERY_DAYS must be at least 1 (the daily send cap reads a day back)')
+    .max(730, 'RETENTION_DELIVERY_DAYS may not exceed 730 (24 months, RET-3)').default(730),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof ServerEnvSchema>;

@@ -30,7 +30,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [registry],
   });
-  return { registry, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // Retention (RET-4): rows each purge removed, the audit entries it wrote, and the purges that failed —
+  // the alert: any increase of vicino_retention_failures_total should page someone.
+  const retentionPurgedRows = new Counter({ name: 'vicino_retention_purged_rows_total', help: 'Rows deleted by the retention purge, by kind', labelNames: ['what'] as const, registers: [registry] });
+  const retentionAuditEntries = new Counter({
+    name: 'vicino_retention_audit_entries_total',
+    help: 'Retention purge audit entries written (one per purge, empty ones included), by kind',
+    labelNames: ['what'] as const,
+    registers: [registry],
+  });
+  const retentionFailures = new Counter({
+    name: 'vicino_retention_failures_total',
+    help: 'Retention purges that failed (the delete or its audit entry), by kind; the next run retries',
+    labelNames: ['what'] as const,
+    registers: [registry],
+  });
+  return { registry, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

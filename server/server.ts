@@ -16,6 +16,8 @@ import { createServerBus, SERVER_BUS_TOPIC, type ServerBus } from './server-bus.
 import type { Store } from './store/store.ts';
 import { DEFAULT_ARBITER_CONFIG, validateArbiterConfig, type ArbiterConfig } from './domain/zone-arbiter.ts';
 import { sweepZoneStates } from './ingest/resolved-presence.ts';
+import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
+import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
 // holds no state that another instance would need: everything durable is in the Store.
@@ -40,10 +42,20 @@ export type ServerOptions = {
   metrics?: Metrics;
   /** The zone arbiter's margin, hold and staleness; DEFAULT_ARBITER_CONFIG (1 band, 10 s, 15 min) by default. */
   zoneArbiter?: Partial<ArbiterConfig>;
+  /** Retention windows (domain/retention.ts); the requirements' defaults (24 h, 730 days) when unset. */
+  retention?: Omit<RetentionWindowsInput, 'eventSequencesMs'>;
+  /**
+   * Told of each retention purge's audit entry (RET-4), besides the audit log entry, the log line and
+   * the vicino_retention_audit_entries_total count written for every one.
+   */
+  retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
 export const ZONE_SWEEP_INTERVAL_MS = 1_000;
+
+/** The retention purge runs at start and then this often: a record outlives its window by at most this much. */
+export const RETENTION_PURGE_INTERVAL_MS = 3_600_000;
 
 /** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
 export const FULL_RESYNC_MS = 3_600_000;
@@ -63,6 +75,8 @@ export type RunningServer = {
   ingest: PresenceIngest;
   mqtt: MqttIngress;
   bus: ServerBus;
+  /** Runs the retention purge now (it also runs at start and hourly). */
+  purge(): Promise<PurgeRunReport>;
   close(): Promise<void>;
 };
 
@@ -71,6 +85,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? Date.now;
   const zoneArbiter: ArbiterConfig = { ...DEFAULT_ARBITER_CONFIG, ...options.zoneArbiter };
   validateArbiterConfig(zoneArbiter);
+  const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
+  // Sequence claims outlive the event window by a minute, for clock differences between instances.
+  const windows = retentionWindows({ ...options.retention, eventSequencesMs: (eventWindow.pastS + 60) * 1000 });
   const sealer = createSealer(options.masterKey);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
@@ -106,7 +123,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else setKeys(await keys.maintain());
     },
   });
-  const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
   const notifyAll = {
     notify: (promotion: Parameters<WebSocketDelivery['notify']>[0]) => {
       delivery.notify(promotion);
@@ -124,6 +140,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     handle: (topic, payload) => (topic === SERVER_BUS_TOPIC ? bus.handle(payload) : ingest.handle(topic, payload)),
   });
   link.mqtt = mqtt;
+
+  const retentionLogger = logger.child({ component: 'retention' });
+  const purgeJob = createPurgeJob({
+    store, windows, now, metrics, logger: retentionLogger,
+    audit: async (entry) => {
+      // RET-4: every purge, an empty one too, is an entry in the tamper-evident audit log (ACC-1).
+      await store.appendAudit({
+        atMs: now(), actor: 'system', action: 'retention.purged', subject: entry.what,
+        details: { count: entry.count, cutoffMs: entry.cutoffMs },
+      });
+      await options.retentionAudit?.(entry);
+      metrics.retentionAuditEntries.inc({ what: entry.what });
+      retentionLogger.info({ what: entry.what, count: entry.count, cutoffMs: entry.cutoffMs, cutoff: new Date(entry.cutoffMs).toISOString() }, 'retention purge');
+    },
+  });
+  // The run in flight, awaited on close so the store is not closed under it. The job reports its own failures.
+  let purging: Promise<unknown> = Promise.resolve();
+  const runPurge = (): Promise<PurgeRunReport> => {
+    const run = purgeJob.run();
+    purging = run;
+    return run;
+  };
 
   let app: FastifyInstance | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -161,11 +199,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         .then((changed) => (changed ? keys.publishAllConfigs() : undefined))
         .catch((error: Error) => logger.error({ err: error.message }, 'periodic resolver and beacon resync failed'));
     }, 60_000));
-    // Sequence claims outlive the event window by a minute, for clock differences between instances.
-    timers.push(setInterval(() => {
-      store.pruneSequences(now() - (eventWindow.pastS + 60) * 1000)
-        .catch((error: Error) => logger.error({ err: error.message }, 'pruning event sequence numbers failed'));
-    }, 60_000));
+    // Retention (RET-2…4): presence events, idle zone states, delivery records and sequence claims past their
+    // windows are deleted at start and then hourly; every purge is audited, a failed one alerts (purge-job.ts).
+    timers.push(setInterval(() => void runPurge(), RETENTION_PURGE_INTERVAL_MS));
     timers.push(setInterval(() => {
       resolver.rollInSlices()
         .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
@@ -200,14 +236,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = typeof address === 'object' && address !== null ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? 'localhost' : options.http.host;
   logger.info({ port, store: store.kind, instanceId }, 'server listening');
+  void runPurge();
 
   let closed = false;
   const running: RunningServer = {
     app, url: `http://${host}:${port}`, port, store, metrics, resolver, beacons, keys, delivery, ingest, mqtt, bus,
+    purge: runPurge,
     async close() {
       if (closed) return;
       closed = true;
       for (const timer of timers) clearInterval(timer);
+      await purging;
       await delivery.close();
       await app!.close();
       await mqtt.close();

@@ -94,7 +94,6 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
-    // Version 8: a parallel branch may take 9; the runners apply whatever versions are missing.
     version: 8,
     name: 'audit log',
     statements: [
@@ -102,6 +101,21 @@ export const MIGRATIONS: Migration[] = [
       // canonical entry). details is JSON without personal data (IDs, counts, purposes, text versions).
       // Append-only: nothing updates or deletes these rows; seq is dense from 1, so a removed row shows as a gap.
       `CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`,
+    ],
+  },
+  {
+    version: 9,
+    name: 'retention purge indexes',
+    statements: [
+      // The retention purge (Store.purgeBefore) picks rows by age in batches: by the event's time, and
+      // by the promotion's creation (RET-2, RET-3). event_sequences has its index (at_ms) already.
+      `CREATE INDEX presence_events_at ON presence_events (at_s)`,
+      `CREATE INDEX promotions_created ON promotions (created_at_ms)`,
+      // The latest time a zone state records (domain/retention.ts zoneStateLastSeenMs), written with it, so
+      // an idle state (due_at_ms NULL) can be deleted by age. States written before this stay NULL until
+      // their next write, and are not aged out until then.
+      `ALTER TABLE zone_states ADD COLUMN last_seen_ms BIGINT`,
+      `CREATE INDEX zone_states_last_seen ON zone_states (last_seen_ms)`,
     ],
   },
 ];

@@ -4,7 +4,9 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
+import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
@@ -309,6 +311,19 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async pruneSequences(beforeMs) {
       return changes('DELETE FROM event_sequences WHERE at_ms < $1', beforeMs);
     },
+    async purgeBefore(kind, cutoffMs, batchLimit) {
+      checkPurgeArguments(kind, cutoffMs, batchLimit);
+      const { sql, cutoff } = purgeBatchStatement(kind, 'numbered', cutoffMs);
+      let deleted = 0;
+      let batches = 0;
+      for (;;) {
+        // Each batch autocommits: its row locks are released before the next one is taken.
+        const changed = await changes(sql, cutoff, batchLimit);
+        batches += 1;
+        deleted += changed;
+        if (changed < batchLimit) return { deleted, batches };
+      }
+    },
     async recordPresence(e, receivedAtMs) {
       const inserted = await changes(
         `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
@@ -336,12 +351,12 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           const next = update(previous);
           if (next.state === undefined || next.state === previous) return { result: next.result };
           if (row !== undefined) {
-            await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2 WHERE store_id = $3 AND shopper_id = $4',
-              [JSON.stringify(next.state), next.dueAtMs, storeId, shopperId]);
+            await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2, last_seen_ms = $3 WHERE store_id = $4 AND shopper_id = $5',
+              [JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId]);
             return { result: next.result };
           }
-          const inserted = await q('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (store_id, shopper_id) DO NOTHING',
-            [storeId, shopperId, JSON.stringify(next.state), next.dueAtMs]);
+          const inserted = await q('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (store_id, shopper_id) DO NOTHING',
+            [storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state)]);
           return inserted.rowCount === 1 ? { result: next.result } : undefined;
         });
         if (done !== undefined) return done.result;

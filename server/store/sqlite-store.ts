@@ -6,7 +6,9 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
+import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
@@ -259,6 +261,21 @@ export function openSqliteStore(path: string): Store {
     async pruneSequences(beforeMs) {
       return run('DELETE FROM event_sequences WHERE at_ms < ?', beforeMs);
     },
+    async purgeBefore(kind, cutoffMs, batchLimit) {
+      checkPurgeArguments(kind, cutoffMs, batchLimit);
+      const { sql, cutoff } = purgeBatchStatement(kind, 'question', cutoffMs);
+      const statement = db.prepare(sql);
+      let deleted = 0;
+      let batches = 0;
+      for (;;) {
+        const changes = statement.run(cutoff, batchLimit).changes;
+        batches += 1;
+        deleted += changes;
+        if (changes < batchLimit) return { deleted, batches };
+        // The driver is synchronous: between batches, let the event loop (and other processes' writers) in.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    },
     async recordPresence(e, receivedAtMs) {
       const changes = run(
         `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
@@ -278,9 +295,11 @@ export function openSqliteStore(path: string): Store {
         const next = update(previous);
         if (next.state === undefined || next.state === previous) return next.result;
         if (row === undefined) {
-          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms) VALUES (?, ?, ?, 1, ?)', storeId, shopperId, JSON.stringify(next.state), next.dueAtMs);
+          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
+            storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));
         } else {
-          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ? WHERE store_id = ? AND shopper_id = ?', JSON.stringify(next.state), next.dueAtMs, storeId, shopperId);
+          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ?, last_seen_ms = ? WHERE store_id = ? AND shopper_id = ?',
+            JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId);
         }
         return next.result;
       }).immediate();

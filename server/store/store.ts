@@ -4,6 +4,7 @@ import type { Campaign, Caps } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
+import type { RetainedKind } from '../domain/retention.ts';
 import type { RemotePresenceSettings } from '#gateway/protocol/index.ts';
 import type { ZoneState } from '../domain/zone-arbiter.ts';
 
@@ -76,6 +77,9 @@ export type SequenceClaim = 'new' | 'redelivery' | 'replay';
  */
 export type ZoneStateUpdate<T> = { state: ZoneState | undefined; dueAtMs: number | null; result: T };
 export type ZoneStateKey = { storeId: string; shopperId: string };
+
+/** What one purgeBefore call removed: rows deleted, in how many bounded batches (statements). */
+export type PurgeResult = { deleted: number; batches: number };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
@@ -152,6 +156,15 @@ export interface Store {
   acceptSequence(gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): Promise<SequenceClaim>;
   /** Forgets the claims of events timed before the cutoff (they can no longer pass the freshness check); returns how many. */
   pruneSequences(beforeMs: number): Promise<number>;
+
+  /**
+   * Deletes the records of one kind timed before cutoffMs (epoch ms; presence events by their own time,
+   * delivery records — promotions — by creation, sequence claims by event time, zone states only when
+   * idle — nothing due — by the latest time they record), in batches of at most
+   * batchLimit rows, each its own short statement, so a big purge never holds a long lock and other
+   * writers interleave. Returns how many rows went. Throws a RangeError naming a bad argument.
+   */
+  purgeBefore(kind: RetainedKind, cutoffMs: number, batchLimit: number): Promise<PurgeResult>;
 
   /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
   recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;

@@ -826,6 +826,103 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       });
     });
 
+    describe('retention purge', () => {
+      // Far before any other test's rows (builders date them from START_MS), so a purge up to CUTOFF
+      // removes only this block's old rows — and the odd ancient row of another test, hence ≥ and the
+      // checks on each of our own rows.
+      const CUTOFF = Date.UTC(2001, 0, 1);
+      const purged = async (kind: Parameters<Store['purgeBefore']>[0], batchLimit = 1000) => store.purgeBefore(kind, CUTOFF, batchLimit);
+
+      it('deletes presence events timed before the cutoff, batch by batch, and keeps the rest', async () => {
+        const shopper = await givenShopper();
+        const old = Array.from({ length: 7 }, (_, i) => aPresence({ shopperId: shopper.id, atS: CUTOFF / 1000 - 1 - i * 3600 }));
+        const atCutoff = aPresence({ shopperId: shopper.id, atS: CUTOFF / 1000 });
+        const fresh = aPresence({ shopperId: shopper.id });
+        for (const event of [...old, atCutoff, fresh]) await store.recordPresence(event, START_MS);
+
+        const result = await purged('presence-events', 3);
+        expect(result.deleted).toBeGreaterThanOrEqual(7);
+        // Full batches of 3 until one comes back short.
+        expect(result.batches).toBe(Math.floor(result.deleted / 3) + 1);
+        // recordPresence answers 'duplicate' for an event it still holds, 'new' for one it no longer does.
+        for (const event of old) expect(await store.recordPresence(event, START_MS)).toBe('new');
+        expect(await store.recordPresence(atCutoff, START_MS)).toBe('duplicate');
+        expect(await store.recordPresence(fresh, START_MS)).toBe('duplicate');
+      });
+
+      it('deletes delivery records (promotions) created before the cutoff, delivered and acked or not', async () => {
+        const shopper = await givenShopper();
+        const [acked, pending, fresh] = [aDraft({ shopperId: shopper.id, createdAtMs: CUTOFF - DAY_MS }), aDraft({ shopperId: shopper.id, createdAtMs: CUTOFF - 1 }), aDraft({ shopperId: shopper.id })];
+        for (const draft of [acked, pending, fresh]) expect((await store.recordPromotion(draft)).outcome).toBe('recorded');
+        await store.markPromotionDelivered(acked.message.id, CUTOFF - DAY_MS + SECOND_MS);
+        expect(await store.ackPromotion(shopper.id, acked.message.id, CUTOFF - DAY_MS + 2 * SECOND_MS)).toBe(true);
+
+        expect((await purged('delivery-records')).deleted).toBeGreaterThanOrEqual(2);
+        expect(await store.getPromotion(acked.message.id)).toBeUndefined();
+        expect(await store.getPromotion(pending.message.id)).toBeUndefined();
+        expect(await store.getPromotion(fresh.message.id)).toMatchObject({ id: fresh.message.id, status: 'pending' });
+        expect(await store.getShopper(shopper.id)).toBeDefined();
+      });
+
+      it('deletes event sequence claims timed before the cutoff, which can then be claimed again', async () => {
+        const [gatewayId, boot] = [uniqueId('gw'), randomUUID()];
+        await store.acceptSequence(gatewayId, boot, 1, 'ev-old', CUTOFF - 1);
+        await store.acceptSequence(gatewayId, boot, 2, 'ev-kept', CUTOFF);
+
+        expect((await purged('event-sequences')).deleted).toBeGreaterThanOrEqual(1);
+        expect(await store.acceptSequence(gatewayId, boot, 1, 'ev-other', START_MS)).toBe('new');
+        expect(await store.acceptSequence(gatewayId, boot, 2, 'ev-other', START_MS)).toBe('replay');
+      });
+
+      it('deletes idle zone states whose latest time is before the cutoff, and no state with something due', async () => {
+        const [idleOld, pendingOld, idleFresh, timeless] = [await givenShopper(), await givenShopper(), await givenShopper(), await givenShopper()];
+        const left = (atMs: number): ZoneState => ({ ...emptyZoneState(), applied: [{ eventId: randomUUID(), transitions: [{ kind: 'left', zoneId: 'a', atMs, dwellMs: 0 }] }] });
+        const states: [ShopperRecord, ZoneState, number | null][] = [
+          [idleOld, left(CUTOFF - 1), null],
+          // An old claim still to expire (the sweep has not run): due, so kept, however old.
+          [pendingOld, { ...emptyZoneState(), claims: { a: { rank: 1, atMs: CUTOFF - DAY_MS } } }, CUTOFF - DAY_MS + 900_001],
+          [idleFresh, left(CUTOFF), null],
+          [timeless, { ...emptyZoneState(), applied: [{ eventId: randomUUID(), transitions: [] }] }, null],
+        ];
+        for (const [shopper, state, dueAtMs] of states) await store.updateZoneState('store-1', shopper.id, () => ({ state, dueAtMs, result: undefined }));
+
+        expect((await purged('zone-states')).deleted).toBeGreaterThanOrEqual(1);
+        expect(await store.getZoneState('store-1', idleOld.id)).toBeUndefined();
+        for (const [shopper, state] of states.slice(1)) expect(await store.getZoneState('store-1', shopper.id)).toEqual(state);
+        // Once the claim has expired and the state is idle, it goes too.
+        await store.updateZoneState('store-1', pendingOld.id, () => ({ state: left(CUTOFF - DAY_MS), dueAtMs: null, result: undefined }));
+        await purged('zone-states');
+        expect(await store.getZoneState('store-1', pendingOld.id)).toBeUndefined();
+      });
+
+      it('reports an empty purge as nothing deleted in one batch', async () => {
+        // Nothing of any test is timed before the epoch.
+        for (const kind of ['presence-events', 'zone-states', 'delivery-records', 'event-sequences'] as const) {
+          expect(await store.purgeBefore(kind, 0, 10)).toEqual({ deleted: 0, batches: 1 });
+        }
+      });
+
+      it('lets another instance write while it purges a big backlog in small batches', async () => {
+        const shopper = await givenShopper();
+        const old = Array.from({ length: 60 }, (_, i) => aPresence({ shopperId: shopper.id, atS: CUTOFF / 1000 - 10 - i }));
+        for (const event of old) await store.recordPresence(event, START_MS);
+        const other = await anotherInstance();
+        const written = aPresence({ shopperId: shopper.id });
+        const [result, recorded] = await Promise.all([purged('presence-events', 5), other.recordPresence(written, START_MS)]);
+        expect(recorded).toBe('new');
+        expect(result.deleted).toBeGreaterThanOrEqual(60);
+        expect(result.batches).toBeGreaterThanOrEqual(13);
+        expect(await store.recordPresence(written, START_MS)).toBe('duplicate');
+      });
+
+      it('refuses a bad argument, naming it', async () => {
+        await expect(store.purgeBefore('sightings' as never, CUTOFF, 10)).rejects.toThrow(/unknown kind "sightings"/);
+        await expect(store.purgeBefore('presence-events', Number.NaN, 10)).rejects.toThrow(/cutoffMs/);
+        await expect(store.purgeBefore('presence-events', CUTOFF, 0)).rejects.toThrow(/batchLimit/);
+        await expect(store.purgeBefore('presence-events', CUTOFF, 2.5)).rejects.toThrow(/batchLimit/);
+      });
+    });
+
     it('counts what it holds', async () => {
       const before = await store.counts();
       const shopper = await givenShopper();

@@ -5,7 +5,8 @@ describe('loadServerEnv', () => {
   it('fills every default from an empty environment', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
-      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400, LOG_LEVEL: 'info' },
+      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
+        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, LOG_LEVEL: 'info' },
     });
   });
 
@@ -23,6 +24,15 @@ describe('loadServerEnv', () => {
     expect(named.sort()).toEqual(['ADMIN_TOKEN', 'EPOCH_ROTATION_S', 'LOG_LEVEL', 'MQTT_SHARED_GROUP', 'MQTT_URL', 'PORT']);
     expect(loaded.problems).toContain('MQTT_URL: MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://');
     expect(loaded.problems).toContain('ADMIN_TOKEN: ADMIN_TOKEN must be at least 20 characters');
+  });
+
+  it('takes stricter retention windows and refuses longer or fractional ones, naming the variable', () => {
+    expect(loadServerEnv({ RETENTION_PRESENCE_H: '6', RETENTION_DELIVERY_DAYS: '365' })).toMatchObject({ ok: true, env: { RETENTION_PRESENCE_H: 6, RETENTION_DELIVERY_DAYS: 365 } });
+    const loaded = loadServerEnv({ RETENTION_PRESENCE_H: '48', RETENTION_DELIVERY_DAYS: '1.5' });
+    expect(loaded).toMatchObject({ ok: false });
+    if (loaded.ok) return;
+    expect(loaded.problems).toEqual(['RETENTION_PRESENCE_H: RETENTION_PRESENCE_H may not exceed 24 (RET-2)', 'RETENTION_DELIVERY_DAYS: RETENTION_DELIVERY_DAYS must be whole days']);
+    expect(loadServerEnv({ RETENTION_DELIVERY_DAYS: '0' })).toMatchObject({ ok: false, problems: [expect.stringMatching(/^RETENTION_DELIVERY_DAYS: .*at least 1/)] });
   });
 
   it('rejects a port that is not a number', () => {
