@@ -16,6 +16,7 @@ import { beaconRoutes } from './routes/beacon-routes.ts';
 import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
+import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 
@@ -40,6 +41,8 @@ export type AppDeps = {
   publicMqttUrl: string;
   /** The zone arbiter's margin, hold and staleness (domain/zone-arbiter.ts DEFAULT_ARBITER_CONFIG by default). */
   zoneArbiter?: ArbiterConfig;
+  /** What the privacy notices (TRN-1) state: the controller, the retention windows and epoch-key period in force. Defaults: unconfigured controller, the requirements' windows, a day. */
+  transparency?: NoticeConfig;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */
@@ -78,5 +81,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => sightingRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
+  await app.register(async (scope) => noticeRoutes(scope, deps));
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTROLLER_CONTACT_UNSET, CONTROLLER_NAME_UNSET } from './domain/transparency.ts';
 
 // The server's configuration, from the environment. Every problem is listed at once.
 
@@ -33,6 +34,13 @@ export const ServerEnvSchema = z.object({
   /** RET-3: days delivery, open and redemption records (promotions) are kept; 730 ≈ 24 months. */
   RETENTION_DELIVERY_DAYS: z.coerce.number().int('RETENTION_DELIVERY_DAYS must be whole days').min(1, 'RETENTION_DELIVERY_DAYS must be at least 1 (the daily send cap reads a day back)')
     .max(730, 'RETENTION_DELIVERY_DAYS may not exceed 730 (24 months, RET-3)').default(730),
+  /** TRN-1, ACC-2: the data controller (the retailer) named in the privacy notices and the record of processing. Required in production: unset, the documents say so verbatim. */
+  CONTROLLER_NAME: z.string().trim().min(1, 'CONTROLLER_NAME must not be empty').max(200, 'CONTROLLER_NAME may not exceed 200 characters').optional()
+    .transform((value) => value ?? CONTROLLER_NAME_UNSET),
+  /** How data subjects reach the controller: an email address or an https:// URL. */
+  CONTROLLER_CONTACT: z.string().trim().refine((value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value) || /^https?:\/\/\S+$/.test(value),
+    'CONTROLLER_CONTACT must be an email address or an http(s):// URL').optional()
+    .transform((value) => value ?? CONTROLLER_CONTACT_UNSET),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof ServerEnvSchema>;

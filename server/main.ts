@@ -50,6 +50,7 @@ export async function runServer(environment: Record<string, string | undefined>,
       mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID },
       http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S, publicMqttUrl: env.GATEWAY_MQTT_URL,
       resolverPrivateKey: env.RESOLVER_PRIVATE_KEY === undefined ? undefined : Buffer.from(env.RESOLVER_PRIVATE_KEY, 'hex'),
+      controller: { name: env.CONTROLLER_NAME, contact: env.CONTROLLER_CONTACT },
       retention: { presenceEventsMs: env.RETENTION_PRESENCE_H * 3_600_000, deliveryRecordsMs: env.RETENTION_DELIVERY_DAYS * 86_400_000 },
     });
   } catch (error) {

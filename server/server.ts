@@ -17,6 +17,7 @@ import type { Store } from './store/store.ts';
 import { DEFAULT_ARBITER_CONFIG, validateArbiterConfig, type ArbiterConfig } from './domain/zone-arbiter.ts';
 import { sweepZoneStates } from './ingest/resolved-presence.ts';
 import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
+import type { Controller } from './domain/transparency.ts';
 import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
@@ -44,6 +45,8 @@ export type ServerOptions = {
   zoneArbiter?: Partial<ArbiterConfig>;
   /** Retention windows (domain/retention.ts); the requirements' defaults (24 h, 730 days) when unset. */
   retention?: Omit<RetentionWindowsInput, 'eventSequencesMs'>;
+  /** The data controller named in the privacy notices (TRN-1); "(not configured: …)" placeholders when unset. */
+  controller?: Controller;
   /**
    * Told of each retention purge's audit entry (RET-4), besides the audit log entry, the log line and
    * the vicino_retention_audit_entries_total count written for every one.
@@ -223,6 +226,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app = await buildApp({
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
+      transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {
