@@ -9,6 +9,7 @@ import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
 import { runDecodeCommand } from './cli/decode.ts';
+import { ROPA_USAGE, runRopaCommand } from './cli/ropa.ts';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
@@ -40,6 +41,7 @@ Usage:
                    the Eddystone-EID for an identity key at Unix time T
   vicino bench     run the benchmarks (see docs/benchmarks.md)
   ${AUDIT_USAGE.trimEnd()}
+  ${ROPA_USAGE.trimEnd()}
 `;
 
 type Env = Record<string, string | undefined>;
@@ -221,6 +223,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'audit':
         code = await runAuditCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
+        break;
+      case 'ropa':
+        code = await runRopaCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
         break;
       case 'bench': {
         const { runBenchmarks } = await import('./bench/run.ts');
