@@ -72,10 +72,10 @@ const PURPOSE_DESCRIPTIONS: Record<Purpose, string> = {
 
 const LEGAL_BASIS = 'Consent (GDPR art. 6(1)(a); ePrivacy Directive art. 5(3)): separate per purpose, optional, withdrawable at any time.';
 
-/** A duration as people read it: whole days when it is a multiple of a day, else whole hours, else seconds. */
+/** A duration as people read it: whole days from two days up, else whole hours ("24 hours", as RET-2 says), else seconds. */
 export function describeDuration(ms: number): string {
   const plural = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`;
-  if (ms >= DAY_MS && ms % DAY_MS === 0) return plural(ms / DAY_MS, 'day');
+  if (ms >= 2 * DAY_MS && ms % DAY_MS === 0) return plural(ms / DAY_MS, 'day');
   if (ms >= HOUR_MS && ms % HOUR_MS === 0) return plural(ms / HOUR_MS, 'hour');
   return plural(Math.round(ms / 1000), 'second');
 }
