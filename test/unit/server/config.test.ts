@@ -6,7 +6,18 @@ describe('loadServerEnv', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
-        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, LOG_LEVEL: 'info' },
+        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, LOG_LEVEL: 'info',
+        CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
+    });
+  });
+
+  it('takes the controller\'s name and an email or URL contact, and refuses any other contact', () => {
+    expect(loadServerEnv({ CONTROLLER_NAME: ' Example Retail ', CONTROLLER_CONTACT: 'dpo@example.com' }))
+      .toMatchObject({ ok: true, env: { CONTROLLER_NAME: 'Example Retail', CONTROLLER_CONTACT: 'dpo@example.com' } });
+    expect(loadServerEnv({ CONTROLLER_CONTACT: 'https://example.com/privacy' })).toMatchObject({ ok: true, env: { CONTROLLER_CONTACT: 'https://example.com/privacy' } });
+    expect(loadServerEnv({ CONTROLLER_NAME: '', CONTROLLER_CONTACT: 'ring the bell' })).toEqual({
+      ok: false,
+      problems: ['CONTROLLER_NAME: CONTROLLER_NAME must not be empty', 'CONTROLLER_CONTACT: CONTROLLER_CONTACT must be an email address or an http(s):// URL'],
     });
   });
 
