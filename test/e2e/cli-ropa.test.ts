@@ -75,21 +75,18 @@ describe('vicino ropa', () => {
   });
 
   it('marks an unconfigured controller verbatim, and refuses a bad format, a bad contact and a missing database', async () => {
+    const nowhere = join(dir, 'nothing-here');
     const unset = runCli(['ropa', '--data-dir', dataDir, '--format', 'markdown'], { env: { CONTROLLER_NAME: undefined, CONTROLLER_CONTACT: undefined } });
-    expect((await unset.exited).code).toBe(0);
+    const missing = runCli(['ropa', '--data-dir', nowhere]);
+    const [unsetExit, badFormat, badContact, missingExit] = await Promise.all([unset.exited, ropa(['--format', 'yaml']), ropa([], { CONTROLLER_CONTACT: 'call us' }), missing.exited]);
+    expect(unsetExit.code).toBe(0);
     expect(unset.stdout()).toContain('- Name: (not configured: set CONTROLLER_NAME)');
     expect(unset.stdout()).toContain('**Not ready for use: set CONTROLLER_NAME and CONTROLLER_CONTACT.**');
-
-    const badFormat = await ropa(['--format', 'yaml']);
     expect(badFormat.code).toBe(2);
     expect(badFormat.stderr).toContain('--format must be json or markdown, got "yaml"');
-
-    const badContact = await ropa([], { CONTROLLER_CONTACT: 'call us' });
     expect(badContact.code).toBe(2);
     expect(badContact.stderr).toContain('CONTROLLER_CONTACT: CONTROLLER_CONTACT must be an email address or an http(s):// URL');
-
-    const missing = runCli(['ropa', '--data-dir', join(dir, 'nothing-here')]);
-    expect((await missing.exited).code).toBe(1);
-    expect(missing.stderr()).toContain(`no database at ${join(dir, 'nothing-here', 'vicino.db')}`);
+    expect(missingExit.code).toBe(1);
+    expect(missing.stderr()).toContain(`no database at ${join(nowhere, 'vicino.db')}`);
   });
 });
