@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEFAULT_ARBITER_CONFIG } from '#server/domain/zone-arbiter.ts';
+import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import { counterValue } from '#server/metrics.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { PromotionRecord, Store } from '#server/store/store.ts';
@@ -127,6 +129,26 @@ describe('fail closed at the decision (CON-5)', () => {
     expect(expectStatus(await report(), 202)).toMatchObject({ outcome: 'sent' });
     await expect.poll(() => promotionsIn(app)).toHaveLength(1);
     expectLogsFreeOf(ada.shopperId);
+  });
+});
+
+describe('fail closed in the zone-arbiter sweep (CON-5)', () => {
+  it('stops at a consent read that fails, sends nothing, counts it, and sweeps and sends normally afterwards', async () => {
+    expect(expectStatus(await report(), 202)).toMatchObject({ outcome: 'sent' });
+    const notified: PromotionRecord[] = [];
+    const sweep = () => sweepZoneStates({ store: storage.store, metrics: t.deps.metrics, delivery: { notify: (p) => void notified.push(p) } }, t.deps.now());
+    // Unheard for staleMs: the sweep drops the zone, then reads consent to act on that transition.
+    t.clock.advance(DEFAULT_ARBITER_CONFIG.staleMs + 1_000);
+    storage.fail(['getConsentState']);
+    await expect(sweep()).rejects.toThrow(STORAGE_ERROR);
+    expect(await unreadable('sweep')).toBe(1);
+    expect(notified).toEqual([]);
+    expect((await inner.getZoneState('shop-1', ada.shopperId))?.current ?? null).toBeNull();
+
+    storage.recover();
+    expect(await sweep()).toBe(0);
+    expect(expectStatus(await report(), 202)).toMatchObject({ outcome: 'sent' });
+    expect(await inner.listUnackedPromotions(ada.shopperId, t.deps.now())).toHaveLength(1);
   });
 });
 
