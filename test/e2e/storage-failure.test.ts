@@ -13,7 +13,9 @@ import { startTestSystem, type TestSystem } from '../helpers/test-system.ts';
 
 const OUTAGE_MS = 3_000;
 
-describe('the storage fails in the middle of a run (CON-5)', () => {
+const stores = ['sqlite', ...(process.env.DATABASE_URL ? ['postgres' as const] : [])] as const;
+
+describe.each(stores)('the storage fails in the middle of a run (CON-5), on %s', (storeKind) => {
   let system: TestSystem;
   let storage: FailingStore;
   let summary: SimulationSummary;
@@ -26,7 +28,7 @@ describe('the storage fails in the middle of a run (CON-5)', () => {
 
   beforeAll(async () => {
     system = await startTestSystem({
-      scenario, logger: logs.logger, store: 'sqlite',
+      scenario, logger: logs.logger, store: storeKind,
       wrapStore: (store) => (storage = failingStore(store)).store,
     });
     const { sim, server } = system;

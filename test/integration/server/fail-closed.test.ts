@@ -4,15 +4,15 @@ import WebSocket from 'ws';
 import { DEFAULT_ARBITER_CONFIG } from '#server/domain/zone-arbiter.ts';
 import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import { counterValue } from '#server/metrics.ts';
-import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { PromotionRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aDraft, generousCaps } from '#test/helpers/builders.ts';
 import {
   bearer, buildTestApp, expectStatus, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
+import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/failing-store.ts';
 
-// CON-5, fail closed: the real app over a real (in-memory SQLite) Store wrapped so that its methods
+// CON-5, fail closed: the real app over a real Store (SQLite, or PostgreSQL when DATABASE_URL is set) wrapped so that its methods
 // can be switched to failing. While the consent state cannot be read — or the Store's atomic
 // check-and-record fails — nothing is sent, the failure is counted and logged without identifiers,
 // and once the Store answers again everything works as before. Both send paths are covered: the
@@ -24,6 +24,7 @@ const UUID = 'f7826da6-4fa2-4e98-8024-bc5b71e0893e';
 type Frame = { type: string; id?: string };
 type App = { frames: Frame[]; roundTrip(): Promise<void> };
 
+let testStore: TestStore;
 let inner: Store;
 let storage: FailingStore;
 let t: TestApp;
@@ -32,7 +33,8 @@ let ada: RegisteredShopper;
 const sockets: WebSocket[] = [];
 
 beforeEach(async () => {
-  inner = openSqliteStore(':memory:');
+  testStore = await openTestStore(process.env.DATABASE_URL ? 'postgres' : 'sqlite');
+  inner = testStore.store;
   storage = failingStore(inner);
   t = await buildTestApp({ store: storage.store, delivery: { resendAfterMs: 500, sweepMs: 20 } });
   await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -49,7 +51,7 @@ afterEach(async () => {
   storage.recover();
   for (const socket of sockets.splice(0)) socket.terminate();
   await t.close();
-  await inner.close();
+  await testStore.close();
 });
 
 async function connect(token: string): Promise<App> {
