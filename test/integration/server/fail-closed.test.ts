@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULT_ARBITER_CONFIG } from '#server/domain/zone-arbiter.ts';
 import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import { counterValue } from '#server/metrics.ts';
+import { openPostgresStore } from '#server/store/postgres-store.ts';
 import type { PromotionRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aDraft, generousCaps } from '#test/helpers/builders.ts';
 import {
@@ -18,6 +21,7 @@ import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/fa
 // and once the Store answers again everything works as before. Both send paths are covered: the
 // decision (an iOS sighting, the same processResolvedPresence a gateway event goes through) and the
 // delivery over the app's WebSocket (on connect, on notify, by the sweep, on a bus 'promotion').
+// At the end, on PostgreSQL only: a connection-level failure (backends terminated mid-run).
 
 const UUID = 'f7826da6-4fa2-4e98-8024-bc5b71e0893e';
 
@@ -201,4 +205,80 @@ describe('fail closed at delivery (CON-5)', () => {
     await expect.poll(() => promotionsIn(app)).toEqual([pending.id]);
     expect(await unreadable('delivery')).toBe(0);
   });
+});
+
+// CON-5 with a connection-level failure on PostgreSQL (runs when DATABASE_URL is set): another
+// connection terminates every backend of the server's pool (pg_terminate_backend, matched by a
+// per-test application_name, so nothing else on the database is touched) again and again while an app
+// reports sightings. Requests fail or succeed, the process stays up, a promotion goes out only for a
+// request whose decision completed (consent read and the atomic record), and once the terminations
+// stop the very next sighting is decided and sent normally.
+
+const urls = process.env.DATABASE_URL ? [process.env.DATABASE_URL] : [];
+
+describe.each(urls)('PostgreSQL connections terminated mid-run (CON-5)', (url) => {
+  it('fails closed while connections die, stays up, and works again once they stop', async () => {
+    const appName = `vicino-failclosed-${randomBytes(4).toString('hex')}`;
+    const schema = `vicino_test_${randomBytes(6).toString('hex')}`;
+    const withName = `${url}${url.includes('?') ? '&' : '?'}application_name=${appName}`;
+    const pgStore = await openPostgresStore(withName, { schema });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const server = await buildTestApp({ store: pgStore });
+    try {
+      expectStatus(await server.app.inject({
+        method: 'PUT', url: '/v1/admin/stores/shop-1', headers: bearer(server.adminToken),
+        payload: { name: 'Shop', timezone: 'Europe/Rome', zones: [{ id: 'entrance', name: 'Entrance' }], beacons: [{ id: 'door', zoneId: 'entrance', uuid: UUID, major: 10, minor: 1 }] },
+      }), 200);
+      expectStatus(await putCampaign(server, aCampaign({ storeId: 'shop-1', zoneIds: ['entrance'], caps: generousCaps })), 200);
+      const bob = await registerShopper(server.app);
+      await grant(server.app, bob.token, { presence: true, promotions: true });
+      const notified: string[] = [];
+      const notify = server.deps.delivery.notify.bind(server.deps.delivery);
+      server.deps.delivery.notify = (promotion) => {
+        notified.push(promotion.eventId);
+        notify(promotion);
+      };
+      const sighting = (kind: 'enter' | 'exit') => server.app.inject({
+        method: 'POST', url: '/v1/me/sightings', headers: bearer(bob.token),
+        payload: { storeId: 'shop-1', beacon: { uuid: UUID, major: 10, minor: 1 }, kind, atS: Math.floor(server.clock.now() / 1000) },
+      });
+      const terminate = async (): Promise<number> =>
+        (await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName])).rowCount ?? 0;
+
+      // Enter and exit alternately, a second apart on the test clock, each sighting a new event; the
+      // pool's connections are terminated before every one and between its steps.
+      const outcomes: { status: number; eventId?: string; outcome?: string }[] = [];
+      let terminated = 0;
+      for (let i = 0; i < 30; i += 1) {
+        server.clock.advance(1_000);
+        terminated += await terminate();
+        const pending = sighting(i % 2 === 0 ? 'enter' : 'exit');
+        await new Promise((resolve) => setTimeout(resolve, i % 3));
+        terminated += await terminate();
+        const response = await pending;
+        outcomes.push(response.statusCode === 202 ? { status: 202, ...(response.json() as { eventId: string; outcome: string }) } : { status: response.statusCode });
+      }
+      expect(terminated).toBeGreaterThan(0);
+      expect(outcomes.every((o) => o.status === 202 || o.status === 500)).toBe(true);
+      expect(outcomes.some((o) => o.status === 500)).toBe(true);
+      // Nothing was handed to delivery for a request whose decision did not complete.
+      const completed = new Set(outcomes.filter((o) => o.outcome === 'sent').map((o) => o.eventId));
+      expect(notified.every((eventId) => completed.has(eventId))).toBe(true);
+      expect(server.logs.text()).not.toContain(bob.shopperId);
+
+      // The terminations stop: the next sighting goes through the whole path again.
+      server.clock.advance(60_000);
+      expect(expectStatus(await sighting('exit'), 202)).toHaveProperty('outcome');
+      server.clock.advance(1_000);
+      const after = expectStatus<{ eventId: string; outcome: string }>(await sighting('enter'), 202);
+      expect(after.outcome).toBe('sent');
+      expect(notified.at(-1)).toBe(after.eventId);
+    } finally {
+      await server.close();
+      await pgStore.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  }, 60_000);
 });
