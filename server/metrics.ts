@@ -22,6 +22,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  // CON-5, fail closed: sends held back because the consent state could not be read (the Store failed), by
+  // where the read was: 'ingest' (an event's decision), 'sweep' (the zone arbiter's clock), 'delivery' (at send time).
+  const consentUnreadable = new Counter({
+    name: 'vicino_consent_unreadable_total',
+    help: 'Sends held back because the consent state could not be read (fail closed), by where',
+    labelNames: ['where'] as const,
+    registers: [registry],
+  });
   const connectedApps = new Gauge({ name: 'vicino_connected_apps', help: 'Open app delivery connections', registers: [registry] });
   const resolverShoppers = new Gauge({ name: 'vicino_resolver_shoppers', help: 'Consenting shoppers indexed by the resolver', registers: [registry] });
   const ingestSeconds = new Histogram({
@@ -45,7 +53,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['what'] as const,
     registers: [registry],
   });
-  return { registry, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  return { registry, consentUnreadable, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

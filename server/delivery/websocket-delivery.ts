@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
+import { isGranted, PurposeSchema, type ConsentState } from '../domain/consent.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PromotionRecord, Store } from '../store/store.ts';
 import type { Delivery } from './delivery.ts';
@@ -9,6 +10,14 @@ import type { Delivery } from './delivery.ts';
 // route checks its token) and receives only that shopper's promotions. Pending promotions are
 // (re)sent on connect and by a sweep, so a promotion recorded by another server instance, or one
 // whose frame was lost, still arrives; the app acknowledges each one by ID.
+//
+// CON-5, fail closed: every write re-reads the shopper's consent first, and sends only if it was read
+// and still grants every purpose the promotion was made under (its why.purposes, and always presence
+// and promotions). A withdrawal also cancels pending promotions in the Store, atomically; this check
+// covers a promotion listed just before that, and any consent change that does not cancel. If the
+// consent cannot be read, nothing is written: the error is logged (no identifiers) and counted in
+// vicino_consent_unreadable_total{where="delivery"}, and the promotion stays pending, so the sweep or
+// the app's reconnect sends it once the Store answers again (if consent still allows it then).
 
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
@@ -33,17 +42,34 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
   /** promotion ID → when it was last written to a socket (this instance only). */
   const lastSent = new Map<string, number>();
 
-  const write = (shopperId: string, promotion: PromotionRecord): void => {
-    const set = sockets.get(shopperId);
-    if (!set) return;
-    const frame = JSON.stringify(promotion.message);
-    let written = false;
-    for (const socket of set) {
-      if (socket.readyState !== socket.OPEN || socket.bufferedAmount > MAX_BUFFERED_BYTES) continue;
-      socket.send(frame);
-      written = true;
+  /** Whether the shopper's consent, read now, still allows this promotion; false (counted, logged) if it cannot be read. */
+  const consentAllows = async (promotion: PromotionRecord): Promise<boolean> => {
+    let consent: ConsentState;
+    try {
+      consent = await store.getConsentState(promotion.shopperId);
+    } catch (error) {
+      metrics.consentUnreadable.inc({ where: 'delivery' });
+      logger.warn({ err: (error as Error).message }, 'consent unreadable at send time; promotion held back (fail closed)');
+      return false;
     }
-    if (!written) return;
+    const needed = new Set(['presence', 'promotions', ...promotion.message.why.purposes]);
+    return [...needed].every((purpose) => {
+      const parsed = PurposeSchema.safeParse(purpose);
+      return parsed.success && isGranted(consent, parsed.data);
+    });
+  };
+
+  const openSockets = (shopperId: string): WebSocket[] =>
+    [...(sockets.get(shopperId) ?? [])].filter((socket) => socket.readyState === socket.OPEN && socket.bufferedAmount <= MAX_BUFFERED_BYTES);
+
+  const write = async (shopperId: string, promotion: PromotionRecord): Promise<void> => {
+    if (openSockets(shopperId).length === 0) return;
+    if (!(await consentAllows(promotion))) return;
+    // Re-listed after the await: a socket may have closed meanwhile. Nothing awaits between here and the send.
+    const open = openSockets(shopperId);
+    if (open.length === 0) return;
+    const frame = JSON.stringify(promotion.message);
+    for (const socket of open) socket.send(frame);
     lastSent.set(promotion.id, now());
     metrics.deliveries.inc();
     void store.markPromotionDelivered(promotion.id, now()).catch((error: Error) => logger.error({ err: error.message }, 'markPromotionDelivered failed'));
@@ -54,7 +80,7 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
     for (const promotion of pending) {
       const sentAt = lastSent.get(promotion.id);
       if (onlyStale && sentAt !== undefined && now() - sentAt < resendAfterMs) continue;
-      write(shopperId, promotion);
+      await write(shopperId, promotion);
     }
   };
 
@@ -105,7 +131,7 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
       void flush(shopperId, false).catch((error: Error) => logger.error({ err: error.message }, 'initial flush failed'));
     },
     notify(promotion) {
-      write(promotion.shopperId, promotion);
+      void write(promotion.shopperId, promotion).catch((error: Error) => logger.error({ err: error.message }, 'delivery failed'));
     },
     async deliverById(id) {
       const sentAt = lastSent.get(id);
@@ -113,7 +139,7 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
       if (sockets.size === 0) return;
       const promotion = await store.getPromotion(id);
       if (promotion === undefined || promotion.status !== 'pending' || !sockets.has(promotion.shopperId)) return;
-      write(promotion.shopperId, promotion);
+      await write(promotion.shopperId, promotion);
     },
     disconnect(shopperId, reason) {
       for (const socket of sockets.get(shopperId) ?? []) socket.close(4001, reason);

@@ -25,6 +25,13 @@ import type { Store, ZoneStateKey } from '../store/store.ts';
 // an app's retry) switches nothing and gets the same transitions back; promotions are keyed by
 // (campaign, shopper, event), so those transitions record nothing twice — and a promotion lost to a
 // crash between the arbiter's commit and the send is made on the redelivery.
+//
+// CON-5, fail closed: a Store that throws — on the consent read, or in the atomic check-and-record —
+// stops the event there, before anything is handed to delivery; there is no default consent and no
+// cached one. The error goes up to the caller (the MQTT ingress retries, then drops; the sightings route
+// answers 500; the sweep logs), and the consent read is counted in vicino_consent_unreadable_total
+// ('ingest' or 'sweep'; 'record' when the check-and-record failed). Delivery re-reads consent at send
+// time too (websocket-delivery.ts).
 
 /** 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing not allowed. */
 export type PresenceOutcome = 'no-presence' | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'sent' | 'duplicate';
@@ -48,10 +55,20 @@ const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = { sent: 5,
 const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presence'>[]): Exclude<PresenceOutcome, 'no-presence'> =>
   outcomes.reduce((best, outcome) => (RANK[outcome] > RANK[best] ? outcome : best), 'no-campaign');
 
+/** The Store's consent state, or the Store's error — counted where it was read — if it cannot be read. */
+async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where: 'ingest' | 'sweep'): Promise<ConsentState> {
+  try {
+    return await deps.store.getConsentState(shopperId);
+  } catch (error) {
+    deps.metrics.consentUnreadable.inc({ where });
+    throw error;
+  }
+}
+
 export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number): Promise<PresenceOutcome> {
   const { store } = deps;
   const config = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
-  const consent = await store.getConsentState(event.shopperId);
+  const consent = await readConsent(deps, event.shopperId, 'ingest');
   if (!isGranted(consent, 'presence')) return 'no-presence';
   await store.recordPresence(event, nowMs);
 
@@ -87,9 +104,13 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
       campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, zoneId: trigger.zoneId,
       personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
     });
+    // The Store re-reads consent in the same transaction that records; if that fails, nothing was recorded or sent.
     const result = await store.recordPromotion({
       message, campaignId: decision.campaign.id, shopperId: trigger.shopperId, eventId: trigger.eventId,
       storeId: trigger.storeId, zoneId: trigger.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, requiredPurposes: decision.purposes,
+    }).catch((error: unknown) => {
+      metrics.consentUnreadable.inc({ where: 'record' });
+      throw error;
     });
     if (result.outcome === 'skipped') {
       metrics.decisions.inc({ outcome: 'skip', reason: result.reason });
@@ -138,7 +159,7 @@ export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number,
     });
     if (transitions.length === 0) continue;
     changed += 1;
-    const consent = await store.getConsentState(key.shopperId);
+    const consent = await readConsent(deps, key.shopperId, 'sweep');
     // P1 withdrawn since: nothing more happens for this shopper (CON-4).
     if (!isGranted(consent, 'presence')) continue;
     const triggers = transitions.map((t): ResolvedPresence => ({

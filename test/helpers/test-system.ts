@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { topics } from '#gateway/protocol/index.ts';
 import { hashToken } from '#server/identity.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
+import type { Store } from '#server/store/store.ts';
 import type { Scenario } from '#simulator/scenario.ts';
 import { startSimulatedStore, type SimulatedStore } from '#simulator/store/simulated-store.ts';
 import { openTestStore, type TestStore } from './open-test-store.ts';
@@ -30,6 +31,8 @@ export async function startTestSystem(options: {
   logger: Logger;
   broker?: 'embedded' | 'external';
   store?: 'sqlite' | 'postgres';
+  /** Wraps the Store before the server gets it (a test that makes the storage fail mid-run); the test store itself stays unwrapped. */
+  wrapStore?: (store: Store) => Store;
 }): Promise<TestSystem> {
   const { scenario, logger } = options;
   const external = (options.broker ?? (process.env.MQTT_URL ? 'external' : 'embedded')) === 'external' ? process.env.MQTT_URL : undefined;
@@ -51,7 +54,7 @@ export async function startTestSystem(options: {
     const testStore = await openTestStore(storeKind);
     closers.push(() => testStore.close());
     const server = await startServer({
-      store: testStore.store, masterKey, logger, adminTokenHash: hashToken(adminToken), mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' },
+      store: options.wrapStore ? options.wrapStore(testStore.store) : testStore.store, masterKey, logger, adminTokenHash: hashToken(adminToken), mqtt: { url: broker.url }, http: { port: 0, host: '127.0.0.1' },
     });
     closers.push(() => server.close());
     const sim = await startSimulatedStore({ scenario, serverUrl: server.url, adminToken, mqttUrl: broker.url, logger });
