@@ -41,8 +41,20 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
   const { store, sealer, digestKey, now, logger } = options;
   const index = createBeaconIndex();
   let keys: LiveEpochKey[] = [];
+  let syncing: Promise<unknown> = Promise.resolve();
   let beacons: IndexedBeacon[] = [];
   let signature = '';
+
+  const syncNow = async (): Promise<boolean> => {
+    const records = await store.listResolvableBeacons();
+    const next = records.map((r) => r.id).join(',');
+    if (next === signature) return false;
+    signature = next;
+    beacons = records.map((r) => ({ shopperId: r.shopperId, kind: r.kind, identifier: sealer.open(r.identifierSealed, beaconIdentifierLabel(r.id)) }));
+    index.rebuild(keys, beacons);
+    logger.debug({ beacons: beacons.length }, 'beacon index synchronised with the store');
+    return true;
+  };
 
   return {
     async link(shopperId, beacon) {
@@ -61,15 +73,13 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
       }));
     },
     unlink: (shopperId, beaconId) => store.removeBeacon(shopperId, beaconId),
-    async sync() {
-      const records = await store.listResolvableBeacons();
-      const next = records.map((r) => r.id).join(',');
-      if (next === signature) return false;
-      signature = next;
-      beacons = records.map((r) => ({ shopperId: r.shopperId, kind: r.kind, identifier: sealer.open(r.identifierSealed, beaconIdentifierLabel(r.id)) }));
-      index.rebuild(keys, beacons);
-      logger.debug({ beacons: beacons.length }, 'beacon index synchronised with the store');
-      return true;
+    sync() {
+      // One at a time, each reading the Store after the one before it finished: two links at once
+      // (two shoppers) could otherwise read in one order and finish in the other, leaving the older
+      // list in place — and that list in every gateway's registeredBeacons until the minute resync.
+      const run = syncing.then(syncNow, syncNow);
+      syncing = run.catch(() => undefined);
+      return run;
     },
     setKeys(next) {
       keys = [...next];

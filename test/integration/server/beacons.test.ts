@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import { beaconIdentifierBytes, type BeaconIdentifier } from '#server/domain/beacon-identifier.ts';
 import { createPresenceIngest } from '#server/ingest/presence-ingest.ts';
-import type { PromotionRecord } from '#server/store/store.ts';
+import { createBeaconService, deriveBeaconDigestKey } from '#server/beacon-service.ts';
+import type { PromotionRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps } from '#test/helpers/builders.ts';
 import {
   bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
+import { createLogSink } from '#test/helpers/log-sink.ts';
 
 // Loyalty beacons through the shopper API (POST/GET/DELETE /v1/me/beacons), and their resolution:
 // a linked beacon of a consenting shopper is in every gateway's registeredBeacons and resolves to them.
@@ -175,5 +178,35 @@ describe('presence from a linked beacon', () => {
     const ingest = ingestFor(recording());
     expect(await send(ingest, sighting(IBEACON, { idKind: 'eddystone-eid' }))).toBe('unresolved');
     expect(await send(ingest, sighting({ ...IBEACON, minor: 3 }))).toBe('unresolved');
+  });
+});
+
+describe('the beacon service under concurrent changes', () => {
+  it('ends with the newer list when two syncs overlap and the older read finishes last', async () => {
+    expectStatus(await link(ada.token, IBEACON), 201);
+    const bob = await registerShopper(t.app);
+    await grant(t.app, bob.token, { presence: true, promotions: true });
+    // A service of a second instance whose first read is slow: it sees only Ada's beacon, and finishes last.
+    const staleList = await t.deps.store.listResolvableBeacons();
+    let releaseFirstRead!: () => void;
+    const firstRead = new Promise<void>((resolve) => (releaseFirstRead = resolve));
+    let reads = 0;
+    const store: Store = Object.create(t.deps.store, {
+      listResolvableBeacons: { value: async () => ((reads += 1) === 1 ? (await firstRead, staleList) : t.deps.store.listResolvableBeacons()) },
+    }) as Store;
+    const service = createBeaconService({ store, sealer: t.deps.sealer, digestKey: deriveBeaconDigestKey(randomBytes(32)), now: t.deps.now, logger: createLogSink().logger });
+    service.setKeys(t.deps.keys.liveKeys());
+
+    const first = service.sync();
+    expectStatus(await link(bob.token, EDDYSTONE_UID), 201);
+    const second = service.sync();
+    // Time enough for the second sync to finish, if it may overtake the first; then the first read returns.
+    await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 50))]);
+    releaseFirstRead();
+    await Promise.all([first, second]);
+
+    const registered = service.registeredBeacons([liveKey().key]);
+    expect(registered).toEqual(expect.arrayContaining([beaconPseudonym(IBEACON), beaconPseudonym(EDDYSTONE_UID)]));
+    expect(service.size().beacons).toBe(2);
   });
 });
