@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalJson } from '#gateway/protocol/index.ts';
 
 // The tamper-evident audit log (ACC-1): hash_i = SHA-256(hash_{i-1} ‖ canonical(entry_i)), the first
 // entry chained to a fixed genesis value. Pure: hashing and verification only, no I/O.
@@ -45,13 +46,11 @@ export function parseAuditDraft(draft: AuditDraft): AuditDraft {
   return result.data as AuditDraft;
 }
 
-/** JSON with object keys sorted (by UTF-16 code units) at every depth and no whitespace. */
-export function canonicalJson(value: AuditDetailValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${(value as readonly AuditDetailValue[]).map(canonicalJson).join(',')}]`;
-  const object = value as { readonly [key: string]: AuditDetailValue };
-  return `{${Object.keys(object).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key]!)}`).join(',')}}`;
-}
+/**
+ * JSON with object keys sorted (by UTF-16 code units) at every depth and no whitespace: the same
+ * canonical form the gateways' message tags use (gateway/protocol/event-auth.ts).
+ */
+export { canonicalJson };
 
 /** canonical(entry_i): the bytes that are hashed after the previous hash. */
 export function canonicalEntry(entry: AuditEntry): Buffer {
