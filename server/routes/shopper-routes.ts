@@ -109,7 +109,8 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
     // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.
-    await applyBeaconChange(deps);
+    const presenceAnswered = records.some((r) => r.purpose === 'presence');
+    await applyBeaconChange(deps, presenceAnswered && (await store.listBeacons(shopper.id)).length > 0);
     deps.announce({ type: 'shopper', id: shopper.id });
     return { consents: state };
   });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import { beaconIdentifierBytes, type BeaconIdentifier } from '#server/domain/beacon-identifier.ts';
@@ -135,6 +135,26 @@ describe('gateways and other instances', () => {
 
     expectStatus(await unlink(ada.token, id), 204);
     expect(lastConfig().registeredBeacons).toEqual([]);
+  });
+
+  it('publishes a link whose change another sync read first (the server bus handler, between the insert and the route\'s own sync)', async () => {
+    const addBeacon = t.deps.store.addBeacon.bind(t.deps.store);
+    vi.spyOn(t.deps.store, 'addBeacon').mockImplementation(async (record) => {
+      const outcome = await addBeacon(record);
+      expect(await t.deps.beacons.sync()).toBe(true); // the other reader takes the change; the route's sync then sees none
+      return outcome;
+    });
+    const before = t.published.length;
+    expectStatus(await link(ada.token, IBEACON), 201);
+    expect(t.published.length).toBeGreaterThan(before);
+    expect(lastConfig().registeredBeacons).toEqual([beaconPseudonym(IBEACON)]);
+  });
+
+  it('republishes nothing for a consent change of a shopper without beacons', async () => {
+    const before = t.published.length;
+    await grant(t.app, ada.token, { presence: false });
+    await grant(t.app, ada.token, { presence: true });
+    expect(t.published.length).toBe(before);
   });
 
   it('takes a beacon out of the gateways\' configs and of resolution when presence is withdrawn, and back on re-grant', async () => {
