@@ -33,6 +33,9 @@ export type ConsentRecord = {
   previousGranted: boolean | null;
 };
 
+/** A record as a caller makes it: the Store fills in previousGranted from the state it holds (Store.appendConsent). */
+export type ConsentDraft = Omit<ConsentRecord, 'previousGranted'>;
+
 export type PurposeState = { granted: boolean; textVersion: string; atMs: number };
 export type ConsentState = Partial<Record<Purpose, PurposeState>>;
 

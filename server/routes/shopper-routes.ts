@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DEFAULT_ROTATION_EXPONENT } from '#gateway/protocol/index.ts';
 import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
-import { PurposeSchema, type ConsentRecord } from '../domain/consent.ts';
+import { PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
 import { identityKeyLabel } from '../resolver.ts';
@@ -84,24 +84,20 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
   app.put('/v1/me/consents', async (request) => {
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
-    const before = await store.getConsentState(shopper.id);
-    // Each record's previous state is the one just before it, even when a request answers a purpose twice (CON-3).
-    const previous = new Map(Object.entries(before).map(([purpose, state]) => [purpose, state.granted]));
-    const records: ConsentRecord[] = body.decisions.map((decision, i) => {
+    const records: ConsentDraft[] = body.decisions.map((decision, i) => {
       const current = CURRENT_CONSENT_TEXTS[decision.purpose];
       if (decision.textVersion !== current.version || decision.textSha256 !== current.sha256) {
         throw new ApiError('STALE_CONSENT_TEXT', `decisions.${i}: answers text ${decision.textVersion}, but the current ${decision.purpose} text is ${current.version} (sha256 ${current.sha256}); show it and ask again`, [`decisions.${i}`]);
       }
-      const previousGranted = previous.get(decision.purpose) ?? null;
-      previous.set(decision.purpose, decision.granted);
       return {
         id: randomUUID(), shopperId: shopper.id, purpose: decision.purpose, granted: decision.granted, textVersion: current.version,
         textSha256: current.sha256, locale: body.locale, serverTimeMs: now(), clientTimeMs: body.clientTimeMs ?? null, channel: 'app',
-        previousGranted,
       };
     });
-    // ACC-1: one audit entry per answer, written in the same transaction as the record.
-    const audit = records.map((record) => ({
+    // ACC-1: one audit entry per answer, written in the same transaction as the record. Each record's
+    // previous state is read in that transaction (CON-3), even when a request answers a purpose twice
+    // or two requests of this shopper race.
+    const audit = (stored: readonly ConsentRecord[]) => stored.map((record) => ({
       atMs: record.serverTimeMs, actor: 'shopper', action: 'consent.changed', subject: shopper.id,
       details: { purpose: record.purpose, granted: record.granted, previousGranted: record.previousGranted, textVersion: record.textVersion, channel: record.channel },
     }));

@@ -2,12 +2,12 @@ import pg from 'pg';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
-import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
-import { b64, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, consentAuditDrafts, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -118,14 +118,18 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     return record;
   };
 
-  const appendConsent = (records: readonly ConsentRecord[], audit: readonly AuditDraft[] = []): Promise<ConsentState> =>
+  const appendConsent = (drafts: readonly ConsentDraft[], audit: ConsentAudit = []): Promise<ConsentState> =>
     transaction(async (q) => {
-      const drafts = audit.map(parseAuditDraft);
-      const shopperIds = [...new Set(records.map((record) => record.shopperId))];
-      // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
+      const shopperIds = [...new Set(drafts.map((draft) => draft.shopperId))];
+      // Locked in one sorted pass, so two multi-shopper appends cannot deadlock; the lock also orders
+      // racing changes of one shopper, so each reads the state the one before it left.
       await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
-      for (const record of records) {
-        const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [record.shopperId])).rows[0]?.seq);
+      const records: ConsentRecord[] = [];
+      for (const draft of drafts) {
+        const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [draft.shopperId])).rows[0]?.seq);
+        const before = (await q('SELECT granted FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [draft.shopperId, draft.purpose])).rows[0];
+        const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
+        records.push(record);
         await q(
           `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -141,7 +145,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
         }
       }
-      for (const draft of drafts) await appendAuditLocked(q, draft);
+      for (const draft of consentAuditDrafts(audit, records)) await appendAuditLocked(q, draft);
       const [first] = shopperIds;
       return first === undefined ? {} : consentState(q, first);
     });

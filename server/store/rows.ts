@@ -1,4 +1,4 @@
-import type { AuditDetails, AuditRecord } from '../domain/audit-chain.ts';
+import { parseAuditDraft, type AuditDetails, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { EpochKeyRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
@@ -126,4 +126,12 @@ export function toAuditRecord(row: Row): AuditRecord {
     seq: num(row.seq), atMs: num(row.at_ms), actor: String(row.actor), action: String(row.action), subject: String(row.subject),
     details, prevHash: String(row.prev_hash), hash: String(row.hash),
   };
+}
+
+/** What Store.appendConsent takes as audit: drafts, or a function of the records as stored (with previousGranted filled in). */
+export type ConsentAudit = readonly AuditDraft[] | ((records: readonly ConsentRecord[]) => readonly AuditDraft[]);
+
+/** The audit drafts for appended consent records, validated: called inside the appending transaction. */
+export function consentAuditDrafts(audit: ConsentAudit, records: readonly ConsentRecord[]): AuditDraft[] {
+  return (typeof audit === 'function' ? audit(records) : audit).map(parseAuditDraft);
 }

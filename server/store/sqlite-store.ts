@@ -4,12 +4,12 @@ import Database from 'better-sqlite3';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
-import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
+import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
-import { b64, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
+import { b64, consentAuditDrafts, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row } from './rows.ts';
 import type { SequenceClaim, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -40,10 +40,15 @@ export function openSqliteStore(path: string): Store {
   };
   const appendAudit = db.transaction(appendAuditLocked);
 
-  const appendConsent = db.transaction((records: readonly ConsentRecord[], audit: readonly AuditDraft[]): ConsentState => {
+  const appendConsent = db.transaction((drafts: readonly ConsentDraft[], audit: ConsentAudit): ConsentState => {
     const shoppers = new Set<string>();
-    for (const record of records) {
-      const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
+    const records: ConsentRecord[] = [];
+    for (const draft of drafts) {
+      const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', draft.shopperId)!.seq);
+      // The state before this record, read inside the (IMMEDIATE) transaction: racing changes of one shopper chain correctly.
+      const before = get('SELECT granted FROM consent_state WHERE shopper_id = ? AND purpose = ?', draft.shopperId, draft.purpose);
+      const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
+      records.push(record);
       run(
         `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -60,7 +65,7 @@ export function openSqliteStore(path: string): Store {
       }
       shoppers.add(record.shopperId);
     }
-    for (const draft of audit) appendAuditLocked(draft);
+    for (const draft of consentAuditDrafts(audit, records)) appendAuditLocked(draft);
     const [first] = shoppers;
     return first === undefined ? {} : consentState(first);
   });
@@ -231,8 +236,7 @@ export function openSqliteStore(path: string): Store {
       ).map(toLinkedBeacon);
     },
     async appendConsent(records, audit = []) {
-      const drafts = audit.map(parseAuditDraft);
-      return appendConsent.immediate(records, drafts);
+      return appendConsent.immediate(records, audit);
     },
     async appendAudit(draft) {
       return appendAudit.immediate(parseAuditDraft(draft));

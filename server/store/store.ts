@@ -1,7 +1,7 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign, Caps } from '../domain/campaign.ts';
-import type { ConsentRecord, ConsentState } from '../domain/consent.ts';
+import type { ConsentDraft, ConsentRecord, ConsentState } from '../domain/consent.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { RetainedKind } from '../domain/retention.ts';
@@ -136,12 +136,15 @@ export interface Store {
   listResolvableBeacons(): Promise<LinkedBeaconRecord[]>;
 
   /**
-   * Appends consent records and updates the derived state in one transaction. A withdrawal of
+   * Appends consent records and updates the derived state in one transaction. Each record's
+   * previousGranted is read here, in that transaction, under a lock on the shopper — not taken from
+   * the caller, whose read may be stale when two changes of one shopper race (CON-3). A withdrawal of
    * presence or promotions also cancels the shopper's undelivered promotions in the same
-   * transaction, so nothing is sent after the call returns (CON-4). The audit drafts given are
-   * appended to the audit log in that same transaction (ACC-1): the change and its entry, or neither.
+   * transaction, so nothing is sent after the call returns (CON-4). The audit drafts — given, or made
+   * from the records as stored — are appended to the audit log in that same transaction (ACC-1): the
+   * change and its entry, or neither.
    */
-  appendConsent(records: readonly ConsentRecord[], audit?: readonly AuditDraft[]): Promise<ConsentState>;
+  appendConsent(records: readonly ConsentDraft[], audit?: readonly AuditDraft[] | ((records: readonly ConsentRecord[]) => readonly AuditDraft[])): Promise<ConsentState>;
   getConsentState(shopperId: string): Promise<ConsentState>;
   listConsentRecords(shopperId: string): Promise<ConsentRecord[]>;
 

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, createAuditVerifier, type AuditDraft, type AuditRecord } from '#server/domain/audit-chain.ts';
 import type { Campaign } from '#server/domain/campaign.ts';
-import { replayConsent, type Purpose } from '#server/domain/consent.ts';
+import { replayConsent, type ConsentRecord, type Purpose } from '#server/domain/consent.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
@@ -345,6 +345,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const replayed = await store.listConsentRecords(shopper.id);
         expect(replayed).toEqual(records);
         expect(replayConsent(replayed)).toEqual(await store.getConsentState(shopper.id));
+      });
+
+      it('reads each record\'s previous state in the transaction: racing changes from two instances chain, and their audit entries say the same', async () => {
+        const shopper = await givenShopper({});
+        const other = await anotherInstance();
+        const audit = (records: readonly ConsentRecord[]) => records.map((r) => ({ atMs: r.serverTimeMs, actor: 'shopper', action: 'consent.changed', subject: r.shopperId, details: { purpose: r.purpose, previousGranted: r.previousGranted } }));
+        // The callers' idea of the previous state is wrong on purpose (a stale read): the Store ignores it.
+        await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).appendConsent(
+          [aConsent({ shopperId: shopper.id, purpose: 'analytics', granted: i % 3 !== 0, previousGranted: null, serverTimeMs: START_MS + i })], audit)));
+
+        const records = await store.listConsentRecords(shopper.id);
+        expect(records).toHaveLength(20);
+        expect(records.map((r) => r.previousGranted)).toEqual([null, ...records.slice(0, -1).map((r) => r.granted)]);
+        const entries = (await store.listAudit(1, 100_000)).filter((e) => e.subject === shopper.id);
+        expect(entries.map((e) => e.details.previousGranted)).toEqual(records.map((r) => r.previousGranted));
       });
 
       it.each(['presence', 'promotions'] as const)('cancels pending promotions when %s consent is withdrawn', async (purpose) => {
