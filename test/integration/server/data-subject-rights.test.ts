@@ -281,6 +281,24 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect((await auditActions(ada.shopperId)).filter((a) => a.startsWith('shopper.'))).toEqual(['shopper.restricted', 'shopper.exported', 'shopper.unrestricted']);
     });
 
+    it('does not process an iOS sighting report while restricted', async () => {
+      const door = { id: 'door', zoneId: 'entrance', uuid: 'b9407f30-f5f8-466e-aff9-25556b57fe6d', major: 10, minor: 1 };
+      expectStatus(await t.app.inject({
+        method: 'PUT', url: '/v1/admin/stores/store-1', headers: bearer(t.adminToken),
+        payload: { name: 'Store store-1', timezone: 'Europe/Rome', zones: [{ id: 'entrance', name: 'entrance', sensitive: false }], beacons: [door] },
+      }), 200);
+      const sighting = () => t.app.inject({
+        method: 'POST', url: '/v1/me/sightings', headers: bearer(ada.token),
+        payload: { storeId: 'store-1', beacon: { uuid: door.uuid, major: 10, minor: 1 }, kind: 'dwell', atS: nowS(), dwellS: 30 },
+      });
+      expectStatus(await restrict(ada.token, true), 200);
+      expect(expectStatus(await sighting(), 202)).toMatchObject({ outcome: 'restricted' });
+      expect(await countFor('presence_events', ada.shopperId)).toBe(2);
+      expectStatus(await restrict(ada.token, false), 200);
+      expect(expectStatus(await sighting(), 202).outcome).not.toBe('restricted');
+      expect(await countFor('presence_events', ada.shopperId)).toBe(3);
+    });
+
     it('drops the shopper from another instance\'s incremental resync', async () => {
       const other = await buildTestApp({ store: await testStore.openAnother(), masterKey });
       expect(other.deps.resolver.size().shoppers).toBe(1);
