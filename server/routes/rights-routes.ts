@@ -89,6 +89,7 @@ export async function rightsRoutes(app: FastifyInstance, deps: AppDeps): Promise
     // ID-4: this instance's resolver forgets them now; every other instance on the announcement (or its resync).
     await resolver.refresh(shopper.id);
     await applyBeaconChange(deps, erased.beacons > 0);
+    deps.delivery.disconnect(shopper.id, 'erased');
     deps.announce({ type: 'shopper', id: shopper.id });
     request.log.info({ erased }, 'shopper erased');
     return reply.code(204).send();

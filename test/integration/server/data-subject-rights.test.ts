@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pseudonymise, topics, type PresenceEvent, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
+import { canonicalJson, pseudonymise, topics, type PresenceEvent, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import { beaconIdentifierBytes } from '#server/domain/beacon-identifier.ts';
 import { SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_FILE, type ShopperExport } from '#server/domain/shopper-export.ts';
@@ -146,6 +146,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const identityKey = t.deps.sealer.open(before.identityKeySealed!, identityKeyLabel(ada.shopperId));
       const [beaconRow] = await testStore.rows(`SELECT identifier_sealed, identifier_digest FROM beacons WHERE shopper_id = '${ada.shopperId}'`);
       const ledger = await t.deps.store.listConsentRecords(ada.shopperId);
+      const kept = await exportOf(ada.token);
       expect(lastConfig().registeredBeacons).toContain(beaconPseudonym());
 
       expect((await erase(ada.token)).statusCode).toBe(204);
@@ -153,6 +154,8 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       for (const table of SHOPPER_TABLES) expect(await countFor(table, ada.shopperId), table).toBe(0);
       const proof = (await t.deps.store.getErasureProof(ada.shopperId))!;
       expect(proof).toMatchObject({ shopperId: ada.shopperId, erasedAtMs: t.deps.now(), consentRecords: ledger.length });
+      // An export the shopper kept matches the deleted ledger's fingerprint.
+      expect(proof.consentLedgerSha256).toBe(createHash('sha256').update(canonicalJson(kept.consents.records)).digest('hex'));
       expect(proof.finalState).toMatchObject({ presence: { granted: true }, promotions: { granted: true }, personalisation: { granted: true } });
       const [audit] = (await t.deps.store.listAudit(1, 1000)).filter((a) => a.action === 'shopper.erased');
       expect(audit!.details).toEqual({ consentRecords: ledger.length, consentStates: 3, presenceEvents: 2, zoneStates: 1, promotions: 1, beacons: 1 });
