@@ -410,11 +410,16 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       }
     },
     async recordPresence(e, receivedAtMs) {
+      // DSR-2: an event resolved just before its shopper's erasure committed is not written after it. FOR KEY
+      // SHARE waits for an erasure holding the shopper's row, then re-checks erased_at_ms on the committed row.
       const inserted = await changes(
-        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
+         SELECT $1::text, id, $3::text, $4::text, $5::text, $6::bigint, $7::integer, $8::bigint FROM shoppers WHERE id = $2 AND erased_at_ms IS NULL FOR KEY SHARE
+         ON CONFLICT (event_id) DO NOTHING`,
         e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
       );
-      return inserted === 1 ? 'new' : 'duplicate';
+      if (inserted === 1) return 'new';
+      return (await row('SELECT 1 AS found FROM presence_events WHERE event_id = $1', e.eventId)) === undefined ? 'erased' : 'duplicate';
     },
     recordPromotion,
     async appendAudit(draft) {
@@ -431,10 +436,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       // goes round again and locks the winner's row — so the second pass always finds one.
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const done = await transaction(async (q) => {
+          // DSR-2: the shopper's row first (the order eraseShopper locks in): an erasure under way is waited
+          // for, and nothing is written for a shopper erased meanwhile.
+          const live = (await q('SELECT 1 AS found FROM shoppers WHERE id = $1 AND erased_at_ms IS NULL FOR KEY SHARE', [shopperId])).rows.length > 0;
           const [row] = (await q('SELECT state, version FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
           const previous = row === undefined ? undefined : zoneStateOf(row.state);
           const next = update(previous);
-          if (next.state === undefined || next.state === previous) return { result: next.result };
+          if (next.state === undefined || next.state === previous || !live) return { result: next.result };
           if (row !== undefined) {
             await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2, last_seen_ms = $3 WHERE store_id = $4 AND shopper_id = $5',
               [JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId]);

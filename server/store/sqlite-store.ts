@@ -347,11 +347,14 @@ export function openSqliteStore(path: string): Store {
       }
     },
     async recordPresence(e, receivedAtMs) {
+      // DSR-2: an event resolved just before its shopper's erasure committed is not written after it.
       const changes = run(
-        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-        e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
+         SELECT ?, id, ?, ?, ?, ?, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL ON CONFLICT (event_id) DO NOTHING`,
+        e.eventId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs, e.shopperId,
       );
-      return changes === 1 ? 'new' : 'duplicate';
+      if (changes === 1) return 'new';
+      return get('SELECT 1 AS found FROM presence_events WHERE event_id = ?', e.eventId) === undefined ? 'erased' : 'duplicate';
     },
     async recordPromotion(draft) {
       return recordPromotion.immediate(draft);
@@ -364,6 +367,8 @@ export function openSqliteStore(path: string): Store {
         const previous = row === undefined ? undefined : zoneStateOf(row.state);
         const next = update(previous);
         if (next.state === undefined || next.state === previous) return next.result;
+        // DSR-2: nothing is written for a shopper erased meanwhile (their rows went with the erasure).
+        if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return next.result;
         if (row === undefined) {
           run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
             storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));

@@ -198,8 +198,11 @@ export interface Store {
    */
   purgeBefore(kind: RetainedKind, cutoffMs: number, batchLimit: number): Promise<PurgeResult>;
 
-  /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
-  recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;
+  /**
+   * Records a resolved presence event; 'duplicate' if this event ID was already recorded, 'erased' (and
+   * nothing written) if the shopper is erased or unknown — checked atomically with the insert.
+   */
+  recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate' | 'erased'>;
 
   /**
    * The zone arbiter's state of one shopper in one store (domain/zone-arbiter.ts), read, updated and

@@ -980,6 +980,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.getErasureProof(shopper.id))!.erasedAtMs).toBe(START_MS + 5);
       });
 
+      it('writes no presence event or zone state for a shopper once erased (an event resolved just before the erasure)', async () => {
+        const { shopper } = await givenShopperWithData();
+        await store.eraseShopper(shopper.id, START_MS, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }));
+        expect(await store.recordPresence(aPresence({ shopperId: shopper.id }), START_MS)).toBe('erased');
+        expect(await store.recordPresence(aPresence({ shopperId: uniqueId('sh') }), START_MS)).toBe('erased');
+        const result = await store.updateZoneState('store-1', shopper.id, () => ({ state: emptyZoneState(), dueAtMs: START_MS, result: 'ran' }));
+        expect(result).toBe('ran');
+        expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+        expect(await store.listZoneStatesDue(START_MS, 100_000)).not.toContainEqual({ storeId: 'store-1', shopperId: shopper.id });
+      });
+
       it('erases nothing when the audit entry cannot be written (all or nothing)', async () => {
         const { shopper } = await givenShopperWithData();
         await expect(store.eraseShopper(shopper.id, START_MS, () => ({ ...auditDraft(shopper.id, 'NOT A VALID ACTION'), details: {} }))).rejects.toThrow(/action/);
