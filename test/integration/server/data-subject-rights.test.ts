@@ -187,6 +187,19 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       await other.close();
     });
 
+    it('is picked up by another running instance\'s incremental resync, and her beacon leaves its index', async () => {
+      const other = await buildTestApp({ store: await testStore.openAnother(), masterKey });
+      expect(other.deps.resolver.size().shoppers).toBe(1);
+      expect(other.deps.beacons.size().beacons).toBe(1);
+      const since = t.deps.now();
+      expectStatus(await erase(ada.token), 204);
+      expect(await other.deps.resolver.syncChangesSince(since)).toBe(1);
+      expect(other.deps.resolver.size().shoppers).toBe(0);
+      expect(await other.deps.beacons.sync()).toBe(true);
+      expect(other.deps.beacons.size().beacons).toBe(0);
+      await other.close();
+    });
+
     it('works while processing is restricted', async () => {
       expectStatus(await restrict(ada.token, true), 200);
       expect((await exportOf(ada.token)).profile.restricted).toBe(true);
