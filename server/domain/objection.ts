@@ -28,10 +28,9 @@ export function deviceSecretDigest(key: Uint8Array, deviceSecret: string): strin
   return createHmac('sha256', key).update(Buffer.from(deviceSecret, 'base64url')).digest('hex');
 }
 
-/** The purposes among these decisions that an objected shopper asks to grant (and may not). */
-export function refusedAfterObjection(decisions: readonly { purpose: Purpose; granted: boolean }[]): Purpose[] {
-  return decisions.filter((d) => d.granted && (OBJECTION_PURPOSES as readonly Purpose[]).includes(d.purpose)).map((d) => d.purpose);
-}
+/** Whether this decision is one an objected shopper may not make: granting an objection purpose again. */
+export const refusedAfterObjection = (decision: { purpose: Purpose; granted: boolean }): boolean =>
+  decision.granted && (OBJECTION_PURPOSES as readonly Purpose[]).includes(decision.purpose);
 
 /** The ledger's withdrawal records for an objection, one per objection purpose, each naming the state before it (CON-3). */
 export function objectionRecords(options: {

@@ -92,9 +92,10 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
     // DSR-3: an objection is permanent; nothing is recorded. (recordPromotion re-checks it atomically.)
-    const refused = refusedAfterObjection(body.decisions);
-    if (shopper.objectedAtMs !== null && refused.length > 0) {
-      throw new ApiError('OBJECTED', `you objected to marketing: ${refused.join(' and ')} can no longer be granted`, body.decisions.flatMap((d, i) => (refused.includes(d.purpose) && d.granted ? [`decisions.${i}`] : [])));
+    const refused = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
+    if (refused.length > 0) {
+      const purposes = refused.map((i) => body.decisions[i]!.purpose).join(' and ');
+      throw new ApiError('OBJECTED', `you objected to marketing: ${purposes} can no longer be granted`, refused.map((i) => `decisions.${i}`));
     }
     const before = await store.getConsentState(shopper.id);
     // Each record's previous state is the one just before it, even when a request answers a purpose twice (CON-3).

@@ -4,6 +4,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, pseudonymise, topics, type PresenceEvent, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
+import { CURRENT_CONSENT_TEXTS } from '#server/domain/consent-texts.ts';
+import type { Purpose } from '#server/domain/consent.ts';
 import { beaconIdentifierBytes } from '#server/domain/beacon-identifier.ts';
 import { SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_FILE, type ShopperExport } from '#server/domain/shopper-export.ts';
 import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
@@ -67,6 +69,8 @@ const restrict = (token: string, restricted: unknown) => t.app.inject({ method: 
 const me = (token: string) => t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(token) });
 const auditActions = async (shopperId: string): Promise<string[]> =>
   (await testStore.rows(`SELECT action FROM audit_log WHERE subject = '${shopperId}' ORDER BY seq`)).map((r) => String(r.action));
+/** A consent decision on the current text of a purpose. */
+const text = (purpose: Purpose, granted: boolean) => ({ purpose, granted, textVersion: CURRENT_CONSENT_TEXTS[purpose].version, textSha256: CURRENT_CONSENT_TEXTS[purpose].sha256 });
 const lastConfig = () => t.published.filter((c) => c.gatewayId === 'gw-1').at(-1)!;
 const beaconPseudonym = () => pseudonymise(t.deps.keys.liveKeys().find((k) => k.storeId === 'store-1')!.key, IBEACON.kind, beaconIdentifierBytes(IBEACON));
 
@@ -220,10 +224,10 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const recorded = records.length;
       const refused = await t.app.inject({
         method: 'PUT', url: '/v1/me/consents', headers: bearer(ada.token),
-        payload: { locale: 'en', decisions: [{ purpose: 'promotions', granted: true, textVersion: '2026-11-01', textSha256: (await t.deps.store.listConsentRecords(ada.shopperId)).at(-2)!.textSha256 }] },
+        payload: { locale: 'en', decisions: [text('analytics', true), text('promotions', true)] },
       });
       expect(refused.statusCode).toBe(409);
-      expect(refused.json()).toMatchObject({ error: { code: 'OBJECTED', fields: ['decisions.0'] } });
+      expect(refused.json()).toMatchObject({ error: { code: 'OBJECTED', fields: ['decisions.1'] } });
       expect((await t.deps.store.listConsentRecords(ada.shopperId)).length).toBe(recorded);
       expect((await exportOf(ada.token)).profile.objectedAtMs).toBe(t.deps.now());
 

@@ -40,8 +40,11 @@ describe('objection records', () => {
   });
 
   it('refuses only grants of the objected purposes', () => {
-    expect(refusedAfterObjection([{ purpose: 'promotions', granted: true }, { purpose: 'presence', granted: true }, { purpose: 'personalisation', granted: false }])).toEqual(['promotions']);
-    expect(refusedAfterObjection([{ purpose: 'analytics', granted: true }])).toEqual([]);
+    expect(refusedAfterObjection({ purpose: 'promotions', granted: true })).toBe(true);
+    expect(refusedAfterObjection({ purpose: 'personalisation', granted: true })).toBe(true);
+    expect(refusedAfterObjection({ purpose: 'personalisation', granted: false })).toBe(false);
+    expect(refusedAfterObjection({ purpose: 'presence', granted: true })).toBe(false);
+    expect(refusedAfterObjection({ purpose: 'analytics', granted: true })).toBe(false);
   });
 });
 
