@@ -17,6 +17,7 @@ import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
 import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
+import { rightsRoutes } from './routes/rights-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 
@@ -33,6 +34,8 @@ export type AppDeps = {
   now: () => number;
   resolverKeys: X25519KeyPair;
   adminTokenHash: string;
+  /** Keys the digest of an app's device secret (domain/objection.ts deriveDeviceSecretDigestKey), which makes an objection survive a reinstall. */
+  deviceSecretDigestKey: Uint8Array;
   /** Tells the other server instances what changed (server-bus.ts). */
   announce: (message: BusMessage) => void;
   /** How old (or early) a reported sighting may be; the ingest's window (DEFAULT_EVENT_WINDOW) by default. */
@@ -82,5 +85,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
   await app.register(async (scope) => noticeRoutes(scope, deps));
+  await app.register(async (scope) => rightsRoutes(scope, deps));
   return app;
 }

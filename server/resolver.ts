@@ -76,7 +76,8 @@ export function createResolver(options: {
     for (const touched of syncsInFlight) touched.add(shopperId);
     const shopper = await store.getShopper(shopperId);
     const consent = state ?? (await store.getConsentState(shopperId));
-    if (shopper && shopper.erasedAtMs === null && shopper.identityKeySealed && isGranted(consent, 'presence')) {
+    // DSR-4: a restricted shopper is kept out of the index, as an erased or non-consenting one is.
+    if (shopper && shopper.erasedAtMs === null && !shopper.restricted && shopper.identityKeySealed && isGranted(consent, 'presence')) {
       index.upsert({ shopperId, identityKey: sealer.open(shopper.identityKeySealed, identityKeyLabel(shopperId)), rotationExponent: shopper.rotationExponent }, nowS());
     } else {
       index.remove(shopperId);

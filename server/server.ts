@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { topics } from '#gateway/protocol/index.ts';
+import { deriveDeviceSecretDigestKey } from './domain/objection.ts';
 import { createSealer } from './domain/sealing.ts';
 import { buildApp } from './app.ts';
 import { createBeaconService, deriveBeaconDigestKey, type BeaconService } from './beacon-service.ts';
@@ -225,7 +226,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
     app = await buildApp({
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
-      adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
+      adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
     });
     await app.listen({ port: options.http.port, host: options.http.host });

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
 import { runDecodeCommand } from './cli/decode.ts';
 import { ROPA_USAGE, runRopaCommand } from './cli/ropa.ts';
+import { runSchemasCommand, SCHEMAS_USAGE } from './cli/schemas.ts';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
@@ -42,6 +43,7 @@ Usage:
   vicino bench     run the benchmarks (see docs/benchmarks.md)
   ${AUDIT_USAGE.trimEnd()}
   ${ROPA_USAGE.trimEnd()}
+  ${SCHEMAS_USAGE.trimEnd()}
 `;
 
 type Env = Record<string, string | undefined>;
@@ -226,6 +228,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'ropa':
         code = await runRopaCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
+        break;
+      case 'schemas':
+        code = await runSchemasCommand({ stdout: process.stdout });
         break;
       case 'bench': {
         const { runBenchmarks } = await import('./bench/run.ts');

@@ -2,6 +2,7 @@ import type { Campaign } from './campaign.ts';
 import type { ConsentText } from './consent-texts.ts';
 import { PURPOSES, PURPOSE_CODES, type Purpose } from './consent.ts';
 import { DAY_MS, HOUR_MS } from './retention.ts';
+import { SHOPPER_EXPORT_SCHEMA_PATH } from './shopper-export.ts';
 
 // Transparency (privacy-requirements.md TRN-1, ACC-2), pure: the record of processing activities
 // (GDPR art. 30) and each store's privacy notice, generated from the live configuration — the stores,
@@ -104,8 +105,8 @@ function dataCategories(settings: TransparencySettings): DataCategory[] {
     },
     {
       id: 'app-identity',
-      description: 'The app\'s registration: a hash of its access token, its identity key sealed under the master key, its token rotation period, its locale and an optional first name.',
-      retention: 'Until the account is erased, on request to the controller (see your rights)',
+      description: 'The app\'s registration: a hash of its access token, its identity key sealed under the master key, its token rotation period, its locale, an optional first name, and an optional keyed hash of a device secret (so that an objection to marketing survives a reinstall).',
+      retention: 'Until you erase the account from the app (DELETE /v1/me) or ask the controller to (see your rights)',
       retentionMs: null,
       purposes: ['presence', 'personalisation'],
     },
@@ -124,8 +125,15 @@ function dataCategories(settings: TransparencySettings): DataCategory[] {
       purposes: ['promotions'],
     },
     {
+      id: 'objection-and-erasure',
+      description: 'After an objection to marketing: the shopper ID, when, and the keyed hash of the device secret, if the app sent one. After an erasure: the shopper ID, when, the number and SHA-256 of the deleted consent records and the final state of each purpose, with its time. No name, token, key, identifier or presence.',
+      retention: 'Kept: the objection must hold for good (GDPR art. 21(3)) and the erasure must be provable (art. 5(2), 7(1))',
+      retentionMs: null,
+      purposes: ['promotions', 'personalisation'],
+    },
+    {
       id: 'audit-log',
-      description: 'The tamper-evident audit log of consent changes, store, gateway and campaign changes, retention purges and failed admin logins (ACC-1). It records what happened, not presence.',
+      description: 'The tamper-evident audit log of consent changes, data-subject requests (export, erasure, objection, restriction; counts only), store, gateway and campaign changes, retention purges and failed admin logins (ACC-1). It records what happened, not presence.',
       retention: 'Kept as the controller\'s accountability record (GDPR art. 5(2)); append-only',
       retentionMs: null,
       purposes: [...PURPOSES],
@@ -186,10 +194,10 @@ export function buildPrivacyNotice(settings: TransparencySettings, store: StoreC
       .map((zone) => ({ id: zone.id, name: zone.name, sensitive: zone.sensitive, note: zone.sensitive ? SENSITIVE_ZONE_NOTE : null })),
     data: dataCategories(settings),
     rights: [
-      { right: 'Access and portability (GDPR arts. 15, 20)', how: 'Ask the controller at the contact below for a copy of everything held about you.' },
-      { right: 'Erasure (art. 17)', how: 'Ask the controller at the contact below to erase your account and your data.' },
-      { right: 'Objection to marketing (art. 21)', how: 'Withdraw promotional messages in the app at any time, or object at the contact below.' },
-      { right: 'Restriction (art. 18)', how: 'Ask the controller at the contact below to restrict the processing of your data.' },
+      { right: 'Access and portability (GDPR arts. 15, 20)', how: `Download everything held about you from the app (GET /v1/me/export): one JSON document, described by the JSON Schema at ${SHOPPER_EXPORT_SCHEMA_PATH}. You may also ask the controller at the contact below.` },
+      { right: 'Erasure (art. 17)', how: 'Erase your account from the app (DELETE /v1/me): your data is deleted at once and your app\'s key destroyed. Kept: a record that you consented and withdrew, without personal content, and your objection to marketing if you made one.' },
+      { right: 'Objection to marketing (art. 21)', how: 'Object from the app (POST /v1/me/objection): you will get no promotional messages and no personalisation, for good, even if you reinstall the app and register again on the same device.' },
+      { right: 'Restriction (art. 18)', how: 'Restrict processing from the app (PUT /v1/me/restriction): your data is kept but not used until you lift the restriction.' },
       { right: 'Withdrawal of consent (art. 7(3))', how: 'Withdraw any purpose at any time from the app; it takes effect at once.' },
       { right: 'Complaint', how: 'You may lodge a complaint with your data protection supervisory authority.' },
     ],

@@ -114,7 +114,7 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
     });
     if (result.outcome === 'skipped') {
       metrics.decisions.inc({ outcome: 'skip', reason: result.reason });
-      outcomes.push(result.reason === 'no-consent' || result.reason === 'erased' ? 'no-consent' : 'capped');
+      outcomes.push(['no-consent', 'erased', 'restricted', 'objected'].includes(result.reason) ? 'no-consent' : 'capped');
       continue;
     }
     metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'send' : 'duplicate', reason: 'none' });

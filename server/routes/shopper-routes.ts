@@ -5,6 +5,7 @@ import { DEFAULT_ROTATION_EXPONENT } from '#gateway/protocol/index.ts';
 import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
 import { PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
+import { DeviceSecretSchema, deviceSecretDigest, refusedAfterObjection } from '../domain/objection.ts';
 import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
 import { identityKeyLabel } from '../resolver.ts';
 import type { AppDeps } from '../app.ts';
@@ -19,6 +20,8 @@ const RegisterSchema = z
     rotationExponent: z.number().int().min(0).max(10).default(DEFAULT_ROTATION_EXPONENT),
     locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'locale is like "en" or "it-IT"'),
     firstName: z.string().trim().min(1).max(40).optional(),
+    /** DSR-3: the app's device secret (domain/objection.ts), so an objection survives a reinstall; only its keyed digest is stored. */
+    deviceSecret: DeviceSecretSchema.optional(),
   })
   .strict();
 
@@ -67,13 +70,17 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     }
     const id = newShopperId();
     const { token, tokenHash } = newAppToken();
-    await store.createShopper({
+    const shopper = await store.createShopper({
       id, tokenHash, identityKeySealed: sealer.seal(identityKey, identityKeyLabel(id)), rotationExponent: body.rotationExponent,
       locale: body.locale, firstName: body.firstName ?? null, createdAtMs: now(), erasedAtMs: null,
+      deviceSecretDigest: body.deviceSecret === undefined ? null : deviceSecretDigest(deps.deviceSecretDigestKey, body.deviceSecret),
     });
     identityKey.fill(0);
     // CON-1: registered but not yet consenting — the resolver does not index this shopper yet.
-    return reply.code(201).send({ shopperId: id, token, rotationExponent: body.rotationExponent, resolverPublicKey: deps.resolverKeys.publicKey.toString('hex') });
+    // objected: this device objected to marketing under an earlier registration (DSR-3); P2 and P4 cannot be granted.
+    return reply.code(201).send({
+      shopperId: id, token, rotationExponent: body.rotationExponent, resolverPublicKey: deps.resolverKeys.publicKey.toString('hex'), objected: shopper.objectedAtMs !== null,
+    });
   });
 
   app.get('/v1/me', async (request) => {
@@ -84,6 +91,12 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
   app.put('/v1/me/consents', async (request) => {
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
+    // DSR-3: an objection is permanent; nothing is recorded. (recordPromotion re-checks it atomically.)
+    const refused = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
+    if (refused.length > 0) {
+      const purposes = refused.map((i) => body.decisions[i]!.purpose).join(' and ');
+      throw new ApiError('OBJECTED', `you objected to marketing: ${purposes} can no longer be granted`, refused.map((i) => `decisions.${i}`));
+    }
     const records: ConsentDraft[] = body.decisions.map((decision, i) => {
       const current = CURRENT_CONSENT_TEXTS[decision.purpose];
       if (decision.textVersion !== current.version || decision.textSha256 !== current.sha256) {

@@ -35,6 +35,8 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
     if (beacon === undefined) throw new ApiError('NOT_FOUND', `store ${sighting.storeId} has no beacon ${uuid} ${major}/${minor}`, ['beacon']);
 
     const eventId = sightingEventId(shopper.id, sighting);
+    // DSR-4: a restricted shopper's data is kept but not processed: nothing is recorded or decided.
+    if (shopper.restricted) return reply.code(202).send({ eventId, zoneId: beacon.zoneId, outcome: 'restricted' });
     const outcome = await processResolvedPresence({
       store, metrics: deps.metrics,
       delivery: {

@@ -118,4 +118,29 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX zone_states_last_seen ON zone_states (last_seen_ms)`,
     ],
   },
+  {
+    // Version 11: version 10 is the consent ledger's (another branch).
+    version: 11,
+    name: 'data-subject rights',
+    statements: [
+      // Restriction (DSR-4): the data is kept but every processing path skips the shopper. The change
+      // time lets listShopperChangesSince report it, so other instances' resync drops (or re-adds) them.
+      `ALTER TABLE shoppers ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE shoppers ADD COLUMN restriction_changed_at_ms BIGINT`,
+      `CREATE INDEX shoppers_restriction_changed ON shoppers (restriction_changed_at_ms)`,
+      // Objection to marketing (DSR-3). device_secret_digest is HMAC-SHA-256 of the app's device secret
+      // under a key derived from the master key: never the secret itself. Erasure clears both on the
+      // shopper row; an objection survives in suppressions.
+      `ALTER TABLE shoppers ADD COLUMN objected_at_ms BIGINT`,
+      `ALTER TABLE shoppers ADD COLUMN device_secret_digest TEXT`,
+      // One row per objection: the shopper ID and, if their app sent one, the device secret's digest, so a
+      // re-registration from the same device starts out objected. Kept after erasure (docs/data-subject-rights.md).
+      `CREATE TABLE suppressions (shopper_id TEXT PRIMARY KEY, device_secret_digest TEXT UNIQUE, objected_at_ms BIGINT NOT NULL)`,
+      // The minimal proof left by an erasure (DSR-2): no personal content — the ID, when, the SHA-256 of
+      // the deleted consent ledger (canonical JSON) and the final per-purpose state with its times.
+      `CREATE TABLE erasure_proofs (shopper_id TEXT PRIMARY KEY, erased_at_ms BIGINT NOT NULL, consent_records INTEGER NOT NULL, consent_ledger_sha256 TEXT NOT NULL, final_state TEXT NOT NULL)`,
+      // The export (DSR-1) reads the audit entries about one shopper.
+      `CREATE INDEX audit_log_subject ON audit_log (subject, seq)`,
+    ],
+  },
 ];

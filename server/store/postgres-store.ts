@@ -3,12 +3,16 @@ import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type Audit
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
-import { b64, consentAuditDrafts, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row } from './rows.ts';
-import type { PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
+import {
+  b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
+  toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
+} from './rows.ts';
+import type { ObjectionResult, PromotionDraft, RecordPromotionResult, ShopperData, Store, StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
 // several server instances can share one database. Every check-and-write runs in one READ
@@ -44,11 +48,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   const row = async (sql: string, ...params: unknown[]): Promise<Row | undefined> => (await query(sql, params)).rows[0];
   const changes = async (sql: string, ...params: unknown[]): Promise<number> => (await query(sql, params)).rowCount ?? 0;
 
-  async function transaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+  async function transaction<T>(work: (q: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await work((sql, params = []) => client.query<Row>(sql, params as unknown[]));
       await client.query('COMMIT');
       return result;
@@ -76,10 +80,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   const recordPromotion = (draft: PromotionDraft): Promise<RecordPromotionResult> =>
     transaction(async (q) => {
       // The lock comes first: a concurrent redelivery of the same event waits here and then finds the row.
-      const shopper = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [draft.shopperId])).rows[0];
+      const shopper = (await q('SELECT erased_at_ms, restricted, objected_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [draft.shopperId])).rows[0];
       const existing = (await q('SELECT * FROM promotions WHERE id = $1', [draft.message.id])).rows[0];
       if (existing) return { outcome: 'duplicate', promotion: toPromotion(existing) };
       if (!shopper || shopper.erased_at_ms !== null) return { outcome: 'skipped', reason: 'erased' };
+      // DSR-4, DSR-3: a restricted shopper is not processed; an objected one gets no marketing, whatever consent_state says.
+      if (num(shopper.restricted) === 1) return { outcome: 'skipped', reason: 'restricted' };
+      if (shopper.objected_at_ms !== null) return { outcome: 'skipped', reason: 'objected' };
       const state = await consentState(q, draft.shopperId);
       if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped', reason: 'no-consent' };
       const { caps, createdAtMs: now, shopperId, campaignId } = draft;
@@ -119,36 +126,108 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   };
 
   const appendConsent = (drafts: readonly ConsentDraft[], audit: ConsentAudit = []): Promise<ConsentState> =>
-    transaction(async (q) => {
-      const shopperIds = [...new Set(drafts.map((draft) => draft.shopperId))];
-      // Locked in one sorted pass, so two multi-shopper appends cannot deadlock; the lock also orders
-      // racing changes of one shopper, so each reads the state the one before it left.
-      await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
-      const records: ConsentRecord[] = [];
-      for (const draft of drafts) {
-        const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [draft.shopperId])).rows[0]?.seq);
-        const before = (await q('SELECT granted FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [draft.shopperId, draft.purpose])).rows[0];
-        const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
-        records.push(record);
-        await q(
-          `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-          [record.id, record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.textSha256, record.locale,
-            record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : bit(record.previousGranted), seq],
-        );
-        await q(
-          `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
-          [record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.serverTimeMs],
-        );
-        if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
-          await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
-        }
+    transaction((q) => appendConsentIn(q, drafts, audit));
+
+  // Inside a transaction: locks the shoppers, appends the records (each with the previous state read
+  // here, under that lock — CON-3, even when changes of one shopper race), updates the state, and
+  // appends the audit drafts (given, or made from the records as stored).
+  const appendConsentIn = async (q: Query, drafts: readonly ConsentDraft[], audit: ConsentAudit): Promise<ConsentState> => {
+    const shopperIds = [...new Set(drafts.map((draft) => draft.shopperId))];
+    // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
+    await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
+    const records: ConsentRecord[] = [];
+    for (const draft of drafts) {
+      const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [draft.shopperId])).rows[0]?.seq);
+      const before = (await q('SELECT granted FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [draft.shopperId, draft.purpose])).rows[0];
+      const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
+      records.push(record);
+      await q(
+        `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [record.id, record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.textSha256, record.locale,
+          record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : bit(record.previousGranted), seq],
+      );
+      await q(
+        `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+        [record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.serverTimeMs],
+      );
+      if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+        await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
       }
-      for (const draft of consentAuditDrafts(audit, records)) await appendAuditLocked(q, draft);
-      const [first] = shopperIds;
-      return first === undefined ? {} : consentState(q, first);
+    }
+    for (const draft of consentAuditDrafts(audit, records)) await appendAuditLocked(q, draft);
+    const [first] = shopperIds;
+    return first === undefined ? {} : consentState(q, first);
+  };
+
+  // DSR-1: REPEATABLE READ, so every statement reads the same snapshot — a consistent export.
+  const readShopperData = (shopperId: string): Promise<ShopperData | undefined> =>
+    transaction(async (q) => {
+      const select = async (sql: string): Promise<Row[]> => (await q(sql, [shopperId])).rows;
+      const [row] = await select('SELECT * FROM shoppers WHERE id = $1');
+      if (row === undefined || row.erased_at_ms !== null) return undefined;
+      return {
+        shopper: toShopper(row),
+        consentState: await consentState(q, shopperId),
+        consentRecords: (await select('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq')).map(toConsentRecord),
+        presenceEvents: (await select('SELECT * FROM presence_events WHERE shopper_id = $1 ORDER BY at_s, event_id COLLATE "C"')).map(toPresenceEvent),
+        zoneStates: (await select('SELECT store_id, shopper_id, state, due_at_ms FROM zone_states WHERE shopper_id = $1 ORDER BY store_id COLLATE "C"'))
+          .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
+        promotions: (await select('SELECT * FROM promotions WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toPromotion),
+        beacons: (await select('SELECT * FROM beacons WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toLinkedBeacon),
+        audit: (await select('SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq')).map(toAuditRecord),
+      };
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+
+  const eraseShopper = (shopperId: string, atMs: number, audit: (counts: ErasureCounts) => AuditDraft): Promise<ErasureCounts | undefined> =>
+    transaction(async (q) => {
+      // The shopper's row lock first (as recordPromotion and appendConsent take it): a send racing the erasure waits, then finds them erased.
+      const [row] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR UPDATE', [shopperId])).rows;
+      if (row === undefined || row.erased_at_ms !== null) return undefined;
+      const records = (await q('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq', [shopperId])).rows.map(toConsentRecord);
+      const proof = erasureProof(shopperId, atMs, records, await consentState(q, shopperId));
+      const remove = async (table: string): Promise<number> => (await q(`DELETE FROM ${table} WHERE shopper_id = $1`, [shopperId])).rowCount ?? 0;
+      const counts: ErasureCounts = {
+        beacons: await remove('beacons'),
+        presenceEvents: await remove('presence_events'),
+        zoneStates: await remove('zone_states'),
+        promotions: await remove('promotions'),
+        consentStates: await remove('consent_state'),
+        consentRecords: await remove('consent_records'),
+      };
+      // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
+      await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL,
+               restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
+      await q('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES ($1, $2, $3, $4, $5)',
+        [shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState)]);
+      await appendAuditLocked(q, parseAuditDraft(audit(counts)));
+      return counts;
     });
+
+  const recordObjection = (shopperId: string, atMs: number, records: readonly ConsentDraft[], audit: ConsentAudit): Promise<ObjectionResult> =>
+    transaction(async (q) => {
+      const [row] = (await q('SELECT objected_at_ms, erased_at_ms, device_secret_digest FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [shopperId])).rows;
+      if (row === undefined || row.erased_at_ms !== null) throw new Error(`no shopper ${shopperId} to record an objection for`);
+      if (row.objected_at_ms !== null) return { outcome: 'already-objected', state: await consentState(q, shopperId) };
+      const state = await appendConsentIn(q, records, audit);
+      await q('UPDATE shoppers SET objected_at_ms = $1 WHERE id = $2', [atMs, shopperId]);
+      // ON CONFLICT: a digest suppressed already (by an earlier account on the same device) stays suppressed.
+      await q('INSERT INTO suppressions (shopper_id, device_secret_digest, objected_at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [shopperId, row.device_secret_digest, atMs]);
+      return { outcome: 'objected', state };
+    });
+
+  const setRestriction = (shopperId: string, restricted: boolean, atMs: number, audit: AuditDraft): Promise<boolean> => {
+    const draft = parseAuditDraft(audit);
+    return transaction(async (q) => {
+      const changed = (await q('UPDATE shoppers SET restricted = $1, restriction_changed_at_ms = $2 WHERE id = $3 AND restricted <> $1 AND erased_at_ms IS NULL',
+        [bit(restricted), atMs, shopperId])).rowCount ?? 0;
+      if (changed === 0) return false;
+      if (restricted) await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [shopperId]);
+      await appendAuditLocked(q, draft);
+      return true;
+    });
+  };
 
   let closing: Promise<void> | undefined;
   const store: Store = {
@@ -236,10 +315,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return changes('UPDATE epoch_keys SET key_sealed = NULL, destroyed_at_s = $1 WHERE key_sealed IS NOT NULL AND not_after_s < $1', endedBeforeS);
     },
     async createShopper(s) {
-      await query(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs],
+      // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
+      const inserted = await query(
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9)) RETURNING *`,
+        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null],
       );
+      return toShopper(inserted.rows[0]!);
     },
     async findShopperByTokenHash(tokenHash) {
       const found = await row('SELECT * FROM shoppers WHERE token_hash = $1', tokenHash);
@@ -252,13 +334,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async listResolvableShoppers() {
       return (await rows(
         `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id COLLATE "C"`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 AND s.identity_key_sealed IS NOT NULL ORDER BY s.id COLLATE "C"`,
       )).map(toResolvableShopper);
     },
     async listShopperChangesSince(sinceMs) {
       return (await rows(
         `SELECT id FROM (SELECT shopper_id AS id FROM consent_state WHERE purpose = 'presence' AND at_ms >= $1
-         UNION SELECT id FROM shoppers WHERE erased_at_ms >= $1) AS changed ORDER BY id COLLATE "C"`,
+         UNION SELECT id FROM shoppers WHERE erased_at_ms >= $1
+         UNION SELECT id FROM shoppers WHERE restriction_changed_at_ms >= $1) AS changed ORDER BY id COLLATE "C"`,
         sinceMs,
       )).map((r) => String(r.id));
     },
@@ -278,7 +361,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async listResolvableBeacons() {
       return (await rows(
         `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL ORDER BY b.id COLLATE "C"`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ORDER BY b.id COLLATE "C"`,
       )).map(toLinkedBeacon);
     },
     appendConsent,
@@ -329,11 +412,16 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       }
     },
     async recordPresence(e, receivedAtMs) {
+      // DSR-2: an event resolved just before its shopper's erasure committed is not written after it. FOR KEY
+      // SHARE waits for an erasure holding the shopper's row, then re-checks erased_at_ms on the committed row.
       const inserted = await changes(
-        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
+         SELECT $1::text, id, $3::text, $4::text, $5::text, $6::bigint, $7::integer, $8::bigint FROM shoppers WHERE id = $2 AND erased_at_ms IS NULL FOR KEY SHARE
+         ON CONFLICT (event_id) DO NOTHING`,
         e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
       );
-      return inserted === 1 ? 'new' : 'duplicate';
+      if (inserted === 1) return 'new';
+      return (await row('SELECT 1 AS found FROM presence_events WHERE event_id = $1', e.eventId)) === undefined ? 'erased' : 'duplicate';
     },
     recordPromotion,
     async appendAudit(draft) {
@@ -350,10 +438,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       // goes round again and locks the winner's row — so the second pass always finds one.
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const done = await transaction(async (q) => {
+          // DSR-2: the shopper's row first (the order eraseShopper locks in): an erasure under way is waited
+          // for, and nothing is written for a shopper erased meanwhile.
+          const live = (await q('SELECT 1 AS found FROM shoppers WHERE id = $1 AND erased_at_ms IS NULL FOR KEY SHARE', [shopperId])).rows.length > 0;
           const [row] = (await q('SELECT state, version FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
           const previous = row === undefined ? undefined : zoneStateOf(row.state);
           const next = update(previous);
-          if (next.state === undefined || next.state === previous) return { result: next.result };
+          if (next.state === undefined || next.state === previous || !live) return { result: next.result };
           if (row !== undefined) {
             await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2, last_seen_ms = $3 WHERE store_id = $4 AND shopper_id = $5',
               [JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId]);
@@ -405,6 +496,17 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         epochKeys: num(r.epoch_keys),
       };
     },
+    readShopperData,
+    eraseShopper,
+    async getErasureProof(shopperId) {
+      const found = await row('SELECT * FROM erasure_proofs WHERE shopper_id = $1', shopperId);
+      return found === undefined ? undefined : toErasureProof(found);
+    },
+    recordObjection,
+    async isSuppressed(deviceSecretDigest) {
+      return (await row('SELECT 1 AS found FROM suppressions WHERE device_secret_digest = $1', deviceSecretDigest)) !== undefined;
+    },
+    setRestriction,
   };
   return store;
 }

@@ -1,7 +1,8 @@
 import { parseAuditDraft, type AuditDetails, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
-import type { EpochKeyRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+import type { ErasureProof } from '../domain/erasure.ts';
+import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -41,8 +42,30 @@ export function toShopper(row: Row): ShopperRecord {
     firstName: row.first_name === null ? null : String(row.first_name),
     createdAtMs: num(row.created_at_ms),
     erasedAtMs: numOrNull(row.erased_at_ms),
+    restricted: num(row.restricted) === 1,
+    objectedAtMs: numOrNull(row.objected_at_ms),
+    deviceSecretDigest: row.device_secret_digest === null || row.device_secret_digest === undefined ? null : String(row.device_secret_digest),
   };
 }
+
+export const toPresenceEvent = (row: Row): PresenceEventRecord => ({
+  eventId: String(row.event_id),
+  shopperId: String(row.shopper_id),
+  storeId: String(row.store_id),
+  zoneId: String(row.zone_id),
+  kind: row.kind as PresenceEventRecord['kind'],
+  atS: num(row.at_s),
+  dwellS: num(row.dwell_s),
+  receivedAtMs: num(row.received_at_ms),
+});
+
+export const toErasureProof = (row: Row): ErasureProof => ({
+  shopperId: String(row.shopper_id),
+  erasedAtMs: num(row.erased_at_ms),
+  consentRecords: num(row.consent_records),
+  consentLedgerSha256: String(row.consent_ledger_sha256),
+  finalState: JSON.parse(String(row.final_state)) as ErasureProof['finalState'],
+});
 
 export const toResolvableShopper = (row: Row): ResolvableShopperRecord => ({
   id: String(row.id),

@@ -5,12 +5,16 @@ import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type Audit
 import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
-import { b64, consentAuditDrafts, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row } from './rows.ts';
-import type { SequenceClaim, Store, StoreCounts } from './store.ts';
+import {
+  b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
+  toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
+} from './rows.ts';
+import type { ObjectionResult, SequenceClaim, ShopperData, Store, StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
@@ -73,8 +77,11 @@ export function openSqliteStore(path: string): Store {
   const recordPromotion = db.transaction((draft: Parameters<Store['recordPromotion']>[0]) => {
     const existing = get('SELECT * FROM promotions WHERE id = ?', draft.message.id);
     if (existing) return { outcome: 'duplicate' as const, promotion: toPromotion(existing) };
-    const shopper = get('SELECT erased_at_ms FROM shoppers WHERE id = ?', draft.shopperId);
+    const shopper = get('SELECT erased_at_ms, restricted, objected_at_ms FROM shoppers WHERE id = ?', draft.shopperId);
     if (!shopper || shopper.erased_at_ms !== null) return { outcome: 'skipped' as const, reason: 'erased' as const };
+    // DSR-4, DSR-3: a restricted shopper is not processed; an objected one gets no marketing, whatever consent_state says.
+    if (num(shopper.restricted) === 1) return { outcome: 'skipped' as const, reason: 'restricted' as const };
+    if (shopper.objected_at_ms !== null) return { outcome: 'skipped' as const, reason: 'objected' as const };
     const state = consentState(draft.shopperId);
     if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped' as const, reason: 'no-consent' as const };
     const { caps, createdAtMs: now } = draft;
@@ -111,6 +118,64 @@ export function openSqliteStore(path: string): Store {
   const replaceStoreBeacons = db.transaction((storeId: string, beacons: Parameters<Store['replaceStoreBeacons']>[1]) => {
     run('DELETE FROM store_beacons WHERE store_id = ?', storeId);
     for (const b of beacons) run('INSERT INTO store_beacons (store_id, id, zone_id, uuid, major, minor) VALUES (?, ?, ?, ?, ?, ?)', storeId, b.id, b.zoneId, b.uuid, b.major, b.minor);
+  });
+
+  // DSR-1: one deferred transaction is one read snapshot (WAL), so the export is consistent.
+  const readShopperData = db.transaction((shopperId: string): ShopperData | undefined => {
+    const row = get('SELECT * FROM shoppers WHERE id = ?', shopperId);
+    if (row === undefined || row.erased_at_ms !== null) return undefined;
+    return {
+      shopper: toShopper(row),
+      consentState: consentState(shopperId),
+      consentRecords: all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord),
+      presenceEvents: all('SELECT * FROM presence_events WHERE shopper_id = ? ORDER BY at_s, event_id', shopperId).map(toPresenceEvent),
+      zoneStates: all('SELECT store_id, shopper_id, state, due_at_ms FROM zone_states WHERE shopper_id = ? ORDER BY store_id', shopperId)
+        .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
+      promotions: all('SELECT * FROM promotions WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toPromotion),
+      beacons: all('SELECT * FROM beacons WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toLinkedBeacon),
+      audit: all('SELECT * FROM audit_log WHERE subject = ? ORDER BY seq', shopperId).map(toAuditRecord),
+    };
+  });
+
+  const eraseShopper = db.transaction((shopperId: string, atMs: number, audit: (counts: ErasureCounts) => AuditDraft): ErasureCounts | undefined => {
+    const row = get('SELECT erased_at_ms FROM shoppers WHERE id = ?', shopperId);
+    if (row === undefined || row.erased_at_ms !== null) return undefined;
+    const proof = erasureProof(shopperId, atMs, all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord), consentState(shopperId));
+    const counts: ErasureCounts = {
+      beacons: run('DELETE FROM beacons WHERE shopper_id = ?', shopperId),
+      presenceEvents: run('DELETE FROM presence_events WHERE shopper_id = ?', shopperId),
+      zoneStates: run('DELETE FROM zone_states WHERE shopper_id = ?', shopperId),
+      promotions: run('DELETE FROM promotions WHERE shopper_id = ?', shopperId),
+      consentStates: run('DELETE FROM consent_state WHERE shopper_id = ?', shopperId),
+      consentRecords: run('DELETE FROM consent_records WHERE shopper_id = ?', shopperId),
+    };
+    // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
+    run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL,
+         restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
+    run('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES (?, ?, ?, ?, ?)',
+      shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState));
+    appendAuditLocked(parseAuditDraft(audit(counts)));
+    return counts;
+  });
+
+  const recordObjection = db.transaction((shopperId: string, atMs: number, records: readonly ConsentDraft[], audit: ConsentAudit): ObjectionResult => {
+    const row = get('SELECT objected_at_ms, erased_at_ms, device_secret_digest FROM shoppers WHERE id = ?', shopperId);
+    if (row === undefined || row.erased_at_ms !== null) throw new Error(`no shopper ${shopperId} to record an objection for`);
+    if (row.objected_at_ms !== null) return { outcome: 'already-objected', state: consentState(shopperId) };
+    const state = appendConsent(records, audit);
+    run('UPDATE shoppers SET objected_at_ms = ? WHERE id = ?', atMs, shopperId);
+    // ON CONFLICT: a digest suppressed already (by an earlier account on the same device) stays suppressed.
+    run('INSERT INTO suppressions (shopper_id, device_secret_digest, objected_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', shopperId, row.device_secret_digest, atMs);
+    return { outcome: 'objected', state };
+  });
+
+  const setRestriction = db.transaction((shopperId: string, restricted: boolean, atMs: number, audit: AuditDraft): boolean => {
+    const flag = restricted ? 1 : 0;
+    const changed = run('UPDATE shoppers SET restricted = ?, restriction_changed_at_ms = ? WHERE id = ? AND restricted <> ? AND erased_at_ms IS NULL', flag, atMs, shopperId, flag);
+    if (changed === 0) return false;
+    if (restricted) run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, shopperId);
+    appendAuditLocked(audit);
+    return true;
   });
 
   let closed = false;
@@ -190,10 +255,14 @@ export function openSqliteStore(path: string): Store {
       return run('UPDATE epoch_keys SET key_sealed = NULL, destroyed_at_s = ? WHERE key_sealed IS NOT NULL AND not_after_s < ?', endedBeforeS, endedBeforeS);
     },
     async createShopper(s) {
+      // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       run(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?))`,
         s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
+        s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null,
       );
+      return toShopper(get('SELECT * FROM shoppers WHERE id = ?', s.id)!);
     },
     async findShopperByTokenHash(tokenHash) {
       const row = get('SELECT * FROM shoppers WHERE token_hash = ?', tokenHash);
@@ -206,14 +275,15 @@ export function openSqliteStore(path: string): Store {
     async listResolvableShoppers() {
       return all(
         `SELECT s.id, s.identity_key_sealed, s.rotation_exponent FROM shoppers s JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.identity_key_sealed IS NOT NULL ORDER BY s.id`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 AND s.identity_key_sealed IS NOT NULL ORDER BY s.id`,
       ).map((r) => ({ id: String(r.id), identityKeySealed: unb64(r.identity_key_sealed), rotationExponent: num(r.rotation_exponent) }));
     },
     async listShopperChangesSince(sinceMs) {
       return all(
         `SELECT shopper_id AS id FROM consent_state WHERE purpose = 'presence' AND at_ms >= ?
-         UNION SELECT id FROM shoppers WHERE erased_at_ms >= ? ORDER BY id`,
-        sinceMs, sinceMs,
+         UNION SELECT id FROM shoppers WHERE erased_at_ms >= ?
+         UNION SELECT id FROM shoppers WHERE restriction_changed_at_ms >= ? ORDER BY id`,
+        sinceMs, sinceMs, sinceMs,
       ).map((r) => String(r.id));
     },
     async addBeacon(b) {
@@ -232,7 +302,7 @@ export function openSqliteStore(path: string): Store {
     async listResolvableBeacons() {
       return all(
         `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL ORDER BY b.id`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ORDER BY b.id`,
       ).map(toLinkedBeacon);
     },
     async appendConsent(records, audit = []) {
@@ -281,11 +351,14 @@ export function openSqliteStore(path: string): Store {
       }
     },
     async recordPresence(e, receivedAtMs) {
+      // DSR-2: an event resolved just before its shopper's erasure committed is not written after it.
       const changes = run(
-        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-        e.eventId, e.shopperId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs,
+        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
+         SELECT ?, id, ?, ?, ?, ?, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL ON CONFLICT (event_id) DO NOTHING`,
+        e.eventId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs, e.shopperId,
       );
-      return changes === 1 ? 'new' : 'duplicate';
+      if (changes === 1) return 'new';
+      return get('SELECT 1 AS found FROM presence_events WHERE event_id = ?', e.eventId) === undefined ? 'erased' : 'duplicate';
     },
     async recordPromotion(draft) {
       return recordPromotion.immediate(draft);
@@ -298,6 +371,8 @@ export function openSqliteStore(path: string): Store {
         const previous = row === undefined ? undefined : zoneStateOf(row.state);
         const next = update(previous);
         if (next.state === undefined || next.state === previous) return next.result;
+        // DSR-2: nothing is written for a shopper erased meanwhile (their rows went with the erasure).
+        if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return next.result;
         if (row === undefined) {
           run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
             storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));
@@ -339,6 +414,25 @@ export function openSqliteStore(path: string): Store {
         promotionsAcked: count(`SELECT COUNT(*) AS n FROM promotions WHERE status = 'acked'`),
         epochKeys: count('SELECT COUNT(*) AS n FROM epoch_keys WHERE key_sealed IS NOT NULL'),
       };
+    },
+    async readShopperData(shopperId) {
+      return readShopperData.deferred(shopperId);
+    },
+    async eraseShopper(shopperId, atMs, audit) {
+      return eraseShopper.immediate(shopperId, atMs, audit);
+    },
+    async getErasureProof(shopperId) {
+      const row = get('SELECT * FROM erasure_proofs WHERE shopper_id = ?', shopperId);
+      return row === undefined ? undefined : toErasureProof(row);
+    },
+    async recordObjection(shopperId, atMs, records, audit) {
+      return recordObjection.immediate(shopperId, atMs, records, audit);
+    },
+    async isSuppressed(deviceSecretDigest) {
+      return get('SELECT 1 AS found FROM suppressions WHERE device_secret_digest = ?', deviceSecretDigest) !== undefined;
+    },
+    async setRestriction(shopperId, restricted, atMs, audit) {
+      return setRestriction.immediate(shopperId, restricted, atMs, parseAuditDraft(audit));
     },
   };
   return store;

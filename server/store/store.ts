@@ -2,6 +2,7 @@ import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign, Caps } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState } from '../domain/consent.ts';
+import type { ErasureCounts, ErasureProof } from '../domain/erasure.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { RetainedKind } from '../domain/retention.ts';
@@ -32,7 +33,34 @@ export type ShopperRecord = {
   firstName: string | null;
   createdAtMs: number;
   erasedAtMs: number | null;
+  /** DSR-4: processing restricted — the data is kept, but no processing path uses it. */
+  restricted: boolean;
+  /** DSR-3: when the shopper objected to marketing (permanent), or null. */
+  objectedAtMs: number | null;
+  /** HMAC-SHA-256 of the app's device secret under a derived key (domain/objection.ts), or null. */
+  deviceSecretDigest: string | null;
 };
+
+/** A registration: restriction and objection are the Store's to set (a suppressed device secret starts out objected). */
+export type NewShopper = Omit<ShopperRecord, 'restricted' | 'objectedAtMs' | 'deviceSecretDigest'> & { deviceSecretDigest?: string | null };
+
+/** A resolved presence event as stored. */
+export type PresenceEventRecord = Omit<ResolvedPresence, 'proximity'> & { receivedAtMs: number };
+export type ZoneStateRecord = { storeId: string; shopperId: string; state: ZoneState; dueAtMs: number | null };
+
+/** Everything held about one shopper, read in one transaction (DSR-1): the export's source. */
+export type ShopperData = {
+  shopper: ShopperRecord;
+  consentState: ConsentState;
+  consentRecords: ConsentRecord[];
+  presenceEvents: PresenceEventRecord[];
+  zoneStates: ZoneStateRecord[];
+  promotions: PromotionRecord[];
+  beacons: LinkedBeaconRecord[];
+  audit: AuditRecord[];
+};
+
+export type ObjectionResult = { outcome: 'objected' | 'already-objected'; state: ConsentState };
 
 export type { LinkedBeaconKind };
 
@@ -58,7 +86,7 @@ export type PromotionRecord = PromotionSubject & {
 export type RecordPromotionResult =
   | { outcome: 'recorded'; promotion: PromotionRecord }
   | { outcome: 'duplicate'; promotion: PromotionRecord }
-  | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | keyof Caps };
+  | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | 'restricted' | 'objected' | keyof Caps };
 
 export type PromotionDraft = PromotionSubject & {
   message: PromotionMessage;
@@ -115,13 +143,17 @@ export interface Store {
   /** Destroys (deletes the sealed key of) every key whose validity ended before the cutoff; returns how many. */
   destroyEpochKeys(endedBeforeS: number): Promise<number>;
 
-  createShopper(shopper: ShopperRecord): Promise<void>;
+  /**
+   * Registers a shopper and returns them as stored: objected from the start (objectedAtMs = createdAtMs)
+   * if their device secret's digest is suppressed — decided in the same statement as the insert.
+   */
+  createShopper(shopper: NewShopper): Promise<ShopperRecord>;
   findShopperByTokenHash(tokenHash: string): Promise<ShopperRecord | undefined>;
   getShopper(id: string): Promise<ShopperRecord | undefined>;
-  /** Shoppers whose presence consent (P1) is granted and who are not erased: the only ones the resolver may index. */
+  /** Shoppers whose presence consent (P1) is granted and who are neither erased nor restricted: the only ones the resolver may index. */
   listResolvableShoppers(): Promise<ResolvableShopperRecord[]>;
   /**
-   * IDs of the shoppers whose presence consent changed, or who were erased, at or after `sinceMs` (the
+   * IDs of the shoppers whose presence consent or restriction changed, or who were erased, at or after `sinceMs` (the
    * writing server's clock): what an incremental resolver resync re-reads, instead of every shopper.
    */
   listShopperChangesSince(sinceMs: number): Promise<string[]>;
@@ -132,7 +164,7 @@ export interface Store {
   listBeacons(shopperId: string): Promise<LinkedBeaconRecord[]>;
   /** Unlinks the shopper's own beacon; false if it is not theirs or does not exist. */
   removeBeacon(shopperId: string, id: string): Promise<boolean>;
-  /** Beacons of shoppers whose presence consent (P1) is granted and who are not erased: the only ones that may resolve. */
+  /** Beacons of shoppers whose presence consent (P1) is granted and who are neither erased nor restricted: the only ones that may resolve. */
   listResolvableBeacons(): Promise<LinkedBeaconRecord[]>;
 
   /**
@@ -169,8 +201,11 @@ export interface Store {
    */
   purgeBefore(kind: RetainedKind, cutoffMs: number, batchLimit: number): Promise<PurgeResult>;
 
-  /** Records a resolved presence event; 'duplicate' if this event ID was already recorded. */
-  recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate'>;
+  /**
+   * Records a resolved presence event; 'duplicate' if this event ID was already recorded, 'erased' (and
+   * nothing written) if the shopper is erased or unknown — checked atomically with the insert.
+   */
+  recordPresence(event: ResolvedPresence, receivedAtMs: number): Promise<'new' | 'duplicate' | 'erased'>;
 
   /**
    * The zone arbiter's state of one shopper in one store (domain/zone-arbiter.ts), read, updated and
@@ -206,4 +241,31 @@ export interface Store {
   listAudit(fromSeq: number, limit: number): Promise<AuditRecord[]>;
 
   counts(): Promise<StoreCounts>;
+
+  // Data-subject rights (docs/data-subject-rights.md).
+
+  /** Everything held about the shopper, read in one read transaction (a consistent snapshot); undefined if unknown or erased. */
+  readShopperData(shopperId: string): Promise<ShopperData | undefined>;
+  /**
+   * Erases the shopper in one transaction (DSR-2, ID-4): destroys the sealed identity key, revokes the
+   * credential, clears the profile (first name, locale, device secret digest, restriction), deletes their
+   * beacons, presence events, zone states, promotions, consent state and consent records, writes the
+   * minimal proof (domain/erasure.ts) and appends `audit(counts)` — all or nothing. A suppression entry
+   * (an objection) is kept. undefined if the shopper is unknown or already erased.
+   */
+  eraseShopper(shopperId: string, atMs: number, audit: (counts: ErasureCounts) => AuditDraft): Promise<ErasureCounts | undefined>;
+  getErasureProof(shopperId: string): Promise<ErasureProof | undefined>;
+  /**
+   * The objection (DSR-3), in one transaction: appends the withdrawal records (as appendConsent, with
+   * its audit drafts), marks the shopper objected and writes the suppression entry (with their device
+   * secret's digest, if any). 'already-objected', and nothing written, if they had objected before.
+   */
+  recordObjection(shopperId: string, atMs: number, records: readonly ConsentDraft[], audit: readonly AuditDraft[] | ((records: readonly ConsentRecord[]) => readonly AuditDraft[])): Promise<ObjectionResult>;
+  /** Whether a suppression entry holds this device secret digest. */
+  isSuppressed(deviceSecretDigest: string): Promise<boolean>;
+  /**
+   * Sets the restriction (DSR-4) and, if it changed, appends the audit draft in the same transaction and
+   * cancels the shopper's pending promotions (nothing is sent while restricted). Returns whether it changed.
+   */
+  setRestriction(shopperId: string, restricted: boolean, atMs: number, audit: AuditDraft): Promise<boolean>;
 }

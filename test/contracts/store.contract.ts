@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, createAuditVerifier, type AuditDraft, type AuditRecord } from '#server/domain/audit-chain.ts';
 import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type ConsentRecord, type Purpose } from '#server/domain/consent.ts';
+import { erasureProof } from '#server/domain/erasure.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
@@ -935,6 +936,156 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await expect(store.purgeBefore('presence-events', Number.NaN, 10)).rejects.toThrow(/cutoffMs/);
         await expect(store.purgeBefore('presence-events', CUTOFF, 0)).rejects.toThrow(/batchLimit/);
         await expect(store.purgeBefore('presence-events', CUTOFF, 2.5)).rejects.toThrow(/batchLimit/);
+      });
+    });
+
+    describe('data-subject rights', () => {
+      const digest = (): string => randomBytes(32).toString('hex');
+      const auditDraft = (shopperId: string, action: string): AuditDraft => ({ atMs: START_MS, actor: 'shopper', action, subject: shopperId, details: {} });
+
+      /** A shopper with data of every kind: consent, presence, a zone state, a promotion, a beacon, an audit entry. */
+      async function givenShopperWithData(overrides: Partial<ShopperRecord> = {}) {
+        const shopper = await givenShopper({ presence: true, promotions: true }, overrides);
+        await store.recordPresence(aPresence({ shopperId: shopper.id }), START_MS);
+        await store.updateZoneState('store-1', shopper.id, () => ({ state: { ...emptyZoneState(), claims: { entrance: { rank: 1, atMs: START_MS } } }, dueAtMs: null, result: undefined }));
+        const draft = aDraft({ shopperId: shopper.id });
+        expect((await store.recordPromotion(draft)).outcome).toBe('recorded');
+        const beacon = aLinkedBeacon({ shopperId: shopper.id });
+        await store.addBeacon(beacon);
+        await store.appendAudit(auditDraft(shopper.id, 'consent.changed'));
+        return { shopper, draft, beacon };
+      }
+
+      it('reads everything held about one shopper, and only theirs', async () => {
+        const { shopper, draft, beacon } = await givenShopperWithData({ deviceSecretDigest: digest() });
+        await givenShopperWithData();
+        const data = (await store.readShopperData(shopper.id))!;
+        expect(data.shopper).toEqual({ ...shopper, restricted: false, objectedAtMs: null });
+        expect(data.consentRecords.map((r) => r.purpose)).toEqual(['presence', 'promotions']);
+        expect(data.consentState).toEqual(replayConsent(data.consentRecords));
+        expect(data.presenceEvents).toEqual([expect.objectContaining({ shopperId: shopper.id, receivedAtMs: START_MS })]);
+        expect(data.zoneStates).toEqual([{ storeId: 'store-1', shopperId: shopper.id, state: expect.objectContaining({ claims: { entrance: { rank: 1, atMs: START_MS } } }), dueAtMs: null }]);
+        expect(data.promotions.map((p) => p.id)).toEqual([draft.message.id]);
+        expect(data.beacons).toEqual([beacon]);
+        expect(data.audit.map((a) => [a.subject, a.action])).toEqual([[shopper.id, 'consent.changed']]);
+        expect(await store.readShopperData(uniqueId('sh'))).toBeUndefined();
+      });
+
+      it('erases a shopper in one transaction, keeping only the tombstone, the proof and the audit entry', async () => {
+        const { shopper } = await givenShopperWithData({ deviceSecretDigest: digest() });
+        const ledger = await store.listConsentRecords(shopper.id);
+        const counts = await store.eraseShopper(shopper.id, START_MS + 5, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }));
+        expect(counts).toEqual({ consentRecords: 2, consentStates: 2, presenceEvents: 1, zoneStates: 1, promotions: 1, beacons: 1 });
+
+        const tombstone = (await store.getShopper(shopper.id))!;
+        expect(tombstone).toMatchObject({ identityKeySealed: null, firstName: null, locale: '', erasedAtMs: START_MS + 5, deviceSecretDigest: null, restricted: false });
+        expect(tombstone.tokenHash).not.toBe(shopper.tokenHash);
+        expect(await store.findShopperByTokenHash(shopper.tokenHash)).toBeUndefined();
+        expect(await store.readShopperData(shopper.id)).toBeUndefined();
+        expect(await store.listConsentRecords(shopper.id)).toEqual([]);
+        expect(await store.listBeacons(shopper.id)).toEqual([]);
+        expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+        expect(await store.getErasureProof(shopper.id)).toEqual(erasureProof(shopper.id, START_MS + 5, ledger, replayConsent(ledger)));
+        const audit = await store.listAudit(1, 100_000);
+        expect(audit.filter((a) => a.subject === shopper.id).map((a) => a.action)).toEqual(['consent.changed', 'shopper.erased']);
+        expect(createAuditVerifier().push(audit)).toBeUndefined();
+
+        // Once only: a second erasure finds nothing and writes nothing.
+        expect(await store.eraseShopper(shopper.id, START_MS + 6, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }))).toBeUndefined();
+        expect((await store.getErasureProof(shopper.id))!.erasedAtMs).toBe(START_MS + 5);
+      });
+
+      it('writes no presence event or zone state for a shopper once erased (an event resolved just before the erasure)', async () => {
+        const { shopper } = await givenShopperWithData();
+        await store.eraseShopper(shopper.id, START_MS, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }));
+        expect(await store.recordPresence(aPresence({ shopperId: shopper.id }), START_MS)).toBe('erased');
+        expect(await store.recordPresence(aPresence({ shopperId: uniqueId('sh') }), START_MS)).toBe('erased');
+        const result = await store.updateZoneState('store-1', shopper.id, () => ({ state: emptyZoneState(), dueAtMs: START_MS, result: 'ran' }));
+        expect(result).toBe('ran');
+        expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+        expect(await store.listZoneStatesDue(START_MS, 100_000)).not.toContainEqual({ storeId: 'store-1', shopperId: shopper.id });
+      });
+
+      it('erases nothing when the audit entry cannot be written (all or nothing)', async () => {
+        const { shopper } = await givenShopperWithData();
+        await expect(store.eraseShopper(shopper.id, START_MS, () => ({ ...auditDraft(shopper.id, 'NOT A VALID ACTION'), details: {} }))).rejects.toThrow(/action/);
+        expect((await store.readShopperData(shopper.id))!.beacons).toHaveLength(1);
+        expect(await store.getErasureProof(shopper.id)).toBeUndefined();
+      });
+
+      it('records an objection once: withdrawals and audit together, a suppression entry, and no promotion afterwards even if consent says granted', async () => {
+        const deviceDigest = digest();
+        const { shopper } = await givenShopperWithData({ deviceSecretDigest: deviceDigest });
+        const withdrawals = (['promotions', 'personalisation'] as const).map((purpose) => aConsent({ shopperId: shopper.id, purpose, granted: false, serverTimeMs: START_MS + 1 }));
+        const result = await store.recordObjection(shopper.id, START_MS + 1, withdrawals, [auditDraft(shopper.id, 'shopper.objected')]);
+        expect(result.outcome).toBe('objected');
+        expect(result.state).toMatchObject({ presence: { granted: true }, promotions: { granted: false }, personalisation: { granted: false } });
+        expect((await store.getShopper(shopper.id))!.objectedAtMs).toBe(START_MS + 1);
+        expect(await store.isSuppressed(deviceDigest)).toBe(true);
+        expect(await store.isSuppressed(digest())).toBe(false);
+        expect((await store.listUnackedPromotions(shopper.id, START_MS)).length).toBe(0);
+
+        const again = await store.recordObjection(shopper.id, START_MS + 2, [aConsent({ shopperId: shopper.id, purpose: 'promotions', granted: false })], []);
+        expect(again.outcome).toBe('already-objected');
+        expect(await store.listConsentRecords(shopper.id)).toHaveLength(4);
+
+        await regrant(shopper.id, 'promotions');
+        const refused = await store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + DAY_MS }));
+        expect(outcome(refused)).toBe('skipped:objected');
+      });
+
+      it('keeps the suppression through erasure: a registration with the same digest starts out objected, another does not', async () => {
+        const deviceDigest = digest();
+        const { shopper } = await givenShopperWithData({ deviceSecretDigest: deviceDigest });
+        await store.recordObjection(shopper.id, START_MS, [], []);
+        await store.eraseShopper(shopper.id, START_MS + 1, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }));
+        expect(await store.isSuppressed(deviceDigest)).toBe(true);
+
+        const returning = aShopper({ deviceSecretDigest: deviceDigest, createdAtMs: START_MS + 2 });
+        expect(await store.createShopper(returning)).toEqual({ ...returning, objectedAtMs: START_MS + 2 });
+        const fresh = aShopper({ deviceSecretDigest: digest() });
+        expect((await store.createShopper(fresh)).objectedAtMs).toBeNull();
+        const none = aShopper();
+        expect((await store.createShopper(none)).objectedAtMs).toBeNull();
+      });
+
+      it('restricts and lifts: skipped by resolution, beacons and promotions, reported as a change, audited once per change', async () => {
+        const since = START_MS + 500 * DAY_MS;
+        const { shopper, beacon } = await givenShopperWithData();
+        const unrelated = await givenShopper({ presence: true });
+        const ours = new Set([shopper.id, unrelated.id]);
+        expect(await store.setRestriction(shopper.id, true, since, auditDraft(shopper.id, 'shopper.restricted'))).toBe(true);
+        expect(await store.setRestriction(shopper.id, true, since + 1, auditDraft(shopper.id, 'shopper.restricted'))).toBe(false);
+
+        expect((await store.listResolvableShoppers()).filter((s) => ours.has(s.id)).map((s) => s.id)).toEqual([unrelated.id]);
+        expect((await store.listResolvableBeacons()).map((b) => b.id)).not.toContain(beacon.id);
+        expect((await store.listShopperChangesSince(since)).filter((id) => ours.has(id))).toEqual([shopper.id]);
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + DAY_MS })))).toBe('skipped:restricted');
+        // Kept: the data is all still there, and the pending promotion was cancelled, not deleted.
+        const data = (await store.readShopperData(shopper.id))!;
+        expect(data.shopper.restricted).toBe(true);
+        expect(data.promotions.map((p) => p.status)).toEqual(['cancelled']);
+        expect(data.presenceEvents).toHaveLength(1);
+
+        expect(await store.setRestriction(shopper.id, false, since + 2, auditDraft(shopper.id, 'shopper.unrestricted'))).toBe(true);
+        expect((await store.listResolvableShoppers()).map((s) => s.id)).toContain(shopper.id);
+        expect((await store.listResolvableBeacons()).map((b) => b.id)).toContain(beacon.id);
+        expect((await store.listShopperChangesSince(since + 2)).filter((id) => ours.has(id))).toEqual([shopper.id]);
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + 2 * DAY_MS })))).toBe('recorded');
+        const actions = (await store.listAudit(1, 100_000)).filter((a) => a.subject === shopper.id).map((a) => a.action);
+        expect(actions).toEqual(['consent.changed', 'shopper.restricted', 'shopper.unrestricted']);
+      });
+
+      it('lets a send racing an erasure on another instance either happen before it (and be erased) or be skipped', async () => {
+        const { shopper } = await givenShopperWithData();
+        const other = await anotherInstance();
+        const [, send] = await Promise.all([
+          store.eraseShopper(shopper.id, START_MS, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c })),
+          other.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + DAY_MS })),
+        ]);
+        expect(['recorded', 'skipped:erased']).toContain(outcome(send));
+        expect(await store.listUnackedPromotions(shopper.id, START_MS)).toEqual([]);
+        expect((await store.getShopper(shopper.id))!.erasedAtMs).toBe(START_MS);
       });
     });
 

@@ -8,6 +8,7 @@ import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts'
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
+import { deriveDeviceSecretDigestKey } from '#server/domain/objection.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken, loadResolverKeyPair } from '#server/identity.ts';
 import { createEpochKeyService } from '#server/keys/epoch-keys.ts';
@@ -100,6 +101,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     store, sealer, resolver, beacons, keys, delivery, metrics, logger, now,
     resolverKeys: await loadResolverKeyPair(store, sealer, options.resolverPrivateKey),
     adminTokenHash: hashToken(adminToken),
+    deviceSecretDigestKey: deriveDeviceSecretDigestKey(masterKey),
     announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
   };

@@ -32,6 +32,9 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     firstName: 'Ada',
     createdAtMs: START_MS,
     erasedAtMs: null,
+    restricted: false,
+    objectedAtMs: null,
+    deviceSecretDigest: null,
     ...overrides,
   };
 }

@@ -46,6 +46,18 @@ describe('transparency documents', () => {
     expect(notice.zones.map((z) => [z.id, z.note !== null])).toEqual([['z-a', true], ['z-b', false]]);
   });
 
+  it('tells shoppers how to exercise each right from the app, naming the endpoints', () => {
+    const how = Object.fromEntries(buildPrivacyNotice(settings(), shop).rights.map((r) => [r.right.split(' (')[0], r.how]));
+    expect(how['Access and portability']).toContain('GET /v1/me/export');
+    expect(how['Access and portability']).toContain('/v1/schemas/shopper-export.v1.json');
+    expect(how.Erasure).toContain('DELETE /v1/me');
+    expect(how['Objection to marketing']).toContain('POST /v1/me/objection');
+    expect(how.Restriction).toContain('PUT /v1/me/restriction');
+    for (const right of ['Erasure', 'Objection to marketing', 'Restriction']) expect(how[right]).not.toMatch(/^Ask the controller/);
+    // What survives an erasure is declared as a data category of its own.
+    expect(buildRecordOfProcessing(settings(), [shop]).dataCategories.map((c) => c.id)).toContain('objection-and-erasure');
+  });
+
   it('writes JSON with sorted keys at every level, whatever the insertion order', () => {
     expect(stableJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } }, 0)).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}');
     const record = buildRecordOfProcessing(settings(), [shop]);

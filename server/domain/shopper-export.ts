@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { ConsentChannelSchema, PurposeSchema } from './consent.ts';
+import { PromotionMessageSchema } from './promotion.ts';
+import { ZoneStateSchema } from './zone-arbiter.ts';
+
+// The shopper's data export (DSR-1: access and portability): one JSON document with everything the
+// system holds about them — profile, consent state and every consent record, presence events, zone
+// states, promotions, linked beacons (identifiers opened, for their owner only) and the audit entries
+// about them. The zod schema is the contract; its JSON Schema (z.toJSONSchema) is published at
+// docs/schemas/shopper-export.v1.schema.json and served at GET /v1/schemas/shopper-export.v1.json.
+// A change to this file changes the published schema: a breaking one needs a new `schema` version.
+// No format keywords (date-time, uuid…): every consumer's validator then reads the schema alike.
+
+export const SHOPPER_EXPORT_SCHEMA = 'vicino.shopper-export.v1';
+/** Where the JSON Schema is committed (relative to the repository root) and served. */
+export const SHOPPER_EXPORT_SCHEMA_FILE = 'docs/schemas/shopper-export.v1.schema.json';
+export const SHOPPER_EXPORT_SCHEMA_PATH = '/v1/schemas/shopper-export.v1.json';
+
+const epochMs = z.number().int().nonnegative().describe('Unix epoch milliseconds');
+const epochS = z.number().int().nonnegative().describe('Unix epoch seconds');
+
+const ProfileSchema = z
+  .object({
+    shopperId: z.string(),
+    locale: z.string(),
+    firstName: z.string().nullable(),
+    registeredAtMs: epochMs,
+    rotationExponent: z.number().int(),
+    /** DSR-4: the shopper restricted processing; the data is kept but no processing path uses it. */
+    restricted: z.boolean(),
+    /** DSR-3: when the shopper objected to marketing (permanent), or null. */
+    objectedAtMs: epochMs.nullable(),
+    /** Whether the app registered a device secret (only its keyed digest is held; it is not exported). */
+    deviceSecretRegistered: z.boolean(),
+  })
+  .strict();
+
+const PurposeStateSchema = z.object({ granted: z.boolean(), textVersion: z.string(), atMs: epochMs }).strict();
+
+const ConsentRecordSchema = z
+  .object({
+    id: z.string(),
+    purpose: PurposeSchema,
+    granted: z.boolean(),
+    textVersion: z.string(),
+    textSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    locale: z.string(),
+    serverTimeMs: epochMs,
+    clientTimeMs: epochMs.nullable(),
+    channel: ConsentChannelSchema,
+    previousGranted: z.boolean().nullable(),
+  })
+  .strict();
+
+const PresenceEventSchema = z
+  .object({
+    eventId: z.string(),
+    storeId: z.string(),
+    zoneId: z.string(),
+    kind: z.string(),
+    atS: epochS,
+    dwellS: z.number().int().nonnegative(),
+    receivedAtMs: epochMs,
+  })
+  .strict();
+
+const ExportedZoneStateSchema = z.object({ storeId: z.string(), state: ZoneStateSchema, dueAtMs: epochMs.nullable() }).strict();
+
+const ExportedPromotionSchema = z
+  .object({
+    id: z.string(),
+    campaignId: z.string(),
+    eventId: z.string(),
+    storeId: z.string(),
+    zoneId: z.string(),
+    status: z.enum(['pending', 'acked', 'cancelled']),
+    createdAtMs: epochMs,
+    deliveredAtMs: epochMs.nullable(),
+    ackedAtMs: epochMs.nullable(),
+    message: PromotionMessageSchema,
+  })
+  .strict();
+
+const ExportedBeaconSchema = z.discriminatedUnion('kind', [
+  z.object({
+    id: z.string(), kind: z.literal('ibeacon'), createdAtMs: epochMs,
+    uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/), major: z.number().int().min(0).max(65_535), minor: z.number().int().min(0).max(65_535),
+  }).strict(),
+  z.object({
+    id: z.string(), kind: z.literal('eddystone-uid'), createdAtMs: epochMs,
+    namespace: z.string().regex(/^[0-9a-f]{20}$/), instance: z.string().regex(/^[0-9a-f]{12}$/),
+  }).strict(),
+]);
+
+type DetailValue = string | number | boolean | null | DetailValue[] | { [key: string]: DetailValue };
+const DetailValueSchema: z.ZodType<DetailValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(DetailValueSchema), z.record(z.string(), DetailValueSchema)]));
+
+const ExportedAuditSchema = z
+  .object({ seq: z.number().int().positive(), atMs: epochMs, actor: z.string(), action: z.string(), details: z.record(z.string(), DetailValueSchema) })
+  .strict();
+
+export const ShopperExportSchema = z
+  .object({
+    schema: z.literal(SHOPPER_EXPORT_SCHEMA),
+    exportedAtMs: epochMs,
+    profile: ProfileSchema,
+    consents: z.object({ state: z.partialRecord(PurposeSchema, PurposeStateSchema), records: z.array(ConsentRecordSchema) }).strict(),
+    presenceEvents: z.array(PresenceEventSchema),
+    zoneStates: z.array(ExportedZoneStateSchema),
+    promotions: z.array(ExportedPromotionSchema),
+    beacons: z.array(ExportedBeaconSchema),
+    /** Audit entries whose subject is this shopper (ACC-1), as chained; their details hold no personal data. */
+    audit: z.array(ExportedAuditSchema),
+  })
+  .strict()
+  .meta({ title: 'Vicino shopper data export, version 1', description: 'Everything the system holds about one shopper (GDPR art. 15 and 20).' });
+export type ShopperExport = z.infer<typeof ShopperExportSchema>;
+
+/** The published JSON Schema, as committed at SHOPPER_EXPORT_SCHEMA_FILE (stable key order, trailing newline). */
+export function shopperExportJsonSchema(): string {
+  return `${JSON.stringify({ $id: SHOPPER_EXPORT_SCHEMA, ...z.toJSONSchema(ShopperExportSchema, { target: 'draft-2020-12' }) }, null, 2)}\n`;
+}
+
+/** How many of each kind an export holds: what the audit entry records (counts only, no content). */
+export function exportCounts(document: ShopperExport): Record<string, number> {
+  return {
+    consentRecords: document.consents.records.length, presenceEvents: document.presenceEvents.length, zoneStates: document.zoneStates.length,
+    promotions: document.promotions.length, beacons: document.beacons.length, audit: document.audit.length,
+  };
+}
