@@ -52,6 +52,8 @@ export type ServerOptions = {
    * the vicino_retention_audit_entries_total count written for every one.
    */
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
+  /** How long an app credential is valid from its issue; DEFAULT_APP_TOKEN_MAX_AGE_MS (180 days) by default. */
+  appTokenMaxAgeMs?: number;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
@@ -227,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
+      appTokenMaxAgeMs: options.appTokenMaxAgeMs,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {

@@ -5,7 +5,8 @@ import { DEFAULT_ROTATION_EXPONENT } from '#gateway/protocol/index.ts';
 import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
 import { PurposeSchema, type ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
-import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
+import { identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
+import { authenticateShopper } from '../auth/app-credential.ts';
 import { identityKeyLabel } from '../resolver.ts';
 import type { AppDeps } from '../app.ts';
 import { applyBeaconChange } from './beacon-routes.ts';
@@ -35,14 +36,8 @@ const ConsentBodySchema = z
 
 const IdParamsSchema = z.object({ id: z.string().min(1).max(64) });
 
-export async function authenticateShopper(deps: AppDeps, request: FastifyRequest): Promise<ShopperRecord> {
-  const header = request.headers.authorization;
-  const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{20,128})$/.exec(header);
-  if (match === null) throw new ApiError('UNAUTHENTICATED', 'send the app credential as "Authorization: Bearer <token>"');
-  const shopper = await deps.store.findShopperByTokenHash(hashToken(match[1]!));
-  if (shopper === undefined || shopper.erasedAtMs !== null) throw new ApiError('UNAUTHENTICATED', 'unknown or revoked app credential');
-  return shopper;
-}
+// The app credential check (expiry, rotation) lives in server/auth/app-credential.ts; re-exported for the other route files.
+export { authenticateShopper };
 
 export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, resolver, now } = deps;
