@@ -122,6 +122,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onMessage: async (message) => {
       if (message.type === 'promotion') await delivery.deliverById(message.id);
       else if (message.type === 'shopper') {
+        // Another instance changed this shopper's consent: a send here that read it before must not go out.
+        delivery.fence(message.id);
         await resolver.refresh(message.id);
         await beacons.sync();
       } else if (message.type === 'beacons') await beacons.sync();

@@ -101,6 +101,8 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
       details: { purpose: record.purpose, granted: record.granted, previousGranted: record.previousGranted, textVersion: record.textVersion, channel: record.channel },
     }));
     const state = await store.appendConsent(records, audit);
+    // CON-4: no send on this instance that read consent before this commit goes out after the answer.
+    if (records.some((record) => !record.granted)) deps.delivery.fence(shopper.id);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
     // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.
