@@ -114,14 +114,22 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
       });
     return rotating;
   };
-  /** A request with the app credential; on 401 CREDENTIAL_EXPIRED, rotates it and retries once. */
+  /**
+   * A request with the app credential. On 401 CREDENTIAL_EXPIRED it rotates the credential and retries
+   * once; on CREDENTIAL_REVOKED it retries once if a concurrent request rotated the credential meanwhile.
+   */
   async function authed<T>(method: string, path: string, body?: unknown, options: { signed?: boolean } = {}): Promise<T> {
     const send = (): Promise<T> => request<T>(baseUrl, method, path, body, { token, ...(options.signed ? { proof: proofFor(method, path) } : {}) });
+    const used = token;
     try {
       return await send();
     } catch (error) {
-      if (errorCode(error) !== 'CREDENTIAL_EXPIRED') throw error;
-      await rotateToken();
+      const code = errorCode(error);
+      if (code === 'CREDENTIAL_EXPIRED') {
+        if (token === used) await rotateToken();
+      } else if (code === 'CREDENTIAL_REVOKED' && token !== used) {
+        await rotating;
+      } else throw error;
       return send();
     }
   }
