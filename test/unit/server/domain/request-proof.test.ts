@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,13 +9,13 @@ import { createProofSigner } from '#simulator/app/request-proof.ts';
 // The worked example of docs/app-integration.md "Request proofs". Its key and signature were computed
 // outside this code too (openssl kdf HKDF and openssl dgst -hmac; Python hmac), so a developer can check theirs.
 const EXAMPLE = {
-  identityKeyHex: '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
-  proofKeyHex: 'c6c705170e0a0f391b4f677ca387f84f6aa6816121dbc8d866aeba7d66157af6',
+  identityKeyHex: '000102030405060708090a0b0c0d0e0f',
+  proofKeyHex: '449c030b8f0fb553b6d8dadbdccaa779b4e40dd7f2fbb9200a8bcc7b698f6af6',
   request: { method: 'POST', pathWithQuery: '/v1/me/token', body: '' },
   timeS: 1_764_547_200,
   nonce: '00112233445566778899aabbccddeeff',
   canonical: 'vicino-proof-v1\nPOST\n/v1/me/token\n1764547200\n00112233445566778899aabbccddeeff\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-  signature: 'b88b1562845c4fb754935292772543c225046a777e96d3a7131532061e199597',
+  signature: 'a09b1c1372408f9ea8c5697eef19a2317fc985f9b5a4f4a828a4ed979e79c957',
 };
 
 const identityKey = Buffer.from(EXAMPLE.identityKeyHex, 'hex');
@@ -27,6 +28,15 @@ describe('request proofs', () => {
     expect(proofSignature(key, EXAMPLE.request, EXAMPLE.timeS, EXAMPLE.nonce)).toBe(EXAMPLE.signature);
     const header = createProofSigner(identityKey).sign({ ...EXAMPLE.request, nowMs: EXAMPLE.timeS * 1000 + 999, nonceHex: EXAMPLE.nonce });
     expect(header).toBe(`t=${EXAMPLE.timeS},n=${EXAMPLE.nonce},sig=${EXAMPLE.signature}`);
+  });
+
+  it('is the example docs/app-integration.md shows, value for value', () => {
+    const doc = readFileSync(new URL('../../../../docs/app-integration.md', import.meta.url), 'utf8');
+    expect(doc).toContain(`| IK (16 bytes) | \`${EXAMPLE.identityKeyHex}\` |`);
+    expect(doc).toContain(`| proof key | \`${EXAMPLE.proofKeyHex}\` |`);
+    expect(doc).toContain(`t = \`${EXAMPLE.timeS}\`, n = \`${EXAMPLE.nonce}\``);
+    expect(doc).toContain(`| canonical string | \`${EXAMPLE.canonical.replaceAll('\n', '\\n')}\` |`);
+    expect(doc).toContain(`Vicino-Proof: t=${EXAMPLE.timeS},n=${EXAMPLE.nonce},sig=${EXAMPLE.signature}`);
   });
 
   it('verifies what the app signs, for any request, and nothing that differs in one part', () => {
