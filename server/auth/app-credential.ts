@@ -31,7 +31,9 @@ export async function authenticateShopper(deps: AppDeps, request: FastifyRequest
   const shopper = await deps.store.findShopperByTokenHash(tokenHash);
   if (shopper === undefined) {
     const replaced = await deps.store.findReplacedAppToken(tokenHash);
-    if (replaced === undefined) throw new ApiError('UNAUTHENTICATED', 'unknown or revoked app credential');
+    // An erased shopper's old credentials say nothing more than unknown ones.
+    const owner = replaced === undefined ? undefined : await deps.store.getShopper(replaced.shopperId);
+    if (replaced === undefined || owner === undefined || owner.erasedAtMs !== null) throw new ApiError('UNAUTHENTICATED', 'unknown or revoked app credential');
     await auditRefusal(deps, () => deps.store.auditCredentialRefusalOnce({ reason: 'rotated', tokenHash },
       credentialRefusal(deps, request, replaced.shopperId, 'app-token', 'rotated'), deps.now()));
     throw new ApiError('CREDENTIAL_REVOKED', 'the app credential was replaced (POST /v1/me/token): use the credential that rotation returned');

@@ -6,6 +6,7 @@ import {
 import { identityKeyLabel } from '../resolver.ts';
 import type { AppDeps } from '../app.ts';
 import type { ShopperRecord } from '../store/store.ts';
+import { authenticateShopper, type AuthenticatedShopper } from './app-credential.ts';
 import { auditRefusal, credentialRefusal, type RefusalReason } from './credential-audit.ts';
 
 // Checks a request's Vicino-Proof header (domain/request-proof.ts) for a shopper already authenticated
@@ -62,4 +63,15 @@ export async function requireProof(deps: AppDeps, request: FastifyRequest, shopp
   if ((await deps.store.claimProofNonce(shopper.id, proof.nonce, nonceExpiresAtMs(proof))) === 'replay') {
     await refuse('PROOF_REPLAYED', 'replayed', 'Vicino-Proof: this nonce was used already; sign each request with a fresh random nonce');
   }
+}
+
+/**
+ * For a route that must be signed (the data-subject rights routes: export, erasure, objection,
+ * restriction): the shopper of the bearer credential (which must not have expired), once the request's
+ * Vicino-Proof has been verified for them. Throws the 401 of whichever check failed.
+ */
+export async function authenticateSignedRequest(deps: AppDeps, request: FastifyRequest): Promise<AuthenticatedShopper> {
+  const shopper = await authenticateShopper(deps, request);
+  await requireProof(deps, request, shopper);
+  return shopper;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '#server/domain/audit-chain.ts';
+import { authenticateSignedRequest } from '#server/auth/request-proof.ts';
 import { newAppToken } from '#server/identity.ts';
 import { createProofSigner } from '#simulator/app/request-proof.ts';
 import { aShopper, DAY_MS, SECOND_MS } from '#test/helpers/builders.ts';
@@ -23,6 +24,8 @@ describe.each(STORE_KINDS)('app credentials (%s)', (kind) => {
   beforeEach(async () => {
     testStore = await openTestStore(kind);
     t = await buildTestApp({ store: testStore.store });
+    // A signed route as the data-subject rights routes declare theirs, with a JSON body and a query.
+    t.app.post('/test/signed', async (request) => ({ shopperId: (await authenticateSignedRequest(t.deps, request)).id, body: request.body }));
     ada = await registerShopper(t.app);
   });
   afterEach(async () => {
@@ -154,5 +157,36 @@ describe.each(STORE_KINDS)('app credentials (%s)', (kind) => {
       expect(refused.statusCode).toBe(401);
       expect(errorOf(refused).code).toBe('PROOF_INVALID');
     }
+  });
+
+  describe('a signed route (authenticateSignedRequest, for the rights routes)', () => {
+    const signed = (token: string, body: string, options: { url?: string; signedBody?: string } = {}) => {
+      const url = options.url ?? '/test/signed?format=json';
+      const proof = ada.tokens.proofs.sign({ method: 'POST', pathWithQuery: url, body: options.signedBody ?? body, nowMs: t.deps.now() });
+      return t.app.inject({ method: 'POST', url, payload: body, headers: { ...bearer(token), 'vicino-proof': proof, 'content-type': 'application/json; charset=utf-8' } });
+    };
+
+    it('serves a request signed over its exact bytes and query, once', async () => {
+      const body = '{ "reason" : "moving away",\n "scope": ["all"] }';
+      const proof = ada.tokens.proofs.sign({ method: 'POST', pathWithQuery: '/test/signed?format=json', body, nowMs: t.deps.now() });
+      const send = () => t.app.inject({ method: 'POST', url: '/test/signed?format=json', payload: body, headers: { ...bearer(ada.token), 'vicino-proof': proof, 'content-type': 'application/json' } });
+      expect(expectStatus(await send(), 200)).toEqual({ shopperId: ada.shopperId, body: { reason: 'moving away', scope: ['all'] } });
+      expect(errorOf(await send()).code).toBe('PROOF_REPLAYED');
+    });
+
+    it('refuses a body that differs from the signed bytes, even as the same JSON', async () => {
+      expect(errorOf(await signed(ada.token, '{"a":1}', { signedBody: '{"a": 1}' })).code).toBe('PROOF_INVALID');
+    });
+
+    it('answers a malformed JSON body with 400 INVALID_BODY: the body is parsed before any credential check', async () => {
+      const refused = await signed(ada.token, '{"a":');
+      expect(refused.statusCode).toBe(400);
+      expect(errorOf(refused).code).toBe('INVALID_BODY');
+    });
+
+    it('does not accept an expired credential, even with a valid proof', async () => {
+      t.clock.advance(181 * DAY_MS);
+      expect(errorOf(await signed(ada.token, '{}')).code).toBe('CREDENTIAL_EXPIRED');
+    });
   });
 });
