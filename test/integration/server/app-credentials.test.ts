@@ -159,6 +159,29 @@ describe.each(STORE_KINDS)('app credentials (%s)', (kind) => {
     }
   });
 
+  it('treats a replaced credential of an erased shopper as unknown, auditing nothing', async () => {
+    const first = ada.token;
+    expectStatus(await rotate(first), 201);
+    // Erasure is another route's: here the Store answers as it will once the shopper is erased.
+    const real = t.deps.store;
+    t.deps.store = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property !== 'getShopper') return Reflect.get(target, property, receiver) as unknown;
+        return async (id: string) => {
+          const shopper = await real.getShopper(id);
+          return shopper === undefined || id !== ada.shopperId ? shopper : { ...shopper, erasedAtMs: t.deps.now(), identityKeySealed: null };
+        };
+      },
+    });
+    try {
+      const before = (await real.listAudit(1, 10_000)).length;
+      expect(errorOf(await me(first))).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(await real.listAudit(1, 10_000)).toHaveLength(before);
+    } finally {
+      t.deps.store = real;
+    }
+  });
+
   describe('a signed route (authenticateSignedRequest, for the rights routes)', () => {
     const signed = (token: string, body: string, options: { url?: string; signedBody?: string } = {}) => {
       const url = options.url ?? '/test/signed?format=json';
