@@ -57,17 +57,18 @@ function withLatency(inner: Store, rng: Rng): Store {
   });
 }
 
+/** Orders what happens in this process exactly, where milliseconds could tie: the ack, each hand-over, each frame. */
+let happened = 0;
+const tick = (): number => (happened += 1);
+
 /** The app's socket, recording every frame the server's delivery writes to it, and when. */
 class RecordingSocket extends EventEmitter {
   readonly OPEN = 1;
   readyState = 1;
   bufferedAmount = 0;
-  readonly frames: { atMs: number; message: { type: string; id?: string } }[] = [];
-  constructor(private readonly now: () => number) {
-    super();
-  }
+  readonly frames: { order: number; message: { type: string; id?: string } }[] = [];
   send(data: string): void {
-    this.frames.push({ atMs: this.now(), message: JSON.parse(data) as { type: string; id?: string } });
+    this.frames.push({ order: tick(), message: JSON.parse(data) as { type: string; id?: string } });
   }
   close(): void {
     this.readyState = 3;
@@ -83,7 +84,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
   let gatewaySecret: Buffer;
   let socket: RecordingSocket;
   /** Every promotion the ingest handed to delivery, and when. */
-  let notified: { atMs: number; promotion: PromotionRecord }[];
+  let notified: { order: number; promotion: PromotionRecord }[];
   const origin = performance.now();
   const now = (): number => START_MS + Math.floor(performance.now() - origin);
 
@@ -93,7 +94,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
     notified = [];
     const delivery: Delivery = {
       notify: (promotion) => {
-        notified.push({ atMs: now(), promotion });
+        notified.push({ order: tick(), promotion });
         t.deps.delivery.notify(promotion);
       },
       close: async () => undefined,
@@ -106,7 +107,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
     await grant(t.app, ada.token, { presence: true, promotions: true });
     // Every dwell event of the current zone fires it: nothing caps the storm but consent.
     expectStatus(await putCampaign(t, aCampaign({ id: 'linger', storeId: 'store-1', zoneIds: ['entrance'], trigger: { kind: 'dwell', minDwellS: 30 }, caps: generousCaps })), 200);
-    socket = new RecordingSocket(now);
+    socket = new RecordingSocket();
     t.deps.delivery.attach(ada.shopperId, socket as unknown as WebSocket);
     // Ada walks in: the arbiter makes the entrance her current zone.
     expect(await send(heard('enter'))).toBe('no-campaign');
@@ -134,12 +135,14 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
     const events = Array.from({ length: EVENTS_PER_ROUND }, () => heard('dwell', 60));
     const settled: { atMs: number; outcome: IngestOutcome }[] = [];
     let ackAtMs = Number.POSITIVE_INFINITY;
+    let ackOrder = Number.POSITIVE_INFINITY;
     let sentAtMs = Number.POSITIVE_INFINITY;
     let withdrawal: Promise<unknown> | undefined;
     const withdraw = (): void => {
       sentAtMs = now();
       withdrawal = grant(t.app, ada.token, { [purpose]: false }).then((state) => {
         ackAtMs = now();
+        ackOrder = tick();
         return state;
       });
     };
@@ -161,7 +164,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
     await withdrawal;
     const promotions = (await testStore.rows(`SELECT id, created_at_ms, status FROM promotions WHERE shopper_id = '${ada.shopperId}'`))
       .map((row) => ({ id: String(row.id), createdAtMs: Number(row.created_at_ms), status: String(row.status) }));
-    return { ackAtMs, sentAtMs, settled, promotions };
+    return { ackAtMs, ackOrder, sentAtMs, settled, promotions };
   }
 
   it.each<[Purpose]>([['promotions'], ['presence']])('records, hands over and sends nothing once the withdrawal of %s is acknowledged', async (purpose) => {
@@ -172,7 +175,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
     for (let r = 0; r < ROUNDS; r += 1) {
       const rng = createRng(1_000 + r);
       const sentBefore = new Set(socket.frames.map((frame) => frame.message.id));
-      const { ackAtMs, sentAtMs, settled, promotions } = await round(purpose, 10 + r * 30, rng);
+      const { ackAtMs, ackOrder, sentAtMs, settled, promotions } = await round(purpose, 10 + r * 30, rng);
       expect(ackAtMs).toBeLessThan(Number.POSITIVE_INFINITY);
 
       const late = promotions.filter((p) => p.createdAtMs > ackAtMs);
@@ -181,11 +184,11 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
       // The ingest may hand a promotion to delivery just after the acknowledgement when its own commit, made
       // before the withdrawal's, answered late: it must be one recorded before the acknowledgement and
       // cancelled since, and delivery must drop it (the fence: no frame below). Nothing recorded after is handed over.
-      for (const late of notified.filter((n) => n.atMs > ackAtMs)) {
-        expect(late.promotion.createdAtMs, `round ${r}: a promotion handed over after the acknowledgement`).toBeLessThanOrEqual(ackAtMs);
-        expect(promotions.find((p) => p.id === late.promotion.id)?.status).toBe('cancelled');
+      for (const handed of notified.filter((n) => n.order > ackOrder)) {
+        expect(handed.promotion.createdAtMs, `round ${r}: a promotion handed over after the acknowledgement`).toBeLessThanOrEqual(ackAtMs);
+        expect(promotions.find((p) => p.id === handed.promotion.id)?.status).toBe('cancelled');
       }
-      expect(socket.frames.filter((f) => f.message.type === 'promotion' && f.atMs > ackAtMs), `round ${r}: frames sent after the acknowledgement`).toEqual([]);
+      expect(socket.frames.filter((f) => f.message.type === 'promotion' && f.order > ackOrder), `round ${r}: frames sent after the acknowledgement`).toEqual([]);
       expect(await t.deps.store.listUnackedPromotions(ada.shopperId, now())).toEqual([]);
       // Nothing sent in this round is still deliverable: every promotion it sent had been recorded before the ack.
       for (const frame of socket.frames.filter((f) => f.message.type === 'promotion' && !sentBefore.has(f.message.id))) {
