@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { X25519KeyPair } from '#gateway/protocol/index.ts';
 import { ApiError } from './domain/errors.ts';
+import { captureRawBodies } from './auth/request-proof.ts';
 import type { BeaconService } from './beacon-service.ts';
 import type { Sealer } from './domain/sealing.ts';
 import type { WebSocketDelivery } from './delivery/websocket-delivery.ts';
@@ -16,6 +17,7 @@ import { beaconRoutes } from './routes/beacon-routes.ts';
 import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
 import { shopperRoutes } from './routes/shopper-routes.ts';
+import { tokenRoutes } from './routes/token-routes.ts';
 import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import { rightsRoutes } from './routes/rights-routes.ts';
 import type { Store } from './store/store.ts';
@@ -46,6 +48,8 @@ export type AppDeps = {
   zoneArbiter?: ArbiterConfig;
   /** What the privacy notices (TRN-1) state: the controller, the retention windows and epoch-key period in force. Defaults: unconfigured controller, the requirements' windows, a day. */
   transparency?: NoticeConfig;
+  /** How long an app credential is valid from its issue (server/auth/app-credential.ts DEFAULT_APP_TOKEN_MAX_AGE_MS, 180 days, by default). */
+  appTokenMaxAgeMs?: number;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */
@@ -58,6 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   await app.register(websocket, { options: { maxPayload: 4 * 1024 } });
+  // Request proofs sign the body's exact bytes: the JSON parser keeps them (server/auth/request-proof.ts).
+  captureRawBodies(app);
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     let apiError: ApiError;
@@ -80,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(async (scope) => shopperRoutes(scope, deps));
+  await app.register(async (scope) => tokenRoutes(scope, deps));
   await app.register(async (scope) => beaconRoutes(scope, deps));
   await app.register(async (scope) => sightingRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));

@@ -41,6 +41,9 @@ export const ServerEnvSchema = z.object({
   CONTROLLER_CONTACT: z.string().trim().refine((value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value) || /^https?:\/\/\S+$/.test(value),
     'CONTROLLER_CONTACT must be an email address or an http(s):// URL').optional()
     .transform((value) => value ?? CONTROLLER_CONTACT_UNSET),
+  /** Days an app credential is valid from its issue; then the app rotates it (POST /v1/me/token, with a request proof). */
+  APP_TOKEN_MAX_AGE_DAYS: z.coerce.number().int('APP_TOKEN_MAX_AGE_DAYS must be whole days').min(1, 'APP_TOKEN_MAX_AGE_DAYS must be at least 1')
+    .max(3650, 'APP_TOKEN_MAX_AGE_DAYS may not exceed 3650').default(180),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof ServerEnvSchema>;

@@ -52,6 +52,7 @@ export async function runServer(environment: Record<string, string | undefined>,
       resolverPrivateKey: env.RESOLVER_PRIVATE_KEY === undefined ? undefined : Buffer.from(env.RESOLVER_PRIVATE_KEY, 'hex'),
       controller: { name: env.CONTROLLER_NAME, contact: env.CONTROLLER_CONTACT },
       retention: { presenceEventsMs: env.RETENTION_PRESENCE_H * 3_600_000, deliveryRecordsMs: env.RETENTION_DELIVERY_DAYS * 86_400_000 },
+      appTokenMaxAgeMs: env.APP_TOKEN_MAX_AGE_DAYS * 86_400_000,
     });
   } catch (error) {
     await store?.close();

@@ -53,6 +53,8 @@ export type ServerOptions = {
    * the vicino_retention_audit_entries_total count written for every one.
    */
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
+  /** How long an app credential is valid from its issue; DEFAULT_APP_TOKEN_MAX_AGE_MS (180 days) by default. */
+  appTokenMaxAgeMs?: number;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
@@ -121,6 +123,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onMessage: async (message) => {
       if (message.type === 'promotion') await delivery.deliverById(message.id);
       else if (message.type === 'shopper') {
+        // Another instance changed this shopper's consent: a send here that read it before must not go out.
+        delivery.fence(message.id);
         await resolver.refresh(message.id);
         await beacons.sync();
       } else if (message.type === 'beacons') await beacons.sync();
@@ -228,6 +232,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
+      appTokenMaxAgeMs: options.appTokenMaxAgeMs,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {

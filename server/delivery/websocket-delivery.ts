@@ -18,6 +18,13 @@ import type { Delivery } from './delivery.ts';
 // consent cannot be read, nothing is written: the error is logged (no identifiers) and counted in
 // vicino_consent_unreadable_total{where="delivery"}, and the promotion stays pending, so the sweep or
 // the app's reconnect sends it once the Store answers again (if consent still allows it then).
+//
+// CON-4, before the acknowledgement: a consent read that began before a withdrawal committed can answer
+// "granted" after the withdrawal's response has gone out (a slow read, a busy pool). So the consent route
+// calls fence(shopperId) once its change has committed and before it answers: every write to that
+// shopper whose consent read began before the fence drops its promotion instead of sending it, and so
+// does a hand-over (notify) of a promotion recorded before the fence — the withdrawal cancelled it in
+// the Store. Nothing is lost: the sweep and the app's reconnect re-list what is still pending.
 
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
@@ -30,6 +37,11 @@ export type WebSocketDelivery = Delivery & {
   attach(shopperId: string, socket: WebSocket): void;
   /** Delivers a promotion another instance recorded, if its shopper's app is connected here and it was not just sent. */
   deliverById(id: string): Promise<void>;
+  /**
+   * Call after a consent change of the shopper has committed, before acknowledging it: no write whose
+   * consent read began before now, and no hand-over of a promotion recorded before now, sends anything.
+   */
+  fence(shopperId: string): void;
   /** Closes a shopper's connections (after erasure or withdrawal of promotions). */
   disconnect(shopperId: string, reason: string): void;
   connected(): number;
@@ -41,6 +53,9 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
   const sockets = new Map<string, Set<WebSocket>>();
   /** promotion ID → when it was last written to a socket (this instance only). */
   const lastSent = new Map<string, number>();
+  /** shopper ID → how many fences so far, and the time of the last (this instance only; a few bytes per shopper). */
+  const fences = new Map<string, { count: number; atMs: number }>();
+  const fenceCount = (shopperId: string): number => fences.get(shopperId)?.count ?? 0;
 
   /** Whether the shopper's consent, read now, still allows this promotion; false (counted, logged) if it cannot be read. */
   const consentAllows = async (promotion: PromotionRecord): Promise<boolean> => {
@@ -64,7 +79,10 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
 
   const write = async (shopperId: string, promotion: PromotionRecord): Promise<void> => {
     if (openSockets(shopperId).length === 0) return;
+    const fenced = fenceCount(shopperId);
     if (!(await consentAllows(promotion))) return;
+    // A consent change committed while consent was being read: that answer may be stale (CON-4).
+    if (fenceCount(shopperId) !== fenced) return;
     // Re-listed after the await: a socket may have closed meanwhile. Nothing awaits between here and the send.
     const open = openSockets(shopperId);
     if (open.length === 0) return;
@@ -88,6 +106,8 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
     for (const shopperId of sockets.keys()) void flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'));
     const cutoff = now() - 10 * 60_000;
     for (const [id, at] of lastSent) if (at < cutoff) lastSent.delete(id);
+    // A forgotten fence only makes a write that read consent across it drop its promotion: the safe side.
+    for (const [shopperId, fence] of fences) if (fence.atMs < cutoff) fences.delete(shopperId);
   }, deps.sweepMs ?? 2_000);
   sweep.unref();
 
@@ -131,6 +151,9 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
       void flush(shopperId, false).catch((error: Error) => logger.error({ err: error.message }, 'initial flush failed'));
     },
     notify(promotion) {
+      // Recorded before the shopper's last consent change: the Store's copy may be cancelled now; the sweep re-lists it if not.
+      const fence = fences.get(promotion.shopperId);
+      if (fence !== undefined && promotion.createdAtMs <= fence.atMs) return;
       void write(promotion.shopperId, promotion).catch((error: Error) => logger.error({ err: error.message }, 'delivery failed'));
     },
     async deliverById(id) {
@@ -140,6 +163,9 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
       const promotion = await store.getPromotion(id);
       if (promotion === undefined || promotion.status !== 'pending' || !sockets.has(promotion.shopperId)) return;
       await write(promotion.shopperId, promotion);
+    },
+    fence(shopperId) {
+      fences.set(shopperId, { count: fenceCount(shopperId) + 1, atMs: now() });
     },
     disconnect(shopperId, reason) {
       for (const socket of sockets.get(shopperId) ?? []) socket.close(4001, reason);

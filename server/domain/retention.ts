@@ -9,7 +9,7 @@ import type { ZoneState } from './zone-arbiter.ts';
 // windows and never reach the server, so nothing here purges them.
 
 /** What a purge deletes, one table each (server/store/migrations.ts). */
-export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences'] as const;
+export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces'] as const;
 export type RetainedKind = (typeof RETAINED_KINDS)[number];
 
 export const HOUR_MS = 3_600_000;
@@ -49,15 +49,21 @@ export function retentionWindows(input: RetentionWindowsInput): RetentionWindows
   throw new RangeError(`invalid retention windows: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`);
 }
 
-const WINDOW_OF: Record<RetainedKind, keyof RetentionWindows> = {
+// 'expiry': the rows record when they stop being needed, and go as soon as that has passed (window 0).
+// Request-proof nonces (server/auth/request-proof.ts) are kept until the proof's own time refuses it.
+const WINDOW_OF: Record<RetainedKind, keyof RetentionWindows | 'expiry'> = {
   'presence-events': 'presenceEventsMs',
   'zone-states': 'presenceEventsMs',
   'delivery-records': 'deliveryRecordsMs',
   'event-sequences': 'eventSequencesMs',
+  'proof-nonces': 'expiry',
 };
 
 /** The window of one kind, ms. */
-export const windowOf = (windows: RetentionWindows, kind: RetainedKind): number => windows[WINDOW_OF[kind]];
+export function windowOf(windows: RetentionWindows, kind: RetainedKind): number {
+  const window = WINDOW_OF[kind];
+  return window === 'expiry' ? 0 : windows[window];
+}
 
 /** Records timed strictly before this instant (epoch ms) are past their window at nowMs. */
 export const cutoffMs = (windows: RetentionWindows, kind: RetainedKind, nowMs: number): number => nowMs - windowOf(windows, kind);

@@ -11,7 +11,7 @@ import type { AppDeps } from '../app.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { ShopperData, ShopperRecord } from '../store/store.ts';
 import { applyBeaconChange } from './beacon-routes.ts';
-import { authenticateShopper } from './shopper-routes.ts';
+import { authenticateSignedRequest } from '../auth/request-proof.ts';
 
 // The shopper's data-subject rights (shared/reference/privacy-requirements.md DSR-1…4, ID-4), on their
 // own data only: no route takes another shopper's ID, so a credential reaches its own shopper and no
@@ -26,11 +26,14 @@ const RestrictionBodySchema = z.object({ restricted: z.boolean() }).strict();
 const ObjectionBodySchema = z.object({ clientTimeMs: z.number().int().nonnegative().optional() }).strict();
 
 /**
- * The one place these routes authenticate. Today the app's bearer credential, as every shopper route;
- * the rights change or reveal everything, so this is where a stronger, request-bound proof goes.
+ * The one place these routes authenticate. The rights reveal or destroy everything, so a bearer
+ * credential alone is not enough (a leaked one would hand over the whole export, or erase the
+ * shopper): the request must also carry the app's Vicino-Proof — signed with a key derived from the
+ * identity key only the app and the resolver hold, fresh (±300 s) and single-use
+ * (server/auth/request-proof.ts; refusals are audited).
  */
 export async function authenticateForRights(deps: AppDeps, request: FastifyRequest): Promise<ShopperRecord> {
-  return authenticateShopper(deps, request);
+  return authenticateSignedRequest(deps, request);
 }
 
 /** The export document from what the Store read; beacon identifiers are opened here, for their owner. */

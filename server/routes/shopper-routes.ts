@@ -6,7 +6,8 @@ import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
 import { PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { DeviceSecretSchema, deviceSecretDigest, refusedAfterObjection } from '../domain/objection.ts';
-import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
+import { identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
+import { authenticateShopper } from '../auth/app-credential.ts';
 import { identityKeyLabel } from '../resolver.ts';
 import type { AppDeps } from '../app.ts';
 import { applyBeaconChange } from './beacon-routes.ts';
@@ -38,14 +39,8 @@ const ConsentBodySchema = z
 
 const IdParamsSchema = z.object({ id: z.string().min(1).max(64) });
 
-export async function authenticateShopper(deps: AppDeps, request: FastifyRequest): Promise<ShopperRecord> {
-  const header = request.headers.authorization;
-  const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{20,128})$/.exec(header);
-  if (match === null) throw new ApiError('UNAUTHENTICATED', 'send the app credential as "Authorization: Bearer <token>"');
-  const shopper = await deps.store.findShopperByTokenHash(hashToken(match[1]!));
-  if (shopper === undefined || shopper.erasedAtMs !== null) throw new ApiError('UNAUTHENTICATED', 'unknown or revoked app credential');
-  return shopper;
-}
+// The app credential check (expiry, rotation) lives in server/auth/app-credential.ts; re-exported for the other route files.
+export { authenticateShopper };
 
 export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, resolver, now } = deps;
@@ -115,6 +110,8 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
       details: { purpose: record.purpose, granted: record.granted, previousGranted: record.previousGranted, textVersion: record.textVersion, channel: record.channel },
     }));
     const state = await store.appendConsent(records, audit);
+    // CON-4: no send on this instance that read consent before this commit goes out after the answer.
+    if (records.some((record) => !record.granted)) deps.delivery.fence(shopper.id);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.
     await resolver.refresh(shopper.id, state);
     // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.

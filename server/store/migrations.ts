@@ -143,4 +143,23 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX audit_log_subject ON audit_log (subject, seq)`,
     ],
   },
+  {
+    version: 12,
+    name: 'app credential expiry, rotation and request proofs',
+    statements: [
+      // The app credential ages from its issue (registration or rotation); token_refused_at_ms marks the
+      // first refusal of the current credential as expired, so that refusal is audited once per credential.
+      `ALTER TABLE shoppers ADD COLUMN token_issued_at_ms BIGINT`,
+      `UPDATE shoppers SET token_issued_at_ms = created_at_ms`,
+      `ALTER TABLE shoppers ADD COLUMN token_refused_at_ms BIGINT`,
+      // The last few replaced credentials of each shopper (SHA-256 only), to tell "replaced" (401
+      // CREDENTIAL_REVOKED, audited once) from "unknown". Erasing the shopper deletes these rows.
+      `CREATE TABLE app_token_history (token_hash TEXT PRIMARY KEY, shopper_id TEXT NOT NULL, replaced_at_ms BIGINT NOT NULL, refused_at_ms BIGINT)`,
+      `CREATE INDEX app_token_history_shopper ON app_token_history (shopper_id, replaced_at_ms)`,
+      // Request-proof nonces, each usable once per shopper across every instance (the primary key is the
+      // claim), kept until the proof's time alone refuses it, then purged ('proof-nonces').
+      `CREATE TABLE proof_nonces (shopper_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at_ms BIGINT NOT NULL, PRIMARY KEY (shopper_id, nonce))`,
+      `CREATE INDEX proof_nonces_expires ON proof_nonces (expires_at_ms)`,
+    ],
+  },
 ];

@@ -12,7 +12,7 @@ import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
   toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
-import type { ObjectionResult, PromotionDraft, RecordPromotionResult, ShopperData, Store, StoreCounts } from './store.ts';
+import { APP_TOKEN_HISTORY_LIMIT, type ObjectionResult, type PromotionDraft, type RecordPromotionResult, type ShopperData, type Store, type StoreCounts } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
 // several server instances can share one database. Every check-and-write runs in one READ
@@ -196,6 +196,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         consentStates: await remove('consent_state'),
         consentRecords: await remove('consent_records'),
       };
+      // The credential's traces: replaced credentials' hashes and used proof nonces.
+      await remove('app_token_history');
+      await remove('proof_nonces');
       // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
       await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL,
                restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
@@ -317,15 +320,53 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       const inserted = await query(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9)) RETURNING *`,
-        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null],
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9), $10) RETURNING *`,
+        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs],
       );
       return toShopper(inserted.rows[0]!);
     },
     async findShopperByTokenHash(tokenHash) {
       const found = await row('SELECT * FROM shoppers WHERE token_hash = $1', tokenHash);
       return found ? toShopper(found) : undefined;
+    },
+    async rotateAppToken(rotation, audit) {
+      const draft = audit === undefined ? undefined : parseAuditDraft(audit);
+      return transaction(async (q) => {
+        // The UPDATE locks the row; a concurrent rotation waits, then re-checks the WHERE against the
+        // committed row (READ COMMITTED), finds the old hash gone and changes nothing: exactly one wins.
+        const swapped = await q('UPDATE shoppers SET token_hash = $1, token_issued_at_ms = $2, token_refused_at_ms = NULL WHERE id = $3 AND token_hash = $4 AND erased_at_ms IS NULL',
+          [rotation.tokenHash, rotation.atMs, rotation.shopperId, rotation.previousTokenHash]);
+        if ((swapped.rowCount ?? 0) === 0) return 'conflict';
+        await q('INSERT INTO app_token_history (token_hash, shopper_id, replaced_at_ms, refused_at_ms) VALUES ($1, $2, $3, NULL) ON CONFLICT (token_hash) DO NOTHING',
+          [rotation.previousTokenHash, rotation.shopperId, rotation.atMs]);
+        await q(`DELETE FROM app_token_history WHERE shopper_id = $1 AND token_hash NOT IN
+                 (SELECT token_hash FROM app_token_history WHERE shopper_id = $1 ORDER BY replaced_at_ms DESC, token_hash COLLATE "C" LIMIT $2)`,
+        [rotation.shopperId, APP_TOKEN_HISTORY_LIMIT]);
+        if (draft !== undefined) await appendAuditLocked(q, draft);
+        return 'rotated';
+      });
+    },
+    async findReplacedAppToken(tokenHash) {
+      const found = await row('SELECT shopper_id, replaced_at_ms FROM app_token_history WHERE token_hash = $1', tokenHash);
+      return found ? { shopperId: String(found.shopper_id), replacedAtMs: num(found.replaced_at_ms) } : undefined;
+    },
+    async auditCredentialRefusalOnce(refusal, audit, atMs) {
+      const draft = parseAuditDraft(audit);
+      return transaction(async (q) => {
+        // A conditional update: of two concurrent first refusals, the second waits for the row and then finds it marked.
+        const first = refusal.reason === 'expired'
+          ? await q('UPDATE shoppers SET token_refused_at_ms = $1 WHERE id = $2 AND token_hash = $3 AND token_refused_at_ms IS NULL', [atMs, refusal.shopperId, refusal.tokenHash])
+          : await q('UPDATE app_token_history SET refused_at_ms = $1 WHERE token_hash = $2 AND refused_at_ms IS NULL', [atMs, refusal.tokenHash]);
+        if ((first.rowCount ?? 0) === 0) return false;
+        await appendAuditLocked(q, draft);
+        return true;
+      });
+    },
+    async claimProofNonce(shopperId, nonce, expiresAtMs) {
+      // ON CONFLICT waits for a concurrent insert of the same key to commit: exactly one claim is 'new'.
+      const claimed = await changes('INSERT INTO proof_nonces (shopper_id, nonce, expires_at_ms) VALUES ($1, $2, $3) ON CONFLICT (shopper_id, nonce) DO NOTHING', shopperId, nonce, expiresAtMs);
+      return claimed === 1 ? 'new' : 'replay';
     },
     async getShopper(id) {
       const found = await row('SELECT * FROM shoppers WHERE id = $1', id);

@@ -36,6 +36,8 @@ export function toShopper(row: Row): ShopperRecord {
   return {
     id: String(row.id),
     tokenHash: String(row.token_hash),
+    // Rows from before migration 12 have none: their credential counts from registration.
+    tokenIssuedAtMs: numOrNull(row.token_issued_at_ms) ?? num(row.created_at_ms),
     identityKeySealed: row.identity_key_sealed === null ? null : unb64(row.identity_key_sealed),
     rotationExponent: num(row.rotation_exponent),
     locale: String(row.locale),

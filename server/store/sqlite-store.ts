@@ -14,7 +14,7 @@ import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
   toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
-import type { ObjectionResult, SequenceClaim, ShopperData, Store, StoreCounts } from './store.ts';
+import { APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CredentialRefusal, type ObjectionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts } from './store.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
@@ -115,6 +115,28 @@ export function openSqliteStore(path: string): Store {
     return String(get('SELECT event_id FROM event_sequences WHERE gateway_id = ? AND boot = ? AND seq = ?', gatewayId, boot, seq)!.event_id) === eventId ? 'redelivery' : 'replay';
   });
 
+  const rotateAppToken = db.transaction((rotation: AppTokenRotation, audit: AuditDraft | undefined): 'rotated' | 'conflict' => {
+    const swapped = run('UPDATE shoppers SET token_hash = ?, token_issued_at_ms = ?, token_refused_at_ms = NULL WHERE id = ? AND token_hash = ? AND erased_at_ms IS NULL',
+      rotation.tokenHash, rotation.atMs, rotation.shopperId, rotation.previousTokenHash);
+    if (swapped === 0) return 'conflict';
+    run('INSERT INTO app_token_history (token_hash, shopper_id, replaced_at_ms, refused_at_ms) VALUES (?, ?, ?, NULL) ON CONFLICT (token_hash) DO NOTHING',
+      rotation.previousTokenHash, rotation.shopperId, rotation.atMs);
+    run(`DELETE FROM app_token_history WHERE shopper_id = ? AND token_hash NOT IN
+         (SELECT token_hash FROM app_token_history WHERE shopper_id = ? ORDER BY replaced_at_ms DESC, token_hash LIMIT ?)`,
+    rotation.shopperId, rotation.shopperId, APP_TOKEN_HISTORY_LIMIT);
+    if (audit !== undefined) appendAuditLocked(audit);
+    return 'rotated';
+  });
+
+  const auditCredentialRefusalOnce = db.transaction((refusal: CredentialRefusal, audit: AuditDraft, atMs: number): boolean => {
+    const first = refusal.reason === 'expired'
+      ? run('UPDATE shoppers SET token_refused_at_ms = ? WHERE id = ? AND token_hash = ? AND token_refused_at_ms IS NULL', atMs, refusal.shopperId, refusal.tokenHash)
+      : run('UPDATE app_token_history SET refused_at_ms = ? WHERE token_hash = ? AND refused_at_ms IS NULL', atMs, refusal.tokenHash);
+    if (first === 0) return false;
+    appendAuditLocked(audit);
+    return true;
+  });
+
   const replaceStoreBeacons = db.transaction((storeId: string, beacons: Parameters<Store['replaceStoreBeacons']>[1]) => {
     run('DELETE FROM store_beacons WHERE store_id = ?', storeId);
     for (const b of beacons) run('INSERT INTO store_beacons (store_id, id, zone_id, uuid, major, minor) VALUES (?, ?, ?, ?, ?, ?)', storeId, b.id, b.zoneId, b.uuid, b.major, b.minor);
@@ -149,6 +171,9 @@ export function openSqliteStore(path: string): Store {
       consentStates: run('DELETE FROM consent_state WHERE shopper_id = ?', shopperId),
       consentRecords: run('DELETE FROM consent_records WHERE shopper_id = ?', shopperId),
     };
+    // The credential's traces: replaced credentials' hashes and used proof nonces.
+    run('DELETE FROM app_token_history WHERE shopper_id = ?', shopperId);
+    run('DELETE FROM proof_nonces WHERE shopper_id = ?', shopperId);
     // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
     run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL,
          restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
@@ -257,16 +282,30 @@ export function openSqliteStore(path: string): Store {
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       run(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?))`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?), ?)`,
         s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
-        s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null,
+        s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs,
       );
       return toShopper(get('SELECT * FROM shoppers WHERE id = ?', s.id)!);
     },
     async findShopperByTokenHash(tokenHash) {
       const row = get('SELECT * FROM shoppers WHERE token_hash = ?', tokenHash);
       return row ? toShopper(row) : undefined;
+    },
+    async rotateAppToken(rotation, audit) {
+      return rotateAppToken.immediate(rotation, audit === undefined ? undefined : parseAuditDraft(audit));
+    },
+    async findReplacedAppToken(tokenHash) {
+      const row = get('SELECT shopper_id, replaced_at_ms FROM app_token_history WHERE token_hash = ?', tokenHash);
+      return row ? { shopperId: String(row.shopper_id), replacedAtMs: num(row.replaced_at_ms) } : undefined;
+    },
+    async auditCredentialRefusalOnce(refusal, audit, atMs) {
+      return auditCredentialRefusalOnce.immediate(refusal, parseAuditDraft(audit), atMs);
+    },
+    async claimProofNonce(shopperId, nonce, expiresAtMs) {
+      const claimed = run('INSERT INTO proof_nonces (shopper_id, nonce, expires_at_ms) VALUES (?, ?, ?) ON CONFLICT (shopper_id, nonce) DO NOTHING', shopperId, nonce, expiresAtMs);
+      return claimed === 1 ? 'new' : 'replay';
     },
     async getShopper(id) {
       const row = get('SELECT * FROM shoppers WHERE id = ?', id);

@@ -27,6 +27,8 @@ export type EpochKeyRecord = { keyId: string; storeId: string; keySealed: Buffer
 export type ShopperRecord = {
   id: string;
   tokenHash: string;
+  /** When the current app credential was issued (registration or the last rotation): its age is counted from here. */
+  tokenIssuedAtMs: number;
   identityKeySealed: Buffer | null;
   rotationExponent: number;
   locale: string;
@@ -42,7 +44,11 @@ export type ShopperRecord = {
 };
 
 /** A registration: restriction and objection are the Store's to set (a suppressed device secret starts out objected). */
-export type NewShopper = Omit<ShopperRecord, 'restricted' | 'objectedAtMs' | 'deviceSecretDigest'> & { deviceSecretDigest?: string | null };
+export type NewShopper = Omit<ShopperRecord, 'restricted' | 'objectedAtMs' | 'deviceSecretDigest' | 'tokenIssuedAtMs'> & {
+  deviceSecretDigest?: string | null;
+  /** The credential's issue time; the registration time by default. */
+  tokenIssuedAtMs?: number;
+};
 
 /** A resolved presence event as stored. */
 export type PresenceEventRecord = Omit<ResolvedPresence, 'proximity'> & { receivedAtMs: number };
@@ -61,6 +67,18 @@ export type ShopperData = {
 };
 
 export type ObjectionResult = { outcome: 'objected' | 'already-objected'; state: ConsentState };
+
+/** Replacing a shopper's app credential: only if the one presented is still the current one (compare-and-swap). */
+export type AppTokenRotation = { shopperId: string; previousTokenHash: string; tokenHash: string; atMs: number };
+
+/** How many replaced credentials of a shopper are remembered, to answer "replaced" rather than "unknown". */
+export const APP_TOKEN_HISTORY_LIMIT = 5;
+
+/**
+ * A refused credential whose refusal is audited once: an expired credential (the shopper's current
+ * one), or a replaced one — a client retrying forever writes one audit entry, not one a request.
+ */
+export type CredentialRefusal = { reason: 'expired'; shopperId: string; tokenHash: string } | { reason: 'rotated'; tokenHash: string };
 
 export type { LinkedBeaconKind };
 
@@ -149,6 +167,27 @@ export interface Store {
    */
   createShopper(shopper: NewShopper): Promise<ShopperRecord>;
   findShopperByTokenHash(tokenHash: string): Promise<ShopperRecord | undefined>;
+  /**
+   * Replaces the shopper's app credential in one atomic compare-and-swap: only if previousTokenHash is
+   * still the current one and the shopper is not erased. Of two concurrent rotations with the same old
+   * credential, one is 'rotated' and the other 'conflict'. The replaced hash joins the shopper's history
+   * (the latest APP_TOKEN_HISTORY_LIMIT are kept), and the audit draft, if any, is appended in the same transaction.
+   */
+  rotateAppToken(rotation: AppTokenRotation, audit?: AuditDraft): Promise<'rotated' | 'conflict'>;
+  /** Whose credential this was, and when it was replaced, if it is in a shopper's history. */
+  findReplacedAppToken(tokenHash: string): Promise<{ shopperId: string; replacedAtMs: number } | undefined>;
+  /**
+   * Appends the audit draft if this is the first refusal of this credential for this reason, atomically
+   * (a conditional update and the append in one transaction): true if it was appended. An expired
+   * credential counts only while it is the shopper's current one.
+   */
+  auditCredentialRefusalOnce(refusal: CredentialRefusal, audit: AuditDraft, atMs: number): Promise<boolean>;
+  /**
+   * Claims a request proof's nonce for the shopper, once across every instance (a conditional insert):
+   * 'new' the first time, 'replay' after. expiresAtMs is when the proof's time alone refuses it; the
+   * retention purge ('proof-nonces') deletes the claim after that.
+   */
+  claimProofNonce(shopperId: string, nonce: string, expiresAtMs: number): Promise<'new' | 'replay'>;
   getShopper(id: string): Promise<ShopperRecord | undefined>;
   /** Shoppers whose presence consent (P1) is granted and who are neither erased nor restricted: the only ones the resolver may index. */
   listResolvableShoppers(): Promise<ResolvableShopperRecord[]>;

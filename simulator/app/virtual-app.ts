@@ -1,10 +1,13 @@
 import { WebSocket } from 'ws';
 import { deriveIdentityKey, x25519SharedSecret } from '#gateway/protocol/index.ts';
 import { createAppIdentity, type AppTokenSource } from './app-identity.ts';
+import { PROOF_HEADER_NAME } from './request-proof.ts';
 
 // A virtual shopper app driving the server's real HTTP and WebSocket API: it registers by key
 // exchange, answers the consent texts, opens its promotion stream with its own credential,
-// acknowledges what it receives and shows each promotion once (deduplicating by ID).
+// acknowledges what it receives and shows each promotion once (deduplicating by ID). Told its credential
+// expired (401 CREDENTIAL_EXPIRED), it rotates it (POST /v1/me/token, signed with a request proof) and
+// retries once; it signs the requests that need a Vicino-Proof header.
 
 export type Purpose = 'presence' | 'personalisation' | 'analytics' | 'promotions';
 
@@ -39,6 +42,15 @@ export type VirtualApp = {
    * A real app never exports it.
    */
   identityKeyHex(): string;
+  /** Replaces the app credential (POST /v1/me/token, with a request proof); resolves once the server has issued the new one. */
+  rotateToken(): Promise<void>;
+  /** The current app credential (it changes on rotation). */
+  token(): string;
+  /**
+   * Any shopper API request with the app credential (rotated and retried once on expiry); `signed` adds a
+   * Vicino-Proof header, as the routes that require one (the data-subject rights routes) need.
+   */
+  api<T>(method: string, path: string, body?: unknown, options?: { signed?: boolean }): Promise<T>;
   close(): Promise<void>;
 };
 
@@ -51,17 +63,28 @@ export class ApiRequestError extends Error {
   }
 }
 
-async function request<T>(baseUrl: string, method: string, path: string, body?: unknown, token?: string): Promise<T> {
+type RequestOptions = { token?: string; proof?: (body: string) => string };
+
+async function request<T>(baseUrl: string, method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+  // The exact bytes sent are the bytes a request proof signs.
+  const text = body === undefined ? '' : JSON.stringify(body);
   const response = await fetch(`${baseUrl}${path}`, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.proof ? { [PROOF_HEADER_NAME]: options.proof(text) } : {}),
+    },
+    body: body === undefined ? undefined : text,
   });
-  const text = await response.text();
-  const json: unknown = text === '' ? undefined : JSON.parse(text);
+  const answer = await response.text();
+  const json: unknown = answer === '' ? undefined : JSON.parse(answer);
   if (!response.ok) throw new ApiRequestError(response.status, json, `${method} ${path}`);
   return json as T;
 }
+
+const errorCode = (error: unknown): string | undefined =>
+  error instanceof ApiRequestError ? (error.body as { error?: { code?: string } } | undefined)?.error?.code : undefined;
 
 export async function registerVirtualApp(options: { baseUrl: string; locale?: string; firstName?: string; now: () => number }): Promise<VirtualApp> {
   const { baseUrl, now } = options;
@@ -77,6 +100,59 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
   let frames = 0;
   let socket: WebSocket | undefined;
   let texts: ConsentText[] | undefined;
+  let token = registered.token;
+  let rotating: Promise<void> | undefined;
+
+  /** Signs one request with the proof key (docs/app-integration.md "Request proofs"). */
+  const proofFor = (method: string, path: string) => (body: string): string => tokens.proofs.sign({ method, pathWithQuery: path, body, nowMs: now() });
+  // Concurrent requests that all learn the credential expired share one rotation.
+  const rotateToken = (): Promise<void> => {
+    rotating ??= request<{ token: string }>(baseUrl, 'POST', '/v1/me/token', undefined, { token, proof: proofFor('POST', '/v1/me/token') })
+      .then((rotated) => void (token = rotated.token))
+      .finally(() => {
+        rotating = undefined;
+      });
+    return rotating;
+  };
+  /**
+   * A request with the app credential. On 401 CREDENTIAL_EXPIRED it rotates the credential and retries
+   * once; on CREDENTIAL_REVOKED it retries once if a concurrent request rotated the credential meanwhile.
+   */
+  async function authed<T>(method: string, path: string, body?: unknown, options: { signed?: boolean } = {}): Promise<T> {
+    const send = (): Promise<T> => request<T>(baseUrl, method, path, body, { token, ...(options.signed ? { proof: proofFor(method, path) } : {}) });
+    const used = token;
+    try {
+      return await send();
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'CREDENTIAL_EXPIRED') {
+        if (token === used) await rotateToken();
+      } else if (code === 'CREDENTIAL_REVOKED' && token !== used) {
+        await rotating;
+      } else throw error;
+      return send();
+    }
+  }
+  /** Opens the promotion stream once; rejects with the refusal's status and code if the upgrade is refused. */
+  const openStream = (): Promise<WebSocket> => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/me/promotions/stream`, { headers: { authorization: `Bearer ${token}` } });
+    ws.once('message', () => resolve(ws)); // the server greets first
+    ws.once('error', reject);
+    ws.once('unexpected-response', (req, res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        req.destroy();
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = text;
+        }
+        reject(new ApiRequestError(res.statusCode ?? 0, json, 'promotion stream refused'));
+      });
+    });
+  });
 
   return {
     shopperId: registered.shopperId,
@@ -98,13 +174,23 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
           return { purpose, granted, textVersion: text.version, textSha256: text.sha256 };
         }),
       };
-      return (await request<{ consents: Record<string, { granted: boolean }> }>(baseUrl, 'PUT', '/v1/me/consents', body, registered.token)).consents;
+      return (await authed<{ consents: Record<string, { granted: boolean }> }>('PUT', '/v1/me/consents', body)).consents;
     },
-    regions: async () => (await request<{ regions: { uuid: string; major?: number }[] }>(baseUrl, 'GET', '/v1/me/regions', undefined, registered.token)).regions,
-    reportSighting: (sighting) => request<{ eventId: string; zoneId: string; outcome: string }>(baseUrl, 'POST', '/v1/me/sightings', sighting, registered.token),
-    linkBeacon: (beacon) => request<{ id: string; kind: string }>(baseUrl, 'POST', '/v1/me/beacons', beacon, registered.token),
+    regions: async () => (await authed<{ regions: { uuid: string; major?: number }[] }>('GET', '/v1/me/regions')).regions,
+    reportSighting: (sighting) => authed<{ eventId: string; zoneId: string; outcome: string }>('POST', '/v1/me/sightings', sighting),
+    linkBeacon: (beacon) => authed<{ id: string; kind: string }>('POST', '/v1/me/beacons', beacon),
+    rotateToken,
+    token: () => token,
+    api: authed,
     async connect() {
-      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/me/promotions/stream`, { headers: { authorization: `Bearer ${registered.token}` } });
+      let ws: WebSocket;
+      try {
+        ws = await openStream();
+      } catch (error) {
+        if (errorCode(error) !== 'CREDENTIAL_EXPIRED') throw error;
+        await rotateToken();
+        ws = await openStream();
+      }
       socket = ws;
       ws.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string } & ReceivedPromotion;
@@ -120,11 +206,6 @@ export async function registerVirtualApp(options: { baseUrl: string; locale?: st
         };
         shown.push(promotion);
         for (const listener of listeners) listener(promotion);
-      });
-      await new Promise<void>((resolve, reject) => {
-        ws.once('message', () => resolve()); // the server greets first
-        ws.once('error', reject);
-        ws.once('unexpected-response', (_req, res) => reject(new Error(`promotion stream refused: HTTP ${res.statusCode}`)));
       });
     },
     async close() {

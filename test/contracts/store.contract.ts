@@ -5,7 +5,7 @@ import type { Campaign } from '#server/domain/campaign.ts';
 import { replayConsent, type ConsentRecord, type Purpose } from '#server/domain/consent.ts';
 import { erasureProof } from '#server/domain/erasure.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
-import type { PromotionDraft, RecordPromotionResult, ShopperRecord, Store } from '#server/store/store.ts';
+import { APP_TOKEN_HISTORY_LIMIT, type PromotionDraft, type RecordPromotionResult, type ShopperRecord, type Store } from '#server/store/store.ts';
 import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
 
 // The Store contract (docs in server/store/store.ts), run against every adapter through the port
@@ -244,6 +244,108 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const changed = (await store.listShopperChangesSince(since)).filter((id) => ours.has(id));
         expect(changed).toEqual([granted.id, withdrawn.id, erased.id].sort());
         expect((await store.listShopperChangesSince(since + 1_001)).filter((id) => ours.has(id))).toEqual([erased.id]);
+      });
+    });
+
+    describe('app credentials and request-proof nonces', () => {
+      const refusal = (subject: string, reason: string): AuditDraft => ({ atMs: START_MS, actor: 'shopper', action: 'credential.refused', subject, details: { reason, route: '/v1/me' } });
+      const auditedFor = async (subject: string): Promise<AuditRecord[]> => {
+        const found: AuditRecord[] = [];
+        for (let from = 1; ; ) {
+          const page = await store.listAudit(from, 500);
+          found.push(...page.filter((record) => record.subject === subject));
+          if (page.length < 500) return found;
+          from = page.at(-1)!.seq + 1;
+        }
+      };
+      const newHash = (): string => randomBytes(32).toString('hex');
+
+      it('counts a new shopper\'s credential from registration unless told otherwise', async () => {
+        const shopper = aShopper({ createdAtMs: START_MS + 5 });
+        const { tokenIssuedAtMs: _issued, ...withoutIssue } = shopper;
+        await store.createShopper(withoutIssue);
+        expect((await store.getShopper(shopper.id))?.tokenIssuedAtMs).toBe(START_MS + 5);
+      });
+
+      it('rotates a credential only from the current one, keeps the replaced one in the history and audits in the same step', async () => {
+        const shopper = await givenShopper({});
+        const next = newHash();
+        const rotation = { shopperId: shopper.id, previousTokenHash: shopper.tokenHash, tokenHash: next, atMs: START_MS + DAY_MS };
+        expect(await store.rotateAppToken(rotation, { ...refusal(shopper.id, 'x'), action: 'credential.rotated', details: {} })).toBe('rotated');
+
+        expect(await store.findShopperByTokenHash(shopper.tokenHash)).toBeUndefined();
+        expect(await store.findShopperByTokenHash(next)).toMatchObject({ id: shopper.id, tokenIssuedAtMs: START_MS + DAY_MS });
+        expect(await store.findReplacedAppToken(shopper.tokenHash)).toEqual({ shopperId: shopper.id, replacedAtMs: START_MS + DAY_MS });
+        expect(await store.findReplacedAppToken(next)).toBeUndefined();
+        expect((await auditedFor(shopper.id)).map((r) => r.action)).toEqual(['credential.rotated']);
+        // The old credential again: it is no longer the current one.
+        expect(await store.rotateAppToken({ ...rotation, tokenHash: newHash() })).toBe('conflict');
+        expect(await store.findShopperByTokenHash(next)).toMatchObject({ id: shopper.id });
+      });
+
+      it('lets exactly one of two concurrent rotations from the same credential win, across instances', async () => {
+        const shopper = await givenShopper({});
+        const other = await anotherInstance();
+        const [a, b] = [newHash(), newHash()];
+        const results = await Promise.all([
+          store.rotateAppToken({ shopperId: shopper.id, previousTokenHash: shopper.tokenHash, tokenHash: a, atMs: START_MS + 1 }),
+          other.rotateAppToken({ shopperId: shopper.id, previousTokenHash: shopper.tokenHash, tokenHash: b, atMs: START_MS + 1 }),
+        ]);
+        expect([...results].sort()).toEqual(['conflict', 'rotated']);
+        const winner = results[0] === 'rotated' ? a : b;
+        expect(await store.findShopperByTokenHash(winner)).toMatchObject({ id: shopper.id });
+        expect(await store.findShopperByTokenHash(winner === a ? b : a)).toBeUndefined();
+      });
+
+      it('never rotates an erased shopper\'s credential', async () => {
+        const shopper = await givenShopper({}, { erasedAtMs: START_MS });
+        expect(await store.rotateAppToken({ shopperId: shopper.id, previousTokenHash: shopper.tokenHash, tokenHash: newHash(), atMs: START_MS + 1 })).toBe('conflict');
+      });
+
+      it(`keeps only the latest ${APP_TOKEN_HISTORY_LIMIT} replaced credentials of a shopper`, async () => {
+        const shopper = await givenShopper({});
+        const hashes = [shopper.tokenHash];
+        for (let i = 1; i <= APP_TOKEN_HISTORY_LIMIT + 2; i += 1) {
+          hashes.push(newHash());
+          expect(await store.rotateAppToken({ shopperId: shopper.id, previousTokenHash: hashes[i - 1]!, tokenHash: hashes[i]!, atMs: START_MS + i })).toBe('rotated');
+        }
+        const remembered = await Promise.all(hashes.slice(0, -1).map((hash) => store.findReplacedAppToken(hash)));
+        expect(remembered.map((found) => found !== undefined)).toEqual([false, false, ...Array<boolean>(APP_TOKEN_HISTORY_LIMIT).fill(true)]);
+      });
+
+      it('audits the refusal of an expired credential once per credential, even when refused on two instances at once', async () => {
+        const shopper = await givenShopper({});
+        const other = await anotherInstance();
+        const expired = { reason: 'expired' as const, shopperId: shopper.id, tokenHash: shopper.tokenHash };
+        const firsts = await Promise.all([store, other, store, other].map((s) => s.auditCredentialRefusalOnce(expired, refusal(shopper.id, 'expired'), START_MS)));
+        expect(firsts.filter(Boolean)).toHaveLength(1);
+        expect(await store.auditCredentialRefusalOnce(expired, refusal(shopper.id, 'expired'), START_MS + 1)).toBe(false);
+        // A credential that is not the current one is not "expired" here.
+        expect(await store.auditCredentialRefusalOnce({ ...expired, tokenHash: newHash() }, refusal(shopper.id, 'expired'), START_MS)).toBe(false);
+        // After a rotation, the new credential's first expiry is audited again; the replaced one's first refusal too, once.
+        const next = newHash();
+        await store.rotateAppToken({ shopperId: shopper.id, previousTokenHash: shopper.tokenHash, tokenHash: next, atMs: START_MS + 2 });
+        expect(await store.auditCredentialRefusalOnce({ ...expired, tokenHash: next }, refusal(shopper.id, 'expired'), START_MS + 3)).toBe(true);
+        const rotated = { reason: 'rotated' as const, tokenHash: shopper.tokenHash };
+        expect(await store.auditCredentialRefusalOnce(rotated, refusal(shopper.id, 'rotated'), START_MS + 4)).toBe(true);
+        expect(await store.auditCredentialRefusalOnce(rotated, refusal(shopper.id, 'rotated'), START_MS + 5)).toBe(false);
+        expect(await store.auditCredentialRefusalOnce({ reason: 'rotated', tokenHash: newHash() }, refusal(shopper.id, 'rotated'), START_MS)).toBe(false);
+        expect((await auditedFor(shopper.id)).map((r) => r.details.reason)).toEqual(['expired', 'expired', 'rotated']);
+      });
+
+      it('claims a proof nonce once per shopper, across instances, until the purge removes it after its expiry', async () => {
+        const [ada, bob] = [await givenShopper({}), await givenShopper({})];
+        const other = await anotherInstance();
+        const nonce = randomBytes(16).toString('hex');
+        const claims = await Promise.all([store, other, store, other, store].map((s) => s.claimProofNonce(ada.id, nonce, START_MS + 601_000)));
+        expect(claims.filter((claim) => claim === 'new')).toHaveLength(1);
+        expect(await store.claimProofNonce(bob.id, nonce, START_MS + 601_000)).toBe('new');
+
+        const old = randomBytes(16).toString('hex');
+        expect(await store.claimProofNonce(ada.id, old, START_MS - 1)).toBe('new');
+        expect((await store.purgeBefore('proof-nonces', START_MS, 100)).deleted).toBeGreaterThanOrEqual(1);
+        expect(await store.claimProofNonce(ada.id, old, START_MS + 601_000)).toBe('new');
+        expect(await store.claimProofNonce(ada.id, nonce, START_MS + 601_000)).toBe('replay');
       });
     });
 
@@ -913,7 +1015,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
 
       it('reports an empty purge as nothing deleted in one batch', async () => {
         // Nothing of any test is timed before the epoch.
-        for (const kind of ['presence-events', 'zone-states', 'delivery-records', 'event-sequences'] as const) {
+        for (const kind of ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces'] as const) {
           expect(await store.purgeBefore(kind, 0, 10)).toEqual({ deleted: 0, batches: 1 });
         }
       });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '#server/identity.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
-import { bearer, expectStatus, grant, registerShopper, type RegisteredShopper } from '../helpers/build-test-app.ts';
+import { expectStatus, grant, registerShopper, signedInject, type RegisteredShopper } from '../helpers/build-test-app.ts';
 import { createLogCapture } from '../helpers/log-capture.ts';
 import { findLeaks } from '../helpers/leak-search.ts';
 import { openTestStore, type TestStore } from '../helpers/open-test-store.ts';
@@ -42,23 +42,23 @@ describe('data-subject rights across two server instances', () => {
   });
 
   it('restriction asked of A takes the shopper out of B\'s resolver at once, and lifting it puts them back', async () => {
-    expectStatus(await a.app.inject({ method: 'PUT', url: '/v1/me/restriction', headers: bearer(ada.token), payload: { restricted: true } }), 200);
+    expectStatus(await signedInject(a.app, ada, { method: 'PUT', url: '/v1/me/restriction', payload: { restricted: true } }), 200);
     expect(a.resolver.size().shoppers).toBe(0);
     await vi.waitFor(() => expect(b.resolver.size().shoppers).toBe(0), { timeout: 5_000, interval: 20 });
-    expectStatus(await b.app.inject({ method: 'PUT', url: '/v1/me/restriction', headers: bearer(ada.token), payload: { restricted: false } }), 200);
+    expectStatus(await signedInject(b.app, ada, { method: 'PUT', url: '/v1/me/restriction', payload: { restricted: false } }), 200);
     await vi.waitFor(() => expect(a.resolver.size().shoppers).toBe(1), { timeout: 5_000, interval: 20 });
   });
 
   it('an objection made on A is enforced by B', async () => {
-    expectStatus(await a.app.inject({ method: 'POST', url: '/v1/me/objection', headers: bearer(ada.token), payload: {} }), 200);
+    expectStatus(await signedInject(a.app, ada, { method: 'POST', url: '/v1/me/objection', payload: {} }), 200);
     await expect(grant(b.app, ada.token, { promotions: true })).rejects.toThrow(/409.*OBJECTED/);
   });
 
   it('erasure asked of A: B forgets the shopper at once, both refuse the old credential, and no log line names them', async () => {
-    expect((await a.app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(ada.token) })).statusCode).toBe(204);
+    expect((await signedInject(a.app, ada, { method: 'DELETE', url: '/v1/me' })).statusCode).toBe(204);
     await vi.waitFor(() => expect(b.resolver.size().shoppers).toBe(0), { timeout: 5_000, interval: 20 });
-    expect((await b.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(ada.token) })).statusCode).toBe(401);
-    expect((await a.app.inject({ method: 'GET', url: '/v1/me/export', headers: bearer(ada.token) })).statusCode).toBe(401);
+    expect((await signedInject(b.app, ada, { method: 'GET', url: '/v1/me' })).statusCode).toBe(401);
+    expect((await signedInject(a.app, ada, { method: 'GET', url: '/v1/me/export' })).statusCode).toBe(401);
     expect(findLeaks(await testStore.dump(), [{ what: 'first name', value: FIRST_NAME }, { what: 'token hash', value: hashToken(ada.token) }])).toEqual([]);
     const lines = logs.text();
     expect(lines.length).toBeGreaterThan(0);

@@ -121,6 +121,25 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
 
 export const bearer = (token: string): { authorization: string } => ({ authorization: `Bearer ${token}` });
 
+/**
+ * A request as the app signs it (docs/app-integration.md, "Request proofs"): the bearer credential and a
+ * Vicino-Proof over the exact body bytes sent — what the data-subject rights routes require.
+ */
+export function signedInject(
+  app: FastifyInstance,
+  shopper: Pick<RegisteredShopper, 'token' | 'tokens'>,
+  request: { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; url: string; payload?: unknown },
+  nowMs: number = Date.now(),
+): Promise<LightMyRequestResponse> {
+  const body = request.payload === undefined ? '' : JSON.stringify(request.payload);
+  const proof = shopper.tokens.proofs.sign({ method: request.method, pathWithQuery: request.url, body, nowMs });
+  return app.inject({
+    method: request.method, url: request.url,
+    headers: { ...bearer(shopper.token), 'vicino-proof': proof, ...(body === '' ? {} : { 'content-type': 'application/json' }) },
+    ...(body === '' ? {} : { payload: body }),
+  });
+}
+
 /** Parses a JSON response, failing with the response itself when the status is not the one expected. */
 export function expectStatus<T = Record<string, unknown>>(response: LightMyRequestResponse, status: number): T {
   if (response.statusCode !== status) throw new Error(`expected HTTP ${status}, got ${response.statusCode}: ${response.body}`);

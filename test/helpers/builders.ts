@@ -31,6 +31,7 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     locale: 'en-GB',
     firstName: 'Ada',
     createdAtMs: START_MS,
+    tokenIssuedAtMs: overrides.createdAtMs ?? START_MS,
     erasedAtMs: null,
     restricted: false,
     objectedAtMs: null,

@@ -13,7 +13,7 @@ import { identityKeyLabel } from '#server/resolver.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
 import {
-  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, type RegisteredShopper, type TestApp,
+  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, signedInject, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 import { encodingsOf, findLeaks, identifierForms, type Secret } from '#test/helpers/leak-search.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
@@ -25,7 +25,7 @@ import { createAppIdentity } from '#simulator/app/app-identity.ts';
 
 const IBEACON = { kind: 'ibeacon', uuid: 'f7826da6-4fa2-4e98-8024-bc5b71e0893e', major: 7, minor: 9 } as const;
 const FIRST_NAME = 'Zephyrine';
-const SHOPPER_TABLES = ['consent_records', 'consent_state', 'presence_events', 'zone_states', 'promotions', 'beacons'] as const;
+const SHOPPER_TABLES = ['consent_records', 'consent_state', 'presence_events', 'zone_states', 'promotions', 'beacons', 'proof_nonces', 'app_token_history'] as const;
 const STORE_KINDS: ('sqlite' | 'postgres')[] = process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 
 let t: TestApp;
@@ -63,10 +63,11 @@ async function register(options: { firstName?: string; deviceSecret?: string } =
 
 const countFor = async (table: string, shopperId: string, column = 'shopper_id'): Promise<number> =>
   Number((await testStore.rows(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = '${shopperId}'`))[0]!.n);
-const exportOf = async (token: string) => expectStatus<ShopperExport>(await t.app.inject({ method: 'GET', url: '/v1/me/export', headers: bearer(token) }), 200);
-const erase = (token: string) => t.app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(token) });
-const object = (token: string) => t.app.inject({ method: 'POST', url: '/v1/me/objection', headers: bearer(token), payload: {} });
-const restrict = (token: string, restricted: unknown) => t.app.inject({ method: 'PUT', url: '/v1/me/restriction', headers: bearer(token), payload: { restricted } });
+// The rights routes need the app's request proof besides its credential (signedInject).
+const exportOf = async (shopper: RegisteredShopper) => expectStatus<ShopperExport>(await signedInject(t.app, shopper, { method: 'GET', url: '/v1/me/export' }, t.deps.now()), 200);
+const erase = (shopper: RegisteredShopper) => signedInject(t.app, shopper, { method: 'DELETE', url: '/v1/me' }, t.deps.now());
+const object = (shopper: RegisteredShopper) => signedInject(t.app, shopper, { method: 'POST', url: '/v1/me/objection', payload: {} }, t.deps.now());
+const restrict = (shopper: RegisteredShopper, restricted: unknown) => signedInject(t.app, shopper, { method: 'PUT', url: '/v1/me/restriction', payload: { restricted } }, t.deps.now());
 const me = (token: string) => t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(token) });
 const auditActions = async (shopperId: string): Promise<string[]> =>
   (await testStore.rows(`SELECT action FROM audit_log WHERE subject = '${shopperId}' ORDER BY seq`)).map((r) => String(r.action));
@@ -105,7 +106,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
 
   describe('export (DSR-1)', () => {
     it('returns everything held about the shopper, valid against the published JSON Schema, one entry per stored row', async () => {
-      const document = await exportOf(ada.token);
+      const document = await exportOf(ada);
 
       const committed = JSON.parse(readFileSync(SHOPPER_EXPORT_SCHEMA_FILE, 'utf8')) as object;
       const validate = new Ajv2020({ strict: true, allErrors: true }).compile(committed);
@@ -129,7 +130,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     });
 
     it('audits each export with counts only', async () => {
-      const document = await exportOf(ada.token);
+      const document = await exportOf(ada);
       const [entry] = (await t.deps.store.listAudit(1, 1000)).filter((a) => a.action === 'shopper.exported');
       expect(entry).toMatchObject({ subject: ada.shopperId, actor: 'shopper' });
       expect(entry!.details).toEqual({
@@ -151,7 +152,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const identityKey = t.deps.sealer.open(before.identityKeySealed!, identityKeyLabel(ada.shopperId));
       const [beaconRow] = await testStore.rows(`SELECT identifier_sealed, identifier_digest FROM beacons WHERE shopper_id = '${ada.shopperId}'`);
       const ledger = await t.deps.store.listConsentRecords(ada.shopperId);
-      const kept = await exportOf(ada.token);
+      const kept = await exportOf(ada);
       expect(lastConfig().registeredBeacons).toContain(beaconPseudonym());
 
       const secrets: Secret[] = [
@@ -166,7 +167,9 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
         'first name', 'token hash', 'sealed identity key', 'sealed beacon identifier', 'beacon digest', 'device secret digest',
       ]));
 
-      expect((await erase(ada.token)).statusCode).toBe(204);
+      // The signed export above used a proof nonce: its row is there until the erasure.
+      expect(await countFor('proof_nonces', ada.shopperId)).toBe(1);
+      expect((await erase(ada)).statusCode).toBe(204);
 
       for (const table of SHOPPER_TABLES) expect(await countFor(table, ada.shopperId), table).toBe(0);
       const proof = (await t.deps.store.getErasureProof(ada.shopperId))!;
@@ -187,9 +190,9 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     });
 
     it('revokes the credential and the app\'s tokens never resolve again', async () => {
-      expectStatus(await erase(ada.token), 204);
+      expectStatus(await erase(ada), 204);
       expect((await me(ada.token)).statusCode).toBe(401);
-      expect((await erase(ada.token)).statusCode).toBe(401);
+      expect((await erase(ada)).statusCode).toBe(401);
       expect((await t.app.inject({ method: 'GET', url: '/v1/me/export', headers: bearer(ada.token) })).statusCode).toBe(401);
       t.clock.advance(60 * SECOND_MS);
       expect(await send(heard(ada, 'enter'))).toBe('unresolved');
@@ -204,7 +207,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect(other.deps.resolver.size().shoppers).toBe(1);
       expect(other.deps.beacons.size().beacons).toBe(1);
       const since = t.deps.now();
-      expectStatus(await erase(ada.token), 204);
+      expectStatus(await erase(ada), 204);
       expect(await other.deps.resolver.syncChangesSince(since)).toBe(1);
       expect(other.deps.resolver.size().shoppers).toBe(0);
       expect(await other.deps.beacons.sync()).toBe(true);
@@ -213,16 +216,16 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     });
 
     it('works while processing is restricted', async () => {
-      expectStatus(await restrict(ada.token, true), 200);
-      expect((await exportOf(ada.token)).profile.restricted).toBe(true);
-      expect((await erase(ada.token)).statusCode).toBe(204);
+      expectStatus(await restrict(ada, true), 200);
+      expect((await exportOf(ada)).profile.restricted).toBe(true);
+      expect((await erase(ada)).statusCode).toBe(204);
       for (const table of SHOPPER_TABLES) expect(await countFor(table, ada.shopperId), table).toBe(0);
     });
   });
 
   describe('objection to marketing (DSR-3)', () => {
     it('withdraws promotions and personalisation in the ledger, audited, and refuses to grant them again', async () => {
-      const body = expectStatus<{ objected: boolean; consents: Record<string, { granted: boolean }> }>(await object(ada.token), 200);
+      const body = expectStatus<{ objected: boolean; consents: Record<string, { granted: boolean }> }>(await object(ada), 200);
       expect(body.objected).toBe(true);
       expect(body.consents).toMatchObject({ presence: { granted: true }, promotions: { granted: false }, personalisation: { granted: false } });
       const records = await t.deps.store.listConsentRecords(ada.shopperId);
@@ -237,7 +240,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect(refused.statusCode).toBe(409);
       expect(refused.json()).toMatchObject({ error: { code: 'OBJECTED', fields: ['decisions.1'] } });
       expect((await t.deps.store.listConsentRecords(ada.shopperId)).length).toBe(recorded);
-      expect((await exportOf(ada.token)).profile.objectedAtMs).toBe(t.deps.now());
+      expect((await exportOf(ada)).profile.objectedAtMs).toBe(t.deps.now());
 
       // Presence still works; marketing does not.
       t.clock.advance(60 * SECOND_MS);
@@ -246,8 +249,8 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     });
 
     it('survives erasure and re-registration from the same device; another device is unaffected', async () => {
-      expectStatus(await object(ada.token), 200);
-      expectStatus(await erase(ada.token), 204);
+      expectStatus(await object(ada), 200);
+      expectStatus(await erase(ada), 204);
       expect(await countFor('suppressions', ada.shopperId)).toBe(1);
 
       const again = await register({ firstName: FIRST_NAME, deviceSecret: adaSecret });
@@ -277,10 +280,10 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     });
 
     it('is idempotent: a second objection records nothing', async () => {
-      expectStatus(await object(ada.token), 200);
+      expectStatus(await object(ada), 200);
       const records = (await t.deps.store.listConsentRecords(ada.shopperId)).length;
       const audit = (await auditActions(ada.shopperId)).length;
-      expectStatus(await object(ada.token), 200);
+      expectStatus(await object(ada), 200);
       expect((await t.deps.store.listConsentRecords(ada.shopperId)).length).toBe(records);
       expect((await auditActions(ada.shopperId)).length).toBe(audit);
     });
@@ -289,7 +292,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
   describe('restriction (DSR-4)', () => {
     it('keeps the data but skips the shopper in resolution, beacons and promotions, until lifted', async () => {
       const since = t.deps.now();
-      expect(expectStatus(await restrict(ada.token, true), 200)).toEqual({ restricted: true });
+      expect(expectStatus(await restrict(ada, true), 200)).toEqual({ restricted: true });
       expect(t.deps.resolver.size().shoppers).toBe(0);
       expect(lastConfig().registeredBeacons).not.toContain(beaconPseudonym());
       expect(await t.deps.store.listShopperChangesSince(since)).toContain(ada.shopperId);
@@ -298,9 +301,9 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect(await send(heard(ada, 'enter'))).toBe('unresolved');
       // Kept: everything is still there.
       expect(await countFor('presence_events', ada.shopperId)).toBe(2);
-      expect((await exportOf(ada.token)).profile.restricted).toBe(true);
+      expect((await exportOf(ada)).profile.restricted).toBe(true);
 
-      expect(expectStatus(await restrict(ada.token, false), 200)).toEqual({ restricted: false });
+      expect(expectStatus(await restrict(ada, false), 200)).toEqual({ restricted: false });
       expect(t.deps.resolver.size().shoppers).toBe(1);
       expect(lastConfig().registeredBeacons).toContain(beaconPseudonym());
       // Resolved and processed again (she is still in the entrance zone, so no new campaign trigger).
@@ -319,10 +322,10 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
         method: 'POST', url: '/v1/me/sightings', headers: bearer(ada.token),
         payload: { storeId: 'store-1', beacon: { uuid: door.uuid, major: 10, minor: 1 }, kind: 'dwell', atS: nowS(), dwellS: 30 },
       });
-      expectStatus(await restrict(ada.token, true), 200);
+      expectStatus(await restrict(ada, true), 200);
       expect(expectStatus(await sighting(), 202)).toMatchObject({ outcome: 'restricted' });
       expect(await countFor('presence_events', ada.shopperId)).toBe(2);
-      expectStatus(await restrict(ada.token, false), 200);
+      expectStatus(await restrict(ada, false), 200);
       expect(expectStatus(await sighting(), 202).outcome).not.toBe('restricted');
       expect(await countFor('presence_events', ada.shopperId)).toBe(3);
     });
@@ -331,32 +334,65 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const other = await buildTestApp({ store: await testStore.openAnother(), masterKey });
       expect(other.deps.resolver.size().shoppers).toBe(1);
       const since = t.deps.now();
-      expectStatus(await restrict(ada.token, true), 200);
+      expectStatus(await restrict(ada, true), 200);
       expect(await other.deps.resolver.syncChangesSince(since)).toBe(1);
       expect(other.deps.resolver.size().shoppers).toBe(0);
       await other.close();
     });
 
     it('rejects a body that is not {restricted: boolean}, naming the field', async () => {
-      const response = await restrict(ada.token, 'yes');
+      const response = await restrict(ada, 'yes');
       expect(response.statusCode).toBe(400);
       expect(response.json().error.fields).toEqual(['restricted']);
+    });
+  });
+
+  describe('the app\'s request proof', () => {
+    const exportWith = (proof: string | undefined) => t.app.inject({
+      method: 'GET', url: '/v1/me/export', headers: { ...bearer(ada.token), ...(proof === undefined ? {} : { 'vicino-proof': proof }) },
+    });
+    const errorCode = (response: { json<T>(): T }) => response.json<{ error: { code: string; fields: string[] } }>().error;
+
+    it('is required besides the bearer credential, on every rights route', async () => {
+      for (const [method, url] of [['GET', '/v1/me/export'], ['DELETE', '/v1/me'], ['POST', '/v1/me/objection'], ['PUT', '/v1/me/restriction']] as const) {
+        const response = await t.app.inject({ method, url, headers: bearer(ada.token), ...(method === 'PUT' ? { payload: { restricted: true } } : {}) });
+        expect(response.statusCode, `${method} ${url}`).toBe(401);
+        expect(errorCode(response)).toEqual({ code: 'PROOF_REQUIRED', message: expect.any(String), fields: ['headers.vicino-proof'] });
+      }
+      expect(await countFor('erasure_proofs', ada.shopperId, 'shopper_id')).toBe(0);
+      expectStatus(await me(ada.token), 200);
+    });
+
+    it('refuses a replayed or expired proof, and a proof for another request, auditing each refusal', async () => {
+      const proof = ada.tokens.proofs.sign({ method: 'GET', pathWithQuery: '/v1/me/export', nowMs: t.deps.now() });
+      expectStatus(await exportWith(proof), 200);
+      const replayed = await exportWith(proof);
+      expect([replayed.statusCode, errorCode(replayed).code]).toEqual([401, 'PROOF_REPLAYED']);
+      const expired = await exportWith(ada.tokens.proofs.sign({ method: 'GET', pathWithQuery: '/v1/me/export', nowMs: t.deps.now() - 301_000 }));
+      expect([expired.statusCode, errorCode(expired).code]).toEqual([401, 'PROOF_EXPIRED']);
+      const elsewhere = await exportWith(ada.tokens.proofs.sign({ method: 'DELETE', pathWithQuery: '/v1/me', nowMs: t.deps.now() }));
+      expect([elsewhere.statusCode, errorCode(elsewhere).code]).toEqual([401, 'PROOF_INVALID']);
+
+      const refusals = (await t.deps.store.listAudit(1, 10_000)).filter((a) => a.action === 'credential.refused' && a.subject === ada.shopperId);
+      expect(refusals.map((a) => a.details.reason)).toEqual(['replayed', 'expired', 'invalid']);
+      expect(refusals.every((a) => a.details.route === 'GET /v1/me/export')).toBe(true);
+      expect(JSON.stringify(refusals)).not.toContain(proof.split(',')[1]!.slice(2));
     });
   });
 
   describe('another shopper\'s data', () => {
     it('reaches only the authenticated shopper: B cannot read, erase or touch A', async () => {
       const bob = await register({ firstName: 'Bob' });
-      const exported = await exportOf(bob.token);
+      const exported = await exportOf(bob);
       expect(exported.profile.shopperId).toBe(bob.shopperId);
       expect(JSON.stringify(exported).includes(ada.shopperId)).toBe(false);
       expect(exported.promotions).toEqual([]);
 
-      const [beacon] = (await exportOf(ada.token)).beacons;
+      const [beacon] = (await exportOf(ada)).beacons;
       expect((await t.app.inject({ method: 'POST', url: `/v1/me/promotions/${notified[0]!.id}/ack`, headers: bearer(bob.token) })).statusCode).toBe(404);
       expect((await t.app.inject({ method: 'DELETE', url: `/v1/me/beacons/${beacon!.id}`, headers: bearer(bob.token) })).statusCode).toBe(404);
 
-      expectStatus(await erase(bob.token), 204);
+      expectStatus(await erase(bob), 204);
       expectStatus(await me(ada.token), 200);
       expect(await countFor('beacons', ada.shopperId)).toBe(1);
       expect((await t.app.inject({ method: 'GET', url: '/v1/me/export' })).statusCode).toBe(401);

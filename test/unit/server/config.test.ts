@@ -6,9 +6,18 @@ describe('loadServerEnv', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
-        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, LOG_LEVEL: 'info',
+        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
     });
+  });
+
+  it('takes the app credential\'s maximum age in whole days, and refuses anything else, naming it', () => {
+    expect(loadServerEnv({ APP_TOKEN_MAX_AGE_DAYS: '30' })).toMatchObject({ ok: true, env: { APP_TOKEN_MAX_AGE_DAYS: 30 } });
+    for (const bad of ['0', '1.5', 'soon', '4000']) {
+      const loaded = loadServerEnv({ APP_TOKEN_MAX_AGE_DAYS: bad });
+      expect(loaded.ok).toBe(false);
+      expect(loaded.ok ? [] : loaded.problems).toEqual([expect.stringMatching(/^APP_TOKEN_MAX_AGE_DAYS: .*APP_TOKEN_MAX_AGE_DAYS|^APP_TOKEN_MAX_AGE_DAYS: /)]);
+    }
   });
 
   it('takes the controller\'s name and an email or URL contact, and refuses any other contact', () => {

@@ -40,7 +40,9 @@ describe('retention cutoffs', () => {
     const at = cutoffs(windows, START_MS);
     expect(at.map((c) => c.kind)).toEqual([...RETAINED_KINDS]);
     const later = cutoffs(windows, START_MS + HOUR_MS);
-    expect(later.map((c, i) => c.cutoffMs - at[i]!.cutoffMs)).toEqual([HOUR_MS, HOUR_MS, HOUR_MS, HOUR_MS]);
+    expect(later.map((c, i) => c.cutoffMs - at[i]!.cutoffMs)).toEqual(RETAINED_KINDS.map(() => HOUR_MS));
+    // Proof nonces record their own expiry: the cutoff is now.
+    expect(at.find((c) => c.kind === 'proof-nonces')?.cutoffMs).toBe(START_MS);
   });
 });
 
