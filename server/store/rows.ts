@@ -1,5 +1,5 @@
 import type { AuditDetails, AuditRecord } from '../domain/audit-chain.ts';
-import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import type { ConsentRecord, ConsentState, LapseReason, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { EpochKeyRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
 
@@ -41,6 +41,8 @@ export function toShopper(row: Row): ShopperRecord {
     firstName: row.first_name === null ? null : String(row.first_name),
     createdAtMs: num(row.created_at_ms),
     erasedAtMs: numOrNull(row.erased_at_ms),
+    country: row.country === null || row.country === undefined ? null : String(row.country),
+    birthYear: numOrNull(row.birth_year),
   };
 }
 
@@ -63,6 +65,7 @@ export function toConsentRecord(row: Row): ConsentRecord {
     clientTimeMs: numOrNull(row.client_time_ms),
     channel: row.channel as ConsentRecord['channel'],
     previousGranted: row.previous_granted === null ? null : num(row.previous_granted) === 1,
+    reason: row.reason === null || row.reason === undefined ? null : (row.reason as LapseReason),
   };
 }
 

@@ -8,9 +8,11 @@ import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/c
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { CLEAR_CONSENT_STATE, conflictMessage, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
-import type { SequenceClaim, Store, StoreCounts } from './store.ts';
+import type { ConsentLapseWrite, SequenceClaim, Store, StoreCounts } from './store.ts';
+import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
@@ -40,29 +42,64 @@ export function openSqliteStore(path: string): Store {
   };
   const appendAudit = db.transaction(appendAuditLocked);
 
+  // Inside a transaction: the record, the state it now sets, and (for a withdrawal of presence or
+  // promotions) the cancellation of the shopper's undelivered promotions (CON-4).
+  const insertConsentLocked = (record: ConsentRecord): void => {
+    const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
+    run(
+      `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      record.id, record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.textSha256, record.locale,
+      record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : record.previousGranted ? 1 : 0, seq, record.reason ?? null,
+    );
+    run(
+      `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+      record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.serverTimeMs,
+    );
+    if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+      run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, record.shopperId);
+    }
+  };
+
   const appendConsent = db.transaction((records: readonly ConsentRecord[], audit: readonly AuditDraft[]): ConsentState => {
     const shoppers = new Set<string>();
     for (const record of records) {
-      const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
-      run(
-        `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        record.id, record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.textSha256, record.locale,
-        record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : record.previousGranted ? 1 : 0, seq,
-      );
-      run(
-        `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
-        record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.serverTimeMs,
-      );
-      if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
-        run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, record.shopperId);
-      }
+      insertConsentLocked(record);
       shoppers.add(record.shopperId);
     }
     for (const draft of audit) appendAuditLocked(draft);
     const [first] = shoppers;
     return first === undefined ? {} : consentState(first);
+  });
+
+  // BEGIN IMMEDIATE: the check of the expected state and the write are one step for every writer.
+  const appendConsentLapses = db.transaction((lapses: readonly ConsentLapseWrite[]): ConsentRecord[] => {
+    const appended: ConsentRecord[] = [];
+    for (const { record, expected, audit } of lapses) {
+      const row = get('SELECT granted, text_version, at_ms FROM consent_state WHERE shopper_id = ? AND purpose = ?', record.shopperId, record.purpose);
+      if (row === undefined || num(row.granted) !== 1 || String(row.text_version) !== expected.textVersion || num(row.at_ms) !== expected.atMs) continue;
+      insertConsentLocked(record);
+      appendAuditLocked(audit);
+      appended.push(record);
+    }
+    return appended;
+  });
+
+  const archiveConsentTexts = db.transaction((texts: readonly ConsentText[], atMs: number): number => {
+    let added = 0;
+    for (const text of texts) {
+      const same = get('SELECT sha256 FROM consent_texts WHERE purpose = ? AND version = ? AND locale = ?', text.purpose, text.version, text.locale);
+      if (same !== undefined && String(same.sha256) !== text.sha256) throw new Error(conflictMessage(text, String(same.sha256)));
+      added += run('INSERT INTO consent_texts (sha256, purpose, version, locale, text, archived_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
+        text.sha256, text.purpose, text.version, text.locale, text.text, atMs);
+    }
+    return added;
+  });
+
+  const rebuildConsentState = db.transaction((): number => {
+    run(CLEAR_CONSENT_STATE);
+    return run(REBUILD_CONSENT_STATE);
   });
 
   const recordPromotion = db.transaction((draft: Parameters<Store['recordPromotion']>[0]) => {
@@ -186,8 +223,9 @@ export function openSqliteStore(path: string): Store {
     },
     async createShopper(s) {
       run(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, country, birth_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
+        s.country ?? null, s.birthYear ?? null,
       );
     },
     async findShopperByTokenHash(tokenHash) {
@@ -242,6 +280,27 @@ export function openSqliteStore(path: string): Store {
     },
     async getConsentState(shopperId) {
       return consentState(shopperId);
+    },
+    async appendConsentLapses(lapses) {
+      const checked = lapses.map((lapse) => ({ ...lapse, audit: parseAuditDraft(lapse.audit) }));
+      return appendConsentLapses.immediate(checked);
+    },
+    async listConsentLapseCandidates(query) {
+      const { sql, params } = lapseCandidateStatement(query, 'question');
+      return all(sql, ...params).map(toLapseCandidate);
+    },
+    async rebuildConsentState() {
+      return rebuildConsentState.immediate();
+    },
+    async archiveConsentTexts(texts, atMs) {
+      return archiveConsentTexts.immediate(texts, atMs);
+    },
+    async getConsentText(sha256) {
+      const row = get('SELECT * FROM consent_texts WHERE sha256 = ?', sha256);
+      return row ? toArchivedText(row) : undefined;
+    },
+    async setShopperAgeFacts(shopperId, facts) {
+      run('UPDATE shoppers SET country = ?, birth_year = ? WHERE id = ?', facts.country, facts.birthYear, shopperId);
     },
     async listConsentRecords(shopperId) {
       return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);

@@ -32,6 +32,8 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     firstName: 'Ada',
     createdAtMs: START_MS,
     erasedAtMs: null,
+    country: null,
+    birthYear: null,
     ...overrides,
   };
 }
@@ -74,6 +76,7 @@ export function aConsent(overrides: Partial<ConsentRecord> & Pick<ConsentRecord,
     clientTimeMs: null,
     channel: 'app',
     previousGranted: null,
+    reason: null,
     ...overrides,
   };
 }
