@@ -19,6 +19,7 @@ import { shopperRoutes } from './routes/shopper-routes.ts';
 import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
+import type { ConsentConfigInput } from './consent/consent-config.ts';
 
 export type AppDeps = {
   store: Store;
@@ -43,6 +44,8 @@ export type AppDeps = {
   zoneArbiter?: ArbiterConfig;
   /** What the privacy notices (TRN-1) state: the controller, the retention windows and epoch-key period in force. Defaults: unconfigured controller, the requirements' windows, a day. */
   transparency?: NoticeConfig;
+  /** The consent text catalog, validity period and age policy (consent/consent-config.ts); the built-in ones by default. */
+  consent?: ConsentConfigInput;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */

@@ -19,6 +19,9 @@ import { sweepZoneStates } from './ingest/resolved-presence.ts';
 import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
 import type { Controller } from './domain/transparency.ts';
 import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
+import { resolveConsentConfig, type ConsentConfigInput } from './consent/consent-config.ts';
+import { createConsentLapseJob, type LapseRunReport } from './consent/lapse-job.ts';
+import { allCatalogTexts } from './domain/consent-texts.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
 // holds no state that another instance would need: everything durable is in the Store.
@@ -52,6 +55,8 @@ export type ServerOptions = {
    * the vicino_retention_audit_entries_total count written for every one.
    */
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
+  /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
+  consent?: ConsentConfigInput;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
@@ -59,6 +64,9 @@ export const ZONE_SWEEP_INTERVAL_MS = 1_000;
 
 /** The retention purge runs at start and then this often: a record outlives its window by at most this much. */
 export const RETENTION_PURGE_INTERVAL_MS = 3_600_000;
+
+/** The consent lapse job runs at start and then this often; in between, the send path reads lapsed grants as withdrawn. */
+export const CONSENT_LAPSE_INTERVAL_MS = 3_600_000;
 
 /** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
 export const FULL_RESYNC_MS = 3_600_000;
@@ -80,6 +88,8 @@ export type RunningServer = {
   bus: ServerBus;
   /** Runs the retention purge now (it also runs at start and hourly). */
   purge(): Promise<PurgeRunReport>;
+  /** Runs the consent lapse job now (it also runs at start and hourly). */
+  lapseConsents(): Promise<LapseRunReport>;
   close(): Promise<void>;
 };
 
@@ -91,6 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
   // Sequence claims outlive the event window by a minute, for clock differences between instances.
   const windows = retentionWindows({ ...options.retention, eventSequencesMs: (eventWindow.pastS + 60) * 1000 });
+  const consent = resolveConsentConfig(options.consent);
   const sealer = createSealer(options.masterKey);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
@@ -133,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   };
   const ingest = createPresenceIngest({
-    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter,
+    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy,
     delivery: { ...notifyAll, close: () => delivery.close() },
   });
 
@@ -166,9 +177,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return run;
   };
 
+  // CON-6, CON-7: lapsed grants become the server's own withdrawals; a presence lapse reaches this resolver
+  // at once and the others through the bus (and the resync, which reads consent_state changes).
+  const lapseJob = createConsentLapseJob({
+    store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
+    onLapsed: async (records) => {
+      const presence = [...new Set(records.filter((r) => r.purpose === 'presence').map((r) => r.shopperId))];
+      for (const shopperId of presence) {
+        await resolver.refresh(shopperId);
+        bus.announce({ type: 'shopper', id: shopperId });
+      }
+      if (presence.length > 0 && (await beacons.sync())) await keys.publishAllConfigs();
+    },
+  });
+  let lapsing: Promise<unknown> = Promise.resolve();
+  const runLapses = (): Promise<LapseRunReport> => {
+    const run = lapseJob.run();
+    lapsing = run;
+    return run;
+  };
+
   let app: FastifyInstance | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
+    // ACC-3: every text of the catalog is archived (insert-if-absent by hash) before any can be answered.
+    await store.archiveConsentTexts(allCatalogTexts(consent.catalog), now());
     await beacons.sync();
     setKeys(await keys.maintain(true));
     await resolver.sync();
@@ -205,6 +238,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Retention (RET-2…4): presence events, idle zone states, delivery records and sequence claims past their
     // windows are deleted at start and then hourly; every purge is audited, a failed one alerts (purge-job.ts).
     timers.push(setInterval(() => void runPurge(), RETENTION_PURGE_INTERVAL_MS));
+    timers.push(setInterval(() => void runLapses(), CONSENT_LAPSE_INTERVAL_MS));
     timers.push(setInterval(() => {
       resolver.rollInSlices()
         .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
@@ -215,7 +249,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timers.push(setInterval(() => {
       if (sweeping) return;
       sweeping = true;
-      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter }, now())
+      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy }, now())
         .catch((error: Error) => logger.error({ err: error.message }, 'zone arbiter sweep failed'))
         .finally(() => {
           sweeping = false;
@@ -227,6 +261,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
+      consent,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {
@@ -241,16 +276,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? 'localhost' : options.http.host;
   logger.info({ port, store: store.kind, instanceId }, 'server listening');
   void runPurge();
+  void runLapses();
 
   let closed = false;
   const running: RunningServer = {
     app, url: `http://${host}:${port}`, port, store, metrics, resolver, beacons, keys, delivery, ingest, mqtt, bus,
     purge: runPurge,
+    lapseConsents: runLapses,
     async close() {
       if (closed) return;
       closed = true;
       for (const timer of timers) clearInterval(timer);
       await purging;
+      await lapsing;
       await delivery.close();
       await app!.close();
       await mqtt.close();

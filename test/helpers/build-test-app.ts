@@ -9,6 +9,9 @@ import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import { createSealer } from '#server/domain/sealing.ts';
+import { resolveConsentConfig, type ConsentConfigInput } from '#server/consent/consent-config.ts';
+import { createConsentLapseJob, type LapseRunReport } from '#server/consent/lapse-job.ts';
+import { allCatalogTexts } from '#server/domain/consent-texts.ts';
 import { hashToken, loadResolverKeyPair } from '#server/identity.ts';
 import { createEpochKeyService } from '#server/keys/epoch-keys.ts';
 import { createMetrics } from '#server/metrics.ts';
@@ -54,6 +57,8 @@ export type TestAppOptions = {
   delivery?: { resendAfterMs?: number; sweepMs?: number };
   epochRotationS?: number;
   publicMqttUrl?: string;
+  /** The consent text catalog, validity and age policy; the built-in ones otherwise. */
+  consent?: ConsentConfigInput;
 };
 
 export type TestApp = {
@@ -66,6 +71,8 @@ export type TestApp = {
   /** Every message the app announced to other server instances. */
   announced: BusMessage[];
   logs: LogSink;
+  /** Runs the consent lapse job once at the clock's now, as the server does at start and hourly. */
+  lapseConsents(): Promise<LapseRunReport>;
   close(): Promise<void>;
 };
 
@@ -90,7 +97,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const adminToken = randomBytes(24).toString('base64url');
   /** What the app told other server instances (server-bus.ts). */
   const announced: BusMessage[] = [];
-  // As startServer does it: live keys first, then every consenting shopper already in the store.
+  // As startServer does it: the consent texts archived, live keys, then every consenting shopper already in the store.
+  const consent = resolveConsentConfig(options.consent);
+  await store.archiveConsentTexts(allCatalogTexts(consent.catalog), now());
   await beacons.sync();
   const live = await keys.maintain(true);
   resolver.setKeys(live);
@@ -102,11 +111,22 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminTokenHash: hashToken(adminToken),
     announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
+    consent,
   };
   const app = await buildApp(deps);
+  const lapseJob = createConsentLapseJob({
+    store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
+    onLapsed: async (records) => {
+      for (const shopperId of new Set(records.filter((r) => r.purpose === 'presence').map((r) => r.shopperId))) {
+        await resolver.refresh(shopperId);
+        announced.push({ type: 'shopper', id: shopperId });
+      }
+    },
+  });
   let closed = false;
   return {
     app, deps, adminToken, clock, published, announced, logs,
+    lapseConsents: () => lapseJob.run(),
     async close() {
       if (closed) return;
       closed = true;
@@ -135,15 +155,26 @@ export type RegisteredShopper = {
   tokens: AppTokenSource;
 };
 
-/** Registers a shopper as the app does: a fresh X25519 key pair, only its public half sent. */
+/** An adult's birth year, the default of registerShopper: old enough for P2 and P4 anywhere (CON-7). */
+export const ADULT_BIRTH_YEAR = 1990;
+
+/**
+ * Registers a shopper as the app does: a fresh X25519 key pair, only its public half sent. An adult in
+ * Italy unless told otherwise; null leaves country or birth year out.
+ */
 export async function registerShopper(
   app: FastifyInstance,
-  options: { firstName?: string; rotationExponent?: number; locale?: string } = {},
+  options: { firstName?: string; rotationExponent?: number; locale?: string; country?: string | null; birthYear?: number | null } = {},
 ): Promise<RegisteredShopper> {
   const identity = createAppIdentity();
+  const country = options.country === undefined ? 'IT' : options.country;
+  const birthYear = options.birthYear === undefined ? ADULT_BIRTH_YEAR : options.birthYear;
   const response = await app.inject({
     method: 'POST', url: '/v1/shoppers',
-    payload: { appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en-GB', firstName: options.firstName, rotationExponent: options.rotationExponent },
+    payload: {
+      appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en-GB', firstName: options.firstName, rotationExponent: options.rotationExponent,
+      ...(country === null ? {} : { country }), ...(birthYear === null ? {} : { birthYear }),
+    },
   });
   const body = expectStatus<{ shopperId: string; token: string; rotationExponent: number; resolverPublicKey: string }>(response, 201);
   return { ...body, identity, tokens: identity.bind(body.resolverPublicKey, body.rotationExponent) };
