@@ -18,16 +18,16 @@ export function lapseCandidateStatement(query: LapseCandidateQuery, placeholders
   };
   const collate = placeholders === 'numbered' ? ' COLLATE "C"' : '';
   const after = query.after ?? { shopperId: '', purpose: '' };
+  // Placeholders are numbered as they are made: make them in the order they appear in the text ('?' is positional).
+  const afterKey = `(c.shopper_id${collate} > ${p(after.shopperId)}${collate} OR (c.shopper_id = ${p(after.shopperId)} AND c.purpose${collate} > ${p(after.purpose)}${collate}))`;
+  const old = `c.at_ms < ${p(query.grantedBeforeMs)}`;
   const superseded = PURPOSES.map((purpose) => `(c.purpose = ${p(purpose)} AND c.text_version <> ${p(query.currentVersions[purpose])})`).join(' OR ');
   const gated = query.ageGated.purposes.length === 0 ? '' :
     ` OR (c.purpose IN (${query.ageGated.purposes.map((purpose) => p(purpose)).join(', ')}) AND (s.birth_year IS NULL OR s.birth_year > ${p(query.ageGated.bornAfterYear)}))`;
-  const afterShopper = p(after.shopperId);
   const sql = `SELECT c.shopper_id, c.purpose, c.text_version, c.at_ms, s.country, s.birth_year, r.text_sha256, r.locale
     FROM consent_state c JOIN shoppers s ON s.id = c.shopper_id
     JOIN consent_records r ON r.shopper_id = c.shopper_id AND r.seq = (SELECT MAX(r2.seq) FROM consent_records r2 WHERE r2.shopper_id = c.shopper_id AND r2.purpose = c.purpose)
-    WHERE c.granted = 1 AND s.erased_at_ms IS NULL
-      AND (c.shopper_id${collate} > ${afterShopper}${collate} OR (c.shopper_id = ${p(after.shopperId)} AND c.purpose${collate} > ${p(after.purpose)}${collate}))
-      AND (c.at_ms < ${p(query.grantedBeforeMs)} OR ${superseded}${gated})
+    WHERE c.granted = 1 AND s.erased_at_ms IS NULL AND ${afterKey} AND (${old} OR ${superseded}${gated})
     ORDER BY c.shopper_id${collate}, c.purpose${collate} LIMIT ${p(query.limit)}`;
   return { sql, params };
 }
