@@ -51,7 +51,8 @@ export function createConsentLapseJob(deps: ConsentLapseJobDeps): ConsentLapseJo
       let after: { shopperId: string; purpose: Purpose } | undefined;
       for (;;) {
         const candidates: LapseCandidate[] = await store.listConsentLapseCandidates({
-          currentVersions: policy.currentVersions, grantedBeforeMs: atMs - policy.validityMs,
+          // A grant is expired once validityMs has passed (grantLapse): at or before atMs − validityMs.
+          currentVersions: policy.currentVersions, grantedBeforeMs: atMs - policy.validityMs + 1,
           ageGated: { purposes: AGE_GATED_PURPOSES, bornAfterYear: latestSafeBirthYear(agePolicy, atMs) }, after, limit: batchLimit,
         });
         report.checked += candidates.length;
