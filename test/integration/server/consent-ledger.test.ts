@@ -6,6 +6,8 @@ import type { PurposeStatusView } from '#server/domain/consent-lapse.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { counterValue } from '#server/metrics.ts';
+import { resolveConsentConfig } from '#server/consent/consent-config.ts';
+import { createConsentLapseJob } from '#server/consent/lapse-job.ts';
 import { aCampaign, DAY_MS, generousCaps, START_MS } from '#test/helpers/builders.ts';
 import {
   bearer, buildTestApp, expectStatus, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp, type TestAppOptions,
@@ -280,7 +282,36 @@ describe('the age gate (CON-7)', () => {
   });
 });
 
-describe('the lapse job across instances', () => {
+describe('the lapse job', () => {
+  const jobOver = (t: TestApp, store: Pick<Store, 'listConsentLapseCandidates' | 'appendConsentLapses' | 'appendAudit'>, batchLimit?: number) => {
+    const consent = resolveConsentConfig({ catalog: withNewPromotionsVersion });
+    return createConsentLapseJob({
+      store, policy: () => consent.policy, agePolicy: consent.agePolicy, now: t.deps.now, logger: t.deps.logger.child({ component: 'consent' }), metrics: t.deps.metrics, batchLimit,
+    });
+  };
+
+  it('works through every page of candidates in small batches', async () => {
+    const t = await anApp();
+    const shoppers = await Promise.all(Array.from({ length: 5 }, () => registerShopper(t.app)));
+    for (const shopper of shoppers) await grant(t.app, shopper.token, { presence: true, promotions: true });
+    const run = await jobOver(t, t.deps.store, 2).run();
+    expect(run).toMatchObject({ checked: 5, lapsed: { 'text-superseded': 5 } });
+  });
+
+  it('raises an alert when a run fails, and the next run does what it missed', async () => {
+    const t = await anApp();
+    const ada = await registerShopper(t.app);
+    await grant(t.app, ada.token, { presence: true, promotions: true });
+    const failing = { ...t.deps.store, appendConsentLapses: async () => Promise.reject(new Error('database unavailable')) };
+    const report = await jobOver(t, failing).run();
+    expect(report).toMatchObject({ failed: 'database unavailable', lapsed: { 'text-superseded': 0 } });
+    expect(await counterValue(t.deps.metrics.consentLapseFailures)).toBe(1);
+    const alerts = t.logs.lines().filter((line) => line.level === 50 && line.component === 'consent');
+    expect(alerts).toEqual([expect.objectContaining({ alert: 'consent', err: 'database unavailable', msg: 'consent lapse run failed; the next run retries' })]);
+    expect(t.logs.text()).not.toContain(ada.shopperId);
+    expect((await jobOver(t, t.deps.store).run()).lapsed['text-superseded']).toBe(1);
+  });
+
   it('appends each lapse once when two deployments run it at the same moment', async () => {
     const { first, redeploy } = await redeployable();
     const shoppers = await Promise.all(Array.from({ length: 5 }, () => registerShopper(first.app)));
