@@ -62,3 +62,21 @@ export const REBUILD_CONSENT_STATE = `INSERT INTO consent_state (shopper_id, pur
 /** The archived text already holding this (purpose, version, locale) under another hash: a text edited without a new version. */
 export const conflictMessage = (text: { purpose: string; version: string; locale: string; sha256: string }, archived: string): string =>
   `consent text ${text.purpose} ${text.version} ${text.locale} changed (archived sha256 ${archived}, now ${text.sha256}): publish a changed text as a new version`;
+
+/** The ledger's last record per (shopper, purpose), as state columns: what consent_state must equal. */
+const DERIVED_STATE = `SELECT r.shopper_id, r.purpose, r.granted, r.text_version, r.server_time_ms AS at_ms FROM consent_records r
+  WHERE r.seq = (SELECT MAX(r2.seq) FROM consent_records r2 WHERE r2.shopper_id = r.shopper_id AND r2.purpose = r.purpose)`;
+
+/** Pairs whose consent_state row differs from the ledger, or exists on one side only; one placeholder: the limit. */
+export function consentDriftStatement(placeholders: Placeholders): string {
+  const limit = placeholders === 'numbered' ? '$1' : '?';
+  const collate = placeholders === 'numbered' ? ' COLLATE "C"' : '';
+  return `WITH derived AS (${DERIVED_STATE})
+    SELECT shopper_id, purpose FROM (
+      SELECT d.shopper_id, d.purpose FROM derived d LEFT JOIN consent_state c ON c.shopper_id = d.shopper_id AND c.purpose = d.purpose
+        WHERE c.shopper_id IS NULL OR c.granted <> d.granted OR c.text_version <> d.text_version OR c.at_ms <> d.at_ms
+      UNION
+      SELECT c.shopper_id, c.purpose FROM consent_state c LEFT JOIN derived d ON d.shopper_id = c.shopper_id AND d.purpose = c.purpose
+        WHERE d.shopper_id IS NULL
+    ) AS drift ORDER BY shopper_id${collate}, purpose${collate} LIMIT ${limit}`;
+}

@@ -6,7 +6,7 @@ import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts'
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { CLEAR_CONSENT_STATE, conflictMessage, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
+import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, bit, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { ConsentLapseWrite, PromotionDraft, RecordPromotionResult, Store, StoreCounts } from './store.ts';
@@ -318,6 +318,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         await q(CLEAR_CONSENT_STATE);
         return (await q(REBUILD_CONSENT_STATE)).rowCount ?? 0;
       });
+    },
+    async findConsentStateDrift(limit) {
+      return (await rows(consentDriftStatement('numbered'), limit)).map((r) => ({ shopperId: String(r.shopper_id), purpose: r.purpose as Purpose }));
     },
     async archiveConsentTexts(texts, atMs) {
       return transaction(async (q) => {

@@ -8,7 +8,7 @@ import { type ConsentRecord, type ConsentState, type Purpose } from '../domain/c
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { CLEAR_CONSENT_STATE, conflictMessage, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
+import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { b64, num, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toGateway, toGatewaySettings, toLinkedBeacon, toPromotion, toShopper, toStoreBeacon, unb64, type Row } from './rows.ts';
 import type { ConsentLapseWrite, SequenceClaim, Store, StoreCounts } from './store.ts';
@@ -291,6 +291,9 @@ export function openSqliteStore(path: string): Store {
     },
     async rebuildConsentState() {
       return rebuildConsentState.immediate();
+    },
+    async findConsentStateDrift(limit) {
+      return all(consentDriftStatement('question'), limit).map((r) => ({ shopperId: String(r.shopper_id), purpose: r.purpose as Purpose }));
     },
     async archiveConsentTexts(texts, atMs) {
       return archiveConsentTexts.immediate(texts, atMs);

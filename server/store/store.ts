@@ -183,6 +183,8 @@ export interface Store {
    * last record again, in one transaction. Returns how many state rows it wrote.
    */
   rebuildConsentState(): Promise<number>;
+  /** Up to limit (shopper, purpose) pairs whose consent_state differs from what the ledger rebuilds, by shopper and purpose; none when they agree. */
+  findConsentStateDrift(limit: number): Promise<{ shopperId: string; purpose: Purpose }[]>;
 
   /** Archives consent texts not yet archived (by hash); an archived text is never changed. Throws if a (purpose, version, locale) is archived with another text. Returns how many were new. */
   archiveConsentTexts(texts: readonly ConsentText[], atMs: number): Promise<number>;

@@ -525,6 +525,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           expect(await Promise.all(shoppers.map((s) => store.getConsentState(s.id)))).toEqual(states);
         }), { numRuns: 12 });
       });
+
+      it('finds no drift between the state and the ledger when every change went through the port, before and after a rebuild', async () => {
+        const shopper = await givenShopper({ presence: true, analytics: false });
+        await store.appendConsentLapses([lapseWrite(shopper.id, 'presence', { textVersion: '2030-01', atMs: START_MS }, 'expired', START_MS + DAY_MS)]);
+        expect(await store.findConsentStateDrift(100)).toEqual([]);
+        await store.rebuildConsentState();
+        expect(await store.findConsentStateDrift(100)).toEqual([]);
+        expect(await store.getConsentState(shopper.id)).toMatchObject({ presence: { granted: false, atMs: START_MS + DAY_MS }, analytics: { granted: false } });
+      });
     });
 
     describe('campaigns', () => {
