@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,6 +18,15 @@ describe('the digital-consent age per country (GDPR art. 8)', () => {
     expect(requiredAge(DEFAULT_AGE_POLICY, 'BE')).toBe(13);
     expect(requiredAge(DEFAULT_AGE_POLICY, 'US')).toBe(16);
     expect(requiredAge(DEFAULT_AGE_POLICY, null)).toBe(16);
+  });
+
+  it('matches the table documented in docs/consent-ledger.md', () => {
+    const doc = readFileSync(new URL('../../../../docs/consent-ledger.md', import.meta.url), 'utf8');
+    const documented: Record<string, number> = {};
+    for (const [, age, countries] of doc.matchAll(/^\| (1[3-6]) \| ([A-Z, ]+?)(?: —.*)? \|$/gm)) {
+      for (const country of countries!.split(', ')) documented[country] = Number(age);
+    }
+    expect(documented).toEqual(DEFAULT_CONSENT_AGES);
   });
 
   it('keeps every national age within art. 8\'s bounds, 13 to 16', () => {
