@@ -21,6 +21,7 @@ import type { Controller } from './domain/transparency.ts';
 import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
 import { resolveConsentConfig, type ConsentConfigInput } from './consent/consent-config.ts';
 import { createConsentLapseJob, type LapseRunReport } from './consent/lapse-job.ts';
+import { propagateLapses } from './consent/propagate-lapses.ts';
 import { allCatalogTexts } from './domain/consent-texts.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
@@ -181,14 +182,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // at once and the others through the bus (and the resync, which reads consent_state changes).
   const lapseJob = createConsentLapseJob({
     store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
-    onLapsed: async (records) => {
-      const presence = [...new Set(records.filter((r) => r.purpose === 'presence').map((r) => r.shopperId))];
-      for (const shopperId of presence) {
-        await resolver.refresh(shopperId);
-        bus.announce({ type: 'shopper', id: shopperId });
-      }
-      if (presence.length > 0 && (await beacons.sync())) await keys.publishAllConfigs();
-    },
+    onLapsed: propagateLapses({ store, resolver, beacons, keys, announce: (message) => bus.announce(message), logger: logger.child({ component: 'consent' }) }),
   });
   let lapsing: Promise<unknown> = Promise.resolve();
   const runLapses = (): Promise<LapseRunReport> => {

@@ -11,6 +11,7 @@ import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { resolveConsentConfig, type ConsentConfigInput } from '#server/consent/consent-config.ts';
 import { createConsentLapseJob, type LapseRunReport } from '#server/consent/lapse-job.ts';
+import { propagateLapses } from '#server/consent/propagate-lapses.ts';
 import { allCatalogTexts } from '#server/domain/consent-texts.ts';
 import { hashToken, loadResolverKeyPair } from '#server/identity.ts';
 import { createEpochKeyService } from '#server/keys/epoch-keys.ts';
@@ -116,12 +117,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const app = await buildApp(deps);
   const lapseJob = createConsentLapseJob({
     store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
-    onLapsed: async (records) => {
-      for (const shopperId of new Set(records.filter((r) => r.purpose === 'presence').map((r) => r.shopperId))) {
-        await resolver.refresh(shopperId);
-        announced.push({ type: 'shopper', id: shopperId });
-      }
-    },
+    onLapsed: propagateLapses({ store, resolver, beacons, keys, announce: deps.announce, logger: logger.child({ component: 'consent' }) }),
   });
   let closed = false;
   return {

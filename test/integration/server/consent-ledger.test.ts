@@ -10,7 +10,7 @@ import { createConsentLapseJob } from '#server/consent/lapse-job.ts';
 import { aCampaign, DAY_MS, generousCaps, START_MS } from '#test/helpers/builders.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 import {
-  bearer, buildTestApp, expectStatus, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp, type TestAppOptions,
+  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp, type TestAppOptions,
 } from '#test/helpers/build-test-app.ts';
 
 // The consent ledger through the shopper API (CON-3, CON-6, CON-7, ACC-3): texts by locale and by hash,
@@ -194,6 +194,19 @@ describe.each(STORE_KINDS)('the consent ledger (%s)', (storeKind) => {
 
       await grant(t.app, ada.token, { presence: true, promotions: true });
       expect((await me(t, ada)).purposes.presence).toMatchObject({ status: 'granted', grantedAtMs: START_MS + YEAR_MS });
+    });
+
+    it('takes an expired shopper\'s loyalty beacon out of the gateways\' configs when the lapse is written', async () => {
+      const t = await anApp();
+      await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' });
+      const ada = await registerShopper(t.app);
+      await grant(t.app, ada.token, { presence: true });
+      expectStatus(await t.app.inject({ method: 'POST', url: '/v1/me/beacons', headers: bearer(ada.token), payload: { kind: 'ibeacon', uuid: UUID, major: 7, minor: 7 } }), 201);
+      const lastConfig = () => t.published.filter((c) => c.gatewayId === 'gw-1').at(-1)!;
+      expect(lastConfig().registeredBeacons).toHaveLength(1);
+      t.clock.advance(YEAR_MS);
+      expect((await t.lapseConsents()).lapsed.expired).toBe(1);
+      expect(lastConfig().registeredBeacons).toEqual([]);
     });
 
     it('applies a shorter configured validity', async () => {
