@@ -33,6 +33,18 @@ export type ConsentLapseJobDeps = {
   batchLimit?: number;
 };
 
+/** A lapse as the Store appends it: the server's withdrawal, the grant it expects to end, and its audit entry (ACC-1, no personal data). */
+export function lapseWrite(candidate: LapseCandidate, reason: LapseReason, atMs: number): ConsentLapseWrite {
+  return {
+    record: lapseRecord(candidate, reason, randomUUID(), atMs),
+    expected: { textVersion: candidate.textVersion, atMs: candidate.atMs },
+    audit: {
+      atMs, actor: 'system', action: 'consent.changed', subject: candidate.shopperId,
+      details: { purpose: candidate.purpose, granted: false, previousGranted: true, textVersion: candidate.textVersion, channel: 'system', reason },
+    },
+  };
+}
+
 export type ConsentLapseJob = {
   /** One pass; a run asked for while one is going returns that one's report. */
   run(): Promise<LapseRunReport>;
@@ -60,14 +72,7 @@ export function createConsentLapseJob(deps: ConsentLapseJobDeps): ConsentLapseJo
         for (const candidate of candidates) {
           const reason = lapseOf(candidate, policy, agePolicy, atMs);
           if (reason === null) continue;
-          const record = lapseRecord(candidate, reason, randomUUID(), atMs);
-          writes.push({
-            record, expected: { textVersion: candidate.textVersion, atMs: candidate.atMs },
-            audit: {
-              atMs, actor: 'system', action: 'consent.changed', subject: candidate.shopperId,
-              details: { purpose: candidate.purpose, granted: false, previousGranted: true, textVersion: candidate.textVersion, channel: 'system', reason },
-            },
-          });
+          writes.push(lapseWrite(candidate, reason, atMs));
         }
         if (writes.length > 0) {
           const appended = await store.appendConsentLapses(writes);

@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { DEFAULT_ROTATION_EXPONENT } from '#gateway/protocol/index.ts';
 import { ageGate, birthYearRange, COUNTRY_PATTERN, type AgeFacts } from '../domain/age-gate.ts';
 import { currentTexts, findCurrentText } from '../domain/consent-texts.ts';
-import { lapseRecord, purposeStatuses } from '../domain/consent-lapse.ts';
+import { purposeStatuses } from '../domain/consent-lapse.ts';
 import { isGranted, PURPOSES, PurposeSchema, type ConsentRecord } from '../domain/consent.ts';
 import { resolveConsentConfig } from '../consent/consent-config.ts';
+import { lapseWrite } from '../consent/lapse-job.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { hashToken, identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
 import { identityKeyLabel } from '../resolver.ts';
@@ -144,12 +145,8 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const records = await store.listConsentRecords(shopper.id);
     const lapses = PURPOSES.filter((purpose) => isGranted(state, purpose) && !ageGate(consent.agePolicy, facts, purpose, nowMs).allowed).map((purpose) => {
       const grant = records.filter((r) => r.purpose === purpose).at(-1)!;
-      const entry = state[purpose]!;
-      const record = lapseRecord({ shopperId: shopper.id, purpose, textVersion: entry.textVersion, atMs: entry.atMs, textSha256: grant.textSha256, locale: grant.locale, ...facts }, 'age-gate', randomUUID(), nowMs);
-      return {
-        record, expected: { textVersion: entry.textVersion, atMs: entry.atMs },
-        audit: { atMs: nowMs, actor: 'system', action: 'consent.changed', subject: shopper.id, details: { purpose, granted: false, previousGranted: true, textVersion: entry.textVersion, channel: 'system', reason: 'age-gate' } },
-      };
+      const { textVersion, atMs } = state[purpose]!;
+      return lapseWrite({ shopperId: shopper.id, purpose, textVersion, atMs, textSha256: grant.textSha256, locale: grant.locale, ...facts }, 'age-gate', nowMs);
     });
     if (lapses.length > 0) {
       await store.appendConsentLapses(lapses);
