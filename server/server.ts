@@ -108,7 +108,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
   const beacons = createBeaconService({ store, sealer, digestKey: deriveBeaconDigestKey(options.masterKey), now, logger: logger.child({ component: 'beacons' }) });
-  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });
+  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, consentPolicy: consent.policy });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
   // The bus and the key service publish through MQTT, which connects below; until then nothing is published.
   const link: { mqtt?: MqttIngress } = {};

@@ -117,5 +117,8 @@ export const consentPolicyOf = (catalog: ConsentCatalog, validityMs: number = DE
   currentVersions: currentVersions(catalog), validityMs,
 });
 
+/** The built-in catalog's policy with a 12-month validity: the default of every send-path check. */
+export const DEFAULT_CONSENT_POLICY: ConsentPolicy = consentPolicyOf(DEFAULT_CONSENT_CATALOG);
+
 /** The built-in catalog's current texts in English (the privacy notice and the record of processing cite them). */
 export const CURRENT_CONSENT_TEXTS: Record<Purpose, ConsentText> = currentTexts(DEFAULT_CONSENT_CATALOG);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decide, type ResolvedPresence } from '../domain/decision.ts';
 import { activeConsent, isGranted, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
-import { consentPolicyOf, DEFAULT_CONSENT_CATALOG } from '../domain/consent-texts.ts';
+import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import { buildPromotion } from '../domain/promotion.ts';
 import {
   arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState, type ZoneTransition,
@@ -46,7 +46,6 @@ export type ResolvedPresenceDeps = {
   consentPolicy?: ConsentPolicy;
 };
 
-const DEFAULT_CONSENT_POLICY = consentPolicyOf(DEFAULT_CONSENT_CATALOG);
 
 type Trigger = ResolvedPresence;
 

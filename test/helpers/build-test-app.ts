@@ -83,6 +83,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logs = options.logSink ?? createLogSink();
   const logger = logs.logger;
   const store = options.store ?? openSqliteStore(':memory:');
+  const consent = resolveConsentConfig(options.consent);
   const masterKey = options.masterKey ?? randomBytes(32);
   const sealer = createSealer(masterKey);
   const metrics = createMetrics();
@@ -94,12 +95,11 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     publishConfig: async (config) => void published.push(config),
     registeredBeacons: (storeKeys) => beacons.registeredBeacons(storeKeys),
   });
-  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery });
+  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery, consentPolicy: consent.policy });
   const adminToken = randomBytes(24).toString('base64url');
   /** What the app told other server instances (server-bus.ts). */
   const announced: BusMessage[] = [];
   // As startServer does it: the consent texts archived, live keys, then every consenting shopper already in the store.
-  const consent = resolveConsentConfig(options.consent);
   await store.archiveConsentTexts(allCatalogTexts(consent.catalog), now());
   await beacons.sync();
   const live = await keys.maintain(true);

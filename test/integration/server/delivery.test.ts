@@ -197,6 +197,17 @@ describe('WebSocket delivery', () => {
     expect(await pendingIds(shopper.shopperId)).toEqual([]);
   });
 
+  it('sends nothing pending once the promotions grant has lapsed, before the lapse job has written it (CON-6)', async () => {
+    const shopper = await givenConsentingShopper();
+    t.clock.advance(365 * 86_400_000 - 60_000);
+    const pending = await givenPendingPromotion(shopper.shopperId);
+    t.clock.advance(120_000);
+    const app = await connect(shopper.token);
+    await app.roundTrip();
+    expect(app.frames.map((f) => f.type)).toEqual(['hello', 'pong']);
+    expect(await pendingIds(shopper.shopperId)).toEqual([pending.id]);
+  });
+
   it('forgets a connection when the app closes it', async () => {
     const shopper = await givenConsentingShopper();
     const app = await connect(shopper.token);
