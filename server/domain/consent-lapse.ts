@@ -25,7 +25,13 @@ export type LapseCandidate = {
 export function lapseOf(candidate: LapseCandidate, policy: ConsentPolicy, agePolicy: AgePolicy, nowMs: number): LapseReason | null {
   const gate = ageGate(agePolicy, { country: candidate.country, birthYear: candidate.birthYear }, candidate.purpose, nowMs);
   if (!gate.allowed) return 'age-gate';
-  return grantLapse({ granted: true, textVersion: candidate.textVersion, atMs: candidate.atMs }, candidate.purpose, policy, nowMs);
+  const lapse = grantLapse({ granted: true, textVersion: candidate.textVersion, atMs: candidate.atMs }, candidate.purpose, policy, nowMs);
+  // A version this catalog does not hold was published by a newer deployment (instances updated one by one):
+  // it is not this instance's to withdraw as superseded. Its send path still reads it as not granted (fail closed).
+  if (lapse === 'text-superseded' && policy.knownVersions !== undefined && !policy.knownVersions[candidate.purpose].includes(candidate.textVersion)) {
+    return nowMs - candidate.atMs >= policy.validityMs ? 'expired' : null;
+  }
+  return lapse;
 }
 
 /** The server's withdrawal record for a lapse: it names the text whose grant ended. */

@@ -115,6 +115,7 @@ export const DEFAULT_CONSENT_VALIDITY_MS = 365 * 86_400_000;
 /** The rule a grant must satisfy to count, from a catalog and a validity period. */
 export const consentPolicyOf = (catalog: ConsentCatalog, validityMs: number = DEFAULT_CONSENT_VALIDITY_MS): ConsentPolicy => ({
   currentVersions: currentVersions(catalog), validityMs,
+  knownVersions: Object.fromEntries(PURPOSES.map((purpose): [Purpose, readonly string[]] => [purpose, catalog[purpose].map((v) => v.version)])) as Record<Purpose, readonly string[]>,
 });
 
 /** The built-in catalog's policy with a 12-month validity: the default of every send-path check. */

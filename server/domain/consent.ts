@@ -61,7 +61,12 @@ export const isGranted = (state: ConsentState, purpose: Purpose): boolean => sta
  * it is younger than validityMs. The lapse job writes the withdrawal records; until it has run, the send
  * path applies the same rule through activeConsent, so a lapsed grant is never used in between.
  */
-export type ConsentPolicy = { currentVersions: Record<Purpose, string>; validityMs: number };
+export type ConsentPolicy = {
+  currentVersions: Record<Purpose, string>;
+  validityMs: number;
+  /** Every version the catalog holds, per purpose; a version outside it came from a newer deployment (see consent-lapse.ts). */
+  knownVersions?: Record<Purpose, readonly string[]>;
+};
 
 /** Why a grant no longer counts under the policy at nowMs, or null if it does (or is not a grant). */
 export function grantLapse(state: PurposeState | undefined, purpose: Purpose, policy: ConsentPolicy, nowMs: number): 'text-superseded' | 'expired' | null {

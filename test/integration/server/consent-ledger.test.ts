@@ -333,6 +333,15 @@ describe.each(STORE_KINDS)('the consent ledger (%s)', (storeKind) => {
       expect((await jobOver(t, t.deps.store).run()).lapsed['text-superseded']).toBe(1);
     });
 
+    it('never withdraws a grant of a version its catalog does not hold yet (instances updated one by one)', async () => {
+      const { first, redeploy } = await redeployable();
+      const ada = await registerShopper(first.app);
+      const next = await redeploy({ catalog: withNewPromotionsVersion });
+      expectStatus(await answer(next, ada, (await texts(next)).find((x) => x.purpose === 'promotions')!), 200);
+      expect((await first.lapseConsents()).lapsed).toEqual({ 'text-superseded': 0, expired: 0, 'age-gate': 0 });
+      expect((await next.deps.store.getConsentState(ada.shopperId)).promotions).toMatchObject({ granted: true, textVersion: '2027-02-01' });
+    });
+
     it('appends each lapse once when two deployments run it at the same moment', async () => {
       const { first, redeploy } = await redeployable();
       const shoppers = await Promise.all(Array.from({ length: 5 }, () => registerShopper(first.app)));

@@ -41,6 +41,15 @@ describe('lapseOf (what the lapse job withdraws)', () => {
     expect(lapseOf({ ...young, purpose: 'presence', textVersion: 'v2' }, policy, DEFAULT_AGE_POLICY, START_MS)).toBeNull();
   });
 
+  it('leaves alone a grant on a version its catalog does not know (a newer deployment\'s), unless it expired', () => {
+    const known: ConsentPolicy = { ...policy, knownVersions: Object.fromEntries(PURPOSES.map((p) => [p, ['v1', 'v2']])) as Record<Purpose, string[]> };
+    expect(lapseOf(aCandidate({ textVersion: 'v1' }), known, DEFAULT_AGE_POLICY, START_MS)).toBe('text-superseded');
+    expect(lapseOf(aCandidate({ textVersion: 'v3' }), known, DEFAULT_AGE_POLICY, START_MS)).toBeNull();
+    expect(lapseOf(aCandidate({ textVersion: 'v3' }), known, DEFAULT_AGE_POLICY, START_MS + YEAR_MS)).toBe('expired');
+    // The send path stays closed for it all the same.
+    expect(activeConsent({ presence: { granted: true, textVersion: 'v3', atMs: START_MS } }, known, START_MS).presence?.granted).toBe(false);
+  });
+
   it('writes the lapse as the server\'s withdrawal of the text that was granted', () => {
     expect(lapseRecord(aCandidate({ textVersion: 'v1' }), 'text-superseded', 'cr-1', START_MS + DAY_MS)).toEqual({
       id: 'cr-1', shopperId, purpose: 'presence', granted: false, textVersion: 'v1', textSha256: 'c'.repeat(64), locale: 'it',
