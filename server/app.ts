@@ -22,6 +22,7 @@ import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import { rightsRoutes } from './routes/rights-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
+import type { ConsentConfigInput } from './consent/consent-config.ts';
 
 export type AppDeps = {
   store: Store;
@@ -50,6 +51,8 @@ export type AppDeps = {
   transparency?: NoticeConfig;
   /** How long an app credential is valid from its issue (server/auth/app-credential.ts DEFAULT_APP_TOKEN_MAX_AGE_MS, 180 days, by default). */
   appTokenMaxAgeMs?: number;
+  /** The consent text catalog, validity period and age policy (consent/consent-config.ts); the built-in ones by default. */
+  consent?: ConsentConfigInput;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */

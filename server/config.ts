@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTROLLER_CONTACT_UNSET, CONTROLLER_NAME_UNSET } from './domain/transparency.ts';
+import { checkConsentAge, GDPR_DEFAULT_CONSENT_AGE, parseAgeByCountry } from './domain/age-gate.ts';
 
 // The server's configuration, from the environment. Every problem is listed at once.
 
@@ -44,6 +45,22 @@ export const ServerEnvSchema = z.object({
   /** Days an app credential is valid from its issue; then the app rotates it (POST /v1/me/token, with a request proof). */
   APP_TOKEN_MAX_AGE_DAYS: z.coerce.number().int('APP_TOKEN_MAX_AGE_DAYS must be whole days').min(1, 'APP_TOKEN_MAX_AGE_DAYS must be at least 1')
     .max(3650, 'APP_TOKEN_MAX_AGE_DAYS may not exceed 3650').default(180),
+  /** CON-6: days a consent grant counts before it must be renewed; 365 ≈ 12 months, the most allowed. */
+  CONSENT_VALIDITY_DAYS: z.coerce.number().int('CONSENT_VALIDITY_DAYS must be whole days').min(1, 'CONSENT_VALIDITY_DAYS must be at least 1')
+    .max(365, 'CONSENT_VALIDITY_DAYS may not exceed 365 (12 months, CON-6)').default(365),
+  /** CON-7: digital-consent ages overriding the built-in per-country table, as "IT=14,DE=16". */
+  CONSENT_AGE_BY_COUNTRY: z.string().optional().transform((value, context) => {
+    if (value === undefined) return {};
+    const parsed = parseAgeByCountry(value);
+    if (parsed.ok) return parsed.ages;
+    for (const problem of parsed.problems) context.addIssue({ code: 'custom', message: `CONSENT_AGE_BY_COUNTRY: ${problem}` });
+    return z.NEVER;
+  }),
+  /** CON-7: the digital-consent age of a country not in the table (and of an unknown country). */
+  CONSENT_AGE_DEFAULT: z.coerce.number().default(GDPR_DEFAULT_CONSENT_AGE).superRefine((age, context) => {
+    const problem = checkConsentAge(age, 'CONSENT_AGE_DEFAULT');
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof ServerEnvSchema>;

@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { decodeKey, loadServerEnv, storeLocation, type ServerEnv } from './config.ts';
 import { hashToken } from './identity.ts';
+import { DEFAULT_CONSENT_AGES } from './domain/age-gate.ts';
 import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from './secret-files.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
@@ -53,6 +54,10 @@ export async function runServer(environment: Record<string, string | undefined>,
       controller: { name: env.CONTROLLER_NAME, contact: env.CONTROLLER_CONTACT },
       retention: { presenceEventsMs: env.RETENTION_PRESENCE_H * 3_600_000, deliveryRecordsMs: env.RETENTION_DELIVERY_DAYS * 86_400_000 },
       appTokenMaxAgeMs: env.APP_TOKEN_MAX_AGE_DAYS * 86_400_000,
+      consent: {
+        validityMs: env.CONSENT_VALIDITY_DAYS * 86_400_000,
+        agePolicy: { byCountry: { ...DEFAULT_CONSENT_AGES, ...env.CONSENT_AGE_BY_COUNTRY }, defaultAge: env.CONSENT_AGE_DEFAULT },
+      },
     });
   } catch (error) {
     await store?.close();

@@ -53,7 +53,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['what'] as const,
     registers: [registry],
   });
-  return { registry, consentUnreadable, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // Consent lapses (CON-6, CON-7): grants the lapse job withdrew, by reason, and its failed runs — the alert.
+  const consentLapses = new Counter({ name: 'vicino_consent_lapses_total', help: 'Consent grants withdrawn by the lapse job, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  const consentLapseFailures = new Counter({
+    name: 'vicino_consent_lapse_failures_total',
+    help: 'Consent lapse job runs that failed (the next run retries)',
+    registers: [registry],
+  });
+  return { registry, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -20,6 +20,10 @@ import { sweepZoneStates } from './ingest/resolved-presence.ts';
 import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
 import type { Controller } from './domain/transparency.ts';
 import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
+import { resolveConsentConfig, type ConsentConfigInput } from './consent/consent-config.ts';
+import { createConsentLapseJob, type LapseRunReport } from './consent/lapse-job.ts';
+import { propagateLapses } from './consent/propagate-lapses.ts';
+import { allCatalogTexts } from './domain/consent-texts.ts';
 
 // Wires a server instance from already-chosen adapters. It reads no environment (main.ts does) and
 // holds no state that another instance would need: everything durable is in the Store.
@@ -55,6 +59,8 @@ export type ServerOptions = {
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
   /** How long an app credential is valid from its issue; DEFAULT_APP_TOKEN_MAX_AGE_MS (180 days) by default. */
   appTokenMaxAgeMs?: number;
+  /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
+  consent?: ConsentConfigInput;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
@@ -62,6 +68,9 @@ export const ZONE_SWEEP_INTERVAL_MS = 1_000;
 
 /** The retention purge runs at start and then this often: a record outlives its window by at most this much. */
 export const RETENTION_PURGE_INTERVAL_MS = 3_600_000;
+
+/** The consent lapse job runs at start and then this often; in between, the send path reads lapsed grants as withdrawn. */
+export const CONSENT_LAPSE_INTERVAL_MS = 3_600_000;
 
 /** Every shopper is re-read this often; in between, only those whose consent changed (Resolver.syncChangesSince). */
 export const FULL_RESYNC_MS = 3_600_000;
@@ -83,6 +92,8 @@ export type RunningServer = {
   bus: ServerBus;
   /** Runs the retention purge now (it also runs at start and hourly). */
   purge(): Promise<PurgeRunReport>;
+  /** Runs the consent lapse job now (it also runs at start and hourly). */
+  lapseConsents(): Promise<LapseRunReport>;
   close(): Promise<void>;
 };
 
@@ -94,12 +105,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const eventWindow: EventWindow = { ...DEFAULT_EVENT_WINDOW, ...options.eventWindow };
   // Sequence claims outlive the event window by a minute, for clock differences between instances.
   const windows = retentionWindows({ ...options.retention, eventSequencesMs: (eventWindow.pastS + 60) * 1000 });
+  const consent = resolveConsentConfig(options.consent);
   const sealer = createSealer(options.masterKey);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
   const beacons = createBeaconService({ store, sealer, digestKey: deriveBeaconDigestKey(options.masterKey), now, logger: logger.child({ component: 'beacons' }) });
-  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now });
+  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, consentPolicy: consent.policy });
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
   // The bus and the key service publish through MQTT, which connects below; until then nothing is published.
   const link: { mqtt?: MqttIngress } = {};
@@ -138,7 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   };
   const ingest = createPresenceIngest({
-    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter,
+    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy,
     delivery: { ...notifyAll, close: () => delivery.close() },
   });
 
@@ -171,9 +183,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return run;
   };
 
+  // CON-6, CON-7: lapsed grants become the server's own withdrawals; a presence lapse reaches this resolver
+  // at once and the others through the bus (and the resync, which reads consent_state changes).
+  const lapseJob = createConsentLapseJob({
+    store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
+    onLapsed: propagateLapses({ store, resolver, beacons, keys, announce: (message) => bus.announce(message), logger: logger.child({ component: 'consent' }) }),
+  });
+  let lapsing: Promise<unknown> = Promise.resolve();
+  const runLapses = (): Promise<LapseRunReport> => {
+    const run = lapseJob.run();
+    lapsing = run;
+    return run;
+  };
+
   let app: FastifyInstance | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
+    // ACC-3: every text of the catalog is archived (insert-if-absent by hash) before any can be answered.
+    await store.archiveConsentTexts(allCatalogTexts(consent.catalog), now());
     await beacons.sync();
     setKeys(await keys.maintain(true));
     await resolver.sync();
@@ -210,6 +237,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Retention (RET-2…4): presence events, idle zone states, delivery records and sequence claims past their
     // windows are deleted at start and then hourly; every purge is audited, a failed one alerts (purge-job.ts).
     timers.push(setInterval(() => void runPurge(), RETENTION_PURGE_INTERVAL_MS));
+    timers.push(setInterval(() => void runLapses(), CONSENT_LAPSE_INTERVAL_MS));
     timers.push(setInterval(() => {
       resolver.rollInSlices()
         .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
@@ -220,7 +248,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timers.push(setInterval(() => {
       if (sweeping) return;
       sweeping = true;
-      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter }, now())
+      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy }, now())
         .catch((error: Error) => logger.error({ err: error.message }, 'zone arbiter sweep failed'))
         .finally(() => {
           sweeping = false;
@@ -233,6 +261,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
       appTokenMaxAgeMs: options.appTokenMaxAgeMs,
+      consent,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {
@@ -247,16 +276,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? 'localhost' : options.http.host;
   logger.info({ port, store: store.kind, instanceId }, 'server listening');
   void runPurge();
+  void runLapses();
 
   let closed = false;
   const running: RunningServer = {
     app, url: `http://${host}:${port}`, port, store, metrics, resolver, beacons, keys, delivery, ingest, mqtt, bus,
     purge: runPurge,
+    lapseConsents: runLapses,
     async close() {
       if (closed) return;
       closed = true;
       for (const timer of timers) clearInterval(timer);
       await purging;
+      await lapsing;
       await delivery.close();
       await app!.close();
       await mqtt.close();

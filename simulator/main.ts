@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
+import { CONSENT_USAGE, runConsentCommand } from './cli/consent.ts';
 import { runDecodeCommand } from './cli/decode.ts';
 import { ROPA_USAGE, runRopaCommand } from './cli/ropa.ts';
 import { runSchemasCommand, SCHEMAS_USAGE } from './cli/schemas.ts';
@@ -42,6 +43,7 @@ Usage:
                    the Eddystone-EID for an identity key at Unix time T
   vicino bench     run the benchmarks (see docs/benchmarks.md)
   ${AUDIT_USAGE.trimEnd()}
+  ${CONSENT_USAGE.trimEnd()}
   ${ROPA_USAGE.trimEnd()}
   ${SCHEMAS_USAGE.trimEnd()}
 `;
@@ -225,6 +227,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'audit':
         code = await runAuditCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
+        break;
+      case 'consent':
+        code = await runConsentCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
         break;
       case 'ropa':
         code = await runRopaCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });

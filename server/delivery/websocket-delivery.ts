@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { isGranted, PurposeSchema, type ConsentState } from '../domain/consent.ts';
+import { activeConsent, isGranted, PurposeSchema, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
+import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PromotionRecord, Store } from '../store/store.ts';
 import type { Delivery } from './delivery.ts';
@@ -17,7 +18,9 @@ import type { Delivery } from './delivery.ts';
 // covers a promotion listed just before that, and any consent change that does not cancel. If the
 // consent cannot be read, nothing is written: the error is logged (no identifiers) and counted in
 // vicino_consent_unreadable_total{where="delivery"}, and the promotion stays pending, so the sweep or
-// the app's reconnect sends it once the Store answers again (if consent still allows it then).
+// the app's reconnect sends it once the Store answers again (if consent still allows it then). A grant that
+// has lapsed (CON-6: superseded text, past its validity) counts as withdrawn here too, before the lapse job
+// has written it down.
 //
 // CON-4, before the acknowledgement: a consent read that began before a withdrawal committed can answer
 // "granted" after the withdrawal's response has gone out (a slow read, a busy pool). So the consent route
@@ -47,7 +50,9 @@ export type WebSocketDelivery = Delivery & {
   connected(): number;
 };
 
-export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; logger: Logger; now: () => number; resendAfterMs?: number; sweepMs?: number }): WebSocketDelivery {
+export function createWebSocketDelivery(deps: {
+  store: Store; metrics: Metrics; logger: Logger; now: () => number; resendAfterMs?: number; sweepMs?: number; consentPolicy?: ConsentPolicy;
+}): WebSocketDelivery {
   const { store, metrics, logger, now } = deps;
   const resendAfterMs = deps.resendAfterMs ?? 5_000;
   const sockets = new Map<string, Set<WebSocket>>();
@@ -61,7 +66,7 @@ export function createWebSocketDelivery(deps: { store: Store; metrics: Metrics; 
   const consentAllows = async (promotion: PromotionRecord): Promise<boolean> => {
     let consent: ConsentState;
     try {
-      consent = await store.getConsentState(promotion.shopperId);
+      consent = activeConsent(await store.getConsentState(promotion.shopperId), deps.consentPolicy ?? DEFAULT_CONSENT_POLICY, now());
     } catch (error) {
       metrics.consentUnreadable.inc({ where: 'delivery' });
       logger.warn({ err: (error as Error).message }, 'consent unreadable at send time; promotion held back (fail closed)');

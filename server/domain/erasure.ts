@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '#gateway/protocol/index.ts';
+import { exportedConsentRecord } from './shopper-export.ts';
 import type { ConsentRecord, ConsentState } from './consent.ts';
 
 // Erasure (DSR-2, ID-4): everything about the shopper is deleted in one transaction, their sealed
@@ -39,10 +40,7 @@ export type ErasureCounts = {
  * be checked against the proof.
  */
 export function canonicalLedger(records: readonly ConsentRecord[]): string {
-  return canonicalJson(records.map((r) => ({
-    id: r.id, purpose: r.purpose, granted: r.granted, textVersion: r.textVersion, textSha256: r.textSha256, locale: r.locale,
-    serverTimeMs: r.serverTimeMs, clientTimeMs: r.clientTimeMs, channel: r.channel, previousGranted: r.previousGranted,
-  })));
+  return canonicalJson(records.map(exportedConsentRecord));
 }
 
 export function erasureProof(shopperId: string, erasedAtMs: number, records: readonly ConsentRecord[], finalState: ConsentState): ErasureProof {

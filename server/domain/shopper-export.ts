@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConsentChannelSchema, PurposeSchema } from './consent.ts';
+import { ConsentChannelSchema, LapseReasonSchema, PurposeSchema, type ConsentRecord } from './consent.ts';
 import { PromotionMessageSchema } from './promotion.ts';
 import { ZoneStateSchema } from './zone-arbiter.ts';
 
@@ -32,6 +32,11 @@ const ProfileSchema = z
     objectedAtMs: epochMs.nullable(),
     /** Whether the app registered a device secret (only its keyed digest is held; it is not exported). */
     deviceSecretRegistered: z.boolean(),
+    /** CON-7: the age gate's facts, as the shopper gave them: ISO 3166-1 alpha-2 country and birth year. */
+    country: z.string().nullable(),
+    birthYear: z.number().int().nullable(),
+    /** When the app's current credential was issued (registration or its last rotation). */
+    credentialIssuedAtMs: epochMs,
   })
   .strict();
 
@@ -49,6 +54,8 @@ const ConsentRecordSchema = z
     clientTimeMs: epochMs.nullable(),
     channel: ConsentChannelSchema,
     previousGranted: z.boolean().nullable(),
+    /** Why the system withdrew a grant (channel "system", CON-6/7): a superseded text, expiry, or the age gate; null otherwise. */
+    reason: LapseReasonSchema.nullable(),
   })
   .strict();
 
@@ -127,5 +134,13 @@ export function exportCounts(document: ShopperExport): Record<string, number> {
   return {
     consentRecords: document.consents.records.length, presenceEvents: document.presenceEvents.length, zoneStates: document.zoneStates.length,
     promotions: document.promotions.length, beacons: document.beacons.length, audit: document.audit.length,
+  };
+}
+
+/** A consent record as exported: one shape for the export and for the erasure proof's ledger fingerprint (domain/erasure.ts). */
+export function exportedConsentRecord(r: ConsentRecord): ShopperExport['consents']['records'][number] {
+  return {
+    id: r.id, purpose: r.purpose, granted: r.granted, textVersion: r.textVersion, textSha256: r.textSha256, locale: r.locale,
+    serverTimeMs: r.serverTimeMs, clientTimeMs: r.clientTimeMs, channel: r.channel, previousGranted: r.previousGranted, reason: r.reason ?? null,
   };
 }

@@ -3,6 +3,7 @@ import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, ver
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { ArbiterConfig } from '../domain/zone-arbiter.ts';
+import type { ConsentPolicy } from '../domain/consent.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Resolution } from '../domain/resolver-index.ts';
@@ -50,6 +51,8 @@ export type PresenceIngestDeps = {
   eventWindow?: Partial<EventWindow>;
   /** The zone arbiter's margin, hold and staleness (DEFAULT_ARBITER_CONFIG by default). */
   arbiter?: ArbiterConfig;
+  /** CON-6: the current text versions and the validity a grant must meet to count (resolved-presence.ts). */
+  consentPolicy?: ConsentPolicy;
 };
 
 export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
@@ -117,7 +120,7 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS, proximity: event.proximity,
       };
-      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter }, resolved, nowMs);
+      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy }, resolved, nowMs);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
       return outcome(result === 'no-presence' ? 'no-consent' : result);
     },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decide, type ResolvedPresence } from '../domain/decision.ts';
-import { isGranted, type ConsentState } from '../domain/consent.ts';
+import { activeConsent, isGranted, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
+import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import { buildPromotion } from '../domain/promotion.ts';
 import {
   arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState, type ZoneTransition,
@@ -36,7 +37,15 @@ import type { Store, ZoneStateKey } from '../store/store.ts';
 /** 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing not allowed. */
 export type PresenceOutcome = 'no-presence' | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'sent' | 'duplicate';
 
-export type ResolvedPresenceDeps = { store: Store; delivery: Pick<Delivery, 'notify'>; metrics: Metrics; arbiter?: ArbiterConfig };
+export type ResolvedPresenceDeps = {
+  store: Store;
+  delivery: Pick<Delivery, 'notify'>;
+  metrics: Metrics;
+  arbiter?: ArbiterConfig;
+  /** CON-6: a grant on a superseded text or past its validity counts as not granted; the built-in catalog's, 12 months, by default. */
+  consentPolicy?: ConsentPolicy;
+};
+
 
 type Trigger = ResolvedPresence;
 
@@ -55,10 +64,14 @@ const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = { sent: 5,
 const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presence'>[]): Exclude<PresenceOutcome, 'no-presence'> =>
   outcomes.reduce((best, outcome) => (RANK[outcome] > RANK[best] ? outcome : best), 'no-campaign');
 
-/** The Store's consent state, or the Store's error — counted where it was read — if it cannot be read. */
-async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where: 'ingest' | 'sweep'): Promise<ConsentState> {
+/**
+ * The Store's consent state, with lapsed grants (CON-6) read as withdrawn — the lapse job writes them down
+ * hourly, and in between they must not be used — or the Store's error, counted where it was read, if it
+ * cannot be read.
+ */
+async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where: 'ingest' | 'sweep', nowMs: number): Promise<ConsentState> {
   try {
-    return await deps.store.getConsentState(shopperId);
+    return activeConsent(await deps.store.getConsentState(shopperId), deps.consentPolicy ?? DEFAULT_CONSENT_POLICY, nowMs);
   } catch (error) {
     deps.metrics.consentUnreadable.inc({ where });
     throw error;
@@ -68,7 +81,7 @@ async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where:
 export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number): Promise<PresenceOutcome> {
   const { store } = deps;
   const config = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
-  const consent = await readConsent(deps, event.shopperId, 'ingest');
+  const consent = await readConsent(deps, event.shopperId, 'ingest', nowMs);
   if (!isGranted(consent, 'presence')) return 'no-presence';
   await store.recordPresence(event, nowMs);
 
@@ -159,7 +172,7 @@ export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number,
     });
     if (transitions.length === 0) continue;
     changed += 1;
-    const consent = await readConsent(deps, key.shopperId, 'sweep');
+    const consent = await readConsent(deps, key.shopperId, 'sweep', nowMs);
     // P1 withdrawn since: nothing more happens for this shopper (CON-4).
     if (!isGranted(consent, 'presence')) continue;
     const triggers = transitions.map((t): ResolvedPresence => ({

@@ -6,7 +6,7 @@ import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
 import type { ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { objectionRecords } from '../domain/objection.ts';
-import { exportCounts, SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_PATH, shopperExportJsonSchema, type ShopperExport } from '../domain/shopper-export.ts';
+import { exportCounts, exportedConsentRecord, SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_PATH, shopperExportJsonSchema, type ShopperExport } from '../domain/shopper-export.ts';
 import type { AppDeps } from '../app.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { ShopperData, ShopperRecord } from '../store/store.ts';
@@ -45,13 +45,11 @@ export function shopperExport(data: ShopperData, sealer: Sealer, exportedAtMs: n
     profile: {
       shopperId: shopper.id, locale: shopper.locale, firstName: shopper.firstName, registeredAtMs: shopper.createdAtMs, rotationExponent: shopper.rotationExponent,
       restricted: shopper.restricted, objectedAtMs: shopper.objectedAtMs, deviceSecretRegistered: shopper.deviceSecretDigest !== null,
+      country: shopper.country ?? null, birthYear: shopper.birthYear ?? null, credentialIssuedAtMs: shopper.tokenIssuedAtMs,
     },
     consents: {
       state: data.consentState,
-      records: data.consentRecords.map((r) => ({
-        id: r.id, purpose: r.purpose, granted: r.granted, textVersion: r.textVersion, textSha256: r.textSha256, locale: r.locale,
-        serverTimeMs: r.serverTimeMs, clientTimeMs: r.clientTimeMs, channel: r.channel, previousGranted: r.previousGranted,
-      })),
+      records: data.consentRecords.map(exportedConsentRecord),
     },
     presenceEvents: data.presenceEvents.map((e) => ({ eventId: e.eventId, storeId: e.storeId, zoneId: e.zoneId, kind: e.kind, atS: e.atS, dwellS: e.dwellS, receivedAtMs: e.receivedAtMs })),
     zoneStates: data.zoneStates.map((z) => ({ storeId: z.storeId, state: z.state, dueAtMs: z.dueAtMs })),

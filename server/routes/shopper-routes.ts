@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DEFAULT_ROTATION_EXPONENT } from '#gateway/protocol/index.ts';
-import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
-import { PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
+import { ageGate, birthYearRange, COUNTRY_PATTERN, type AgeFacts } from '../domain/age-gate.ts';
+import { currentTexts, findCurrentText } from '../domain/consent-texts.ts';
+import { purposeStatuses } from '../domain/consent-lapse.ts';
+import { isGranted, PURPOSES, PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
+import { resolveConsentConfig } from '../consent/consent-config.ts';
+import { lapseWrite } from '../consent/lapse-job.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { DeviceSecretSchema, deviceSecretDigest, refusedAfterObjection } from '../domain/objection.ts';
 import { identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
@@ -23,8 +27,30 @@ const RegisterSchema = z
     firstName: z.string().trim().min(1).max(40).optional(),
     /** DSR-3: the app's device secret (domain/objection.ts), so an objection survives a reinstall; only its keyed digest is stored. */
     deviceSecret: DeviceSecretSchema.optional(),
+    // CON-7: the age gate's facts, both optional (without a birth year, P2 and P4 cannot be granted).
+    country: z.string().regex(COUNTRY_PATTERN, 'country is an upper-case ISO 3166-1 alpha-2 code, like "IT"').optional(),
+    birthYear: z.number().int('birthYear is a whole year, like 1990').optional(),
   })
   .strict();
+
+// CON-7: the age gate's facts, settable later too; null clears one.
+const AgeFactsSchema = z
+  .object({
+    country: z.string().regex(COUNTRY_PATTERN, 'country is an upper-case ISO 3166-1 alpha-2 code, like "IT"').nullable().optional(),
+    birthYear: z.number().int('birthYear is a whole year, like 1990').nullable().optional(),
+  })
+  .strict()
+  .refine((body) => body.country !== undefined || body.birthYear !== undefined, 'send country, birthYear or both');
+
+const TextsQuerySchema = z.object({ locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'locale is like "en" or "it-IT"').optional() }).strict();
+const Sha256ParamsSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex characters') });
+
+/** A birth year no living shopper can have is a typo: refused, naming the field. */
+function checkBirthYear(birthYear: number | null | undefined, nowMs: number): void {
+  if (birthYear === undefined || birthYear === null) return;
+  const { min, max } = birthYearRange(nowMs);
+  if (birthYear < min || birthYear > max) throw new ApiError('INVALID_BODY', `birthYear must be from ${min} to ${max}`, ['birthYear']);
+}
 
 const ConsentBodySchema = z
   .object({
@@ -44,6 +70,7 @@ export { authenticateShopper };
 
 export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, resolver, now } = deps;
+  const consent = resolveConsentConfig(deps.consent);
 
   app.get('/v1/resolver', async () => ({
     publicKey: deps.resolverKeys.publicKey.toString('hex'),
@@ -52,10 +79,22 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     toleranceWindows: 1,
   }));
 
-  app.get('/v1/consent-texts', async () => ({ texts: Object.values(CURRENT_CONSENT_TEXTS) }));
+  // ACC-3: the current texts in the asked locale (English where one was not written in it), and any text ever shown, by hash.
+  app.get('/v1/consent-texts', async (request) => {
+    const { locale } = parseOrThrow(TextsQuerySchema, request.query, 'INVALID_PARAMS');
+    return { texts: Object.values(currentTexts(consent.catalog, locale)) };
+  });
+
+  app.get('/v1/consent-texts/:sha256', async (request) => {
+    const { sha256 } = parseOrThrow(Sha256ParamsSchema, request.params, 'INVALID_PARAMS');
+    const text = await store.getConsentText(sha256);
+    if (text === undefined) throw new ApiError('NOT_FOUND', `no archived consent text with sha256 ${sha256}`, ['sha256']);
+    return text;
+  });
 
   app.post('/v1/shoppers', async (request, reply) => {
     const body = parseOrThrow(RegisterSchema, request.body);
+    checkBirthYear(body.birthYear, now());
     const appPublicKey = Buffer.from(body.appPublicKey, 'hex');
     let identityKey: Buffer;
     try {
@@ -69,6 +108,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
       id, tokenHash, identityKeySealed: sealer.seal(identityKey, identityKeyLabel(id)), rotationExponent: body.rotationExponent,
       locale: body.locale, firstName: body.firstName ?? null, createdAtMs: now(), erasedAtMs: null,
       deviceSecretDigest: body.deviceSecret === undefined ? null : deviceSecretDigest(deps.deviceSecretDigestKey, body.deviceSecret),
+      country: body.country ?? null, birthYear: body.birthYear ?? null,
     });
     identityKey.fill(0);
     // CON-1: registered but not yet consenting — the resolver does not index this shopper yet.
@@ -80,28 +120,80 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
 
   app.get('/v1/me', async (request) => {
     const shopper = await authenticateShopper(deps, request);
-    return { shopperId: shopper.id, locale: shopper.locale, registeredAtMs: shopper.createdAtMs, consents: await store.getConsentState(shopper.id) };
+    const nowMs = now();
+    const statuses = purposeStatuses(await store.listConsentRecords(shopper.id), consent.policy, nowMs);
+    const texts = currentTexts(consent.catalog, shopper.locale);
+    // CON-6: a purpose that needs re-consent names the text to show.
+    const purposes = Object.fromEntries(PURPOSES.map((purpose) => {
+      const view = statuses[purpose];
+      const { version, sha256, locale } = texts[purpose];
+      return [purpose, view.status === 'needs-reconsent' ? { ...view, currentText: { version, sha256, locale } } : view];
+    }));
+    return {
+      shopperId: shopper.id, locale: shopper.locale, registeredAtMs: shopper.createdAtMs, country: shopper.country ?? null, birthYear: shopper.birthYear ?? null,
+      consents: await store.getConsentState(shopper.id), purposes,
+    };
+  });
+
+  app.patch('/v1/me', async (request) => {
+    const shopper = await authenticateShopper(deps, request);
+    const body = parseOrThrow(AgeFactsSchema, request.body);
+    const nowMs = now();
+    checkBirthYear(body.birthYear, nowMs);
+    const facts: AgeFacts = { country: body.country === undefined ? shopper.country ?? null : body.country, birthYear: body.birthYear === undefined ? shopper.birthYear ?? null : body.birthYear };
+    await store.setShopperAgeFacts(shopper.id, facts);
+    // CON-7: facts that no longer pass the gate end the P2/P4 grants they held, as the lapse job would.
+    const state = await store.getConsentState(shopper.id);
+    const records = await store.listConsentRecords(shopper.id);
+    const lapses = PURPOSES.filter((purpose) => isGranted(state, purpose) && !ageGate(consent.agePolicy, facts, purpose, nowMs).allowed).map((purpose) => {
+      const grant = records.filter((r) => r.purpose === purpose).at(-1)!;
+      const { textVersion, atMs } = state[purpose]!;
+      return lapseWrite({ shopperId: shopper.id, purpose, textVersion, atMs, textSha256: grant.textSha256, locale: grant.locale, ...facts }, 'age-gate', nowMs);
+    });
+    if (lapses.length > 0) {
+      await store.appendConsentLapses(lapses);
+      deps.announce({ type: 'shopper', id: shopper.id });
+    }
+    return { country: facts.country, birthYear: facts.birthYear, consents: await store.getConsentState(shopper.id) };
   });
 
   app.put('/v1/me/consents', async (request) => {
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
     // DSR-3: an objection is permanent; nothing is recorded. (recordPromotion re-checks it atomically.)
-    const refused = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
-    if (refused.length > 0) {
-      const purposes = refused.map((i) => body.decisions[i]!.purpose).join(' and ');
-      throw new ApiError('OBJECTED', `you objected to marketing: ${purposes} can no longer be granted`, refused.map((i) => `decisions.${i}`));
+    const objected = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
+    if (objected.length > 0) {
+      const purposes = objected.map((i) => body.decisions[i]!.purpose).join(' and ');
+      throw new ApiError('OBJECTED', `you objected to marketing: ${purposes} can no longer be granted`, objected.map((i) => `decisions.${i}`));
     }
+    const nowMs = now();
+    const shown = currentTexts(consent.catalog, body.locale);
+    const facts: AgeFacts = { country: shopper.country ?? null, birthYear: shopper.birthYear ?? null };
+    const refused: { purpose: string; requiredAge: number; why: string; field: string }[] = [];
     const records: ConsentDraft[] = body.decisions.map((decision, i) => {
-      const current = CURRENT_CONSENT_TEXTS[decision.purpose];
-      if (decision.textVersion !== current.version || decision.textSha256 !== current.sha256) {
-        throw new ApiError('STALE_CONSENT_TEXT', `decisions.${i}: answers text ${decision.textVersion}, but the current ${decision.purpose} text is ${current.version} (sha256 ${current.sha256}); show it and ask again`, [`decisions.${i}`]);
+      // Any locale of the current version will do; the record keeps the exact text's hash and locale (ACC-3).
+      const text = findCurrentText(consent.catalog, decision.purpose, decision.textVersion, decision.textSha256);
+      if (text === undefined) {
+        const current = shown[decision.purpose];
+        throw new ApiError('STALE_CONSENT_TEXT', `decisions.${i}: answers text ${decision.textVersion} (sha256 ${decision.textSha256}), but the current ${decision.purpose} text is ${current.version} (sha256 ${current.sha256} in ${current.locale}); show it and ask again`, [`decisions.${i}`]);
+      }
+      if (decision.granted) {
+        const gate = ageGate(consent.agePolicy, facts, decision.purpose, nowMs);
+        if (!gate.allowed) refused.push({ purpose: decision.purpose, requiredAge: gate.requiredAge, why: gate.why, field: `decisions.${i}` });
       }
       return {
-        id: randomUUID(), shopperId: shopper.id, purpose: decision.purpose, granted: decision.granted, textVersion: current.version,
-        textSha256: current.sha256, locale: body.locale, serverTimeMs: now(), clientTimeMs: body.clientTimeMs ?? null, channel: 'app',
+        id: randomUUID(), shopperId: shopper.id, purpose: decision.purpose, granted: decision.granted, textVersion: text.version,
+        textSha256: text.sha256, locale: text.locale, serverTimeMs: nowMs, clientTimeMs: body.clientTimeMs ?? null, channel: 'app', reason: null,
       };
     });
+    // CON-7: a P2/P4 grant below the country's digital-consent age (or with no birth year) records nothing. The refusal is audited, without the birth year.
+    if (refused.length > 0) {
+      for (const r of refused) {
+        await store.appendAudit({ atMs: nowMs, actor: 'shopper', action: 'consent.refused', subject: shopper.id, details: { purpose: r.purpose, requiredAge: r.requiredAge, why: r.why } });
+      }
+      const reasons = refused.map((r) => `${r.field}: granting ${r.purpose} needs the shopper to be at least ${r.requiredAge}${facts.country === null ? '' : ` in ${facts.country}`}${r.why === 'unknown-age' ? ' (no birth year given: set it with PATCH /v1/me)' : ''}`);
+      throw new ApiError('AGE_GATE', reasons.join('; '), refused.map((r) => r.field));
+    }
     // ACC-1: one audit entry per answer, written in the same transaction as the record. Each record's
     // previous state is read in that transaction (CON-3), even when a request answers a purpose twice
     // or two requests of this shopper race.

@@ -3,6 +3,7 @@ import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { IOS_REGION_LIMIT, monitoringRegions, sightingEventId, SightingSchema } from '../domain/store-beacons.ts';
 import { DEFAULT_EVENT_WINDOW } from '../ingest/presence-ingest.ts';
 import { processResolvedPresence } from '../ingest/resolved-presence.ts';
+import { resolveConsentConfig } from '../consent/consent-config.ts';
 import type { AppDeps } from '../app.ts';
 import { authenticateShopper } from './shopper-routes.ts';
 
@@ -13,6 +14,7 @@ import { authenticateShopper } from './shopper-routes.ts';
 export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, now } = deps;
   const window = { ...DEFAULT_EVENT_WINDOW, ...deps.eventWindow };
+  const consentPolicy = resolveConsentConfig(deps.consent).policy;
 
   /** The regions to monitor (iOS allows 20 per app): one per UUID + major, widened to the UUID alone past the limit. */
   app.get('/v1/me/regions', async (request) => {
@@ -45,7 +47,7 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
           deps.announce({ type: 'promotion', id: promotion.id });
         },
       },
-      arbiter: deps.zoneArbiter,
+      arbiter: deps.zoneArbiter, consentPolicy,
     }, {
       // Region monitoring gives no range: a sighting claims its zone as 'near'.
       eventId, shopperId: shopper.id, storeId: sighting.storeId, zoneId: beacon.zoneId, kind: sighting.kind, atS: sighting.atS, dwellS: sighting.dwellS, proximity: 'near',

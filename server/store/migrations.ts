@@ -119,7 +119,24 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
-    // Version 11: version 10 is the consent ledger's (another branch).
+    version: 10,
+    name: 'consent ledger',
+    statements: [
+      // ACC-3: every consent text the server has shown, immutable and addressed by the SHA-256 of its exact
+      // UTF-8 text. Rows are only ever inserted (insert-if-absent by hash, at every start); one text per
+      // (purpose, version, locale), so a text changed without a new version is caught at start.
+      `CREATE TABLE consent_texts (sha256 TEXT PRIMARY KEY, purpose TEXT NOT NULL, version TEXT NOT NULL, locale TEXT NOT NULL, text TEXT NOT NULL, archived_at_ms BIGINT NOT NULL)`,
+      `CREATE UNIQUE INDEX consent_texts_version ON consent_texts (purpose, version, locale)`,
+      // CON-6/7: the server's own withdrawals (channel 'system') say why: 'text-superseded', 'expired' or 'age-gate'.
+      `ALTER TABLE consent_records ADD COLUMN reason TEXT`,
+      // The lapse job's one query reads granted rows by purpose, version and age, in key order.
+      `CREATE INDEX consent_state_granted ON consent_state (granted, shopper_id, purpose, text_version, at_ms)`,
+      // CON-7: the age gate's facts. country is ISO 3166-1 alpha-2; birth_year is personal data (never logged).
+      `ALTER TABLE shoppers ADD COLUMN country TEXT`,
+      `ALTER TABLE shoppers ADD COLUMN birth_year INTEGER`,
+    ],
+  },
+  {
     version: 11,
     name: 'data-subject rights',
     statements: [

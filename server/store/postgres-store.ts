@@ -7,12 +7,15 @@ import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/er
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
   toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
-import { APP_TOKEN_HISTORY_LIMIT, type ObjectionResult, type PromotionDraft, type RecordPromotionResult, type ShopperData, type Store, type StoreCounts } from './store.ts';
+import {
+  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PromotionDraft, type RecordPromotionResult, type ShopperData, type Store, type StoreCounts,
+} from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
 // several server instances can share one database. Every check-and-write runs in one READ
@@ -125,6 +128,30 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     return record;
   };
 
+  // Inside a transaction that holds the shopper's row lock: the record, the state it now sets, and (for a
+  // withdrawal of presence or promotions) the cancellation of undelivered promotions (CON-4).
+  const insertConsentLocked = async (q: Query, record: ConsentRecord): Promise<void> => {
+    const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [record.shopperId])).rows[0]?.seq);
+    await q(
+      `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [record.id, record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.textSha256, record.locale,
+        record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : bit(record.previousGranted), seq, record.reason ?? null],
+    );
+    await q(
+      `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+      [record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.serverTimeMs],
+    );
+    if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+      await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
+    }
+  };
+
+  // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
+  const lockShoppers = (q: Query, shopperIds: readonly string[]): Promise<unknown> =>
+    q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
+
   const appendConsent = (drafts: readonly ConsentDraft[], audit: ConsentAudit = []): Promise<ConsentState> =>
     transaction((q) => appendConsentIn(q, drafts, audit));
 
@@ -133,33 +160,35 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // appends the audit drafts (given, or made from the records as stored).
   const appendConsentIn = async (q: Query, drafts: readonly ConsentDraft[], audit: ConsentAudit): Promise<ConsentState> => {
     const shopperIds = [...new Set(drafts.map((draft) => draft.shopperId))];
-    // Locked in one sorted pass, so two multi-shopper appends cannot deadlock.
-    await q('SELECT id FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [shopperIds]);
+    await lockShoppers(q, shopperIds);
     const records: ConsentRecord[] = [];
     for (const draft of drafts) {
-      const seq = num((await q('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = $1', [draft.shopperId])).rows[0]?.seq);
       const before = (await q('SELECT granted FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [draft.shopperId, draft.purpose])).rows[0];
       const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
       records.push(record);
-      await q(
-        `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [record.id, record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.textSha256, record.locale,
-          record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : bit(record.previousGranted), seq],
-      );
-      await q(
-        `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
-        [record.shopperId, record.purpose, bit(record.granted), record.textVersion, record.serverTimeMs],
-      );
-      if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
-        await q(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = $1 AND status = 'pending'`, [record.shopperId]);
-      }
+      await insertConsentLocked(q, record);
     }
     for (const draft of consentAuditDrafts(audit, records)) await appendAuditLocked(q, draft);
     const [first] = shopperIds;
     return first === undefined ? {} : consentState(q, first);
   };
+
+  // Under the shoppers' row locks, which every consent writer takes first: the expected state is read and
+  // replaced with no other writer in between, so a racing instance finds it changed and appends nothing.
+  const appendConsentLapses = (lapses: readonly ConsentLapseWrite[]): Promise<ConsentRecord[]> =>
+    transaction(async (q) => {
+      const checked = lapses.map((lapse) => ({ ...lapse, audit: parseAuditDraft(lapse.audit) }));
+      await lockShoppers(q, [...new Set(checked.map((lapse) => lapse.record.shopperId))]);
+      const appended: ConsentRecord[] = [];
+      for (const { record, expected, audit } of checked) {
+        const [row] = (await q('SELECT granted, text_version, at_ms FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [record.shopperId, record.purpose])).rows;
+        if (row === undefined || num(row.granted) !== 1 || String(row.text_version) !== expected.textVersion || num(row.at_ms) !== expected.atMs) continue;
+        await insertConsentLocked(q, record);
+        await appendAuditLocked(q, audit);
+        appended.push(record);
+      }
+      return appended;
+    });
 
   // DSR-1: REPEATABLE READ, so every statement reads the same snapshot — a consistent export.
   const readShopperData = (shopperId: string): Promise<ShopperData | undefined> =>
@@ -200,7 +229,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       await remove('app_token_history');
       await remove('proof_nonces');
       // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
-      await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL,
+      await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
                restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
       await q('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES ($1, $2, $3, $4, $5)',
         [shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState)]);
@@ -320,9 +349,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       const inserted = await query(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9), $10) RETURNING *`,
-        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs],
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9), $10, $11, $12) RETURNING *`,
+        [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null,
+          s.tokenIssuedAtMs ?? s.createdAtMs, s.country ?? null, s.birthYear ?? null],
       );
       return toShopper(inserted.rows[0]!);
     },
@@ -408,6 +438,42 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     appendConsent,
     async getConsentState(shopperId) {
       return consentState(query, shopperId);
+    },
+    appendConsentLapses,
+    async listConsentLapseCandidates(lapseQuery) {
+      const { sql, params } = lapseCandidateStatement(lapseQuery, 'numbered');
+      return (await rows(sql, ...params)).map(toLapseCandidate);
+    },
+    async rebuildConsentState() {
+      return transaction(async (q) => {
+        // Consent writers (ROW EXCLUSIVE) wait until the rebuild commits; readers go on and see the old state until then.
+        await q('LOCK TABLE consent_records, consent_state IN SHARE ROW EXCLUSIVE MODE');
+        await q(CLEAR_CONSENT_STATE);
+        return (await q(REBUILD_CONSENT_STATE)).rowCount ?? 0;
+      });
+    },
+    async findConsentStateDrift(limit) {
+      return (await rows(consentDriftStatement('numbered'), limit)).map((r) => ({ shopperId: String(r.shopper_id), purpose: r.purpose as Purpose }));
+    },
+    async archiveConsentTexts(texts, atMs) {
+      return transaction(async (q) => {
+        let added = 0;
+        for (const text of texts) {
+          const [same] = (await q('SELECT sha256 FROM consent_texts WHERE purpose = $1 AND version = $2 AND locale = $3', [text.purpose, text.version, text.locale])).rows;
+          if (same !== undefined && String(same.sha256) !== text.sha256) throw new Error(conflictMessage(text, String(same.sha256)));
+          const inserted = await q('INSERT INTO consent_texts (sha256, purpose, version, locale, text, archived_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+            [text.sha256, text.purpose, text.version, text.locale, text.text, atMs]);
+          added += inserted.rowCount ?? 0;
+        }
+        return added;
+      });
+    },
+    async getConsentText(sha256) {
+      const found = await row('SELECT * FROM consent_texts WHERE sha256 = $1', sha256);
+      return found ? toArchivedText(found) : undefined;
+    },
+    async setShopperAgeFacts(shopperId, facts) {
+      await query('UPDATE shoppers SET country = $1, birth_year = $2 WHERE id = $3', [facts.country, facts.birthYear, shopperId]);
     },
     async listConsentRecords(shopperId) {
       return (await rows('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq', shopperId)).map(toConsentRecord);

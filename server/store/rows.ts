@@ -1,5 +1,5 @@
 import { parseAuditDraft, type AuditDetails, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import type { ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import type { ConsentRecord, ConsentState, LapseReason, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { ErasureProof } from '../domain/erasure.ts';
 import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
@@ -47,6 +47,8 @@ export function toShopper(row: Row): ShopperRecord {
     restricted: num(row.restricted) === 1,
     objectedAtMs: numOrNull(row.objected_at_ms),
     deviceSecretDigest: row.device_secret_digest === null || row.device_secret_digest === undefined ? null : String(row.device_secret_digest),
+    country: row.country === null || row.country === undefined ? null : String(row.country),
+    birthYear: numOrNull(row.birth_year),
   };
 }
 
@@ -88,6 +90,7 @@ export function toConsentRecord(row: Row): ConsentRecord {
     clientTimeMs: numOrNull(row.client_time_ms),
     channel: row.channel as ConsentRecord['channel'],
     previousGranted: row.previous_granted === null ? null : num(row.previous_granted) === 1,
+    reason: row.reason === null || row.reason === undefined ? null : (row.reason as LapseReason),
   };
 }
 

@@ -9,12 +9,16 @@ import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/er
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
   toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
-import { APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CredentialRefusal, type ObjectionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts } from './store.ts';
+import {
+  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type ConsentLapseWrite, type CredentialRefusal, type ObjectionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
+} from './store.ts';
+import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
@@ -44,34 +48,69 @@ export function openSqliteStore(path: string): Store {
   };
   const appendAudit = db.transaction(appendAuditLocked);
 
+  // Inside a transaction: the record, the state it now sets, and (for a withdrawal of presence or
+  // promotions) the cancellation of the shopper's undelivered promotions (CON-4).
+  const insertConsentLocked = (record: ConsentRecord): void => {
+    const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', record.shopperId)!.seq);
+    run(
+      `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      record.id, record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.textSha256, record.locale,
+      record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : record.previousGranted ? 1 : 0, seq, record.reason ?? null,
+    );
+    run(
+      `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
+      record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.serverTimeMs,
+    );
+    if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
+      run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, record.shopperId);
+    }
+  };
+
   const appendConsent = db.transaction((drafts: readonly ConsentDraft[], audit: ConsentAudit): ConsentState => {
     const shoppers = new Set<string>();
     const records: ConsentRecord[] = [];
     for (const draft of drafts) {
-      const seq = num(get('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM consent_records WHERE shopper_id = ?', draft.shopperId)!.seq);
       // The state before this record, read inside the (IMMEDIATE) transaction: racing changes of one shopper chain correctly.
       const before = get('SELECT granted FROM consent_state WHERE shopper_id = ? AND purpose = ?', draft.shopperId, draft.purpose);
       const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
       records.push(record);
-      run(
-        `INSERT INTO consent_records (id, shopper_id, purpose, granted, text_version, text_sha256, locale, server_time_ms, client_time_ms, channel, previous_granted, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        record.id, record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.textSha256, record.locale,
-        record.serverTimeMs, record.clientTimeMs, record.channel, record.previousGranted === null ? null : record.previousGranted ? 1 : 0, seq,
-      );
-      run(
-        `INSERT INTO consent_state (shopper_id, purpose, granted, text_version, at_ms) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (shopper_id, purpose) DO UPDATE SET granted = excluded.granted, text_version = excluded.text_version, at_ms = excluded.at_ms`,
-        record.shopperId, record.purpose, record.granted ? 1 : 0, record.textVersion, record.serverTimeMs,
-      );
-      if (!record.granted && (record.purpose === 'presence' || record.purpose === 'promotions')) {
-        run(`UPDATE promotions SET status = 'cancelled' WHERE shopper_id = ? AND status = 'pending'`, record.shopperId);
-      }
+      insertConsentLocked(record);
       shoppers.add(record.shopperId);
     }
     for (const draft of consentAuditDrafts(audit, records)) appendAuditLocked(draft);
     const [first] = shoppers;
     return first === undefined ? {} : consentState(first);
+  });
+
+  // BEGIN IMMEDIATE: the check of the expected state and the write are one step for every writer.
+  const appendConsentLapses = db.transaction((lapses: readonly ConsentLapseWrite[]): ConsentRecord[] => {
+    const appended: ConsentRecord[] = [];
+    for (const { record, expected, audit } of lapses) {
+      const row = get('SELECT granted, text_version, at_ms FROM consent_state WHERE shopper_id = ? AND purpose = ?', record.shopperId, record.purpose);
+      if (row === undefined || num(row.granted) !== 1 || String(row.text_version) !== expected.textVersion || num(row.at_ms) !== expected.atMs) continue;
+      insertConsentLocked(record);
+      appendAuditLocked(audit);
+      appended.push(record);
+    }
+    return appended;
+  });
+
+  const archiveConsentTexts = db.transaction((texts: readonly ConsentText[], atMs: number): number => {
+    let added = 0;
+    for (const text of texts) {
+      const same = get('SELECT sha256 FROM consent_texts WHERE purpose = ? AND version = ? AND locale = ?', text.purpose, text.version, text.locale);
+      if (same !== undefined && String(same.sha256) !== text.sha256) throw new Error(conflictMessage(text, String(same.sha256)));
+      added += run('INSERT INTO consent_texts (sha256, purpose, version, locale, text, archived_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
+        text.sha256, text.purpose, text.version, text.locale, text.text, atMs);
+    }
+    return added;
+  });
+
+  const rebuildConsentState = db.transaction((): number => {
+    run(CLEAR_CONSENT_STATE);
+    return run(REBUILD_CONSENT_STATE);
   });
 
   const recordPromotion = db.transaction((draft: Parameters<Store['recordPromotion']>[0]) => {
@@ -175,7 +214,7 @@ export function openSqliteStore(path: string): Store {
     run('DELETE FROM app_token_history WHERE shopper_id = ?', shopperId);
     run('DELETE FROM proof_nonces WHERE shopper_id = ?', shopperId);
     // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
-    run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL,
+    run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
          restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
     run('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES (?, ?, ?, ?, ?)',
       shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState));
@@ -282,10 +321,10 @@ export function openSqliteStore(path: string): Store {
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       run(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?), ?)`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?), ?, ?, ?)`,
         s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
-        s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs,
+        s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs, s.country ?? null, s.birthYear ?? null,
       );
       return toShopper(get('SELECT * FROM shoppers WHERE id = ?', s.id)!);
     },
@@ -355,6 +394,30 @@ export function openSqliteStore(path: string): Store {
     },
     async getConsentState(shopperId) {
       return consentState(shopperId);
+    },
+    async appendConsentLapses(lapses) {
+      const checked = lapses.map((lapse) => ({ ...lapse, audit: parseAuditDraft(lapse.audit) }));
+      return appendConsentLapses.immediate(checked);
+    },
+    async listConsentLapseCandidates(query) {
+      const { sql, params } = lapseCandidateStatement(query, 'question');
+      return all(sql, ...params).map(toLapseCandidate);
+    },
+    async rebuildConsentState() {
+      return rebuildConsentState.immediate();
+    },
+    async findConsentStateDrift(limit) {
+      return all(consentDriftStatement('question'), limit).map((r) => ({ shopperId: String(r.shopper_id), purpose: r.purpose as Purpose }));
+    },
+    async archiveConsentTexts(texts, atMs) {
+      return archiveConsentTexts.immediate(texts, atMs);
+    },
+    async getConsentText(sha256) {
+      const row = get('SELECT * FROM consent_texts WHERE sha256 = ?', sha256);
+      return row ? toArchivedText(row) : undefined;
+    },
+    async setShopperAgeFacts(shopperId, facts) {
+      run('UPDATE shoppers SET country = ?, birth_year = ? WHERE id = ?', facts.country, facts.birthYear, shopperId);
     },
     async listConsentRecords(shopperId) {
       return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);

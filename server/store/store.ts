@@ -1,7 +1,9 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign, Caps } from '../domain/campaign.ts';
-import type { ConsentDraft, ConsentRecord, ConsentState } from '../domain/consent.ts';
+import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import type { ConsentText } from '../domain/consent-texts.ts';
+import type { LapseCandidate } from '../domain/consent-lapse.ts';
 import type { ErasureCounts, ErasureProof } from '../domain/erasure.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
@@ -41,6 +43,9 @@ export type ShopperRecord = {
   objectedAtMs: number | null;
   /** HMAC-SHA-256 of the app's device secret under a derived key (domain/objection.ts), or null. */
   deviceSecretDigest: string | null;
+  /** The age gate's facts (CON-7): ISO 3166-1 alpha-2 country and birth year; null (or absent) when not given. */
+  country?: string | null;
+  birthYear?: number | null;
 };
 
 /** A registration: restriction and objection are the Store's to set (a suppressed device secret starts out objected). */
@@ -126,6 +131,25 @@ export type ZoneStateKey = { storeId: string; shopperId: string };
 
 /** What one purgeBefore call removed: rows deleted, in how many bounded batches (statements). */
 export type PurgeResult = { deleted: number; batches: number };
+
+/** A consent text as archived (ACC-3): immutable once stored. */
+export type ArchivedConsentText = ConsentText & { archivedAtMs: number };
+
+/**
+ * What listConsentLapseCandidates looks for: granted rows on another text version than the current one,
+ * granted before grantedBeforeMs, or of an age-gated purpose whose shopper's birth year is unknown or
+ * after bornAfterYear. A superset: domain/consent-lapse.ts lapseOf decides. Keyset-paged by (shopperId, purpose).
+ */
+export type LapseCandidateQuery = {
+  currentVersions: Record<Purpose, string>;
+  grantedBeforeMs: number;
+  ageGated: { purposes: readonly Purpose[]; bornAfterYear: number };
+  after?: { shopperId: string; purpose: Purpose };
+  limit: number;
+};
+
+/** A lapse to append: the server's withdrawal, the state it expects to replace, and its audit entry. */
+export type ConsentLapseWrite = { record: ConsentRecord; expected: { textVersion: string; atMs: number }; audit: AuditDraft };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
@@ -218,6 +242,30 @@ export interface Store {
   appendConsent(records: readonly ConsentDraft[], audit?: readonly AuditDraft[] | ((records: readonly ConsentRecord[]) => readonly AuditDraft[])): Promise<ConsentState>;
   getConsentState(shopperId: string): Promise<ConsentState>;
   listConsentRecords(shopperId: string): Promise<ConsentRecord[]>;
+  /**
+   * Appends each lapse (the server's withdrawal, CON-6/7) only if the purpose's state is still the grant
+   * it expects (granted, same text version and time) — checked and written in one transaction per call,
+   * with its audit entry, so two instances running the lapse job at once append each lapse exactly once.
+   * Withdrawing presence or promotions cancels undelivered promotions, as appendConsent does. Returns the
+   * records appended.
+   */
+  appendConsentLapses(lapses: readonly ConsentLapseWrite[]): Promise<ConsentRecord[]>;
+  /** Granted consents that may have lapsed (see LapseCandidateQuery), by shopper and purpose, at most limit. */
+  listConsentLapseCandidates(query: LapseCandidateQuery): Promise<LapseCandidate[]>;
+  /**
+   * Rebuilds consent_state from consent_records (CON-3): deletes every state row and writes each purpose's
+   * last record again, in one transaction. Returns how many state rows it wrote.
+   */
+  rebuildConsentState(): Promise<number>;
+  /** Up to limit (shopper, purpose) pairs whose consent_state differs from what the ledger rebuilds, by shopper and purpose; none when they agree. */
+  findConsentStateDrift(limit: number): Promise<{ shopperId: string; purpose: Purpose }[]>;
+
+  /** Archives consent texts not yet archived (by hash); an archived text is never changed. Throws if a (purpose, version, locale) is archived with another text. Returns how many were new. */
+  archiveConsentTexts(texts: readonly ConsentText[], atMs: number): Promise<number>;
+  getConsentText(sha256: string): Promise<ArchivedConsentText | undefined>;
+
+  /** Sets a shopper's age-gate facts (CON-7). */
+  setShopperAgeFacts(shopperId: string, facts: { country: string | null; birthYear: number | null }): Promise<void>;
 
   putCampaign(campaign: Campaign, atMs: number): Promise<void>;
   listCampaigns(storeId?: string): Promise<Campaign[]>;

@@ -86,12 +86,14 @@ async function request<T>(baseUrl: string, method: string, path: string, body?: 
 const errorCode = (error: unknown): string | undefined =>
   error instanceof ApiRequestError ? (error.body as { error?: { code?: string } } | undefined)?.error?.code : undefined;
 
-export async function registerVirtualApp(options: { baseUrl: string; locale?: string; firstName?: string; now: () => number }): Promise<VirtualApp> {
+export async function registerVirtualApp(options: { baseUrl: string; locale?: string; firstName?: string; country?: string; birthYear?: number; now: () => number }): Promise<VirtualApp> {
   const { baseUrl, now } = options;
   const identity = createAppIdentity();
   const resolver = await request<{ publicKey: string; defaultRotationExponent: number }>(baseUrl, 'GET', '/v1/resolver');
   const registered = await request<{ shopperId: string; token: string; rotationExponent: number }>(baseUrl, 'POST', '/v1/shoppers', {
     appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en', ...(options.firstName ? { firstName: options.firstName } : {}),
+    // CON-7: an adult unless told otherwise, so the virtual shopper may grant personalisation and promotions.
+    country: options.country ?? 'IT', birthYear: options.birthYear ?? 1990,
   });
   const tokens = identity.bind(resolver.publicKey, registered.rotationExponent);
   const shown: ReceivedPromotion[] = [];

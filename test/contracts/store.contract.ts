@@ -2,10 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, createAuditVerifier, type AuditDraft, type AuditRecord } from '#server/domain/audit-chain.ts';
 import type { Campaign } from '#server/domain/campaign.ts';
-import { replayConsent, type ConsentRecord, type Purpose } from '#server/domain/consent.ts';
+import fc from 'fast-check';
+import { PURPOSES, replayConsent, type ConsentRecord, type LapseReason, type Purpose } from '#server/domain/consent.ts';
+import { sha256Text, type ConsentText } from '#server/domain/consent-texts.ts';
+import type { LapseCandidate } from '#server/domain/consent-lapse.ts';
 import { erasureProof } from '#server/domain/erasure.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
-import { APP_TOKEN_HISTORY_LIMIT, type PromotionDraft, type RecordPromotionResult, type ShopperRecord, type Store } from '#server/store/store.ts';
+import {
+  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type LapseCandidateQuery, type PromotionDraft, type RecordPromotionResult, type ShopperRecord, type Store,
+} from '#server/store/store.ts';
 import { aCampaign, aConsent, aLinkedBeacon, aDraft, aPresence, aShopper, DAY_MS, generousCaps, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
 
 // The Store contract (docs in server/store/store.ts), run against every adapter through the port
@@ -488,6 +493,166 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await withdraw(store, shopper.id, 'analytics');
 
         expect((await store.listUnackedPromotions(shopper.id, START_MS)).map((p) => p.id)).toEqual([draft.message.id]);
+      });
+    });
+
+    describe('consent ledger', () => {
+      const aText = (overrides: Partial<ConsentText> = {}): ConsentText => {
+        const text = overrides.text ?? `Text ${uniqueId('t')}`;
+        return { purpose: 'presence', version: uniqueId('v'), locale: 'en', text, sha256: sha256Text(text), ...overrides };
+      };
+      const allCurrent = (version: string): Record<Purpose, string> => Object.fromEntries(PURPOSES.map((p) => [p, version])) as Record<Purpose, string>;
+
+      /** Every candidate, page by page, kept to the given shoppers (the database is shared). */
+      async function candidatesOf(shopperIds: readonly string[], query: Omit<LapseCandidateQuery, 'after' | 'limit'>, limit = 1_000): Promise<LapseCandidate[]> {
+        const found: LapseCandidate[] = [];
+        let after: LapseCandidateQuery['after'];
+        for (;;) {
+          const page = await store.listConsentLapseCandidates({ ...query, after, limit });
+          found.push(...page);
+          const last = page.at(-1);
+          if (last === undefined || page.length < limit) break;
+          after = { shopperId: last.shopperId, purpose: last.purpose };
+        }
+        return found.filter((c) => shopperIds.includes(c.shopperId));
+      }
+
+      const lapseWrite = (shopperId: string, purpose: Purpose, expected: { textVersion: string; atMs: number }, reason: LapseReason, atMs: number): ConsentLapseWrite => ({
+        record: aConsent({ shopperId, purpose, granted: false, previousGranted: true, channel: 'system', reason, textVersion: expected.textVersion, serverTimeMs: atMs }),
+        expected,
+        audit: { atMs, actor: 'system', action: 'consent.changed', subject: shopperId, details: { purpose, reason } },
+      });
+
+      it('archives each text once, by hash, and never changes an archived one', async () => {
+        const texts = [aText(), aText({ locale: 'it' })];
+        expect(await store.archiveConsentTexts(texts, START_MS)).toBe(2);
+        expect(await store.archiveConsentTexts(texts, START_MS + DAY_MS)).toBe(0);
+        expect(await store.getConsentText(texts[1]!.sha256)).toEqual({ ...texts[1], archivedAtMs: START_MS });
+        expect(await store.getConsentText('0'.repeat(64))).toBeUndefined();
+      });
+
+      it('refuses a text changed under an archived version, naming it, and archives none of the call', async () => {
+        const archived = aText({ purpose: 'promotions' });
+        await store.archiveConsentTexts([archived], START_MS);
+        const fresh = aText();
+        const edited = aText({ purpose: 'promotions', version: archived.version, text: `${archived.text} (edited)` });
+        await expect(store.archiveConsentTexts([fresh, edited], START_MS)).rejects.toThrow(`consent text promotions ${archived.version} en changed`);
+        expect(await store.getConsentText(fresh.sha256)).toBeUndefined();
+        expect(await store.getConsentText(edited.sha256)).toBeUndefined();
+        expect((await store.getConsentText(archived.sha256))?.text).toBe(archived.text);
+      });
+
+      it('agrees on one archive when two instances archive the same texts at once', async () => {
+        const other = await anotherInstance();
+        const texts = [aText(), aText(), aText()];
+        const added = await Promise.all([store.archiveConsentTexts(texts, START_MS), other.archiveConsentTexts(texts, START_MS + 1)]);
+        expect(added[0] + added[1]).toBe(3);
+        for (const text of texts) expect((await other.getConsentText(text.sha256))?.text).toBe(text.text);
+      });
+
+      it('keeps a shopper\'s age-gate facts from registration and from a later change', async () => {
+        const shopper = await givenShopper({}, { country: 'IT', birthYear: 2001 });
+        expect(await store.getShopper(shopper.id)).toMatchObject({ country: 'IT', birthYear: 2001 });
+        await store.setShopperAgeFacts(shopper.id, { country: 'DE', birthYear: null });
+        expect(await store.getShopper(shopper.id)).toMatchObject({ country: 'DE', birthYear: null });
+        expect((await givenShopper({})).country ?? null).toBeNull();
+      });
+
+      it('lists the grants that may have lapsed: superseded, old, or age-gated without a safe birth year — page by page', async () => {
+        const current = uniqueId('v');
+        const grantedAt = START_MS + 100 * DAY_MS;
+        const give = async (purpose: Purpose, granted: boolean, textVersion: string, serverTimeMs: number, facts: Partial<ShopperRecord> = {}): Promise<ShopperRecord> => {
+          const shopper = await givenShopper({}, facts);
+          await store.appendConsent([aConsent({ shopperId: shopper.id, purpose, granted, textVersion, serverTimeMs, locale: 'it', textSha256: 'b'.repeat(64) })]);
+          return shopper;
+        };
+        const fine = await give('presence', true, current, grantedAt);
+        const superseded = await give('analytics', true, 'old', grantedAt);
+        const old = await give('presence', true, current, START_MS);
+        const withdrawn = await give('presence', false, 'old', START_MS);
+        const noAge = await give('promotions', true, current, grantedAt, { country: 'DE' });
+        const young = await give('personalisation', true, current, grantedAt, { country: 'DE', birthYear: 2015 });
+        const adult = await give('promotions', true, current, grantedAt, { country: 'DE', birthYear: 1980 });
+        const erased = await give('presence', true, 'old', START_MS, { erasedAtMs: START_MS });
+        const ids = [fine, superseded, old, withdrawn, noAge, young, adult, erased].map((s) => s.id);
+        const query = { currentVersions: allCurrent(current), grantedBeforeMs: START_MS + DAY_MS, ageGated: { purposes: ['personalisation', 'promotions'] as Purpose[], bornAfterYear: 2000 } };
+
+        const found = await candidatesOf(ids, query);
+        expect(new Set(found.map((c) => c.shopperId))).toEqual(new Set([superseded.id, old.id, noAge.id, young.id]));
+        expect(found.find((c) => c.shopperId === young.id)).toEqual({
+          shopperId: young.id, purpose: 'personalisation', textVersion: current, atMs: grantedAt, textSha256: 'b'.repeat(64), locale: 'it', country: 'DE', birthYear: 2015,
+        });
+        expect(await candidatesOf(ids, query, 2)).toEqual(found);
+      });
+
+      it('appends a lapse only while the state is still the grant it read', async () => {
+        const shopper = await givenShopper({ presence: true, promotions: true });
+        const pending = aDraft({ shopperId: shopper.id });
+        await store.recordPromotion(pending);
+        const expected = { textVersion: '2030-01', atMs: START_MS };
+        const stale = lapseWrite(shopper.id, 'promotions', { ...expected, atMs: START_MS - 1 }, 'expired', START_MS + DAY_MS);
+        const lapse = lapseWrite(shopper.id, 'presence', expected, 'text-superseded', START_MS + DAY_MS);
+        const before = await store.listAudit(1, 1_000_000);
+
+        const appended = await store.appendConsentLapses([stale, lapse]);
+        expect(appended).toEqual([lapse.record]);
+        expect((await store.listConsentRecords(shopper.id)).at(-1)).toEqual({ ...lapse.record, channel: 'system', reason: 'text-superseded' });
+        expect(await store.getConsentState(shopper.id)).toMatchObject({ presence: { granted: false, atMs: START_MS + DAY_MS }, promotions: { granted: true } });
+        expect((await store.getPromotion(pending.message.id))?.status).toBe('cancelled');
+        const audit = (await store.listAudit(1, 1_000_000)).slice(before.length);
+        expect(audit.filter((e) => e.subject === shopper.id).map((e) => e.details)).toEqual([{ purpose: 'presence', reason: 'text-superseded' }]);
+        // Replayed again (another run, or the shopper answered): the state is no longer that grant.
+        expect(await store.appendConsentLapses([lapseWrite(shopper.id, 'presence', expected, 'text-superseded', START_MS + 2 * DAY_MS)])).toEqual([]);
+      });
+
+      it('appends each lapse exactly once when two instances run the lapse job at once', async () => {
+        const other = await anotherInstance();
+        const shoppers = await Promise.all(Array.from({ length: 12 }, () => givenShopper({ presence: true, personalisation: true, promotions: true })));
+        const writes = (atMs: number): ConsentLapseWrite[] => shoppers.flatMap((s) =>
+          (['presence', 'personalisation', 'promotions'] as const).map((purpose) => lapseWrite(s.id, purpose, { textVersion: '2030-01', atMs: START_MS }, 'expired', atMs)));
+        const [mine, theirs] = await Promise.all([store.appendConsentLapses(writes(START_MS + DAY_MS)), other.appendConsentLapses(writes(START_MS + DAY_MS))]);
+        expect(mine.length + theirs.length).toBe(36);
+        for (const shopper of shoppers) {
+          const lapses = (await store.listConsentRecords(shopper.id)).filter((r) => r.channel === 'system');
+          expect(lapses.map((r) => r.purpose).sort()).toEqual(['personalisation', 'presence', 'promotions']);
+        }
+      });
+
+      it('rebuilds the state from the ledger: the same state a replay of any sequence of grants, withdrawals and lapses gives', async () => {
+        const op = fc.record({
+          shopper: fc.integer({ min: 0, max: 2 }),
+          purpose: fc.constantFrom(...PURPOSES),
+          kind: fc.constantFrom('grant', 'withdraw', 'text-superseded', 'expired', 'age-gate'),
+          version: fc.constantFrom('v1', 'v2'),
+        });
+        await fc.assert(fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }), async (batches) => {
+          const shoppers = await Promise.all([0, 1, 2].map(() => givenShopper({})));
+          let atMs = START_MS;
+          for (const batch of batches) {
+            const records: ConsentRecord[] = batch.map((o) => {
+              atMs += SECOND_MS;
+              const lapse = o.kind !== 'grant' && o.kind !== 'withdraw';
+              return aConsent({
+                shopperId: shoppers[o.shopper]!.id, purpose: o.purpose, granted: o.kind === 'grant', textVersion: o.version, serverTimeMs: atMs,
+                channel: lapse ? 'system' : 'app', reason: lapse ? (o.kind as LapseReason) : null,
+              });
+            });
+            await store.appendConsent(records);
+          }
+          const states = await Promise.all(shoppers.map((s) => store.getConsentState(s.id)));
+          for (const [i, shopper] of shoppers.entries()) expect(states[i]).toEqual(replayConsent(await store.listConsentRecords(shopper.id)));
+          expect(await store.rebuildConsentState()).toBeGreaterThanOrEqual(states.reduce((n, state) => n + Object.keys(state).length, 0));
+          expect(await Promise.all(shoppers.map((s) => store.getConsentState(s.id)))).toEqual(states);
+        }), { numRuns: 12 });
+      });
+
+      it('finds no drift between the state and the ledger when every change went through the port, before and after a rebuild', async () => {
+        const shopper = await givenShopper({ presence: true, analytics: false });
+        await store.appendConsentLapses([lapseWrite(shopper.id, 'presence', { textVersion: '2030-01', atMs: START_MS }, 'expired', START_MS + DAY_MS)]);
+        expect(await store.findConsentStateDrift(100)).toEqual([]);
+        await store.rebuildConsentState();
+        expect(await store.findConsentStateDrift(100)).toEqual([]);
+        expect(await store.getConsentState(shopper.id)).toMatchObject({ presence: { granted: false, atMs: START_MS + DAY_MS }, analytics: { granted: false } });
       });
     });
 

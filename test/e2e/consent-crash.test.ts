@@ -62,7 +62,7 @@ async function stormAndKill(url: string, run: CliRun): Promise<{ shopperIds: str
   const text = (purpose: Purpose) => texts.find((t) => t.purpose === purpose)!;
   const shoppers: { id: string; token: string }[] = [];
   for (let i = 0; i < SHOPPERS; i += 1) {
-    const registered = await call<{ shopperId: string; token: string }>(url, 'POST', '/v1/shoppers', { appPublicKey: createAppIdentity().publicKeyHex, locale: 'en' });
+    const registered = await call<{ shopperId: string; token: string }>(url, 'POST', '/v1/shoppers', { appPublicKey: createAppIdentity().publicKeyHex, locale: 'en', country: 'IT', birthYear: 1990 });
     expect(registered.status).toBe(201);
     shoppers.push({ id: registered.body.shopperId, token: registered.body.token });
   }

@@ -10,6 +10,10 @@ import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import { deriveDeviceSecretDigestKey } from '#server/domain/objection.ts';
 import { createSealer } from '#server/domain/sealing.ts';
+import { resolveConsentConfig, type ConsentConfigInput } from '#server/consent/consent-config.ts';
+import { createConsentLapseJob, type LapseRunReport } from '#server/consent/lapse-job.ts';
+import { propagateLapses } from '#server/consent/propagate-lapses.ts';
+import { allCatalogTexts } from '#server/domain/consent-texts.ts';
 import { hashToken, loadResolverKeyPair } from '#server/identity.ts';
 import { createEpochKeyService } from '#server/keys/epoch-keys.ts';
 import { createMetrics } from '#server/metrics.ts';
@@ -55,6 +59,8 @@ export type TestAppOptions = {
   delivery?: { resendAfterMs?: number; sweepMs?: number };
   epochRotationS?: number;
   publicMqttUrl?: string;
+  /** The consent text catalog, validity and age policy; the built-in ones otherwise. */
+  consent?: ConsentConfigInput;
 };
 
 export type TestApp = {
@@ -67,6 +73,8 @@ export type TestApp = {
   /** Every message the app announced to other server instances. */
   announced: BusMessage[];
   logs: LogSink;
+  /** Runs the consent lapse job once at the clock's now, as the server does at start and hourly. */
+  lapseConsents(): Promise<LapseRunReport>;
   close(): Promise<void>;
 };
 
@@ -76,6 +84,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logs = options.logSink ?? createLogSink();
   const logger = logs.logger;
   const store = options.store ?? openSqliteStore(':memory:');
+  const consent = resolveConsentConfig(options.consent);
   const masterKey = options.masterKey ?? randomBytes(32);
   const sealer = createSealer(masterKey);
   const metrics = createMetrics();
@@ -87,11 +96,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     publishConfig: async (config) => void published.push(config),
     registeredBeacons: (storeKeys) => beacons.registeredBeacons(storeKeys),
   });
-  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery });
+  const delivery = createWebSocketDelivery({ store, metrics, logger: logger.child({ component: 'delivery' }), now, ...options.delivery, consentPolicy: consent.policy });
   const adminToken = randomBytes(24).toString('base64url');
   /** What the app told other server instances (server-bus.ts). */
   const announced: BusMessage[] = [];
-  // As startServer does it: live keys first, then every consenting shopper already in the store.
+  // As startServer does it: the consent texts archived, live keys, then every consenting shopper already in the store.
+  await store.archiveConsentTexts(allCatalogTexts(consent.catalog), now());
   await beacons.sync();
   const live = await keys.maintain(true);
   resolver.setKeys(live);
@@ -104,11 +114,17 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     deviceSecretDigestKey: deriveDeviceSecretDigestKey(masterKey),
     announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
+    consent,
   };
   const app = await buildApp(deps);
+  const lapseJob = createConsentLapseJob({
+    store, policy: () => consent.policy, agePolicy: consent.agePolicy, now, metrics, logger: logger.child({ component: 'consent' }),
+    onLapsed: propagateLapses({ store, resolver, beacons, keys, announce: deps.announce, logger: logger.child({ component: 'consent' }) }),
+  });
   let closed = false;
   return {
     app, deps, adminToken, clock, published, announced, logs,
+    lapseConsents: () => lapseJob.run(),
     async close() {
       if (closed) return;
       closed = true;
@@ -140,6 +156,14 @@ export function signedInject(
   });
 }
 
+/**
+ * Rotates the shopper's app credential as the app does before (or once) it expires — POST /v1/me/token
+ * with the current one and a request proof — and keeps the new one in `shopper.token`.
+ */
+export async function rotateCredential(app: FastifyInstance, shopper: Pick<RegisteredShopper, 'token' | 'tokens'>, nowMs: number = Date.now()): Promise<void> {
+  shopper.token = expectStatus<{ token: string }>(await signedInject(app, shopper, { method: 'POST', url: '/v1/me/token' }, nowMs), 201).token;
+}
+
 /** Parses a JSON response, failing with the response itself when the status is not the one expected. */
 export function expectStatus<T = Record<string, unknown>>(response: LightMyRequestResponse, status: number): T {
   if (response.statusCode !== status) throw new Error(`expected HTTP ${status}, got ${response.statusCode}: ${response.body}`);
@@ -156,15 +180,26 @@ export type RegisteredShopper = {
   tokens: AppTokenSource;
 };
 
-/** Registers a shopper as the app does: a fresh X25519 key pair, only its public half sent. */
+/** An adult's birth year, the default of registerShopper: old enough for P2 and P4 anywhere (CON-7). */
+export const ADULT_BIRTH_YEAR = 1990;
+
+/**
+ * Registers a shopper as the app does: a fresh X25519 key pair, only its public half sent. An adult in
+ * Italy unless told otherwise; null leaves country or birth year out.
+ */
 export async function registerShopper(
   app: FastifyInstance,
-  options: { firstName?: string; rotationExponent?: number; locale?: string } = {},
+  options: { firstName?: string; rotationExponent?: number; locale?: string; country?: string | null; birthYear?: number | null } = {},
 ): Promise<RegisteredShopper> {
   const identity = createAppIdentity();
+  const country = options.country === undefined ? 'IT' : options.country;
+  const birthYear = options.birthYear === undefined ? ADULT_BIRTH_YEAR : options.birthYear;
   const response = await app.inject({
     method: 'POST', url: '/v1/shoppers',
-    payload: { appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en-GB', firstName: options.firstName, rotationExponent: options.rotationExponent },
+    payload: {
+      appPublicKey: identity.publicKeyHex, locale: options.locale ?? 'en-GB', firstName: options.firstName, rotationExponent: options.rotationExponent,
+      ...(country === null ? {} : { country }), ...(birthYear === null ? {} : { birthYear }),
+    },
   });
   const body = expectStatus<{ shopperId: string; token: string; rotationExponent: number; resolverPublicKey: string }>(response, 201);
   return { ...body, identity, tokens: identity.bind(body.resolverPublicKey, body.rotationExponent) };

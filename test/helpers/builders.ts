@@ -3,7 +3,7 @@ import {
   deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type PresenceEvent, type Pseudonym, type UnsignedPresenceEvent,
 } from '#gateway/protocol/index.ts';
 import { CampaignSchema, type Campaign, type CampaignInput, type Caps } from '#server/domain/campaign.ts';
-import type { ConsentRecord } from '#server/domain/consent.ts';
+import type { ConsentPolicy, ConsentRecord } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
 import { buildPromotion } from '#server/domain/promotion.ts';
 import type { LinkedBeaconRecord, PromotionDraft, ShopperRecord } from '#server/store/store.ts';
@@ -36,6 +36,8 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     restricted: false,
     objectedAtMs: null,
     deviceSecretDigest: null,
+    country: null,
+    birthYear: null,
     ...overrides,
   };
 }
@@ -66,6 +68,12 @@ export function aCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
   });
 }
 
+/** The consent policy under which aConsent's grants (text version 2030-01) are current: for code built outside buildTestApp. */
+export const BUILDER_CONSENT_POLICY: ConsentPolicy = {
+  currentVersions: { presence: '2030-01', personalisation: '2030-01', analytics: '2030-01', promotions: '2030-01' },
+  validityMs: 365 * DAY_MS,
+};
+
 export function aConsent(overrides: Partial<ConsentRecord> & Pick<ConsentRecord, 'shopperId'>): ConsentRecord {
   return {
     id: uniqueId('cr'),
@@ -78,6 +86,7 @@ export function aConsent(overrides: Partial<ConsentRecord> & Pick<ConsentRecord,
     clientTimeMs: null,
     channel: 'app',
     previousGranted: null,
+    reason: null,
     ...overrides,
   };
 }

@@ -40,7 +40,11 @@ describe('registration', () => {
     expect(body.rotationExponent).toBe(10);
     expect(body.resolverPublicKey).toBe(t.deps.resolverKeys.publicKey.toString('hex'));
     const me = expectStatus(await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(body.token) }), 200);
-    expect(me).toEqual({ shopperId: body.shopperId, locale: 'it-IT', registeredAtMs: t.deps.now(), consents: {} });
+    const unanswered = { status: 'unanswered', textVersion: null, grantedAtMs: null, expiresAtMs: null };
+    expect(me).toEqual({
+      shopperId: body.shopperId, locale: 'it-IT', registeredAtMs: t.deps.now(), country: null, birthYear: null, consents: {},
+      purposes: { presence: unanswered, personalisation: unanswered, analytics: unanswered, promotions: unanswered },
+    });
   });
 
   it('stores the identity key sealed and the token only as a hash', async () => {

@@ -55,7 +55,8 @@ const send = (event: PresenceEvent) => ingest.handle(topics.events('store-1', ev
 async function register(options: { firstName?: string; deviceSecret?: string } = {}): Promise<RegisteredShopper & { objected: boolean }> {
   const identity = createAppIdentity();
   const response = await t.app.inject({
-    method: 'POST', url: '/v1/shoppers', payload: { appPublicKey: identity.publicKeyHex, locale: 'en-GB', firstName: options.firstName, deviceSecret: options.deviceSecret },
+    method: 'POST', url: '/v1/shoppers', // An adult in Italy, so the age gate (CON-7) lets them grant promotions and personalisation.
+    payload: { appPublicKey: identity.publicKeyHex, locale: 'en-GB', firstName: options.firstName, deviceSecret: options.deviceSecret, country: 'IT', birthYear: 1990 },
   });
   const body = expectStatus<{ shopperId: string; token: string; rotationExponent: number; resolverPublicKey: string; objected: boolean }>(response, 201);
   return { ...body, identity, tokens: identity.bind(body.resolverPublicKey, body.rotationExponent) };

@@ -7,7 +7,7 @@ import { createLogSink } from '#test/helpers/log-sink.ts';
 import { createMetrics } from '#server/metrics.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { PromotionRecord, Store } from '#server/store/store.ts';
-import { aConsent, aDraft, aShopper, START_MS } from '#test/helpers/builders.ts';
+import { aConsent, aDraft, aShopper, BUILDER_CONSENT_POLICY, START_MS } from '#test/helpers/builders.ts';
 
 // CON-4 at the last step: a consent read that began before a withdrawal committed may answer "granted"
 // after the withdrawal was acknowledged. The consent route fences the shopper once its change has
@@ -48,7 +48,7 @@ describe('WebSocket delivery fence', () => {
       },
     });
     nowMs = START_MS;
-    delivery = createWebSocketDelivery({ store, metrics: createMetrics(), logger: createLogSink().logger, now: () => nowMs, sweepMs: 60_000 });
+    delivery = createWebSocketDelivery({ store, metrics: createMetrics(), logger: createLogSink().logger, now: () => nowMs, sweepMs: 60_000, consentPolicy: BUILDER_CONSENT_POLICY });
   });
   afterEach(async () => {
     await delivery.close();

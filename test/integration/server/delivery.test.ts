@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { counterValue } from '#server/metrics.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aDraft } from '#test/helpers/builders.ts';
-import { buildTestApp, grant, registerShopper, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
+import { buildTestApp, grant, registerShopper, rotateCredential, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
 
 // WebSocket delivery over a real socket: the app listens on port 0 and a `ws` client plays the
 // shopper's app. No sleeps: every wait polls for a frame or a stored state.
@@ -195,6 +195,19 @@ describe('WebSocket delivery', () => {
     await app.roundTrip();
     expect(app.frames.map((f) => f.type)).toEqual(['hello', 'pong']);
     expect(await pendingIds(shopper.shopperId)).toEqual([]);
+  });
+
+  it('sends nothing pending once the promotions grant has lapsed, before the lapse job has written it (CON-6)', async () => {
+    const shopper = await givenConsentingShopper();
+    t.clock.advance(365 * 86_400_000 - 60_000);
+    const pending = await givenPendingPromotion(shopper.shopperId);
+    t.clock.advance(120_000);
+    // A year on, the app's credential has expired too: it rotates it first, as the app does.
+    await rotateCredential(t.app, shopper, t.deps.now());
+    const app = await connect(shopper.token);
+    await app.roundTrip();
+    expect(app.frames.map((f) => f.type)).toEqual(['hello', 'pong']);
+    expect(await pendingIds(shopper.shopperId)).toEqual([pending.id]);
   });
 
   it('forgets a connection when the app closes it', async () => {

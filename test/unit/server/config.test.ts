@@ -7,6 +7,7 @@ describe('loadServerEnv', () => {
       ok: true,
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
+        CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
     });
   });
@@ -18,6 +19,21 @@ describe('loadServerEnv', () => {
       expect(loaded.ok).toBe(false);
       expect(loaded.ok ? [] : loaded.problems).toEqual([expect.stringMatching(/^APP_TOKEN_MAX_AGE_DAYS: .*APP_TOKEN_MAX_AGE_DAYS|^APP_TOKEN_MAX_AGE_DAYS: /)]);
     }
+  });
+
+  it('takes the consent validity and the digital-consent ages, and names every bad value', () => {
+    expect(loadServerEnv({ CONSENT_VALIDITY_DAYS: '180', CONSENT_AGE_BY_COUNTRY: 'IT=14, DE=16,FR=15', CONSENT_AGE_DEFAULT: '15' }))
+      .toMatchObject({ ok: true, env: { CONSENT_VALIDITY_DAYS: 180, CONSENT_AGE_BY_COUNTRY: { IT: 14, DE: 16, FR: 15 }, CONSENT_AGE_DEFAULT: 15 } });
+    expect(loadServerEnv({ CONSENT_VALIDITY_DAYS: '400', CONSENT_AGE_BY_COUNTRY: 'it=14,DE=12,FR,DE=16', CONSENT_AGE_DEFAULT: '21' })).toEqual({
+      ok: false,
+      problems: [
+        'CONSENT_VALIDITY_DAYS: CONSENT_VALIDITY_DAYS may not exceed 365 (12 months, CON-6)',
+        'CONSENT_AGE_BY_COUNTRY: CONSENT_AGE_BY_COUNTRY: "it=14": the country must be an upper-case ISO 3166-1 alpha-2 code, like IT',
+        'CONSENT_AGE_BY_COUNTRY: CONSENT_AGE_BY_COUNTRY: "DE=12": the age must be a whole number of years from 13 to 18, got 12',
+        'CONSENT_AGE_BY_COUNTRY: CONSENT_AGE_BY_COUNTRY: "FR" is not COUNTRY=AGE (like IT=14)',
+        'CONSENT_AGE_DEFAULT: CONSENT_AGE_DEFAULT must be a whole number of years from 13 to 18, got 21',
+      ],
+    });
   });
 
   it('takes the controller\'s name and an email or URL contact, and refuses any other contact', () => {

@@ -27,7 +27,8 @@ describe('the published shopper export schema', () => {
   it('rejects a document of another version, and an unknown field', () => {
     const minimal = {
       schema: SHOPPER_EXPORT_SCHEMA, exportedAtMs: 1,
-      profile: { shopperId: 'sh_1', locale: 'en', firstName: null, registeredAtMs: 1, rotationExponent: 10, restricted: false, objectedAtMs: null, deviceSecretRegistered: false },
+      profile: { shopperId: 'sh_1', locale: 'en', firstName: null, registeredAtMs: 1, rotationExponent: 10, restricted: false, objectedAtMs: null, deviceSecretRegistered: false,
+        country: null, birthYear: null, credentialIssuedAtMs: 1 },
       consents: { state: {}, records: [] }, presenceEvents: [], zoneStates: [], promotions: [], beacons: [], audit: [],
     };
     const validate = new Ajv2020({ strict: true }).compile(JSON.parse(shopperExportJsonSchema()) as object);
