@@ -105,14 +105,14 @@ function dataCategories(settings: TransparencySettings): DataCategory[] {
     },
     {
       id: 'app-identity',
-      description: 'The app\'s registration: a hash of its access token, its identity key sealed under the master key, its token rotation period, its locale, an optional first name, and an optional keyed hash of a device secret (so that an objection to marketing survives a reinstall).',
+      description: 'The app\'s registration: a hash of its access token and when it was issued (and hashes of the last few it replaced), its identity key sealed under the master key, its token rotation period, its locale, an optional first name, an optional country and birth year (the age gate for personalisation and promotions, GDPR art. 8), and an optional keyed hash of a device secret (so that an objection to marketing survives a reinstall).',
       retention: 'Until you erase the account from the app (DELETE /v1/me) or ask the controller to (see your rights)',
       retentionMs: null,
       purposes: ['presence', 'personalisation'],
     },
     {
       id: 'consent-records',
-      description: 'Append-only consent records: purpose, granted or withdrawn, the version and SHA-256 of the text shown, its locale, server and client time, channel and the previous state.',
+      description: 'Append-only consent records: purpose, granted or withdrawn, the version and SHA-256 of the text shown, its locale, server and client time, channel and the previous state; a grant lapses (and is asked again) when its text changes or after at most 12 months.',
       retention: 'For the life of the account, as proof of consent (GDPR art. 7(1))',
       retentionMs: null,
       purposes: [...PURPOSES],
