@@ -42,3 +42,17 @@ export function objectionRecords(options: {
     channel: 'app', previousGranted: options.state[purpose]?.granted ?? null,
   }));
 }
+
+/**
+ * Thrown by Store.appendConsent, which appends nothing, when a grant of P2 or P4 reaches a shopper who
+ * has objected (DSR-3): checked in the appending transaction, under the shopper's lock, so a grant
+ * racing the objection cannot slip in after it.
+ */
+export class ObjectedGrantError extends Error {
+  readonly shopperId: string;
+  constructor(shopperId: string) {
+    super('the shopper objected to marketing: promotions and personalisation cannot be granted');
+    this.name = 'ObjectedGrantError';
+    this.shopperId = shopperId;
+  }
+}

@@ -9,7 +9,7 @@ import { isGranted, PURPOSES, PurposeSchema, type ConsentDraft, type ConsentReco
 import { resolveConsentConfig } from '../consent/consent-config.ts';
 import { lapseWrite } from '../consent/lapse-job.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
-import { DeviceSecretSchema, deviceSecretDigest, refusedAfterObjection } from '../domain/objection.ts';
+import { DeviceSecretSchema, deviceSecretDigest, ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
 import { authenticateShopper } from '../auth/app-credential.ts';
 import { identityKeyLabel } from '../resolver.ts';
@@ -161,6 +161,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
     // DSR-3: an objection is permanent; nothing is recorded. (recordPromotion re-checks it atomically.)
+    const objectedFields = () => body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [`decisions.${i}`] : []));
     const objected = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
     if (objected.length > 0) {
       const purposes = objected.map((i) => body.decisions[i]!.purpose).join(' and ');
@@ -201,7 +202,11 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
       atMs: record.serverTimeMs, actor: 'shopper', action: 'consent.changed', subject: shopper.id,
       details: { purpose: record.purpose, granted: record.granted, previousGranted: record.previousGranted, textVersion: record.textVersion, channel: record.channel },
     }));
-    const state = await store.appendConsent(records, audit);
+    const state = await store.appendConsent(records, audit).catch((error: unknown) => {
+      // An objection committed after the check above (a racing request): the Store refused, atomically.
+      if (error instanceof ObjectedGrantError) throw new ApiError('OBJECTED', 'you objected to marketing: promotions and personalisation can no longer be granted', objectedFields());
+      throw error;
+    });
     // CON-4: no send on this instance that read consent before this commit goes out after the answer.
     if (records.some((record) => !record.granted)) deps.delivery.fence(shopper.id);
     // CON-4: the resolver forgets a shopper who withdrew presence before this response is sent.

@@ -4,6 +4,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
+import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -163,6 +164,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     await lockShoppers(q, shopperIds);
     const records: ConsentRecord[] = [];
     for (const draft of drafts) {
+      if (refusedAfterObjection(draft) && (await q('SELECT objected_at_ms FROM shoppers WHERE id = $1', [draft.shopperId])).rows[0]?.objected_at_ms != null) {
+        throw new ObjectedGrantError(draft.shopperId);
+      }
       const before = (await q('SELECT granted FROM consent_state WHERE shopper_id = $1 AND purpose = $2', [draft.shopperId, draft.purpose])).rows[0];
       const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };
       records.push(record);

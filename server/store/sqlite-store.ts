@@ -6,6 +6,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
+import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -72,6 +73,9 @@ export function openSqliteStore(path: string): Store {
     const shoppers = new Set<string>();
     const records: ConsentRecord[] = [];
     for (const draft of drafts) {
+      if (refusedAfterObjection(draft) && get('SELECT objected_at_ms FROM shoppers WHERE id = ?', draft.shopperId)?.objected_at_ms != null) {
+        throw new ObjectedGrantError(draft.shopperId);
+      }
       // The state before this record, read inside the (IMMEDIATE) transaction: racing changes of one shopper chain correctly.
       const before = get('SELECT granted FROM consent_state WHERE shopper_id = ? AND purpose = ?', draft.shopperId, draft.purpose);
       const record: ConsentRecord = { ...draft, previousGranted: before === undefined ? null : num(before.granted) === 1 };

@@ -7,6 +7,7 @@ import { PURPOSES, replayConsent, type ConsentRecord, type LapseReason, type Pur
 import { sha256Text, type ConsentText } from '#server/domain/consent-texts.ts';
 import type { LapseCandidate } from '#server/domain/consent-lapse.ts';
 import { erasureProof } from '#server/domain/erasure.ts';
+import { ObjectedGrantError } from '#server/domain/objection.ts';
 import { arbitrateZone, emptyZoneState, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import {
   APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type LapseCandidateQuery, type PromotionDraft, type RecordPromotionResult, type ShopperRecord, type Store,
@@ -1296,8 +1297,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(again.outcome).toBe('already-objected');
         expect(await store.listConsentRecords(shopper.id)).toHaveLength(4);
 
-        await regrant(shopper.id, 'promotions');
-        const refused = await store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + DAY_MS }));
+        // A grant of promotions after the objection — a request that passed its check before the objection
+        // committed — is refused in the appending transaction, and appends nothing.
+        await expect(regrant(shopper.id, 'promotions')).rejects.toBeInstanceOf(ObjectedGrantError);
+        expect(await store.listConsentRecords(shopper.id)).toHaveLength(4);
+        // And the send path skips an objected shopper whatever a draft requires.
+        const refused = await store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: START_MS + DAY_MS, requiredPurposes: ['presence'] }));
         expect(outcome(refused)).toBe('skipped:objected');
       });
 

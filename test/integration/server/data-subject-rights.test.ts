@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { canonicalJson, pseudonymise, topics, type PresenceEvent, type UnsignedPresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import { CURRENT_CONSENT_TEXTS } from '#server/domain/consent-texts.ts';
@@ -60,6 +60,18 @@ async function register(options: { firstName?: string; deviceSecret?: string } =
   });
   const body = expectStatus<{ shopperId: string; token: string; rotationExponent: number; resolverPublicKey: string; objected: boolean }>(response, 201);
   return { ...body, identity, tokens: identity.bind(body.resolverPublicKey, body.rotationExponent) };
+}
+
+/** A PUT /v1/me/consents body answering the current English texts. */
+async function consentBody(decisions: Partial<Record<'presence' | 'promotions' | 'personalisation' | 'analytics', boolean>>) {
+  const { texts } = expectStatus<{ texts: { purpose: string; version: string; sha256: string }[] }>(await t.app.inject({ method: 'GET', url: '/v1/consent-texts' }), 200);
+  return {
+    locale: 'en',
+    decisions: Object.entries(decisions).map(([purpose, granted]) => {
+      const text = texts.find((x) => x.purpose === purpose)!;
+      return { purpose, granted, textVersion: text.version, textSha256: text.sha256 };
+    }),
+  };
 }
 
 const countFor = async (table: string, shopperId: string, column = 'shopper_id'): Promise<number> =>
@@ -258,9 +270,10 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect(again.objected).toBe(true);
       await expect(grant(t.app, again.token, { presence: true, promotions: true })).rejects.toThrow(/409.*OBJECTED/);
       expect(await t.deps.store.listConsentRecords(again.shopperId)).toEqual([]);
-      // Even with promotions granted in consent_state behind the API's back, the Store records nothing.
+      // Nor can it be granted behind the API's back: the Store refuses it in the appending transaction.
       await grant(t.app, again.token, { presence: true });
-      await t.deps.store.appendConsent([{ ...(await t.deps.store.listConsentRecords(again.shopperId))[0]!, id: 'forced', purpose: 'promotions', granted: true }]);
+      await expect(t.deps.store.appendConsent([{ ...(await t.deps.store.listConsentRecords(again.shopperId))[0]!, id: 'forced', purpose: 'promotions', granted: true }]))
+        .rejects.toThrow('objected');
       t.clock.advance(60 * SECOND_MS);
       expect(await send(heard(again, 'enter'))).toBe('no-consent');
       expect(notified).toHaveLength(1);
@@ -278,6 +291,23 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const response = await t.app.inject({ method: 'POST', url: '/v1/shoppers', payload: { appPublicKey: ada.identity.publicKeyHex, locale: 'en', deviceSecret: 'short' } });
       expect(response.statusCode).toBe(400);
       expect(response.json().error.fields).toEqual(['deviceSecret']);
+    });
+
+    it('refuses a grant that raced the objection: checked before it committed, refused in the appending transaction', async () => {
+      await grant(t.app, ada.token, { promotions: false });
+      const before = await t.deps.store.listConsentRecords(ada.shopperId);
+      const appendConsent = t.deps.store.appendConsent.bind(t.deps.store);
+      // The objection (another request of the same shopper) commits between the route's check and its append.
+      vi.spyOn(t.deps.store, 'appendConsent').mockImplementationOnce(async (records, audit) => {
+        expectStatus(await object(ada), 200);
+        return appendConsent(records, audit);
+      });
+      const refused = await t.app.inject({ method: 'PUT', url: '/v1/me/consents', headers: bearer(ada.token), payload: await consentBody({ promotions: true }) });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({ error: { code: 'OBJECTED', fields: ['decisions.0'] } });
+      const after = await t.deps.store.listConsentRecords(ada.shopperId);
+      expect(after.slice(before.length).map((r) => [r.purpose, r.granted])).toEqual([['promotions', false], ['personalisation', false]]);
+      expect((await t.deps.store.getConsentState(ada.shopperId)).promotions?.granted).toBe(false);
     });
 
     it('is idempotent: a second objection records nothing', async () => {
