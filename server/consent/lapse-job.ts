@@ -5,6 +5,7 @@ import { lapseOf, lapseRecord, type LapseCandidate } from '../domain/consent-lap
 import type { ConsentPolicy, ConsentRecord, LapseReason, Purpose } from '../domain/consent.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ConsentLapseWrite, Store } from '../store/store.ts';
+import { singleFlight } from '../single-flight.ts';
 
 // The consent lapse job (CON-6, CON-7): at start and then hourly, it finds the grants that no longer count
 // — on a text version the catalog has replaced, older than the validity period, or of an age-gated purpose
@@ -53,7 +54,6 @@ export type ConsentLapseJob = {
 export function createConsentLapseJob(deps: ConsentLapseJobDeps): ConsentLapseJob {
   const { store, agePolicy, now, logger, metrics } = deps;
   const batchLimit = deps.batchLimit ?? DEFAULT_LAPSE_BATCH_LIMIT;
-  let running: Promise<LapseRunReport> | undefined;
 
   async function lapseAll(): Promise<LapseRunReport> {
     const atMs = now();
@@ -96,12 +96,5 @@ export function createConsentLapseJob(deps: ConsentLapseJobDeps): ConsentLapseJo
     return report;
   }
 
-  return {
-    run() {
-      running ??= lapseAll().finally(() => {
-        running = undefined;
-      });
-      return running;
-    },
-  };
+  return { run: singleFlight(lapseAll) };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { cutoffs, type RetainedKind, type RetentionWindows } from '../domain/retention.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
+import { singleFlight } from '../single-flight.ts';
 
 // The retention purge (RET-2, RET-3, RET-4): each run deletes, kind by kind, what is past its window at
 // the injected clock's now, and reports every purge — an empty one too, since RET-4 says every purge
@@ -40,7 +41,6 @@ export type PurgeJob = {
 export function createPurgeJob(deps: PurgeJobDeps): PurgeJob {
   const { store, windows, now, logger, metrics, audit } = deps;
   const batchLimit = deps.batchLimit ?? DEFAULT_PURGE_BATCH_LIMIT;
-  let running: Promise<PurgeRunReport> | undefined;
 
   async function purgeAll(): Promise<PurgeRunReport> {
     const atMs = now();
@@ -68,12 +68,5 @@ export function createPurgeJob(deps: PurgeJobDeps): PurgeJob {
     return report;
   }
 
-  return {
-    run() {
-      running ??= purgeAll().finally(() => {
-        running = undefined;
-      });
-      return running;
-    },
-  };
+  return { run: singleFlight(purgeAll) };
 }

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createAuditVerifier, type AuditFault } from '#server/domain/audit-chain.ts';
-import { storeLocation } from '#server/config.ts';
-import { openStore } from '#server/main.ts';
 import type { Store } from '#server/store/store.ts';
+import { openExistingStore } from './existing-store.ts';
 
 // `vicino audit verify`: re-walks the audit log's hash chain (ACC-1) page by page, from entry 1 to the
 // head, and names the first entry that was altered, removed, reordered or re-linked. The database is
@@ -49,13 +47,8 @@ export async function runAuditCommand(args: string[], env: Record<string, string
   const pageSize = values['page-size'] === undefined ? DEFAULT_PAGE_SIZE : Number(values['page-size']);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) return usage(`--page-size must be a whole number 1–100000, got "${values['page-size']}"`);
   const location = { DATABASE_URL: env.DATABASE_URL, DATA_DIR: values['data-dir'] ?? env.DATA_DIR ?? './data' };
-  const where = storeLocation(location);
-  // Verifying must not create an empty database where the real one was expected.
-  if (where.kind === 'sqlite' && !existsSync(where.path)) {
-    io.stderr.write(`vicino audit: no database at ${where.path} (set DATA_DIR, --data-dir or DATABASE_URL)\n`);
-    return 1;
-  }
-  const store = await openStore(location);
+  const store = await openExistingStore('audit', location, io.stderr);
+  if (store === undefined) return 1;
   try {
     const result = await verifyStoredAuditLog(store, pageSize);
     if (result.ok) {

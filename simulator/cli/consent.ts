@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { storeLocation } from '#server/config.ts';
-import { openStore } from '#server/main.ts';
+import { openExistingStore } from './existing-store.ts';
 
 // `vicino consent rebuild [--verify]`: the consent ledger's replay as an operation (CON-3). consent_state is
 // derived from the append-only consent_records; --verify compares the two and names the (shopper, purpose)
@@ -33,13 +31,8 @@ export async function runConsentCommand(args: string[], env: Record<string, stri
     return usage((error as Error).message);
   }
   const location = { DATABASE_URL: env.DATABASE_URL, DATA_DIR: values['data-dir'] ?? env.DATA_DIR ?? './data' };
-  const where = storeLocation(location);
-  // Neither verifying nor rebuilding may create an empty database where the real one was expected.
-  if (where.kind === 'sqlite' && !existsSync(where.path)) {
-    io.stderr.write(`vicino consent: no database at ${where.path} (set DATA_DIR, --data-dir or DATABASE_URL)\n`);
-    return 1;
-  }
-  const store = await openStore(location);
+  const store = await openExistingStore('consent', location, io.stderr);
+  if (store === undefined) return 1;
   try {
     if (values.verify !== true) {
       const rows = await store.rebuildConsentState();

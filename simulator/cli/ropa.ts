@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadServerEnv, storeLocation } from '#server/config.ts';
+import { loadServerEnv } from '#server/config.ts';
 import { CURRENT_CONSENT_TEXTS } from '#server/domain/consent-texts.ts';
 import { DAY_MS, HOUR_MS } from '#server/domain/retention.ts';
 import { buildRecordOfProcessing, stableJson, type RecordOfProcessing, type StoreConfiguration, type TransparencySettings } from '#server/domain/transparency.ts';
-import { openStore } from '#server/main.ts';
 import { loadStoreConfiguration } from '#server/routes/notice-routes.ts';
+import { openExistingStore } from './existing-store.ts';
 
 // `vicino ropa`: the record of processing activities (GDPR art. 30, ACC-2), generated from the live
 // configuration — the stores, zones and campaigns in the server's database (DATABASE_URL, else
@@ -39,19 +38,15 @@ export async function runRopaCommand(args: string[], environment: Record<string,
     return 2;
   }
   const env = loaded.env;
-  const where = storeLocation(env);
-  // The record describes the deployment as it is: an empty database created here would describe nothing.
-  if (where.kind === 'sqlite' && !existsSync(where.path)) {
-    io.stderr.write(`vicino ropa: no database at ${where.path} (set DATA_DIR, --data-dir or DATABASE_URL)\n`);
-    return 1;
-  }
   const settings: TransparencySettings = {
     controller: { name: env.CONTROLLER_NAME, contact: env.CONTROLLER_CONTACT },
     retention: { presenceEventsMs: env.RETENTION_PRESENCE_H * HOUR_MS, deliveryRecordsMs: env.RETENTION_DELIVERY_DAYS * DAY_MS },
     epochRotationS: env.EPOCH_ROTATION_S,
     consentTexts: CURRENT_CONSENT_TEXTS,
   };
-  const store = await openStore(env);
+  // The record describes the deployment as it is: an empty database created here would describe nothing.
+  const store = await openExistingStore('ropa', env, io.stderr);
+  if (store === undefined) return 1;
   let stores: StoreConfiguration[];
   try {
     stores = [];
