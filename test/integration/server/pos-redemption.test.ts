@@ -43,9 +43,9 @@ function heard(who: RegisteredShopper): PresenceEvent {
 }
 const send = (event: PresenceEvent) => ingest.handle(topics.events('store-1', event.gatewayId), Buffer.from(JSON.stringify(event)));
 
-const addDevice = (app: TestApp, storeId: string, payload: unknown = { name: 'Till 1' }) =>
+const addDevice = (app: TestApp, storeId: string, payload: object = { name: 'Till 1' }) =>
   app.app.inject({ method: 'POST', url: `/v1/admin/stores/${storeId}/pos-devices`, headers: bearer(app.adminToken), payload });
-const redeem = (token: string, payload: unknown, app: TestApp = t) =>
+const redeem = (token: string, payload: object, app: TestApp = t) =>
   app.app.inject({ method: 'POST', url: '/v1/pos/redemptions', headers: bearer(token), payload });
 const auditRows = async (action: string) =>
   (await testStore.rows(`SELECT subject, details FROM audit_log WHERE action = '${action}' ORDER BY seq`)).map((r) => ({ subject: String(r.subject), details: JSON.parse(String(r.details)) as unknown }));
@@ -175,7 +175,7 @@ describe.each(STORE_KINDS)('point-of-sale redemption (%s)', (kind) => {
     });
 
     it('names the field at fault in a malformed body', async () => {
-      const cases: [unknown, string[]][] = [
+      const cases: [object, string[]][] = [
         [{}, ['couponCode']],
         [{ couponCode: 42 }, ['couponCode']],
         [{ couponCode: 'ILOU0-00000' }, ['couponCode']],
