@@ -20,6 +20,7 @@ import { shopperRoutes } from './routes/shopper-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import { rightsRoutes } from './routes/rights-routes.ts';
+import { posRoutes } from './routes/pos-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 import type { ConsentConfigInput } from './consent/consent-config.ts';
@@ -96,5 +97,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => statusRoutes(scope, deps));
   await app.register(async (scope) => noticeRoutes(scope, deps));
   await app.register(async (scope) => rightsRoutes(scope, deps));
+  await app.register(async (scope) => posRoutes(scope, deps));
   return app;
 }

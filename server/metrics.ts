@@ -60,7 +60,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     help: 'Consent lapse job runs that failed (the next run retries)',
     registers: [registry],
   });
-  return { registry, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // Coupons presented at a till (POST /v1/pos/redemptions), by outcome: redeemed, replayed (a till's retry),
+  // already-redeemed, expired, cancelled, not-found, invalid, unauthenticated. Never the code or the shopper.
+  const redemptions = new Counter({ name: 'vicino_redemptions_total', help: 'Coupon redemptions at a point of sale, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  return { registry, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

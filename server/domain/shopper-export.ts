@@ -84,6 +84,8 @@ const ExportedPromotionSchema = z
     createdAtMs: epochMs,
     deliveredAtMs: epochMs.nullable(),
     ackedAtMs: epochMs.nullable(),
+    /** When the coupon was redeemed at a till, or null. */
+    redeemedAtMs: epochMs.nullable(),
     message: PromotionMessageSchema,
   })
   .strict();

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
@@ -7,7 +7,7 @@ import type { AuditDetails } from '../domain/audit-chain.ts';
 import { CampaignSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
-import { tokenMatches } from '../identity.ts';
+import { newAppToken, tokenMatches } from '../identity.ts';
 import type { AppDeps } from '../app.ts';
 
 // Operator API: stores, zones, gateways and campaigns. Authenticated by the admin token for now;
@@ -46,6 +46,9 @@ const GatewayBodySchema = z
     rotateSecret: z.boolean().default(false),
   })
   .strict();
+
+/** A till of the store (server/routes/pos-routes.ts); the name is the operator's label, e.g. "Till 3". */
+const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) }).strict();
 
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
 const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
@@ -105,6 +108,38 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     return reply.code(201).send({
       config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl, username: body.id } },
     });
+  });
+
+  /**
+   * Issues a till's credential: 256 random bits, shown this once; the store keeps its SHA-256 only
+   * (like an app credential). The device redeems its own store's coupons until it is revoked.
+   */
+  app.post('/v1/admin/stores/:storeId/pos-devices', async (request, reply) => {
+    const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
+    const body = parseOrThrow(PosDeviceBodySchema, request.body);
+    if (!(await store.listStores()).some((s) => s.id === storeId)) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
+    const deviceId = `pd_${randomUUID().replaceAll('-', '')}`;
+    const { token, tokenHash } = newAppToken();
+    const createdAtMs = now();
+    await store.createPosDevice({ id: deviceId, storeId, name: body.name, tokenHash, createdAtMs });
+    // The device and store IDs only: neither the token nor its hash.
+    await audit('pos-device.created', deviceId, { storeId });
+    return reply.code(201).send({ deviceId, storeId, name: body.name, createdAtMs, token });
+  });
+
+  app.get('/v1/admin/stores/:storeId/pos-devices', async (request) => {
+    const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
+    if (!(await store.listStores()).some((s) => s.id === storeId)) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
+    return {
+      devices: (await store.listPosDevices(storeId)).map((d) => ({ deviceId: d.id, storeId: d.storeId, name: d.name, createdAtMs: d.createdAtMs, revokedAtMs: d.revokedAtMs })),
+    };
+  });
+
+  app.delete('/v1/admin/stores/:storeId/pos-devices/:deviceId', async (request, reply) => {
+    const { storeId, deviceId } = parseOrThrow(z.object({ storeId: IdSchema, deviceId: IdSchema }), request.params, 'INVALID_PARAMS');
+    if (!(await store.revokePosDevice(storeId, deviceId, now()))) throw new ApiError('NOT_FOUND', `no active POS device ${deviceId} in store ${storeId}`);
+    await audit('pos-device.revoked', deviceId, { storeId });
+    return reply.code(204).send();
   });
 
   app.put('/v1/admin/campaigns/:campaignId', async (request) => {

@@ -179,4 +179,20 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX proof_nonces_expires ON proof_nonces (expires_at_ms)`,
     ],
   },
+  {
+    version: 13,
+    name: 'point-of-sale redemption',
+    statements: [
+      // A store's tills (POS devices): only the SHA-256 of each device's bearer token is kept, as for app
+      // credentials; a revoked device keeps its row (revoked_at_ms) so its ID in the audit log still resolves.
+      `CREATE TABLE pos_devices (id TEXT PRIMARY KEY, store_id TEXT NOT NULL REFERENCES stores(id), name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT)`,
+      `CREATE INDEX pos_devices_store ON pos_devices (store_id, created_at_ms)`,
+      // A coupon is redeemed once: one conditional UPDATE sets these columns only while redeemed_at_ms is
+      // NULL (Store.redeemCoupon). redemption_request_id is the till's idempotency key, so its retry gets
+      // the same answer. The row is the promotion's: erasure and the retention purge delete it with it.
+      `ALTER TABLE promotions ADD COLUMN redeemed_at_ms BIGINT`,
+      `ALTER TABLE promotions ADD COLUMN redeemed_by_device_id TEXT`,
+      `ALTER TABLE promotions ADD COLUMN redemption_request_id TEXT`,
+    ],
+  },
 ];

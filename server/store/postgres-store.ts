@@ -10,6 +10,7 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
   toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
@@ -589,6 +590,34 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async ackPromotion(shopperId, id, atMs) {
       return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+    },
+    async createPosDevice(d) {
+      await query('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs]);
+    },
+    async listPosDevices(storeId) {
+      return (await rows('SELECT * FROM pos_devices WHERE store_id = $1 ORDER BY created_at_ms, id COLLATE "C"', storeId)).map(toPosDevice);
+    },
+    async findPosDeviceByTokenHash(tokenHash) {
+      const found = await row('SELECT * FROM pos_devices WHERE token_hash = $1 AND revoked_at_ms IS NULL', tokenHash);
+      return found ? toPosDevice(found) : undefined;
+    },
+    async revokePosDevice(storeId, deviceId, atMs) {
+      return (await changes('UPDATE pos_devices SET revoked_at_ms = $1 WHERE id = $2 AND store_id = $3 AND revoked_at_ms IS NULL', atMs, deviceId, storeId)) === 1;
+    },
+    async redeemCoupon(request) {
+      // One UPDATE is the claim: under READ COMMITTED a claim racing another waits for the row lock and
+      // re-checks the condition on the committed row, so of any number of instances exactly one claims it.
+      for (;;) {
+        const claimed = await row(
+          `UPDATE promotions SET redeemed_at_ms = $1, redeemed_by_device_id = $2, redemption_request_id = $3
+           WHERE coupon_code = $4 AND store_id = $5 AND ${CLAIM_COUPON_CONDITION} $1 RETURNING *`,
+          request.atMs, request.deviceId, request.requestId, request.couponCode, request.storeId,
+        );
+        if (claimed !== undefined) return claimedCoupon(claimed);
+        const refused = refusedClaim(await row('SELECT * FROM promotions WHERE coupon_code = $1 AND store_id = $2', request.couponCode, request.storeId), request);
+        // undefined: the promotion was committed between the claim and the read — claim it again.
+        if (refused !== undefined) return refused;
+      }
     },
     async counts(): Promise<StoreCounts> {
       const r = (await row(`SELECT

@@ -27,6 +27,7 @@ export function toPromotion(row: Row): PromotionRecord {
     createdAtMs: num(row.created_at_ms),
     deliveredAtMs: numOrNull(row.delivered_at_ms),
     ackedAtMs: numOrNull(row.acked_at_ms),
+    redeemedAtMs: numOrNull(row.redeemed_at_ms),
     status: row.status as PromotionRecord['status'],
     message: JSON.parse(String(row.message)) as PromotionMessage,
   };

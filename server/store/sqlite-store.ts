@@ -12,12 +12,13 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
   toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
-  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type ConsentLapseWrite, type CredentialRefusal, type ObjectionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
+  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal, type ObjectionResult, type RedemptionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
 } from './store.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
@@ -115,6 +116,19 @@ export function openSqliteStore(path: string): Store {
   const rebuildConsentState = db.transaction((): number => {
     run(CLEAR_CONSENT_STATE);
     return run(REBUILD_CONSENT_STATE);
+  });
+
+  // BEGIN IMMEDIATE: the claim and, if it claimed nothing, the read that says why, under one write lock.
+  const redeemCoupon = db.transaction((request: CouponRedemptionRequest): RedemptionResult => {
+    const claimed = get(
+      `UPDATE promotions SET redeemed_at_ms = ?, redeemed_by_device_id = ?, redemption_request_id = ?
+       WHERE coupon_code = ? AND store_id = ? AND ${CLAIM_COUPON_CONDITION} ? RETURNING *`,
+      request.atMs, request.deviceId, request.requestId, request.couponCode, request.storeId, request.atMs,
+    );
+    if (claimed !== undefined) return claimedCoupon(claimed);
+    const refused = refusedClaim(get('SELECT * FROM promotions WHERE coupon_code = ? AND store_id = ?', request.couponCode, request.storeId), request);
+    if (refused === undefined) throw new Error('redeemCoupon: a claimable coupon was not claimed');
+    return refused;
   });
 
   const recordPromotion = db.transaction((draft: Parameters<Store['recordPromotion']>[0]) => {
@@ -509,6 +523,22 @@ export function openSqliteStore(path: string): Store {
     },
     async ackPromotion(shopperId, id, atMs) {
       return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+    },
+    async createPosDevice(d) {
+      run('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs);
+    },
+    async listPosDevices(storeId) {
+      return all('SELECT * FROM pos_devices WHERE store_id = ? ORDER BY created_at_ms, id', storeId).map(toPosDevice);
+    },
+    async findPosDeviceByTokenHash(tokenHash) {
+      const row = get('SELECT * FROM pos_devices WHERE token_hash = ? AND revoked_at_ms IS NULL', tokenHash);
+      return row ? toPosDevice(row) : undefined;
+    },
+    async revokePosDevice(storeId, deviceId, atMs) {
+      return run('UPDATE pos_devices SET revoked_at_ms = ? WHERE id = ? AND store_id = ? AND revoked_at_ms IS NULL', atMs, deviceId, storeId) === 1;
+    },
+    async redeemCoupon(request) {
+      return redeemCoupon.immediate(request);
     },
     async counts(): Promise<StoreCounts> {
       const count = (sql: string): number => num(get(sql)!.n);

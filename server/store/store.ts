@@ -102,6 +102,8 @@ export type PromotionRecord = PromotionSubject & {
   id: string;
   deliveredAtMs: number | null;
   ackedAtMs: number | null;
+  /** When its coupon was redeemed at a till (Store.redeemCoupon), or null. */
+  redeemedAtMs: number | null;
   status: 'pending' | 'acked' | 'cancelled';
   message: PromotionMessage;
 };
@@ -150,6 +152,26 @@ export type LapseCandidateQuery = {
 
 /** A lapse to append: the server's withdrawal, the state it expects to replace, and its audit entry. */
 export type ConsentLapseWrite = { record: ConsentRecord; expected: { textVersion: string; atMs: number }; audit: AuditDraft };
+
+/** A store's till, authenticated by a bearer token of which only the SHA-256 is kept. */
+export type PosDeviceRecord = { id: string; storeId: string; name: string; tokenHash: string; createdAtMs: number; revokedAtMs: number | null };
+
+/** A coupon presented at a till: requestId is the till's idempotency key (a retry after a lost response). */
+export type CouponRedemptionRequest = { storeId: string; couponCode: string; requestId: string | null; deviceId: string; atMs: number };
+
+/** A redeemed coupon, as the till is told. */
+export type Redemption = { couponCode: string; campaignId: string; title: string; redeemedAtMs: number; storeId: string; zoneId: string };
+
+/**
+ * What redeeming a coupon found. 'redeemed' with replayed: true is the same device's retry with the same
+ * requestId — the first answer again, nothing written. 'not-found' covers a code of another store.
+ */
+export type RedemptionResult =
+  | { outcome: 'redeemed'; redemption: Redemption; replayed: boolean }
+  | { outcome: 'already-redeemed'; redeemedAtMs: number }
+  | { outcome: 'expired'; expiresAtMs: number }
+  | { outcome: 'cancelled' }
+  | { outcome: 'not-found' };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
@@ -317,6 +339,21 @@ export interface Store {
   markPromotionDelivered(id: string, atMs: number): Promise<void>;
   /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+
+  /** Adds a till to a store (its token already hashed). */
+  createPosDevice(device: Omit<PosDeviceRecord, 'revokedAtMs'>): Promise<void>;
+  /** A store's tills, revoked ones included, oldest first. */
+  listPosDevices(storeId: string): Promise<PosDeviceRecord[]>;
+  /** The till holding this token hash, unless it is revoked. */
+  findPosDeviceByTokenHash(tokenHash: string): Promise<PosDeviceRecord | undefined>;
+  /** Revokes a till of the store; false if it is not the store's or was already revoked. */
+  revokePosDevice(storeId: string, deviceId: string, atMs: number): Promise<boolean>;
+  /**
+   * Redeems a coupon of the store exactly once across every instance: one conditional UPDATE claims the
+   * promotion only while it is unredeemed, not cancelled and not expired (expires_at_ms > atMs); the
+   * classification of a refused claim reads only what that claim can no longer change.
+   */
+  redeemCoupon(request: CouponRedemptionRequest): Promise<RedemptionResult>;
 
   /**
    * Appends one entry to the audit log (ACC-1): its seq and prev_hash come from the current head, read

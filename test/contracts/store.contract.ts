@@ -702,7 +702,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           outcome: 'recorded',
           promotion: {
             id: draft.message.id, campaignId: draft.campaignId, shopperId: shopper.id, eventId: draft.eventId, storeId: draft.storeId, zoneId: draft.zoneId,
-            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, status: 'pending', message: draft.message,
+            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, redeemedAtMs: null, status: 'pending', message: draft.message,
           },
         });
       });
@@ -1378,6 +1378,99 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         promotions: before.promotions + 2,
         promotionsAcked: before.promotionsAcked + 1,
         epochKeys: before.epochKeys + 1,
+      });
+    });
+
+    describe('point of sale', () => {
+      const aDevice = (storeId = 'store-1') => ({ id: uniqueId('pd').toLowerCase(), storeId, name: 'Till 1', tokenHash: randomBytes(32).toString('hex'), createdAtMs: START_MS });
+
+      /** A recorded promotion of store-1 with its coupon, valid for an hour from START_MS. */
+      async function givenCoupon(target: Store = store): Promise<{ shopperId: string; promotionId: string; couponCode: string; campaignId: string }> {
+        const shopper = await givenShopper();
+        const draft = aDraft({ shopperId: shopper.id });
+        const result = await target.recordPromotion(draft);
+        if (result.outcome !== 'recorded') throw new Error(`expected a recorded promotion, got ${result.outcome}`);
+        return { shopperId: shopper.id, promotionId: draft.message.id, couponCode: draft.message.couponCode, campaignId: draft.campaignId };
+      }
+      const redeem = (target: Store, couponCode: string, overrides: { requestId?: string | null; deviceId?: string; atMs?: number; storeId?: string } = {}) =>
+        target.redeemCoupon({ storeId: 'store-1', couponCode, requestId: null, deviceId: 'pd-till', atMs: START_MS + SECOND_MS, ...overrides });
+
+      it('keeps POS devices by store, finds them by token hash until revoked, and revokes once', async () => {
+        const device = aDevice();
+        await store.createPosDevice(device);
+        expect(await store.findPosDeviceByTokenHash(device.tokenHash)).toEqual({ ...device, revokedAtMs: null });
+        expect(await store.listPosDevices('store-1')).toContainEqual({ ...device, revokedAtMs: null });
+        expect(await store.revokePosDevice('store-2', device.id, START_MS + 1)).toBe(false);
+        expect(await store.revokePosDevice('store-1', device.id, START_MS + 1)).toBe(true);
+        expect(await store.revokePosDevice('store-1', device.id, START_MS + 2)).toBe(false);
+        expect(await store.findPosDeviceByTokenHash(device.tokenHash)).toBeUndefined();
+        expect(await store.listPosDevices('store-1')).toContainEqual({ ...device, revokedAtMs: START_MS + 1 });
+      });
+
+      it('refuses a second device with the same token hash', async () => {
+        const device = aDevice();
+        await store.createPosDevice(device);
+        await expect(store.createPosDevice({ ...aDevice(), tokenHash: device.tokenHash })).rejects.toThrow();
+      });
+
+      it('redeems a coupon once, then says when it was redeemed', async () => {
+        const coupon = await givenCoupon();
+        const first = await redeem(store, coupon.couponCode, { requestId: randomUUID() });
+        expect(first).toEqual({
+          outcome: 'redeemed', replayed: false,
+          redemption: { couponCode: coupon.couponCode, campaignId: coupon.campaignId, title: 'Fresh coffee', redeemedAtMs: START_MS + SECOND_MS, storeId: 'store-1', zoneId: 'entrance' },
+        });
+        expect(await redeem(store, coupon.couponCode, { atMs: START_MS + 2 * SECOND_MS })).toEqual({ outcome: 'already-redeemed', redeemedAtMs: START_MS + SECOND_MS });
+        expect((await store.getPromotion(coupon.promotionId))?.redeemedAtMs).toBe(START_MS + SECOND_MS);
+      });
+
+      it('answers the same device retrying the same requestId with the first redemption, and nobody else', async () => {
+        const coupon = await givenCoupon();
+        const requestId = randomUUID();
+        const first = await redeem(store, coupon.couponCode, { requestId });
+        const retry = await redeem(await anotherInstance(), coupon.couponCode, { requestId, atMs: START_MS + 5 * SECOND_MS });
+        expect(retry).toEqual({ ...first, replayed: true });
+        expect(await redeem(store, coupon.couponCode, { requestId, deviceId: 'pd-other-till' })).toEqual({ outcome: 'already-redeemed', redeemedAtMs: START_MS + SECOND_MS });
+        expect(await redeem(store, coupon.couponCode, { requestId: randomUUID() })).toEqual({ outcome: 'already-redeemed', redeemedAtMs: START_MS + SECOND_MS });
+      });
+
+      it('does not find an unknown code, nor a code of another store', async () => {
+        const coupon = await givenCoupon();
+        expect(await redeem(store, 'ZZZZZ-ZZZZZ')).toEqual({ outcome: 'not-found' });
+        expect(await redeem(store, coupon.couponCode, { storeId: 'store-2' })).toEqual({ outcome: 'not-found' });
+        expect((await store.getPromotion(coupon.promotionId))?.redeemedAtMs).toBeNull();
+      });
+
+      it('refuses an expired coupon from its expiry on', async () => {
+        const coupon = await givenCoupon();
+        const expiresAtMs = (await store.getPromotion(coupon.promotionId))!.message.expiresAtMs;
+        expect(await redeem(store, coupon.couponCode, { atMs: expiresAtMs })).toEqual({ outcome: 'expired', expiresAtMs });
+        expect((await redeem(store, coupon.couponCode, { atMs: expiresAtMs - 1 })).outcome).toBe('redeemed');
+      });
+
+      it('refuses the coupon of a promotion cancelled by a withdrawal', async () => {
+        const coupon = await givenCoupon();
+        await withdraw(store, coupon.shopperId, 'promotions');
+        expect(await redeem(store, coupon.couponCode)).toEqual({ outcome: 'cancelled' });
+      });
+
+      it('redeems a coupon exactly once when two instances race 20 redemptions of it', async () => {
+        const coupon = await givenCoupon();
+        const other = await anotherInstance();
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+          redeem(i % 2 === 0 ? store : other, coupon.couponCode, { requestId: randomUUID(), deviceId: `pd-till-${i}`, atMs: START_MS + SECOND_MS + i })));
+        const redeemed = results.filter((r) => r.outcome === 'redeemed');
+        expect(redeemed).toHaveLength(1);
+        expect(results.filter((r) => r.outcome === 'already-redeemed')).toHaveLength(19);
+        const { redeemedAtMs } = (redeemed[0] as Extract<typeof redeemed[0], { outcome: 'redeemed' }>).redemption;
+        expect(results.every((r) => r.outcome === 'redeemed' || (r.outcome === 'already-redeemed' && r.redeemedAtMs === redeemedAtMs))).toBe(true);
+      });
+
+      it('forgets a redemption with the shopper: erasure deletes the promotion', async () => {
+        const coupon = await givenCoupon();
+        await redeem(store, coupon.couponCode);
+        await store.eraseShopper(coupon.shopperId, START_MS + DAY_MS, () => ({ atMs: START_MS + DAY_MS, actor: 'shopper', action: 'shopper.erased', subject: coupon.shopperId, details: {} }));
+        expect(await redeem(store, coupon.couponCode)).toEqual({ outcome: 'not-found' });
       });
     });
   });
