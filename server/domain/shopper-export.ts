@@ -80,7 +80,7 @@ const ExportedPromotionSchema = z
     eventId: z.string(),
     storeId: z.string(),
     zoneId: z.string(),
-    status: z.enum(['pending', 'acked', 'cancelled']),
+    status: z.enum(['pending', 'acked', 'cancelled', 'expired']),
     createdAtMs: epochMs,
     deliveredAtMs: epochMs.nullable(),
     ackedAtMs: epochMs.nullable(),

@@ -195,4 +195,12 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE promotions ADD COLUMN redemption_request_id TEXT`,
     ],
   },
+  {
+    version: 15,
+    name: 'expiry of undelivered promotions',
+    statements: [
+      // Store.expireUndelivered finds pending promotions past their expiry without scanning the table.
+      `CREATE INDEX promotions_expiry ON promotions (status, expires_at_ms)`,
+    ],
+  },
 ];

@@ -10,6 +10,7 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
@@ -590,6 +591,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async ackPromotion(shopperId, id, atMs) {
       return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+    },
+    async expireUndelivered(nowMs, limit) {
+      checkExpiryArguments(nowMs, limit);
+      // SKIP LOCKED: a sweep on another instance takes other rows instead of waiting; the outer WHERE re-checks each row.
+      return tallyExpired(await rows(expireUndeliveredStatement(['$1', '$2'], ' FOR UPDATE SKIP LOCKED'), nowMs, limit));
     },
     async createPosDevice(d) {
       await query('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs]);

@@ -12,6 +12,7 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
@@ -523,6 +524,12 @@ export function openSqliteStore(path: string): Store {
     },
     async ackPromotion(shopperId, id, atMs) {
       return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+    },
+    async expireUndelivered(nowMs, limit) {
+      checkExpiryArguments(nowMs, limit);
+      // One statement: SQLite runs it alone among writers (every process), so the batch is claimed once.
+      // Positional placeholders, in order: nowMs (the batch), limit, nowMs (the re-check).
+      return tallyExpired(all(expireUndeliveredStatement(['?', '?']), nowMs, limit, nowMs));
     },
     async createPosDevice(d) {
       run('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs);

@@ -104,9 +104,16 @@ export type PromotionRecord = PromotionSubject & {
   ackedAtMs: number | null;
   /** When its coupon was redeemed at a till (Store.redeemCoupon), or null. */
   redeemedAtMs: number | null;
-  status: 'pending' | 'acked' | 'cancelled';
+  /**
+   * 'expired': it expired before it was ever written to the app (Store.expireUndelivered) — dropped and
+   * counted. It still counts toward the caps (the send was decided and recorded); 'cancelled' does not.
+   */
+  status: 'pending' | 'acked' | 'cancelled' | 'expired';
   message: PromotionMessage;
 };
+
+/** What one Store.expireUndelivered batch dropped: how many, and how many of each campaign. */
+export type ExpiredUndelivered = { expired: number; byCampaign: Record<string, number> };
 
 export type RecordPromotionResult =
   | { outcome: 'recorded'; promotion: PromotionRecord }
@@ -339,6 +346,14 @@ export interface Store {
   markPromotionDelivered(id: string, atMs: number): Promise<void>;
   /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+  /**
+   * Drops up to `limit` promotions that expired (expires_at_ms <= nowMs) while still pending and never
+   * written to the app (delivered_at_ms NULL): one conditional UPDATE … RETURNING sets them 'expired', and
+   * that UPDATE is the claim, so instances sweeping at once count each promotion once. A promotion written
+   * but not acknowledged reached the app and is left pending (not dropped); an ack of an expired one (a
+   * frame written in the instant before its expiry) still marks it acked.
+   */
+  expireUndelivered(nowMs: number, limit: number): Promise<ExpiredUndelivered>;
 
   /** Adds a till to a store (its token already hashed). */
   createPosDevice(device: Omit<PosDeviceRecord, 'revokedAtMs'>): Promise<void>;

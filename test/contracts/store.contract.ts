@@ -907,6 +907,108 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       });
     });
 
+    describe('expiring undelivered promotions', () => {
+      // expireUndelivered is global: these promotions live weeks before START_MS, where no other test's
+      // promotion expires, so every sweep below sees only its own test's rows.
+      const BASE_MS = START_MS - 60 * DAY_MS;
+      let offset = 0;
+      /** A fresh window of an hour, after every earlier test's window. */
+      const window = (): number => BASE_MS + (offset += 3_600_000);
+
+      it('drops pending promotions that expired before they were ever written, counted per campaign, and nothing else', async () => {
+        const t0 = window();
+        const nowMs = t0 + 600_000;
+        const shopper = await givenShopper();
+        const first = aCampaign();
+        const second = aCampaign();
+        const draft = (campaign: Campaign, expiresAtMs: number) => aDraft({ shopperId: shopper.id, campaign, createdAtMs: t0, expiresAtMs });
+        const undelivered = [draft(first, nowMs - 1), draft(first, nowMs), draft(second, t0 + 1)];
+        const deliveredUnacked = draft(first, t0 + 1);
+        const acked = draft(second, t0 + 1);
+        const cancelledShopper = await givenShopper();
+        const cancelled = aDraft({ shopperId: cancelledShopper.id, campaign: first, createdAtMs: t0, expiresAtMs: t0 + 1 });
+        const stillValid = draft(second, nowMs + 1);
+        for (const d of [...undelivered, deliveredUnacked, acked, cancelled, stillValid]) expect((await store.recordPromotion(d)).outcome).toBe('recorded');
+        await store.markPromotionDelivered(deliveredUnacked.message.id, t0 + 1);
+        await store.markPromotionDelivered(acked.message.id, t0 + 1);
+        await store.ackPromotion(shopper.id, acked.message.id, t0 + 1);
+        await withdraw(store, cancelledShopper.id, 'promotions', t0);
+
+        expect(await store.expireUndelivered(nowMs, 100)).toEqual({ expired: 3, byCampaign: { [first.id]: 2, [second.id]: 1 } });
+
+        for (const d of undelivered) expect(await store.getPromotion(d.message.id)).toMatchObject({ status: 'expired', deliveredAtMs: null, ackedAtMs: null });
+        // Written but not acknowledged: it reached the app, so it is not dropped.
+        expect(await store.getPromotion(deliveredUnacked.message.id)).toMatchObject({ status: 'pending', deliveredAtMs: t0 + 1 });
+        expect(await store.getPromotion(acked.message.id)).toMatchObject({ status: 'acked' });
+        expect(await store.getPromotion(cancelled.message.id)).toMatchObject({ status: 'cancelled' });
+        expect(await store.getPromotion(stillValid.message.id)).toMatchObject({ status: 'pending' });
+        expect((await store.listUnackedPromotions(shopper.id, t0)).map((p) => p.id).sort()).toEqual([deliveredUnacked.message.id, stillValid.message.id].sort());
+        // Each is dropped once: the next sweep finds nothing more.
+        expect(await store.expireUndelivered(nowMs, 100)).toEqual({ expired: 0, byCampaign: {} });
+        expect(await store.expireUndelivered(nowMs + 1, 100)).toEqual({ expired: 1, byCampaign: { [second.id]: 1 } });
+      });
+
+      it('drops at most `limit` per call, earliest expiry first', async () => {
+        const t0 = window();
+        const shopper = await givenShopper();
+        const campaign = aCampaign();
+        const drafts = Array.from({ length: 5 }, (_, i) => aDraft({ shopperId: shopper.id, campaign, createdAtMs: t0, expiresAtMs: t0 + 1 + i }));
+        for (const d of drafts) await store.recordPromotion(d);
+
+        const batches = [];
+        for (let i = 0; i < 4; i++) batches.push((await store.expireUndelivered(t0 + 600_000, 2)).expired);
+
+        expect(batches).toEqual([2, 2, 1, 0]);
+        expect(await store.expireUndelivered(t0 + 1, 10)).toEqual({ expired: 0, byCampaign: {} });
+      });
+
+      it('counts each promotion once when two instances sweep at the same time', async () => {
+        const other = await anotherInstance();
+        const t0 = window();
+        const nowMs = t0 + 600_000;
+        const campaigns = [aCampaign(), aCampaign(), aCampaign()];
+        const shoppers = await Promise.all(Array.from({ length: 4 }, () => givenShopper()));
+        const expected: Record<string, number> = {};
+        for (let i = 0; i < 60; i++) {
+          const campaign = campaigns[i % campaigns.length]!;
+          await store.recordPromotion(aDraft({ shopperId: shoppers[i % shoppers.length]!.id, campaign, createdAtMs: t0, expiresAtMs: t0 + 1 + (i % 7) }));
+          expected[campaign.id] = (expected[campaign.id] ?? 0) + 1;
+        }
+
+        const sweepAll = async (instance: Store) => {
+          const runs = [];
+          for (;;) {
+            const run = await instance.expireUndelivered(nowMs, 4);
+            if (run.expired === 0) return runs;
+            runs.push(run);
+          }
+        };
+        const runs = (await Promise.all([sweepAll(store), sweepAll(other), sweepAll(store), sweepAll(other)])).flat();
+
+        const byCampaign: Record<string, number> = {};
+        for (const run of runs) for (const [id, n] of Object.entries(run.byCampaign)) byCampaign[id] = (byCampaign[id] ?? 0) + n;
+        expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(60);
+        expect(byCampaign).toEqual(expected);
+        expect(await other.expireUndelivered(nowMs, 100)).toEqual({ expired: 0, byCampaign: {} });
+      });
+
+      it('still counts an expired promotion toward the caps: the send was decided and recorded', async () => {
+        const t0 = window();
+        const shopper = await givenShopper();
+        const campaign = aCampaign({ caps: { ...generousCaps, perShopper: { count: 1, periodS: 3600 } } });
+        await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, createdAtMs: t0, expiresAtMs: t0 + 1 }));
+        expect((await store.expireUndelivered(t0 + 10, 10)).expired).toBe(1);
+
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: shopper.id, campaign, createdAtMs: t0 + 20 })))).toBe('skipped:perShopper');
+      });
+
+      it('refuses a limit that is not a positive integer, or a time that is not an integer', async () => {
+        await expect(store.expireUndelivered(START_MS, 0)).rejects.toThrow(/limit/);
+        await expect(store.expireUndelivered(START_MS, 1.5)).rejects.toThrow(/limit/);
+        await expect(store.expireUndelivered(Number.NaN, 10)).rejects.toThrow(/nowMs/);
+      });
+    });
+
     describe('zone states', () => {
       const withClaim = (previous: ZoneState | undefined, zoneId: string, atMs = START_MS): ZoneState => {
         const base = previous ?? emptyZoneState();
