@@ -63,7 +63,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   // Coupons presented at a till (POST /v1/pos/redemptions), by outcome: redeemed, replayed (a till's retry),
   // already-redeemed, expired, cancelled, not-found, invalid, unauthenticated. Never the code or the shopper.
   const redemptions = new Counter({ name: 'vicino_redemptions_total', help: 'Coupon redemptions at a point of sale, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
-  return { registry, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // Promotions dropped because they expired before they were ever written to the app (the shopper was
+  // offline for the whole TTL, or consent could not be read meanwhile), by campaign. Campaign IDs are not
+  // personal data; the shopper never appears here.
+  const expiredUndelivered = new Counter({
+    name: 'vicino_promotions_expired_undelivered_total',
+    help: 'Promotions dropped because they expired before being written to the app, by campaign',
+    labelNames: ['campaign'] as const,
+    registers: [registry],
+  });
+  return { registry, expiredUndelivered, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

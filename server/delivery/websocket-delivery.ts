@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { activeConsent, isGranted, PurposeSchema, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
 import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import type { Metrics } from '../metrics.ts';
-import type { PromotionRecord, Store } from '../store/store.ts';
+import type { ExpiredUndelivered, PromotionRecord, Store } from '../store/store.ts';
 import type { Delivery } from './delivery.ts';
 
 // Delivery over the app's own WebSocket. Each app connection is authenticated as one shopper (the
@@ -28,6 +28,14 @@ import type { Delivery } from './delivery.ts';
 // shopper whose consent read began before the fence drops its promotion instead of sending it, and so
 // does a hand-over (notify) of a promotion recorded before the fence — the withdrawal cancelled it in
 // the Store. Nothing is lost: the sweep and the app's reconnect re-list what is still pending.
+//
+// Expiry, at most once within the TTL: a promotion is (re)sent only while it has not expired, so a shopper
+// offline past the TTL gets nothing of it on reconnect. Every expiryEveryMs of the injected clock the sweep
+// drops what expired before it was ever written (Store.expireUndelivered: status 'expired', claimed by one
+// conditional UPDATE, so instances sweeping at once count each promotion once) and counts it in
+// vicino_promotions_expired_undelivered_total{campaign} — whether the shopper was offline or their app was
+// connected but consent could not be read meanwhile. A promotion written but never acknowledged reached the
+// app: it stays pending, not dropped. The summary log line names campaigns, never shoppers.
 
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
@@ -48,13 +56,29 @@ export type WebSocketDelivery = Delivery & {
   /** Closes a shopper's connections (after erasure or withdrawal of promotions). */
   disconnect(shopperId: string, reason: string): void;
   connected(): number;
+  /**
+   * Drops and counts every promotion that expired before it was written (in batches of expiryBatch, at
+   * most EXPIRY_MAX_BATCHES per run); the sweep runs it every expiryEveryMs. Returns what this run dropped.
+   */
+  expireUndelivered(): Promise<ExpiredUndelivered>;
 };
+
+/** A run of the expiry sweep stops after this many full batches; the next run carries on. */
+const EXPIRY_MAX_BATCHES = 20;
 
 export function createWebSocketDelivery(deps: {
   store: Store; metrics: Metrics; logger: Logger; now: () => number; resendAfterMs?: number; sweepMs?: number; consentPolicy?: ConsentPolicy;
+  /** How often, on the injected clock, undelivered expired promotions are dropped and counted. */
+  expiryEveryMs?: number;
+  expiryBatch?: number;
 }): WebSocketDelivery {
   const { store, metrics, logger, now } = deps;
   const resendAfterMs = deps.resendAfterMs ?? 5_000;
+  const expiryEveryMs = deps.expiryEveryMs ?? 30_000;
+  const expiryBatch = deps.expiryBatch ?? 500;
+  let lastExpiryMs = now();
+  /** The running expiry pass, if any: a slow Store must not make passes pile up. */
+  let expiring: Promise<ExpiredUndelivered> | undefined;
   const sockets = new Map<string, Set<WebSocket>>();
   /** promotion ID → when it was last written to a socket (this instance only). */
   const lastSent = new Map<string, number>();
@@ -107,7 +131,30 @@ export function createWebSocketDelivery(deps: {
     }
   };
 
+  const expireOnce = async (): Promise<ExpiredUndelivered> => {
+    const total: ExpiredUndelivered = { expired: 0, byCampaign: {} };
+    for (let batch = 0; batch < EXPIRY_MAX_BATCHES; batch++) {
+      const run = await store.expireUndelivered(now(), expiryBatch);
+      total.expired += run.expired;
+      for (const [campaign, n] of Object.entries(run.byCampaign)) {
+        metrics.expiredUndelivered.inc({ campaign }, n);
+        total.byCampaign[campaign] = (total.byCampaign[campaign] ?? 0) + n;
+      }
+      if (run.expired < expiryBatch) break;
+    }
+    if (total.expired > 0) logger.info({ expired: total.expired, byCampaign: total.byCampaign }, 'undelivered promotions expired and dropped');
+    return total;
+  };
+  const expireUndelivered = (): Promise<ExpiredUndelivered> => {
+    expiring ??= expireOnce().finally(() => (expiring = undefined));
+    return expiring;
+  };
+
   const sweep = setInterval(() => {
+    if (now() - lastExpiryMs >= expiryEveryMs) {
+      lastExpiryMs = now();
+      void expireUndelivered().catch((error: Error) => logger.error({ err: error.message }, 'expiry sweep failed'));
+    }
     for (const shopperId of sockets.keys()) void flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'));
     const cutoff = now() - 10 * 60_000;
     for (const [id, at] of lastSent) if (at < cutoff) lastSent.delete(id);
@@ -176,8 +223,11 @@ export function createWebSocketDelivery(deps: {
       for (const socket of sockets.get(shopperId) ?? []) socket.close(4001, reason);
     },
     connected: () => [...sockets.values()].reduce((n, set) => n + set.size, 0),
+    expireUndelivered,
     async close() {
       clearInterval(sweep);
+      // An expiry pass under way finishes (or fails) before the Store is closed under it.
+      await expiring?.catch(() => undefined);
       for (const set of sockets.values()) for (const socket of set) socket.close(1001, 'server shutting down');
       sockets.clear();
     },
