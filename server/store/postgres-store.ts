@@ -10,6 +10,7 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
@@ -590,6 +591,32 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async ackPromotion(shopperId, id, atMs) {
       return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+    },
+    async enqueueWebhookDelivery(promotionId, atMs) {
+      return (await changes(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES ($1, $2, 'queued', $2) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs)) === 1;
+    },
+    async claimWebhookDeliveries(nowMs, leaseMs, limit) {
+      // One statement: FOR UPDATE SKIP LOCKED makes racing claimers take disjoint rows, and a row whose
+      // lease another claim has just set no longer matches once its lock is released (READ COMMITTED re-check).
+      const claimed = await rows(
+        `UPDATE webhook_deliveries SET claimed_until_ms = $1, attempts = attempts + 1, updated_at_ms = $2
+         WHERE promotion_id IN (SELECT promotion_id FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at_ms <= $2 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $2) ORDER BY next_attempt_at_ms, promotion_id COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        nowMs + leaseMs, nowMs, limit,
+      );
+      return claimed.map(toWebhookDelivery).sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || (a.promotionId < b.promotionId ? -1 : 1));
+    },
+    async finishWebhookAttempt(promotionId, attempt, outcome) {
+      const c = webhookOutcomeColumns(outcome);
+      return (await changes(
+        `UPDATE webhook_deliveries SET status = $1, next_attempt_at_ms = COALESCE($2, next_attempt_at_ms), last_error = $3, claimed_until_ms = NULL, updated_at_ms = $4
+         WHERE promotion_id = $5 AND attempts = $6 AND status = 'queued'`,
+        c.status, c.nextAttemptAtMs, c.lastError, c.atMs, promotionId, attempt,
+      )) === 1;
+    },
+    async getWebhookDelivery(promotionId) {
+      const found = await row('SELECT * FROM webhook_deliveries WHERE promotion_id = $1', promotionId);
+      return found ? toWebhookDelivery(found) : undefined;
     },
     async createPosDevice(d) {
       await query('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs]);

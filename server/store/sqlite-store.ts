@@ -12,6 +12,7 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
+import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
@@ -523,6 +524,30 @@ export function openSqliteStore(path: string): Store {
     },
     async ackPromotion(shopperId, id, atMs) {
       return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+    },
+    async enqueueWebhookDelivery(promotionId, atMs) {
+      return run(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES (?, ?, 'queued', ?) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs, atMs) === 1;
+    },
+    async claimWebhookDeliveries(nowMs, leaseMs, limit) {
+      // One statement, and SQLite has one writer at a time: a row is claimed by one instance at a time.
+      return all(
+        `UPDATE webhook_deliveries SET claimed_until_ms = ?, attempts = attempts + 1, updated_at_ms = ?
+         WHERE promotion_id IN (SELECT promotion_id FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at_ms <= ? AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?) ORDER BY next_attempt_at_ms, promotion_id LIMIT ?)
+         RETURNING *`,
+        nowMs + leaseMs, nowMs, nowMs, nowMs, limit,
+      ).map(toWebhookDelivery).sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || (a.promotionId < b.promotionId ? -1 : 1));
+    },
+    async finishWebhookAttempt(promotionId, attempt, outcome) {
+      const c = webhookOutcomeColumns(outcome);
+      return run(
+        `UPDATE webhook_deliveries SET status = ?, next_attempt_at_ms = COALESCE(?, next_attempt_at_ms), last_error = ?, claimed_until_ms = NULL, updated_at_ms = ?
+         WHERE promotion_id = ? AND attempts = ? AND status = 'queued'`,
+        c.status, c.nextAttemptAtMs, c.lastError, c.atMs, promotionId, attempt,
+      ) === 1;
+    },
+    async getWebhookDelivery(promotionId) {
+      const row = get('SELECT * FROM webhook_deliveries WHERE promotion_id = ?', promotionId);
+      return row ? toWebhookDelivery(row) : undefined;
     },
     async createPosDevice(d) {
       run('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs);

@@ -173,6 +173,27 @@ export type RedemptionResult =
   | { outcome: 'cancelled' }
   | { outcome: 'not-found' };
 
+/** Where a queued webhook delivery stands: 'dropped' = no longer to be sent (withdrawn, expired, acknowledged…). */
+export type WebhookDeliveryStatus = 'queued' | 'sent' | 'dead' | 'dropped';
+
+/** One promotion in the push-provider webhook's queue (server/delivery/webhook-delivery.ts). */
+export type WebhookDeliveryRecord = {
+  promotionId: string;
+  /** Claims so far: the claim that returned this record is attempt number `attempts`. */
+  attempts: number;
+  nextAttemptAtMs: number;
+  claimedUntilMs: number | null;
+  status: WebhookDeliveryStatus;
+  lastError: string | null;
+  updatedAtMs: number;
+};
+
+/** How a claimed attempt ended: final (sent, dead, dropped with a reason) or another try at nextAttemptAtMs. */
+export type WebhookAttemptOutcome =
+  | { status: 'sent'; atMs: number }
+  | { status: 'dead' | 'dropped'; atMs: number; error: string }
+  | { status: 'queued'; atMs: number; nextAttemptAtMs: number; error: string };
+
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
 export interface Store {
@@ -339,6 +360,21 @@ export interface Store {
   markPromotionDelivered(id: string, atMs: number): Promise<void>;
   /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+
+  /** Queues a promotion for the webhook, due at atMs; false (nothing changed) if it is queued already. */
+  enqueueWebhookDelivery(promotionId: string, atMs: number): Promise<boolean>;
+  /**
+   * Claims up to `limit` queued rows due at nowMs whose lease (if any) has run out, in ONE atomic
+   * statement: each gets claimed_until_ms = nowMs + leaseMs and attempts + 1. Across any number of
+   * instances a row is claimed by one at a time. Returns the claimed rows as updated, oldest due first.
+   */
+  claimWebhookDeliveries(nowMs: number, leaseMs: number, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Records how the claim numbered `attempt` ended and releases its lease — only if that claim is still
+   * the row's latest (a worker whose lease ran out and was re-claimed elsewhere changes nothing): false then.
+   */
+  finishWebhookAttempt(promotionId: string, attempt: number, outcome: WebhookAttemptOutcome): Promise<boolean>;
+  getWebhookDelivery(promotionId: string): Promise<WebhookDeliveryRecord | undefined>;
 
   /** Adds a till to a store (its token already hashed). */
   createPosDevice(device: Omit<PosDeviceRecord, 'revokedAtMs'>): Promise<void>;
