@@ -63,7 +63,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   // Coupons presented at a till (POST /v1/pos/redemptions), by outcome: redeemed, replayed (a till's retry),
   // already-redeemed, expired, cancelled, not-found, invalid, unauthenticated. Never the code or the shopper.
   const redemptions = new Counter({ name: 'vicino_redemptions_total', help: 'Coupon redemptions at a point of sale, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
-  return { registry, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // The push-provider webhook (server/delivery/webhook-delivery.ts): every finished attempt by outcome
+  // (sent, retry, dead, dropped) and reason. Any increase of outcome="dead" is the dead-letter alert.
+  const webhookDeliveries = new Counter({
+    name: 'vicino_webhook_deliveries_total',
+    help: 'Push webhook attempts, by outcome (sent, retry, dead, dropped) and reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
