@@ -227,13 +227,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         beacons: await remove('beacons'),
         presenceEvents: await remove('presence_events'),
         zoneStates: await remove('zone_states'),
-        promotions: await remove('promotions'),
+        promotions: (await q('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = $1)', [shopperId]), await remove('promotions')),
         consentStates: await remove('consent_state'),
         consentRecords: await remove('consent_records'),
       };
       // The credential's traces: replaced credentials' hashes and used proof nonces.
       await remove('app_token_history');
       await remove('proof_nonces');
+      await remove('push_targets');
       // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
       await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
                restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
@@ -591,6 +592,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async ackPromotion(shopperId, id, atMs) {
       return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+    },
+    async putPushTarget(shopperId, targetSealed, atMs) {
+      return (await changes(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, $1, $2 FROM shoppers WHERE id = $3 AND erased_at_ms IS NULL
+                  ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId)) === 1;
+    },
+    async getPushTargetSealed(shopperId) {
+      const found = await row('SELECT target_sealed FROM push_targets WHERE shopper_id = $1', shopperId);
+      return found ? unb64(found.target_sealed) : undefined;
     },
     async enqueueWebhookDelivery(promotionId, atMs) {
       return (await changes(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES ($1, $2, 'queued', $2) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs)) === 1;

@@ -225,13 +225,14 @@ export function openSqliteStore(path: string): Store {
       beacons: run('DELETE FROM beacons WHERE shopper_id = ?', shopperId),
       presenceEvents: run('DELETE FROM presence_events WHERE shopper_id = ?', shopperId),
       zoneStates: run('DELETE FROM zone_states WHERE shopper_id = ?', shopperId),
-      promotions: run('DELETE FROM promotions WHERE shopper_id = ?', shopperId),
+      promotions: (run('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = ?)', shopperId), run('DELETE FROM promotions WHERE shopper_id = ?', shopperId)),
       consentStates: run('DELETE FROM consent_state WHERE shopper_id = ?', shopperId),
       consentRecords: run('DELETE FROM consent_records WHERE shopper_id = ?', shopperId),
     };
     // The credential's traces: replaced credentials' hashes and used proof nonces.
     run('DELETE FROM app_token_history WHERE shopper_id = ?', shopperId);
     run('DELETE FROM proof_nonces WHERE shopper_id = ?', shopperId);
+    run('DELETE FROM push_targets WHERE shopper_id = ?', shopperId);
     // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
     run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
          restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
@@ -524,6 +525,14 @@ export function openSqliteStore(path: string): Store {
     },
     async ackPromotion(shopperId, id, atMs) {
       return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+    },
+    async putPushTarget(shopperId, targetSealed, atMs) {
+      return run(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL
+                  ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId) === 1;
+    },
+    async getPushTargetSealed(shopperId) {
+      const row = get('SELECT target_sealed FROM push_targets WHERE shopper_id = ?', shopperId);
+      return row ? unb64(row.target_sealed) : undefined;
     },
     async enqueueWebhookDelivery(promotionId, atMs) {
       return run(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES (?, ?, 'queued', ?) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs, atMs) === 1;

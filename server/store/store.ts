@@ -361,6 +361,10 @@ export interface Store {
   /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
 
+  /** Sets (or replaces) the shopper's sealed push target; false if the shopper is unknown or erased. */
+  putPushTarget(shopperId: string, targetSealed: Buffer, atMs: number): Promise<boolean>;
+  /** The shopper's sealed push target, if one is registered. */
+  getPushTargetSealed(shopperId: string): Promise<Buffer | undefined>;
   /** Queues a promotion for the webhook, due at atMs; false (nothing changed) if it is queued already. */
   enqueueWebhookDelivery(promotionId: string, atMs: number): Promise<boolean>;
   /**
@@ -409,7 +413,7 @@ export interface Store {
   /**
    * Erases the shopper in one transaction (DSR-2, ID-4): destroys the sealed identity key, revokes the
    * credential, clears the profile (first name, locale, device secret digest, restriction), deletes their
-   * beacons, presence events, zone states, promotions, consent state and consent records, writes the
+   * beacons, push target, queued webhook deliveries, presence events, zone states, promotions, consent state and consent records, writes the
    * minimal proof (domain/erasure.ts) and appends `audit(counts)` — all or nothing. A suppression entry
    * (an objection) is kept. undefined if the shopper is unknown or already erased.
    */
