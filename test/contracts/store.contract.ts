@@ -1530,6 +1530,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.getWebhookDelivery(dropped))?.lastError).toBe('consent');
       });
 
+      it('keeps one sealed push target per shopper, replaced by the next, refused for an unknown shopper', async () => {
+        const shopper = await givenShopper();
+        expect(await store.getPushTargetSealed(shopper.id)).toBeUndefined();
+        expect(await store.putPushTarget(shopper.id, Buffer.from('first'), START_MS)).toBe(true);
+        expect(await store.putPushTarget(shopper.id, Buffer.from('second'), START_MS + 1)).toBe(true);
+        expect((await store.getPushTargetSealed(shopper.id))?.toString()).toBe('second');
+        expect(await store.putPushTarget(uniqueId('sh'), Buffer.from('x'), START_MS)).toBe(false);
+      });
+
+      it('erasure deletes the push target and the queued webhook rows of the shopper\'s promotions', async () => {
+        const shopper = await givenShopper();
+        await store.putPushTarget(shopper.id, Buffer.from('sealed'), START_MS);
+        const recorded = await store.recordPromotion(aDraft({ shopperId: shopper.id }));
+        if (recorded.outcome !== 'recorded') throw new Error(recorded.outcome);
+        await store.enqueueWebhookDelivery(recorded.promotion.id, START_MS);
+        await store.eraseShopper(shopper.id, START_MS + DAY_MS, () => ({ atMs: START_MS + DAY_MS, actor: 'shopper', action: 'shopper.erased', subject: shopper.id, details: {} }));
+        expect(await store.getPushTargetSealed(shopper.id)).toBeUndefined();
+        expect(await store.getWebhookDelivery(recorded.promotion.id)).toBeUndefined();
+        expect(await store.putPushTarget(shopper.id, Buffer.from('again'), START_MS + DAY_MS)).toBe(false);
+      });
+
       it('claims each row once when two instances claim concurrently', async () => {
         const other = await anotherInstance();
         const atMs = START_MS + 2 * DAY_MS;
