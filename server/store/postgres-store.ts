@@ -211,6 +211,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
         promotions: (await select('SELECT * FROM promotions WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toPromotion),
         beacons: (await select('SELECT * FROM beacons WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toLinkedBeacon),
+        pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))((await select('SELECT * FROM push_targets WHERE shopper_id = $1'))[0]),
         audit: (await select('SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq')).map(toAuditRecord),
       };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -213,6 +213,7 @@ export function openSqliteStore(path: string): Store {
         .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
       promotions: all('SELECT * FROM promotions WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toPromotion),
       beacons: all('SELECT * FROM beacons WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toLinkedBeacon),
+      pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))(get('SELECT * FROM push_targets WHERE shopper_id = ?', shopperId)),
       audit: all('SELECT * FROM audit_log WHERE subject = ? ORDER BY seq', shopperId).map(toAuditRecord),
     };
   });

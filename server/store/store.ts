@@ -68,6 +68,8 @@ export type ShopperData = {
   zoneStates: ZoneStateRecord[];
   promotions: PromotionRecord[];
   beacons: LinkedBeaconRecord[];
+  /** The push target their app registered (sealed), or null. */
+  pushTarget: { sealed: Buffer; updatedAtMs: number } | null;
   audit: AuditRecord[];
 };
 
