@@ -148,6 +148,9 @@ export function createWebhookDelivery(deps: {
       logger.warn({ attempt: row.attempts }, 'webhook lease lost before the attempt was recorded');
       return;
     }
+    if (result.outcome.status === 'sent') {
+      await store.markPromotionDelivered(row.promotionId, result.outcome.atMs).catch((error: Error) => logger.error({ err: error.message }, 'markPromotionDelivered failed'));
+    }
     const outcome = result.outcome.status === 'queued' ? 'retry' : result.outcome.status;
     metrics.webhookDeliveries.inc({ outcome, reason: result.reason });
     if (result.outcome.status === 'dead') {

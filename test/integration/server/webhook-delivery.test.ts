@@ -82,12 +82,12 @@ describe.each(STORE_KINDS)('webhook delivery (%s)', (kind) => {
   const consent = (shopperId: string, purpose: Purpose, granted: boolean) =>
     aConsent({ shopperId, purpose, granted, previousGranted: granted ? null : true, textVersion: CURRENT_CONSENT_TEXTS[purpose].version, textSha256: CURRENT_CONSENT_TEXTS[purpose].sha256, serverTimeMs: now() });
 
-  async function aPromotion(options: { pushTarget?: boolean } = {}): Promise<PromotionRecord> {
+  async function aPromotion(options: { pushTarget?: boolean; expiresInMs?: number } = {}): Promise<PromotionRecord> {
     const shopper = aShopper();
     await testStore.store.createShopper(shopper);
     await testStore.store.appendConsent([consent(shopper.id, 'presence', true), consent(shopper.id, 'promotions', true)]);
     if (options.pushTarget !== false) targets.set(shopper.id, TARGET);
-    const result = await testStore.store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: now(), expiresAtMs: now() + 3_600_000 }));
+    const result = await testStore.store.recordPromotion(aDraft({ shopperId: shopper.id, createdAtMs: now(), expiresAtMs: now() + (options.expiresInMs ?? 3_600_000) }));
     if (result.outcome !== 'recorded') throw new Error(`promotion not recorded: ${result.outcome}`);
     return result.promotion;
   }
@@ -116,6 +116,7 @@ describe.each(STORE_KINDS)('webhook delivery (%s)', (kind) => {
     });
     expect(request!.body).not.toContain(promotion.shopperId);
     expect(await metric('sent')).toBe(1);
+    await expect.poll(async () => (await testStore.store.getPromotion(promotion.id))?.deliveredAtMs).toBeGreaterThan(0);
   });
 
   it('retries 500 twice, then 200: three attempts, delivered once', async () => {
@@ -180,6 +181,39 @@ describe.each(STORE_KINDS)('webhook delivery (%s)', (kind) => {
     await expect.poll(() => status(promotion.id), { timeout: 5_000 }).toBe('dropped');
     expect(receiver.received).toHaveLength(1);
     expect(await metric('dropped')).toBe(1);
+  });
+
+  it('drops a promotion acknowledged (or expired) before its attempt, sending nothing', async () => {
+    const acked = await aPromotion();
+    const expiring = await aPromotion({ expiresInMs: 100 });
+    await testStore.store.ackPromotion(acked.shopperId, acked.id, now());
+    await testStore.store.enqueueWebhookDelivery(acked.id, now());
+    // Due only once it has expired: a backlog that outlived the offer.
+    await testStore.store.enqueueWebhookDelivery(expiring.id, expiring.message.expiresAtMs + 1);
+    delivery();
+    await expect.poll(() => status(acked.id)).toBe('dropped');
+    expect(receiver.received).toHaveLength(0);
+    expect(await metric('dropped', 'acked')).toBe(1);
+    await expect.poll(() => status(expiring.id)).toBe('dropped');
+    expect(await metric('dropped', 'expired')).toBe(1);
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('close() waits for the attempt in flight and records it; nothing is attempted afterwards', async () => {
+    const promotion = await aPromotion();
+    let release: () => void = () => undefined;
+    receiver.respond((_req, res) => { release = () => void res.writeHead(200).end(); });
+    const worker = delivery();
+    worker.notify(promotion);
+    await expect.poll(() => receiver.received.length).toBe(1);
+    const closing = worker.close();
+    setTimeout(() => release(), 50);
+    await closing;
+    expect(await status(promotion.id)).toBe('sent');
+    const late = await aPromotion();
+    await testStore.store.enqueueWebhookDelivery(late.id, now());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(receiver.received).toHaveLength(1);
   });
 
   it('does not queue a promotion for a shopper without a push target', async () => {
