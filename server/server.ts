@@ -266,8 +266,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }, ZONE_SWEEP_INTERVAL_MS));
     for (const timer of timers) timer.unref();
 
+    // The routes' own sends (an iOS sighting) reach the webhook too; everything else they ask of delivery is the socket's.
+    const routeDelivery: WebSocketDelivery = webhook === undefined ? delivery : { ...delivery, notify: (promotion) => { delivery.notify(promotion); webhook.notify(promotion); } };
     app = await buildApp({
-      store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
+      store, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
       appTokenMaxAgeMs: options.appTokenMaxAgeMs,
