@@ -14,7 +14,12 @@ export function createSealedPushTargets(deps: { store: Store; sealer: Sealer }):
     async get(shopperId) {
       const sealed = await store.getPushTargetSealed(shopperId);
       if (sealed === undefined) return undefined;
-      return PushTargetSchema.parse(JSON.parse(sealer.open(sealed, pushTargetLabel(shopperId)).toString('utf8')));
+      try {
+        return PushTargetSchema.parse(JSON.parse(sealer.open(sealed, pushTargetLabel(shopperId)).toString('utf8')));
+      } catch {
+        // The sealer's message names the label, which holds the shopper ID: not for a log line.
+        throw new Error('stored push target does not open or parse (master key changed?)');
+      }
     },
   };
 }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ShopperExport } from '#server/domain/shopper-export.ts';
 import { createSealedPushTargets } from '#server/delivery/push-targets.ts';
+import { createSealer } from '#server/domain/sealing.ts';
 import { bearer, buildTestApp, expectStatus, registerShopper, signedInject, type TestApp } from '#test/helpers/build-test-app.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 
@@ -32,6 +34,15 @@ describe.each(STORE_KINDS)('push target registration (%s)', (kind) => {
     expect(await createSealedPushTargets(t.deps).get(ada.shopperId)).toEqual({ provider: 'fcm', token: TOKEN });
     expect((await testStore.dump()).join('\n')).not.toContain(TOKEN);
     expect(t.logs.text()).not.toContain(TOKEN);
+  });
+
+  it('does not open under another master key, and says so without the shopper ID', async () => {
+    const ada = await registerShopper(t.app);
+    await put(ada.token, { provider: 'fcm', token: TOKEN });
+    const elsewhere = createSealedPushTargets({ store: testStore.store, sealer: createSealer(randomBytes(32)) });
+    const error = await elsewhere.get(ada.shopperId).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/does not open/);
+    expect(error?.message).not.toContain(ada.shopperId);
   });
 
   it('refuses a bad body naming the field, and an unauthenticated request', async () => {
