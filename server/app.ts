@@ -21,6 +21,7 @@ import { tokenRoutes } from './routes/token-routes.ts';
 import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import { rightsRoutes } from './routes/rights-routes.ts';
 import { posRoutes } from './routes/pos-routes.ts';
+import { pushRoutes } from './routes/push-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 import type { ConsentConfigInput } from './consent/consent-config.ts';
@@ -98,5 +99,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => noticeRoutes(scope, deps));
   await app.register(async (scope) => rightsRoutes(scope, deps));
   await app.register(async (scope) => posRoutes(scope, deps));
+  await app.register(async (scope) => pushRoutes(scope, deps));
   return app;
 }

@@ -61,6 +61,20 @@ export const ServerEnvSchema = z.object({
     const problem = checkConsentAge(age, 'CONSENT_AGE_DEFAULT');
     if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
   }),
+  /** The push provider's webhook (server/delivery/webhook-delivery.ts): https://, or http:// to localhost only. Unset: no webhook delivery. */
+  WEBHOOK_URL: z.string().refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+    } catch {
+      return false;
+    }
+  }, 'WEBHOOK_URL must be an https:// URL (http:// only for localhost)').optional(),
+  /** The HMAC-SHA-256 key of the Vicino-Signature header, shared with the receiver. */
+  WEBHOOK_SECRET: z.string().min(32, 'WEBHOOK_SECRET must be at least 32 characters').optional(),
+  /** Attempts before a webhook delivery is dead-lettered. */
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int('WEBHOOK_MAX_ATTEMPTS must be a whole number').min(1, 'WEBHOOK_MAX_ATTEMPTS must be at least 1')
+    .max(50, 'WEBHOOK_MAX_ATTEMPTS may not exceed 50').default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof ServerEnvSchema>;
@@ -78,8 +92,11 @@ export function storeLocation(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>)
 
 export function loadServerEnv(env: Record<string, string | undefined>): { ok: true; env: ServerEnv } | { ok: false; problems: string[] } {
   const parsed = ServerEnvSchema.safeParse(env);
-  if (parsed.success) return { ok: true, env: parsed.data };
-  return { ok: false, problems: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) };
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  // Either both or neither: an unsigned webhook would let anyone who learns the URL forge pushes.
+  if ((env.WEBHOOK_URL === undefined) !== (env.WEBHOOK_SECRET === undefined)) problems.push('WEBHOOK_URL, WEBHOOK_SECRET: set both to enable the push webhook, or neither');
+  if (parsed.success && problems.length === 0) return { ok: true, env: parsed.data };
+  return { ok: false, problems };
 }
 
 export function decodeKey(value: string, name: string): Buffer {

@@ -72,7 +72,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['campaign'] as const,
     registers: [registry],
   });
-  return { registry, expiredUndelivered, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // The push-provider webhook (server/delivery/webhook-delivery.ts): every finished attempt by outcome
+  // (sent, retry, dead, dropped) and reason. Any increase of outcome="dead" is the dead-letter alert.
+  const webhookDeliveries = new Counter({
+    name: 'vicino_webhook_deliveries_total',
+    help: 'Push webhook attempts, by outcome (sent, retry, dead, dropped) and reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, expiredUndelivered, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -7,6 +7,8 @@ import { createSealer } from './domain/sealing.ts';
 import { buildApp } from './app.ts';
 import { createBeaconService, deriveBeaconDigestKey, type BeaconService } from './beacon-service.ts';
 import { createWebSocketDelivery, type WebSocketDelivery } from './delivery/websocket-delivery.ts';
+import { createWebhookDelivery, type WebhookDeliveryOptions } from './delivery/webhook-delivery.ts';
+import { createSealedPushTargets } from './delivery/push-targets.ts';
 import { loadResolverKeyPair } from './identity.ts';
 import { createPresenceIngest, DEFAULT_EVENT_WINDOW, type EventWindow, type PresenceIngest } from './ingest/presence-ingest.ts';
 import { connectMqttIngress, type MqttIngress } from './ingest/mqtt-ingress.ts';
@@ -61,6 +63,8 @@ export type ServerOptions = {
   appTokenMaxAgeMs?: number;
   /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
   consent?: ConsentConfigInput;
+  /** The push provider's webhook (delivery/webhook-delivery.ts), beside the WebSocket delivery; none when unset. */
+  webhook?: WebhookDeliveryOptions;
 };
 
 /** How often due zone states are re-arbitrated (a challenger's hold ending): the switch lags the hold by at most this. */
@@ -143,9 +147,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else setKeys(await keys.maintain());
     },
   });
+  // Both deliveries get every promotion: the socket reaches an app in the foreground, the webhook (if
+  // configured) one in the background through its push provider; the app deduplicates by promotion ID.
+  const webhook = options.webhook === undefined ? undefined : createWebhookDelivery({
+    store, metrics, logger, now, consentPolicy: consent.policy, pushTargets: createSealedPushTargets({ store, sealer }), options: options.webhook,
+  });
   const notifyAll = {
     notify: (promotion: Parameters<WebSocketDelivery['notify']>[0]) => {
       delivery.notify(promotion);
+      webhook?.notify(promotion);
       bus.announce({ type: 'promotion', id: promotion.id });
     },
   };
@@ -256,8 +266,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }, ZONE_SWEEP_INTERVAL_MS));
     for (const timer of timers) timer.unref();
 
+    // The routes' own sends (an iOS sighting) reach the webhook too; everything else they ask of delivery is the socket's.
+    const routeDelivery: WebSocketDelivery = webhook === undefined ? delivery : { ...delivery, notify: (promotion) => { delivery.notify(promotion); webhook.notify(promotion); } };
     app = await buildApp({
-      store, sealer, resolver, beacons, keys, delivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
+      store, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
       appTokenMaxAgeMs: options.appTokenMaxAgeMs,
@@ -268,6 +280,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const timer of timers) clearInterval(timer);
     await app?.close();
     await delivery.close();
+    await webhook?.close();
     await mqtt.close();
     throw error;
   }
@@ -290,6 +303,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await purging;
       await lapsing;
       await delivery.close();
+      // Drains the webhook worker: the attempt in flight is recorded before the store closes.
+      await webhook?.close();
       await app!.close();
       await mqtt.close();
     },

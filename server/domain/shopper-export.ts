@@ -119,6 +119,8 @@ export const ShopperExportSchema = z
     zoneStates: z.array(ExportedZoneStateSchema),
     promotions: z.array(ExportedPromotionSchema),
     beacons: z.array(ExportedBeaconSchema),
+    /** The push target the app registered (PUT /v1/me/push-target), opened for its owner, or null. Optional: added within v1, so older v1 documents stay valid. */
+    pushTarget: z.object({ provider: z.enum(['fcm', 'apns', 'webpush']), token: z.string(), updatedAtMs: epochMs }).strict().nullable().optional(),
     /** Audit entries whose subject is this shopper (ACC-1), as chained; their details hold no personal data. */
     audit: z.array(ExportedAuditSchema),
   })

@@ -6,6 +6,8 @@ import { CURRENT_CONSENT_TEXTS } from '../domain/consent-texts.ts';
 import type { ConsentRecord } from '../domain/consent.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { objectionRecords } from '../domain/objection.ts';
+import { PushTargetSchema } from '../domain/push-target.ts';
+import { pushTargetLabel } from '../delivery/push-targets.ts';
 import { exportCounts, exportedConsentRecord, SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_PATH, shopperExportJsonSchema, type ShopperExport } from '../domain/shopper-export.ts';
 import type { AppDeps } from '../app.ts';
 import type { Sealer } from '../domain/sealing.ts';
@@ -60,6 +62,7 @@ export function shopperExport(data: ShopperData, sealer: Sealer, exportedAtMs: n
     beacons: data.beacons.map((b) => ({
       id: b.id, createdAtMs: b.createdAtMs, ...beaconIdentifierFromBytes(b.kind, sealer.open(b.identifierSealed, beaconIdentifierLabel(b.id))),
     })),
+    pushTarget: data.pushTarget === null ? null : { ...PushTargetSchema.parse(JSON.parse(sealer.open(data.pushTarget.sealed, pushTargetLabel(shopper.id)).toString('utf8'))), updatedAtMs: data.pushTarget.updatedAtMs },
     audit: data.audit.map((a) => ({ seq: a.seq, atMs: a.atMs, actor: a.actor, action: a.action, details: a.details as ShopperExport['audit'][number]['details'] })),
   };
 }

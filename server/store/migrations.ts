@@ -196,6 +196,21 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 14,
+    name: 'webhook delivery queue',
+    statements: [
+      // The push-provider webhook's durable queue (server/delivery/webhook-delivery.ts): one row per
+      // promotion, keyed by its ID only (no personal data). A worker claims due rows with one UPDATE that
+      // sets a lease (claimed_until_ms) and counts the attempt, so two instances never send one row at once
+      // and a killed worker's lease runs out for another to retry. status: queued | sent | dead | dropped.
+      `CREATE TABLE webhook_deliveries (promotion_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms BIGINT NOT NULL, claimed_until_ms BIGINT, status TEXT NOT NULL, last_error TEXT, updated_at_ms BIGINT NOT NULL)`,
+      `CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms)`,
+      // The push target each shopper's app registered (PUT /v1/me/push-target): personal data (it
+      // addresses one device), so only sealed under the master key, labelled per shopper. Erasure deletes it.
+      `CREATE TABLE push_targets (shopper_id TEXT PRIMARY KEY REFERENCES shoppers(id), target_sealed TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)`,
+    ],
+  },
+  {
     version: 15,
     name: 'expiry of undelivered promotions',
     statements: [

@@ -11,6 +11,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
+import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
@@ -211,6 +212,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
         promotions: (await select('SELECT * FROM promotions WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toPromotion),
         beacons: (await select('SELECT * FROM beacons WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toLinkedBeacon),
+        pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))((await select('SELECT * FROM push_targets WHERE shopper_id = $1'))[0]),
         audit: (await select('SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq')).map(toAuditRecord),
       };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -227,13 +229,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         beacons: await remove('beacons'),
         presenceEvents: await remove('presence_events'),
         zoneStates: await remove('zone_states'),
-        promotions: await remove('promotions'),
+        promotions: (await q('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = $1)', [shopperId]), await remove('promotions')),
         consentStates: await remove('consent_state'),
         consentRecords: await remove('consent_records'),
       };
       // The credential's traces: replaced credentials' hashes and used proof nonces.
       await remove('app_token_history');
       await remove('proof_nonces');
+      await remove('push_targets');
       // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
       await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
                restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
@@ -596,6 +599,40 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       checkExpiryArguments(nowMs, limit);
       // SKIP LOCKED: a sweep on another instance takes other rows instead of waiting; the outer WHERE re-checks each row.
       return tallyExpired(await rows(expireUndeliveredStatement(['$1', '$2'], ' FOR UPDATE SKIP LOCKED'), nowMs, limit));
+    },
+    async putPushTarget(shopperId, targetSealed, atMs) {
+      return (await changes(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, $1, $2 FROM shoppers WHERE id = $3 AND erased_at_ms IS NULL
+                  ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId)) === 1;
+    },
+    async getPushTargetSealed(shopperId) {
+      const found = await row('SELECT target_sealed FROM push_targets WHERE shopper_id = $1', shopperId);
+      return found ? unb64(found.target_sealed) : undefined;
+    },
+    async enqueueWebhookDelivery(promotionId, atMs) {
+      return (await changes(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES ($1, $2, 'queued', $2) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs)) === 1;
+    },
+    async claimWebhookDeliveries(nowMs, leaseMs, limit) {
+      // One statement: FOR UPDATE SKIP LOCKED makes racing claimers take disjoint rows, and a row whose
+      // lease another claim has just set no longer matches once its lock is released (READ COMMITTED re-check).
+      const claimed = await rows(
+        `UPDATE webhook_deliveries SET claimed_until_ms = $1, attempts = attempts + 1, updated_at_ms = $2
+         WHERE promotion_id IN (SELECT promotion_id FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at_ms <= $2 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $2) ORDER BY next_attempt_at_ms, promotion_id COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        nowMs + leaseMs, nowMs, limit,
+      );
+      return claimed.map(toWebhookDelivery).sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || (a.promotionId < b.promotionId ? -1 : 1));
+    },
+    async finishWebhookAttempt(promotionId, attempt, outcome) {
+      const c = webhookOutcomeColumns(outcome);
+      return (await changes(
+        `UPDATE webhook_deliveries SET status = $1, next_attempt_at_ms = COALESCE($2, next_attempt_at_ms), last_error = $3, claimed_until_ms = NULL, updated_at_ms = $4
+         WHERE promotion_id = $5 AND attempts = $6 AND status = 'queued'`,
+        c.status, c.nextAttemptAtMs, c.lastError, c.atMs, promotionId, attempt,
+      )) === 1;
+    },
+    async getWebhookDelivery(promotionId) {
+      const found = await row('SELECT * FROM webhook_deliveries WHERE promotion_id = $1', promotionId);
+      return found ? toWebhookDelivery(found) : undefined;
     },
     async createPosDevice(d) {
       await query('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs]);

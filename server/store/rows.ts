@@ -2,7 +2,7 @@ import { parseAuditDraft, type AuditDetails, type AuditDraft, type AuditRecord }
 import type { ConsentRecord, ConsentState, LapseReason, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { ErasureProof } from '../domain/erasure.ts';
-import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord } from './store.ts';
+import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord, WebhookAttemptOutcome, WebhookDeliveryRecord, WebhookDeliveryStatus } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -163,4 +163,26 @@ export type ConsentAudit = readonly AuditDraft[] | ((records: readonly ConsentRe
 /** The audit drafts for appended consent records, validated: called inside the appending transaction. */
 export function consentAuditDrafts(audit: ConsentAudit, records: readonly ConsentRecord[]): AuditDraft[] {
   return (typeof audit === 'function' ? audit(records) : audit).map(parseAuditDraft);
+}
+
+export function toWebhookDelivery(row: Row): WebhookDeliveryRecord {
+  return {
+    promotionId: String(row.promotion_id),
+    attempts: num(row.attempts),
+    nextAttemptAtMs: num(row.next_attempt_at_ms),
+    claimedUntilMs: numOrNull(row.claimed_until_ms),
+    status: String(row.status) as WebhookDeliveryStatus,
+    lastError: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
+    updatedAtMs: num(row.updated_at_ms),
+  };
+}
+
+/** The SET clause values of Store.finishWebhookAttempt, shared by the SQL adapters. */
+export function webhookOutcomeColumns(outcome: WebhookAttemptOutcome): { status: string; nextAttemptAtMs: number | null; lastError: string | null; atMs: number } {
+  return {
+    status: outcome.status,
+    nextAttemptAtMs: outcome.status === 'queued' ? outcome.nextAttemptAtMs : null,
+    lastError: outcome.status === 'sent' ? null : outcome.error.slice(0, 200),
+    atMs: outcome.atMs,
+  };
 }

@@ -13,6 +13,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
+import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
@@ -213,6 +214,7 @@ export function openSqliteStore(path: string): Store {
         .map((r) => ({ storeId: String(r.store_id), shopperId: String(r.shopper_id), state: zoneStateOf(r.state), dueAtMs: numOrNull(r.due_at_ms) })),
       promotions: all('SELECT * FROM promotions WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toPromotion),
       beacons: all('SELECT * FROM beacons WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toLinkedBeacon),
+      pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))(get('SELECT * FROM push_targets WHERE shopper_id = ?', shopperId)),
       audit: all('SELECT * FROM audit_log WHERE subject = ? ORDER BY seq', shopperId).map(toAuditRecord),
     };
   });
@@ -225,13 +227,14 @@ export function openSqliteStore(path: string): Store {
       beacons: run('DELETE FROM beacons WHERE shopper_id = ?', shopperId),
       presenceEvents: run('DELETE FROM presence_events WHERE shopper_id = ?', shopperId),
       zoneStates: run('DELETE FROM zone_states WHERE shopper_id = ?', shopperId),
-      promotions: run('DELETE FROM promotions WHERE shopper_id = ?', shopperId),
+      promotions: (run('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = ?)', shopperId), run('DELETE FROM promotions WHERE shopper_id = ?', shopperId)),
       consentStates: run('DELETE FROM consent_state WHERE shopper_id = ?', shopperId),
       consentRecords: run('DELETE FROM consent_records WHERE shopper_id = ?', shopperId),
     };
     // The credential's traces: replaced credentials' hashes and used proof nonces.
     run('DELETE FROM app_token_history WHERE shopper_id = ?', shopperId);
     run('DELETE FROM proof_nonces WHERE shopper_id = ?', shopperId);
+    run('DELETE FROM push_targets WHERE shopper_id = ?', shopperId);
     // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
     run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
          restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
@@ -530,6 +533,38 @@ export function openSqliteStore(path: string): Store {
       // One statement: SQLite runs it alone among writers (every process), so the batch is claimed once.
       // Positional placeholders, in order: nowMs (the batch), limit, nowMs (the re-check).
       return tallyExpired(all(expireUndeliveredStatement(['?', '?']), nowMs, limit, nowMs));
+    },
+    async putPushTarget(shopperId, targetSealed, atMs) {
+      return run(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL
+                  ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId) === 1;
+    },
+    async getPushTargetSealed(shopperId) {
+      const row = get('SELECT target_sealed FROM push_targets WHERE shopper_id = ?', shopperId);
+      return row ? unb64(row.target_sealed) : undefined;
+    },
+    async enqueueWebhookDelivery(promotionId, atMs) {
+      return run(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES (?, ?, 'queued', ?) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs, atMs) === 1;
+    },
+    async claimWebhookDeliveries(nowMs, leaseMs, limit) {
+      // One statement, and SQLite has one writer at a time: a row is claimed by one instance at a time.
+      return all(
+        `UPDATE webhook_deliveries SET claimed_until_ms = ?, attempts = attempts + 1, updated_at_ms = ?
+         WHERE promotion_id IN (SELECT promotion_id FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at_ms <= ? AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?) ORDER BY next_attempt_at_ms, promotion_id LIMIT ?)
+         RETURNING *`,
+        nowMs + leaseMs, nowMs, nowMs, nowMs, limit,
+      ).map(toWebhookDelivery).sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || (a.promotionId < b.promotionId ? -1 : 1));
+    },
+    async finishWebhookAttempt(promotionId, attempt, outcome) {
+      const c = webhookOutcomeColumns(outcome);
+      return run(
+        `UPDATE webhook_deliveries SET status = ?, next_attempt_at_ms = COALESCE(?, next_attempt_at_ms), last_error = ?, claimed_until_ms = NULL, updated_at_ms = ?
+         WHERE promotion_id = ? AND attempts = ? AND status = 'queued'`,
+        c.status, c.nextAttemptAtMs, c.lastError, c.atMs, promotionId, attempt,
+      ) === 1;
+    },
+    async getWebhookDelivery(promotionId) {
+      const row = get('SELECT * FROM webhook_deliveries WHERE promotion_id = ?', promotionId);
+      return row ? toWebhookDelivery(row) : undefined;
     },
     async createPosDevice(d) {
       run('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs);

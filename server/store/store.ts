@@ -68,6 +68,8 @@ export type ShopperData = {
   zoneStates: ZoneStateRecord[];
   promotions: PromotionRecord[];
   beacons: LinkedBeaconRecord[];
+  /** The push target their app registered (sealed), or null. */
+  pushTarget: { sealed: Buffer; updatedAtMs: number } | null;
   audit: AuditRecord[];
 };
 
@@ -179,6 +181,27 @@ export type RedemptionResult =
   | { outcome: 'expired'; expiresAtMs: number }
   | { outcome: 'cancelled' }
   | { outcome: 'not-found' };
+
+/** Where a queued webhook delivery stands: 'dropped' = no longer to be sent (withdrawn, expired, acknowledged…). */
+export type WebhookDeliveryStatus = 'queued' | 'sent' | 'dead' | 'dropped';
+
+/** One promotion in the push-provider webhook's queue (server/delivery/webhook-delivery.ts). */
+export type WebhookDeliveryRecord = {
+  promotionId: string;
+  /** Claims so far: the claim that returned this record is attempt number `attempts`. */
+  attempts: number;
+  nextAttemptAtMs: number;
+  claimedUntilMs: number | null;
+  status: WebhookDeliveryStatus;
+  lastError: string | null;
+  updatedAtMs: number;
+};
+
+/** How a claimed attempt ended: final (sent, dead, dropped with a reason) or another try at nextAttemptAtMs. */
+export type WebhookAttemptOutcome =
+  | { status: 'sent'; atMs: number }
+  | { status: 'dead' | 'dropped'; atMs: number; error: string }
+  | { status: 'queued'; atMs: number; nextAttemptAtMs: number; error: string };
 
 export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
 
@@ -355,6 +378,25 @@ export interface Store {
    */
   expireUndelivered(nowMs: number, limit: number): Promise<ExpiredUndelivered>;
 
+  /** Sets (or replaces) the shopper's sealed push target; false if the shopper is unknown or erased. */
+  putPushTarget(shopperId: string, targetSealed: Buffer, atMs: number): Promise<boolean>;
+  /** The shopper's sealed push target, if one is registered. */
+  getPushTargetSealed(shopperId: string): Promise<Buffer | undefined>;
+  /** Queues a promotion for the webhook, due at atMs; false (nothing changed) if it is queued already. */
+  enqueueWebhookDelivery(promotionId: string, atMs: number): Promise<boolean>;
+  /**
+   * Claims up to `limit` queued rows due at nowMs whose lease (if any) has run out, in ONE atomic
+   * statement: each gets claimed_until_ms = nowMs + leaseMs and attempts + 1. Across any number of
+   * instances a row is claimed by one at a time. Returns the claimed rows as updated, oldest due first.
+   */
+  claimWebhookDeliveries(nowMs: number, leaseMs: number, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Records how the claim numbered `attempt` ended and releases its lease — only if that claim is still
+   * the row's latest (a worker whose lease ran out and was re-claimed elsewhere changes nothing): false then.
+   */
+  finishWebhookAttempt(promotionId: string, attempt: number, outcome: WebhookAttemptOutcome): Promise<boolean>;
+  getWebhookDelivery(promotionId: string): Promise<WebhookDeliveryRecord | undefined>;
+
   /** Adds a till to a store (its token already hashed). */
   createPosDevice(device: Omit<PosDeviceRecord, 'revokedAtMs'>): Promise<void>;
   /** A store's tills, revoked ones included, oldest first. */
@@ -388,7 +430,7 @@ export interface Store {
   /**
    * Erases the shopper in one transaction (DSR-2, ID-4): destroys the sealed identity key, revokes the
    * credential, clears the profile (first name, locale, device secret digest, restriction), deletes their
-   * beacons, presence events, zone states, promotions, consent state and consent records, writes the
+   * beacons, push target, queued webhook deliveries, presence events, zone states, promotions, consent state and consent records, writes the
    * minimal proof (domain/erasure.ts) and appends `audit(counts)` — all or nothing. A suppression entry
    * (an objection) is kept. undefined if the shopper is unknown or already erased.
    */

@@ -1575,5 +1575,102 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await redeem(store, coupon.couponCode)).toEqual({ outcome: 'not-found' });
       });
     });
+
+    describe('webhook delivery queue', () => {
+      const LEASE_MS = 30 * SECOND_MS;
+      const mine = (rows: readonly { promotionId: string }[], ids: readonly string[]): string[] => rows.map((r) => r.promotionId).filter((id) => ids.includes(id));
+
+      it('queues a promotion once, and claims it with a lease and a counted attempt', async () => {
+        const id = uniqueId('wh');
+        expect(await store.enqueueWebhookDelivery(id, START_MS)).toBe(true);
+        expect(await store.enqueueWebhookDelivery(id, START_MS + 5)).toBe(false);
+        expect(await store.getWebhookDelivery(id)).toEqual({ promotionId: id, attempts: 0, nextAttemptAtMs: START_MS, claimedUntilMs: null, status: 'queued', lastError: null, updatedAtMs: START_MS });
+        const claimed = (await store.claimWebhookDeliveries(START_MS + 10, LEASE_MS, 1000)).find((r) => r.promotionId === id);
+        expect(claimed).toMatchObject({ attempts: 1, claimedUntilMs: START_MS + 10 + LEASE_MS, status: 'queued' });
+        // Leased: not claimable again until the lease runs out.
+        expect(mine(await store.claimWebhookDeliveries(START_MS + 10 + LEASE_MS - 1, LEASE_MS, 1000), [id])).toEqual([]);
+        const again = (await store.claimWebhookDeliveries(START_MS + 10 + LEASE_MS, LEASE_MS, 1000)).find((r) => r.promotionId === id);
+        expect(again?.attempts).toBe(2);
+        expect(await store.finishWebhookAttempt(id, 2, { status: 'sent', atMs: START_MS + 20 + LEASE_MS })).toBe(true);
+        expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'sent', claimedUntilMs: null, attempts: 2 });
+      });
+
+      it('does not claim a row before it is due', async () => {
+        const id = uniqueId('wh');
+        await store.enqueueWebhookDelivery(id, START_MS + DAY_MS);
+        expect(mine(await store.claimWebhookDeliveries(START_MS + DAY_MS - 1, LEASE_MS, 1000), [id])).toEqual([]);
+        expect(mine(await store.claimWebhookDeliveries(START_MS + DAY_MS, LEASE_MS, 1000), [id])).toEqual([id]);
+        await store.finishWebhookAttempt(id, 1, { status: 'dropped', atMs: START_MS + DAY_MS, error: 'test' });
+      });
+
+      it('reschedules a retry, then refuses the outcome of a claim that is no longer the latest', async () => {
+        const id = uniqueId('wh');
+        await store.enqueueWebhookDelivery(id, START_MS);
+        await store.claimWebhookDeliveries(START_MS, LEASE_MS, 1000);
+        expect(await store.finishWebhookAttempt(id, 1, { status: 'queued', atMs: START_MS + 1, nextAttemptAtMs: START_MS + 2 * LEASE_MS, error: 'http 503' })).toBe(true);
+        expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'queued', attempts: 1, nextAttemptAtMs: START_MS + 2 * LEASE_MS, claimedUntilMs: null, lastError: 'http 503' });
+        // Attempt 2's lease runs out (a killed worker); attempt 3 is claimed elsewhere and succeeds.
+        await store.claimWebhookDeliveries(START_MS + 2 * LEASE_MS, LEASE_MS, 1000);
+        const third = (await store.claimWebhookDeliveries(START_MS + 3 * LEASE_MS, LEASE_MS, 1000)).find((r) => r.promotionId === id);
+        expect(third?.attempts).toBe(3);
+        expect(await store.finishWebhookAttempt(id, 3, { status: 'sent', atMs: START_MS + 3 * LEASE_MS })).toBe(true);
+        // The killed worker's late outcome changes nothing.
+        expect(await store.finishWebhookAttempt(id, 2, { status: 'dead', atMs: START_MS + 3 * LEASE_MS, error: 'late' })).toBe(false);
+        expect(await store.getWebhookDelivery(id)).toMatchObject({ status: 'sent', attempts: 3 });
+      });
+
+      it('marks a row dead or dropped for good: no later claim returns it', async () => {
+        const dead = uniqueId('wh');
+        const dropped = uniqueId('wh');
+        await store.enqueueWebhookDelivery(dead, START_MS);
+        await store.enqueueWebhookDelivery(dropped, START_MS);
+        await store.claimWebhookDeliveries(START_MS, LEASE_MS, 1000);
+        expect(await store.finishWebhookAttempt(dead, 1, { status: 'dead', atMs: START_MS, error: 'http 400' })).toBe(true);
+        expect(await store.finishWebhookAttempt(dropped, 1, { status: 'dropped', atMs: START_MS, error: 'consent' })).toBe(true);
+        expect(mine(await store.claimWebhookDeliveries(START_MS + DAY_MS, LEASE_MS, 1000), [dead, dropped])).toEqual([]);
+        expect((await store.getWebhookDelivery(dead))?.status).toBe('dead');
+        expect((await store.getWebhookDelivery(dropped))?.lastError).toBe('consent');
+      });
+
+      it('keeps one sealed push target per shopper, replaced by the next, refused for an unknown shopper', async () => {
+        const shopper = await givenShopper();
+        expect(await store.getPushTargetSealed(shopper.id)).toBeUndefined();
+        expect(await store.putPushTarget(shopper.id, Buffer.from('first'), START_MS)).toBe(true);
+        expect(await store.putPushTarget(shopper.id, Buffer.from('second'), START_MS + 1)).toBe(true);
+        expect((await store.getPushTargetSealed(shopper.id))?.toString()).toBe('second');
+        expect(await store.putPushTarget(uniqueId('sh'), Buffer.from('x'), START_MS)).toBe(false);
+      });
+
+      it('erasure deletes the push target and the queued webhook rows of the shopper\'s promotions', async () => {
+        const shopper = await givenShopper();
+        await store.putPushTarget(shopper.id, Buffer.from('sealed'), START_MS);
+        const recorded = await store.recordPromotion(aDraft({ shopperId: shopper.id }));
+        if (recorded.outcome !== 'recorded') throw new Error(recorded.outcome);
+        await store.enqueueWebhookDelivery(recorded.promotion.id, START_MS);
+        await store.eraseShopper(shopper.id, START_MS + DAY_MS, () => ({ atMs: START_MS + DAY_MS, actor: 'shopper', action: 'shopper.erased', subject: shopper.id, details: {} }));
+        expect(await store.getPushTargetSealed(shopper.id)).toBeUndefined();
+        expect(await store.getWebhookDelivery(recorded.promotion.id)).toBeUndefined();
+        expect(await store.putPushTarget(shopper.id, Buffer.from('again'), START_MS + DAY_MS)).toBe(false);
+      });
+
+      it('claims each row once when two instances claim concurrently', async () => {
+        const other = await anotherInstance();
+        const atMs = START_MS + 2 * DAY_MS;
+        const ids = Array.from({ length: 40 }, () => uniqueId('wh'));
+        for (const id of ids) await store.enqueueWebhookDelivery(id, atMs);
+        const claimAll = async (target: Store): Promise<string[]> => {
+          const got: string[] = [];
+          for (;;) {
+            const batch = await target.claimWebhookDeliveries(atMs, DAY_MS, 3);
+            if (batch.length === 0) return got;
+            got.push(...batch.map((r) => r.promotionId));
+          }
+        };
+        const [a, b, c, d] = await Promise.all([claimAll(store), claimAll(other), claimAll(store), claimAll(other)]);
+        const claimed = mine([...a!, ...b!, ...c!, ...d!].map((promotionId) => ({ promotionId })), ids);
+        expect(claimed.sort()).toEqual([...ids].sort());
+        expect(new Set(claimed).size).toBe(ids.length);
+      });
+    });
   });
 }

@@ -7,9 +7,25 @@ describe('loadServerEnv', () => {
       ok: true,
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
-        CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16,
+        CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
     });
+  });
+
+  it('takes the push webhook\'s URL, secret and attempts, and refuses a plain-http remote URL, a short secret or half a configuration', () => {
+    const secret = 's'.repeat(32);
+    expect(loadServerEnv({ WEBHOOK_URL: 'https://push.example.com/hook', WEBHOOK_SECRET: secret, WEBHOOK_MAX_ATTEMPTS: '5' }))
+      .toMatchObject({ ok: true, env: { WEBHOOK_URL: 'https://push.example.com/hook', WEBHOOK_SECRET: secret, WEBHOOK_MAX_ATTEMPTS: 5 } });
+    expect(loadServerEnv({ WEBHOOK_URL: 'http://localhost:8080/hook', WEBHOOK_SECRET: secret }).ok).toBe(true);
+    expect(loadServerEnv({ WEBHOOK_URL: 'http://push.example.com/hook', WEBHOOK_SECRET: 'short', WEBHOOK_MAX_ATTEMPTS: '0' })).toEqual({
+      ok: false,
+      problems: [
+        'WEBHOOK_URL: WEBHOOK_URL must be an https:// URL (http:// only for localhost)',
+        'WEBHOOK_SECRET: WEBHOOK_SECRET must be at least 32 characters',
+        'WEBHOOK_MAX_ATTEMPTS: WEBHOOK_MAX_ATTEMPTS must be at least 1',
+      ],
+    });
+    expect(loadServerEnv({ WEBHOOK_URL: 'https://push.example.com/hook' })).toEqual({ ok: false, problems: ['WEBHOOK_URL, WEBHOOK_SECRET: set both to enable the push webhook, or neither'] });
   });
 
   it('takes the app credential\'s maximum age in whole days, and refuses anything else, naming it', () => {
