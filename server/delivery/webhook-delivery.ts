@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { activeConsent, isGranted, PurposeSchema, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
-import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
+import type { ConsentPolicy } from '../domain/consent.ts';
 import type { PushTarget, PushTargets } from '../domain/push-target.ts';
 import { backoffMs, classifyWebhookStatus, DEFAULT_BACKOFF, retryAfterMs, webhookSignature, type Backoff } from '../domain/webhook.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PromotionRecord, Store, WebhookAttemptOutcome, WebhookDeliveryRecord } from '../store/store.ts';
 import type { Delivery } from './delivery.ts';
+import { sendConsent } from './send-consent.ts';
 
 // Delivery through a push provider's webhook, for an app in the background (no socket). Durable and
 // safe across instances: notify() only queues the promotion in the Store (if its shopper registered a
@@ -76,19 +76,8 @@ export function createWebhookDelivery(deps: {
 
   /** Whether consent, read now, allows the promotion; undefined if it cannot be read (counted, logged). */
   const consentAllows = async (promotion: PromotionRecord): Promise<boolean | undefined> => {
-    let consent: ConsentState;
-    try {
-      consent = activeConsent(await store.getConsentState(promotion.shopperId), deps.consentPolicy ?? DEFAULT_CONSENT_POLICY, now());
-    } catch (error) {
-      metrics.consentUnreadable.inc({ where: 'webhook' });
-      logger.warn({ err: (error as Error).message }, 'consent unreadable before a webhook attempt; held back (fail closed)');
-      return undefined;
-    }
-    const needed = new Set(['presence', 'promotions', ...promotion.message.why.purposes]);
-    return [...needed].every((purpose) => {
-      const parsed = PurposeSchema.safeParse(purpose);
-      return parsed.success && isGranted(consent, parsed.data);
-    });
+    const verdict = await sendConsent(deps, promotion, 'webhook');
+    return verdict === 'unreadable' ? undefined : verdict === 'allowed';
   };
 
   const post = async (row: WebhookDeliveryRecord, promotion: PromotionRecord, target: PushTarget): Promise<Attempt> => {

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { activeConsent, isGranted, PurposeSchema, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
-import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
+import type { ConsentPolicy } from '../domain/consent.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ExpiredUndelivered, PromotionRecord, Store } from '../store/store.ts';
 import type { Delivery } from './delivery.ts';
+import { sendConsent } from './send-consent.ts';
 
 // Delivery over the app's own WebSocket. Each app connection is authenticated as one shopper (the
 // route checks its token) and receives only that shopper's promotions. Pending promotions are
@@ -87,21 +87,7 @@ export function createWebSocketDelivery(deps: {
   const fenceCount = (shopperId: string): number => fences.get(shopperId)?.count ?? 0;
 
   /** Whether the shopper's consent, read now, still allows this promotion; false (counted, logged) if it cannot be read. */
-  const consentAllows = async (promotion: PromotionRecord): Promise<boolean> => {
-    let consent: ConsentState;
-    try {
-      consent = activeConsent(await store.getConsentState(promotion.shopperId), deps.consentPolicy ?? DEFAULT_CONSENT_POLICY, now());
-    } catch (error) {
-      metrics.consentUnreadable.inc({ where: 'delivery' });
-      logger.warn({ err: (error as Error).message }, 'consent unreadable at send time; promotion held back (fail closed)');
-      return false;
-    }
-    const needed = new Set(['presence', 'promotions', ...promotion.message.why.purposes]);
-    return [...needed].every((purpose) => {
-      const parsed = PurposeSchema.safeParse(purpose);
-      return parsed.success && isGranted(consent, parsed.data);
-    });
-  };
+  const consentAllows = async (promotion: PromotionRecord): Promise<boolean> => (await sendConsent(deps, promotion, 'delivery')) === 'allowed';
 
   const openSockets = (shopperId: string): WebSocket[] =>
     [...(sockets.get(shopperId) ?? [])].filter((socket) => socket.readyState === socket.OPEN && socket.bufferedAmount <= MAX_BUFFERED_BYTES);
