@@ -612,11 +612,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return (await changes(`INSERT INTO webhook_deliveries (promotion_id, next_attempt_at_ms, status, updated_at_ms) VALUES ($1, $2, 'queued', $2) ON CONFLICT (promotion_id) DO NOTHING`, promotionId, atMs)) === 1;
     },
     async claimWebhookDeliveries(nowMs, leaseMs, limit) {
-      // One statement: FOR UPDATE SKIP LOCKED makes racing claimers take disjoint rows, and a row whose
-      // lease another claim has just set no longer matches once its lock is released (READ COMMITTED re-check).
+      // One statement: FOR UPDATE SKIP LOCKED makes racing claimers take disjoint rows, and the outer WHERE
+      // repeats the condition, so a row whose lease another claim has just set is not taken again. The batch
+      // is a MATERIALIZED CTE, run once: a LIMIT inside `IN (subquery)` may be re-evaluated and take more rows.
+      const due = `status = 'queued' AND next_attempt_at_ms <= $2 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $2)`;
       const claimed = await rows(
-        `UPDATE webhook_deliveries SET claimed_until_ms = $1, attempts = attempts + 1, updated_at_ms = $2
-         WHERE promotion_id IN (SELECT promotion_id FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at_ms <= $2 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $2) ORDER BY next_attempt_at_ms, promotion_id COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED)
+        `WITH batch AS MATERIALIZED (SELECT promotion_id FROM webhook_deliveries WHERE ${due} ORDER BY next_attempt_at_ms, promotion_id COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE webhook_deliveries SET claimed_until_ms = $1, attempts = attempts + 1, updated_at_ms = $2
+         WHERE promotion_id IN (SELECT promotion_id FROM batch) AND ${due}
          RETURNING *`,
         nowMs + leaseMs, nowMs, limit,
       );
