@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { ShopperExport } from '#server/domain/shopper-export.ts';
 import { counterValue } from '#server/metrics.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
@@ -9,6 +9,7 @@ import { aCampaign, aDraft } from '#test/helpers/builders.ts';
 import { buildTestApp, expectStatus, grant, registerShopper, signedInject, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
 import { failingStore, type FailingStore } from '#test/helpers/failing-store.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
+import { connectAppStream, type AppStream, type StreamFrame } from '#test/helpers/app-stream.ts';
 
 // A promotion's TTL over the app's WebSocket, on SQLite and, when DATABASE_URL is set, PostgreSQL: a
 // shopper offline for less than the TTL gets it on reconnect, exactly once; one offline for longer gets
@@ -19,9 +20,6 @@ const STORE_KINDS: ('sqlite' | 'postgres')[] = process.env.DATABASE_URL ? ['sqli
 const VALID_FOR_S = 3600;
 const TTL_MS = VALID_FOR_S * 1000;
 const EXPIRY_LOG = 'undelivered promotions expired and dropped';
-
-type Frame = { type: string; [key: string]: unknown };
-type Client = { socket: WebSocket; frames: Frame[]; send(message: unknown): void; roundTrip(): Promise<void> };
 
 let testStore: TestStore;
 let failing: FailingStore;
@@ -36,28 +34,9 @@ async function listening(app: TestApp): Promise<string> {
 }
 
 /** Opens the shopper's stream and collects every frame; roundTrip() waits until every earlier frame has arrived. */
-async function connect(url: string, token: string): Promise<Client> {
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  clients.push(socket);
-  const frames: Frame[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  let pings = 0;
-  return {
-    socket, frames,
-    send: (message) => socket.send(JSON.stringify(message)),
-    async roundTrip() {
-      const want = (pings += 1);
-      socket.send(JSON.stringify({ type: 'ping' }));
-      await expect.poll(() => frames.filter((f) => f.type === 'pong').length).toBe(want);
-    },
-  };
-}
+const connect = (url: string, token: string): Promise<AppStream> => connectAppStream(url, token, clients);
 
-const promotionsIn = (frames: readonly Frame[]): Frame[] => frames.filter((frame) => frame.type === 'promotion');
+const promotionsIn = (frames: readonly StreamFrame[]): StreamFrame[] => frames.filter((frame) => frame.type === 'promotion');
 const expiredCount = (app: TestApp, campaign?: string): Promise<number> =>
   counterValue(app.deps.metrics.expiredUndelivered, campaign === undefined ? undefined : { campaign });
 const statusOf = async (id: string): Promise<PromotionRecord['status'] | undefined> => (await t.deps.store.getPromotion(id))?.status;

@@ -5,14 +5,12 @@ import { counterValue } from '#server/metrics.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aDraft } from '#test/helpers/builders.ts';
 import { buildTestApp, grant, registerShopper, rotateCredential, type RegisteredShopper, type TestApp } from '#test/helpers/build-test-app.ts';
+import { connectAppStream, type AppStream, type StreamFrame } from '#test/helpers/app-stream.ts';
 
 // WebSocket delivery over a real socket: the app listens on port 0 and a `ws` client plays the
 // shopper's app. No sleeps: every wait polls for a frame or a stored state.
 
 const RESEND_AFTER_MS = 500;
-
-type Frame = { type: string; [key: string]: unknown };
-type Client = { socket: WebSocket; frames: Frame[]; closed: Promise<{ code: number }>; send(message: unknown): void; roundTrip(): Promise<void> };
 
 let t: TestApp;
 let url: string;
@@ -29,29 +27,7 @@ afterEach(async () => {
 });
 
 /** Opens the app's stream with its credential and collects every frame it receives. */
-async function connect(token: string): Promise<Client> {
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  clients.push(socket);
-  const frames: Frame[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  const closed = new Promise<{ code: number }>((resolve) => socket.once('close', (code) => resolve({ code })));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  let pings = 0;
-  return {
-    socket, frames, closed,
-    send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
-    // A ping answered means every frame the server wrote before it has arrived (one ordered stream).
-    async roundTrip() {
-      pings += 1;
-      const want = pings;
-      socket.send(JSON.stringify({ type: 'ping' }));
-      await expect.poll(() => frames.filter((f) => f.type === 'pong').length).toBe(want);
-    },
-  };
-}
+const connect = (token: string): Promise<AppStream> => connectAppStream(url, token, clients);
 
 /** The upgrade's HTTP answer when the server refuses it. */
 function refusedUpgrade(headers: Record<string, string>): Promise<{ status: number; body: string }> {
@@ -85,7 +61,7 @@ async function givenPendingPromotion(shopperId: string): Promise<PromotionRecord
   return result.promotion;
 }
 
-const promotionsIn = (frames: readonly Frame[]): Frame[] => frames.filter((frame) => frame.type === 'promotion');
+const promotionsIn = (frames: readonly StreamFrame[]): StreamFrame[] => frames.filter((frame) => frame.type === 'promotion');
 const pendingIds = async (shopperId: string): Promise<string[]> => (await t.deps.store.listUnackedPromotions(shopperId, t.deps.now())).map((p) => p.id);
 
 describe('WebSocket delivery', () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { DEFAULT_ARBITER_CONFIG } from '#server/domain/zone-arbiter.ts';
 import { sweepZoneStates } from '#server/ingest/resolved-presence.ts';
 import { counterValue } from '#server/metrics.ts';
@@ -14,6 +14,7 @@ import {
 } from '#test/helpers/build-test-app.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/failing-store.ts';
+import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
 
 // CON-5, fail closed: the real app over a real Store (SQLite, or PostgreSQL when DATABASE_URL is set) wrapped so that its methods
 // can be switched to failing. While the consent state cannot be read — or the Store's atomic
@@ -24,9 +25,6 @@ import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/fa
 // At the end, on PostgreSQL only: a connection-level failure (backends terminated mid-run).
 
 const UUID = 'f7826da6-4fa2-4e98-8024-bc5b71e0893e';
-
-type Frame = { type: string; id?: string };
-type App = { frames: Frame[]; roundTrip(): Promise<void> };
 
 let testStore: TestStore;
 let inner: Store;
@@ -58,27 +56,9 @@ afterEach(async () => {
   await testStore.close();
 });
 
-async function connect(token: string): Promise<App> {
-  const socket = new WebSocket(url, { headers: bearer(token) });
-  sockets.push(socket);
-  const frames: Frame[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  let pings = 0;
-  return {
-    frames,
-    async roundTrip() {
-      const want = (pings += 1);
-      socket.send(JSON.stringify({ type: 'ping' }));
-      await expect.poll(() => frames.filter((f) => f.type === 'pong').length).toBe(want);
-    },
-  };
-}
+const connect = (token: string): Promise<AppStream> => connectAppStream(url, token, sockets);
 
-const promotionsIn = (app: App): string[] => app.frames.filter((f) => f.type === 'promotion').map((f) => f.id!);
+const promotionsIn = (app: AppStream): string[] => app.frames.filter((f) => f.type === 'promotion').map((f) => f.id!);
 const unreadable = (where: string): Promise<number> => counterValue(t.deps.metrics.consentUnreadable, { where });
 const report = (kind: 'enter' | 'exit' = 'enter') => t.app.inject({
   method: 'POST', url: '/v1/me/sightings', headers: bearer(ada.token),
