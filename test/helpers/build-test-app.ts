@@ -4,7 +4,9 @@ import type { GatewayConfigMessage } from '#gateway/protocol/index.ts';
 import { buildApp, type AppDeps } from '#server/app.ts';
 import type { BusMessage } from '#server/server-bus.ts';
 import { createBeaconService, deriveBeaconDigestKey } from '#server/beacon-service.ts';
+import type { Delivery } from '#server/delivery/delivery.ts';
 import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts';
+import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
@@ -136,6 +138,14 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 export const bearer = (token: string): { authorization: string } => ({ authorization: `Bearer ${token}` });
+
+/** The MQTT presence ingest over a test app's own services (resolver, loyalty beacons, clock), handing promotions to `delivery`. */
+export function ingestOver(t: TestApp, delivery: Delivery): PresenceIngest {
+  return createPresenceIngest({
+    store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
+    logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
+  });
+}
 
 /**
  * A request as the app signs it (docs/app-integration.md, "Request proofs"): the bearer credential and a

@@ -3,12 +3,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import { beaconIdentifierBytes, type BeaconIdentifier } from '#server/domain/beacon-identifier.ts';
-import { createPresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { createBeaconService, deriveBeaconDigestKey } from '#server/beacon-service.ts';
 import type { PromotionRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps } from '#test/helpers/builders.ts';
 import {
-  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
+  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, ingestOver, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 import { createLogSink } from '#test/helpers/log-sink.ts';
 
@@ -175,10 +174,7 @@ describe('presence from a linked beacon', () => {
     const notified: PromotionRecord[] = [];
     return { notified, notify: (p) => void notified.push(p), close: async () => undefined };
   };
-  const ingestFor = (delivery: Delivery) => createPresenceIngest({
-    store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
-    logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
-  });
+  const ingestFor = (delivery: Delivery) => ingestOver(t, delivery);
   const sighting = (beacon: BeaconIdentifier, overrides: Partial<PresenceEvent> = {}) => aPresenceEvent({
     storeId: 'store-1', gatewayId: 'gw-1', zoneId: 'entrance', keyId: liveKey().keyId, idKind: beacon.kind,
     pseudonym: beaconPseudonym(beacon), atS: Math.floor(t.clock.now() / 1000), ...overrides,

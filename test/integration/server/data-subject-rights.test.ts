@@ -8,12 +8,12 @@ import { CURRENT_CONSENT_TEXTS } from '#server/domain/consent-texts.ts';
 import type { Purpose } from '#server/domain/consent.ts';
 import { beaconIdentifierBytes } from '#server/domain/beacon-identifier.ts';
 import { SHOPPER_EXPORT_SCHEMA, SHOPPER_EXPORT_SCHEMA_FILE, type ShopperExport } from '#server/domain/shopper-export.ts';
-import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
+import type { PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { identityKeyLabel } from '#server/resolver.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
 import {
-  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, signedInject, type RegisteredShopper, type TestApp,
+  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, ingestOver, putCampaign, signedInject, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 import { encodingsOf, findLeaks, identifierForms, type Secret } from '#test/helpers/leak-search.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
@@ -96,10 +96,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
     t = await buildTestApp({ store: testStore.store, masterKey });
     notified = [];
     const delivery: Delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
-    ingest = createPresenceIngest({
-      store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
-      logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
-    });
+    ingest = ingestOver(t, delivery);
     gatewaySecret = Buffer.from((await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' })).secret, 'base64url');
     expectStatus(await putCampaign(t, aCampaign({ id: 'welcome', storeId: 'store-1', zoneIds: ['entrance'], caps: generousCaps })), 200);
     adaSecret = newDeviceSecret();

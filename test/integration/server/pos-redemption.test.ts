@@ -3,12 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import type { Delivery } from '#server/delivery/delivery.ts';
 import type { ShopperExport } from '#server/domain/shopper-export.ts';
-import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
+import type { PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { counterValue } from '#server/metrics.ts';
 import type { PromotionRecord } from '#server/store/store.ts';
 import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helpers/builders.ts';
 import {
-  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, putStore, registerShopper, signedInject, type RegisteredShopper, type TestApp,
+  bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, ingestOver, putCampaign, putStore, registerShopper, signedInject, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 
@@ -58,10 +58,7 @@ describe.each(STORE_KINDS)('point-of-sale redemption (%s)', (kind) => {
     t = await buildTestApp({ store: testStore.store, masterKey });
     notified = [];
     const delivery: Delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
-    ingest = createPresenceIngest({
-      store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
-      logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
-    });
+    ingest = ingestOver(t, delivery);
     gatewaySecret = Buffer.from((await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' })).secret, 'base64url');
     expectStatus(await putStore(t, 'store-2'), 200);
     expectStatus(await putCampaign(t, aCampaign({ id: 'welcome', storeId: 'store-1', zoneIds: ['entrance'], caps: generousCaps, message: { title: 'Fresh coffee', body: 'Two for one.', validForS: VALID_FOR_S } })), 200);
