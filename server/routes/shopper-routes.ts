@@ -161,12 +161,10 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const shopper = await authenticateShopper(deps, request);
     const body = parseOrThrow(ConsentBodySchema, request.body);
     // DSR-3: an objection is permanent; nothing is recorded. (recordPromotion re-checks it atomically.)
-    const objectedFields = () => body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [`decisions.${i}`] : []));
-    const objected = shopper.objectedAtMs === null ? [] : body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
-    if (objected.length > 0) {
-      const purposes = objected.map((i) => body.decisions[i]!.purpose).join(' and ');
-      throw new ApiError('OBJECTED', `you objected to marketing: ${purposes} can no longer be granted`, objected.map((i) => `decisions.${i}`));
-    }
+    const barredByObjection = body.decisions.flatMap((decision, i) => (refusedAfterObjection(decision) ? [i] : []));
+    const objected = (): ApiError => new ApiError('OBJECTED', `you objected to marketing: ${barredByObjection.map((i) => body.decisions[i]!.purpose).join(' and ')} can no longer be granted`,
+      barredByObjection.map((i) => `decisions.${i}`));
+    if (shopper.objectedAtMs !== null && barredByObjection.length > 0) throw objected();
     const nowMs = now();
     const shown = currentTexts(consent.catalog, body.locale);
     const facts: AgeFacts = { country: shopper.country ?? null, birthYear: shopper.birthYear ?? null };
@@ -204,7 +202,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     }));
     const state = await store.appendConsent(records, audit).catch((error: unknown) => {
       // An objection committed after the check above (a racing request): the Store refused, atomically.
-      if (error instanceof ObjectedGrantError) throw new ApiError('OBJECTED', 'you objected to marketing: promotions and personalisation can no longer be granted', objectedFields());
+      if (error instanceof ObjectedGrantError) throw objected();
       throw error;
     });
     // CON-4: no send on this instance that read consent before this commit goes out after the answer.
