@@ -1,5 +1,5 @@
 import type { PresenceKind, Proximity } from '#gateway/protocol/index.ts';
-import type { Campaign, Caps } from './campaign.ts';
+import { placedInZone, type Campaign, type Caps } from './campaign.ts';
 import { marketingAllowed, type ConsentState, type Purpose } from './consent.ts';
 
 // The pure half of a send decision: which campaign, if any, this presence event triggers for this
@@ -29,11 +29,8 @@ export type Decision =
   | { send: true; campaign: Campaign; personalised: boolean; purposes: Purpose[] }
   | { send: false; reason: SkipReason };
 
-export function triggers(campaign: Campaign, event: ResolvedPresence, nowMs: number): boolean {
-  if (campaign.status !== 'active' || campaign.storeId !== event.storeId) return false;
-  if (!campaign.zoneIds.includes(event.zoneId)) return false;
-  if (campaign.startsAtMs !== undefined && nowMs < campaign.startsAtMs) return false;
-  if (campaign.endsAtMs !== undefined && nowMs >= campaign.endsAtMs) return false;
+export function triggers(campaign: Campaign, event: ResolvedPresence, _nowMs: number): boolean {
+  if (campaign.status !== 'active' || !placedInZone(campaign.placement, event.storeId, event.zoneId)) return false;
   switch (campaign.trigger.kind) {
     case 'enter':
       return event.kind === 'enter';
@@ -41,6 +38,10 @@ export function triggers(campaign: Campaign, event: ResolvedPresence, nowMs: num
       return event.kind === 'exit';
     case 'dwell':
       return event.kind === 'dwell' && event.dwellS >= campaign.trigger.minDwellS;
+    case 'return':
+    case 'visit':
+      // Visit triggers need the shopper's visit history (not yet evaluated here).
+      return false;
   }
 }
 

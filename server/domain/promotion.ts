@@ -74,6 +74,7 @@ export function buildPromotion(input: {
   campaign: Campaign;
   shopperId: string;
   eventId: string;
+  storeId: string;
   zoneId: string;
   personalised: boolean;
   purposes: Purpose[];
@@ -93,7 +94,7 @@ export function buildPromotion(input: {
     expiresAtMs: input.nowMs + campaign.message.validForS * 1000,
     eventId: input.eventId,
     why: {
-      storeId: campaign.storeId,
+      storeId: input.storeId,
       zoneId: input.zoneId,
       trigger: campaign.trigger.kind,
       purposes: input.purposes,

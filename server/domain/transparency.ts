@@ -1,4 +1,4 @@
-import type { Campaign } from './campaign.ts';
+import { placedInZone, type Campaign } from './campaign.ts';
 import type { ConsentText } from './consent-texts.ts';
 import { PURPOSES, PURPOSE_CODES, type Purpose } from './consent.ts';
 import { DAY_MS, HOUR_MS } from './retention.ts';
@@ -174,7 +174,10 @@ export function buildRecordOfProcessing(settings: TransparencySettings, stores: 
       id: store.id, name: store.name, timezone: store.timezone,
       zoneIds: store.zones.map((zone) => zone.id).sort(compare),
       sensitiveZoneIds: store.zones.filter((zone) => zone.sensitive).map((zone) => zone.id).sort(compare),
-      campaigns: [...store.campaigns].sort((a, b) => compare(a.id, b.id)).map((c) => ({ id: c.id, name: c.name, status: c.status, zoneIds: [...c.zoneIds].sort(compare) })),
+      campaigns: [...store.campaigns].sort((a, b) => compare(a.id, b.id)).map((c) => ({
+        id: c.id, name: c.name, status: c.status,
+        zoneIds: store.zones.filter((zone) => !zone.sensitive && placedInZone(c.placement, store.id, zone.id)).map((zone) => zone.id).sort(compare),
+      })),
     })),
   };
 }

@@ -114,7 +114,7 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
     }
     const shopper = await store.getShopper(trigger.shopperId);
     const message = buildPromotion({
-      campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, zoneId: trigger.zoneId,
+      campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, storeId: trigger.storeId, zoneId: trigger.zoneId,
       personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
     });
     // The Store re-reads consent in the same transaction that records; if that fails, nothing was recorded or sent.

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import type { AuditDetails } from '../domain/audit-chain.ts';
-import { CampaignSchema } from '../domain/campaign.ts';
+import { CampaignSchema, placementStoreIds } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
 import { newAppToken, tokenMatches } from '../identity.ts';
@@ -145,18 +145,22 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.put('/v1/admin/campaigns/:campaignId', async (request) => {
     const { campaignId } = parseOrThrow(z.object({ campaignId: IdSchema }), request.params, 'INVALID_PARAMS');
     const campaign = parseOrThrow(CampaignSchema, { ...(request.body as object), id: campaignId });
-    const zones = await store.listZones(campaign.storeId);
-    const unknown = campaign.zoneIds.filter((id) => !zones.some((z) => z.id === id));
-    if (zones.length === 0) throw new ApiError('INVALID_BODY', `storeId: no store ${campaign.storeId}`, ['storeId']);
-    if (unknown.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: unknown zones ${unknown.join(', ')}`, ['zoneIds']);
-    // AN-3: a sensitive zone is never a targeting criterion.
-    const sensitive = campaign.zoneIds.filter((id) => zones.find((z) => z.id === id)?.sensitive);
-    if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['zoneIds']);
-    const previous = (await store.listCampaigns(campaign.storeId)).find((c) => c.id === campaign.id);
+    const storeIds = placementStoreIds(campaign.placement) ?? (await store.listStores()).map((s) => s.id);
+    for (const storeId of storeIds) {
+      const zones = await store.listZones(storeId);
+      if (zones.length === 0) throw new ApiError('INVALID_BODY', `placement: no store ${storeId}`, ['placement']);
+      if (campaign.placement.level !== 'zones') continue;
+      const unknown = campaign.placement.zoneIds.filter((id) => !zones.some((z) => z.id === id));
+      if (unknown.length > 0) throw new ApiError('INVALID_BODY', `placement.zoneIds: unknown zones ${unknown.join(', ')}`, ['placement', 'zoneIds']);
+      // AN-3: a sensitive zone is never a targeting criterion.
+      const sensitive = campaign.placement.zoneIds.filter((id) => zones.find((z) => z.id === id)?.sensitive);
+      if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `placement.zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['placement', 'zoneIds']);
+    }
+    const previous = (await store.listCampaigns()).find((c) => c.id === campaign.id);
     await store.putCampaign(campaign, now());
     // The definition's SHA-256 evidences exactly what was approved; the text itself stays in the campaigns table.
     await audit('campaign.changed', campaign.id, {
-      storeId: campaign.storeId, status: campaign.status, previousStatus: previous?.status ?? null, zoneIds: campaign.zoneIds,
+      placement: campaign.placement, status: campaign.status, previousStatus: previous?.status ?? null,
       definitionSha256: createHash('sha256').update(JSON.stringify(campaign)).digest('hex'),
     });
     return campaign;

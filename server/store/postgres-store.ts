@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
-import { CampaignSchema } from '../domain/campaign.ts';
+import { campaignStoreKey, CampaignSchema, placedInStore } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
@@ -490,13 +490,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async putCampaign(campaign, atMs) {
       await query(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
-      [campaign.id, campaign.storeId, campaign.status, JSON.stringify(campaign), atMs]);
+      [campaign.id, campaignStoreKey(campaign.placement), campaign.status, JSON.stringify(campaign), atMs]);
     },
     async listCampaigns(storeId) {
       const found = storeId === undefined
         ? await rows('SELECT definition FROM campaigns ORDER BY id COLLATE "C"')
-        : await rows('SELECT definition FROM campaigns WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
-      return found.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+        : await rows(`SELECT definition FROM campaigns WHERE store_id IN ($1, '*') ORDER BY id COLLATE "C"`, storeId);
+      const campaigns = found.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+      return storeId === undefined ? campaigns : campaigns.filter((c) => placedInStore(c.placement, storeId));
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       // ON CONFLICT waits for a concurrent insert of the same key to commit, so exactly one claim

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import type { Campaign } from '../domain/campaign.ts';
-import { CampaignSchema } from '../domain/campaign.ts';
+import { campaignStoreKey, CampaignSchema, placedInStore } from '../domain/campaign.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
@@ -447,11 +447,12 @@ export function openSqliteStore(path: string): Store {
     async putCampaign(campaign, atMs) {
       run(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
-        campaign.id, campaign.storeId, campaign.status, JSON.stringify(campaign), atMs);
+        campaign.id, campaignStoreKey(campaign.placement), campaign.status, JSON.stringify(campaign), atMs);
     },
     async listCampaigns(storeId) {
-      const rows = storeId === undefined ? all('SELECT definition FROM campaigns ORDER BY id') : all('SELECT definition FROM campaigns WHERE store_id = ? ORDER BY id', storeId);
-      return rows.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+      const rows = storeId === undefined ? all('SELECT definition FROM campaigns ORDER BY id') : all(`SELECT definition FROM campaigns WHERE store_id IN (?, '*') ORDER BY id`, storeId);
+      const campaigns = rows.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
+      return storeId === undefined ? campaigns : campaigns.filter((c) => placedInStore(c.placement, storeId));
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       return acceptSequence.immediate(gatewayId, boot, seq, eventId, atMs);

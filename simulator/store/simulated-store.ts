@@ -108,7 +108,10 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     const { config } = await admin<{ config: { secret: string } }>(options, 'POST', `/v1/admin/stores/${scenario.store.id}/gateways`, { id: zone.gateway.id, zoneId: zone.id, rotateSecret: true });
     credentials.push({ storeId: scenario.store.id, gatewayId: zone.gateway.id, zoneId: zone.id, secret: Buffer.from(config.secret, 'base64url') });
   }
-  await admin(options, 'PUT', `/v1/admin/campaigns/${scenario.campaign.id}`, { ...scenario.campaign, storeId: scenario.store.id, status: 'active', priority: 100, id: undefined });
+  const { id: campaignId, zoneIds: campaignZoneIds, ...campaign } = scenario.campaign;
+  await admin(options, 'PUT', `/v1/admin/campaigns/${campaignId}`, {
+    ...campaign, placement: { level: 'zones', storeId: scenario.store.id, zoneIds: campaignZoneIds }, status: 'active', priority: 100,
+  });
 
   // 2. Gateways on simulated adapters; the latency clock starts at the advertisement that caused an event.
   const causedBy = new Map<string, number>();

@@ -54,18 +54,31 @@ export function aLinkedBeacon(overrides: Partial<LinkedBeaconRecord> & Pick<Link
   };
 }
 
-export function aCampaign(overrides: Partial<CampaignInput> = {}): Campaign {
+/**
+ * What aCampaign takes: any campaign field, or the shorthand `storeId` / `zoneIds` for a placement at
+ * zone level (store-1's entrance by default).
+ */
+export type CampaignOverrides = Partial<CampaignInput> & { storeId?: string; zoneIds?: string[] };
+
+export function aCampaign(overrides: CampaignOverrides = {}): Campaign {
+  const { storeId, zoneIds, ...rest } = overrides;
   return CampaignSchema.parse({
     id: uniqueId('cmp').toLowerCase(),
-    storeId: 'store-1',
     name: 'Coffee corner',
     status: 'active',
-    zoneIds: ['entrance'],
+    placement: { level: 'zones', storeId: storeId ?? 'store-1', zoneIds: zoneIds ?? ['entrance'] },
     trigger: { kind: 'enter' },
     caps: generousCaps,
     message: { title: 'Fresh coffee', body: 'Two for one at the coffee corner today.', validForS: 3600 },
-    ...overrides,
+    ...rest,
   });
+}
+
+/** The first store and zone a campaign is placed in (store-1's entrance when placed wider). */
+export function firstPlacedZone(campaign: Campaign): { storeId: string; zoneId: string } {
+  const { placement } = campaign;
+  if (placement.level === 'zones') return { storeId: placement.storeId, zoneId: placement.zoneIds[0]! };
+  return { storeId: placement.level === 'stores' ? placement.storeIds[0]! : 'store-1', zoneId: 'entrance' };
 }
 
 /** The consent policy under which aConsent's grants (text version 2030-01) are current: for code built outside buildTestApp. */
@@ -110,15 +123,15 @@ export function aDraft(options: {
   const campaign = options.campaign ?? aCampaign();
   const eventId = options.eventId ?? uniqueId('ev');
   const createdAtMs = options.createdAtMs ?? START_MS;
-  const zoneId = campaign.zoneIds[0] ?? 'entrance';
+  const { storeId, zoneId } = firstPlacedZone(campaign);
   const purposes = ['presence', 'promotions'] as const;
-  const message = buildPromotion({ campaign, shopperId: options.shopperId, eventId, zoneId, personalised: false, purposes: [...purposes], attributes: {}, nowMs: createdAtMs });
+  const message = buildPromotion({ campaign, shopperId: options.shopperId, eventId, storeId, zoneId, personalised: false, purposes: [...purposes], attributes: {}, nowMs: createdAtMs });
   return {
     message: options.expiresAtMs === undefined ? message : { ...message, expiresAtMs: options.expiresAtMs },
     campaignId: campaign.id,
     shopperId: options.shopperId,
     eventId,
-    storeId: campaign.storeId,
+    storeId,
     zoneId,
     createdAtMs,
     caps: campaign.caps,

@@ -277,7 +277,7 @@ describe('presence ingest', () => {
     });
 
     it('holds a shopper to perShopperDaily across campaigns', async () => {
-      const daily = { ...generousCaps, perShopperDaily: 2 };
+      const daily = { ...generousCaps, perShopper: { count: 2, periodS: 86_400 }, perShopperDaily: 2 };
       await givenCampaign({ id: 'a-enter', caps: daily });
       await givenCampaign({ id: 'b-exit', trigger: { kind: 'exit' }, caps: daily });
       expect(await send(sighting(ada, { kind: 'enter' }))).toBe('sent');

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Campaign, CampaignInput } from '#server/domain/campaign.ts';
+import type { Campaign } from '#server/domain/campaign.ts';
 import { isGranted, PURPOSES, type ConsentState, type Purpose } from '#server/domain/consent.ts';
 import { decide, isPersonalised, triggers, type ResolvedPresence } from '#server/domain/decision.ts';
-import { aCampaign, aPresence, START_MS } from '#test/helpers/builders.ts';
+import { aCampaign, aPresence, START_MS, type CampaignOverrides } from '#test/helpers/builders.ts';
 
 const NOW_MS = START_MS;
 const shopperId = 'sh-decide';
@@ -15,7 +15,7 @@ const MARKETING = consentOf({ presence: true, promotions: true });
 const EVERYTHING = consentOf({ presence: true, promotions: true, personalisation: true, analytics: true });
 
 const enter = (overrides: Partial<ResolvedPresence> = {}): ResolvedPresence => aPresence({ shopperId, ...overrides });
-const campaign = (overrides: Partial<CampaignInput> = {}): Campaign => aCampaign({ storeId: 'store-1', zoneIds: ['entrance'], ...overrides });
+const campaign = (overrides: CampaignOverrides = {}): Campaign => aCampaign({ storeId: 'store-1', zoneIds: ['entrance'], ...overrides });
 
 describe('decide', () => {
   describe('consent', () => {
@@ -40,7 +40,7 @@ describe('decide', () => {
   });
 
   describe('matching', () => {
-    it.each<[string, Partial<CampaignInput>, Partial<ResolvedPresence>]>([
+    it.each<[string, CampaignOverrides, Partial<ResolvedPresence>]>([
       ['another zone', { zoneIds: ['bakery'] }, {}],
       ['another store', { storeId: 'store-2' }, {}],
       ['an exit trigger on enter', { trigger: { kind: 'exit' } }, {}],
@@ -49,8 +49,8 @@ describe('decide', () => {
       ['a draft', { status: 'draft' }, {}],
       ['a paused campaign', { status: 'paused' }, {}],
       ['an ended campaign', { status: 'ended' }, {}],
-      ['a campaign that has not started', { startsAtMs: NOW_MS + 1 }, {}],
-      ['a campaign that has ended', { endsAtMs: NOW_MS }, {}],
+      ['a campaign that has not started', { schedule: { from: '2030-01-07T09:01' } }, {}],
+      ['a campaign that has ended', { schedule: { until: '2030-01-07T09:00' } }, {}],
     ])('finds no campaign for %s', (_name, campaignOverrides, eventOverrides) => {
       const only = campaign(campaignOverrides);
       expect(triggers(only, enter(eventOverrides), NOW_MS)).toBe(false);
@@ -58,11 +58,12 @@ describe('decide', () => {
     });
 
     it('runs a scheduled campaign from its start (inclusive) to its end (exclusive)', () => {
-      const scheduled = campaign({ startsAtMs: NOW_MS, endsAtMs: NOW_MS + 1000 });
+      // store-1 is in UTC here: START_MS is 2030-01-07 09:00 local.
+      const scheduled = campaign({ schedule: { from: '2030-01-07T09:00', until: '2030-01-07T09:01' } });
       expect(triggers(scheduled, enter(), NOW_MS - 1)).toBe(false);
       expect(triggers(scheduled, enter(), NOW_MS)).toBe(true);
-      expect(triggers(scheduled, enter(), NOW_MS + 999)).toBe(true);
-      expect(triggers(scheduled, enter(), NOW_MS + 1000)).toBe(false);
+      expect(triggers(scheduled, enter(), NOW_MS + 59_999)).toBe(true);
+      expect(triggers(scheduled, enter(), NOW_MS + 60_000)).toBe(false);
     });
 
     it('matches any of a campaign’s zones', () => {
@@ -150,7 +151,9 @@ describe('decide', () => {
     });
     const zone = fc.constantFrom('entrance', 'bakery', 'pharmacy');
     const store = fc.constantFrom('store-1', 'store-2');
-    const offsetMs = fc.integer({ min: -10_000, max: 10_000 });
+    const offsetMin = fc.integer({ min: -10, max: 10 });
+    // A local (UTC) "YYYY-MM-DDTHH:MM" this many minutes from NOW_MS.
+    const localMinute = (offset: number): string => new Date(NOW_MS + offset * 60_000).toISOString().slice(0, 16);
     const triggerArb = fc.oneof(
       fc.constant({ kind: 'enter' as const }),
       fc.constant({ kind: 'exit' as const }),
@@ -163,16 +166,18 @@ describe('decide', () => {
         status: fc.constantFrom('draft', 'active', 'paused', 'ended') as fc.Arbitrary<Campaign['status']>,
         zoneIds: fc.uniqueArray(zone, { minLength: 1, maxLength: 3 }),
         trigger: triggerArb,
-        startsAtMs: fc.option(offsetMs.map((o) => NOW_MS + o), { nil: undefined }),
-        endsAtMs: fc.option(offsetMs.map((o) => NOW_MS + o), { nil: undefined }),
+        startsAtMin: fc.option(offsetMin, { nil: undefined }),
+        endsAtMin: fc.option(offsetMin, { nil: undefined }),
         priority: fc.integer({ min: 0, max: 3 }),
         personal: fc.boolean(),
       })
-      .map(({ personal, startsAtMs, endsAtMs, ...rest }) =>
+      .map(({ personal, startsAtMin, endsAtMin, ...rest }) =>
         aCampaign({
           ...rest,
-          ...(startsAtMs === undefined ? {} : { startsAtMs }),
-          ...(endsAtMs === undefined ? {} : { endsAtMs }),
+          schedule: {
+            ...(startsAtMin === undefined ? {} : { from: localMinute(startsAtMin) }),
+            ...(endsAtMin === undefined || (startsAtMin !== undefined && endsAtMin <= startsAtMin) ? {} : { until: localMinute(endsAtMin) }),
+          },
           message: { title: 'Offer', body: personal ? 'Hello {{firstName}}, coffee is on us.' : 'Coffee is on us.', validForS: 3600 },
         }),
       );

@@ -89,7 +89,7 @@ describe('buildPromotion', () => {
   });
   const build = (personalised: boolean) =>
     buildPromotion({
-      campaign, shopperId: 'sh-1', eventId: 'ev-1', zoneId: 'bakery', personalised,
+      campaign, shopperId: 'sh-1', eventId: 'ev-1', storeId: 'store-7', zoneId: 'bakery', personalised,
       purposes: personalised ? ['presence', 'promotions', 'personalisation'] : ['presence', 'promotions'],
       attributes: { firstName: 'Ada' }, nowMs: START_MS,
     });
@@ -122,7 +122,7 @@ describe('buildPromotion', () => {
   });
 
   it('omits the deep link when the campaign has none', () => {
-    const plain = buildPromotion({ campaign: aCampaign(), shopperId: 'sh-1', eventId: 'ev-1', zoneId: 'entrance', personalised: false, purposes: ['presence', 'promotions'], attributes: {}, nowMs: START_MS });
+    const plain = buildPromotion({ campaign: aCampaign(), shopperId: 'sh-1', eventId: 'ev-1', storeId: 'store-1', zoneId: 'entrance', personalised: false, purposes: ['presence', 'promotions'], attributes: {}, nowMs: START_MS });
     expect(plain).not.toHaveProperty('deepLink');
   });
 });
