@@ -605,6 +605,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return (await changes(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, $1, $2 FROM shoppers WHERE id = $3 AND erased_at_ms IS NULL
                   ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId)) === 1;
     },
+    async deletePushTarget(shopperId) {
+      return (await changes('DELETE FROM push_targets WHERE shopper_id = $1', shopperId)) === 1;
+    },
     async getPushTargetSealed(shopperId) {
       const found = await row('SELECT target_sealed FROM push_targets WHERE shopper_id = $1', shopperId);
       return found ? unb64(found.target_sealed) : undefined;

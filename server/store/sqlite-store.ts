@@ -539,6 +539,9 @@ export function openSqliteStore(path: string): Store {
       return run(`INSERT INTO push_targets (shopper_id, target_sealed, updated_at_ms) SELECT id, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL
                   ON CONFLICT (shopper_id) DO UPDATE SET target_sealed = excluded.target_sealed, updated_at_ms = excluded.updated_at_ms`, b64(targetSealed), atMs, shopperId) === 1;
     },
+    async deletePushTarget(shopperId) {
+      return run('DELETE FROM push_targets WHERE shopper_id = ?', shopperId) === 1;
+    },
     async getPushTargetSealed(shopperId) {
       const row = get('SELECT target_sealed FROM push_targets WHERE shopper_id = ?', shopperId);
       return row ? unb64(row.target_sealed) : undefined;

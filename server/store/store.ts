@@ -380,6 +380,8 @@ export interface Store {
 
   /** Sets (or replaces) the shopper's sealed push target; false if the shopper is unknown or erased. */
   putPushTarget(shopperId: string, targetSealed: Buffer, atMs: number): Promise<boolean>;
+  /** Deletes the shopper's push target (the app unregistered it); false if there was none. Queued webhook rows then find no target and are dropped. */
+  deletePushTarget(shopperId: string): Promise<boolean>;
   /** The shopper's sealed push target, if one is registered. */
   getPushTargetSealed(shopperId: string): Promise<Buffer | undefined>;
   /** Queues a promotion for the webhook, due at atMs; false (nothing changed) if it is queued already. */

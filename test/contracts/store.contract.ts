@@ -1640,6 +1640,14 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.putPushTarget(uniqueId('sh'), Buffer.from('x'), START_MS)).toBe(false);
       });
 
+      it('deletes a push target once; a second delete finds none', async () => {
+        const shopper = await givenShopper();
+        await store.putPushTarget(shopper.id, Buffer.from('sealed'), START_MS);
+        expect(await store.deletePushTarget(shopper.id)).toBe(true);
+        expect(await store.getPushTargetSealed(shopper.id)).toBeUndefined();
+        expect(await store.deletePushTarget(shopper.id)).toBe(false);
+      });
+
       it('erasure deletes the push target and the queued webhook rows of the shopper\'s promotions', async () => {
         const shopper = await givenShopper();
         await store.putPushTarget(shopper.id, Buffer.from('sealed'), START_MS);

@@ -36,6 +36,16 @@ describe.each(STORE_KINDS)('push target registration (%s)', (kind) => {
     expect(t.logs.text()).not.toContain(TOKEN);
   });
 
+  it('deletes the target on DELETE, and answers 404 when none is registered', async () => {
+    const ada = await registerShopper(t.app);
+    const remove = (token: string) => t.app.inject({ method: 'DELETE', url: '/v1/me/push-target', headers: bearer(token) });
+    expect((await put(ada.token, { provider: 'fcm', token: TOKEN })).statusCode).toBe(204);
+    expect((await remove(ada.token)).statusCode).toBe(204);
+    expect(await testStore.store.getPushTargetSealed(ada.shopperId)).toBeUndefined();
+    expect(expectStatus<{ error: { code: string } }>(await remove(ada.token), 404).error.code).toBe('NOT_FOUND');
+    expect((await remove('not-a-token')).statusCode).toBe(401);
+  });
+
   it('does not open under another master key, and says so without the shopper ID', async () => {
     const ada = await registerShopper(t.app);
     await put(ada.token, { provider: 'fcm', token: TOKEN });
