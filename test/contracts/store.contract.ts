@@ -701,7 +701,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           outcome: 'recorded',
           promotion: {
             id: draft.message.id, campaignId: draft.campaignId, shopperId: shopper.id, eventId: draft.eventId, storeId: draft.storeId, zoneId: draft.zoneId,
-            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, redeemedAtMs: null, status: 'pending', message: draft.message,
+            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, redeemedAtMs: null, status: 'pending', message: draft.message, variant: null, openedAtMs: null, convertedAtMs: null,
           },
         });
       });
@@ -761,7 +761,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
 
       it('caps sends per shopper per rolling day across campaigns', async () => {
         const shopper = await givenShopper();
-        const [a, b, c] = [1, 2, 3].map(() => aCampaign({ caps: { ...generousCaps, perShopperDaily: 2 } })) as [Campaign, Campaign, Campaign];
+        const [a, b, c] = [1, 2, 3].map(() => aCampaign({ caps: { ...generousCaps, perShopper: { count: 2, periodS: 86_400 }, perShopperDaily: 2 } })) as [Campaign, Campaign, Campaign];
 
         expect(await sendAt(shopper.id, [[a, 0], [b, SECOND_MS], [c, 2 * SECOND_MS], [c, DAY_MS + 1]]))
           .toEqual(['recorded', 'recorded', 'skipped:perShopperDaily', 'recorded']);
