@@ -63,6 +63,8 @@ export type ServerOptions = {
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
   /** How long an app credential is valid from its issue; DEFAULT_APP_TOKEN_MAX_AGE_MS (180 days) by default. */
   appTokenMaxAgeMs?: number;
+  /** AN-1: the k of analytics reports (at least 10, the default). */
+  analyticsK?: number;
   /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
   consent?: ConsentConfigInput;
   /** The push provider's webhook (delivery/webhook-delivery.ts), beside the WebSocket delivery; none when unset. */
@@ -280,7 +282,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       store, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), experimentKey, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
-      appTokenMaxAgeMs: options.appTokenMaxAgeMs,
+      appTokenMaxAgeMs: options.appTokenMaxAgeMs, analyticsK: options.analyticsK,
       consent,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
