@@ -7,12 +7,13 @@ import { createZoneRollupJob } from '#server/analytics/rollup-job.ts';
 import { newcombeDifference, type CampaignReport, type ZoneReport } from '#server/domain/analytics.ts';
 import { assignGroup } from '#server/domain/experiment.ts';
 import type { Experiment } from '#server/domain/campaign.ts';
+import type { ShopperExport } from '#server/domain/shopper-export.ts';
 import type { PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { counterValue } from '#server/metrics.ts';
 import { aCampaign, aPresenceEvent, generousCaps } from '#test/helpers/builders.ts';
 import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
 import {
-  bearer, buildTestApp, expectStatus, grant, ingestOver, provisionGateway, putCampaign, putStore, registerShopper, type RegisteredShopper, type TestApp,
+  bearer, buildTestApp, expectStatus, grant, ingestOver, provisionGateway, putCampaign, putStore, registerShopper, signedInject, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 
@@ -145,9 +146,11 @@ describe.each(STORE_KINDS)('analytics (%s)', (kind) => {
     expect(lines[3]).toBe(`ab-coffee,all-variants,false,,,,,,,,,,,ok,${ci.estimate},${ci.lower},${ci.upper},${ci.estimate / 0.2}`);
     expect((await admin('/v1/admin/analytics/campaigns/ab-coffee?format=csv')).body).toBe(csv.body);
 
-    // The shopper's own export shows their group and what happened.
-    const exported = await t.deps.store.readShopperData(control[0]!.shopperId);
-    expect(exported?.promotions.map((p) => [p.status, p.variant, p.convertedAtMs !== null])).toEqual([['held-out', 'holdout', true]]);
+    // The shopper's own export (DSR-1) shows their group and what happened.
+    const held = expectStatus<ShopperExport>(await signedInject(t.app, control[0]!, { method: 'GET', url: '/v1/me/export' }, t.deps.now()), 200);
+    expect(held.promotions.map((p) => [p.status, p.variant, p.convertedAtMs !== null, p.deliveredAtMs])).toEqual([['held-out', 'holdout', true, null]]);
+    const opened = expectStatus<ShopperExport>(await signedInject(t.app, treated[0]!.shopper, { method: 'GET', url: '/v1/me/export' }, t.deps.now()), 200);
+    expect(opened.promotions.map((p) => [p.status, p.variant, typeof p.openedAtMs, typeof p.convertedAtMs, typeof p.redeemedAtMs])).toEqual([['acked', 'a', 'number', 'number', 'number']]);
   });
 
   it('reports zone footfall and dwell per closed bucket after the rollup, suppressing cells under k and the sensitive zone', async () => {
