@@ -22,6 +22,7 @@ import { noticeRoutes, type NoticeConfig } from './routes/notice-routes.ts';
 import { rightsRoutes } from './routes/rights-routes.ts';
 import { posRoutes } from './routes/pos-routes.ts';
 import { pushRoutes } from './routes/push-routes.ts';
+import { analyticsRoutes } from './routes/analytics-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 import type { ConsentConfigInput } from './consent/consent-config.ts';
@@ -41,6 +42,10 @@ export type AppDeps = {
   adminTokenHash: string;
   /** Keys the digest of an app's device secret (domain/objection.ts deriveDeviceSecretDigestKey), which makes an objection survive a reinstall. */
   deviceSecretDigestKey: Uint8Array;
+  /** K_exp (domain/experiment.ts deriveExperimentKey): assigns shoppers to A/B variants and the holdout. */
+  experimentKey: Uint8Array;
+  /** AN-1: the k of analytics reports (at least 10, the default). */
+  analyticsK?: number;
   /** Tells the other server instances what changed (server-bus.ts). */
   announce: (message: BusMessage) => void;
   /** How old (or early) a reported sighting may be; the ingest's window (DEFAULT_EVENT_WINDOW) by default. */
@@ -100,5 +105,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => rightsRoutes(scope, deps));
   await app.register(async (scope) => posRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
+  await app.register(async (scope) => analyticsRoutes(scope, deps));
   return app;
 }

@@ -43,6 +43,8 @@ export const ServerEnvSchema = z.object({
     'CONTROLLER_CONTACT must be an email address or an http(s):// URL').optional()
     .transform((value) => value ?? CONTROLLER_CONTACT_UNSET),
   /** Days an app credential is valid from its issue; then the app rotates it (POST /v1/me/token, with a request proof). */
+  // AN-1: the k of analytics reports; 10 at least (docs/analytics.md).
+  ANALYTICS_K: z.coerce.number().int('ANALYTICS_K must be a whole number').min(10, 'ANALYTICS_K must be at least 10 (AN-1)').max(1_000_000).default(10),
   APP_TOKEN_MAX_AGE_DAYS: z.coerce.number().int('APP_TOKEN_MAX_AGE_DAYS must be whole days').min(1, 'APP_TOKEN_MAX_AGE_DAYS must be at least 1')
     .max(3650, 'APP_TOKEN_MAX_AGE_DAYS may not exceed 3650').default(180),
   /** CON-6: days a consent grant counts before it must be renewed; 365 ≈ 12 months, the most allowed. */

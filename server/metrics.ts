@@ -15,6 +15,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const decisions = new Counter({ name: 'vicino_decisions_total', help: 'Send decisions, by outcome and reason', labelNames: ['outcome', 'reason'] as const, registers: [registry] });
   const deliveries = new Counter({ name: 'vicino_promotions_delivered_total', help: 'Promotion messages written to an app connection', registers: [registry] });
   const acks = new Counter({ name: 'vicino_promotions_acked_total', help: 'Promotions acknowledged by the app', registers: [registry] });
+  // Experiments and analytics (issue 6).
+  const heldOut = new Counter({ name: 'vicino_promotions_held_out_total', help: 'Exposures recorded for held-out (control group) shoppers, never sent', registers: [registry] });
+  const opens = new Counter({ name: 'vicino_promotions_opened_total', help: 'Open reports from the app that matched a promotion of the shopper (a repeat counts again; the row keeps the first)', registers: [registry] });
+  const conversions = new Counter({ name: 'vicino_conversions_total', help: 'Exposures converted by an entry into an attribution zone (analytics consent only)', registers: [registry] });
+  const analyticsRollupCells = new Counter({
+    name: 'vicino_analytics_rollup_cells_total', help: 'Anonymous zone cells written by the analytics rollup, by bucket and kind', labelNames: ['bucket', 'kind'] as const, registers: [registry],
+  });
+  const analyticsRollupFailures = new Counter({ name: 'vicino_analytics_rollup_failures_total', help: 'Analytics rollup passes that failed (alert)', registers: [registry] });
   const httpRejected = new Counter({ name: 'vicino_http_rejected_total', help: 'HTTP requests rejected, by error code', labelNames: ['code'] as const, registers: [registry] });
   const brokerRefusals = new Counter({
     name: 'vicino_mqtt_refusals_total',
@@ -80,7 +88,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['outcome', 'reason'] as const,
     registers: [registry],
   });
-  return { registry, expiredUndelivered, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  return { registry, heldOut, opens, conversions, analyticsRollupCells, analyticsRollupFailures, expiredUndelivered, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

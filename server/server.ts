@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { topics } from '#gateway/protocol/index.ts';
 import { deriveDeviceSecretDigestKey } from './domain/objection.ts';
+import { deriveExperimentKey } from './domain/experiment.ts';
 import { createSealer } from './domain/sealing.ts';
 import { buildApp } from './app.ts';
 import { createBeaconService, deriveBeaconDigestKey, type BeaconService } from './beacon-service.ts';
@@ -21,6 +22,7 @@ import { DEFAULT_ARBITER_CONFIG, validateArbiterConfig, type ArbiterConfig } fro
 import { sweepZoneStates } from './ingest/resolved-presence.ts';
 import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
 import type { Controller } from './domain/transparency.ts';
+import { createZoneRollupJob, ROLLUP_INTERVAL_MS } from './analytics/rollup-job.ts';
 import { createPurgeJob, type PurgeRunReport, type RetentionAuditEntry } from './retention/purge-job.ts';
 import { resolveConsentConfig, type ConsentConfigInput } from './consent/consent-config.ts';
 import { createConsentLapseJob, type LapseRunReport } from './consent/lapse-job.ts';
@@ -61,6 +63,8 @@ export type ServerOptions = {
   retentionAudit?: (entry: RetentionAuditEntry) => void | Promise<void>;
   /** How long an app credential is valid from its issue; DEFAULT_APP_TOKEN_MAX_AGE_MS (180 days) by default. */
   appTokenMaxAgeMs?: number;
+  /** AN-1: the k of analytics reports (at least 10, the default). */
+  analyticsK?: number;
   /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
   consent?: ConsentConfigInput;
   /** The push provider's webhook (delivery/webhook-delivery.ts), beside the WebSocket delivery; none when unset. */
@@ -111,6 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const windows = retentionWindows({ ...options.retention, eventSequencesMs: (eventWindow.pastS + 60) * 1000 });
   const consent = resolveConsentConfig(options.consent);
   const sealer = createSealer(options.masterKey);
+  const experimentKey = deriveExperimentKey(options.masterKey);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const resolverKeys = await loadResolverKeyPair(store, sealer, options.resolverPrivateKey);
   const resolver = createResolver({ store, sealer, now, logger: logger.child({ component: 'resolver' }) });
@@ -160,7 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   };
   const ingest = createPresenceIngest({
-    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy,
+    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey,
     delivery: { ...notifyAll, close: () => delivery.close() },
   });
 
@@ -171,9 +176,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   link.mqtt = mqtt;
 
+  // Analytics (docs/analytics.md): raw presence rolled up into anonymous zone counts before the purge takes it.
+  const rollupJob = createZoneRollupJob({ store, now, presenceEventsMs: windows.presenceEventsMs, metrics, logger: logger.child({ component: 'analytics' }) });
+  let rolling: Promise<unknown> = Promise.resolve();
+  const runRollup = (): Promise<unknown> => (rolling = rollupJob.run().catch(() => undefined));
   const retentionLogger = logger.child({ component: 'retention' });
   const purgeJob = createPurgeJob({
-    store, windows, now, metrics, logger: retentionLogger,
+    store, windows, now, metrics, logger: retentionLogger, beforePurge: runRollup,
     audit: async (entry) => {
       // RET-4: every purge, an empty one too, is an entry in the tamper-evident audit log (ACC-1).
       await store.appendAudit({
@@ -248,6 +257,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // windows are deleted at start and then hourly; every purge is audited, a failed one alerts (purge-job.ts).
     timers.push(setInterval(() => void runPurge(), RETENTION_PURGE_INTERVAL_MS));
     timers.push(setInterval(() => void runLapses(), CONSENT_LAPSE_INTERVAL_MS));
+    timers.push(setInterval(() => void runRollup(), ROLLUP_INTERVAL_MS));
     timers.push(setInterval(() => {
       resolver.rollInSlices()
         .then(() => metrics.resolverShoppers.set(resolver.size().shoppers))
@@ -258,7 +268,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timers.push(setInterval(() => {
       if (sweeping) return;
       sweeping = true;
-      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy }, now())
+      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey }, now())
         .catch((error: Error) => logger.error({ err: error.message }, 'zone arbiter sweep failed'))
         .finally(() => {
           sweeping = false;
@@ -270,9 +280,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const routeDelivery: WebSocketDelivery = webhook === undefined ? delivery : { ...delivery, notify: (promotion) => { delivery.notify(promotion); webhook.notify(promotion); } };
     app = await buildApp({
       store, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
-      adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
+      adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), experimentKey, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
-      appTokenMaxAgeMs: options.appTokenMaxAgeMs,
+      appTokenMaxAgeMs: options.appTokenMaxAgeMs, analyticsK: options.analyticsK,
       consent,
     });
     await app.listen({ port: options.http.port, host: options.http.host });
@@ -301,6 +311,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closed = true;
       for (const timer of timers) clearInterval(timer);
       await purging;
+      await rolling;
       await lapsing;
       await delivery.close();
       // Drains the webhook worker: the attempt in flight is recorded before the store closes.

@@ -39,6 +39,8 @@ import { sendConsent } from './send-consent.ts';
 
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
+  // The shopper opened the promotion (analytics, issue 6): recorded once, and it acknowledges it too.
+  z.object({ type: z.literal('opened'), id: z.string().min(1).max(64) }).strict(),
   z.object({ type: z.literal('ping') }).strict(),
 ]);
 
@@ -173,6 +175,15 @@ export function createWebSocketDelivery(deps: {
           return;
         }
         const id = parsed.data.id;
+        if (parsed.data.type === 'opened') {
+          void store.markPromotionOpened(shopperId, id, now()).then((ok) => {
+            if (ok) {
+              metrics.opens.inc();
+              lastSent.delete(id);
+            }
+          }, (error: Error) => logger.error({ err: error.message }, 'open failed'));
+          return;
+        }
         void store.ackPromotion(shopperId, id, now()).then((ok) => {
           if (ok) {
             metrics.acks.inc();

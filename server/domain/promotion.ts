@@ -1,6 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 import { z } from 'zod';
-import type { Campaign } from './campaign.ts';
+import type { Campaign, Variant } from './campaign.ts';
 import type { Purpose } from './consent.ts';
 
 // What the shopper's app receives. Idempotent by `id`: the app shows a promotion once even when
@@ -80,15 +80,18 @@ export function buildPromotion(input: {
   purposes: Purpose[];
   attributes: Record<string, string | undefined>;
   nowMs: number;
+  /** The shopper's experiment variant (domain/experiment.ts): its message overrides the campaign's, field by field. */
+  variant?: Variant;
 }): PromotionMessage {
   const { campaign } = input;
+  const message = { ...campaign.message, ...input.variant?.message };
   return {
     type: 'promotion',
     id: promotionId(campaign.id, input.shopperId, input.eventId),
     campaignId: campaign.id,
-    title: renderTemplate(campaign.message.title, input.attributes, input.personalised),
-    body: renderTemplate(campaign.message.body, input.attributes, input.personalised),
-    ...(campaign.message.deepLink ? { deepLink: campaign.message.deepLink } : {}),
+    title: renderTemplate(message.title, input.attributes, input.personalised),
+    body: renderTemplate(message.body, input.attributes, input.personalised),
+    ...(message.deepLink ? { deepLink: message.deepLink } : {}),
     couponCode: newCouponCode(),
     issuedAtMs: input.nowMs,
     expiresAtMs: input.nowMs + campaign.message.validForS * 1000,

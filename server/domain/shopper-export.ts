@@ -80,13 +80,21 @@ const ExportedPromotionSchema = z
     eventId: z.string(),
     storeId: z.string(),
     zoneId: z.string(),
-    status: z.enum(['pending', 'acked', 'cancelled', 'expired']),
+    /** 'held-out': the shopper was in the campaign's control group (experiment holdout): recorded, never sent. */
+    status: z.enum(['pending', 'acked', 'cancelled', 'expired', 'held-out']),
     createdAtMs: epochMs,
     deliveredAtMs: epochMs.nullable(),
     ackedAtMs: epochMs.nullable(),
     /** When the coupon was redeemed at a till, or null. */
     redeemedAtMs: epochMs.nullable(),
     message: PromotionMessageSchema,
+    // Experiments and analytics (issue 6). Optional: added within v1, so older v1 documents stay valid.
+    /** The experiment group: a variant ID, "holdout", or null without an experiment. */
+    variant: z.string().nullable().optional(),
+    /** When the app reported the promotion opened, or null. */
+    openedAtMs: epochMs.nullable().optional(),
+    /** When an entry into a conversion zone was attributed to it (with analytics consent only), or null. */
+    convertedAtMs: epochMs.nullable().optional(),
   })
   .strict();
 

@@ -24,7 +24,7 @@ import { processResolvedPresence } from './resolved-presence.ts';
 
 export type IngestOutcome =
   | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'forged' | 'stale' | 'replayed' | 'unresolved'
-  | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'sent' | 'duplicate' | 'status';
+  | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'held-out' | 'sent' | 'duplicate' | 'status';
 
 /**
  * How far an event's time may lie from the server clock: behind (a gateway's outbox draining after a
@@ -53,6 +53,8 @@ export type PresenceIngestDeps = {
   arbiter?: ArbiterConfig;
   /** CON-6: the current text versions and the validity a grant must meet to count (resolved-presence.ts). */
   consentPolicy?: ConsentPolicy;
+  /** K_exp: A/B variant and holdout assignment (domain/experiment.ts). */
+  experimentKey: Uint8Array;
 };
 
 export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
@@ -120,7 +122,7 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS, proximity: event.proximity,
       };
-      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy }, resolved, nowMs);
+      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy, experimentKey: deps.experimentKey }, resolved, nowMs);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
       return outcome(result === 'no-presence' ? 'no-consent' : result);
     },

@@ -3,6 +3,7 @@ import { decide, type ResolvedPresence } from '../domain/decision.ts';
 import { activeConsent, isGranted, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
 import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import { buildPromotion } from '../domain/promotion.ts';
+import { assignGroup, variantLabel } from '../domain/experiment.ts';
 import {
   arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState, type ZoneTransition,
 } from '../domain/zone-arbiter.ts';
@@ -34,8 +35,11 @@ import type { Store, ZoneStateKey } from '../store/store.ts';
 // ('ingest' or 'sweep'; 'record' when the check-and-record failed). Delivery re-reads consent at send
 // time too (websocket-delivery.ts).
 
-/** 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing not allowed. */
-export type PresenceOutcome = 'no-presence' | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'sent' | 'duplicate';
+/**
+ * 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing not allowed;
+ * 'held-out': the shopper is in the campaign's control group — the exposure was recorded, nothing is sent.
+ */
+export type PresenceOutcome = 'no-presence' | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'held-out' | 'sent' | 'duplicate';
 
 export type ResolvedPresenceDeps = {
   store: Store;
@@ -44,6 +48,8 @@ export type ResolvedPresenceDeps = {
   arbiter?: ArbiterConfig;
   /** CON-6: a grant on a superseded text or past its validity counts as not granted; the built-in catalog's, 12 months, by default. */
   consentPolicy?: ConsentPolicy;
+  /** K_exp (domain/experiment.ts deriveExperimentKey): assigns shoppers to A/B variants and the holdout. */
+  experimentKey: Uint8Array;
 };
 
 
@@ -60,7 +66,7 @@ function triggersOf(event: ResolvedPresence, transitions: readonly ZoneTransitio
 
 // When one event triggers several campaigns (leaving one zone and entering another), the outcome
 // reported is the most significant.
-const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = { sent: 5, duplicate: 4, capped: 3, 'no-consent': 2, 'too-late': 1, 'no-campaign': 0 };
+const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = { sent: 6, 'held-out': 5, duplicate: 4, capped: 3, 'no-consent': 2, 'too-late': 1, 'no-campaign': 0 };
 const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presence'>[]): Exclude<PresenceOutcome, 'no-presence'> =>
   outcomes.reduce((best, outcome) => (RANK[outcome] > RANK[best] ? outcome : best), 'no-campaign');
 
@@ -89,6 +95,7 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     const result = arbitrateZone(previous, { eventId: event.eventId, zoneId: event.zoneId, kind: event.kind, proximity: event.proximity, atMs: event.atS * 1000 }, config);
     return { state: result.state, dueAtMs: zoneStateDueAtMs(result.state, config), result: { transitions: result.transitions, current: result.state.current?.zoneId } };
   });
+  await recordConversions(deps, consent, event.storeId, event.shopperId, arbitrated.transitions);
   const triggers = triggersOf(event, arbitrated.transitions, arbitrated.current);
   if (triggers.length === 0) {
     // Nothing to decide on: the same checks in the same order say why (consent, freshness, no campaign).
@@ -98,6 +105,21 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     return reason;
   }
   return sendFor(deps, consent, triggers, nowMs);
+}
+
+/**
+ * Attribution (issue 6 item 3): each arbitrated entry into a zone converts the shopper's open exposures whose
+ * campaign counts that zone — one conditional UPDATE per entry, of this shopper's rows only, idempotent on
+ * redelivery (a converted exposure is not converted again). Only with analytics consent (P3) now; the
+ * exposure itself needed P3 when it was recorded.
+ */
+async function recordConversions(deps: ResolvedPresenceDeps, consent: ConsentState, storeId: string, shopperId: string, transitions: readonly ZoneTransition[]): Promise<void> {
+  if (!isGranted(consent, 'analytics')) return;
+  for (const t of transitions) {
+    if (t.kind !== 'entered') continue;
+    const converted = await deps.store.recordConversions({ shopperId, storeId, zoneId: t.zoneId, atMs: t.atMs });
+    if (converted > 0) deps.metrics.conversions.inc(converted);
+  }
 }
 
 /** Decides and records (and hands to delivery) a promotion for each trigger. */
@@ -113,14 +135,20 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
       continue;
     }
     const shopper = await store.getShopper(trigger.shopperId);
+    // Experiments (issue 6 item 1): the shopper's group, stable per (campaign, shopper). A variant's message
+    // overrides the campaign's; a held-out shopper's exposure is recorded (same checks, same caps) and never sent.
+    const { experiment, attribution } = decision.campaign;
+    const group = experiment === undefined ? undefined : assignGroup(deps.experimentKey, { id: decision.campaign.id, experiment }, trigger.shopperId);
     const message = buildPromotion({
       campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, storeId: trigger.storeId, zoneId: trigger.zoneId,
       personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
+      ...(group?.kind === 'variant' ? { variant: group.variant } : {}),
     });
     // The Store re-reads consent in the same transaction that records; if that fails, nothing was recorded or sent.
     const result = await store.recordPromotion({
       message, campaignId: decision.campaign.id, shopperId: trigger.shopperId, eventId: trigger.eventId,
       storeId: trigger.storeId, zoneId: trigger.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, requiredPurposes: decision.purposes,
+      variant: variantLabel(group), heldOut: group?.kind === 'holdout', ...(attribution === undefined ? {} : { attribution }),
     }).catch((error: unknown) => {
       metrics.consentUnreadable.inc({ where: 'record' });
       throw error;
@@ -128,6 +156,13 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
     if (result.outcome === 'skipped') {
       metrics.decisions.inc({ outcome: 'skip', reason: result.reason });
       outcomes.push(['no-consent', 'erased', 'restricted', 'objected'].includes(result.reason) ? 'no-consent' : 'capped');
+      continue;
+    }
+    if (result.promotion.status === 'held-out') {
+      // The control group: nothing is delivered, on this or any later path (status 'held-out' is never listed for sending).
+      if (result.outcome === 'recorded') metrics.heldOut.inc();
+      metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'held-out' : 'duplicate', reason: 'none' });
+      outcomes.push(result.outcome === 'recorded' ? 'held-out' : 'duplicate');
       continue;
     }
     metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'send' : 'duplicate', reason: 'none' });
@@ -175,6 +210,7 @@ export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number,
     const consent = await readConsent(deps, key.shopperId, 'sweep', nowMs);
     // P1 withdrawn since: nothing more happens for this shopper (CON-4).
     if (!isGranted(consent, 'presence')) continue;
+    await recordConversions(deps, consent, key.storeId, key.shopperId, transitions);
     const triggers = transitions.map((t): ResolvedPresence => ({
       eventId: zoneTimerEventId(key, t), shopperId: key.shopperId, storeId: key.storeId, zoneId: t.zoneId,
       kind: t.kind === 'entered' ? 'enter' : 'exit', atS: Math.floor(t.atMs / 1000), dwellS: Math.floor(t.dwellMs / 1000), proximity: 'near',

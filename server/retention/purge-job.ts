@@ -31,6 +31,12 @@ export type PurgeJobDeps = {
   /** Writes the purge's audit entry (ACC-1's log); a rejection counts as a failed purge. */
   audit: (entry: RetentionAuditEntry) => void | Promise<void>;
   batchLimit?: number;
+  /**
+   * Runs before anything is purged: the analytics rollup (server/analytics/rollup-job.ts), so raw presence
+   * events are reduced to anonymous counts before they go. Its failure is its own alert; the purge goes on
+   * (retention comes first).
+   */
+  beforePurge?: () => Promise<unknown>;
 };
 
 export type PurgeJob = {
@@ -43,6 +49,7 @@ export function createPurgeJob(deps: PurgeJobDeps): PurgeJob {
   const batchLimit = deps.batchLimit ?? DEFAULT_PURGE_BATCH_LIMIT;
 
   async function purgeAll(): Promise<PurgeRunReport> {
+    await deps.beforePurge?.().catch(() => undefined);
     const atMs = now();
     const report: PurgeRunReport = { atMs, purged: [], failed: [] };
     for (const { kind: what, cutoffMs } of cutoffs(windows, atMs)) {

@@ -53,7 +53,7 @@ const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) })
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
 const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
-async function requireAdmin(deps: AppDeps, request: FastifyRequest): Promise<void> {
+export async function requireAdmin(deps: AppDeps, request: FastifyRequest): Promise<void> {
   const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
   if (match !== null && tokenMatches(match[1]!, deps.adminTokenHash)) return;
   // The route pattern (no IDs from the URL) and whether a token was sent at all; never the token or the address.

@@ -58,6 +58,7 @@ export function shopperExport(data: ShopperData, sealer: Sealer, exportedAtMs: n
     promotions: data.promotions.map((p) => ({
       id: p.id, campaignId: p.campaignId, eventId: p.eventId, storeId: p.storeId, zoneId: p.zoneId, status: p.status,
       createdAtMs: p.createdAtMs, deliveredAtMs: p.deliveredAtMs, ackedAtMs: p.ackedAtMs, redeemedAtMs: p.redeemedAtMs, message: p.message,
+      variant: p.variant, openedAtMs: p.openedAtMs, convertedAtMs: p.convertedAtMs,
     })),
     beacons: data.beacons.map((b) => ({
       id: b.id, createdAtMs: b.createdAtMs, ...beaconIdentifierFromBytes(b.kind, sealer.open(b.identifierSealed, beaconIdentifierLabel(b.id))),

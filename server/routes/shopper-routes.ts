@@ -229,6 +229,15 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     return reply.code(204).send();
   });
 
+  // Analytics (issue 6): the shopper opened their promotion. Idempotent (the first open is kept); it counts as an ack.
+  app.post('/v1/me/promotions/:id/opened', async (request, reply) => {
+    const shopper = await authenticateShopper(deps, request);
+    const { id } = parseOrThrow(IdParamsSchema, request.params, 'INVALID_PARAMS');
+    if (!(await store.markPromotionOpened(shopper.id, id, now()))) throw new ApiError('NOT_FOUND', `no promotion ${id} for this shopper`);
+    deps.metrics.opens.inc();
+    return reply.code(204).send();
+  });
+
   // Authenticated before the upgrade: an unauthenticated client gets a 401, never a socket.
   const streamShopper = new WeakMap<FastifyRequest, ShopperRecord>();
   app.get(

@@ -47,7 +47,7 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
           deps.announce({ type: 'promotion', id: promotion.id });
         },
       },
-      arbiter: deps.zoneArbiter, consentPolicy,
+      arbiter: deps.zoneArbiter, consentPolicy, experimentKey: deps.experimentKey,
     }, {
       // Region monitoring gives no range: a sighting claims its zone as 'near'.
       eventId, shopperId: shopper.id, storeId: sighting.storeId, zoneId: beacon.zoneId, kind: sighting.kind, atS: sighting.atS, dwellS: sighting.dwellS, proximity: 'near',

@@ -218,4 +218,33 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX promotions_expiry ON promotions (status, expires_at_ms)`,
     ],
   },
+  {
+    // Version 18: 16 and 17 are other branches' (issue 6: roles, the decision engine).
+    version: 18,
+    name: 'experiments, opens, attribution and analytics rollups',
+    statements: [
+      // The experiment group of each exposure (a variant ID, 'holdout', or NULL without an experiment): a
+      // held-out shopper's row has status 'held-out', is never delivered or redeemed, and counts toward caps.
+      `ALTER TABLE promotions ADD COLUMN variant TEXT`,
+      // When the app reported the shopper opened it (POST /v1/me/promotions/:id/opened, or {type:'opened'}).
+      `ALTER TABLE promotions ADD COLUMN opened_at_ms BIGINT`,
+      // Attribution (P3 only): analytics = 1 when analytics consent was granted at the exposure; a conversion
+      // (entering one of conversion_zones — ",zone-a,zone-b," — in the same store before conversion_until_ms)
+      // sets converted_at_ms once, by one conditional UPDATE of that shopper's open exposures.
+      `ALTER TABLE promotions ADD COLUMN analytics INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE promotions ADD COLUMN conversion_zones TEXT`,
+      `ALTER TABLE promotions ADD COLUMN conversion_until_ms BIGINT`,
+      `ALTER TABLE promotions ADD COLUMN converted_at_ms BIGINT`,
+      `CREATE INDEX promotions_conversion ON promotions (shopper_id, conversion_until_ms)`,
+      `CREATE INDEX promotions_campaign ON promotions (campaign_id, variant)`,
+      // Anonymous zone aggregates (AN-1, AN-2): counts of distinct analytics-consenting shoppers per zone
+      // and closed time bucket, no shopper ID, no sequence. Cells below the k floor (10) are never written.
+      // bucket_ms is the bucket's size (900000, 3600000 or 86400000); the key makes each cell written once.
+      `CREATE TABLE zone_footfall (store_id TEXT NOT NULL, zone_id TEXT NOT NULL, bucket_ms BIGINT NOT NULL, bucket_start_ms BIGINT NOT NULL, shoppers INTEGER NOT NULL, PRIMARY KEY (store_id, zone_id, bucket_ms, bucket_start_ms))`,
+      `CREATE TABLE zone_dwell (store_id TEXT NOT NULL, zone_id TEXT NOT NULL, bucket_ms BIGINT NOT NULL, bucket_start_ms BIGINT NOT NULL, dwell_bin INTEGER NOT NULL, shoppers INTEGER NOT NULL, PRIMARY KEY (store_id, zone_id, bucket_ms, bucket_start_ms, dwell_bin))`,
+      // How far each bucket size has been rolled up (exclusive end, epoch ms): the rollup's claim, advanced in
+      // the transaction that writes the cells, so two instances roll each bucket up once.
+      `CREATE TABLE analytics_rollups (bucket_ms BIGINT PRIMARY KEY, rolled_until_ms BIGINT NOT NULL)`,
+    ],
+  },
 ];

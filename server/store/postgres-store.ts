@@ -12,6 +12,10 @@ import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandi
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
+import {
+  CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
+  promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
+} from './analytics-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
@@ -112,10 +116,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       const nearAny = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND created_at_ms < $3 AND ${counted}`,
         [shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000]);
       if (nearAny > 0) return { outcome: 'skipped', reason: 'cooldownS' };
+      // Experiments and attribution (issue 6): a held-out row, its group, and whether it enters analytics (P3 now).
+      const a = promotionAnalyticsValues(draft, state.analytics?.granted === true);
       const inserted = await q(
-        `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, 'pending', $10) RETURNING *`,
-        [draft.message.id, campaignId, shopperId, draft.eventId, draft.storeId, draft.zoneId, draft.message.couponCode, now, draft.message.expiresAtMs, JSON.stringify(draft.message)],
+        `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message, ${PROMOTION_ANALYTICS_COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, $11, $12, $13, $14, $15) RETURNING *`,
+        [draft.message.id, campaignId, shopperId, draft.eventId, draft.storeId, draft.zoneId, draft.message.couponCode, now, draft.message.expiresAtMs,
+          a.status, JSON.stringify(draft.message), a.variant, a.analytics, a.conversionZones, a.conversionUntilMs],
       );
       return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
     });
@@ -594,7 +601,46 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       await query('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, $1) WHERE id = $2', [atMs, id]);
     },
     async ackPromotion(shopperId, id, atMs) {
-      return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status <> 'cancelled'`, atMs, id, shopperId)) === 1;
+      return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status NOT IN ('cancelled', 'held-out')`, atMs, id, shopperId)) === 1;
+    },
+    async markPromotionOpened(shopperId, id, atMs) {
+      return (await changes(numbered(MARK_OPENED), atMs, atMs, id, shopperId)) === 1;
+    },
+    async recordConversions(e) {
+      return changes(numbered(RECORD_CONVERSIONS), e.atMs, e.shopperId, e.atMs, e.atMs, e.storeId, conversionZonePattern(e.zoneId));
+    },
+    async campaignGroupCounts(campaignId) {
+      return (await rows(numbered(CAMPAIGN_GROUP_COUNTS), campaignId)).map(toGroupCounts);
+    },
+    async rollupZoneAnalytics(bucketMs, untilMs, minShoppers) {
+      checkRollupArguments(bucketMs, untilMs, minShoppers);
+      // The watermark row is locked (FOR UPDATE) before it is read: a second instance waits, then reads the
+      // advanced watermark and finds nothing left; the cells' ON CONFLICT DO NOTHING is the second guard.
+      return transaction(async (q) => {
+        await q(numbered(ENSURE_WATERMARK), [bucketMs]);
+        const watermark = num((await q('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = $1 FOR UPDATE', [bucketMs])).rows[0]!.rolled_until_ms);
+        const earliest = (await q(EARLIEST_EVENT_S)).rows[0]?.at_s;
+        const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), bucketMs, untilMs);
+        if (fromMs >= untilMs) {
+          // Nothing to roll up: a first pass with no events held starts the watermark here.
+          await q(numbered(SET_WATERMARK), [fromMs, bucketMs, fromMs]);
+          return { bucketMs, fromMs, rolledUntilMs: Math.max(watermark, fromMs), footfallCells: 0, dwellCells: 0 };
+        }
+        const params = rollupParams(bucketMs, fromMs, untilMs, minShoppers);
+        const footfallCells = (await q(numbered(ROLLUP_FOOTFALL), params)).rowCount ?? 0;
+        const dwellCells = (await q(numbered(ROLLUP_DWELL), params)).rowCount ?? 0;
+        await q(numbered(SET_WATERMARK), [untilMs, bucketMs, untilMs]);
+        return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
+      });
+    },
+    async zoneRollupWatermark(bucketMs) {
+      return watermarkOf(await row('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = $1', bucketMs));
+    },
+    async listZoneFootfall(storeId, bucketMs, fromMs, toMs) {
+      return (await rows(numbered(LIST_FOOTFALL), storeId, bucketMs, fromMs, toMs)).map(toZoneCell);
+    },
+    async listZoneDwell(storeId, bucketMs, fromMs, toMs) {
+      return (await rows(numbered(LIST_DWELL), storeId, bucketMs, fromMs, toMs)).map(toZoneDwellCell);
     },
     async expireUndelivered(nowMs, limit) {
       checkExpiryArguments(nowMs, limit);

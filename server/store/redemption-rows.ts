@@ -8,7 +8,8 @@ import type { CouponRedemptionRequest, PosDeviceRecord, RedemptionResult } from 
 // expiry is fixed, so the classification cannot be overtaken by another instance's claim.
 
 /** The claim's condition after `coupon_code = ? AND store_id = ?`: unredeemed, not cancelled, not expired at the given time. */
-export const CLAIM_COUPON_CONDITION = `redeemed_at_ms IS NULL AND status <> 'cancelled' AND expires_at_ms >`;
+// A held-out (control) row was never sent: its coupon is not claimable, and is answered as not found.
+export const CLAIM_COUPON_CONDITION = `redeemed_at_ms IS NULL AND status NOT IN ('cancelled', 'held-out') AND expires_at_ms >`;
 
 export function toPosDevice(row: Row): PosDeviceRecord {
   return {
@@ -41,7 +42,7 @@ export const claimedCoupon = (row: Row): RedemptionResult => redeemed(row, false
  * when the row is claimable after all — it appeared after the claim ran — so the caller claims again.
  */
 export function refusedClaim(row: Row | undefined, request: CouponRedemptionRequest): RedemptionResult | undefined {
-  if (row === undefined) return { outcome: 'not-found' };
+  if (row === undefined || row.status === 'held-out') return { outcome: 'not-found' };
   const redeemedAtMs = numOrNull(row.redeemed_at_ms);
   if (redeemedAtMs !== null) {
     // The same till retrying the same request (its response was lost): the first answer again.

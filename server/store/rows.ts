@@ -30,6 +30,9 @@ export function toPromotion(row: Row): PromotionRecord {
     redeemedAtMs: numOrNull(row.redeemed_at_ms),
     status: row.status as PromotionRecord['status'],
     message: JSON.parse(String(row.message)) as PromotionMessage,
+    variant: row.variant === null || row.variant === undefined ? null : String(row.variant),
+    openedAtMs: numOrNull(row.opened_at_ms),
+    convertedAtMs: numOrNull(row.converted_at_ms),
   };
 }
 

@@ -14,6 +14,10 @@ import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandi
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
+import {
+  CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, PROMOTION_ANALYTICS_COLUMNS,
+  promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
+} from './analytics-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
@@ -158,13 +162,34 @@ export function openSqliteStore(path: string): Store {
     const nearAny = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
       draft.shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000)!.n);
     if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
+    // Experiments and attribution (issue 6): a held-out row, its group, and whether it enters analytics (P3 now).
+    const a = promotionAnalyticsValues(draft, state.analytics?.granted === true);
     run(
-      `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 'pending', ?)`,
+      `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message, ${PROMOTION_ANALYTICS_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?)`,
       draft.message.id, draft.campaignId, draft.shopperId, draft.eventId, draft.storeId, draft.zoneId, draft.message.couponCode,
-      now, draft.message.expiresAtMs, JSON.stringify(draft.message),
+      now, draft.message.expiresAtMs, a.status, JSON.stringify(draft.message), a.variant, a.analytics, a.conversionZones, a.conversionUntilMs,
     );
     return { outcome: 'recorded' as const, promotion: toPromotion(get('SELECT * FROM promotions WHERE id = ?', draft.message.id)!) };
+  });
+
+  // BEGIN IMMEDIATE: the watermark read, the cells and the watermark's advance under one write lock, so
+  // instances rolling up at once take turns and the second finds the buckets done.
+  const rollupZoneAnalytics = db.transaction((bucketMs: number, untilMs: number, minShoppers: number) => {
+    run(ENSURE_WATERMARK, bucketMs);
+    const watermark = num(get('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = ?', bucketMs)!.rolled_until_ms);
+    const earliest = get(EARLIEST_EVENT_S)?.at_s;
+    const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), bucketMs, untilMs);
+    if (fromMs >= untilMs) {
+      // Nothing to roll up: a first pass with no events held starts the watermark here.
+      run(SET_WATERMARK, fromMs, bucketMs, fromMs);
+      return { bucketMs, fromMs, rolledUntilMs: Math.max(watermark, fromMs), footfallCells: 0, dwellCells: 0 };
+    }
+    const params = rollupParams(bucketMs, fromMs, untilMs, minShoppers);
+    const footfallCells = run(ROLLUP_FOOTFALL, ...params);
+    const dwellCells = run(ROLLUP_DWELL, ...params);
+    run(SET_WATERMARK, untilMs, bucketMs, untilMs);
+    return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
   });
 
   const acceptSequence = db.transaction((gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): SequenceClaim => {
@@ -527,7 +552,29 @@ export function openSqliteStore(path: string): Store {
       run('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, ?) WHERE id = ?', atMs, id);
     },
     async ackPromotion(shopperId, id, atMs) {
-      return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status <> 'cancelled'`, atMs, id, shopperId) === 1;
+      return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status NOT IN ('cancelled', 'held-out')`, atMs, id, shopperId) === 1;
+    },
+    async markPromotionOpened(shopperId, id, atMs) {
+      return run(MARK_OPENED, atMs, atMs, id, shopperId) === 1;
+    },
+    async recordConversions(e) {
+      return run(RECORD_CONVERSIONS, e.atMs, e.shopperId, e.atMs, e.atMs, e.storeId, conversionZonePattern(e.zoneId));
+    },
+    async campaignGroupCounts(campaignId) {
+      return all(CAMPAIGN_GROUP_COUNTS, campaignId).map(toGroupCounts);
+    },
+    async rollupZoneAnalytics(bucketMs, untilMs, minShoppers) {
+      checkRollupArguments(bucketMs, untilMs, minShoppers);
+      return rollupZoneAnalytics.immediate(bucketMs, untilMs, minShoppers);
+    },
+    async zoneRollupWatermark(bucketMs) {
+      return watermarkOf(get('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = ?', bucketMs));
+    },
+    async listZoneFootfall(storeId, bucketMs, fromMs, toMs) {
+      return all(LIST_FOOTFALL, storeId, bucketMs, fromMs, toMs).map(toZoneCell);
+    },
+    async listZoneDwell(storeId, bucketMs, fromMs, toMs) {
+      return all(LIST_DWELL, storeId, bucketMs, fromMs, toMs).map(toZoneDwellCell);
     },
     async expireUndelivered(nowMs, limit) {
       checkExpiryArguments(nowMs, limit);

@@ -1,6 +1,7 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
-import type { Campaign, Caps } from '../domain/campaign.ts';
+import type { Attribution, Campaign, Caps } from '../domain/campaign.ts';
+import type { CampaignGroupCounts, ZoneCell, ZoneDwellCell } from '../domain/analytics.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 import type { LapseCandidate } from '../domain/consent-lapse.ts';
@@ -109,9 +110,17 @@ export type PromotionRecord = PromotionSubject & {
   /**
    * 'expired': it expired before it was ever written to the app (Store.expireUndelivered) — dropped and
    * counted. It still counts toward the caps (the send was decided and recorded); 'cancelled' does not.
+   * 'held-out': the shopper is in the experiment's control group — recorded, never delivered or redeemed.
    */
-  status: 'pending' | 'acked' | 'cancelled' | 'expired';
+  status: 'pending' | 'acked' | 'cancelled' | 'expired' | 'held-out';
   message: PromotionMessage;
+  // — Experiments, opens and attribution (issue 6; migration 18) —
+  /** The experiment group: a variant ID, 'holdout', or null without an experiment. */
+  variant: string | null;
+  /** When the app reported the shopper opened it, or null. */
+  openedAtMs: number | null;
+  /** When the shopper entered a conversion zone within the attribution window after it (P3 only), or null. */
+  convertedAtMs: number | null;
 };
 
 /** What one Store.expireUndelivered batch dropped: how many, and how many of each campaign. */
@@ -127,7 +136,25 @@ export type PromotionDraft = PromotionSubject & {
   caps: Caps;
   /** Purposes that must still be granted at the moment of recording (CON-5, fail closed). */
   requiredPurposes: readonly string[];
+  // — Experiments and attribution (issue 6 items 1 and 3; migration 18) —
+  /** The experiment group: a variant ID, 'holdout', or null/absent without an experiment. */
+  variant?: string | null;
+  /**
+   * The control group: recorded with status 'held-out' after the same consent and cap checks (so treatment
+   * and control see the same eligibility); counts toward caps, never toward budgets; never delivered or redeemed.
+   */
+  heldOut?: boolean;
+  /** The campaign's attribution: a later entry into one of these zones of the store, within windowS, converts it (P3 only). */
+  attribution?: Attribution;
 };
+
+// — Analytics (issue 6 item 5; migration 18) —
+
+/** An entry into a zone, which converts the shopper's open exposures that attribute to it. */
+export type ConversionEvent = { shopperId: string; storeId: string; zoneId: string; atMs: number };
+
+/** One rollup pass of one bucket size: the cells written (each once), and the new watermark. */
+export type ZoneRollupResult = { bucketMs: number; fromMs: number; rolledUntilMs: number; footfallCells: number; dwellCells: number };
 
 /** What claiming an event's (gateway, boot, seq) found: see Store.acceptSequence. */
 export type SequenceClaim = 'new' | 'redelivery' | 'replay';
@@ -367,8 +394,38 @@ export interface Store {
   /** Pending promotions for a shopper that have not expired, oldest first. */
   listUnackedPromotions(shopperId: string, nowMs: number): Promise<PromotionRecord[]>;
   markPromotionDelivered(id: string, atMs: number): Promise<void>;
-  /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist. */
+  /** Marks the shopper's own promotion acknowledged; false if it is not theirs or does not exist (or was held out). */
   ackPromotion(shopperId: string, id: string, atMs: number): Promise<boolean>;
+
+  // — Opens, attribution and analytics (issue 6; migration 18, server/store/analytics-sql.ts) —
+
+  /**
+   * Records that the shopper opened their own promotion (idempotent: the first time stays); it counts as
+   * acknowledged too. False if it is not theirs, does not exist, was cancelled or held out.
+   */
+  markPromotionOpened(shopperId: string, id: string, atMs: number): Promise<boolean>;
+  /**
+   * One conditional UPDATE of this shopper's exposures (delivered, or held out) recorded with analytics
+   * consent, in this store, not yet converted, whose attribution lists the zone and whose window holds atMs:
+   * sets converted_at_ms = atMs. Idempotent (a redelivered entry finds them converted). Returns how many.
+   */
+  recordConversions(event: ConversionEvent): Promise<number>;
+  /** Per experiment group of the campaign, the counts of exposures made with analytics consent (P3). */
+  campaignGroupCounts(campaignId: string): Promise<CampaignGroupCounts[]>;
+  /**
+   * Rolls up presence events of analytics-consenting (P3), unrestricted shoppers in non-sensitive zones into
+   * anonymous counts for every closed bucket of bucketMs from the size's watermark to untilMs (exclusive):
+   * distinct shoppers per zone (zone_footfall) and per dwell bin of exits (zone_dwell), cells below
+   * minShoppers not written. The watermark is read (locked), the cells inserted (ON CONFLICT DO NOTHING) and
+   * the watermark advanced in one transaction, so across instances each bucket is rolled up exactly once.
+   * A first pass starts at the earliest presence event still held.
+   */
+  rollupZoneAnalytics(bucketMs: number, untilMs: number, minShoppers: number): Promise<ZoneRollupResult>;
+  /** How far a bucket size is rolled up (exclusive end), or undefined if never. */
+  zoneRollupWatermark(bucketMs: number): Promise<number | undefined>;
+  /** The rolled-up cells of a store for one bucket size with bucketStartMs in [fromMs, toMs). */
+  listZoneFootfall(storeId: string, bucketMs: number, fromMs: number, toMs: number): Promise<ZoneCell[]>;
+  listZoneDwell(storeId: string, bucketMs: number, fromMs: number, toMs: number): Promise<ZoneDwellCell[]>;
   /**
    * Drops up to `limit` promotions that expired (expires_at_ms <= nowMs) while still pending and never
    * written to the app (delivered_at_ms NULL): one conditional UPDATE … RETURNING sets them 'expired', and

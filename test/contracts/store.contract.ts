@@ -701,7 +701,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           outcome: 'recorded',
           promotion: {
             id: draft.message.id, campaignId: draft.campaignId, shopperId: shopper.id, eventId: draft.eventId, storeId: draft.storeId, zoneId: draft.zoneId,
-            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, redeemedAtMs: null, status: 'pending', message: draft.message,
+            createdAtMs: START_MS, deliveredAtMs: null, ackedAtMs: null, redeemedAtMs: null, status: 'pending', message: draft.message, variant: null, openedAtMs: null, convertedAtMs: null,
           },
         });
       });

@@ -11,6 +11,7 @@ import type { CampaignInput } from '#server/domain/campaign.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import { deriveDeviceSecretDigestKey } from '#server/domain/objection.ts';
+import { deriveExperimentKey } from '#server/domain/experiment.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { resolveConsentConfig, type ConsentConfigInput } from '#server/consent/consent-config.ts';
 import { createConsentLapseJob, type LapseRunReport } from '#server/consent/lapse-job.ts';
@@ -114,6 +115,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     resolverKeys: await loadResolverKeyPair(store, sealer, options.resolverPrivateKey),
     adminTokenHash: hashToken(adminToken),
     deviceSecretDigestKey: deriveDeviceSecretDigestKey(masterKey),
+    experimentKey: deriveExperimentKey(masterKey),
     announce: (message) => void announced.push(message),
     publicMqttUrl: options.publicMqttUrl ?? 'mqtt://broker.test:1883',
     consent,
@@ -143,7 +145,7 @@ export const bearer = (token: string): { authorization: string } => ({ authoriza
 export function ingestOver(t: TestApp, delivery: Delivery): PresenceIngest {
   return createPresenceIngest({
     store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
-    logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
+    logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
   });
 }
 

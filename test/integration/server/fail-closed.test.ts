@@ -122,7 +122,7 @@ describe('fail closed in the zone-arbiter sweep (CON-5)', () => {
   it('stops at a consent read that fails, sends nothing, counts it, and sweeps and sends normally afterwards', async () => {
     expect(expectStatus(await report(), 202)).toMatchObject({ outcome: 'sent' });
     const notified: PromotionRecord[] = [];
-    const sweep = () => sweepZoneStates({ store: storage.store, metrics: t.deps.metrics, delivery: { notify: (p) => void notified.push(p) } }, t.deps.now());
+    const sweep = () => sweepZoneStates({ store: storage.store, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (p) => void notified.push(p) } }, t.deps.now());
     // Unheard for staleMs: the sweep drops the zone, then reads consent to act on that transition.
     t.clock.advance(DEFAULT_ARBITER_CONFIG.staleMs + 1_000);
     storage.fail(['getConsentState']);

@@ -32,7 +32,7 @@ function ingestWith(options: { eventWindow?: Partial<EventWindow>; sealer?: Seal
   const delivery: Delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
   return createPresenceIngest({
     store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }),
-    now: t.deps.now, sealer: options.sealer ?? t.deps.sealer, eventWindow: options.eventWindow,
+    now: t.deps.now, sealer: options.sealer ?? t.deps.sealer, experimentKey: t.deps.experimentKey, eventWindow: options.eventWindow,
   });
 }
 

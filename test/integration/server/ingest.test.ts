@@ -35,7 +35,7 @@ let gatewaySecret: Buffer;
 
 function ingestWith(store: Store): PresenceIngest {
   return createPresenceIngest({
-    store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer,
+    store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
   });
 }
 

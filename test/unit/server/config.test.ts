@@ -6,7 +6,7 @@ describe('loadServerEnv', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
-        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
+        RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, ANALYTICS_K: 10, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
     });
@@ -34,6 +34,14 @@ describe('loadServerEnv', () => {
       const loaded = loadServerEnv({ APP_TOKEN_MAX_AGE_DAYS: bad });
       expect(loaded.ok).toBe(false);
       expect(loaded.ok ? [] : loaded.problems).toEqual([expect.stringMatching(/^APP_TOKEN_MAX_AGE_DAYS: .*APP_TOKEN_MAX_AGE_DAYS|^APP_TOKEN_MAX_AGE_DAYS: /)]);
+    }
+  });
+
+  it('takes a stricter analytics k, and refuses one below 10 (AN-1), naming it', () => {
+    expect(loadServerEnv({ ANALYTICS_K: '25' })).toMatchObject({ ok: true, env: { ANALYTICS_K: 25 } });
+    for (const bad of ['9', '0', '12.5', 'many']) {
+      const loaded = loadServerEnv({ ANALYTICS_K: bad });
+      expect(loaded.ok ? [] : loaded.problems).toEqual([expect.stringMatching(/^ANALYTICS_K: /)]);
     }
   });
 

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { describe } from 'vitest';
+import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import { describeAnalyticsContract } from './analytics.contract.ts';
+
+// The analytics contract on SQLite (a temporary file per fresh database, shared by its instances) and, with
+// DATABASE_URL, on PostgreSQL (a fresh schema per database, all dropped afterwards).
+const directory = mkdtempSync(join(tmpdir(), 'vicino-analytics-'));
+let files = 0;
+describeAnalyticsContract(
+  'sqlite',
+  async () => {
+    const path = join(directory, `db-${(files += 1)}.db`);
+    return { store: openSqliteStore(path), another: async () => openSqliteStore(path) };
+  },
+  async () => rmSync(directory, { recursive: true, force: true }),
+);
+
+const databaseUrl = process.env.DATABASE_URL;
+describe.runIf(databaseUrl)('PostgreSQL', () => {
+  const url = databaseUrl ?? '';
+  const schemas: string[] = [];
+  describeAnalyticsContract(
+    'postgres',
+    async () => {
+      const schema = `vicino_analytics_${randomBytes(6).toString('hex')}`;
+      schemas.push(schema);
+      return { store: await openPostgresStore(url, { schema }), another: () => openPostgresStore(url, { schema }) };
+    },
+    async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  );
+});
