@@ -38,6 +38,8 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     deviceSecretDigest: null,
     country: null,
     birthYear: null,
+    loyaltyTier: null,
+    interests: [],
     ...overrides,
   };
 }
