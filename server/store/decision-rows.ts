@@ -29,16 +29,18 @@ export const visitStateOf = (row: Row | undefined): VisitState | undefined =>
 export const toVisitRecord = (row: Row): VisitRecord => ({ storeId: String(row.store_id), shopperId: String(row.shopper_id), ...visitStateOf(row)! });
 
 /**
- * The budget's two counts for one campaign at nowMs, as one SELECT (placeholders: campaign, now):
- * promotions recorded (cancelled ones never went out), and coupons redeemed or still redeemable —
- * sent, unexpired, unredeemed, not cancelled.
+ * The budget's two counts for one campaign at nowMs, as one SELECT with its parameters: promotions
+ * recorded (cancelled ones never went out), and coupons redeemed or still redeemable — sent,
+ * unexpired, unredeemed, not cancelled.
  */
-export function budgetCountsStatement(placeholders: 'numbered' | 'question'): string {
-  const [campaign, now] = placeholders === 'numbered' ? ['$1', '$2'] : ['?', '?'];
-  return `SELECT
+export function budgetCountsStatement(placeholders: 'numbered' | 'question', campaignId: string, nowMs: number): { sql: string; params: unknown[] } {
+  const [now, campaign] = placeholders === 'numbered' ? ['$1', '$2'] : ['?', '?'];
+  const sql = `SELECT
       COUNT(*) FILTER (WHERE status <> 'cancelled') AS delivered,
       COUNT(*) FILTER (WHERE redeemed_at_ms IS NOT NULL OR (status <> 'cancelled' AND status <> 'expired' AND expires_at_ms > ${now})) AS redeemable
     FROM promotions WHERE campaign_id = ${campaign}`;
+  // In the order the placeholders appear: positional '?' needs it.
+  return { sql, params: [nowMs, campaignId] };
 }
 
 /** Whether the budget refuses one more send, given the counts budgetCountsStatement read. */

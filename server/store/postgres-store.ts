@@ -121,7 +121,8 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         // budgeted sends of one campaign take turns, so the count below and the insert are one step and
         // instances together never exceed it. READ COMMITTED: the count sees the previous holder's row.
         await q('SELECT pg_advisory_xact_lock(hashtext($1))', [BUDGET_LOCK + campaignId]);
-        if (budgetExhausted(draft.budget, (await q(budgetCountsStatement('numbered'), [campaignId, now])).rows[0])) return { outcome: 'skipped', reason: 'budget' };
+        const counts = budgetCountsStatement('numbered', campaignId, now);
+        if (budgetExhausted(draft.budget, (await q(counts.sql, counts.params)).rows[0])) return { outcome: 'skipped', reason: 'budget' };
       }
       const inserted = await q(
         `INSERT INTO promotions (id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, delivered_at_ms, acked_at_ms, status, message)

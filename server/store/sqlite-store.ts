@@ -161,7 +161,8 @@ export function openSqliteStore(path: string): Store {
       draft.shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000)!.n);
     if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
     // The budget: BEGIN IMMEDIATE serialises every writer, so the count and the insert are one step.
-    if (draft.budget !== undefined && budgetExhausted(draft.budget, get(budgetCountsStatement('question'), draft.campaignId, now))) {
+    const budgetCounts = budgetCountsStatement('question', draft.campaignId, now);
+    if (draft.budget !== undefined && budgetExhausted(draft.budget, get(budgetCounts.sql, ...budgetCounts.params))) {
       return { outcome: 'skipped' as const, reason: 'budget' as const };
     }
     run(

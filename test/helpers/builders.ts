@@ -137,6 +137,7 @@ export function aDraft(options: {
     zoneId,
     createdAtMs,
     caps: campaign.caps,
+    budget: campaign.budget,
     requiredPurposes: options.requiredPurposes ?? purposes,
   };
 }
