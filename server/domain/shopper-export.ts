@@ -77,8 +77,10 @@ const PresenceEventSchema = z
 
 const ExportedZoneStateSchema = z.object({ storeId: z.string(), state: ZoneStateSchema, dueAtMs: epochMs.nullable() }).strict();
 
-/** Visit history in one store (kept only with P2): visits counted, the current (or last) one's start, the last presence. */
-const ExportedVisitSchema = z.object({ storeId: z.string(), visitCount: z.number().int().nonnegative(), visitStartedAtMs: epochMs, lastSeenAtMs: epochMs }).strict();
+/** Visit history in one store (kept only with P2): visits counted, the current (or last) one's start, the last presence, and the previous visit's last presence. */
+const ExportedVisitSchema = z
+  .object({ storeId: z.string(), visitCount: z.number().int().nonnegative(), visitStartedAtMs: epochMs, lastSeenAtMs: epochMs, previousVisitLastSeenMs: epochMs.nullable() })
+  .strict();
 
 const ExportedPromotionSchema = z
   .object({

@@ -10,8 +10,11 @@
 /** Without presence in a store for this long, the next entry starts a new visit. */
 export const VISIT_GAP_MS = 30 * 60_000;
 
-/** What the Store keeps per (store, shopper). */
-export type VisitState = { visitCount: number; visitStartedAtMs: number; lastSeenAtMs: number };
+/**
+ * What the Store keeps per (store, shopper). previousVisitLastSeenMs (the last presence of the visit
+ * before the current one) lets a redelivered entry get the same answer as the first delivery.
+ */
+export type VisitState = { visitCount: number; visitStartedAtMs: number; lastSeenAtMs: number; previousVisitLastSeenMs: number | null };
 
 /** What one presence of the shopper in the store meant for their visits. */
 export type VisitActivity = {
@@ -31,9 +34,18 @@ export type VisitRecord = VisitState & { storeId: string; shopperId: string };
 /**
  * The next state after a presence at atMs; `startsVisit` is whether it is an arbitrated zone entry (only
  * that starts a visit — another event past the gap changes nothing, so the entry that follows does).
- * An event older than the last one seen (out of order) extends nothing backwards.
+ * An event older than the last one seen (out of order) extends nothing backwards. Idempotent for the
+ * entry that started the current visit: the same entry again (a redelivered event gets the arbiter's
+ * same transition, at the same instant) is told it starts the visit again, so it triggers what it
+ * triggered the first time — and a promotion lost to a crash after this step is made on the redelivery.
  */
 export function nextVisit(previous: VisitState | undefined, atMs: number, startsVisit: boolean): { state: VisitState | undefined; activity: VisitActivity } {
+  if (startsVisit && previous !== undefined && atMs === previous.visitStartedAtMs) {
+    return {
+      state: previous,
+      activity: { visitNumber: previous.visitCount, newVisit: true, pastVisits: previous.visitCount - 1, previousVisitLastSeenMs: previous.previousVisitLastSeenMs },
+    };
+  }
   const lapsed = previous === undefined || atMs - previous.lastSeenAtMs >= VISIT_GAP_MS;
   if (!lapsed) {
     return {
@@ -47,7 +59,7 @@ export function nextVisit(previous: VisitState | undefined, atMs: number, starts
   }
   const visitCount = (previous?.visitCount ?? 0) + 1;
   return {
-    state: { visitCount, visitStartedAtMs: atMs, lastSeenAtMs: atMs },
+    state: { visitCount, visitStartedAtMs: atMs, lastSeenAtMs: atMs, previousVisitLastSeenMs: previous?.lastSeenAtMs ?? null },
     activity: { visitNumber: visitCount, newVisit: true, pastVisits: visitCount - 1, previousVisitLastSeenMs: previous?.lastSeenAtMs ?? null },
   };
 }

@@ -24,7 +24,10 @@ export const hoursColumn = (windows: readonly WeeklyWindow[] | undefined): strin
 export const interestsColumn = (interests: readonly string[]): string | null => (interests.length === 0 ? null : JSON.stringify(interests));
 
 export const visitStateOf = (row: Row | undefined): VisitState | undefined =>
-  row === undefined ? undefined : { visitCount: num(row.visit_count), visitStartedAtMs: num(row.visit_started_at_ms), lastSeenAtMs: num(row.last_seen_at_ms) };
+  row === undefined ? undefined : {
+    visitCount: num(row.visit_count), visitStartedAtMs: num(row.visit_started_at_ms), lastSeenAtMs: num(row.last_seen_at_ms),
+    previousVisitLastSeenMs: row.previous_visit_last_seen_ms === null || row.previous_visit_last_seen_ms === undefined ? null : num(row.previous_visit_last_seen_ms),
+  };
 
 export const toVisitRecord = (row: Row): VisitRecord => ({ storeId: String(row.store_id), shopperId: String(row.shopper_id), ...visitStateOf(row)! });
 

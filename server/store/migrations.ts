@@ -229,9 +229,9 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE shoppers ADD COLUMN loyalty_tier TEXT`,
       `ALTER TABLE shoppers ADD COLUMN interests TEXT`,
       // Visit history (profiling, kept only with P2): per (store, shopper) the visit count, the current
-      // visit's start and the last presence. Erasure deletes it; the purge ages it out 12 months after
+      // visit's start, the last presence, and the previous visit's last presence (for 'return' triggers). Erasure deletes it; the purge ages it out 12 months after
       // the last presence (RET-3).
-      `CREATE TABLE store_visits (store_id TEXT NOT NULL, shopper_id TEXT NOT NULL REFERENCES shoppers(id), visit_count INTEGER NOT NULL, visit_started_at_ms BIGINT NOT NULL, last_seen_at_ms BIGINT NOT NULL, PRIMARY KEY (store_id, shopper_id))`,
+      `CREATE TABLE store_visits (store_id TEXT NOT NULL, shopper_id TEXT NOT NULL REFERENCES shoppers(id), visit_count INTEGER NOT NULL, visit_started_at_ms BIGINT NOT NULL, last_seen_at_ms BIGINT NOT NULL, previous_visit_last_seen_ms BIGINT, PRIMARY KEY (store_id, shopper_id))`,
       `CREATE INDEX store_visits_last_seen ON store_visits (last_seen_at_ms)`,
       // Budgets count a campaign's promotions in the send transaction.
       `CREATE INDEX promotions_campaign ON promotions (campaign_id, status, expires_at_ms)`,

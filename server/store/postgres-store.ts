@@ -137,15 +137,15 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   const recordVisitActivity = (storeId: string, shopperId: string, atMs: number, startsVisit: boolean): Promise<VisitActivity> =>
     transaction(async (q) => {
       const [shopper] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [shopperId])).rows;
-      const [row] = (await q('SELECT visit_count, visit_started_at_ms, last_seen_at_ms FROM store_visits WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+      const [row] = (await q('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
       const previous = visitStateOf(row);
       const { state, activity } = nextVisit(previous, atMs, startsVisit);
       if (state === undefined || state === previous) return activity;
       // DSR-2: nothing is written for a shopper erased (or unknown).
       if (shopper === undefined || shopper.erased_at_ms !== null) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
-      await q(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms) VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms`,
-      [storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs]);
+      await q(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
+      [storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs]);
       return activity;
     });
 

@@ -176,14 +176,14 @@ export function openSqliteStore(path: string): Store {
 
   // BEGIN IMMEDIATE: the read of the visit row and its update are one step for every writer.
   const recordVisitActivity = db.transaction((storeId: string, shopperId: string, atMs: number, startsVisit: boolean): VisitActivity => {
-    const previous = visitStateOf(get('SELECT visit_count, visit_started_at_ms, last_seen_at_ms FROM store_visits WHERE store_id = ? AND shopper_id = ?', storeId, shopperId));
+    const previous = visitStateOf(get('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = ? AND shopper_id = ?', storeId, shopperId));
     const { state, activity } = nextVisit(previous, atMs, startsVisit);
     if (state === undefined || state === previous) return activity;
     // DSR-2: nothing is written for a shopper erased (or unknown).
     if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
-    run(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms`,
-    storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs);
+    run(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
+    storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs);
     return activity;
   });
 

@@ -841,9 +841,11 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await visit(START_MS + 20 * DAY_MS, true, 'store-2')).toMatchObject({ visitNumber: 1, newVisit: true });
         // An event older than the last presence extends nothing backwards.
         expect(await visit(START_MS + 10 * DAY_MS)).toMatchObject({ visitNumber: 3, newVisit: false });
+        // The entry that started visit 3, redelivered, gets the same answer.
+        expect(await visit(START_MS + 20 * DAY_MS)).toEqual({ visitNumber: 3, newVisit: true, pastVisits: 2, previousVisitLastSeenMs: START_MS + 80 * MIN });
         expect((await store.readShopperData(shopper.id))!.visits).toEqual([
-          { storeId: 'store-1', shopperId: shopper.id, visitCount: 3, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS },
-          { storeId: 'store-2', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS },
+          { storeId: 'store-1', shopperId: shopper.id, visitCount: 3, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS, previousVisitLastSeenMs: START_MS + 80 * MIN },
+          { storeId: 'store-2', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS, previousVisitLastSeenMs: null },
         ]);
       });
 
@@ -1450,7 +1452,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await givenShopperWithData();
         const data = (await store.readShopperData(shopper.id))!;
         expect(data.shopper).toEqual({ ...shopper, restricted: false, objectedAtMs: null, loyaltyTier: 'gold', interests: ['coffee'] });
-        expect(data.visits).toEqual([{ storeId: 'store-1', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS, lastSeenAtMs: START_MS }]);
+        expect(data.visits).toEqual([{ storeId: 'store-1', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS, lastSeenAtMs: START_MS, previousVisitLastSeenMs: null }]);
         expect(data.consentRecords.map((r) => r.purpose)).toEqual(['presence', 'promotions']);
         expect(data.consentState).toEqual(replayConsent(data.consentRecords));
         expect(data.presenceEvents).toEqual([expect.objectContaining({ shopperId: shopper.id, receivedAtMs: START_MS })]);

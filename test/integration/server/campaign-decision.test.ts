@@ -137,8 +137,27 @@ describe.each(STORE_KINDS)('the decision through the server (%s)', (kind) => {
       const visits = async (shopper: RegisteredShopper) => (await t.deps.store.readShopperData(shopper.shopperId))!.visits;
       // Her third visit started 8 days before Bea came back.
       const startedAtMs = t.deps.now() - 8 * DAY_MS;
-      expect(await visits(ada)).toEqual([{ storeId: 'store-1', shopperId: ada.shopperId, visitCount: 3, visitStartedAtMs: startedAtMs, lastSeenAtMs: startedAtMs }]);
+      expect(await visits(ada)).toEqual([{ storeId: 'store-1', shopperId: ada.shopperId, visitCount: 3, visitStartedAtMs: startedAtMs, lastSeenAtMs: startedAtMs, previousVisitLastSeenMs: startedAtMs - 8 * DAY_MS }]);
       expect(await visits(bea)).toEqual([]);
+    });
+
+    it('gives a redelivered entry the same decision: one promotion per trigger, never a second campaign', async () => {
+      expectStatus(await putStore({}), 200);
+      await campaign({ id: 'second-visit', trigger: { kind: 'visit', nth: 2, repeat: false }, priority: 500 });
+      await campaign({ id: 'hello', priority: 1 });
+      const ada = await registerShopper(t.app);
+      await grant(t.app, ada.token, { presence: true, promotions: true, personalisation: true });
+      expect(await presence(ada)).toBe('sent');
+      await presence(ada, { kind: 'exit' });
+      t.clock.advance(DAY_MS);
+      const entry = aPresence({ shopperId: ada.shopperId, atS: Math.floor(t.deps.now() / 1000) });
+      const deps = { store: t.deps.store, metrics: t.deps.metrics, delivery: { notify: (promotion: PromotionRecord) => void sent.push(promotion) } };
+      expect(await processResolvedPresence(deps, entry, t.deps.now())).toBe('sent');
+      t.clock.advance(5_000);
+      expect(await processResolvedPresence(deps, entry, t.deps.now())).toBe('duplicate');
+      // The pending promotion is handed to delivery again (idempotent by its ID); no other campaign is.
+      expect(sent.map((p) => p.campaignId)).toEqual(['hello', 'second-visit', 'second-visit']);
+      expect(new Set(sent.map((p) => p.id)).size).toBe(2);
     });
   });
 });
