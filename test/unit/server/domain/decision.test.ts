@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Campaign } from '#server/domain/campaign.ts';
+import { CampaignSchema, LOYALTY_TIERS, WEEKDAYS, type Campaign, type WeeklyWindow } from '#server/domain/campaign.ts';
 import { isGranted, PURPOSES, type ConsentState, type Purpose } from '#server/domain/consent.ts';
-import { decide, isPersonalised, triggers, type ResolvedPresence, type ShopperContext, type StoreContext } from '#server/domain/decision.ts';
+import { decide, inAudience, isPersonalised, triggers, type ResolvedPresence, type ShopperContext, type StoreContext } from '#server/domain/decision.ts';
 import type { VisitActivity } from '#server/domain/visits.ts';
+import { isWithinSchedule, storeHoursRefusal } from '#server/domain/schedule.ts';
 import { aCampaign, aPresence, START_MS, type CampaignOverrides } from '#test/helpers/builders.ts';
 
 const NOW_MS = START_MS;
@@ -305,6 +306,76 @@ describe('decide', () => {
           expect(decision.purposes.includes('personalisation')).toBe(decision.personalised);
         }),
         { numRuns: 2_000 },
+      );
+    });
+
+    // With store hours, sensitive zones, weekly windows, audiences and visit triggers too: a send keeps every rule,
+    // and a skip names the first rule that stopped it.
+    const windowArb = fc
+      .record({ days: fc.uniqueArray(fc.constantFrom(...WEEKDAYS), { minLength: 1, maxLength: 7 }), from: fc.integer({ min: 0, max: 23 }), hours: fc.integer({ min: 1, max: 23 }) })
+      .map(({ days, from, hours }): WeeklyWindow => ({ days, from: `${String(from).padStart(2, '0')}:00`, to: from + hours === 24 ? '24:00' : `${String((from + hours) % 24).padStart(2, '0')}:00` }));
+    const richCampaignArb = fc
+      .record({
+        base: campaignArb,
+        trigger: fc.oneof(triggerArb, fc.constant({ kind: 'return' as const, minDaysAway: 2 }), fc.constant({ kind: 'visit' as const, nth: 2, repeat: true })),
+        windows: fc.option(fc.array(windowArb, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+        segment: fc.option(fc.record({ loyaltyTiers: fc.option(fc.uniqueArray(fc.constantFrom(...LOYALTY_TIERS), { minLength: 1 }), { nil: undefined }), minPastVisits: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }) }), { nil: undefined }),
+      })
+      .map(({ base, trigger, windows, segment }) => {
+        const conditions = segment === undefined ? {} : Object.fromEntries(Object.entries(segment).filter(([, v]) => v !== undefined));
+        return CampaignSchema.parse({
+          ...base, trigger, schedule: { ...base.schedule, ...(windows === undefined ? {} : { windows }) },
+          audience: Object.keys(conditions).length === 0 ? { kind: 'everyone' } : { kind: 'segment', segment: conditions },
+        });
+      });
+    const storeArb = fc.record({
+      timezone: fc.constantFrom('UTC', 'Europe/Rome', 'America/New_York', 'Australia/Sydney'),
+      openingHours: fc.option(fc.array(windowArb, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+      quietHours: fc.option(fc.array(windowArb, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+      sensitive: fc.boolean(),
+    }).map(({ sensitive, ...hours }): StoreContext => ({ id: 'store-1', sensitiveZoneIds: sensitive ? ['pharmacy'] : [], ...hours }));
+    const shopperArb = fc.record({
+      consent: consentArb,
+      loyaltyTier: fc.option(fc.constantFrom(...LOYALTY_TIERS), { nil: null }),
+      visit: fc.option(fc.record({ visitNumber: fc.integer({ min: 1, max: 6 }), newVisit: fc.boolean(), previousDaysAgo: fc.option(fc.integer({ min: 0, max: 5 }), { nil: null }) }), { nil: null }),
+    }).map(({ consent, loyaltyTier, visit }): ShopperContext => ({
+      consent, attributes: { firstName: 'Ada', loyaltyTier },
+      visit: visit === null ? null : {
+        visitNumber: visit.visitNumber, newVisit: visit.newVisit, pastVisits: visit.visitNumber - 1,
+        previousVisitLastSeenMs: visit.previousDaysAgo === null ? null : NOW_MS - visit.previousDaysAgo * 86_400_000,
+      },
+    }));
+    const nowArb = fc.integer({ min: 0, max: 14 * 24 * 60 }).map((minutes) => NOW_MS + minutes * 60_000);
+
+    it('never sends outside the store’s hours, a sensitive zone, a schedule or an audience, and names why it skips', () => {
+      fc.assert(
+        fc.property(shopperArb, storeArb, fc.array(richCampaignArb, { maxLength: 5 }), eventArb, nowArb, (shopper, store, campaigns, event, nowMs) => {
+          const fresh = { ...event, atS: Math.floor(nowMs / 1000) };
+          const decision = decide(fresh, shopper, store, campaigns, nowMs);
+          const triggered = campaigns.filter((c) => triggers(c, fresh, nowMs, store, shopper.visit));
+          const inWindow = triggered.filter((c) => isWithinSchedule(c.schedule, store.timezone, nowMs));
+          const eligible = inWindow.filter((c) => inAudience(c, shopper));
+          const p2 = isGranted(shopper.consent, 'personalisation');
+          if (!decision.send) {
+            const expected = !isGranted(shopper.consent, 'presence') || !isGranted(shopper.consent, 'promotions') ? 'no-consent'
+              : store.sensitiveZoneIds.includes(fresh.zoneId) ? 'sensitive-zone'
+                : storeHoursRefusal(store, nowMs) ?? (triggered.length === 0 ? 'no-campaign' : inWindow.length === 0 ? 'outside-schedule' : 'not-in-audience');
+            expect(decision.reason.code).toBe(expected);
+            if (decision.reason.code === 'not-in-audience') expect(eligible).toEqual([]);
+            return;
+          }
+          expect(store.sensitiveZoneIds).not.toContain(fresh.zoneId);
+          expect(storeHoursRefusal(store, nowMs)).toBeUndefined();
+          expect(eligible).toContain(decision.campaign);
+          expect(decision.campaign.priority).toBe(Math.max(...eligible.map((c) => c.priority)));
+          if (decision.campaign.audience.kind === 'segment' || ['return', 'visit'].includes(decision.campaign.trigger.kind)) {
+            expect(p2).toBe(true);
+            expect(decision.purposes).toContain('personalisation');
+          }
+          if (['return', 'visit'].includes(decision.campaign.trigger.kind)) expect(shopper.visit?.newVisit).toBe(true);
+          if (decision.personalised) expect(p2).toBe(true);
+        }),
+        { numRuns: 3_000 },
       );
     });
   });
