@@ -30,6 +30,8 @@ export type ErasureCounts = {
   consentStates: number;
   presenceEvents: number;
   zoneStates: number;
+  /** Visit-history rows (one per store visited). */
+  visits: number;
   promotions: number;
   beacons: number;
 };

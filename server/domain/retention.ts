@@ -9,7 +9,7 @@ import type { ZoneState } from './zone-arbiter.ts';
 // windows and never reach the server, so nothing here purges them.
 
 /** What a purge deletes, one table each (server/store/migrations.ts). */
-export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces'] as const;
+export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces', 'visit-history'] as const;
 export type RetainedKind = (typeof RETAINED_KINDS)[number];
 
 export const HOUR_MS = 3_600_000;
@@ -21,6 +21,8 @@ export const DAY_MS = 24 * HOUR_MS;
  * the same window once it is idle — nothing pending, no claim left — counted from the latest time in it.
  */
 export const DEFAULT_PRESENCE_EVENTS_MS = 24 * HOUR_MS;
+/** RET-3: profiling data — visit history (domain/visits.ts) — is kept 12 months after the last presence, counted as 365 days. */
+export const DEFAULT_PROFILING_MS = 365 * DAY_MS;
 /** RET-3: delivery, open and redemption records (promotions) are kept 24 months, counted as 730 days. */
 export const DEFAULT_DELIVERY_RECORDS_MS = 730 * DAY_MS;
 
@@ -37,6 +39,8 @@ export const RetentionWindowsSchema = z
     deliveryRecordsMs: z.number().int().min(DAY_MS, 'deliveryRecordsMs must be at least 1 day (the daily send cap reads a day back)')
       .max(DEFAULT_DELIVERY_RECORDS_MS, 'deliveryRecordsMs may not exceed 730 days (RET-3)').default(DEFAULT_DELIVERY_RECORDS_MS),
     eventSequencesMs: z.number().int().min(1_000, 'eventSequencesMs must be at least 1 second'),
+    profilingMs: z.number().int().min(DAY_MS, 'profilingMs must be at least 1 day').max(DEFAULT_PROFILING_MS, 'profilingMs may not exceed 365 days (RET-3)')
+      .default(DEFAULT_PROFILING_MS),
   })
   .strict();
 export type RetentionWindows = z.infer<typeof RetentionWindowsSchema>;
@@ -57,6 +61,7 @@ const WINDOW_OF: Record<RetainedKind, keyof RetentionWindows | 'expiry'> = {
   'delivery-records': 'deliveryRecordsMs',
   'event-sequences': 'eventSequencesMs',
   'proof-nonces': 'expiry',
+  'visit-history': 'profilingMs',
 };
 
 /** The window of one kind, ms. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LoyaltyTierSchema } from './campaign.ts';
 import { ConsentChannelSchema, LapseReasonSchema, PurposeSchema, type ConsentRecord } from './consent.ts';
 import { PromotionMessageSchema } from './promotion.ts';
 import { ZoneStateSchema } from './zone-arbiter.ts';
@@ -37,6 +38,9 @@ const ProfileSchema = z
     birthYear: z.number().int().nullable(),
     /** When the app's current credential was issued (registration or its last rotation). */
     credentialIssuedAtMs: epochMs,
+    /** Attributes the shopper gave (PATCH /v1/me), used only with personalisation (P2). Optional: added within v1. */
+    loyaltyTier: LoyaltyTierSchema.nullable().optional(),
+    interests: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -72,6 +76,11 @@ const PresenceEventSchema = z
   .strict();
 
 const ExportedZoneStateSchema = z.object({ storeId: z.string(), state: ZoneStateSchema, dueAtMs: epochMs.nullable() }).strict();
+
+/** Visit history in one store (kept only with P2): visits counted, the current (or last) one's start, the last presence, and the previous visit's last presence. */
+const ExportedVisitSchema = z
+  .object({ storeId: z.string(), visitCount: z.number().int().nonnegative(), visitStartedAtMs: epochMs, lastSeenAtMs: epochMs, previousVisitLastSeenMs: epochMs.nullable() })
+  .strict();
 
 const ExportedPromotionSchema = z
   .object({
@@ -125,6 +134,8 @@ export const ShopperExportSchema = z
     consents: z.object({ state: z.partialRecord(PurposeSchema, PurposeStateSchema), records: z.array(ConsentRecordSchema) }).strict(),
     presenceEvents: z.array(PresenceEventSchema),
     zoneStates: z.array(ExportedZoneStateSchema),
+    /** Visit history per store. Optional: added within v1, so older v1 documents stay valid. */
+    visits: z.array(ExportedVisitSchema).optional(),
     promotions: z.array(ExportedPromotionSchema),
     beacons: z.array(ExportedBeaconSchema),
     /** The push target the app registered (PUT /v1/me/push-target), opened for its owner, or null. Optional: added within v1, so older v1 documents stay valid. */
@@ -145,7 +156,7 @@ export function shopperExportJsonSchema(): string {
 export function exportCounts(document: ShopperExport): Record<string, number> {
   return {
     consentRecords: document.consents.records.length, presenceEvents: document.presenceEvents.length, zoneStates: document.zoneStates.length,
-    promotions: document.promotions.length, beacons: document.beacons.length, audit: document.audit.length,
+    visits: document.visits?.length ?? 0, promotions: document.promotions.length, beacons: document.beacons.length, audit: document.audit.length,
   };
 }
 

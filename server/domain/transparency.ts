@@ -1,7 +1,7 @@
 import { placedInZone, type Campaign } from './campaign.ts';
 import type { ConsentText } from './consent-texts.ts';
 import { PURPOSES, PURPOSE_CODES, type Purpose } from './consent.ts';
-import { DAY_MS, HOUR_MS } from './retention.ts';
+import { DAY_MS, DEFAULT_PROFILING_MS, HOUR_MS } from './retention.ts';
 import { SHOPPER_EXPORT_SCHEMA_PATH } from './shopper-export.ts';
 
 // Transparency (privacy-requirements.md TRN-1, ACC-2), pure: the record of processing activities
@@ -21,7 +21,7 @@ export const UNCONFIGURED_CONTROLLER: Controller = { name: CONTROLLER_NAME_UNSET
 export type TransparencySettings = {
   controller: Controller;
   /** The retention windows in force (domain/retention.ts), ms. */
-  retention: { presenceEventsMs: number; deliveryRecordsMs: number };
+  retention: { presenceEventsMs: number; deliveryRecordsMs: number; profilingMs?: number };
   /** How long one epoch key lives before it is destroyed (ID-3), s. */
   epochRotationS: number;
   consentTexts: Record<Purpose, ConsentText>;
@@ -94,7 +94,7 @@ function purposeEntries(settings: TransparencySettings): PurposeEntry[] {
 }
 
 function dataCategories(settings: TransparencySettings): DataCategory[] {
-  const { presenceEventsMs, deliveryRecordsMs } = settings.retention;
+  const { presenceEventsMs, deliveryRecordsMs, profilingMs = DEFAULT_PROFILING_MS } = settings.retention;
   return [
     {
       id: 'presence',
@@ -105,7 +105,7 @@ function dataCategories(settings: TransparencySettings): DataCategory[] {
     },
     {
       id: 'app-identity',
-      description: 'The app\'s registration: a hash of its access token and when it was issued (and hashes of the last few it replaced), its identity key sealed under the master key, its token rotation period, its locale, an optional first name, an optional country and birth year (the age gate for personalisation and promotions, GDPR art. 8), and an optional keyed hash of a device secret (so that an objection to marketing survives a reinstall).',
+      description: 'The app\'s registration: a hash of its access token and when it was issued (and hashes of the last few it replaced), its identity key sealed under the master key, its token rotation period, its locale, an optional first name, an optional loyalty tier and interests (used only with personalisation), an optional country and birth year (the age gate for personalisation and promotions, GDPR art. 8), and an optional keyed hash of a device secret (so that an objection to marketing survives a reinstall).',
       retention: 'Until you erase the account from the app (DELETE /v1/me) or ask the controller to (see your rights)',
       retentionMs: null,
       purposes: ['presence', 'personalisation'],
@@ -116,6 +116,13 @@ function dataCategories(settings: TransparencySettings): DataCategory[] {
       retention: 'For the life of the account, as proof of consent (GDPR art. 7(1))',
       retentionMs: null,
       purposes: [...PURPOSES],
+    },
+    {
+      id: 'visit-history',
+      description: 'Visit history per store, kept only with personalisation (P2) and never from a sensitive zone: how many visits, when the current one started and the last presence in the store. Used for visit and return triggers and visit-based segments.',
+      retention: `${describeDuration(profilingMs)} after the last presence, then deleted (RET-3)`,
+      retentionMs: profilingMs,
+      purposes: ['personalisation', 'promotions'],
     },
     {
       id: 'promotion-deliveries',

@@ -10,7 +10,7 @@ import type { Resolution } from '../domain/resolver-index.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
 import { createEventMacKeys } from './event-mac-keys.ts';
-import { processResolvedPresence } from './resolved-presence.ts';
+import { processResolvedPresence, type PresenceOutcome } from './resolved-presence.ts';
 
 // Presence ingest: one MQTT message in, at most one promotion out. A message is checked in this
 // order, and each failure is counted under its own outcome and logged with the gateway and reason
@@ -24,7 +24,7 @@ import { processResolvedPresence } from './resolved-presence.ts';
 
 export type IngestOutcome =
   | 'rejected-topic' | 'rejected-schema' | 'rejected-mismatch' | 'unknown-gateway' | 'forged' | 'stale' | 'replayed' | 'unresolved'
-  | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'held-out' | 'sent' | 'duplicate' | 'status';
+  | Exclude<PresenceOutcome, 'no-presence'> | 'status';
 
 /**
  * How far an event's time may lie from the server clock: behind (a gateway's outbox draining after a

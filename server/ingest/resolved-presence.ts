@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { decide, type ResolvedPresence } from '../domain/decision.ts';
+import { decide, type ResolvedPresence, type ShopperContext, type SkipCode, type StoreContext } from '../domain/decision.ts';
+import type { VisitActivity } from '../domain/visits.ts';
 import { activeConsent, isGranted, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
 import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import { buildPromotion } from '../domain/promotion.ts';
@@ -14,9 +15,11 @@ import type { Store, ZoneStateKey } from '../store/store.ts';
 // What happens to a presence event once it is known whose it is — whichever way it arrived: a
 // gateway's pseudonym that resolved (presence-ingest.ts) or an iOS app's report of a store beacon
 // (POST /v1/me/sightings). One path, so both get the same checks in the same order:
-// presence consent (P1) → record presence → the zone arbiter (Store.updateZoneState, atomic) →
-// decide, on the arbitrated transitions (campaigns, consent for marketing, freshness) → the atomic
-// check-and-record of the promotion in the Store (consent re-checked, caps, dedupe) → delivery.
+// presence consent (P1) → record presence → the zone arbiter (Store.updateZoneState, atomic) → the
+// visit history (Store.recordVisitActivity, atomic; only with P2, never from a sensitive zone) →
+// decide, on the arbitrated transitions (consent for marketing, freshness, sensitive zones, the store's
+// quiet and opening hours, campaigns, schedules, audiences: domain/decision.ts) → the atomic
+// check-and-record of the promotion in the Store (consent re-checked, caps, budget, dedupe) → delivery.
 //
 // Campaigns fire on the arbiter's decisions, not on each gateway's edges (issue 4 item 6): an 'enter'
 // campaign when the arbiter enters a zone, an 'exit' campaign when it leaves one, a dwell campaign for a
@@ -36,10 +39,12 @@ import type { Store, ZoneStateKey } from '../store/store.ts';
 // time too (websocket-delivery.ts).
 
 /**
- * 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing not allowed;
+/**
+ * 'no-presence': P1 is not granted, and nothing was recorded; 'no-consent': presence recorded, marketing
+ * not allowed; the other skips are decide()'s reasons, and 'capped' or 'budget' the Store's refusal;
  * 'held-out': the shopper is in the campaign's control group — the exposure was recorded, nothing is sent.
  */
-export type PresenceOutcome = 'no-presence' | 'no-consent' | 'too-late' | 'no-campaign' | 'capped' | 'held-out' | 'sent' | 'duplicate';
+export type PresenceOutcome = 'no-presence' | SkipCode | 'budget' | 'held-out' | 'sent' | 'duplicate';
 
 export type ResolvedPresenceDeps = {
   store: Store;
@@ -66,7 +71,9 @@ function triggersOf(event: ResolvedPresence, transitions: readonly ZoneTransitio
 
 // When one event triggers several campaigns (leaving one zone and entering another), the outcome
 // reported is the most significant.
-const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = { sent: 6, 'held-out': 5, duplicate: 4, capped: 3, 'no-consent': 2, 'too-late': 1, 'no-campaign': 0 };
+const RANK: Record<Exclude<PresenceOutcome, 'no-presence'>, number> = {
+  sent: 12, 'held-out': 11, duplicate: 10, budget: 9, capped: 8, 'not-in-audience': 7, 'outside-schedule': 6, 'quiet-hours': 5, closed: 4, 'no-consent': 3, 'sensitive-zone': 2, 'too-late': 1, 'no-campaign': 0,
+};
 const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presence'>[]): Exclude<PresenceOutcome, 'no-presence'> =>
   outcomes.reduce((best, outcome) => (RANK[outcome] > RANK[best] ? outcome : best), 'no-campaign');
 
@@ -84,6 +91,30 @@ async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where:
   }
 }
 
+/**
+ * What decide() needs of the store: its zone and hours, and its sensitive zones. A store the server does
+ * not know has no hours it could keep: it counts as closed (fail closed, MKT-3).
+ */
+async function storeContext(store: Store, storeId: string): Promise<StoreContext | undefined> {
+  const record = (await store.listStores()).find((s) => s.id === storeId);
+  if (record === undefined) return undefined;
+  const sensitiveZoneIds = (await store.listZones(storeId)).filter((zone) => zone.sensitive).map((zone) => zone.id);
+  return { id: record.id, timezone: record.timezone, openingHours: record.openingHours, quietHours: record.quietHours, sensitiveZoneIds };
+}
+
+/**
+ * Records the shopper's presence in their visit history — only with personalisation (P2): visit history
+ * is profiling — and never from a sensitive zone (AN-3). An arbitrated entry into a zone may start a visit.
+ * null when nothing is kept for them.
+ */
+async function visitActivity(
+  deps: ResolvedPresenceDeps, consent: ConsentState, context: StoreContext, shopperId: string, presence: { zoneId: string; atMs: number }, entered: readonly ZoneTransition[],
+): Promise<VisitActivity | null> {
+  if (!isGranted(consent, 'personalisation') || context.sensitiveZoneIds.includes(presence.zoneId)) return null;
+  const entry = entered.find((t) => t.kind === 'entered' && !context.sensitiveZoneIds.includes(t.zoneId));
+  return deps.store.recordVisitActivity(context.id, shopperId, entry?.atMs ?? presence.atMs, entry !== undefined);
+}
+
 export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number): Promise<PresenceOutcome> {
   const { store } = deps;
   const config = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
@@ -96,15 +127,21 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     return { state: result.state, dueAtMs: zoneStateDueAtMs(result.state, config), result: { transitions: result.transitions, current: result.state.current?.zoneId } };
   });
   await recordConversions(deps, consent, event.storeId, event.shopperId, arbitrated.transitions);
+  const context = await storeContext(store, event.storeId);
+  if (context === undefined) {
+    deps.metrics.decisions.inc({ outcome: 'skip', reason: 'closed' });
+    return 'closed';
+  }
+  const visit = await visitActivity(deps, consent, context, event.shopperId, { zoneId: event.zoneId, atMs: event.atS * 1000 }, arbitrated.transitions);
   const triggers = triggersOf(event, arbitrated.transitions, arbitrated.current);
   if (triggers.length === 0) {
-    // Nothing to decide on: the same checks in the same order say why (consent, freshness, no campaign).
-    const decision = decide(event, consent, [], nowMs);
+    // Nothing to decide on: the same checks in the same order say why (consent, freshness, zone, hours, no campaign).
+    const decision = decide(event, { consent, attributes: {}, visit }, context, [], nowMs);
     const reason = decision.send ? 'no-campaign' : decision.reason.code;
     deps.metrics.decisions.inc({ outcome: 'skip', reason });
     return reason;
   }
-  return sendFor(deps, consent, triggers, nowMs);
+  return sendFor(deps, consent, context, visit, triggers, nowMs);
 }
 
 /**
@@ -122,32 +159,38 @@ async function recordConversions(deps: ResolvedPresenceDeps, consent: ConsentSta
   }
 }
 
+const CONSENT_REFUSALS: readonly string[] = ['no-consent', 'erased', 'restricted', 'objected'];
+
 /** Decides and records (and hands to delivery) a promotion for each trigger. */
-async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, triggers: readonly Trigger[], nowMs: number): Promise<Exclude<PresenceOutcome, 'no-presence'>> {
+async function sendFor(
+  deps: ResolvedPresenceDeps, consent: ConsentState, context: StoreContext, visit: VisitActivity | null, triggers: readonly Trigger[], nowMs: number,
+): Promise<Exclude<PresenceOutcome, 'no-presence'>> {
   const { store, metrics } = deps;
-  const campaigns = await store.listCampaigns(triggers[0]!.storeId);
+  const campaigns = await store.listCampaigns(context.id);
+  const record = await store.getShopper(triggers[0]!.shopperId);
+  // Attributes are the shopper's own; decide() uses them (segments) only with P2, and templates render them only with P2.
+  const shopper: ShopperContext = { consent, attributes: { firstName: record?.firstName, loyaltyTier: record?.loyaltyTier, interests: record?.interests }, visit };
   const outcomes: Exclude<PresenceOutcome, 'no-presence'>[] = [];
   for (const trigger of triggers) {
-    const decision = decide(trigger, consent, campaigns, nowMs);
+    const decision = decide(trigger, shopper, context, campaigns, nowMs);
     if (!decision.send) {
       metrics.decisions.inc({ outcome: 'skip', reason: decision.reason.code });
       outcomes.push(decision.reason.code);
       continue;
     }
-    const shopper = await store.getShopper(trigger.shopperId);
     // Experiments (issue 6 item 1): the shopper's group, stable per (campaign, shopper). A variant's message
     // overrides the campaign's; a held-out shopper's exposure is recorded (same checks, same caps) and never sent.
     const { experiment, attribution } = decision.campaign;
     const group = experiment === undefined ? undefined : assignGroup(deps.experimentKey, { id: decision.campaign.id, experiment }, trigger.shopperId);
     const message = buildPromotion({
       campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, storeId: trigger.storeId, zoneId: trigger.zoneId,
-      personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
+      personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: record?.firstName ?? undefined, loyaltyTier: record?.loyaltyTier ?? undefined }, nowMs,
       ...(group?.kind === 'variant' ? { variant: group.variant } : {}),
     });
     // The Store re-reads consent in the same transaction that records; if that fails, nothing was recorded or sent.
     const result = await store.recordPromotion({
       message, campaignId: decision.campaign.id, shopperId: trigger.shopperId, eventId: trigger.eventId,
-      storeId: trigger.storeId, zoneId: trigger.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, requiredPurposes: decision.purposes,
+      storeId: trigger.storeId, zoneId: trigger.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, budget: decision.campaign.budget, requiredPurposes: decision.purposes,
       variant: variantLabel(group), heldOut: group?.kind === 'holdout', ...(attribution === undefined ? {} : { attribution }),
     }).catch((error: unknown) => {
       metrics.consentUnreadable.inc({ where: 'record' });
@@ -155,7 +198,7 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
     });
     if (result.outcome === 'skipped') {
       metrics.decisions.inc({ outcome: 'skip', reason: result.reason });
-      outcomes.push(['no-consent', 'erased', 'restricted', 'objected'].includes(result.reason) ? 'no-consent' : 'capped');
+      outcomes.push(CONSENT_REFUSALS.includes(result.reason) ? 'no-consent' : result.reason === 'budget' ? 'budget' : 'capped');
       continue;
     }
     if (result.promotion.status === 'held-out') {
@@ -215,7 +258,11 @@ export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number,
       eventId: zoneTimerEventId(key, t), shopperId: key.shopperId, storeId: key.storeId, zoneId: t.zoneId,
       kind: t.kind === 'entered' ? 'enter' : 'exit', atS: Math.floor(t.atMs / 1000), dwellS: Math.floor(t.dwellMs / 1000), proximity: 'near',
     }));
-    await sendFor(deps, consent, triggers, nowMs);
+    const context = await storeContext(store, key.storeId);
+    if (context === undefined) continue;
+    const entry = transitions.find((t) => t.kind === 'entered');
+    const visit = entry === undefined ? null : await visitActivity(deps, consent, context, key.shopperId, { zoneId: entry.zoneId, atMs: entry.atMs }, transitions);
+    await sendFor(deps, consent, context, visit, triggers, nowMs);
   }
   return changed;
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import type { AuditDetails } from '../domain/audit-chain.ts';
-import { CampaignSchema, placementStoreIds } from '../domain/campaign.ts';
+import { CampaignSchema, placementStoreIds, WeeklyWindowSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
 import { newAppToken, tokenMatches } from '../identity.ts';
@@ -19,6 +19,10 @@ const StoreBodySchema = z
     name: z.string().min(1).max(120),
     timezone: z.string().min(1).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'timezone must be an IANA time zone such as "Europe/Rome"'),
     zones: z.array(z.object({ id: IdSchema, name: z.string().min(1).max(80), sensitive: z.boolean().default(false) }).strict()).min(1).max(500),
+    /** Weekly windows, local to the store's time zone, when it is open: nothing is sent outside them. None = always open. */
+    openingHours: z.array(WeeklyWindowSchema).min(1).max(50).optional(),
+    /** Weekly windows when nothing is sent, open or not (MKT-3). */
+    quietHours: z.array(WeeklyWindowSchema).min(1).max(50).optional(),
     /** The store's own iBeacons, which iOS apps monitor (GET /v1/me/regions); a PUT replaces them, none if absent. */
     beacons: z.array(StoreBeaconSchema).max(500).default([]),
   })
@@ -72,12 +76,15 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.put('/v1/admin/stores/:storeId', async (request) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
     const body = parseOrThrow(StoreBodySchema, request.body);
-    await store.upsertStore({ id: storeId, name: body.name, timezone: body.timezone });
+    await store.upsertStore({
+      id: storeId, name: body.name, timezone: body.timezone,
+      ...(body.openingHours === undefined ? {} : { openingHours: body.openingHours }), ...(body.quietHours === undefined ? {} : { quietHours: body.quietHours }),
+    });
     for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
     await store.replaceStoreBeacons(storeId, body.beacons);
     // Beacon IDs only: a beacon's uuid, major and minor stay out of the log.
     await audit('store.changed', storeId, {
-      timezone: body.timezone, zoneIds: body.zones.map((z) => z.id), sensitiveZoneIds: body.zones.filter((z) => z.sensitive).map((z) => z.id),
+      timezone: body.timezone, openingHours: body.openingHours ?? null, quietHours: body.quietHours ?? null, zoneIds: body.zones.map((z) => z.id), sensitiveZoneIds: body.zones.filter((z) => z.sensitive).map((z) => z.id),
       beaconIds: body.beacons.map((b) => b.id),
     });
     const live = await deps.keys.maintain();

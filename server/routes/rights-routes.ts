@@ -48,6 +48,7 @@ export function shopperExport(data: ShopperData, sealer: Sealer, exportedAtMs: n
       shopperId: shopper.id, locale: shopper.locale, firstName: shopper.firstName, registeredAtMs: shopper.createdAtMs, rotationExponent: shopper.rotationExponent,
       restricted: shopper.restricted, objectedAtMs: shopper.objectedAtMs, deviceSecretRegistered: shopper.deviceSecretDigest !== null,
       country: shopper.country ?? null, birthYear: shopper.birthYear ?? null, credentialIssuedAtMs: shopper.tokenIssuedAtMs,
+      loyaltyTier: shopper.loyaltyTier ?? null, interests: shopper.interests ?? [],
     },
     consents: {
       state: data.consentState,
@@ -55,6 +56,7 @@ export function shopperExport(data: ShopperData, sealer: Sealer, exportedAtMs: n
     },
     presenceEvents: data.presenceEvents.map((e) => ({ eventId: e.eventId, storeId: e.storeId, zoneId: e.zoneId, kind: e.kind, atS: e.atS, dwellS: e.dwellS, receivedAtMs: e.receivedAtMs })),
     zoneStates: data.zoneStates.map((z) => ({ storeId: z.storeId, state: z.state, dueAtMs: z.dueAtMs })),
+    visits: data.visits.map((v) => ({ storeId: v.storeId, visitCount: v.visitCount, visitStartedAtMs: v.visitStartedAtMs, lastSeenAtMs: v.lastSeenAtMs, previousVisitLastSeenMs: v.previousVisitLastSeenMs })),
     promotions: data.promotions.map((p) => ({
       id: p.id, campaignId: p.campaignId, eventId: p.eventId, storeId: p.storeId, zoneId: p.zoneId, status: p.status,
       createdAtMs: p.createdAtMs, deliveredAtMs: p.deliveredAtMs, ackedAtMs: p.ackedAtMs, redeemedAtMs: p.redeemedAtMs, message: p.message,

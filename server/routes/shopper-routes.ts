@@ -8,6 +8,7 @@ import { purposeStatuses } from '../domain/consent-lapse.ts';
 import { isGranted, PURPOSES, PurposeSchema, type ConsentDraft, type ConsentRecord } from '../domain/consent.ts';
 import { resolveConsentConfig } from '../consent/consent-config.ts';
 import { lapseWrite } from '../consent/lapse-job.ts';
+import { InterestSchema, LoyaltyTierSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { DeviceSecretSchema, deviceSecretDigest, ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { identityKeyFor, newAppToken, newShopperId } from '../identity.ts';
@@ -33,14 +34,17 @@ const RegisterSchema = z
   })
   .strict();
 
-// CON-7: the age gate's facts, settable later too; null clears one.
-const AgeFactsSchema = z
+// CON-7: the age gate's facts, settable later too; null clears one. The shopper's own attributes
+// (loyalty tier, interests) are used for segments and templates only with personalisation (P2).
+const ProfilePatchSchema = z
   .object({
     country: z.string().regex(COUNTRY_PATTERN, 'country is an upper-case ISO 3166-1 alpha-2 code, like "IT"').nullable().optional(),
     birthYear: z.number().int('birthYear is a whole year, like 1990').nullable().optional(),
+    loyaltyTier: LoyaltyTierSchema.nullable().optional(),
+    interests: z.array(InterestSchema).max(50).refine((list) => new Set(list).size === list.length, 'an interest is listed twice').optional(),
   })
   .strict()
-  .refine((body) => body.country !== undefined || body.birthYear !== undefined, 'send country, birthYear or both');
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'send country, birthYear, loyaltyTier or interests');
 
 const TextsQuerySchema = z.object({ locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'locale is like "en" or "it-IT"').optional() }).strict();
 const Sha256ParamsSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex characters') });
@@ -131,17 +135,19 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     }));
     return {
       shopperId: shopper.id, locale: shopper.locale, registeredAtMs: shopper.createdAtMs, country: shopper.country ?? null, birthYear: shopper.birthYear ?? null,
-      consents: await store.getConsentState(shopper.id), purposes,
+      loyaltyTier: shopper.loyaltyTier ?? null, interests: shopper.interests ?? [], consents: await store.getConsentState(shopper.id), purposes,
     };
   });
 
   app.patch('/v1/me', async (request) => {
     const shopper = await authenticateShopper(deps, request);
-    const body = parseOrThrow(AgeFactsSchema, request.body);
+    const body = parseOrThrow(ProfilePatchSchema, request.body);
     const nowMs = now();
     checkBirthYear(body.birthYear, nowMs);
     const facts: AgeFacts = { country: body.country === undefined ? shopper.country ?? null : body.country, birthYear: body.birthYear === undefined ? shopper.birthYear ?? null : body.birthYear };
     await store.setShopperAgeFacts(shopper.id, facts);
+    const attributes = { loyaltyTier: body.loyaltyTier === undefined ? shopper.loyaltyTier ?? null : body.loyaltyTier, interests: body.interests ?? shopper.interests ?? [] };
+    if (body.loyaltyTier !== undefined || body.interests !== undefined) await store.setShopperAttributes(shopper.id, attributes);
     // CON-7: facts that no longer pass the gate end the P2/P4 grants they held, as the lapse job would.
     const state = await store.getConsentState(shopper.id);
     const records = await store.listConsentRecords(shopper.id);
@@ -154,7 +160,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
       await store.appendConsentLapses(lapses);
       deps.announce({ type: 'shopper', id: shopper.id });
     }
-    return { country: facts.country, birthYear: facts.birthYear, consents: await store.getConsentState(shopper.id) };
+    return { country: facts.country, birthYear: facts.birthYear, ...attributes, consents: await store.getConsentState(shopper.id) };
   });
 
   app.put('/v1/me/consents', async (request) => {

@@ -219,7 +219,25 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
-    // Version 18: 16 and 17 are other branches' (issue 6: roles, the decision engine).
+    version: 17,
+    name: 'store hours, shopper attributes, visit history, campaign budgets',
+    statements: [
+      // A store's opening and quiet hours: JSON arrays of weekly windows (campaign.ts WeeklyWindowSchema), local to its time zone; NULL = none.
+      `ALTER TABLE stores ADD COLUMN opening_hours TEXT`,
+      `ALTER TABLE stores ADD COLUMN quiet_hours TEXT`,
+      // Shopper-provided attributes, used only with P2 (segments, templates); interests a JSON array. Erasure clears them.
+      `ALTER TABLE shoppers ADD COLUMN loyalty_tier TEXT`,
+      `ALTER TABLE shoppers ADD COLUMN interests TEXT`,
+      // Visit history (profiling, kept only with P2): per (store, shopper) the visit count, the current
+      // visit's start, the last presence, and the previous visit's last presence (for 'return' triggers). Erasure deletes it; the purge ages it out 12 months after
+      // the last presence (RET-3).
+      `CREATE TABLE store_visits (store_id TEXT NOT NULL, shopper_id TEXT NOT NULL REFERENCES shoppers(id), visit_count INTEGER NOT NULL, visit_started_at_ms BIGINT NOT NULL, last_seen_at_ms BIGINT NOT NULL, previous_visit_last_seen_ms BIGINT, PRIMARY KEY (store_id, shopper_id))`,
+      `CREATE INDEX store_visits_last_seen ON store_visits (last_seen_at_ms)`,
+      // Budgets count a campaign's promotions in the send transaction.
+      `CREATE INDEX promotions_campaign ON promotions (campaign_id, status, expires_at_ms)`,
+      ],
+    },
+    {
     version: 18,
     name: 'experiments, opens, attribution and analytics rollups',
     statements: [
@@ -236,7 +254,7 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE promotions ADD COLUMN conversion_until_ms BIGINT`,
       `ALTER TABLE promotions ADD COLUMN converted_at_ms BIGINT`,
       `CREATE INDEX promotions_conversion ON promotions (shopper_id, conversion_until_ms)`,
-      `CREATE INDEX promotions_campaign ON promotions (campaign_id, variant)`,
+      `CREATE INDEX promotions_campaign_variant ON promotions (campaign_id, variant)`,
       // Anonymous zone aggregates (AN-1, AN-2): counts of distinct analytics-consenting shoppers per zone
       // and closed time bucket, no shopper ID, no sequence. Cells below the k floor (10) are never written.
       // bucket_ms is the bucket's size (900000, 3600000 or 86400000); the key makes each cell written once.

@@ -7,6 +7,8 @@ import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/er
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
+import { nextVisit, type VisitActivity } from '../domain/visits.ts';
+import { budgetCountsStatement, budgetExhausted, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -39,6 +41,8 @@ type Query = (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResul
 const MIGRATION_LOCK = 'vicino.migrations';
 // Advisory-lock key that serialises audit appends across instances (held to the end of the transaction).
 const AUDIT_LOCK = 'vicino.audit-log';
+// Advisory-lock key prefix that serialises one campaign's budgeted sends across instances (held to the end of the transaction).
+const BUDGET_LOCK = 'vicino.campaign-budget:';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
@@ -116,6 +120,14 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       const nearAny = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND created_at_ms < $3 AND ${counted}`,
         [shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000]);
       if (nearAny > 0) return { outcome: 'skipped', reason: 'cooldownS' };
+      if (draft.budget !== undefined) {
+        // The campaign's budget lock, after the shopper's row lock (the order every sender takes them in):
+        // budgeted sends of one campaign take turns, so the count below and the insert are one step and
+        // instances together never exceed it. READ COMMITTED: the count sees the previous holder's row.
+        await q('SELECT pg_advisory_xact_lock(hashtext($1))', [BUDGET_LOCK + campaignId]);
+        const counts = budgetCountsStatement('numbered', campaignId, now);
+        if (budgetExhausted(draft.budget, (await q(counts.sql, counts.params)).rows[0])) return { outcome: 'skipped', reason: 'budget' };
+      }
       // Experiments and attribution (issue 6): a held-out row, its group, and whether it enters analytics (P3 now).
       const a = promotionAnalyticsValues(draft, state.analytics?.granted === true);
       const inserted = await q(
@@ -125,6 +137,23 @@ export async function openPostgresStore(url: string, options: { schema?: string 
           a.status, JSON.stringify(draft.message), a.variant, a.analytics, a.conversionZones, a.conversionUntilMs],
       );
       return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
+    });
+
+  // The shopper's row lock first (as recordPromotion and eraseShopper take it): an erasure racing this
+  // waits or is waited for, and two instances recording one shopper's presence take turns on the row.
+  const recordVisitActivity = (storeId: string, shopperId: string, atMs: number, startsVisit: boolean): Promise<VisitActivity> =>
+    transaction(async (q) => {
+      const [shopper] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [shopperId])).rows;
+      const [row] = (await q('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+      const previous = visitStateOf(row);
+      const { state, activity } = nextVisit(previous, atMs, startsVisit);
+      if (state === undefined || state === previous) return activity;
+      // DSR-2: nothing is written for a shopper erased (or unknown).
+      if (shopper === undefined || shopper.erased_at_ms !== null) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
+      await q(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
+      [storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs]);
+      return activity;
     });
 
   // Inside a transaction: the advisory lock is taken before the head is read and held until commit, so
@@ -220,6 +249,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         promotions: (await select('SELECT * FROM promotions WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toPromotion),
         beacons: (await select('SELECT * FROM beacons WHERE shopper_id = $1 ORDER BY created_at_ms, id COLLATE "C"')).map(toLinkedBeacon),
         pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))((await select('SELECT * FROM push_targets WHERE shopper_id = $1'))[0]),
+        visits: (await select('SELECT * FROM store_visits WHERE shopper_id = $1 ORDER BY store_id COLLATE "C"')).map(toVisitRecord),
         audit: (await select('SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq')).map(toAuditRecord),
       };
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -236,6 +266,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         beacons: await remove('beacons'),
         presenceEvents: await remove('presence_events'),
         zoneStates: await remove('zone_states'),
+        visits: await remove('store_visits'),
         promotions: (await q('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = $1)', [shopperId]), await remove('promotions')),
         consentStates: await remove('consent_state'),
         consentRecords: await remove('consent_records'),
@@ -246,7 +277,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       await remove('push_targets');
       // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
       await q(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = $1, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
-               restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
+               loyalty_tier = NULL, interests = NULL, restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = $2 WHERE id = $3`, [revokedTokenHash(shopperId), atMs, shopperId]);
       await q('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES ($1, $2, $3, $4, $5)',
         [shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState)]);
       await appendAuditLocked(q, parseAuditDraft(audit(counts)));
@@ -293,11 +324,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return found ? unb64(found.value) : undefined;
     },
     async upsertStore(s) {
-      await query('INSERT INTO stores (id, name, timezone) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone', [s.id, s.name, s.timezone]);
+      await query(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
+      [s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours)]);
     },
     // Text is ordered COLLATE "C" (bytewise), as SQLite orders it, whatever the database's locale.
     async listStores() {
-      return (await rows('SELECT id, name, timezone FROM stores ORDER BY id COLLATE "C"')).map((r) => ({ id: String(r.id), name: String(r.name), timezone: String(r.timezone) }));
+      return (await rows('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id COLLATE "C"')).map(toStoreRecord);
     },
     async upsertZone(z) {
       await query('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
@@ -365,10 +398,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       const inserted = await query(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9), $10, $11, $12) RETURNING *`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year, loyalty_tier, interests)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT CAST($7 AS BIGINT) FROM suppressions WHERE device_secret_digest = $9), $10, $11, $12, $13, $14) RETURNING *`,
         [s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs, s.deviceSecretDigest ?? null,
-          s.tokenIssuedAtMs ?? s.createdAtMs, s.country ?? null, s.birthYear ?? null],
+          s.tokenIssuedAtMs ?? s.createdAtMs, s.country ?? null, s.birthYear ?? null, s.loyaltyTier ?? null, interestsColumn(s.interests ?? [])],
       );
       return toShopper(inserted.rows[0]!);
     },
@@ -491,6 +524,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async setShopperAgeFacts(shopperId, facts) {
       await query('UPDATE shoppers SET country = $1, birth_year = $2 WHERE id = $3', [facts.country, facts.birthYear, shopperId]);
     },
+    async setShopperAttributes(shopperId, attributes) {
+      await query('UPDATE shoppers SET loyalty_tier = $1, interests = $2 WHERE id = $3 AND erased_at_ms IS NULL', [attributes.loyaltyTier, interestsColumn(attributes.interests), shopperId]);
+    },
+    recordVisitActivity,
     async listConsentRecords(shopperId) {
       return (await rows('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq', shopperId)).map(toConsentRecord);
     },

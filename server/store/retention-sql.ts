@@ -17,6 +17,8 @@ const TARGETS: Record<RetainedKind, PurgeTarget> = {
   'event-sequences': { table: 'event_sequences', key: '(gateway_id, boot, seq)', where: 'at_ms < {cutoff}', cutoff: (ms) => ms },
   // A nonce claim is needed until the proof's time alone refuses it (its expires_at_ms).
   'proof-nonces': { table: 'proof_nonces', key: '(shopper_id, nonce)', where: 'expires_at_ms < {cutoff}', cutoff: (ms) => ms },
+  // Visit history (profiling), aged from the shopper's last presence in the store.
+  'visit-history': { table: 'store_visits', key: '(store_id, shopper_id)', where: 'last_seen_at_ms < {cutoff}', cutoff: (ms) => ms },
 };
 
 /** One batch's DELETE for a kind, with `$1`-style or `?` placeholders (cutoff, then limit), and its cutoff parameter. */

@@ -1,4 +1,5 @@
 import { parseAuditDraft, type AuditDetails, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
+import { LoyaltyTierSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, LapseReason, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { ErasureProof } from '../domain/erasure.ts';
@@ -53,6 +54,8 @@ export function toShopper(row: Row): ShopperRecord {
     deviceSecretDigest: row.device_secret_digest === null || row.device_secret_digest === undefined ? null : String(row.device_secret_digest),
     country: row.country === null || row.country === undefined ? null : String(row.country),
     birthYear: numOrNull(row.birth_year),
+    loyaltyTier: row.loyalty_tier === null || row.loyalty_tier === undefined ? null : LoyaltyTierSchema.parse(row.loyalty_tier),
+    interests: row.interests === null || row.interests === undefined ? [] : (JSON.parse(String(row.interests)) as string[]),
   };
 }
 

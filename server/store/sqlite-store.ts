@@ -9,6 +9,8 @@ import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/er
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
+import { nextVisit, type VisitActivity } from '../domain/visits.ts';
+import { budgetCountsStatement, budgetExhausted, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -162,6 +164,11 @@ export function openSqliteStore(path: string): Store {
     const nearAny = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
       draft.shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000)!.n);
     if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
+    // The budget: BEGIN IMMEDIATE serialises every writer, so the count and the insert are one step.
+    const budgetCounts = budgetCountsStatement('question', draft.campaignId, now);
+    if (draft.budget !== undefined && budgetExhausted(draft.budget, get(budgetCounts.sql, ...budgetCounts.params))) {
+      return { outcome: 'skipped' as const, reason: 'budget' as const };
+    }
     // Experiments and attribution (issue 6): a held-out row, its group, and whether it enters analytics (P3 now).
     const a = promotionAnalyticsValues(draft, state.analytics?.granted === true);
     run(
@@ -190,6 +197,19 @@ export function openSqliteStore(path: string): Store {
     const dwellCells = run(ROLLUP_DWELL, ...params);
     run(SET_WATERMARK, untilMs, bucketMs, untilMs);
     return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
+  });
+
+  // BEGIN IMMEDIATE: the read of the visit row and its update are one step for every writer.
+  const recordVisitActivity = db.transaction((storeId: string, shopperId: string, atMs: number, startsVisit: boolean): VisitActivity => {
+    const previous = visitStateOf(get('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = ? AND shopper_id = ?', storeId, shopperId));
+    const { state, activity } = nextVisit(previous, atMs, startsVisit);
+    if (state === undefined || state === previous) return activity;
+    // DSR-2: nothing is written for a shopper erased (or unknown).
+    if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
+    run(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
+    storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs);
+    return activity;
   });
 
   const acceptSequence = db.transaction((gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): SequenceClaim => {
@@ -240,6 +260,7 @@ export function openSqliteStore(path: string): Store {
       promotions: all('SELECT * FROM promotions WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toPromotion),
       beacons: all('SELECT * FROM beacons WHERE shopper_id = ? ORDER BY created_at_ms, id', shopperId).map(toLinkedBeacon),
       pushTarget: ((target) => (target === undefined ? null : { sealed: unb64(target.target_sealed), updatedAtMs: num(target.updated_at_ms) }))(get('SELECT * FROM push_targets WHERE shopper_id = ?', shopperId)),
+      visits: all('SELECT * FROM store_visits WHERE shopper_id = ? ORDER BY store_id', shopperId).map(toVisitRecord),
       audit: all('SELECT * FROM audit_log WHERE subject = ? ORDER BY seq', shopperId).map(toAuditRecord),
     };
   });
@@ -252,6 +273,7 @@ export function openSqliteStore(path: string): Store {
       beacons: run('DELETE FROM beacons WHERE shopper_id = ?', shopperId),
       presenceEvents: run('DELETE FROM presence_events WHERE shopper_id = ?', shopperId),
       zoneStates: run('DELETE FROM zone_states WHERE shopper_id = ?', shopperId),
+      visits: run('DELETE FROM store_visits WHERE shopper_id = ?', shopperId),
       promotions: (run('DELETE FROM webhook_deliveries WHERE promotion_id IN (SELECT id FROM promotions WHERE shopper_id = ?)', shopperId), run('DELETE FROM promotions WHERE shopper_id = ?', shopperId)),
       consentStates: run('DELETE FROM consent_state WHERE shopper_id = ?', shopperId),
       consentRecords: run('DELETE FROM consent_records WHERE shopper_id = ?', shopperId),
@@ -262,7 +284,7 @@ export function openSqliteStore(path: string): Store {
     run('DELETE FROM push_targets WHERE shopper_id = ?', shopperId);
     // ID-4: the sealed identity key goes (crypto-shredding) and the credential with it.
     run(`UPDATE shoppers SET identity_key_sealed = NULL, token_hash = ?, first_name = NULL, locale = '', device_secret_digest = NULL, country = NULL, birth_year = NULL,
-         restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
+         loyalty_tier = NULL, interests = NULL, restricted = 0, restriction_changed_at_ms = NULL, erased_at_ms = ? WHERE id = ?`, revokedTokenHash(shopperId), atMs, shopperId);
     run('INSERT INTO erasure_proofs (shopper_id, erased_at_ms, consent_records, consent_ledger_sha256, final_state) VALUES (?, ?, ?, ?, ?)',
       shopperId, atMs, proof.consentRecords, proof.consentLedgerSha256, canonicalJson(proof.finalState));
     appendAuditLocked(parseAuditDraft(audit(counts)));
@@ -306,10 +328,12 @@ export function openSqliteStore(path: string): Store {
       return row ? unb64(row.value) : undefined;
     },
     async upsertStore(s) {
-      run('INSERT INTO stores (id, name, timezone) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone', s.id, s.name, s.timezone);
+      run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
+      s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours));
     },
     async listStores() {
-      return all('SELECT id, name, timezone FROM stores ORDER BY id').map((r) => ({ id: String(r.id), name: String(r.name), timezone: String(r.timezone) }));
+      return all('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id').map(toStoreRecord);
     },
     async upsertZone(z) {
       run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
@@ -368,10 +392,11 @@ export function openSqliteStore(path: string): Store {
     async createShopper(s) {
       // DSR-3: objected from the start if the device secret's digest is suppressed — read in the insert itself.
       run(
-        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?), ?, ?, ?)`,
+        `INSERT INTO shoppers (id, token_hash, identity_key_sealed, rotation_exponent, locale, first_name, created_at_ms, erased_at_ms, device_secret_digest, objected_at_ms, token_issued_at_ms, country, birth_year, loyalty_tier, interests)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT CAST(? AS BIGINT) FROM suppressions WHERE device_secret_digest = ?), ?, ?, ?, ?, ?)`,
         s.id, s.tokenHash, s.identityKeySealed ? b64(s.identityKeySealed) : null, s.rotationExponent, s.locale, s.firstName, s.createdAtMs, s.erasedAtMs,
         s.deviceSecretDigest ?? null, s.createdAtMs, s.deviceSecretDigest ?? null, s.tokenIssuedAtMs ?? s.createdAtMs, s.country ?? null, s.birthYear ?? null,
+        s.loyaltyTier ?? null, interestsColumn(s.interests ?? []),
       );
       return toShopper(get('SELECT * FROM shoppers WHERE id = ?', s.id)!);
     },
@@ -465,6 +490,12 @@ export function openSqliteStore(path: string): Store {
     },
     async setShopperAgeFacts(shopperId, facts) {
       run('UPDATE shoppers SET country = ?, birth_year = ? WHERE id = ?', facts.country, facts.birthYear, shopperId);
+    },
+    async setShopperAttributes(shopperId, attributes) {
+      run('UPDATE shoppers SET loyalty_tier = ?, interests = ? WHERE id = ? AND erased_at_ms IS NULL', attributes.loyaltyTier, interestsColumn(attributes.interests), shopperId);
+    },
+    async recordVisitActivity(storeId, shopperId, atMs, startsVisit) {
+      return recordVisitActivity.immediate(storeId, shopperId, atMs, startsVisit);
     },
     async listConsentRecords(shopperId) {
       return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);

@@ -1,6 +1,6 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
-import type { Attribution, Campaign, Caps } from '../domain/campaign.ts';
+import type { Attribution, Budget, Campaign, Caps, LoyaltyTier, WeeklyWindow } from '../domain/campaign.ts';
 import type { CampaignGroupCounts, ZoneCell, ZoneDwellCell } from '../domain/analytics.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
@@ -11,6 +11,7 @@ import type { PromotionMessage } from '../domain/promotion.ts';
 import type { RetainedKind } from '../domain/retention.ts';
 import type { RemotePresenceSettings } from '#gateway/protocol/index.ts';
 import type { ZoneState } from '../domain/zone-arbiter.ts';
+import type { VisitActivity, VisitRecord } from '../domain/visits.ts';
 
 // The Store port: all durable state. Every method is async even where the embedded driver is
 // synchronous, so PostgreSQL fits behind the same interface. Caps, dedupe and the send-time consent
@@ -18,7 +19,16 @@ import type { ZoneState } from '../domain/zone-arbiter.ts';
 // server instances, a killed process or a redelivered message neither lose nor duplicate anything.
 // Secrets arrive already sealed (domain/sealing.ts): the store never sees a plaintext key.
 
-export type StoreRecord = { id: string; name: string; timezone: string };
+export type StoreRecord = {
+  id: string;
+  name: string;
+  /** IANA time zone: schedules, opening hours and quiet hours are local to it (domain/schedule.ts). */
+  timezone: string;
+  /** Weekly windows when the store is open; nothing is sent outside them. None (or empty) = always open. */
+  openingHours?: WeeklyWindow[];
+  /** Weekly windows when nothing is sent, open or not. */
+  quietHours?: WeeklyWindow[];
+};
 export type ZoneRecord = { storeId: string; id: string; name: string; sensitive: boolean };
 export type GatewayRecord = { id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean };
 /** Presence settings an operator set for one gateway (sent on its config topic). */
@@ -47,7 +57,13 @@ export type ShopperRecord = {
   /** The age gate's facts (CON-7): ISO 3166-1 alpha-2 country and birth year; null (or absent) when not given. */
   country?: string | null;
   birthYear?: number | null;
+  /** Shopper-provided attributes (PATCH /v1/me), used for segments and templates only with P2; null/[] when not given. */
+  loyaltyTier?: LoyaltyTier | null;
+  interests?: string[];
 };
+
+/** The attributes a shopper sets about themselves (PATCH /v1/me). */
+export type ShopperAttributesRecord = { loyaltyTier: LoyaltyTier | null; interests: string[] };
 
 /** A registration: restriction and objection are the Store's to set (a suppressed device secret starts out objected). */
 export type NewShopper = Omit<ShopperRecord, 'restricted' | 'objectedAtMs' | 'deviceSecretDigest' | 'tokenIssuedAtMs'> & {
@@ -71,6 +87,8 @@ export type ShopperData = {
   beacons: LinkedBeaconRecord[];
   /** The push target their app registered (sealed), or null. */
   pushTarget: { sealed: Buffer; updatedAtMs: number } | null;
+  /** Visit history per store (kept only with P2), by store. */
+  visits: VisitRecord[];
   audit: AuditRecord[];
 };
 
@@ -129,11 +147,17 @@ export type ExpiredUndelivered = { expired: number; byCampaign: Record<string, n
 export type RecordPromotionResult =
   | { outcome: 'recorded'; promotion: PromotionRecord }
   | { outcome: 'duplicate'; promotion: PromotionRecord }
-  | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | 'restricted' | 'objected' | keyof Caps };
+  | { outcome: 'skipped'; reason: 'no-consent' | 'erased' | 'restricted' | 'objected' | 'budget' | keyof Caps };
 
 export type PromotionDraft = PromotionSubject & {
   message: PromotionMessage;
   caps: Caps;
+  /**
+   * The campaign's budget, checked in the same transaction as the caps, serialised per campaign across
+   * instances: refused ('budget') once maxDeliveries promotions (not cancelled) are recorded, or once
+   * redeemed plus outstanding coupons (unexpired, unredeemed, not cancelled) reach maxRedemptions.
+   */
+  budget?: Budget;
   /** Purposes that must still be granted at the moment of recording (CON-5, fail closed). */
   requiredPurposes: readonly string[];
   // — Experiments and attribution (issue 6 items 1 and 3; migration 18) —
@@ -345,6 +369,17 @@ export interface Store {
 
   /** Sets a shopper's age-gate facts (CON-7). */
   setShopperAgeFacts(shopperId: string, facts: { country: string | null; birthYear: number | null }): Promise<void>;
+  /** Sets a shopper's own attributes (loyalty tier, interests); nothing for an erased shopper. */
+  setShopperAttributes(shopperId: string, attributes: ShopperAttributesRecord): Promise<void>;
+
+  /**
+   * Records the shopper's presence in the store for their visit history (domain/visits.ts nextVisit),
+   * read and written in one atomic step across instances: a new visit starts on an arbitrated zone entry
+   * (startsVisit) after VISIT_GAP_MS without presence; any presence extends the current one. Nothing is
+   * written for an erased or unknown shopper. The caller records only for shoppers with P2, never from a
+   * sensitive zone. Erasure deletes the rows; the retention purge ('visit-history') ages them out.
+   */
+  recordVisitActivity(storeId: string, shopperId: string, atMs: number, startsVisit: boolean): Promise<VisitActivity>;
 
   putCampaign(campaign: Campaign, atMs: number): Promise<void>;
   listCampaigns(storeId?: string): Promise<Campaign[]>;
@@ -488,8 +523,8 @@ export interface Store {
   readShopperData(shopperId: string): Promise<ShopperData | undefined>;
   /**
    * Erases the shopper in one transaction (DSR-2, ID-4): destroys the sealed identity key, revokes the
-   * credential, clears the profile (first name, locale, device secret digest, restriction), deletes their
-   * beacons, push target, queued webhook deliveries, presence events, zone states, promotions, consent state and consent records, writes the
+   * credential, clears the profile (first name, locale, attributes, device secret digest, restriction), deletes their
+   * beacons, push target, queued webhook deliveries, presence events, zone states, visit history, promotions, consent state and consent records, writes the
    * minimal proof (domain/erasure.ts) and appends `audit(counts)` — all or nothing. A suppression entry
    * (an objection) is kept. undefined if the shopper is unknown or already erased.
    */

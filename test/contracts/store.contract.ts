@@ -802,6 +802,126 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       });
     });
 
+    describe('store hours and shopper attributes', () => {
+      it('keeps a store’s opening and quiet hours, and clears them when a PUT leaves them out', async () => {
+        const storeId = uniqueId('st');
+        const openingHours = [{ days: ['mon' as const, 'tue' as const], from: '08:00', to: '20:00' }];
+        const quietHours = [{ days: ['sun' as const], from: '22:00', to: '07:00' }];
+        await store.upsertStore({ id: storeId, name: 'Corner', timezone: 'Europe/Rome', openingHours, quietHours });
+        expect((await store.listStores()).find((s) => s.id === storeId)).toEqual({ id: storeId, name: 'Corner', timezone: 'Europe/Rome', openingHours, quietHours });
+        await store.upsertStore({ id: storeId, name: 'Corner', timezone: 'Europe/Rome' });
+        expect((await store.listStores()).find((s) => s.id === storeId)).toEqual({ id: storeId, name: 'Corner', timezone: 'Europe/Rome' });
+      });
+
+      it('sets a shopper’s loyalty tier and interests, and none for an erased shopper', async () => {
+        const shopper = await givenShopper();
+        expect(await store.getShopper(shopper.id)).toMatchObject({ loyaltyTier: null, interests: [] });
+        await store.setShopperAttributes(shopper.id, { loyaltyTier: 'platinum', interests: ['coffee', 'kids-fashion'] });
+        expect(await store.getShopper(shopper.id)).toMatchObject({ loyaltyTier: 'platinum', interests: ['coffee', 'kids-fashion'] });
+        await store.setShopperAttributes(shopper.id, { loyaltyTier: null, interests: [] });
+        expect(await store.getShopper(shopper.id)).toMatchObject({ loyaltyTier: null, interests: [] });
+      });
+    });
+
+    describe('visit history', () => {
+      const MIN = 60_000;
+
+      it('starts a visit on an entry after the gap, extends it with any presence, and counts visits per store', async () => {
+        const shopper = await givenShopper({ presence: true, personalisation: true });
+        const visit = (atMs: number, startsVisit = true, storeId = 'store-1') => store.recordVisitActivity(storeId, shopper.id, atMs, startsVisit);
+        expect(await visit(START_MS)).toEqual({ visitNumber: 1, newVisit: true, pastVisits: 0, previousVisitLastSeenMs: null });
+        expect(await visit(START_MS + 20 * MIN, false)).toEqual({ visitNumber: 1, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null });
+        // 29 minutes after the last presence: still the same visit.
+        expect(await visit(START_MS + 49 * MIN)).toMatchObject({ visitNumber: 1, newVisit: false });
+        // 30 minutes without presence: the next entry starts visit 2; a non-entry event does not.
+        expect(await visit(START_MS + 79 * MIN, false)).toEqual({ visitNumber: 1, newVisit: false, pastVisits: 1, previousVisitLastSeenMs: null });
+        expect(await visit(START_MS + 80 * MIN)).toEqual({ visitNumber: 2, newVisit: true, pastVisits: 1, previousVisitLastSeenMs: START_MS + 49 * MIN });
+        expect(await visit(START_MS + 20 * DAY_MS)).toEqual({ visitNumber: 3, newVisit: true, pastVisits: 2, previousVisitLastSeenMs: START_MS + 80 * MIN });
+        // Another store counts its own visits.
+        expect(await visit(START_MS + 20 * DAY_MS, true, 'store-2')).toMatchObject({ visitNumber: 1, newVisit: true });
+        // An event older than the last presence extends nothing backwards.
+        expect(await visit(START_MS + 10 * DAY_MS)).toMatchObject({ visitNumber: 3, newVisit: false });
+        // The entry that started visit 3, redelivered, gets the same answer.
+        expect(await visit(START_MS + 20 * DAY_MS)).toEqual({ visitNumber: 3, newVisit: true, pastVisits: 2, previousVisitLastSeenMs: START_MS + 80 * MIN });
+        expect((await store.readShopperData(shopper.id))!.visits).toEqual([
+          { storeId: 'store-1', shopperId: shopper.id, visitCount: 3, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS, previousVisitLastSeenMs: START_MS + 80 * MIN },
+          { storeId: 'store-2', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS + 20 * DAY_MS, lastSeenAtMs: START_MS + 20 * DAY_MS, previousVisitLastSeenMs: null },
+        ]);
+      });
+
+      it('writes nothing for an unknown shopper', async () => {
+        const unknown = uniqueId('sh');
+        expect(await store.recordVisitActivity('store-1', unknown, START_MS, true)).toEqual({ visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null });
+        expect(await store.recordVisitActivity('store-1', unknown, START_MS, false)).toMatchObject({ visitNumber: 0 });
+      });
+
+      it('starts exactly one visit when two instances record the same entry burst concurrently', async () => {
+        const other = await anotherInstance();
+        const shopper = await givenShopper({ presence: true, personalisation: true });
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).recordVisitActivity('store-1', shopper.id, START_MS + i * 1000, true)));
+        expect(results.filter((r) => r.newVisit)).toHaveLength(1);
+        expect(results.every((r) => r.visitNumber === 1)).toBe(true);
+        const later = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).recordVisitActivity('store-1', shopper.id, START_MS + DAY_MS + i, true)));
+        expect(later.filter((r) => r.newVisit).map((r) => r.visitNumber)).toEqual([2]);
+      });
+
+      it('purges visit history 12 months after the last presence (RET-3)', async () => {
+        const shopper = await givenShopper({ presence: true, personalisation: true });
+        await store.recordVisitActivity('store-1', shopper.id, START_MS, true);
+        await store.recordVisitActivity('store-2', shopper.id, START_MS + 100 * DAY_MS, true);
+        const purged = await store.purgeBefore('visit-history', START_MS + 1, 1000);
+        expect(purged.deleted).toBeGreaterThanOrEqual(1);
+        expect((await store.readShopperData(shopper.id))!.visits.map((v) => v.storeId)).toEqual(['store-2']);
+      });
+    });
+
+    describe('campaign budgets', () => {
+      const budgeted = (budget: Campaign['budget']) => aCampaign({ budget, caps: generousCaps });
+
+      it('refuses a send once maxDeliveries promotions are recorded; a cancelled one does not count', async () => {
+        const campaign = budgeted({ maxDeliveries: 2 });
+        const [ada, bob, cy] = [await givenShopper(), await givenShopper(), await givenShopper()];
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: ada.id, campaign })))).toBe('recorded');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: bob.id, campaign })))).toBe('recorded');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign })))).toBe('skipped:budget');
+        // Bob withdraws before delivery: his promotion is cancelled and frees its place.
+        await withdraw(store, bob.id, 'promotions');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign })))).toBe('recorded');
+        // Another campaign has its own budget.
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign: budgeted({ maxDeliveries: 1 }) })))).toBe('recorded');
+      });
+
+      it('refuses a coupon while redeemed plus outstanding coupons reach maxRedemptions; expired ones free their place', async () => {
+        const campaign = budgeted({ maxDeliveries: 10, maxRedemptions: 2 });
+        const [ada, bob, cy] = [await givenShopper(), await givenShopper(), await givenShopper()];
+        const first = aDraft({ shopperId: ada.id, campaign, expiresAtMs: START_MS + 3_600_000 });
+        expect(outcome(await store.recordPromotion(first))).toBe('recorded');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: bob.id, campaign, expiresAtMs: START_MS + 60_000 })))).toBe('recorded');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign })))).toBe('skipped:budget');
+        // Ada redeems hers: still counted. Bob's expires unredeemed: its place is free again.
+        const redeemed = await store.redeemCoupon({ storeId: first.storeId, couponCode: first.message.couponCode, requestId: null, deviceId: 'till-1', atMs: START_MS + 1000 });
+        expect(redeemed.outcome).toBe('redeemed');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign, createdAtMs: START_MS + 30_000 })))).toBe('skipped:budget');
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cy.id, campaign, createdAtMs: START_MS + 60_000 })))).toBe('recorded');
+      });
+
+      it('never exceeds maxDeliveries when two instances race 60 sends to 60 shoppers', async () => {
+        const other = await anotherInstance();
+        const campaign = budgeted({ maxDeliveries: 7 });
+        const shoppers = await Promise.all(Array.from({ length: 60 }, () => givenShopper()));
+        const results = await Promise.all(shoppers.map((shopper, i) => (i % 2 === 0 ? store : other).recordPromotion(aDraft({ shopperId: shopper.id, campaign, createdAtMs: START_MS + i }))));
+        expect(tally(results)).toEqual({ recorded: 7, 'skipped:budget': 53 });
+      });
+
+      it('never exceeds maxRedemptions when two instances race 40 sends', async () => {
+        const other = await anotherInstance();
+        const campaign = budgeted({ maxRedemptions: 5 });
+        const shoppers = await Promise.all(Array.from({ length: 40 }, () => givenShopper()));
+        const results = await Promise.all(shoppers.map((shopper, i) => (i % 2 === 0 ? other : store).recordPromotion(aDraft({ shopperId: shopper.id, campaign }))));
+        expect(tally(results)).toEqual({ recorded: 5, 'skipped:budget': 35 });
+      });
+    });
+
     describe('recording promotions concurrently', () => {
       it('records exactly the capped number when two instances race 50 sends to one shopper', async () => {
         const other = await anotherInstance();
@@ -1317,6 +1437,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const shopper = await givenShopper({ presence: true, promotions: true }, overrides);
         await store.recordPresence(aPresence({ shopperId: shopper.id }), START_MS);
         await store.updateZoneState('store-1', shopper.id, () => ({ state: { ...emptyZoneState(), claims: { entrance: { rank: 1, atMs: START_MS } } }, dueAtMs: null, result: undefined }));
+        await store.recordVisitActivity('store-1', shopper.id, START_MS, true);
+        await store.setShopperAttributes(shopper.id, { loyaltyTier: 'gold', interests: ['coffee'] });
         const draft = aDraft({ shopperId: shopper.id });
         expect((await store.recordPromotion(draft)).outcome).toBe('recorded');
         const beacon = aLinkedBeacon({ shopperId: shopper.id });
@@ -1329,7 +1451,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const { shopper, draft, beacon } = await givenShopperWithData({ deviceSecretDigest: digest() });
         await givenShopperWithData();
         const data = (await store.readShopperData(shopper.id))!;
-        expect(data.shopper).toEqual({ ...shopper, restricted: false, objectedAtMs: null });
+        expect(data.shopper).toEqual({ ...shopper, restricted: false, objectedAtMs: null, loyaltyTier: 'gold', interests: ['coffee'] });
+        expect(data.visits).toEqual([{ storeId: 'store-1', shopperId: shopper.id, visitCount: 1, visitStartedAtMs: START_MS, lastSeenAtMs: START_MS, previousVisitLastSeenMs: null }]);
         expect(data.consentRecords.map((r) => r.purpose)).toEqual(['presence', 'promotions']);
         expect(data.consentState).toEqual(replayConsent(data.consentRecords));
         expect(data.presenceEvents).toEqual([expect.objectContaining({ shopperId: shopper.id, receivedAtMs: START_MS })]);
@@ -1344,10 +1467,13 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const { shopper } = await givenShopperWithData({ deviceSecretDigest: digest() });
         const ledger = await store.listConsentRecords(shopper.id);
         const counts = await store.eraseShopper(shopper.id, START_MS + 5, (c) => ({ ...auditDraft(shopper.id, 'shopper.erased'), details: c }));
-        expect(counts).toEqual({ consentRecords: 2, consentStates: 2, presenceEvents: 1, zoneStates: 1, promotions: 1, beacons: 1 });
+        expect(counts).toEqual({ consentRecords: 2, consentStates: 2, presenceEvents: 1, zoneStates: 1, visits: 1, promotions: 1, beacons: 1 });
 
         const tombstone = (await store.getShopper(shopper.id))!;
-        expect(tombstone).toMatchObject({ identityKeySealed: null, firstName: null, locale: '', erasedAtMs: START_MS + 5, deviceSecretDigest: null, restricted: false });
+        expect(tombstone).toMatchObject({ identityKeySealed: null, firstName: null, locale: '', erasedAtMs: START_MS + 5, deviceSecretDigest: null, restricted: false, loyaltyTier: null, interests: [] });
+        // Visit history is gone, and a presence resolved just before the erasure starts none.
+        expect((await store.recordVisitActivity('store-1', shopper.id, START_MS, false)).visitNumber).toBe(0);
+        expect((await store.recordVisitActivity('store-1', shopper.id, START_MS + DAY_MS, true)).visitNumber).toBe(0);
         expect(tombstone.tokenHash).not.toBe(shopper.tokenHash);
         expect(await store.findShopperByTokenHash(shopper.tokenHash)).toBeUndefined();
         expect(await store.readShopperData(shopper.id)).toBeUndefined();

@@ -38,6 +38,8 @@ export function aShopper(overrides: Partial<ShopperRecord> = {}): ShopperRecord 
     deviceSecretDigest: null,
     country: null,
     birthYear: null,
+    loyaltyTier: null,
+    interests: [],
     ...overrides,
   };
 }
@@ -135,6 +137,7 @@ export function aDraft(options: {
     zoneId,
     createdAtMs,
     caps: campaign.caps,
+    budget: campaign.budget,
     requiredPurposes: options.requiredPurposes ?? purposes,
   };
 }

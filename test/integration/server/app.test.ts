@@ -42,7 +42,7 @@ describe('registration', () => {
     const me = expectStatus(await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(body.token) }), 200);
     const unanswered = { status: 'unanswered', textVersion: null, grantedAtMs: null, expiresAtMs: null };
     expect(me).toEqual({
-      shopperId: body.shopperId, locale: 'it-IT', registeredAtMs: t.deps.now(), country: null, birthYear: null, consents: {},
+      shopperId: body.shopperId, locale: 'it-IT', registeredAtMs: t.deps.now(), country: null, birthYear: null, loyaltyTier: null, interests: [], consents: {},
       purposes: { presence: unanswered, personalisation: unanswered, analytics: unanswered, promotions: unanswered },
     });
   });

@@ -25,7 +25,7 @@ import { createAppIdentity } from '#simulator/app/app-identity.ts';
 
 const IBEACON = { kind: 'ibeacon', uuid: 'f7826da6-4fa2-4e98-8024-bc5b71e0893e', major: 7, minor: 9 } as const;
 const FIRST_NAME = 'Zephyrine';
-const SHOPPER_TABLES = ['consent_records', 'consent_state', 'presence_events', 'zone_states', 'promotions', 'beacons', 'proof_nonces', 'app_token_history'] as const;
+const SHOPPER_TABLES = ['consent_records', 'consent_state', 'presence_events', 'zone_states', 'store_visits', 'promotions', 'beacons', 'proof_nonces', 'app_token_history'] as const;
 const STORE_KINDS: ('sqlite' | 'postgres')[] = process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 
 let t: TestApp;
@@ -144,7 +144,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       const [entry] = (await t.deps.store.listAudit(1, 1000)).filter((a) => a.action === 'shopper.exported');
       expect(entry).toMatchObject({ subject: ada.shopperId, actor: 'shopper' });
       expect(entry!.details).toEqual({
-        consentRecords: document.consents.records.length, presenceEvents: 2, zoneStates: 1, promotions: 1, beacons: 1, audit: document.audit.length,
+        consentRecords: document.consents.records.length, presenceEvents: 2, zoneStates: 1, visits: 1, promotions: 1, beacons: 1, audit: document.audit.length,
       });
     });
 
@@ -188,7 +188,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       expect(proof.consentLedgerSha256).toBe(createHash('sha256').update(canonicalJson(kept.consents.records)).digest('hex'));
       expect(proof.finalState).toMatchObject({ presence: { granted: true }, promotions: { granted: true }, personalisation: { granted: true } });
       const [audit] = (await t.deps.store.listAudit(1, 1000)).filter((a) => a.action === 'shopper.erased');
-      expect(audit!.details).toEqual({ consentRecords: ledger.length, consentStates: 3, presenceEvents: 2, zoneStates: 1, promotions: 1, beacons: 1 });
+      expect(audit!.details).toEqual({ consentRecords: ledger.length, consentStates: 3, presenceEvents: 2, zoneStates: 1, visits: 1, promotions: 1, beacons: 1 });
 
       // Nothing personal is left anywhere: no name, credential, identity key or beacon identifier.
       expect(findLeaks(await testStore.dump(), secrets).map((s) => s.what)).toEqual([]);

@@ -14,6 +14,12 @@ describe('renderTemplate', () => {
     expect(rendered).not.toContain('Ada');
   });
 
+  it('renders the loyalty tier with P2 only', () => {
+    const template = 'A {{loyaltyTier}} treat for you, {{firstName}}!';
+    expect(renderTemplate(template, { firstName: 'Ada', loyaltyTier: 'gold' }, true)).toBe('A gold treat for you, Ada!');
+    expect(renderTemplate(template, { firstName: 'Ada', loyaltyTier: 'gold' }, false)).toBe('A treat for you!');
+  });
+
   it('tidies the gap an empty placeholder leaves ("Hi , x" → "Hi, x")', () => {
     expect(renderTemplate('Hi {{firstName}} , your coupon', {}, true)).toBe('Hi, your coupon');
     expect(renderTemplate('Hi {{firstName}}, your coupon', { firstName: '' }, true)).toBe('Hi, your coupon');

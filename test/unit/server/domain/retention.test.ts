@@ -6,21 +6,22 @@ import { emptyZoneState, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import { START_MS } from '#test/helpers/builders.ts';
 
 describe('retention windows', () => {
-  it('defaults to the requirements: presence events 24 h (RET-2), delivery records 24 months (RET-3)', () => {
-    expect(retentionWindows({ eventSequencesMs: 360_000 })).toEqual({ presenceEventsMs: 24 * HOUR_MS, deliveryRecordsMs: 730 * DAY_MS, eventSequencesMs: 360_000 });
+  it('defaults to the requirements: presence events 24 h (RET-2), delivery records 24 months and visit history 12 months (RET-3)', () => {
+    expect(retentionWindows({ eventSequencesMs: 360_000 })).toEqual({ presenceEventsMs: 24 * HOUR_MS, deliveryRecordsMs: 730 * DAY_MS, eventSequencesMs: 360_000, profilingMs: 365 * DAY_MS });
     expect(DEFAULT_PRESENCE_EVENTS_MS).toBe(86_400_000);
     expect(DEFAULT_DELIVERY_RECORDS_MS).toBe(63_072_000_000);
   });
 
   it('accepts stricter windows', () => {
-    expect(retentionWindows({ presenceEventsMs: 2 * HOUR_MS, deliveryRecordsMs: 30 * DAY_MS, eventSequencesMs: 1_000 }))
-      .toEqual({ presenceEventsMs: 2 * HOUR_MS, deliveryRecordsMs: 30 * DAY_MS, eventSequencesMs: 1_000 });
+    expect(retentionWindows({ presenceEventsMs: 2 * HOUR_MS, deliveryRecordsMs: 30 * DAY_MS, eventSequencesMs: 1_000, profilingMs: 90 * DAY_MS }))
+      .toEqual({ presenceEventsMs: 2 * HOUR_MS, deliveryRecordsMs: 30 * DAY_MS, eventSequencesMs: 1_000, profilingMs: 90 * DAY_MS });
   });
 
   it('refuses windows longer than the requirements or too short to keep the caps, naming every field at once', () => {
     expect(() => retentionWindows({ presenceEventsMs: 25 * HOUR_MS, deliveryRecordsMs: HOUR_MS, eventSequencesMs: 0 }))
       .toThrow(/presenceEventsMs: presenceEventsMs may not exceed 24 hours \(RET-2\); deliveryRecordsMs: .*at least 1 day.*; eventSequencesMs: .*at least 1 second/);
     expect(() => retentionWindows({ deliveryRecordsMs: 731 * DAY_MS, eventSequencesMs: 1_000 })).toThrow(/deliveryRecordsMs: .*730 days/);
+    expect(() => retentionWindows({ profilingMs: 366 * DAY_MS, eventSequencesMs: 1_000 })).toThrow(/profilingMs: .*365 days \(RET-3\)/);
     expect(() => retentionWindows({ presenceEventsMs: 1.5 * HOUR_MS + 0.5, eventSequencesMs: 1_000 })).toThrow(/presenceEventsMs/);
     expect(() => retentionWindows({ eventSequencesMs: 1_000, sightingsMs: 60_000 } as never)).toThrow(/sightingsMs/);
   });

@@ -33,6 +33,8 @@ describe('transparency documents', () => {
     expect(record.stores[1]).toMatchObject({ zoneIds: ['z-a', 'z-b'], sensitiveZoneIds: ['z-a'], campaigns: [{ id: 'c-1' }, { id: 'c-2', status: 'paused' }] });
     expect(record.dataCategories.find((c) => c.id === 'presence')?.retention).toMatch(/^2 hours, then deleted/);
     expect(record.dataCategories.find((c) => c.id === 'promotion-deliveries')?.retention).toMatch(/^30 days, then deleted/);
+    // Visit history is profiling: 12 months by default (RET-3), kept only with P2.
+    expect(record.dataCategories.find((c) => c.id === 'visit-history')).toMatchObject({ retentionMs: 365 * 86_400_000, purposes: ['personalisation', 'promotions'] });
     expect(record.securityMeasures[0]).toContain('rotated every 1 hour and destroyed after use');
     expect(record.purposes.every((p) => p.legalBasis.startsWith('Consent'))).toBe(true);
     expect(record.controller.configured).toBe(true);

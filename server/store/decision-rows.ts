@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { WeeklyWindowSchema, type Budget, type WeeklyWindow } from '../domain/campaign.ts';
+import type { VisitRecord, VisitState } from '../domain/visits.ts';
+import { num, type Row } from './rows.ts';
+import type { StoreRecord } from './store.ts';
+
+// What the decision reads and writes, shared by the SQL adapters: store hours (JSON columns), shopper
+// attributes, visit-history rows and the budget's counting statements.
+
+const WindowsSchema = z.array(WeeklyWindowSchema);
+
+/** A stores row: hours are JSON arrays of weekly windows, NULL when none. */
+export function toStoreRecord(row: Row): StoreRecord {
+  const hours = (value: unknown): WeeklyWindow[] | undefined => (value === null || value === undefined ? undefined : WindowsSchema.parse(JSON.parse(String(value))));
+  const openingHours = hours(row.opening_hours);
+  const quietHours = hours(row.quiet_hours);
+  return { id: String(row.id), name: String(row.name), timezone: String(row.timezone), ...(openingHours ? { openingHours } : {}), ...(quietHours ? { quietHours } : {}) };
+}
+
+/** A store's hours as stored: JSON, or NULL for none. */
+export const hoursColumn = (windows: readonly WeeklyWindow[] | undefined): string | null => (windows === undefined ? null : JSON.stringify(windows));
+
+/** Interests as stored: a JSON array, NULL for none. */
+export const interestsColumn = (interests: readonly string[]): string | null => (interests.length === 0 ? null : JSON.stringify(interests));
+
+export const visitStateOf = (row: Row | undefined): VisitState | undefined =>
+  row === undefined ? undefined : {
+    visitCount: num(row.visit_count), visitStartedAtMs: num(row.visit_started_at_ms), lastSeenAtMs: num(row.last_seen_at_ms),
+    previousVisitLastSeenMs: row.previous_visit_last_seen_ms === null || row.previous_visit_last_seen_ms === undefined ? null : num(row.previous_visit_last_seen_ms),
+  };
+
+export const toVisitRecord = (row: Row): VisitRecord => ({ storeId: String(row.store_id), shopperId: String(row.shopper_id), ...visitStateOf(row)! });
+
+/**
+ * The budget's two counts for one campaign at nowMs, as one SELECT with its parameters: promotions
+ * recorded (cancelled ones never went out; held-out control rows were never sent), and coupons redeemed or still redeemable — sent,
+ * unexpired, unredeemed, not cancelled.
+ */
+export function budgetCountsStatement(placeholders: 'numbered' | 'question', campaignId: string, nowMs: number): { sql: string; params: unknown[] } {
+  const [now, campaign] = placeholders === 'numbered' ? ['$1', '$2'] : ['?', '?'];
+  const sql = `SELECT
+      COUNT(*) FILTER (WHERE status NOT IN ('cancelled', 'held-out')) AS delivered,
+      COUNT(*) FILTER (WHERE redeemed_at_ms IS NOT NULL OR (status NOT IN ('cancelled', 'expired', 'held-out') AND expires_at_ms > ${now})) AS redeemable
+    FROM promotions WHERE campaign_id = ${campaign}`;
+  // In the order the placeholders appear: positional '?' needs it.
+  return { sql, params: [nowMs, campaignId] };
+}
+
+/** Whether the budget refuses one more send, given the counts budgetCountsStatement read. */
+export function budgetExhausted(budget: Budget | undefined, counts: Row | undefined): boolean {
+  if (budget === undefined) return false;
+  if (budget.maxDeliveries !== undefined && num(counts?.delivered ?? 0) >= budget.maxDeliveries) return true;
+  return budget.maxRedemptions !== undefined && num(counts?.redeemable ?? 0) >= budget.maxRedemptions;
+}
