@@ -112,10 +112,12 @@ async function sendFor(deps: ResolvedPresenceDeps, consent: ConsentState, trigge
       outcomes.push(decision.reason.code);
       continue;
     }
-    const shopper = await store.getShopper(trigger.shopperId);
+    // The profile is read only for a personalised message: buildPromotion renders attributes only then (P2),
+    // and a round trip per promotion is a share of the ingest's time (docs/benchmarks.md, end to end).
+    const firstName = decision.personalised ? (await store.getShopper(trigger.shopperId))?.firstName ?? undefined : undefined;
     const message = buildPromotion({
       campaign: decision.campaign, shopperId: trigger.shopperId, eventId: trigger.eventId, zoneId: trigger.zoneId,
-      personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName: shopper?.firstName ?? undefined }, nowMs,
+      personalised: decision.personalised, purposes: decision.purposes, attributes: { firstName }, nowMs,
     });
     // The Store re-reads consent in the same transaction that records; if that fails, nothing was recorded or sent.
     const result = await store.recordPromotion({
