@@ -32,8 +32,9 @@ export type E2eStepResult = {
   offeredPerSec: number;
   publishedPerSec: number;
   ingestedPerSec: number;
-  /** Events the gateways published in this step (until the drain ended), and those the server processed. */
+  /** Events the gateways published in this step (until the drain ended). */
   published: number;
+  /** Of those, events the server had not processed by the end of the drain (DRAIN_LIMIT_MS): lost, or a backlog still queued. */
   lostEvents: number;
   enters: number;
   promotions: number;
@@ -62,6 +63,7 @@ export type E2eStackResult = {
   storeKind: 'sqlite' | 'postgres';
   brokerLabel: string;
   storeLabel: string;
+  instances: number;
   ceiling: CeilingResult;
   steps: E2eStepResult[];
   /** The highest ingested rate of any step; a lower bound of Vicino's ceiling if every step was sustained. */
@@ -74,6 +76,8 @@ export type E2eBenchOptions = {
   ratesPerSec: readonly number[];
   stepMs: number;
   gateways?: number;
+  /** Server instances on the mosquitto stack (shared subscription); 1 by default. */
+  serverInstances?: number;
   /** The gateways' batching bound; the shipped default (100 ms) when unset. */
   gatewayMaxLatencyMs?: number;
   /** Messages for each raw-ceiling run. */
@@ -103,7 +107,7 @@ export function presencePayloadBytes(): number {
 }
 
 /** How many shoppers the highest rate needs: rate/2 visits a second, each shopper busy for SHOPPER_REUSE_MS. */
-export const shoppersFor = (maxRatePerSec: number): number => Math.ceil((maxRatePerSec / 2) * (SHOPPER_REUSE_MS / 1000) * 1.1);
+export const shoppersFor = (maxRatePerSec: number): number => Math.ceil((maxRatePerSec / 2) * (SHOPPER_REUSE_MS / 1000) * 1.5);
 
 const summarise = (values: number[]): LatencySummary | undefined => {
   if (values.length === 0) return undefined;
@@ -155,11 +159,12 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
     enterOf.set(event.eventId, { step, causedByMs });
   };
   const stack = await startBenchStack({
-    kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
+    kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs,
+    serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
     print: (line) => print(`  ${line}`),
   });
   try {
-    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.gateways.length} gateways, ${stack.apps.length} consenting shoppers, an enter campaign with loose caps`);
+    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.gateways.length} gateways, ${stack.apps.length} consenting shoppers, an enter campaign with loose caps`);
     const listen = (app: VirtualApp): void => app.onPromotion((promotion) => {
       const enter = enterOf.get(promotion.eventId);
       if (enter === undefined) return;
@@ -195,7 +200,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
     }
     const bestIngestedPerSec = Math.max(...steps.map((s) => s.ingestedPerSec));
     return {
-      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, ceiling, steps, bestIngestedPerSec,
+      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, instances: stack.instances, ceiling, steps, bestIngestedPerSec,
       saturated: steps.some((s) => !s.sustained),
     };
   } finally {

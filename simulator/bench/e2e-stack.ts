@@ -45,6 +45,11 @@ export type BenchStackOptions = {
   databaseUrl?: string;
   /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 100 ms by default, as shipped). */
   gatewayMaxLatencyMs?: number;
+  /**
+   * Server instances sharing the presence topic (MQTT 5 shared subscription, as server/main.ts runs with
+   * MQTT_SHARED_GROUP), each with its own Store connection; Mosquitto only (aedes speaks MQTT 3.1.1). 1 by default.
+   */
+  serverInstances?: number;
   /** Progress while shoppers register. */
   print?: (line: string) => void;
 };
@@ -58,7 +63,9 @@ export type BenchStack = {
   /** Where the store is, for the report (a path or a schema; no credentials). */
   storeLabel: string;
   mqttUrl: string;
+  /** The first instance: the apps and the admin API use it. */
   server: RunningServer;
+  instances: number;
   storeId: string;
   apps: VirtualApp[];
   gateways: BenchGateway[];
@@ -121,6 +128,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     let store: Store | undefined;
     let storeKind: 'sqlite' | 'postgres' = 'sqlite';
     let storeLabel = '';
+    let sqlitePath: string | undefined;
     if (options.kind === 'mosquitto') {
       const url = options.databaseUrl ?? DEFAULT_DATABASE_URL;
       const schema = `vicino_bench_${id}`;
@@ -145,7 +153,8 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     if (store === undefined) {
       const dir = await mkdtemp(join(tmpdir(), 'vicino-bench-'));
       closers.push(() => rm(dir, { recursive: true, force: true }));
-      store = openSqliteStore(join(dir, 'vicino.db'));
+      sqlitePath = join(dir, 'vicino.db');
+      store = openSqliteStore(sqlitePath);
       storeLabel = `SQLite file in ${dir} (WAL, synchronous NORMAL)`;
       const opened = store;
       closers.push(() => opened.close());
@@ -169,11 +178,20 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       brokerLabel = `Mosquitto at ${new URL(mqttUrl).host}`;
     }
 
+    const instances = options.serverInstances ?? 1;
+    if (instances > 1 && options.kind !== 'mosquitto') throw new RangeError('several server instances need MQTT 5 shared subscriptions: the mosquitto stack only');
     const timed = timedStore(openedStore);
-    const server = await startServer({
-      store: timed.store, masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), mqtt: { url: mqttUrl, ...serverLogin }, http: { port: 0, host: '127.0.0.1' },
-    });
+    const common = { masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), http: { port: 0, host: '127.0.0.1' } };
+    const sharedGroup = instances > 1 ? `vicino-bench-${id}` : undefined;
+    const server = await startServer({ ...common, store: timed.store, mqtt: { url: mqttUrl, ...serverLogin, sharedGroup }, instanceId: 'i1' });
     closers.push(() => server.close());
+    for (let i = 2; i <= instances; i++) {
+      // Another instance as another process would run it: its own Store connection, the same database.
+      const own = storeKind === 'postgres' ? await openPostgresStore(options.databaseUrl ?? DEFAULT_DATABASE_URL, { schema: `vicino_bench_${id}` }) : openSqliteStore(sqlitePath!);
+      closers.push(() => own.close());
+      const other = await startServer({ ...common, store: timedStore(own, timed.timings).store, mqtt: { url: mqttUrl, sharedGroup }, instanceId: `i${i}` });
+      closers.push(() => other.close());
+    }
 
     // Provision through the admin API, as an operator would.
     const admin = async <T>(method: string, path: string, body: unknown): Promise<T> => {
@@ -244,7 +262,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return {
-      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
+      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
       gatewayOf: (shopper) => gateways[shopper % gateways.length]!,
       close,
     };

@@ -1,3 +1,4 @@
+import { cpus, loadavg } from 'node:os';
 import { runDecodeBench } from './decode-bench.ts';
 import { runE2eBench, type E2eStackResult } from './e2e-bench.ts';
 import { runFloodBench } from './flood-bench.ts';
@@ -90,12 +91,16 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
 
 /**
  * The whole system (simulator/bench/e2e-bench.ts); MQTT_URL and DATABASE_URL choose the second stack's broker and database.
- * `--e2e-batch-ms N` runs the gateways with another batching bound (100 ms as shipped); `--e2e-stacks embedded` runs one stack.
+ * `--e2e-batch-ms N` runs the gateways with another batching bound (100 ms as shipped); `--e2e-stacks embedded` runs one stack;
+ * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack.
  */
 async function e2eSection(quick: boolean, args: string[], print: (line: string) => void): Promise<void> {
   const batchAt = args.indexOf('--e2e-batch-ms');
   const gatewayMaxLatencyMs = batchAt >= 0 ? Number(args[batchAt + 1]) : undefined;
   if (gatewayMaxLatencyMs !== undefined && !(Number.isInteger(gatewayMaxLatencyMs) && gatewayMaxLatencyMs >= 0)) throw new RangeError('--e2e-batch-ms needs an integer ≥ 0');
+  const instancesAt = args.indexOf('--e2e-instances');
+  const serverInstances = instancesAt >= 0 ? Number(args[instancesAt + 1]) : undefined;
+  if (serverInstances !== undefined && !(Number.isInteger(serverInstances) && serverInstances >= 1)) throw new RangeError('--e2e-instances needs an integer ≥ 1');
   const stacksAt = args.indexOf('--e2e-stacks');
   const stacks = stacksAt >= 0 ? (args[stacksAt + 1] ?? '').split(',') : ['embedded', 'mosquitto'];
   if (!stacks.every((s) => s === 'embedded' || s === 'mosquitto')) throw new RangeError('--e2e-stacks takes embedded, mosquitto or both (comma-separated)');
@@ -103,10 +108,13 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const stepMs = quick ? 4_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
     ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 100} ms`);
+  const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
+  print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
   const results = await runE2eBench({
-    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, gatewayMaxLatencyMs, ceilingMessages: quick ? 20_000 : 100_000,
+    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
     mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`),
   });
+  print(`   load average at the end ${load()}`);
   for (const r of results) printE2eTable(r, print);
   print('   targets (issue 6 item 6):');
   for (const r of results) {
@@ -125,12 +133,12 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
 function printE2eTable(r: E2eStackResult, print: (line: string) => void): void {
   const ms = (n: number | undefined): string => (n === undefined ? '–' : String(Math.round(n)));
   const rate = (n: number): string => Math.round(n).toLocaleString('en');
-  print(`\n   ${r.kind}: ${r.brokerLabel}; ${r.storeLabel}`);
-  print('   | offered ev/s | published ev/s | ingested ev/s | ingest ms/msg (mean) | promotions | adv → app p50 / p99 ms | adv → decision p50 / p99 ms | lost events | lost promotions | other outcomes | sustained |');
-  print('   |---|---|---|---|---|---|---|---|---|---|---|');
+  print(`\n   ${r.kind}: ${r.brokerLabel}; ${r.storeLabel}${r.instances > 1 ? `; ${r.instances} server instances` : ''}`);
+  print('   | offered ev/s | published ev/s | ingested ev/s | ingest ms/msg (mean) | Store ms/event | promotions | adv → app p50 / p99 ms | adv → decision p50 / p99 ms | events unprocessed | promotions missing | other outcomes | sustained |');
+  print('   |---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of r.steps) {
     const other = Object.entries(s.otherOutcomes).map(([k, n]) => `${k} ${n}`).join(', ') || '–';
-    print(`   | ${rate(s.offeredPerSec)} | ${rate(s.publishedPerSec)} | ${rate(s.ingestedPerSec)} | ${s.ingestMeanMs.toFixed(2)} | ${s.promotions.toLocaleString('en')} | ${ms(s.latencyMs?.p50)} / ${ms(s.latencyMs?.p99)} | ${
+    print(`   | ${rate(s.offeredPerSec)} | ${rate(s.publishedPerSec)} | ${rate(s.ingestedPerSec)} | ${s.ingestMeanMs.toFixed(2)} | ${s.storeMsPerEvent.toFixed(2)} | ${s.promotions.toLocaleString('en')} | ${ms(s.latencyMs?.p50)} / ${ms(s.latencyMs?.p99)} | ${
       ms(s.decisionMs?.p50)} / ${ms(s.decisionMs?.p99)} | ${s.lostEvents} | ${s.lostPromotions} | ${other} | ${s.sustained ? 'yes' : `no (drain ${s.drainMs} ms${s.generatorShort > 0 ? `, generator short ${s.generatorShort}` : ''})`} |`);
   }
   print(`   raw ceiling ${rate(r.ceiling.perSec)} msg/s (${r.ceiling.lost} lost); Vicino's best ingested rate ${rate(r.bestIngestedPerSec)} ev/s = ${(100 * r.bestIngestedPerSec / r.ceiling.perSec).toFixed(1)} % of it`);

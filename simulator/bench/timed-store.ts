@@ -8,8 +8,8 @@ import type { Store } from '#server/store/store.ts';
 
 export type StoreTimings = Map<string, { calls: number; syncMs: number; settledMs: number }>;
 
-export function timedStore(store: Store): { store: Store; timings: StoreTimings; reset(): void } {
-  const timings: StoreTimings = new Map();
+/** `timings` may be shared by several stores (server instances), which then add up. */
+export function timedStore(store: Store, timings: StoreTimings = new Map()): { store: Store; timings: StoreTimings; reset(): void } {
   const entry = (name: string): { calls: number; syncMs: number; settledMs: number } => {
     let found = timings.get(name);
     if (found === undefined) timings.set(name, (found = { calls: 0, syncMs: 0, settledMs: 0 }));
