@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
@@ -53,6 +54,11 @@ export type E2eStepResult = {
   /** Messages of other stores on a shared broker that the server received and rejected meanwhile (not counted as ingested). */
   foreign: number;
   drainMs: number;
+  /**
+   * The process's event-loop delay during the step, p99 ms: the server shares this process (and its one
+   * event loop) with the bench's gateways and apps, so every await on the ingest path queues behind their work too.
+   */
+  loopDelayP99Ms: number;
   sustained: boolean;
   /** Visits the bench could not start for want of a free shopper (the generator, not Vicino, was short). */
   generatorShort: number;
@@ -230,6 +236,8 @@ async function runStep(
   const processedBefore = processedOf(outcomesBefore);
   const publishedBefore = published();
   const timeBefore = await ingestTime();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const visitsPerSec = offeredPerSec / 2;
   const startedMs = Date.now();
   let issued = 0;
@@ -290,6 +298,7 @@ async function runStep(
   }
   // Promotions decided last are still on their way to the apps.
   await sleep(300);
+  loopDelay.disable();
   const outcomesAfter = await outcomes();
   const timeAfter = await ingestTime();
   const otherOutcomes: Record<string, number> = {};
@@ -316,6 +325,7 @@ async function runStep(
     otherOutcomes,
     foreign: foreignOf(outcomesAfter) - foreignOf(outcomesBefore),
     drainMs,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     sustained: ingestedPerSec >= 0.9 * offeredPerSec && drainBeyondExitsMs <= DRAIN_SUSTAINED_MS && generatorShort === 0,
     generatorShort,
   };
