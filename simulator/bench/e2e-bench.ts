@@ -35,7 +35,7 @@ export type E2eStepResult = {
   ingestedPerSec: number;
   /** Events the gateways published in this step (until the drain ended). */
   published: number;
-  /** Of those, events the server had not processed by the end of the drain (DRAIN_LIMIT_MS): lost, or a backlog still queued. */
+  /** Of those, events the server had not processed by the end of the drain (drainLimitMs): lost, or a backlog still queued. */
   lostEvents: number;
   enters: number;
   promotions: number;
@@ -86,6 +86,8 @@ export type E2eBenchOptions = {
   serverInstances?: number;
   /** The gateways' batching bound; the shipped default (100 ms) when unset. */
   gatewayMaxLatencyMs?: number;
+  /** How long a step's backlog may take to clear before what is left counts as unprocessed; 15 s by default. */
+  drainLimitMs?: number;
   /** Messages for each raw-ceiling run. */
   ceilingMessages: number;
   mqttUrl?: string;
@@ -99,7 +101,7 @@ const SHOPPER_REUSE_MS = 1_600;
 /** The first part of a step, until exits flow as steadily as enters, is left out of the rates. */
 const WARMUP_MS = 1_500;
 const DRAIN_SUSTAINED_MS = 3_000;
-const DRAIN_LIMIT_MS = 15_000;
+const DEFAULT_DRAIN_LIMIT_MS = 15_000;
 /** Outcomes this bench's own events cannot have: status messages, and other stores' messages on a shared broker. */
 const FOREIGN = new Set(['status', 'unknown-gateway', 'rejected-topic', 'rejected-schema', 'rejected-mismatch', 'forged']);
 
@@ -188,7 +190,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
       for (const app of await stack.ensureShoppers(shoppersFor(offeredPerSec))) listen(app);
       for (let shopper = from; shopper < stack.apps.length; shopper++) free.push({ shopper, availableAtMs: 0 });
       step += 1;
-      const result = await runStep(stack, step, offeredPerSec, options.stepMs, free, print);
+      const result = await runStep(stack, step, offeredPerSec, options.stepMs, options.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS, free, print);
       const enters = entersBy[step] ?? 0;
       const promotions = promotionsBy[step] ?? 0;
       const done: E2eStepResult = {
@@ -217,7 +219,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
 type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs'> & { processedInStep: number };
 
 async function runStep(
-  stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, free: { shopper: number; availableAtMs: number }[], print: (line: string) => void,
+  stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, free: { shopper: number; availableAtMs: number }[], print: (line: string) => void,
 ): Promise<StepCounts> {
   const metrics = stack.server.metrics;
   const outcomes = async (): Promise<Map<string, number>> => new Map((await metrics.presence.get()).values.map((v) => [String(v.labels.outcome), v.value]));
@@ -293,7 +295,7 @@ async function runStep(
     const processed = processedOf(await outcomes());
     const present = stack.gateways.reduce((sum, g) => sum + g.gateway.stats().present, 0);
     drainMs = Date.now() - endMs;
-    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > DRAIN_LIMIT_MS) break;
+    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > drainLimitMs) break;
     await sleep(20);
   }
   // Promotions decided last are still on their way to the apps.

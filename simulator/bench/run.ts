@@ -105,13 +105,13 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const stacks = stacksAt >= 0 ? (args[stacksAt + 1] ?? '').split(',') : ['embedded', 'mosquitto'];
   if (!stacks.every((s) => s === 'embedded' || s === 'mosquitto')) throw new RangeError('--e2e-stacks takes embedded, mosquitto or both (comma-separated)');
   const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
-  const stepMs = quick ? 4_000 : 8_000;
+  const stepMs = quick ? 3_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
     ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 100} ms`);
   const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
   print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
   const results = await runE2eBench({
-    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
+    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
     mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`),
   });
   print(`   load average at the end ${load()}`);
