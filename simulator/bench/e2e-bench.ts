@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import mqtt from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
@@ -132,12 +133,28 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStackRes
   const results: E2eStackResult[] = [];
   for (const kind of options.stacks) {
     print(`stack: ${kind === 'embedded' ? 'embedded (as `npm start`)' : 'Mosquitto + PostgreSQL'}`);
+    const unreachable = kind === 'mosquitto' ? await brokerUnreachable(options.mqttUrl ?? DEFAULT_MQTT_URL) : undefined;
+    if (unreachable !== undefined) {
+      print(`  skipped: no broker at ${new URL(options.mqttUrl ?? DEFAULT_MQTT_URL).host} (${unreachable}); set MQTT_URL to a Mosquitto`);
+      continue;
+    }
     const ceiling = await rawCeiling(kind, payloadBytes, options);
     print(`  raw ceiling, ${kind === 'embedded' ? 'aedes in this process' : `Mosquitto at ${new URL(options.mqttUrl ?? DEFAULT_MQTT_URL).host}`} → one MQTT.js subscriber, ${payloadBytes} B, QoS 1: ` +
       `${Math.round(ceiling.perSec).toLocaleString('en')} msg/s over ${ceiling.messages.toLocaleString('en')} messages, ${ceiling.lost} lost`);
     results.push(await runStack(kind, ceiling, options, logger, print));
   }
   return results;
+}
+
+/** Why the broker cannot be reached, or undefined if it can. */
+async function brokerUnreachable(url: string): Promise<string | undefined> {
+  try {
+    const client = await mqtt.connectAsync(url, { clientId: `vicino-bench-probe-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0, connectTimeout: 3_000 });
+    await client.endAsync();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 async function rawCeiling(kind: StackKind, payloadBytes: number, options: E2eBenchOptions): Promise<CeilingResult> {
