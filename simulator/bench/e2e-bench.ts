@@ -59,6 +59,8 @@ export type E2eBenchOptions = {
   databaseUrl?: string;
   logger?: Logger;
   print?: (line: string) => void;
+  /** Aborting (Ctrl-C) ends the current step early; the stack is still cleaned up. */
+  signal?: AbortSignal;
 };
 
 /** The size of a presence message as a gateway publishes it (signed JSON). */
@@ -86,6 +88,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStackRes
   const payloadBytes = presencePayloadBytes();
   const results: E2eStackResult[] = [];
   for (const kind of options.stacks) {
+    if (options.signal?.aborted) break;
     print(`stack: ${kind === 'embedded' ? 'embedded (as `npm start`)' : 'Mosquitto + PostgreSQL'}`);
     const unreachable = kind === 'mosquitto' ? await brokerUnreachable(options.mqttUrl ?? DEFAULT_MQTT_URL) : undefined;
     if (unreachable !== undefined) {
@@ -95,7 +98,13 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStackRes
     const ceiling = await rawCeiling(kind, payloadBytes, options);
     print(`  raw ceiling, ${kind === 'embedded' ? 'aedes in this process' : `Mosquitto at ${new URL(options.mqttUrl ?? DEFAULT_MQTT_URL).host}`} → one MQTT.js subscriber, ${payloadBytes} B, QoS 1: ` +
       `${Math.round(ceiling.perSec).toLocaleString('en')} msg/s over ${ceiling.messages.toLocaleString('en')} messages, ${ceiling.lost} lost`);
-    results.push(await runStack(kind, ceiling, options, logger, print));
+    try {
+      results.push(await runStack(kind, ceiling, options, logger, print));
+    } catch (error) {
+      // Interrupted while the stack was starting: it has cleaned up after itself.
+      if (options.signal?.aborted) break;
+      throw error;
+    }
   }
   return results;
 }
@@ -139,7 +148,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
   };
   const stack = await startBenchStack({
     kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs,
-    serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
+    serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined, signal: options.signal, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
     print: (line) => print(`  ${line}`),
   });
   try {
@@ -156,12 +165,13 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
     const steps: E2eStepResult[] = [];
     const free = stack.apps.map((_, shopper) => ({ shopper, availableAtMs: 0 }));
     for (const offeredPerSec of options.ratesPerSec) {
+      if (options.signal?.aborted) break;
       // More shoppers for a higher rate, registered between steps (outside any measured window).
       const from = stack.apps.length;
       for (const app of await stack.ensureShoppers(shoppersFor(offeredPerSec))) listen(app);
       for (let shopper = from; shopper < stack.apps.length; shopper++) free.push({ shopper, availableAtMs: 0 });
       step += 1;
-      const result = await runStep(stack, step, offeredPerSec, options.stepMs, options.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS, free, print);
+      const result = await runStep(stack, step, offeredPerSec, options.stepMs, options.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS, free, print, options.signal);
       const enters = entersBy[step] ?? 0;
       const promotions = promotionsBy[step] ?? 0;
       const done: E2eStepResult = {

@@ -50,6 +50,8 @@ export type BenchStackOptions = {
    * MQTT_SHARED_GROUP), each with its own Store connection; Mosquitto only (aedes speaks MQTT 3.1.1). 1 by default.
    */
   serverInstances?: number;
+  /** Aborting stops registering shoppers (startBenchStack then cleans up and rejects). */
+  signal?: AbortSignal;
   /** Progress while shoppers register. */
   print?: (line: string) => void;
 };
@@ -225,6 +227,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       if (count <= from) return [];
       const startedMs = Date.now();
       const added = await runPool(count - from, 16, async (i) => {
+        options.signal?.throwIfAborted();
         const app = await registerVirtualApp({ baseUrl: server.url, now: Date.now });
         await app.setConsent({ presence: true, promotions: true });
         await app.connect();

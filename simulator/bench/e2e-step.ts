@@ -58,6 +58,7 @@ type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'l
 
 export async function runStep(
   stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, free: { shopper: number; availableAtMs: number }[], print: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<StepCounts> {
   const metrics = stack.server.metrics;
   const outcomes = async (): Promise<Map<string, number>> => new Map((await metrics.presence.get()).values.map((v) => [String(v.labels.outcome), v.value]));
@@ -105,7 +106,7 @@ export async function runStep(
   let warm: { processed: number; published: number; atMs: number } | undefined;
   let last = { processed: processedBefore, published: publishedBefore, atMs: startedMs };
   try {
-    while (Date.now() < startedMs + stepMs) {
+    while (Date.now() < startedMs + stepMs && signal?.aborted !== true) {
       await sleep(Math.min(1_000, startedMs + stepMs - Date.now()));
       const nowMs = Date.now();
       const processed = processedOf(await outcomes());
@@ -133,7 +134,7 @@ export async function runStep(
     const processed = processedOf(await outcomes());
     const present = stack.gateways.reduce((sum, g) => sum + g.gateway.stats().present, 0);
     drainMs = Date.now() - endMs;
-    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > drainLimitMs) break;
+    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > drainLimitMs || signal?.aborted === true) break;
     await sleep(20);
   }
   // Promotions decided last are still on their way to the apps.

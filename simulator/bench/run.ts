@@ -110,10 +110,17 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
     ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 100} ms`);
   const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
   print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
+  // Ctrl-C ends the current step and cleans up (temp dirs, the PostgreSQL schema, retained topics); a second one kills.
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => {
+    print('   interrupted: stopping and cleaning up (Ctrl-C again to kill)');
+    interrupt.abort();
+  };
+  process.once('SIGINT', onInterrupt);
   const results = await runE2eBench({
     stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
-    mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`),
-  });
+    mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
+  }).finally(() => process.off('SIGINT', onInterrupt));
   print(`   load average at the end ${load()}`);
   for (const r of results) printE2eTable(r, print);
   print('   targets (issue 6 item 6):');
