@@ -111,7 +111,8 @@ export async function runStep(
       const nowMs = Date.now();
       const processed = processedOf(await outcomes());
       const pub = published();
-      if (warm === undefined && nowMs - startedMs >= WARMUP_MS) warm = { processed, published: pub, atMs: nowMs };
+      // The steady window needs a second at least; on a short step or a late timer the whole step is the window.
+      if (warm === undefined && nowMs - startedMs >= WARMUP_MS && startedMs + stepMs - nowMs >= 1_000) warm = { processed, published: pub, atMs: nowMs };
       const dt = Math.max(0.001, (nowMs - last.atMs) / 1000);
       print(`  [step ${step + 1} · ${offeredPerSec.toLocaleString('en')} ev/s offered · ${((nowMs - startedMs) / 1000).toFixed(0)} s] published ${Math.round((pub - last.published) / dt).toLocaleString('en')}/s, ` +
         `ingested ${Math.round((processed - last.processed) / dt).toLocaleString('en')}/s, backlog ${(pub - publishedBefore) - (processed - processedBefore)}`);
