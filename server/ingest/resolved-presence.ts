@@ -167,7 +167,9 @@ async function sendFor(
 ): Promise<Exclude<PresenceOutcome, 'no-presence'>> {
   const { store, metrics } = deps;
   const campaigns = await store.listCampaigns(context.id);
-  const record = await store.getShopper(triggers[0]!.shopperId);
+  // Attributes serve segments and templates, both only with P2: without it the profile is not read at all
+  // (a round trip per event is a share of the ingest's time: docs/benchmarks.md, end to end).
+  const record = isGranted(consent, 'personalisation') ? await store.getShopper(triggers[0]!.shopperId) : undefined;
   // Attributes are the shopper's own; decide() uses them (segments) only with P2, and templates render them only with P2.
   const shopper: ShopperContext = { consent, attributes: { firstName: record?.firstName, loyaltyTier: record?.loyaltyTier, interests: record?.interests }, visit };
   const outcomes: Exclude<PresenceOutcome, 'no-presence'>[] = [];

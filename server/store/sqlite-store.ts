@@ -33,6 +33,9 @@ import type { ConsentText } from '../domain/consent-texts.ts';
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
 // atomic run as BEGIN IMMEDIATE transactions, which serialise writers across processes too.
 
+/** Compiled statements kept per connection (the Store uses about a hundred distinct SQL texts). */
+const MAX_CACHED_STATEMENTS = 500;
+
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -42,9 +45,21 @@ export function openSqliteStore(path: string): Store {
   db.pragma('synchronous = NORMAL');
   migrate(db);
 
-  const all = (sql: string, ...params: unknown[]): Row[] => db.prepare(sql).all(...params) as Row[];
-  const get = (sql: string, ...params: unknown[]): Row | undefined => db.prepare(sql).get(...params) as Row | undefined;
-  const run = (sql: string, ...params: unknown[]): number => db.prepare(sql).run(...params).changes;
+  // Each SQL text is compiled once and its statement reused: prepare() parses and plans the SQL every
+  // time, and was the largest single cost of the presence ingest (docs/benchmarks.md, end to end). The
+  // texts are a fixed set (no variable-length lists); the cache is bounded all the same.
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (sql: string): Database.Statement => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      if (statements.size < MAX_CACHED_STATEMENTS) statements.set(sql, statement);
+    }
+    return statement;
+  };
+  const all = (sql: string, ...params: unknown[]): Row[] => prepared(sql).all(...params) as Row[];
+  const get = (sql: string, ...params: unknown[]): Row | undefined => prepared(sql).get(...params) as Row | undefined;
+  const run = (sql: string, ...params: unknown[]): number => prepared(sql).run(...params).changes;
   const consentState = (shopperId: string): ConsentState => stateFromRows(all('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = ?', shopperId));
 
   // Run inside a BEGIN IMMEDIATE transaction: the write lock is held from the head read to the insert,

@@ -1,4 +1,6 @@
+import { cpus, loadavg } from 'node:os';
 import { runDecodeBench } from './decode-bench.ts';
+import { runE2eBench, type E2eStackResult } from './e2e-bench.ts';
 import { runFloodBench } from './flood-bench.ts';
 import { runGatewayBench, runPublishBench } from './gateway-bench.ts';
 import { ENVIRONMENTS, runPresenceBench } from './presence-bench.ts';
@@ -7,7 +9,8 @@ import { runResolverBench } from './resolver-bench.ts';
 
 // `npm run bench`: every benchmark, side by side in one run (the machines are shared and noisy),
 // with ratios against the reference figures in shared/reference/performance-notes.md.
-// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio, presence; comma-separated) runs those sections.
+// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio, presence, e2e; comma-separated) runs those sections.
+// `npm run bench:e2e` is `--only e2e`: the whole system at rising load on the embedded stack and on Mosquitto + PostgreSQL.
 
 const REFERENCE = {
   // "parse a 31-byte advertisement and decode an iBeacon (straightforward code)" — one core.
@@ -15,6 +18,9 @@ const REFERENCE = {
   // "one legacy-advertising scanner radio receives at most about 490 advertisements/s in a crowd".
   radioCeilingPerSec: 490,
 };
+
+// The targets of issue 6 item 6 for the whole system.
+const E2E_TARGETS = { p99Ms: 50, atRatePerSec: 1_000, ceilingShare: 0.5 };
 
 export async function runBenchmarks(args: string[]): Promise<number> {
   const quick = args.includes('--quick');
@@ -37,6 +43,7 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     await runResolverBench({ shoppers, baselineUpTo: quick ? 10_000 : undefined, print: (l) => print(`   ${l}`) });
   }
   if (runs('presence')) presenceSection(quick, args, print);
+  if (runs('e2e')) await e2eSection(quick, args, print);
   return 0;
 }
 
@@ -80,4 +87,66 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
       costSamples: quick ? 50_000 : 200_000, detail: true, print: (l) => print(`   ${l}`),
     });
   }
+}
+
+/**
+ * The whole system (simulator/bench/e2e-bench.ts); MQTT_URL and DATABASE_URL choose the second stack's broker and database.
+ * `--e2e-batch-ms N` runs the gateways with another batching bound (100 ms as shipped); `--e2e-stacks embedded` runs one stack;
+ * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack.
+ */
+async function e2eSection(quick: boolean, args: string[], print: (line: string) => void): Promise<void> {
+  const batchAt = args.indexOf('--e2e-batch-ms');
+  const gatewayMaxLatencyMs = batchAt >= 0 ? Number(args[batchAt + 1]) : undefined;
+  if (gatewayMaxLatencyMs !== undefined && !(Number.isInteger(gatewayMaxLatencyMs) && gatewayMaxLatencyMs >= 0)) throw new RangeError('--e2e-batch-ms needs an integer ≥ 0');
+  const instancesAt = args.indexOf('--e2e-instances');
+  const serverInstances = instancesAt >= 0 ? Number(args[instancesAt + 1]) : undefined;
+  if (serverInstances !== undefined && !(Number.isInteger(serverInstances) && serverInstances >= 1)) throw new RangeError('--e2e-instances needs an integer ≥ 1');
+  const stacksAt = args.indexOf('--e2e-stacks');
+  const stacks = stacksAt >= 0 ? (args[stacksAt + 1] ?? '').split(',') : ['embedded', 'mosquitto'];
+  if (!stacks.every((s) => s === 'embedded' || s === 'mosquitto')) throw new RangeError('--e2e-stacks takes embedded, mosquitto or both (comma-separated)');
+  const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
+  const stepMs = quick ? 3_000 : 8_000;
+  print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
+    ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 100} ms`);
+  const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
+  print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
+  // Ctrl-C ends the current step and cleans up (temp dirs, the PostgreSQL schema, retained topics); a second one kills.
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => {
+    print('   interrupted: stopping and cleaning up (Ctrl-C again to kill)');
+    interrupt.abort();
+  };
+  process.once('SIGINT', onInterrupt);
+  const results = await runE2eBench({
+    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
+    mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
+  }).finally(() => process.off('SIGINT', onInterrupt));
+  print(`   load average at the end ${load()}`);
+  for (const r of results) printE2eTable(r, print);
+  print('   targets (issue 6 item 6):');
+  for (const r of results) {
+    const at = r.steps.find((s) => s.offeredPerSec === E2E_TARGETS.atRatePerSec);
+    const p99 = at?.latencyMs?.p99;
+    const share = r.bestIngestedPerSec / r.ceiling.perSec;
+    const label = `${r.kind} (${r.storeKind})`;
+    print(`   ${label}: p99 < ${E2E_TARGETS.p99Ms} ms at ${E2E_TARGETS.atRatePerSec.toLocaleString('en')} ev/s: ${
+      p99 === undefined ? 'not measured (no such step, or no promotion in it)' : `${p99 < E2E_TARGETS.p99Ms && at!.sustained ? 'met' : 'MISSED'} (p99 ${p99} ms${at!.sustained ? '' : ', step not sustained'})`}`);
+    print(`   ${label}: ingest ≥ ${E2E_TARGETS.ceilingShare * 100} % of the raw broker ceiling: ${share >= E2E_TARGETS.ceilingShare ? 'met' : 'MISSED'} (${
+      r.saturated ? '' : '≥ '}${Math.round(r.bestIngestedPerSec).toLocaleString('en')} ev/s = ${r.saturated ? '' : '≥ '}${(share * 100).toFixed(1)} % of ${Math.round(r.ceiling.perSec).toLocaleString('en')} msg/s${
+      r.saturated ? '' : '; the steps never saturated it'})`);
+  }
+}
+
+function printE2eTable(r: E2eStackResult, print: (line: string) => void): void {
+  const ms = (n: number | undefined): string => (n === undefined ? '–' : String(Math.round(n)));
+  const rate = (n: number): string => Math.round(n).toLocaleString('en');
+  print(`\n   ${r.kind}: ${r.brokerLabel}; ${r.storeLabel}${r.instances > 1 ? `; ${r.instances} server instances` : ''}`);
+  print('   | offered ev/s | published ev/s | ingested ev/s | ingest ms/msg (mean) | Store ms/event | event-loop delay p99 ms | promotions | adv → app p50 / p99 ms | adv → decision p50 / p99 ms | events unprocessed | promotions missing | other outcomes | sustained |');
+  print('   |---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of r.steps) {
+    const other = Object.entries(s.otherOutcomes).map(([k, n]) => `${k} ${n}`).join(', ') || '–';
+    print(`   | ${rate(s.offeredPerSec)} | ${rate(s.publishedPerSec)} | ${rate(s.ingestedPerSec)} | ${s.ingestMeanMs.toFixed(2)} | ${s.storeMsPerEvent.toFixed(2)} | ${s.loopDelayP99Ms.toFixed(1)} | ${s.promotions.toLocaleString('en')} | ${ms(s.latencyMs?.p50)} / ${ms(s.latencyMs?.p99)} | ${
+      ms(s.decisionMs?.p50)} / ${ms(s.decisionMs?.p99)} | ${s.lostEvents} | ${s.lostPromotions} | ${other} | ${s.sustained ? 'yes' : `no (drain ${s.drainMs} ms${s.generatorShort > 0 ? `, generator short ${s.generatorShort}` : ''})`} |`);
+  }
+  print(`   raw ceiling ${rate(r.ceiling.perSec)} msg/s (${r.ceiling.lost} lost); Vicino's best ingested rate ${rate(r.bestIngestedPerSec)} ev/s = ${(100 * r.bestIngestedPerSec / r.ceiling.perSec).toFixed(1)} % of it`);
 }

@@ -239,6 +239,22 @@ describe('presence ingest', () => {
       expect(delivery.notified[1]?.message).toMatchObject({ title: 'Hi Ada', body: 'Coffee for you, Ada!', why: { purposes: ['presence', 'promotions', 'personalisation'] } });
     });
 
+    it('reads the shopper\'s profile only with personalisation consent (P2), which segments and templates need', async () => {
+      await givenCampaign({ message: { title: 'Hi {{firstName}}', body: 'Coffee for you, {{firstName}}!', validForS: 3600 } });
+      const profileReads: string[] = [];
+      const counting: Store = { ...t.deps.store, getShopper: (id) => (profileReads.push(id), t.deps.store.getShopper(id)) };
+      const counted = ingestWith(counting);
+      const sendCounted = (event: PresenceEvent) => counted.handle(PRESENCE_TOPIC, Buffer.from(JSON.stringify(event)));
+      expect(await sendCounted(sighting(ada))).toBe('sent');
+      expect(profileReads).toEqual([]);
+      await grant(t.app, ada.token, { personalisation: true });
+      expect(await sendCounted(sighting(ada, { kind: 'exit' }))).toBe('no-campaign');
+      expect(await sendCounted(sighting(ada))).toBe('sent');
+      // With P2, once per event that triggers a decision: the exit (no campaign) and the entry.
+      expect(profileReads).toEqual([ada.shopperId, ada.shopperId]);
+      expect(delivery.notified[1]?.message).toMatchObject({ title: 'Hi Ada' });
+    });
+
     it('fails closed when the consent state cannot be read (CON-5)', async () => {
       await givenCampaign();
       const broken: Store = { ...t.deps.store, getConsentState: async () => Promise.reject(new Error('database unavailable')) };

@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { createGateway, type Gateway } from '#gateway/gateway.ts';
+import { deriveEventMacKey, gatewayMqttCredentials, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import type { Scanner } from '#gateway/scanner/scanner.ts';
+import { createStoreBrokerAccess, SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
+import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
+import { createSealer } from '#server/domain/sealing.ts';
+import { hashToken } from '#server/identity.ts';
+import { createMetrics } from '#server/metrics.ts';
+import { startServer, type RunningServer } from '#server/server.ts';
+import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import type { Store } from '#server/store/store.ts';
+import { registerVirtualApp, type VirtualApp } from '../app/virtual-app.ts';
+import { timedStore, type StoreTimings } from './timed-store.ts';
+
+// One whole Vicino for the end-to-end bench (e2e-bench.ts), every hop real: a broker, a Store, the
+// server (ingest, resolver, consent, campaigns, WebSocket delivery), consenting virtual apps that
+// registered, consented and connected through the real API, and gateways running the real gateway
+// code (decode → pseudonymise → presence → sign → MQTT publisher) fed the reports a radio would hand
+// them. Two kinds:
+//   embedded   what `npm start` runs: aedes in this process (per-gateway logins, SEC-1) + a SQLite file
+//   mosquitto  the machine's Mosquitto (MQTT_URL) + PostgreSQL (DATABASE_URL) in a schema of its own,
+//              or a SQLite file when PostgreSQL cannot be reached (`storeKind` says which)
+// Everything the stack creates is namespaced by a random `bench-…` store ID (and, on PostgreSQL, a
+// `vicino_bench_…` schema), and close() removes it: temp dirs, the schema, the retained topics.
+
+export type StackKind = 'embedded' | 'mosquitto';
+
+export type BenchStackOptions = {
+  kind: StackKind;
+  shoppers: number;
+  gateways: number;
+  logger: Logger;
+  /** Called with every event a gateway publishes and the receive time of the report that caused it. */
+  onPublished: (event: PresenceEvent, causedByMs: number) => void;
+  mqttUrl?: string;
+  databaseUrl?: string;
+  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 100 ms by default, as shipped). */
+  gatewayMaxLatencyMs?: number;
+  /**
+   * Server instances sharing the presence topic (MQTT 5 shared subscription, as server/main.ts runs with
+   * MQTT_SHARED_GROUP), each with its own Store connection; Mosquitto only (aedes speaks MQTT 3.1.1). 1 by default.
+   */
+  serverInstances?: number;
+  /** Aborting stops registering shoppers (startBenchStack then cleans up and rejects). */
+  signal?: AbortSignal;
+  /** Progress while shoppers register. */
+  print?: (line: string) => void;
+};
+
+export type BenchGateway = { id: string; zoneId: string; gateway: Gateway };
+
+export type BenchStack = {
+  kind: StackKind;
+  storeKind: 'sqlite' | 'postgres';
+  brokerLabel: string;
+  /** Where the store is, for the report (a path or a schema; no credentials). */
+  storeLabel: string;
+  mqttUrl: string;
+  /** The first instance: the apps and the admin API use it. */
+  server: RunningServer;
+  instances: number;
+  storeId: string;
+  apps: VirtualApp[];
+  gateways: BenchGateway[];
+  /** Time spent in each Store method by the server, since the last reset (timed-store.ts). */
+  storeTimings: StoreTimings;
+  resetStoreTimings(): void;
+  /** Registers, consents and connects more shoppers until there are `count`; resolves with the new ones. */
+  ensureShoppers(count: number): Promise<VirtualApp[]>;
+  /** The gateway that hears shopper i (fixed, so a shopper is present at one gateway at a time). */
+  gatewayOf(shopper: number): BenchGateway;
+  close(): Promise<void>;
+};
+
+export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The enter campaign: caps loose enough that every arbitrated entry of a consenting shopper gets a promotion. */
+const CAMPAIGN = {
+  name: 'Bench welcome', status: 'active', priority: 100, trigger: { kind: 'enter' },
+  message: { title: 'Bench offer', body: 'An offer for the end-to-end bench.', validForS: 3_600 },
+  caps: { perShopper: { count: 1_000, periodS: 60 }, minGapS: 0, perShopperDaily: 1_000, cooldownS: 0 },
+};
+
+/**
+ * Presence tuned so that one report makes an enter and silence makes the exit a second later: the
+ * bench controls the event rate by how many shoppers it brings in per second. (A real gateway needs
+ * two sightings and 10 s away; the cost per event is the same.)
+ */
+export const BENCH_PRESENCE = { minSightings: 1, awayTimeoutMs: 1_000 };
+export const BENCH_TICK_MS = 100;
+
+const idleScanner: Scanner = { start: async () => undefined, stop: async () => undefined, stats: () => ({ reports: 0, trackedAddresses: 0 }) };
+
+async function runPool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(count);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await task(i);
+    }
+  }));
+  return out;
+}
+
+export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
+  const { logger } = options;
+  const print = options.print ?? (() => undefined);
+  const id = randomBytes(4).toString('hex');
+  const storeId = `bench-${id}`;
+  const masterKey = randomBytes(32);
+  const adminToken = randomBytes(24).toString('base64url');
+  const metrics = createMetrics();
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    while (closers.length > 0) await closers.pop()!().catch((error: Error) => logger.error({ err: error.message }, 'bench cleanup step failed'));
+  };
+  try {
+    // The store. A SQLite file in a temp dir, or a PostgreSQL schema of its own.
+    let store: Store | undefined;
+    let storeKind: 'sqlite' | 'postgres' = 'sqlite';
+    let storeLabel = '';
+    let sqlitePath: string | undefined;
+    if (options.kind === 'mosquitto') {
+      const url = options.databaseUrl ?? DEFAULT_DATABASE_URL;
+      const schema = `vicino_bench_${id}`;
+      try {
+        store = await openPostgresStore(url, { schema });
+        storeKind = 'postgres';
+        storeLabel = `PostgreSQL ${new URL(url).host}${new URL(url).pathname}, schema ${schema}`;
+        closers.push(async () => {
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          } finally {
+            await client.end();
+          }
+        });
+        closers.push(() => store!.close());
+      } catch (error) {
+        print(`PostgreSQL at ${new URL(url).host} cannot be used (${(error as Error).message}); this stack runs on a SQLite file instead`);
+      }
+    }
+    if (store === undefined) {
+      const dir = await mkdtemp(join(tmpdir(), 'vicino-bench-'));
+      closers.push(() => rm(dir, { recursive: true, force: true }));
+      sqlitePath = join(dir, 'vicino.db');
+      store = openSqliteStore(sqlitePath);
+      storeLabel = `SQLite file in ${dir} (WAL, synchronous NORMAL)`;
+      const opened = store;
+      closers.push(() => opened.close());
+    }
+    const openedStore = store;
+
+    // The broker.
+    let mqttUrl: string;
+    let serverLogin: { username: string; password: string } | undefined;
+    let brokerLabel: string;
+    if (options.kind === 'embedded') {
+      // As the demo runs it: gateways log in with their derived credentials, the server with a per-run password.
+      serverLogin = { username: SERVER_MQTT_USERNAME, password: randomBytes(24).toString('base64url') };
+      const access = createStoreBrokerAccess({ store: openedStore, sealer: createSealer(masterKey), serverPassword: serverLogin.password, metrics });
+      const broker = await startEmbeddedBroker({ port: 0, logger: logger.child({ component: 'broker' }), access });
+      closers.push(() => broker.close());
+      mqttUrl = broker.url;
+      brokerLabel = 'aedes in this process (per-gateway logins and ACLs)';
+    } else {
+      mqttUrl = options.mqttUrl ?? DEFAULT_MQTT_URL;
+      brokerLabel = `Mosquitto at ${new URL(mqttUrl).host}`;
+    }
+
+    const instances = options.serverInstances ?? 1;
+    if (instances > 1 && options.kind !== 'mosquitto') throw new RangeError('several server instances need MQTT 5 shared subscriptions: the mosquitto stack only');
+    const timed = timedStore(openedStore);
+    const common = { masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), http: { port: 0, host: '127.0.0.1' } };
+    const sharedGroup = instances > 1 ? `vicino-bench-${id}` : undefined;
+    const server = await startServer({ ...common, store: timed.store, mqtt: { url: mqttUrl, ...serverLogin, sharedGroup }, instanceId: 'i1' });
+    closers.push(() => server.close());
+    for (let i = 2; i <= instances; i++) {
+      // Another instance as another process would run it: its own Store connection, the same database.
+      const own = storeKind === 'postgres' ? await openPostgresStore(options.databaseUrl ?? DEFAULT_DATABASE_URL, { schema: `vicino_bench_${id}` }) : openSqliteStore(sqlitePath!);
+      closers.push(() => own.close());
+      const other = await startServer({ ...common, store: timedStore(own, timed.timings).store, mqtt: { url: mqttUrl, sharedGroup }, instanceId: `i${i}` });
+      closers.push(() => other.close());
+    }
+
+    // Provision through the admin API, as an operator would.
+    const admin = async <T>(method: string, path: string, body: unknown): Promise<T> => {
+      const response = await fetch(`${server.url}${path}`, {
+        method, headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify(body),
+      });
+      const json = (await response.json()) as T & { error?: { message: string } };
+      if (!response.ok) throw new Error(`${method} ${path} failed: HTTP ${response.status} ${json.error?.message ?? ''}`);
+      return json;
+    };
+    const zoneIds = Array.from({ length: options.gateways }, (_, i) => `z${i + 1}`);
+    await admin('PUT', `/v1/admin/stores/${storeId}`, { name: 'End-to-end bench', timezone: 'Europe/Rome', zones: zoneIds.map((zoneId) => ({ id: zoneId, name: zoneId })) });
+    const credentials: { gatewayId: string; zoneId: string; secret: Buffer }[] = [];
+    for (const zoneId of zoneIds) {
+      // Gateway IDs are global on the server: the store's random ID keeps them apart from others on a shared broker.
+      const gatewayId = `gw-${id}-${zoneId}`;
+      const { config } = await admin<{ config: { secret: string } }>('POST', `/v1/admin/stores/${storeId}/gateways`, { id: gatewayId, zoneId, rotateSecret: true });
+      credentials.push({ gatewayId, zoneId, secret: Buffer.from(config.secret, 'base64url') });
+    }
+    if (options.kind === 'mosquitto') {
+      // Retained config and status topics would outlive the run on a shared broker.
+      closers.push(() => clearRetained(mqttUrl, credentials.flatMap((c) => [topics.config(storeId, c.gatewayId), topics.status(storeId, c.gatewayId)])));
+    }
+    await admin('PUT', `/v1/admin/campaigns/bench-welcome-${id}`, { ...CAMPAIGN, placement: { level: 'zones', storeId, zoneIds } });
+
+    // Consenting shoppers: register, grant presence and promotions, open the promotion stream.
+    const apps: VirtualApp[] = [];
+    closers.push(() => Promise.all(apps.map((app) => app.close())));
+    const ensureShoppers = async (count: number): Promise<VirtualApp[]> => {
+      const from = apps.length;
+      if (count <= from) return [];
+      const startedMs = Date.now();
+      const added = await runPool(count - from, 16, async (i) => {
+        options.signal?.throwIfAborted();
+        const app = await registerVirtualApp({ baseUrl: server.url, now: Date.now });
+        await app.setConsent({ presence: true, promotions: true });
+        await app.connect();
+        if ((i + 1) % 500 === 0) print(`${from + i + 1} of ${count} shoppers registered, consented and connected`);
+        return app;
+      });
+      apps.push(...added);
+      print(`${count} consenting shoppers ready (${added.length} more in ${((Date.now() - startedMs) / 1000).toFixed(1)} s)`);
+      return added;
+    };
+    await ensureShoppers(options.shoppers);
+
+    // Gateways: the real pipeline and MQTT publisher, fed by the bench (see gateway.handle).
+    const gateways: BenchGateway[] = [];
+    closers.push(() => Promise.all(gateways.map((g) => g.gateway.stop())));
+    for (const c of credentials) {
+      const gatewayLogger = logger.child({ component: 'gateway', gatewayId: c.gatewayId });
+      const gateway = createGateway({
+        scanner: idleScanner,
+        publisher: createMqttPublisher({
+          url: mqttUrl, ...gatewayMqttCredentials(c.gatewayId, c.secret), storeId, gatewayId: c.gatewayId, logger: gatewayLogger, now: Date.now,
+          version: 'bench', messageKey: deriveEventMacKey(c.secret, c.gatewayId), sessionExpiryS: 60, maxLatencyMs: options.gatewayMaxLatencyMs,
+        }),
+        logger: gatewayLogger,
+        now: Date.now,
+        settings: { storeId, gatewayId: c.gatewayId, zoneId: c.zoneId, secret: c.secret, presence: BENCH_PRESENCE, tickMs: BENCH_TICK_MS },
+        onPublished: options.onPublished,
+      });
+      await gateway.start();
+      gateways.push({ id: c.gatewayId, zoneId: c.zoneId, gateway });
+    }
+    const keysBy = Date.now() + 10_000;
+    while (gateways.some((g) => g.gateway.stats().liveKeys === 0)) {
+      if (Date.now() > keysBy) throw new Error('the bench gateways received no epoch key within 10 s: is the server connected to the same broker?');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return {
+      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
+      gatewayOf: (shopper) => gateways[shopper % gateways.length]!,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Removes retained messages (an empty retained payload clears the topic, [MQTT-3.3.1-10]). */
+async function clearRetained(url: string, retainedTopics: readonly string[]): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId: `vicino-bench-clear-${randomBytes(4).toString('hex')}`, reconnectPeriod: 0 });
+  try {
+    for (const topic of retainedTopics) await client.publishAsync(topic, '', { qos: 1, retain: true });
+  } finally {
+    await client.endAsync();
+  }
+}

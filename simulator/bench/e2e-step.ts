@@ -1,0 +1,174 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { BenchStack } from './e2e-stack.ts';
+import { topTimings } from './timed-store.ts';
+
+// One step of the end-to-end bench (e2e-bench.ts): offer a rate of presence events for a while, with
+// a progress line a second, then drain, and count what the server processed, what it did with it,
+// where its Store time went, and how late the event loop ran meanwhile.
+
+export type LatencySummary = { p50: number; p99: number; max: number; samples: number };
+
+export type E2eStepResult = {
+  offeredPerSec: number;
+  publishedPerSec: number;
+  ingestedPerSec: number;
+  /** Events the gateways published in this step (until the drain ended). */
+  published: number;
+  /** Of those, events the server had not processed by the end of the drain (drainLimitMs): lost, or a backlog still queued. */
+  lostEvents: number;
+  enters: number;
+  promotions: number;
+  lostPromotions: number;
+  /** Advertisement → app. */
+  latencyMs: LatencySummary | undefined;
+  /** Advertisement → the server's decision (the promotion's issue time). */
+  decisionMs: LatencySummary | undefined;
+  /** Mean server time per presence message (vicino_ingest_seconds), ms. */
+  ingestMeanMs: number;
+  /** Server time in the Store per processed message, ms, and the methods that took most of it (timed-store.ts). */
+  storeMsPerEvent: number;
+  storeProfile: string[];
+  /** Outcomes of the step's messages other than 'sent' and 'no-campaign' (the exits). */
+  otherOutcomes: Record<string, number>;
+  /** Messages of other stores on a shared broker that the server received and rejected meanwhile (not counted as ingested). */
+  foreign: number;
+  drainMs: number;
+  /**
+   * The process's event-loop delay during the step, p99 ms: the server shares this process (and its one
+   * event loop) with the bench's gateways and apps, so every await on the ingest path queues behind their work too.
+   */
+  loopDelayP99Ms: number;
+  sustained: boolean;
+  /** Visits the bench could not start for want of a free shopper (the generator, not Vicino, was short). */
+  generatorShort: number;
+};
+
+/** A shopper brought in at t makes its enter at t and its exit at about t + 1.1 s; it is brought in again after this. */
+export const SHOPPER_REUSE_MS = 1_600;
+/** The first part of a step, until exits flow as steadily as enters, is left out of the rates. */
+const WARMUP_MS = 1_500;
+const DRAIN_SUSTAINED_MS = 3_000;
+export const DEFAULT_DRAIN_LIMIT_MS = 15_000;
+/** Outcomes this bench's own events cannot have: status messages, and other stores' messages on a shared broker. */
+const FOREIGN = new Set(['status', 'unknown-gateway', 'rejected-topic', 'rejected-schema', 'rejected-mismatch', 'forged']);
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs'> & { processedInStep: number };
+
+export async function runStep(
+  stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, free: { shopper: number; availableAtMs: number }[], print: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<StepCounts> {
+  const metrics = stack.server.metrics;
+  const outcomes = async (): Promise<Map<string, number>> => new Map((await metrics.presence.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+  // On a shared broker the server also hears other stores' traffic (other runs, other tests): it rejects
+  // those before any Store write but the resolver's, and they are not this bench's events.
+  const processedOf = (m: Map<string, number>): number => [...m].reduce((sum, [outcome, n]) => (FOREIGN.has(outcome) ? sum : sum + n), 0);
+  const foreignOf = (m: Map<string, number>): number => [...m].reduce((sum, [outcome, n]) => (FOREIGN.has(outcome) && outcome !== 'status' ? sum + n : sum), 0);
+  const ingestTime = async (): Promise<{ sum: number; count: number }> => {
+    const values = (await metrics.ingestSeconds.get()).values;
+    return { sum: values.find((v) => v.metricName === 'vicino_ingest_seconds_sum')?.value ?? 0, count: values.find((v) => v.metricName === 'vicino_ingest_seconds_count')?.value ?? 0 };
+  };
+  const published = (): number => stack.gateways.reduce((sum, g) => sum + g.gateway.stats().transitions, 0);
+
+  stack.resetStoreTimings();
+  const outcomesBefore = await outcomes();
+  const processedBefore = processedOf(outcomesBefore);
+  const publishedBefore = published();
+  const timeBefore = await ingestTime();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const visitsPerSec = offeredPerSec / 2;
+  const startedMs = Date.now();
+  let issued = 0;
+  let generatorShort = 0;
+  let head = 0;
+  const generator = setInterval(() => {
+    const nowMs = Date.now();
+    const due = Math.floor(((Math.min(nowMs, startedMs + stepMs) - startedMs) / 1000) * visitsPerSec);
+    while (issued < due) {
+      const next = free[head];
+      if (next === undefined || next.availableAtMs > nowMs) {
+        generatorShort += due - issued;
+        issued = due;
+        break;
+      }
+      head += 1;
+      issued += 1;
+      const app = stack.apps[next.shopper]!;
+      // What the radio hands the gateway: the app's advertisement, heard strongly, with its receive time.
+      stack.gatewayOf(next.shopper).gateway.handle({ data: app.tokens.advertisementAt(nowMs), rssiDbm: -55, receivedAtMs: nowMs });
+      free.push({ shopper: next.shopper, availableAtMs: nowMs + SHOPPER_REUSE_MS });
+    }
+  }, 2);
+
+  let warm: { processed: number; published: number; atMs: number } | undefined;
+  let last = { processed: processedBefore, published: publishedBefore, atMs: startedMs };
+  try {
+    while (Date.now() < startedMs + stepMs && signal?.aborted !== true) {
+      await sleep(Math.min(1_000, startedMs + stepMs - Date.now()));
+      const nowMs = Date.now();
+      const processed = processedOf(await outcomes());
+      const pub = published();
+      // The steady window needs a second at least; on a short step or a late timer the whole step is the window.
+      if (warm === undefined && nowMs - startedMs >= WARMUP_MS && startedMs + stepMs - nowMs >= 1_000) warm = { processed, published: pub, atMs: nowMs };
+      const dt = Math.max(0.001, (nowMs - last.atMs) / 1000);
+      print(`  [step ${step + 1} · ${offeredPerSec.toLocaleString('en')} ev/s offered · ${((nowMs - startedMs) / 1000).toFixed(0)} s] published ${Math.round((pub - last.published) / dt).toLocaleString('en')}/s, ` +
+        `ingested ${Math.round((processed - last.processed) / dt).toLocaleString('en')}/s, backlog ${(pub - publishedBefore) - (processed - processedBefore)}`);
+      last = { processed, published: pub, atMs: nowMs };
+    }
+  } finally {
+    clearInterval(generator);
+    // The shoppers brought in are queued again behind the rest; drop the consumed head.
+    free.splice(0, head);
+  }
+  const endMs = Date.now();
+  const endProcessed = processedOf(await outcomes());
+  const endPublished = published();
+  const from = warm ?? { processed: processedBefore, published: publishedBefore, atMs: startedMs };
+  const windowS = Math.max(0.001, (endMs - from.atMs) / 1000);
+
+  // Drain: the exits still to come (a second after the last visit), then whatever waits in the broker and the ingest.
+  let drainMs = 0;
+  for (;;) {
+    const processed = processedOf(await outcomes());
+    const present = stack.gateways.reduce((sum, g) => sum + g.gateway.stats().present, 0);
+    drainMs = Date.now() - endMs;
+    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > drainLimitMs || signal?.aborted === true) break;
+    await sleep(20);
+  }
+  // Promotions decided last are still on their way to the apps.
+  await sleep(300);
+  loopDelay.disable();
+  const outcomesAfter = await outcomes();
+  const timeAfter = await ingestTime();
+  const otherOutcomes: Record<string, number> = {};
+  for (const [outcome, n] of outcomesAfter) {
+    const delta = n - (outcomesBefore.get(outcome) ?? 0);
+    if (delta > 0 && outcome !== 'sent' && outcome !== 'no-campaign' && !FOREIGN.has(outcome)) otherOutcomes[outcome] = delta;
+  }
+  const ingestedPerSec = (endProcessed - from.processed) / windowS;
+  const processedInStep = processedOf(outcomesAfter) - processedBefore;
+  // SQLite's cost is the synchronous part (better-sqlite3 blocks); PostgreSQL's is the round trip.
+  const clock = stack.storeKind === 'sqlite' ? 'syncMs' : 'settledMs';
+  const storeMs = [...stack.storeTimings.values()].reduce((sum, t) => sum + t[clock], 0);
+  // The exits the last second of visits leaves are not backlog: they are due up to SHOPPER_REUSE_MS later.
+  const drainBeyondExitsMs = Math.max(0, drainMs - SHOPPER_REUSE_MS);
+  return {
+    offeredPerSec,
+    publishedPerSec: (endPublished - from.published) / windowS,
+    ingestedPerSec,
+    processedInStep,
+    storeMsPerEvent: storeMs / Math.max(1, processedInStep),
+    storeProfile: topTimings(stack.storeTimings, clock),
+    lostEvents: 0,
+    ingestMeanMs: timeAfter.count > timeBefore.count ? ((timeAfter.sum - timeBefore.sum) / (timeAfter.count - timeBefore.count)) * 1000 : Number.NaN,
+    otherOutcomes,
+    foreign: foreignOf(outcomesAfter) - foreignOf(outcomesBefore),
+    drainMs,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    sustained: ingestedPerSec >= 0.9 * offeredPerSec && drainBeyondExitsMs <= DRAIN_SUSTAINED_MS && generatorShort === 0,
+    generatorShort,
+  };
+}

@@ -1,0 +1,46 @@
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { runE2eBench, type E2eStackResult } from '#simulator/bench/e2e-bench.ts';
+
+// The end-to-end bench's machinery (`npm run bench:e2e`) in a tiny configuration: one low step, a few
+// hundred events through the real gateway, broker, server and apps. It asserts what was measured —
+// deliveries, latencies, no loss at a rate far below any ceiling — never a timing threshold. On the
+// embedded stack always; on the machine's broker (and PostgreSQL, when DATABASE_URL is set) too when
+// MQTT_URL is set, as the other end-to-end suites do.
+
+const stacks: ('embedded' | 'mosquitto')[] = ['embedded', ...(process.env.MQTT_URL ? ['mosquitto' as const] : [])];
+
+describe.each(stacks)('the end-to-end bench on the %s stack', (stack) => {
+  it('measures deliveries and their latency at a low rate, with nothing lost, and cleans up after itself', async () => {
+    const benchDirsBefore = (await readdir(tmpdir())).filter((name) => name.startsWith('vicino-bench-'));
+    const lines: string[] = [];
+    const [result] = await runE2eBench({
+      stacks: [stack], ratesPerSec: [100], stepMs: 2_500, gateways: 2, ceilingMessages: 2_000,
+      mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, logger: pino({ level: 'silent' }), print: (line) => lines.push(line),
+    }) as [E2eStackResult];
+
+    expect(result.kind).toBe(stack);
+    expect(result.ceiling.received).toBe(result.ceiling.messages);
+    expect(result.ceiling.perSec).toBeGreaterThan(0);
+    expect(result.steps).toHaveLength(1);
+    const [step] = result.steps;
+    // Enters and their exits, each processed by the server; every enter made a promotion the app received.
+    expect(step!.published).toBeGreaterThanOrEqual(200);
+    expect(step!.enters).toBeGreaterThanOrEqual(100);
+    expect(step!.lostEvents).toBe(0);
+    expect(step!.promotions).toBe(step!.enters);
+    expect(step!.lostPromotions).toBe(0);
+    expect(step!.otherOutcomes).toEqual({});
+    expect(step!.latencyMs!.samples).toBe(step!.promotions);
+    expect(step!.latencyMs!.p50).toBeGreaterThanOrEqual(0);
+    expect(step!.latencyMs!.p50).toBeLessThanOrEqual(step!.latencyMs!.p99);
+    expect(step!.decisionMs!.p50).toBeLessThanOrEqual(step!.latencyMs!.p50);
+    expect(step!.ingestedPerSec).toBeGreaterThan(0);
+    expect(step!.storeProfile.length).toBeGreaterThan(0);
+    expect(lines.some((line) => line.includes('[step 1 · 100 ev/s offered'))).toBe(true);
+    // The SQLite file's temp dir is gone again.
+    expect((await readdir(tmpdir())).filter((name) => name.startsWith('vicino-bench-') && !benchDirsBefore.includes(name))).toEqual([]);
+  }, 60_000);
+});
