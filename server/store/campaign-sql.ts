@@ -1,4 +1,4 @@
-import { CampaignSchema, campaignStoreKey, definitionOf, type Campaign } from '../domain/campaign.ts';
+import { CampaignDefinitionSchema, CampaignSchema, campaignStoreKey, definitionOf, type Campaign } from '../domain/campaign.ts';
 import { TRANSITIONS, type CampaignRecord, type CampaignVersionRecord } from '../domain/campaign-lifecycle.ts';
 import { RoleSchema, type PrincipalRecord } from '../domain/principal.ts';
 import { num, numOrNull, type Row } from './rows.ts';
@@ -33,9 +33,8 @@ export function toCampaignRecord(row: Row): CampaignRecord {
 }
 
 export function toCampaignVersion(row: Row): CampaignVersionRecord {
-  const stored = JSON.parse(String(row.definition)) as Campaign;
   return {
-    campaignId: String(row.campaign_id), version: num(row.version), definition: definitionOf(CampaignSchema.parse(stored)),
+    campaignId: String(row.campaign_id), version: num(row.version), definition: CampaignDefinitionSchema.parse(JSON.parse(String(row.definition))),
     definitionSha256: String(row.definition_sha256), authoredBy: strOrNull(row.authored_by), authoredAtMs: num(row.authored_at_ms),
   };
 }
