@@ -49,7 +49,7 @@ export type CampaignVersionRecord = {
 export type LifecycleRefusal = { code: 'CONFLICT' | 'FORBIDDEN'; reason: string };
 
 /** SHA-256 (hex) of a definition's canonical JSON: what the audit log cites for the version approved. */
-export function definitionSha256(definition: CampaignDefinition): string {
+export function definitionSha256(definition: Parameters<typeof definitionOf>[0]): string {
   return createHash('sha256').update(canonicalJson(definitionOf(definition))).digest('hex');
 }
 
