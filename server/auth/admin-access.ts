@@ -16,6 +16,10 @@ declare module 'fastify' {
     /** Who is calling an operator route; set before its handler runs. */
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** Every /v1/admin route registered, by method and URL pattern: what the permission matrix must cover. */
+    adminRouteTable: { method: string; url: string }[];
+  }
 }
 
 export const ADMIN_PREFIX = '/v1/admin/';
@@ -38,6 +42,12 @@ async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Pri
 /** Adds the hook that authenticates and authorises every /v1/admin route; call before the routes are registered. */
 export function guardAdminRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.decorateRequest('principal', null);
+  const table: { method: string; url: string }[] = [];
+  app.decorate('adminRouteTable', table);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(ADMIN_PREFIX)) return;
+    for (const method of [route.method].flat()) table.push({ method, url: route.url });
+  });
   app.addHook('preHandler', async (request) => {
     const url = request.routeOptions.url;
     if (url === undefined || !url.startsWith(ADMIN_PREFIX)) return;

@@ -57,7 +57,9 @@ const PREFIX_PERMISSIONS: readonly { method: string; prefix: string; permission:
 ];
 
 /** The permission a route needs; undefined for a route the matrix does not know (refused to everyone). */
-export function permissionFor(method: string, url: string): Permission | undefined {
+export function permissionFor(requestMethod: string, url: string): Permission | undefined {
+  // HEAD is the GET without its body (Fastify adds one for each GET route).
+  const method = requestMethod === 'HEAD' ? 'GET' : requestMethod;
   return ROUTE_PERMISSIONS[`${method} ${url}`] ?? PREFIX_PERMISSIONS.find((p) => p.method === method && (url.startsWith(p.prefix) || `${url}/` === p.prefix))?.permission;
 }
 
