@@ -12,7 +12,10 @@ import type { EpochKeyService } from './keys/epoch-keys.ts';
 import type { Metrics } from './metrics.ts';
 import type { Resolver } from './resolver.ts';
 import type { BusMessage } from './server-bus.ts';
+import { guardAdminRoutes } from './auth/admin-access.ts';
+import { accessRoutes } from './routes/access-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
+import { campaignRoutes } from './routes/campaign-routes.ts';
 import { beaconRoutes } from './routes/beacon-routes.ts';
 import { sightingRoutes } from './routes/sighting-routes.ts';
 import { statusRoutes } from './routes/status-routes.ts';
@@ -95,11 +98,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, fields: [] } });
   });
 
+  // Before any route: every /v1/admin route, whichever plugin adds it, is authenticated and authorised (SEC-2).
+  guardAdminRoutes(app, deps);
   await app.register(async (scope) => shopperRoutes(scope, deps));
   await app.register(async (scope) => tokenRoutes(scope, deps));
   await app.register(async (scope) => beaconRoutes(scope, deps));
   await app.register(async (scope) => sightingRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(async (scope) => campaignRoutes(scope, deps));
+  await app.register(async (scope) => accessRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
   await app.register(async (scope) => noticeRoutes(scope, deps));
   await app.register(async (scope) => rightsRoutes(scope, deps));

@@ -1,18 +1,20 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { IdSchema, RemotePresenceSettingsSchema, RESERVED_ID_PREFIX } from '#gateway/protocol/index.ts';
 import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import type { AuditDetails } from '../domain/audit-chain.ts';
-import { CampaignSchema, placementStoreIds, WeeklyWindowSchema } from '../domain/campaign.ts';
+import { WeeklyWindowSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
-import { newAppToken, tokenMatches } from '../identity.ts';
+import { newAppToken } from '../identity.ts';
+import { principalOf } from '../auth/admin-access.ts';
 import type { AppDeps } from '../app.ts';
 
-// Operator API: stores, zones, gateways and campaigns. Authenticated by the admin token for now;
-// the console issue brings users and roles (SEC-2). Every change, and every failed authentication, is
-// written to the audit log (ACC-1) after it is made — IDs, counts and settings only, never a secret.
+// Operator API: stores, zones, gateways and tills (campaigns: campaign-routes.ts; API keys and the audit
+// log: access-routes.ts). Every /v1/admin route is authenticated and authorised by auth/admin-access.ts
+// against the permission matrix (SEC-2). Every change is written to the audit log (ACC-1) after it is
+// made, with the acting principal — IDs, counts and settings only, never a secret.
 
 const StoreBodySchema = z
   .object({
@@ -57,21 +59,11 @@ const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) })
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
 const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
-export async function requireAdmin(deps: AppDeps, request: FastifyRequest): Promise<void> {
-  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
-  if (match !== null && tokenMatches(match[1]!, deps.adminTokenHash)) return;
-  // The route pattern (no IDs from the URL) and whether a token was sent at all; never the token or the address.
-  await deps.store.appendAudit({
-    atMs: deps.now(), actor: 'admin', action: 'admin.login-failed', subject: '',
-    details: { method: request.method, route: request.routeOptions.url ?? 'unknown', tokenSent: match !== null },
-  });
-  throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token>"');
-}
-
 export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, now } = deps;
-  app.addHook('preHandler', async (request) => requireAdmin(deps, request));
-  const audit = (action: string, subject: string, details: AuditDetails) => store.appendAudit({ atMs: now(), actor: 'admin', action, subject, details });
+  // The acting principal (auth/admin-access.ts authenticated it and checked the route's permission).
+  const audit = (request: FastifyRequest, action: string, subject: string, details: AuditDetails) =>
+    store.appendAudit({ atMs: now(), actor: principalOf(request).id, action, subject, details });
 
   app.put('/v1/admin/stores/:storeId', async (request) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
@@ -83,7 +75,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
     await store.replaceStoreBeacons(storeId, body.beacons);
     // Beacon IDs only: a beacon's uuid, major and minor stay out of the log.
-    await audit('store.changed', storeId, {
+    await audit(request, 'store.changed', storeId, {
       timezone: body.timezone, openingHours: body.openingHours ?? null, quietHours: body.quietHours ?? null, zoneIds: body.zones.map((z) => z.id), sensitiveZoneIds: body.zones.filter((z) => z.sensitive).map((z) => z.id),
       beaconIds: body.beacons.map((b) => b.id),
     });
@@ -110,7 +102,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     if (existing && !body.rotateSecret) throw new ApiError('CONFLICT', `gateway ${body.id} exists; set rotateSecret to issue a new secret`);
     const secret = randomBytes(32);
     await store.upsertGateway({ id: body.id, storeId, zoneId: body.zoneId, secretSealed: sealer.seal(secret, `gateway-secret:${body.id}`) }, true);
-    await audit(existing ? 'gateway.secret-rotated' : 'gateway.provisioned', body.id, { storeId, zoneId: body.zoneId });
+    await audit(request, existing ? 'gateway.secret-rotated' : 'gateway.provisioned', body.id, { storeId, zoneId: body.zoneId });
     await deps.keys.publishGatewayConfig(body.id);
     return reply.code(201).send({
       config: { storeId, gatewayId: body.id, zoneId: body.zoneId, secret: secret.toString('base64url'), mqtt: { url: deps.publicMqttUrl, username: body.id } },
@@ -130,7 +122,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     const createdAtMs = now();
     await store.createPosDevice({ id: deviceId, storeId, name: body.name, tokenHash, createdAtMs });
     // The device and store IDs only: neither the token nor its hash.
-    await audit('pos-device.created', deviceId, { storeId });
+    await audit(request, 'pos-device.created', deviceId, { storeId });
     return reply.code(201).send({ deviceId, storeId, name: body.name, createdAtMs, token });
   });
 
@@ -145,32 +137,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.delete('/v1/admin/stores/:storeId/pos-devices/:deviceId', async (request, reply) => {
     const { storeId, deviceId } = parseOrThrow(z.object({ storeId: IdSchema, deviceId: IdSchema }), request.params, 'INVALID_PARAMS');
     if (!(await store.revokePosDevice(storeId, deviceId, now()))) throw new ApiError('NOT_FOUND', `no active POS device ${deviceId} in store ${storeId}`);
-    await audit('pos-device.revoked', deviceId, { storeId });
+    await audit(request, 'pos-device.revoked', deviceId, { storeId });
     return reply.code(204).send();
-  });
-
-  app.put('/v1/admin/campaigns/:campaignId', async (request) => {
-    const { campaignId } = parseOrThrow(z.object({ campaignId: IdSchema }), request.params, 'INVALID_PARAMS');
-    const campaign = parseOrThrow(CampaignSchema, { ...(request.body as object), id: campaignId });
-    const storeIds = placementStoreIds(campaign.placement) ?? (await store.listStores()).map((s) => s.id);
-    for (const storeId of storeIds) {
-      const zones = await store.listZones(storeId);
-      if (zones.length === 0) throw new ApiError('INVALID_BODY', `placement: no store ${storeId}`, ['placement']);
-      if (campaign.placement.level !== 'zones') continue;
-      const unknown = campaign.placement.zoneIds.filter((id) => !zones.some((z) => z.id === id));
-      if (unknown.length > 0) throw new ApiError('INVALID_BODY', `placement.zoneIds: unknown zones ${unknown.join(', ')}`, ['placement', 'zoneIds']);
-      // AN-3: a sensitive zone is never a targeting criterion.
-      const sensitive = campaign.placement.zoneIds.filter((id) => zones.find((z) => z.id === id)?.sensitive);
-      if (sensitive.length > 0) throw new ApiError('INVALID_BODY', `placement.zoneIds: ${sensitive.join(', ')} is marked sensitive and cannot be targeted`, ['placement', 'zoneIds']);
-    }
-    const previous = (await store.listCampaigns()).find((c) => c.id === campaign.id);
-    await store.putCampaign(campaign, now());
-    // The definition's SHA-256 evidences exactly what was approved; the text itself stays in the campaigns table.
-    await audit('campaign.changed', campaign.id, {
-      placement: campaign.placement, status: campaign.status, previousStatus: previous?.status ?? null,
-      definitionSha256: createHash('sha256').update(JSON.stringify(campaign)).digest('hex'),
-    });
-    return campaign;
   });
 
   const gatewayOfStore = async (params: unknown) => {
@@ -186,7 +154,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     const body = parseOrThrow(GatewaySettingsBodySchema, request.body);
     const record = { gatewayId: gateway.id, presence: body.presence, updatedAtMs: now() };
     await store.setGatewaySettings(record);
-    await audit('gateway.settings-changed', gateway.id, { storeId: gateway.storeId, presence: body.presence });
+    await audit(request, 'gateway.settings-changed', gateway.id, { storeId: gateway.storeId, presence: body.presence });
     await deps.keys.publishGatewayConfig(gateway.id);
     return record;
   });

@@ -8,7 +8,6 @@ import { CampaignIdSchema } from '../domain/campaign.ts';
 import { toCsv, type CsvCell } from '../domain/csv.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import type { AppDeps } from '../app.ts';
-import { requireAdmin } from './admin-routes.ts';
 
 // Analytics API (issue 6 item 5; docs/analytics.md): aggregates only, k-anonymous (AN-1), no per-shopper
 // row and no sequence of zones (AN-2), sensitive zones left out (AN-3), P3 shoppers only. JSON, or CSV with
@@ -77,7 +76,7 @@ const sendCsv = (reply: FastifyReply, filename: string, body: string): FastifyRe
 export async function analyticsRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, now } = deps;
   const k = kAnonymity(deps.analyticsK);
-  app.addHook('preHandler', async (request) => requireAdmin(deps, request));
+  // Authenticated and authorised (analytics.read: admin, marketer, analyst) by auth/admin-access.ts, as every /v1/admin route.
 
   app.get('/v1/admin/analytics/campaigns/:id', async (request, reply) => {
     const { id: raw } = parseOrThrow(z.object({ id: z.string().max(80) }), request.params, 'INVALID_PARAMS');

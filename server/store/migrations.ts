@@ -219,6 +219,26 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 16,
+    name: 'principals and campaign lifecycle',
+    statements: [
+      // API keys of people and machines (SEC-2): only the SHA-256 of each key is kept, as for app and
+      // till credentials; a revoked key keeps its row, so its principal ID in the audit log still resolves.
+      `CREATE TABLE principals (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT)`,
+      // The campaigns table is rebuilt: a campaign placed in several stores (or the whole organisation)
+      // is indexed by store_id '*', which the old foreign key to stores refused; and it gains its version
+      // and the lifecycle's metadata (who wrote the current version, who submitted and approved it).
+      // definition keeps the whole campaign as JSON; status and version in their columns are authoritative.
+      `CREATE TABLE campaigns_lifecycle (id TEXT PRIMARY KEY, store_id TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, authored_by TEXT, authored_at_ms BIGINT, submitted_by TEXT, submitted_at_ms BIGINT, approved_by TEXT, approved_at_ms BIGINT, status_changed_by TEXT, status_changed_at_ms BIGINT)`,
+      `INSERT INTO campaigns_lifecycle (id, store_id, status, version, definition, created_at_ms, updated_at_ms) SELECT id, store_id, status, 1, definition, updated_at_ms, updated_at_ms FROM campaigns`,
+      `DROP TABLE campaigns`,
+      `ALTER TABLE campaigns_lifecycle RENAME TO campaigns`,
+      `CREATE INDEX campaigns_store ON campaigns (store_id, id)`,
+      // Every saved definition of a campaign, immutable: what each version said, who wrote it, and its SHA-256.
+      `CREATE TABLE campaign_versions (campaign_id TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL, definition_sha256 TEXT NOT NULL, authored_by TEXT, authored_at_ms BIGINT NOT NULL, PRIMARY KEY (campaign_id, version))`,
+      ],
+    },
+    {
     version: 17,
     name: 'store hours, shopper attributes, visit history, campaign budgets',
     statements: [

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import type { Campaign } from '../domain/campaign.ts';
-import { campaignStoreKey, CampaignSchema, placedInStore } from '../domain/campaign.ts';
+import { placedInStore } from '../domain/campaign.ts';
+import {
+  insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
+} from './campaign-sql.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
@@ -44,6 +46,9 @@ const AUDIT_LOCK = 'vicino.audit-log';
 // Advisory-lock key prefix that serialises one campaign's budgeted sends across instances (held to the end of the transaction).
 const BUDGET_LOCK = 'vicino.campaign-budget:';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** PostgreSQL's numbered placeholder. */
+const Q = (n: number): string => `$${n}`;
 
 export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
   const { schema } = options;
@@ -88,6 +93,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     await pool.end();
     throw error;
   }
+
+  const listCampaignRecords: Store['listCampaignRecords'] = async (filter = {}) => {
+    const statement = listCampaignsStatement(filter, Q, 'id COLLATE "C"');
+    const records = (await query(statement.sql, statement.params)).rows.map(toCampaignRecord);
+    const { storeId } = filter;
+    return storeId === undefined ? records : records.filter((r) => placedInStore(r.campaign.placement, storeId));
+  };
 
   const consentState = async (q: Query, shopperId: string): Promise<ConsentState> =>
     stateFromRows((await q('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = $1', [shopperId])).rows);
@@ -532,16 +544,47 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return (await rows('SELECT * FROM consent_records WHERE shopper_id = $1 ORDER BY seq', shopperId)).map(toConsentRecord);
     },
     async putCampaign(campaign, atMs) {
-      await query(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
-      [campaign.id, campaignStoreKey(campaign.placement), campaign.status, JSON.stringify(campaign), atMs]);
+      const statement = putCampaignStatement(campaign, atMs, Q);
+      await query(statement.sql, statement.params);
     },
     async listCampaigns(storeId) {
-      const found = storeId === undefined
-        ? await rows('SELECT definition FROM campaigns ORDER BY id COLLATE "C"')
-        : await rows(`SELECT definition FROM campaigns WHERE store_id IN ($1, '*') ORDER BY id COLLATE "C"`, storeId);
-      const campaigns = found.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
-      return storeId === undefined ? campaigns : campaigns.filter((c) => placedInStore(c.placement, storeId));
+      return (await listCampaignRecords({ storeId })).map((r) => r.campaign);
+    },
+    async getCampaign(id) {
+      const found = await row('SELECT * FROM campaigns WHERE id = $1', id);
+      return found === undefined ? undefined : toCampaignRecord(found);
+    },
+    listCampaignRecords,
+    async listCampaignVersions(id) {
+      return (await rows('SELECT * FROM campaign_versions WHERE campaign_id = $1 ORDER BY version', id)).map(toCampaignVersion);
+    },
+    saveCampaignDefinition: (save) =>
+      transaction(async (q) => {
+        // Under READ COMMITTED the UPDATE waits for a concurrent writer of the row and re-checks its
+        // condition on the committed row, and the INSERT … ON CONFLICT DO NOTHING for a concurrent insert: one wins.
+        const write = saveCampaignStatement(save, Q);
+        if (((await q(write.sql, write.params)).rowCount ?? 0) !== 1) return false;
+        const version = insertVersionStatement(save, Q);
+        await q(version.sql, version.params);
+        return true;
+      }),
+    async transitionCampaign(transition) {
+      const statement = transitionStatement(transition, Q);
+      const updated = (await query(statement.sql, statement.params)).rows[0];
+      return updated === undefined ? undefined : toCampaignRecord(updated);
+    },
+    async createPrincipal(principal) {
+      await query('INSERT INTO principals (id, name, role, key_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [principal.id, principal.name, principal.role, principal.keyHash, principal.createdAtMs]);
+    },
+    async listPrincipals() {
+      return (await rows('SELECT * FROM principals ORDER BY created_at_ms, id COLLATE "C"')).map(toPrincipal);
+    },
+    async findPrincipalByKeyHash(keyHash) {
+      const found = await row('SELECT * FROM principals WHERE key_hash = $1 AND revoked_at_ms IS NULL', keyHash);
+      return found === undefined ? undefined : toPrincipal(found);
+    },
+    async revokePrincipal(id, atMs) {
+      return (await changes('UPDATE principals SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL', atMs, id)) === 1;
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       // ON CONFLICT waits for a concurrent insert of the same key to commit, so exactly one claim

@@ -2,8 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import type { Campaign } from '../domain/campaign.ts';
-import { campaignStoreKey, CampaignSchema, placedInStore } from '../domain/campaign.ts';
+import { placedInStore, type CampaignStatus } from '../domain/campaign.ts';
+import type { CampaignRecord } from '../domain/campaign-lifecycle.ts';
+import {
+  insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
+} from './campaign-sql.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
@@ -26,7 +29,7 @@ import {
   toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
-  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal, type ObjectionResult, type RedemptionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
+  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CampaignDefinitionSave, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal, type ObjectionResult, type RedemptionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
 } from './store.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
@@ -35,6 +38,8 @@ import type { ConsentText } from '../domain/consent-texts.ts';
 
 /** Compiled statements kept per connection (the Store uses about a hundred distinct SQL texts). */
 const MAX_CACHED_STATEMENTS = 500;
+/** SQLite's positional placeholder (campaign-sql.ts numbers its parameters in order). */
+const Q = (): string => '?';
 
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -72,6 +77,22 @@ export function openSqliteStore(path: string): Store {
     return record;
   };
   const appendAudit = db.transaction(appendAuditLocked);
+
+  const listCampaignRecords = (filter: { status?: CampaignStatus; storeId?: string } = {}): CampaignRecord[] => {
+    const statement = listCampaignsStatement(filter, Q, 'id');
+    const records = all(statement.sql, ...statement.params).map(toCampaignRecord);
+    const { storeId } = filter;
+    return storeId === undefined ? records : records.filter((r) => placedInStore(r.campaign.placement, storeId));
+  };
+
+  // The campaign, only if still as read, and its new version row: both or neither (Store.saveCampaignDefinition).
+  const saveCampaignDefinition = db.transaction((save: CampaignDefinitionSave): boolean => {
+    const write = saveCampaignStatement(save, Q);
+    if (run(write.sql, ...write.params) !== 1) return false;
+    const version = insertVersionStatement(save, Q);
+    run(version.sql, ...version.params);
+    return true;
+  });
 
   // Inside a transaction: the record, the state it now sets, and (for a withdrawal of presence or
   // promotions) the cancellation of the shopper's undelivered promotions (CON-4).
@@ -516,14 +537,42 @@ export function openSqliteStore(path: string): Store {
       return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);
     },
     async putCampaign(campaign, atMs) {
-      run(`INSERT INTO campaigns (id, store_id, status, definition, updated_at_ms) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, status = excluded.status, definition = excluded.definition, updated_at_ms = excluded.updated_at_ms`,
-        campaign.id, campaignStoreKey(campaign.placement), campaign.status, JSON.stringify(campaign), atMs);
+      const statement = putCampaignStatement(campaign, atMs, Q);
+      run(statement.sql, ...statement.params);
     },
     async listCampaigns(storeId) {
-      const rows = storeId === undefined ? all('SELECT definition FROM campaigns ORDER BY id') : all(`SELECT definition FROM campaigns WHERE store_id IN (?, '*') ORDER BY id`, storeId);
-      const campaigns = rows.map((r) => CampaignSchema.parse(JSON.parse(String(r.definition))) as Campaign);
-      return storeId === undefined ? campaigns : campaigns.filter((c) => placedInStore(c.placement, storeId));
+      return listCampaignRecords({ storeId }).map((r) => r.campaign);
+    },
+    async getCampaign(id) {
+      const found = get('SELECT * FROM campaigns WHERE id = ?', id);
+      return found === undefined ? undefined : toCampaignRecord(found);
+    },
+    async listCampaignRecords(filter) {
+      return listCampaignRecords(filter);
+    },
+    async listCampaignVersions(id) {
+      return all('SELECT * FROM campaign_versions WHERE campaign_id = ? ORDER BY version', id).map(toCampaignVersion);
+    },
+    async saveCampaignDefinition(save) {
+      return saveCampaignDefinition.immediate(save);
+    },
+    async transitionCampaign(transition) {
+      const statement = transitionStatement(transition, Q);
+      const updated = get(statement.sql, ...statement.params);
+      return updated === undefined ? undefined : toCampaignRecord(updated);
+    },
+    async createPrincipal(principal) {
+      run('INSERT INTO principals (id, name, role, key_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', principal.id, principal.name, principal.role, principal.keyHash, principal.createdAtMs);
+    },
+    async listPrincipals() {
+      return all('SELECT * FROM principals ORDER BY created_at_ms, id').map(toPrincipal);
+    },
+    async findPrincipalByKeyHash(keyHash) {
+      const found = get('SELECT * FROM principals WHERE key_hash = ? AND revoked_at_ms IS NULL', keyHash);
+      return found === undefined ? undefined : toPrincipal(found);
+    },
+    async revokePrincipal(id, atMs) {
+      return run('UPDATE principals SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL', atMs, id) === 1;
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       return acceptSequence.immediate(gatewayId, boot, seq, eventId, atMs);

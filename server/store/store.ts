@@ -1,7 +1,9 @@
 import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
-import type { Attribution, Budget, Campaign, Caps, LoyaltyTier, WeeklyWindow } from '../domain/campaign.ts';
+import type { Attribution, Budget, Campaign, CampaignStatus, Caps, LoyaltyTier, WeeklyWindow } from '../domain/campaign.ts';
 import type { CampaignGroupCounts, ZoneCell, ZoneDwellCell } from '../domain/analytics.ts';
+import type { CampaignRecord, CampaignVersionRecord, LifecycleAction } from '../domain/campaign-lifecycle.ts';
+import type { PrincipalRecord } from '../domain/principal.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 import type { LapseCandidate } from '../domain/consent-lapse.ts';
@@ -140,6 +142,11 @@ export type PromotionRecord = PromotionSubject & {
   /** When the shopper entered a conversion zone within the attribution window after it (P3 only), or null. */
   convertedAtMs: number | null;
 };
+
+/** A new version of a campaign's definition (Store.saveCampaignDefinition). */
+export type CampaignDefinitionSave = { campaign: Campaign; definitionSha256: string; expected: { status: CampaignStatus; version: number } | null; actor: string; atMs: number };
+/** A lifecycle action on a campaign (Store.transitionCampaign). */
+export type CampaignTransition = { id: string; action: LifecycleAction; actor: string; atMs: number; expectedVersion?: number };
 
 /** What one Store.expireUndelivered batch dropped: how many, and how many of each campaign. */
 export type ExpiredUndelivered = { expired: number; byCampaign: Record<string, number> };
@@ -381,8 +388,39 @@ export interface Store {
    */
   recordVisitActivity(storeId: string, shopperId: string, atMs: number, startsVisit: boolean): Promise<VisitActivity>;
 
+  /** Installs a campaign as given (status and version included), outside the lifecycle: seeding and tests. */
   putCampaign(campaign: Campaign, atMs: number): Promise<void>;
+  /** Campaigns of every status, by ID; with a store, those placed in it. */
   listCampaigns(storeId?: string): Promise<Campaign[]>;
+  /** A campaign with its lifecycle metadata. */
+  getCampaign(id: string): Promise<CampaignRecord | undefined>;
+  /** Campaigns with their metadata, by ID, optionally of one status and placed in one store. */
+  listCampaignRecords(filter?: { status?: CampaignStatus; storeId?: string }): Promise<CampaignRecord[]>;
+  /** Every saved definition of a campaign, oldest first. */
+  listCampaignVersions(id: string): Promise<CampaignVersionRecord[]>;
+  /**
+   * Saves a definition as a new version (campaign.version, status draft) in one transaction: the version
+   * row, and the campaign, only if it is still as read — `expected` null: it must not exist yet;
+   * otherwise its status and version must still be these (compare-and-swap). Clears the submission and
+   * approval, which were of the previous version. False, and nothing written, when it changed meanwhile.
+   */
+  saveCampaignDefinition(save: CampaignDefinitionSave): Promise<boolean>;
+  /**
+   * Applies a lifecycle action (domain/campaign-lifecycle.ts TRANSITIONS) as ONE conditional UPDATE: only
+   * from its allowed statuses, at expectedVersion if given, and for 'approve' only if the actor neither
+   * wrote nor submitted the current version — so of two instances acting at once exactly one wins.
+   * The campaign as updated, or undefined when the condition no longer held.
+   */
+  transitionCampaign(transition: CampaignTransition): Promise<CampaignRecord | undefined>;
+
+  /** Adds an API key's principal (its key already hashed). */
+  createPrincipal(principal: Omit<PrincipalRecord, 'revokedAtMs'>): Promise<void>;
+  /** Every principal, revoked ones included, oldest first. */
+  listPrincipals(): Promise<PrincipalRecord[]>;
+  /** The principal holding this key hash, unless it is revoked. */
+  findPrincipalByKeyHash(keyHash: string): Promise<PrincipalRecord | undefined>;
+  /** Revokes a principal's key; false if there is none or it was already revoked. */
+  revokePrincipal(id: string, atMs: number): Promise<boolean>;
 
   /**
    * Claims a gateway's sequence number for one event, atomically across instances and restarts:

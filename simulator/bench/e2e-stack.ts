@@ -18,6 +18,7 @@ import { startServer, type RunningServer } from '#server/server.ts';
 import { openPostgresStore } from '#server/store/postgres-store.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
+import { launchCampaign } from '../store/simulated-store.ts';
 import { registerVirtualApp, type VirtualApp } from '../app/virtual-app.ts';
 import { timedStore, type StoreTimings } from './timed-store.ts';
 
@@ -86,7 +87,7 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /** The enter campaign: caps loose enough that every arbitrated entry of a consenting shopper gets a promotion. */
 const CAMPAIGN = {
-  name: 'Bench welcome', status: 'active', priority: 100, trigger: { kind: 'enter' },
+  name: 'Bench welcome', priority: 100, trigger: { kind: 'enter' },
   message: { title: 'Bench offer', body: 'An offer for the end-to-end bench.', validForS: 3_600 },
   caps: { perShopper: { count: 1_000, periodS: 60 }, minGapS: 0, perShopperDaily: 1_000, cooldownS: 0 },
 };
@@ -217,7 +218,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       // Retained config and status topics would outlive the run on a shared broker.
       closers.push(() => clearRetained(mqttUrl, credentials.flatMap((c) => [topics.config(storeId, c.gatewayId), topics.status(storeId, c.gatewayId)])));
     }
-    await admin('PUT', `/v1/admin/campaigns/bench-welcome-${id}`, { ...CAMPAIGN, placement: { level: 'zones', storeId, zoneIds } });
+    await launchCampaign({ serverUrl: server.url, adminToken }, `bench-welcome-${id}`, { ...CAMPAIGN, placement: { level: 'zones', storeId, zoneIds } });
 
     // Consenting shoppers: register, grant presence and promotions, open the promotion stream.
     const apps: VirtualApp[] = [];

@@ -71,13 +71,37 @@ export type SimulatedStoreOptions = { scenario: Scenario; serverUrl: string; adm
 
 const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
 
-async function admin<T>(options: SimulatedStoreOptions, method: string, path: string, body: unknown): Promise<T> {
+/** Where the admin API is, and the bootstrap admin token. */
+export type AdminApi = Pick<SimulatedStoreOptions, 'serverUrl' | 'adminToken'>;
+
+async function admin<T>(options: AdminApi, method: string, path: string, body: unknown, token = options.adminToken): Promise<T> {
   const response = await fetch(`${options.serverUrl}${path}`, {
-    method, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.adminToken}` }, body: JSON.stringify(body),
+    method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const json = (await response.json()) as T & { error?: { message: string } };
   if (!response.ok) throw new Error(`${method} ${path} failed: HTTP ${response.status} ${json.error?.message ?? ''}`);
   return json;
+}
+
+/**
+ * Puts the scenario's campaign live as a marketing team would (maker–checker, SEC-2): two API keys of
+ * distinct principals, one writing and submitting the campaign and the other approving it. A campaign
+ * left live by an earlier run on the same database is paused (or rejected) first, then edited.
+ */
+export async function launchCampaign(options: AdminApi, campaignId: string, definition: Record<string, unknown>): Promise<void> {
+  const key = async (name: string) => (await admin<{ key: string }>(options, 'POST', '/v1/admin/api-keys', { name, role: 'marketer' })).key;
+  const maker = await key('simulator maker');
+  const checker = await key('simulator checker');
+  const path = `/v1/admin/campaigns/${campaignId}`;
+  const existing = await fetch(`${options.serverUrl}${path}`, { headers: { authorization: `Bearer ${maker}` } });
+  const status = existing.ok ? ((await existing.json()) as { status: string }).status : undefined;
+  if (status === 'ended') throw new Error(`campaign ${campaignId} has ended on this server: use a fresh data directory`);
+  if (status === 'active') await admin(options, 'POST', `${path}/pause`, undefined, maker);
+  if (status === 'pending') await admin(options, 'POST', `${path}/reject`, { reason: 'replaced by a new simulator run' }, maker);
+  await admin(options, 'PUT', path, definition, maker);
+  await admin(options, 'POST', `${path}/submit`, undefined, maker);
+  await admin(options, 'POST', `${path}/approve`, undefined, checker);
 }
 
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -109,9 +133,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     credentials.push({ storeId: scenario.store.id, gatewayId: zone.gateway.id, zoneId: zone.id, secret: Buffer.from(config.secret, 'base64url') });
   }
   const { id: campaignId, zoneIds: campaignZoneIds, ...campaign } = scenario.campaign;
-  await admin(options, 'PUT', `/v1/admin/campaigns/${campaignId}`, {
-    ...campaign, placement: { level: 'zones', storeId: scenario.store.id, zoneIds: campaignZoneIds }, status: 'active', priority: 100,
-  });
+  await launchCampaign(options, campaignId, { ...campaign, placement: { level: 'zones', storeId: scenario.store.id, zoneIds: campaignZoneIds }, priority: 100 });
 
   // 2. Gateways on simulated adapters; the latency clock starts at the advertisement that caused an event.
   const causedBy = new Map<string, number>();

@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, createAuditVerifier, type AuditDraft, type AuditRecord } from '#server/domain/audit-chain.ts';
-import type { Campaign } from '#server/domain/campaign.ts';
+import { definitionOf, type Campaign } from '#server/domain/campaign.ts';
+import { definitionSha256 } from '#server/domain/campaign-lifecycle.ts';
 import fc from 'fast-check';
 import { PURPOSES, replayConsent, type ConsentRecord, type LapseReason, type Purpose } from '#server/domain/consent.ts';
 import { sha256Text, type ConsentText } from '#server/domain/consent-texts.ts';
@@ -677,6 +678,139 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const byId = (a: Campaign, b: Campaign): number => (a.id < b.id ? -1 : 1);
         expect(await store.listCampaigns(storeId)).toEqual([paused, exit].sort(byId));
         expect((await store.listCampaigns()).filter((c) => c.placement.level === 'zones' && c.placement.storeId === storeId)).toEqual([paused, exit].sort(byId));
+      });
+
+      it('lists a campaign placed in several stores under each of them, and not under another', async () => {
+        const [a, b, c] = [uniqueId('st'), uniqueId('st'), uniqueId('st')];
+        for (const id of [a, b, c]) await store.upsertStore({ id, name: id, timezone: 'UTC' });
+        const wide = aCampaign({ placement: { level: 'stores', storeIds: [a, b] } });
+        await store.putCampaign(wide, START_MS);
+        expect(await store.listCampaigns(a)).toEqual([wide]);
+        expect(await store.listCampaigns(b)).toEqual([wide]);
+        expect(await store.listCampaigns(c)).toEqual([]);
+      });
+    });
+
+    describe('campaign lifecycle', () => {
+      const save = (target: Store, campaign: Campaign, expected: { status: Campaign['status']; version: number } | null, actor = 'maker', atMs = START_MS) =>
+        target.saveCampaignDefinition({ campaign, definitionSha256: definitionSha256(campaign), expected, actor, atMs });
+
+      /** A draft saved by `maker`, then submitted by them: pending at version 1. */
+      async function givenPending(): Promise<Campaign> {
+        const campaign = aCampaign({ status: 'draft' });
+        expect(await save(store, campaign, null)).toBe(true);
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'submit', actor: 'maker', atMs: START_MS + 1 })).toMatchObject({ campaign: { status: 'pending' }, submittedBy: 'maker' });
+        return campaign;
+      }
+
+      it('saves a new campaign once, with its metadata and its first version', async () => {
+        const campaign = aCampaign({ status: 'draft' });
+        expect(await save(store, campaign, null, 'maker', START_MS)).toBe(true);
+        expect(await save(store, campaign, null, 'other', START_MS + 1)).toBe(false);
+        expect(await store.getCampaign(campaign.id)).toEqual({
+          campaign, createdAtMs: START_MS, updatedAtMs: START_MS, authoredBy: 'maker', authoredAtMs: START_MS,
+          submittedBy: null, submittedAtMs: null, approvedBy: null, approvedAtMs: null, statusChangedBy: 'maker', statusChangedAtMs: START_MS,
+        });
+        expect(await store.listCampaignVersions(campaign.id)).toEqual([
+          { campaignId: campaign.id, version: 1, definition: definitionOf(campaign), definitionSha256: definitionSha256(campaign), authoredBy: 'maker', authoredAtMs: START_MS },
+        ]);
+        expect(await store.getCampaign('no-such-campaign')).toBeUndefined();
+      });
+
+      it('saves a new version only over the status and version read (compare-and-swap), keeping every version', async () => {
+        const v1 = aCampaign({ status: 'draft' });
+        await save(store, v1, null);
+        const v2: Campaign = { ...v1, version: 2, name: 'Second' };
+        expect(await save(store, v2, { status: 'draft', version: 1 }, 'editor', START_MS + 5)).toBe(true);
+        // A writer that read version 1 too is now stale: nothing is written.
+        expect(await save(store, { ...v1, version: 2, name: 'Lost' }, { status: 'draft', version: 1 })).toBe(false);
+        expect(await save(store, { ...v1, version: 3 }, { status: 'paused', version: 2 })).toBe(false);
+        expect((await store.getCampaign(v1.id))).toMatchObject({ campaign: v2, authoredBy: 'editor', authoredAtMs: START_MS + 5 });
+        expect((await store.listCampaignVersions(v1.id)).map((v) => [v.version, v.definition.name, v.authoredBy])).toEqual([[1, v1.name, 'maker'], [2, 'Second', 'editor']]);
+      });
+
+      it('moves a campaign along its lifecycle only from the allowed statuses, recording who and when', async () => {
+        const campaign = await givenPending();
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'pause', actor: 'checker', atMs: START_MS + 2 })).toBeUndefined();
+        const approved = await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker', atMs: START_MS + 3, expectedVersion: 1 });
+        expect(approved).toMatchObject({ campaign: { status: 'active', version: 1 }, approvedBy: 'checker', approvedAtMs: START_MS + 3, submittedBy: 'maker', statusChangedBy: 'checker' });
+        expect(await store.listCampaigns()).toContainEqual({ ...campaign, status: 'active' });
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'pause', actor: 'maker', atMs: START_MS + 4 })).toMatchObject({ campaign: { status: 'paused' } });
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'resume', actor: 'maker', atMs: START_MS + 5 })).toMatchObject({ campaign: { status: 'active' }, approvedBy: 'checker' });
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'end', actor: 'maker', atMs: START_MS + 6 })).toMatchObject({ campaign: { status: 'ended' } });
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'end', actor: 'maker', atMs: START_MS + 7 })).toBeUndefined();
+        expect(await store.transitionCampaign({ id: 'no-such-campaign', action: 'end', actor: 'maker', atMs: START_MS })).toBeUndefined();
+      });
+
+      it('refuses, in the same write, an approval by the author or the submitter, or of another version', async () => {
+        const campaign = await givenPending();
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'maker', atMs: START_MS + 2 })).toBeUndefined();
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker', atMs: START_MS + 2, expectedVersion: 2 })).toBeUndefined();
+        expect((await store.getCampaign(campaign.id))?.campaign.status).toBe('pending');
+        const rejected = await store.transitionCampaign({ id: campaign.id, action: 'reject', actor: 'checker', atMs: START_MS + 3 });
+        expect(rejected).toMatchObject({ campaign: { status: 'draft' }, submittedBy: null });
+      });
+
+      it('clears the submission and approval when a new version is saved', async () => {
+        const campaign = await givenPending();
+        await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker', atMs: START_MS + 2 });
+        await store.transitionCampaign({ id: campaign.id, action: 'pause', actor: 'maker', atMs: START_MS + 3 });
+        expect(await save(store, { ...campaign, version: 2 }, { status: 'paused', version: 1 }, 'editor', START_MS + 4)).toBe(true);
+        expect(await store.getCampaign(campaign.id)).toMatchObject({
+          campaign: { status: 'draft', version: 2 }, authoredBy: 'editor', submittedBy: null, approvedBy: null, approvedAtMs: null,
+        });
+      });
+
+      it('lets exactly one of two instances approve (or otherwise move) the same campaign at once', async () => {
+        const other = await anotherInstance();
+        for (let round = 0; round < 5; round += 1) {
+          const campaign = await givenPending();
+          const results = await Promise.all([
+            store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker-a', atMs: START_MS + 2, expectedVersion: 1 }),
+            other.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker-b', atMs: START_MS + 2, expectedVersion: 1 }),
+            other.transitionCampaign({ id: campaign.id, action: 'reject', actor: 'checker-c', atMs: START_MS + 2, expectedVersion: 1 }),
+          ]);
+          expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+          const winner = results.find((r) => r !== undefined)!;
+          expect(await store.getCampaign(campaign.id)).toEqual(winner);
+        }
+      });
+
+      it('saves exactly one of two concurrent edits of the same version', async () => {
+        const other = await anotherInstance();
+        const campaign = aCampaign({ status: 'draft' });
+        await save(store, campaign, null);
+        const results = await Promise.all([
+          save(store, { ...campaign, version: 2, name: 'A' }, { status: 'draft', version: 1 }, 'a'),
+          save(other, { ...campaign, version: 2, name: 'B' }, { status: 'draft', version: 1 }, 'b'),
+        ]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.listCampaignVersions(campaign.id)).toHaveLength(2);
+      });
+
+      it('lists campaign records by status and store', async () => {
+        const storeId = uniqueId('st');
+        await store.upsertStore({ id: storeId, name: 'Lifecycle', timezone: 'UTC' });
+        const draft = aCampaign({ storeId, status: 'draft' });
+        const active = aCampaign({ storeId });
+        await store.putCampaign(draft, START_MS);
+        await store.putCampaign(active, START_MS);
+        expect((await store.listCampaignRecords({ storeId })).map((r) => r.campaign.id).sort()).toEqual([draft.id, active.id].sort());
+        expect((await store.listCampaignRecords({ storeId, status: 'draft' })).map((r) => r.campaign)).toEqual([draft]);
+        expect((await store.listCampaignRecords({ status: 'active' })).map((r) => r.campaign.id)).toContain(active.id);
+      });
+    });
+
+    describe('principals', () => {
+      it('finds a principal by its key hash until it is revoked, and keeps it listed', async () => {
+        const id = uniqueId('pri');
+        const keyHash = randomBytes(32).toString('hex');
+        await store.createPrincipal({ id, name: 'Ada', role: 'analyst', keyHash, createdAtMs: START_MS });
+        expect(await store.findPrincipalByKeyHash(keyHash)).toEqual({ id, name: 'Ada', role: 'analyst', keyHash, createdAtMs: START_MS, revokedAtMs: null });
+        expect(await store.revokePrincipal(id, START_MS + 1)).toBe(true);
+        expect(await store.revokePrincipal(id, START_MS + 2)).toBe(false);
+        expect(await store.findPrincipalByKeyHash(keyHash)).toBeUndefined();
+        expect((await store.listPrincipals()).find((p) => p.id === id)).toMatchObject({ revokedAtMs: START_MS + 1 });
       });
     });
 

@@ -58,17 +58,18 @@ const tamper = (path: string, sql: string): void => {
 describe('vicino audit verify', () => {
   it('passes an intact chain, then names the altered entry first when one row is altered and a later one deleted', async () => {
     const { dataDir, path, count } = await auditedDataDir('altered');
-    // The store, its gateway, the campaign, three consent answers (entries 4–6) and the failed login.
-    expect(count).toBe(7);
+    // The store, its gateway, two marketers' API keys, the campaign saved, submitted and approved, three
+    // consent answers (entries 8–10) and the failed login.
+    expect(count).toBe(11);
     const intact = await verify(dataDir, ['--page-size', '3']);
     expect(intact.stderr).toBe('');
     expect(intact.stdout).toMatch(new RegExp(`^audit chain OK: ${count} entries, head [0-9a-f]{64}\\n$`));
     expect(intact.code).toBe(0);
 
-    tamper(path, `UPDATE audit_log SET details = '{"purpose":"analytics","granted":true}' WHERE seq = 5`);
-    tamper(path, 'DELETE FROM audit_log WHERE seq = 6');
+    tamper(path, `UPDATE audit_log SET details = '{"purpose":"analytics","granted":true}' WHERE seq = 9`);
+    tamper(path, 'DELETE FROM audit_log WHERE seq = 10');
     const broken = await verify(dataDir, ['--page-size', '3']);
-    expect(broken.stdout).toBe('audit chain BROKEN: entry 5: altered (hash does not match its content); 4 entries before it are intact\n');
+    expect(broken.stdout).toBe('audit chain BROKEN: entry 9: altered (hash does not match its content); 8 entries before it are intact\n');
     expect(broken.code).toBe(1);
   });
 

@@ -8,6 +8,8 @@ import type { Delivery } from '#server/delivery/delivery.ts';
 import { createWebSocketDelivery } from '#server/delivery/websocket-delivery.ts';
 import { createPresenceIngest, type PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import type { CampaignInput } from '#server/domain/campaign.ts';
+import type { LifecycleAction } from '#server/domain/campaign-lifecycle.ts';
+import type { Role } from '#server/domain/principal.ts';
 import type { ConsentText } from '#server/domain/consent-texts.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import { deriveDeviceSecretDigestKey } from '#server/domain/objection.ts';
@@ -254,9 +256,59 @@ export async function provisionGateway(t: TestApp, storeId: string, body: { id: 
   return t.app.inject({ method: 'POST', url: `/v1/admin/stores/${storeId}/gateways`, headers: bearer(t.adminToken), payload: body });
 }
 
+export type ApiKey = { principalId: string; key: string; role: Role };
+
+/** Creates an API key (a principal with a role) through the admin API. */
+export async function createApiKey(t: TestApp, role: Role, name = `${role} ${role === 'admin' ? '' : 'user'}`.trim()): Promise<ApiKey> {
+  const response = await t.app.inject({ method: 'POST', url: '/v1/admin/api-keys', headers: bearer(t.adminToken), payload: { name, role } });
+  return expectStatus<ApiKey>(response, 201);
+}
+
+const campaignTeams = new WeakMap<TestApp, Promise<{ maker: ApiKey; checker: ApiKey }>>();
+
+/** Two marketers of the test app, created once: the maker writes and submits campaigns, the checker approves them. */
+export function campaignTeam(t: TestApp): Promise<{ maker: ApiKey; checker: ApiKey }> {
+  let team = campaignTeams.get(t);
+  if (team === undefined) {
+    team = (async () => ({ maker: await createApiKey(t, 'marketer', 'Maker'), checker: await createApiKey(t, 'marketer', 'Checker') }))();
+    campaignTeams.set(t, team);
+  }
+  return team;
+}
+
+/** Saves a campaign's definition (its id, status and version left out) as the maker: a draft, or a new draft version. */
+export async function putDraftCampaign(t: TestApp, campaign: CampaignInput, key?: string): Promise<LightMyRequestResponse> {
+  const { id, status: _status, version: _version, ...definition } = campaign;
+  const headers = bearer(key ?? (await campaignTeam(t)).maker.key);
+  return t.app.inject({ method: 'PUT', url: `/v1/admin/campaigns/${id}`, headers, payload: definition });
+}
+
+/** POSTs a lifecycle action (submit, approve, reject, pause, resume, end) on a campaign. */
+export async function campaignAction(t: TestApp, id: string, action: LifecycleAction, key: string, payload?: Record<string, unknown>): Promise<LightMyRequestResponse> {
+  return t.app.inject({ method: 'POST', url: `/v1/admin/campaigns/${id}/${action}`, headers: bearer(key), ...(payload === undefined ? {} : { payload }) });
+}
+
+/**
+ * Installs a campaign through the lifecycle, as an operator would, up to its status (active by
+ * default): the maker pauses or rejects the live version if there is one, saves the definition and
+ * submits it, and the checker approves it. Returns the last response, or the first that failed.
+ */
 export async function putCampaign(t: TestApp, campaign: CampaignInput): Promise<LightMyRequestResponse> {
-  const { id, ...body } = campaign;
-  return t.app.inject({ method: 'PUT', url: `/v1/admin/campaigns/${id}`, headers: bearer(t.adminToken), payload: body });
+  const { maker, checker } = await campaignTeam(t);
+  const current = await t.app.inject({ method: 'GET', url: `/v1/admin/campaigns/${campaign.id}`, headers: bearer(maker.key) });
+  const currentStatus = current.statusCode === 200 ? (current.json() as { status: string }).status : undefined;
+  if (currentStatus === 'active') expectStatus(await campaignAction(t, campaign.id, 'pause', maker.key), 200);
+  if (currentStatus === 'pending') expectStatus(await campaignAction(t, campaign.id, 'reject', maker.key, { reason: 'replaced' }), 200);
+  let response = await putDraftCampaign(t, campaign, maker.key);
+  const steps: [LifecycleAction, string][] = {
+    draft: [], pending: [['submit', maker.key]], active: [['submit', maker.key], ['approve', checker.key]],
+    paused: [['submit', maker.key], ['approve', checker.key], ['pause', maker.key]], ended: [['end', maker.key]],
+  }[campaign.status ?? 'active'] as [LifecycleAction, string][];
+  for (const [action, key] of steps) {
+    if (response.statusCode >= 300) return response;
+    response = await campaignAction(t, campaign.id, action, key);
+  }
+  return response;
 }
 
 /** A store with zones and one gateway per listed zone, ready to receive presence. */

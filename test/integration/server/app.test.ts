@@ -433,17 +433,17 @@ describe('admin API', () => {
     it('refuses a campaign that targets a sensitive zone, naming placement.zoneIds (AN-3)', async () => {
       const response = await putCampaign(t, aCampaign({ id: 'pills', storeId: 'store-1', zoneIds: ['entrance', 'pharmacy'] }));
       expect(response.statusCode).toBe(400);
-      expect(response.json()).toMatchObject({ error: { code: 'INVALID_BODY', fields: ['placement', 'zoneIds'], message: expect.stringContaining('pharmacy is marked sensitive') } });
+      expect(response.json()).toMatchObject({ error: { code: 'INVALID_BODY', fields: ['placement.zoneIds'], message: expect.stringContaining('pharmacy is marked sensitive') } });
       expect(await t.deps.store.listCampaigns()).toEqual([]);
     });
 
     it('refuses a campaign for an unknown zone or store', async () => {
       const zone = await putCampaign(t, aCampaign({ id: 'roof', storeId: 'store-1', zoneIds: ['roof'] }));
       expect(zone.statusCode).toBe(400);
-      expect(zone.json()).toMatchObject({ error: { code: 'INVALID_BODY', fields: ['placement', 'zoneIds'] } });
+      expect(zone.json()).toMatchObject({ error: { code: 'INVALID_BODY', fields: ['placement.zoneIds'] } });
       const store = await putCampaign(t, aCampaign({ id: 'elsewhere', storeId: 'store-9' }));
       expect(store.statusCode).toBe(400);
-      expect(store.json()).toMatchObject({ error: { fields: ['placement'] } });
+      expect(store.json()).toMatchObject({ error: { fields: ['placement.storeId'], message: expect.stringContaining('unknown store store-9') } });
       expect(await t.deps.store.listCampaigns()).toEqual([]);
     });
 

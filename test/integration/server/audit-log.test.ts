@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain, type AuditRecord } from '#server/domain/audit-chain.ts';
 import { aCampaign } from '#test/helpers/builders.ts';
-import { bearer, buildTestApp, expectStatus, givenStoreWithGateway, grant, provisionGateway, putCampaign, registerShopper, type TestApp } from '#test/helpers/build-test-app.ts';
+import { bearer, buildTestApp, campaignTeam, expectStatus, givenStoreWithGateway, grant, provisionGateway, putCampaign, registerShopper, type TestApp } from '#test/helpers/build-test-app.ts';
 
 // ACC-1 through the real HTTP app: consent changes, store, gateway and campaign changes, and failed
 // admin authentications each leave one chained audit entry — with IDs and settings, never a secret.
@@ -40,24 +40,35 @@ describe('audit log', () => {
     const presence = { enterRssiDbm: -70, exitRssiDbm: -80 };
     expectStatus(await t.app.inject({ method: 'PUT', url: '/v1/admin/stores/store-1/gateways/gw-1/settings', headers: bearer(t.adminToken), payload: { presence } }), 200);
     const campaign = aCampaign({ status: 'draft' });
-    expectStatus(await putCampaign(t, campaign), 200);
+    expectStatus(await putCampaign(t, campaign), 201);
     expectStatus(await putCampaign(t, { ...campaign, status: 'active' }), 200);
+    const { maker, checker } = await campaignTeam(t);
 
     const entries = await auditLog();
     expect(entries.map((e) => [e.actor, e.action, e.subject])).toEqual([
-      ['admin', 'store.changed', 'store-1'],
-      ['admin', 'gateway.provisioned', 'gw-1'],
-      ['admin', 'gateway.secret-rotated', 'gw-1'],
-      ['admin', 'gateway.settings-changed', 'gw-1'],
-      ['admin', 'campaign.changed', campaign.id],
-      ['admin', 'campaign.changed', campaign.id],
+      ['admin-token', 'store.changed', 'store-1'],
+      ['admin-token', 'gateway.provisioned', 'gw-1'],
+      ['admin-token', 'gateway.secret-rotated', 'gw-1'],
+      ['admin-token', 'gateway.settings-changed', 'gw-1'],
+      ['admin-token', 'principal.created', maker.principalId],
+      ['admin-token', 'principal.created', checker.principalId],
+      [maker.principalId, 'campaign.saved', campaign.id],
+      [maker.principalId, 'campaign.saved', campaign.id],
+      [maker.principalId, 'campaign.submitted', campaign.id],
+      [checker.principalId, 'campaign.approved', campaign.id],
     ]);
     expect(entries[0]!.details).toMatchObject({ timezone: 'Europe/Rome', zoneIds: ['entrance'], beaconIds: [] });
     expect(entries[3]!.details).toEqual({ storeId: 'store-1', presence });
-    expect(entries[4]!.details).toMatchObject({ status: 'draft', previousStatus: null, definitionSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(entries[5]!.details).toMatchObject({ status: 'active', previousStatus: 'draft' });
+    expect(entries[4]!.details).toEqual({ role: 'marketer' });
+    expect(entries[6]!.details).toMatchObject({ from: null, to: 'draft', version: 1, definitionSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(entries[7]!.details).toMatchObject({ from: 'draft', to: 'draft', version: 2 });
+    expect(entries[8]!.details).toMatchObject({ from: 'draft', to: 'pending', version: 2 });
+    expect(entries[9]!.details).toEqual({
+      from: 'pending', to: 'active', version: 2, definitionSha256: entries[7]!.details.definitionSha256,
+      authoredBy: maker.principalId, submittedBy: maker.principalId, approvedBy: checker.principalId,
+    });
     expect(JSON.stringify(entries)).not.toContain(config.secret);
-    expect(verifyAuditChain(entries)).toMatchObject({ ok: true, count: 6 });
+    expect(verifyAuditChain(entries)).toMatchObject({ ok: true, count: 10 });
   });
 
   it('records a failed admin authentication with the route pattern only, and refuses the request', async () => {

@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../domain/errors.ts';
+import { ADMIN_TOKEN_PRINCIPAL_ID, type Principal } from '../domain/principal.ts';
+import { hashToken, tokenMatches } from '../identity.ts';
+import type { AppDeps } from '../app.ts';
+import { permissionFor, roleHas } from './permissions.ts';
+
+// Authentication and authorisation of the operator API (SEC-2), for every /v1/admin route whichever
+// plugin declares it: the bearer is the deployment's admin token (the bootstrap principal, role admin)
+// or an API key (Store principals); the route's permission (permissions.ts) must be one of the role's.
+// A failed authentication and a refused permission are both audited (ACC-1): the route pattern and
+// the principal, never the token or anything from the URL.
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling an operator route; set before its handler runs. */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Every /v1/admin route registered, by method and URL pattern: what the permission matrix must cover. */
+    adminRouteTable: { method: string; url: string }[];
+  }
+}
+
+export const ADMIN_PREFIX = '/v1/admin/';
+
+async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Principal> {
+  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
+  if (match !== null) {
+    const token = match[1]!;
+    if (tokenMatches(token, deps.adminTokenHash)) return { id: ADMIN_TOKEN_PRINCIPAL_ID, role: 'admin' };
+    const principal = await deps.store.findPrincipalByKeyHash(hashToken(token));
+    if (principal !== undefined) return { id: principal.id, role: principal.role };
+  }
+  await deps.store.appendAudit({
+    atMs: deps.now(), actor: 'admin', action: 'admin.login-failed', subject: '',
+    details: { method: request.method, route: request.routeOptions.url ?? 'unknown', tokenSent: match !== null },
+  });
+  throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token or API key>"');
+}
+
+/** Adds the hook that authenticates and authorises every /v1/admin route; call before the routes are registered. */
+export function guardAdminRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.decorateRequest('principal', null);
+  const table: { method: string; url: string }[] = [];
+  app.decorate('adminRouteTable', table);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(ADMIN_PREFIX)) return;
+    for (const method of [route.method].flat()) table.push({ method, url: route.url });
+  });
+  app.addHook('preHandler', async (request) => {
+    const url = request.routeOptions.url;
+    if (url === undefined || !url.startsWith(ADMIN_PREFIX)) return;
+    const principal = await authenticate(deps, request);
+    const permission = permissionFor(request.method, url);
+    if (permission === undefined || !roleHas(principal.role, permission)) {
+      await deps.store.appendAudit({
+        atMs: deps.now(), actor: principal.id, action: 'admin.forbidden', subject: '',
+        details: { method: request.method, route: url, role: principal.role, permission: permission ?? null },
+      });
+      throw new ApiError('FORBIDDEN', permission === undefined
+        ? `${request.method} ${url} has no permission in the matrix (server/auth/permissions.ts): refused to every role`
+        : `role ${principal.role} lacks permission ${permission} for ${request.method} ${url}`);
+    }
+    request.principal = principal;
+  });
+}
+
+/** The principal of an operator route's request (set by guardAdminRoutes). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new ApiError('UNAUTHENTICATED', 'admin API: no principal on this request');
+  return request.principal;
+}
