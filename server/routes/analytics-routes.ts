@@ -78,12 +78,12 @@ export async function analyticsRoutes(app: FastifyInstance, deps: AppDeps): Prom
   const k = kAnonymity(deps.analyticsK);
   // Authenticated and authorised (analytics.read: admin, marketer, analyst) by auth/admin-access.ts, as every /v1/admin route.
 
-  app.get('/v1/admin/analytics/campaigns/:id', async (request, reply) => {
-    const { id: raw } = parseOrThrow(z.object({ id: z.string().max(80) }), request.params, 'INVALID_PARAMS');
+  app.get('/v1/admin/analytics/campaigns/:campaignId', async (request, reply) => {
+    const { campaignId: raw } = parseOrThrow(z.object({ campaignId: z.string().max(80) }), request.params, 'INVALID_PARAMS');
     const query = parseOrThrow(CampaignQuerySchema, request.query, 'INVALID_PARAMS');
     const { id, format } = withSuffix(raw, query.format);
-    parseOrThrow(z.object({ id: CampaignIdSchema }), { id }, 'INVALID_PARAMS');
-    if (!(await store.listCampaigns()).some((c) => c.id === id)) throw new ApiError('NOT_FOUND', `no campaign ${id}`, ['id']);
+    parseOrThrow(z.object({ campaignId: CampaignIdSchema }), { campaignId: id }, 'INVALID_PARAMS');
+    if ((await store.getCampaign(id)) === undefined) throw new ApiError('NOT_FOUND', `no campaign ${id}`, ['campaignId']);
     const report = campaignReport(id, await store.campaignGroupCounts(id), k);
     return format === 'csv' ? sendCsv(reply, `campaign-${id}.csv`, campaignCsv(report)) : report;
   });

@@ -208,7 +208,7 @@ describe.each(STORE_KINDS)('analytics (%s)', (kind) => {
     expect((await admin('/v1/admin/analytics/stores/store-1/zones?bucket=15m&from=0&to=1800000000')).json()).toMatchObject({ error: { fields: ['from'] } });
     expect((await admin('/v1/admin/analytics/stores/store-1/zones?k=3')).json()).toMatchObject({ error: { fields: ['k'] } });
     expect((await admin('/v1/admin/analytics/campaigns/none')).statusCode).toBe(404);
-    expect((await admin('/v1/admin/analytics/campaigns/BAD!')).json()).toMatchObject({ error: { code: 'INVALID_PARAMS', fields: ['id'] } });
+    expect((await admin('/v1/admin/analytics/campaigns/BAD!')).json()).toMatchObject({ error: { code: 'INVALID_PARAMS', fields: ['campaignId'] } });
     expect((await admin('/v1/admin/analytics/stores/nowhere/zones')).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'GET', url: '/v1/admin/analytics/campaigns/none' })).statusCode).toBe(401);
   });
