@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
 import { createVirtualRadio, runRealtime, type Advertiser, type Position } from '../radio/virtual-radio.ts';
@@ -67,7 +68,15 @@ export type SimulatedStore = {
   stop(): Promise<SimulationSummary>;
 };
 
-export type SimulatedStoreOptions = { scenario: Scenario; serverUrl: string; adminToken: string; mqttUrl: string; logger: Logger; now?: () => number };
+export type SimulatedStoreOptions = {
+  scenario: Scenario; serverUrl: string; adminToken: string; mqttUrl: string; logger: Logger; now?: () => number;
+  /**
+   * Mixed into the loyalty beacons' identifiers (random by default): a beacon is linked to one shopper only,
+   * and a second run on the same database registers new shoppers, so the same seed must not bring the same
+   * beacons. Nothing else the run does depends on it.
+   */
+  runId?: string;
+};
 
 const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
 
@@ -173,7 +182,10 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     const count = kinds.filter((k) => k === kind).length;
     iosFrom.set(kind, first + count - Math.round(count * p.iosBackgroundShare));
   }
-  const shoppers: Shopper[] = await Promise.all(kinds.map(async (kind, i): Promise<Shopper> => {
+  const runId = options.runId ?? randomUUID();
+  // Every app registered so far, so that a failure part-way through closes them (their sockets would keep the process alive).
+  const registered: VirtualApp[] = [];
+  const settled = await Promise.allSettled(kinds.map(async (kind, i): Promise<Shopper> => {
     const own = rng.fork(`shopper:${i}`);
     const shopper: Shopper = { id: `s${i}`, kind, visit: undefined, nextVisitMs: startMs + own.next() * p.arrivalSpreadS * 1000, marketable: kind === 'opted-in' || kind === 'withdrawing' };
     if (kind === 'phone-without-app') shopper.device = foreignPhone(own, i);
@@ -181,6 +193,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     else {
       const personalised = kind === 'opted-in' && i % 2 === 0;
       const app = await registerVirtualApp({ baseUrl: options.serverUrl, now, ...(personalised ? { firstName: FIRST_NAMES[i % FIRST_NAMES.length]! } : {}) });
+      registered.push(app);
       // An app registered but never given presence consent still advertises (a misbehaving or stale app): the
       // server must resolve nothing for it (CON-1).
       if (kind !== 'registered-no-consent') {
@@ -188,7 +201,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
       }
       // The first opted-in shoppers carry a loyalty beacon; the app links it once presence is granted.
       if (kind === 'opted-in' && i < loyaltyShoppers) {
-        shopper.loyaltyBeacon = loyaltyBeacon(own);
+        shopper.loyaltyBeacon = loyaltyBeacon(own.fork(`loyalty-beacon:${runId}`));
         await app.linkBeacon(shopper.loyaltyBeacon.identifier);
       } else if (i >= iosFrom.get(kind)!) {
         // An iOS app asks which regions to monitor. One without presence consent that monitors (and reports)
@@ -200,6 +213,12 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
     }
     return shopper;
   }));
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(registered.map((app) => app.close().catch(() => undefined)));
+    throw failed.reason;
+  }
+  const shoppers = settled.map((result) => (result as PromiseFulfilledResult<Shopper>).value);
 
   const received: { shopper: Shopper; promotion: ReceivedPromotion }[] = [];
   const promotionListeners: ((promotion: DeliveredPromotion) => void)[] = [];
