@@ -193,7 +193,7 @@ async function sendFor(
     const result = await store.recordPromotion({
       message, campaignId: decision.campaign.id, shopperId: trigger.shopperId, eventId: trigger.eventId,
       storeId: trigger.storeId, zoneId: trigger.zoneId, createdAtMs: nowMs, caps: decision.campaign.caps, budget: decision.campaign.budget, requiredPurposes: decision.purposes,
-      variant: variantLabel(group), heldOut: group?.kind === 'holdout', ...(attribution === undefined ? {} : { attribution }),
+      variant: variantLabel(group), heldOut: group?.kind === 'holdout', ...(attribution === undefined ? {} : { attribution }), analyticsActive: isGranted(consent, 'analytics'),
     }).catch((error: unknown) => {
       metrics.consentUnreadable.inc({ where: 'record' });
       throw error;

@@ -17,6 +17,8 @@ export function numbered(sql: string): string {
 export function promotionAnalyticsValues(draft: PromotionDraft, analyticsGranted: boolean): {
   status: 'pending' | 'held-out'; variant: string | null; analytics: 0 | 1; conversionZones: string | null; conversionUntilMs: number | null;
 } {
+  // The caller's view of P3 counts too: it read consent with lapses applied (CON-6), which the stored state has not yet written down.
+  analyticsGranted = analyticsGranted && draft.analyticsActive !== false;
   return {
     status: draft.heldOut === true ? 'held-out' : 'pending',
     variant: draft.heldOut === true ? HOLDOUT_VARIANT : (draft.variant ?? null),

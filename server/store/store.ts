@@ -177,6 +177,11 @@ export type PromotionDraft = PromotionSubject & {
   heldOut?: boolean;
   /** The campaign's attribution: a later entry into one of these zones of the store, within windowS, converts it (P3 only). */
   attribution?: Attribution;
+  /**
+   * Whether analytics consent (P3) is active as the caller read it, lapses applied (CON-6): false keeps the
+   * exposure out of analytics even while the stored state still says granted. The Store also requires P3 stored.
+   */
+  analyticsActive?: boolean;
 };
 
 // — Analytics (issue 6 item 5; migration 18) —

@@ -136,6 +136,13 @@ export function describeAnalyticsContract(name: string, fresh: () => Promise<Fre
         expect(await store.recordConversions(entry(early.id, 'checkout', START_MS - 1))).toBe(0);
         expect(await store.recordConversions(entry(noP3.id, 'checkout', START_MS + MINUTE_MS))).toBe(0);
       });
+
+      it('keeps an exposure out of analytics when the caller found P3 lapsed (CON-6), though the stored state still says granted', async () => {
+        const { store } = await database();
+        const lapsed = await givenShopper(store);
+        await store.recordPromotion({ ...exposure(lapsed.id, attributed(), { variant: HOLDOUT_VARIANT, heldOut: true }), analyticsActive: false });
+        expect(await store.recordConversions(entry(lapsed.id, 'checkout', START_MS + MINUTE_MS))).toBe(0);
+      });
     });
 
     describe('campaign counts', () => {
