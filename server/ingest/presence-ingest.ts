@@ -35,7 +35,16 @@ export type IngestOutcome =
 export type EventWindow = { pastS: number; futureS: number };
 export const DEFAULT_EVENT_WINDOW: EventWindow = { pastS: 3_600, futureS: 30 };
 
-export type PresenceIngest = { handle(topic: string, payload: Buffer): Promise<IngestOutcome> };
+export type PresenceIngest = {
+  handle(topic: string, payload: Buffer): Promise<IngestOutcome>;
+  /**
+   * The ingress's lane for a message (mqtt-ingress.ts): the shopper a presence event resolves to, so one
+   * shopper's events reach the zone arbiter in arrival order while other shoppers' run concurrently; the
+   * topic for anything else (status, unresolved, malformed: no shopper state to order). Synchronous and
+   * side-effect free: the resolver is in memory. handle() checks everything again, in its own order.
+   */
+  orderKey(topic: string, payload: Buffer): string;
+};
 
 export type PresenceIngestDeps = {
   store: Store;
@@ -88,6 +97,15 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
   };
 
   return {
+    orderKey(topic, payload) {
+      const route = parseTopic(topic);
+      if (route?.kind !== 'events') return `topic:${topic}`;
+      const parsed = parsePayload(PresenceEventSchema, payload);
+      if (!parsed.ok) return `topic:${topic}`;
+      const event = parsed.value;
+      const resolution = event.idKind === 'eddystone-eid' ? resolver.resolve(event.pseudonym) : deps.beacons?.resolve(event.pseudonym);
+      return resolution === undefined ? `topic:${topic}` : `shopper:${resolution.storeId}:${resolution.shopperId}`;
+    },
     async handle(topic, payload) {
       const started = performance.now();
       const route = parseTopic(topic);
