@@ -43,7 +43,7 @@ export type BenchStackOptions = {
   onPublished: (event: PresenceEvent, causedByMs: number) => void;
   mqttUrl?: string;
   databaseUrl?: string;
-  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 100 ms by default, as shipped). */
+  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 20 ms by default, as shipped). */
   gatewayMaxLatencyMs?: number;
   /**
    * Server instances sharing the presence topic (MQTT 5 shared subscription, as server/main.ts runs with
