@@ -128,6 +128,34 @@ describe('MQTT ingress', () => {
       expect([...attempts.entries()].filter(([m]) => m !== 'a-1').every(([, n]) => n === 1)).toBe(true);
     });
 
+    it('gets a message whose handling a stopped instance never finished again when it comes back, and nothing it acknowledged', async () => {
+      const broker = await startPlainMosquitto();
+      cleanups.push(() => broker.close());
+      const firstRun: string[] = [];
+      const never = new Promise<void>(() => undefined);
+      const options = { url: broker.url, logger: silent, sharedGroup: 'vicino', clientId: 'vicino-server-crash-test', presenceConnections: 3 };
+      const first = await connectMqttIngress({
+        ...options, orderKey: (_topic, payload) => String(payload).slice(0, 1),
+        handle: async (_topic, payload) => {
+          const message = String(payload);
+          // The instance stops in the middle of a-2: it is never acknowledged.
+          if (message === 'a-2') await never;
+          firstRun.push(message);
+        },
+      });
+      await publishAll(broker.url, ['a-1', 'b-1', 'a-2', 'b-2', 'c-1']);
+      await vi.waitFor(() => expect(firstRun.slice().sort()).toEqual(['a-1', 'b-1', 'b-2', 'c-1']), { timeout: 10_000 });
+      await first.close();
+
+      const secondRun: string[] = [];
+      const second = await connectMqttIngress({ ...options, handle: async (_topic, payload) => void secondRun.push(String(payload)) });
+      cleanups.push(() => second.close());
+      await publishAll(broker.url, ['z-1']);
+      await vi.waitFor(() => expect(secondRun).toContain('a-2'), { timeout: 10_000 });
+      await vi.waitFor(() => expect(secondRun).toContain('z-1'), { timeout: 10_000 });
+      expect(secondRun.filter((m) => m !== 'z-1')).toEqual(['a-2']);
+    });
+
     it('opens one connection only without a shared group: plain subscriptions would each get every message', async () => {
       const broker = await startEmbeddedBroker({ port: 0, logger: silent });
       cleanups.push(() => broker.close());
