@@ -67,7 +67,8 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
   const connections = options.sharedGroup ? Math.max(1, Math.floor(options.presenceConnections ?? 1)) : 1;
   if (!Number.isFinite(connections)) throw new RangeError('presenceConnections must be a whole number of at least 1');
   const lanes = createOrderedLanes();
-  const orderKey = options.orderKey ?? (() => '');
+  // One connection handles one message at a time anyway: no key to compute (it costs a parse per message).
+  const orderKey = connections > 1 && options.orderKey !== undefined ? options.orderKey : () => '';
   // Broadcast messages (the server bus) are acknowledged at once and handled in order behind it: their
   // handlers publish (gateway configs), and MQTT.js reads no further packet — not even the PUBACK of that
   // publish — until handleMessage calls back, so awaiting a publish there would wait forever. They are
