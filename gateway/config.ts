@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_OCCUPANCY, MIN_OCCUPANCY_WINDOW_MS } from './presence/occupancy.ts';
 import { DEFAULT_PRESENCE_CONFIG } from './presence/presence-tracker.ts';
+import { DEFAULT_BATCH_MAX_LATENCY_MS } from './publisher/publisher.ts';
 import { gatewayMqttCredentials, IdSchema, type MqttCredentials } from './protocol/index.ts';
 
 // The gateway's own configuration file (the console's provisioning downloads one), plus the
@@ -88,9 +89,9 @@ const outboxSchema = z
   .default({ maxBytes: 16 * 1024 * 1024, maxAgeS: 120, fsyncIntervalMs: 100 });
 
 const batchingSchema = z
-  .object({ maxLatencyMs: z.number().int().min(0).max(10_000).default(100) })
+  .object({ maxLatencyMs: z.number().int().min(0).max(10_000).default(DEFAULT_BATCH_MAX_LATENCY_MS) })
   .strict()
-  .default({ maxLatencyMs: 100 });
+  .default({ maxLatencyMs: DEFAULT_BATCH_MAX_LATENCY_MS });
 
 const heartbeatSchema = z
   .object({ intervalS: z.number().int().min(5).max(3_600).default(60) })

@@ -22,6 +22,13 @@ export const ServerEnvSchema = z.object({
     'MQTT_CLIENT_ID must be "vicino-server-" and then 1–50 of A-Z, a-z, 0-9, _ and - (gateways can never use that prefix)').optional(),
   /** MQTT 5 shared-subscription group, for several server instances on one broker. */
   MQTT_SHARED_GROUP: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
+  /**
+   * With MQTT_SHARED_GROUP: the instance's connections in the group, so as many presence messages are
+   * handled at once (each acknowledged after its own handling; one shopper's in order). The PostgreSQL
+   * pool holds 10 connections; each message uses one at a time. Without a shared group there is one.
+   */
+  MQTT_PRESENCE_CONNECTIONS: z.coerce.number().int('MQTT_PRESENCE_CONNECTIONS must be a whole number').min(1, 'MQTT_PRESENCE_CONNECTIONS must be at least 1')
+    .max(8, 'MQTT_PRESENCE_CONNECTIONS may not exceed 8 (the PostgreSQL pool holds 10)').default(4),
   /** 32 bytes as 64 hex characters or base64; otherwise DATA_DIR/master.key is used (created on first start). */
   VICINO_MASTER_KEY: z.string().optional(),
   /** The admin API token; otherwise DATA_DIR/admin.token is used (created on first start). */

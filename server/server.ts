@@ -35,7 +35,11 @@ import { allCatalogTexts } from './domain/consent-texts.ts';
 export type ServerOptions = {
   store: Store;
   masterKey: Buffer;
-  mqtt: { url: string; username?: string; password?: string; sharedGroup?: string; clientId?: string };
+  mqtt: {
+    url: string; username?: string; password?: string; sharedGroup?: string; clientId?: string;
+    /** With sharedGroup: connections in the group, so as many presence messages in flight (1 by default; mqtt-ingress.ts). */
+    presenceConnections?: number;
+  };
   /** Broker URL handed to gateways in their provisioned config. */
   publicMqttUrl?: string;
   logger: Logger;
@@ -172,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const mqtt = await connectMqttIngress({
     url: options.mqtt.url, username: options.mqtt.username, password: options.mqtt.password, sharedGroup: options.mqtt.sharedGroup,
     clientId: options.mqtt.clientId, logger: logger.child({ component: 'mqtt' }), broadcastTopics: [SERVER_BUS_TOPIC],
+    presenceConnections: options.mqtt.presenceConnections, orderKey: (topic, payload) => ingest.orderKey(topic, payload),
     handle: (topic, payload) => (topic === SERVER_BUS_TOPIC ? bus.handle(payload) : ingest.handle(topic, payload)),
   });
   link.mqtt = mqtt;

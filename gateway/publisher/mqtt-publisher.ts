@@ -6,7 +6,7 @@ import {
 } from '../protocol/index.ts';
 import type { EventOutbox } from './event-outbox.ts';
 import { createMemoryOutbox } from './memory-outbox.ts';
-import type { Publisher, PublisherStats } from './publisher.ts';
+import { DEFAULT_BATCH_MAX_LATENCY_MS, type Publisher, type PublisherStats } from './publisher.ts';
 
 // The gateway's MQTT client (MQTT.js, MQTT 5): presence at QoS 1 through an outbox, a persistent
 // session, a retained online/offline status with a delayed will, a slow heartbeat, and batched writes.
@@ -59,7 +59,7 @@ export function createMqttPublisher(options: MqttPublisherOptions): Publisher {
   const { storeId, gatewayId, logger, now } = options;
   const maxInFlight = options.maxInFlight ?? 64;
   const maxAgeMs = (options.maxEventAgeS ?? 120) * 1_000;
-  const maxLatencyMs = options.maxLatencyMs ?? 100;
+  const maxLatencyMs = options.maxLatencyMs ?? DEFAULT_BATCH_MAX_LATENCY_MS;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 60_000;
   const outbox = options.outbox ?? createMemoryOutbox({ maxBytes: 16 * 1024 * 1024, now });
   const configTopic = topics.config(storeId, gatewayId);

@@ -38,3 +38,11 @@ export interface Publisher {
   /** Flushes the outbox (bounded by deadlineMs), marks the gateway offline, disconnects. */
   stop(deadlineMs?: number): Promise<void>;
 }
+
+/**
+ * The publisher's batching bound (config batching.maxLatencyMs): an event waits at most this for the ones behind
+ * it (the p99 target, advertisement → app, is 50 ms), and a busy gateway makes at most 50 socket writes a second,
+ * nothing for a Raspberry Pi. 100 ms cost ~45 ms p50 at 12.5 events/s a gateway and bought no server throughput
+ * (docs/benchmarks.md, end to end).
+ */
+export const DEFAULT_BATCH_MAX_LATENCY_MS = 20;

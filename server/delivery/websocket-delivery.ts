@@ -37,6 +37,9 @@ import { sendConsent } from './send-consent.ts';
 // connected but consent could not be read meanwhile. A promotion written but never acknowledged reached the
 // app: it stays pending, not dropped. The summary log line names campaigns, never shoppers.
 
+/** Shoppers the resend sweep re-lists at once (each one Store read). */
+const SWEEP_CONCURRENCY = 4;
+
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
   // The shopper opened the promotion (analytics, issue 6): recorded once, and it acknowledges it too.
@@ -138,12 +141,29 @@ export function createWebSocketDelivery(deps: {
     return expiring;
   };
 
+  let sweeping: Promise<void> | undefined;
+  let closing = false;
+  const sweepConnected = async (): Promise<void> => {
+    const shopperIds = [...sockets.keys()];
+    const next = { at: 0 };
+    const worker = async (): Promise<void> => {
+      while (next.at < shopperIds.length && !closing) {
+        const shopperId = shopperIds[next.at++]!;
+        await flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'));
+      }
+    };
+    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
+  };
+
   const sweep = setInterval(() => {
     if (now() - lastExpiryMs >= expiryEveryMs) {
       lastExpiryMs = now();
       void expireUndelivered().catch((error: Error) => logger.error({ err: error.message }, 'expiry sweep failed'));
     }
-    for (const shopperId of sockets.keys()) void flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'));
+    // Every connected shopper is re-listed, a few at a time: fired all at once, a thousand apps' reads would queue
+    // ahead of the ingest's in the Store's pool every sweep (docs/benchmarks.md, end to end). A sweep still
+    // running when the next is due is not doubled; the next one starts after it.
+    sweeping ??= sweepConnected().finally(() => (sweeping = undefined));
     const cutoff = now() - 10 * 60_000;
     for (const [id, at] of lastSent) if (at < cutoff) lastSent.delete(id);
     // A forgotten fence only makes a write that read consent across it drop its promotion: the safe side.
@@ -223,6 +243,9 @@ export function createWebSocketDelivery(deps: {
     expireUndelivered,
     async close() {
       clearInterval(sweep);
+      closing = true;
+      // The shopper being re-listed finishes; the rest of the sweep is dropped (reconnecting apps are flushed anew).
+      await sweeping;
       // An expiry pass under way finishes (or fails) before the Store is closed under it.
       await expiring?.catch(() => undefined);
       for (const set of sockets.values()) for (const socket of set) socket.close(1001, 'server shutting down');

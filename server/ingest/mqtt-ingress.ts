@@ -2,11 +2,18 @@ import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
+import { createOrderedLanes } from './ordered-lanes.ts';
 
 // The server's MQTT connection. Presence arrives at QoS 1 and is acknowledged only after it has been
 // handled (MQTT.js sends the PUBACK when handleMessage calls back), so a server killed mid-message
 // gets it redelivered. With a persistent session (clean: false) the broker also queues messages
 // while the server restarts. Several instances share presence through an MQTT 5 shared subscription.
+//
+// One connection handles one presence message at a time (MQTT.js reads the next packet only after the
+// PUBACK), so an instance in a shared subscription opens `presenceConnections` connections to the group
+// and has that many messages in flight, each acknowledged after its own handling. Messages under one
+// order key (the ingest keys by shopper) are handled in arrival order, one at a time, across all of the
+// instance's connections (ordered-lanes.ts); different keys run concurrently.
 
 export type MqttIngressOptions = {
   url: string;
@@ -26,6 +33,13 @@ export type MqttIngressOptions = {
   broadcastTopics?: string[];
   /** Attempts before a message that keeps failing is given up (and counted). */
   maxAttempts?: number;
+  /**
+   * Connections in the shared subscription, so as many presence messages are in flight at once (1 by
+   * default). Without a shared group there is one: plain subscriptions would each get every message.
+   */
+  presenceConnections?: number;
+  /** The lane of a message: same key, handled in arrival order one at a time (the ingest's orderKey). One lane by default. */
+  orderKey?: (topic: string, payload: Buffer) => string;
 };
 
 export type MqttIngress = {
@@ -50,69 +64,95 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
     connectTimeout: 10_000,
     manualConnect: true,
   };
-  const client = mqtt.connect(options.url, clientOptions);
+  const connections = options.sharedGroup ? Math.max(1, Math.floor(options.presenceConnections ?? 1)) : 1;
+  if (!Number.isFinite(connections)) throw new RangeError('presenceConnections must be a whole number of at least 1');
+  const lanes = createOrderedLanes();
+  // One connection handles one message at a time anyway: no key to compute (it costs a parse per message).
+  const orderKey = connections > 1 && options.orderKey !== undefined ? options.orderKey : () => '';
   // Broadcast messages (the server bus) are acknowledged at once and handled in order behind it: their
   // handlers publish (gateway configs), and MQTT.js reads no further packet — not even the PUBACK of that
   // publish — until handleMessage calls back, so awaiting a publish there would wait forever. They are
   // idempotent hints (a missed one is caught by the periodic resync), so acknowledging first loses nothing.
   const broadcast = new Set(options.broadcastTopics ?? []);
   let background: Promise<unknown> = Promise.resolve();
-  client.handleMessage = (packet, callback) => {
-    const topic = packet.topic;
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    if (broadcast.has(topic)) {
-      callback();
-      background = background
-        .then(() => options.handle(topic, payload))
-        .catch((error: Error) => logger.warn({ err: error.message }, 'server bus message failed; the periodic resync will catch up'));
-      return;
+  /** Handles a presence or status message in its lane, retrying a failure; settles when it may be acknowledged. */
+  const handleInLane = (topic: string, payload: Buffer): Promise<void> => {
+    let key: string;
+    try {
+      key = orderKey(topic, payload);
+    } catch {
+      key = topic;
     }
-    const attempt = (n: number): void => {
-      options.handle(topic, payload).then(
-        () => callback(),
-        (error: Error) => {
-          if (n < maxAttempts) {
-            setTimeout(() => attempt(n + 1), 50 * 2 ** n);
+    return lanes.run(key, async () => {
+      for (let n = 1; ; n += 1) {
+        try {
+          await options.handle(topic, payload);
+          return;
+        } catch (error) {
+          if (n >= maxAttempts) {
+            logger.error({ err: (error as Error).message, attempts: n }, 'presence message failed repeatedly; acknowledged and dropped');
             return;
           }
-          logger.error({ err: error.message, attempts: n }, 'presence message failed repeatedly; acknowledged and dropped');
-          callback();
-        },
-      );
-    };
-    attempt(1);
+          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** n));
+        }
+      }
+    });
   };
-  const filters = [
-    ...[topics.allEvents, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter)),
-    ...(options.broadcastTopics ?? []),
-  ];
-  client.on('connect', () => {
-    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    // On every connect, even when the broker reports the session present: Mosquitto 2.0 restores a
-    // persistent session without its shared ($share/…) subscriptions after a restart, and MQTT.js skips a
-    // plain subscribe() to filters it believes held — the instance would stay deaf. `resubscribe` makes
-    // it send the SUBSCRIBE regardless; subscribing again to a held filter changes nothing.
-    const subscription: ISubscriptionMap = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 as const }]));
-    subscription.resubscribe = true;
-    client.subscribe(subscription, (error) => {
-      if (error) logger.error({ err: error.message }, 'subscribe failed');
-    });
-  });
-  client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
-  client.on('offline', () => logger.warn('mqtt offline; reconnecting'));
+  const presenceFilters = [topics.allEvents, topics.allStatus].map((filter) => (options.sharedGroup ? sharedSubscription(options.sharedGroup, filter) : filter));
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error): void => {
-      client.end(true);
-      reject(new Error(`cannot connect to MQTT broker at ${redact(options.url)}: ${error.message}`));
-    };
-    client.once('connect', () => {
-      client.off('error', onError);
-      resolve();
+  const open = (index: number): MqttClient => {
+    // The first connection also carries the broadcast topics and the server's publishes; the others only presence.
+    const client = mqtt.connect(options.url, {
+      ...clientOptions,
+      ...(index === 0 ? {} : { clientId: options.clientId === undefined ? `${String(clientOptions.clientId)}-${index}` : `${options.clientId}-${index}` }),
     });
-    client.once('error', onError);
-    client.connect();
-  });
+    client.handleMessage = (packet, callback) => {
+      const topic = packet.topic;
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      if (broadcast.has(topic)) {
+        callback();
+        background = background
+          .then(() => options.handle(topic, payload))
+          .catch((error: Error) => logger.warn({ err: error.message }, 'server bus message failed; the periodic resync will catch up'));
+        return;
+      }
+      // Acknowledged (and the next packet read) only once handled: at-least-once survives a crash.
+      void handleInLane(topic, payload).then(() => callback());
+    };
+    const filters = index === 0 ? [...presenceFilters, ...(options.broadcastTopics ?? [])] : presenceFilters;
+    client.on('connect', () => {
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      // On every connect, even when the broker reports the session present: Mosquitto 2.0 restores a
+      // persistent session without its shared ($share/…) subscriptions after a restart, and MQTT.js skips a
+      // plain subscribe() to filters it believes held — the instance would stay deaf. `resubscribe` makes
+      // it send the SUBSCRIBE regardless; subscribing again to a held filter changes nothing.
+      const subscription: ISubscriptionMap = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 as const }]));
+      subscription.resubscribe = true;
+      client.subscribe(subscription, (error) => {
+        if (error) logger.error({ err: error.message }, 'subscribe failed');
+      });
+    });
+    client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
+    client.on('offline', () => logger.warn('mqtt offline; reconnecting'));
+    return client;
+  };
+
+  const clients = Array.from({ length: connections }, (_, index) => open(index));
+  try {
+    await Promise.all(clients.map((client) => new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new Error(`cannot connect to MQTT broker at ${redact(options.url)}: ${error.message}`));
+      client.once('connect', () => {
+        client.off('error', onError);
+        resolve();
+      });
+      client.once('error', onError);
+      client.connect();
+    })));
+  } catch (error) {
+    for (const client of clients) client.end(true);
+    throw error;
+  }
+  const client = clients[0]!;
 
   return {
     client,
@@ -123,7 +163,7 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
       await client.publishAsync(topic, payload, { qos: 1 });
     },
     async close() {
-      await client.endAsync();
+      await Promise.all(clients.map((c) => c.endAsync()));
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Resolution } from '../domain/resolver-index.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
 import { createEventMacKeys } from './event-mac-keys.ts';
-import { processResolvedPresence, type PresenceOutcome } from './resolved-presence.ts';
+import { processResolvedPresence, readConsent, type PresenceOutcome } from './resolved-presence.ts';
 
 // Presence ingest: one MQTT message in, at most one promotion out. A message is checked in this
 // order, and each failure is counted under its own outcome and logged with the gateway and reason
@@ -35,7 +35,16 @@ export type IngestOutcome =
 export type EventWindow = { pastS: number; futureS: number };
 export const DEFAULT_EVENT_WINDOW: EventWindow = { pastS: 3_600, futureS: 30 };
 
-export type PresenceIngest = { handle(topic: string, payload: Buffer): Promise<IngestOutcome> };
+export type PresenceIngest = {
+  handle(topic: string, payload: Buffer): Promise<IngestOutcome>;
+  /**
+   * The ingress's lane for a message (mqtt-ingress.ts): the shopper a presence event resolves to, so one
+   * shopper's events reach the zone arbiter in arrival order while other shoppers' run concurrently; the
+   * topic for anything else (status, unresolved, malformed: no shopper state to order). Synchronous and
+   * side-effect free: the resolver is in memory. handle() checks everything again, in its own order.
+   */
+  orderKey(topic: string, payload: Buffer): string;
+};
 
 export type PresenceIngestDeps = {
   store: Store;
@@ -88,6 +97,15 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
   };
 
   return {
+    orderKey(topic, payload) {
+      const route = parseTopic(topic);
+      if (route?.kind !== 'events') return `topic:${topic}`;
+      const parsed = parsePayload(PresenceEventSchema, payload);
+      if (!parsed.ok) return `topic:${topic}`;
+      const event = parsed.value;
+      const resolution = event.idKind === 'eddystone-eid' ? resolver.resolve(event.pseudonym) : deps.beacons?.resolve(event.pseudonym);
+      return resolution === undefined ? `topic:${topic}` : `shopper:${resolution.storeId}:${resolution.shopperId}`;
+    },
     async handle(topic, payload) {
       const started = performance.now();
       const route = parseTopic(topic);
@@ -115,14 +133,22 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
       if (resolution === undefined || resolution.storeId !== event.storeId) return outcome('unresolved');
       // A redelivery (same event ID) goes on through the idempotent steps below; another event under a
       // taken number does not.
+      // The consent read (resolved-presence.ts) goes out with the claim, one round trip's wait instead of two; it
+      // is only used once the claim holds, and a failed read still stops the event before anything is recorded
+      // beyond the claim (CON-5), as when it was read after it.
+      const consentRead = readConsent(deps, resolution.shopperId, 'ingest', nowMs).then(
+        (state) => ({ ok: true as const, state }), (error: unknown) => ({ ok: false as const, error }),
+      );
       const claim = await store.acceptSequence(event.gatewayId, event.boot, event.seq, event.eventId, atMs);
       if (claim === 'replay') return reject('replayed', route.gatewayId);
+      const consent = await consentRead;
+      if (!consent.ok) throw consent.error;
 
       const resolved: ResolvedPresence = {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS, proximity: event.proximity,
       };
-      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy, experimentKey: deps.experimentKey }, resolved, nowMs);
+      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy, experimentKey: deps.experimentKey }, resolved, nowMs, consent.state);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
       return outcome(result === 'no-presence' ? 'no-consent' : result);
     },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decide, type ResolvedPresence, type ShopperContext, type SkipCode, type StoreContext } from '../domain/decision.ts';
 import type { VisitActivity } from '../domain/visits.ts';
+import type { Campaign } from '../domain/campaign.ts';
 import { activeConsent, isGranted, type ConsentPolicy, type ConsentState } from '../domain/consent.ts';
 import { DEFAULT_CONSENT_POLICY } from '../domain/consent-texts.ts';
 import { buildPromotion } from '../domain/promotion.ts';
@@ -82,7 +83,7 @@ const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presenc
  * hourly, and in between they must not be used — or the Store's error, counted where it was read, if it
  * cannot be read.
  */
-async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where: 'ingest' | 'sweep', nowMs: number): Promise<ConsentState> {
+export async function readConsent(deps: Pick<ResolvedPresenceDeps, 'store' | 'metrics' | 'consentPolicy'>, shopperId: string, where: 'ingest' | 'sweep', nowMs: number): Promise<ConsentState> {
   try {
     return activeConsent(await deps.store.getConsentState(shopperId), deps.consentPolicy ?? DEFAULT_CONSENT_POLICY, nowMs);
   } catch (error) {
@@ -96,9 +97,11 @@ async function readConsent(deps: ResolvedPresenceDeps, shopperId: string, where:
  * not know has no hours it could keep: it counts as closed (fail closed, MKT-3).
  */
 async function storeContext(store: Store, storeId: string): Promise<StoreContext | undefined> {
-  const record = (await store.listStores()).find((s) => s.id === storeId);
+  // Two independent reads, in flight together (one round trip's wait instead of two on PostgreSQL).
+  const [stores, zones] = await Promise.all([store.listStores(), store.listZones(storeId)]);
+  const record = stores.find((s) => s.id === storeId);
   if (record === undefined) return undefined;
-  const sensitiveZoneIds = (await store.listZones(storeId)).filter((zone) => zone.sensitive).map((zone) => zone.id);
+  const sensitiveZoneIds = zones.filter((zone) => zone.sensitive).map((zone) => zone.id);
   return { id: record.id, timezone: record.timezone, openingHours: record.openingHours, quietHours: record.quietHours, sensitiveZoneIds };
 }
 
@@ -115,10 +118,14 @@ async function visitActivity(
   return deps.store.recordVisitActivity(context.id, shopperId, entry?.atMs ?? presence.atMs, entry !== undefined);
 }
 
-export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number): Promise<PresenceOutcome> {
+/**
+ * consentRead: the shopper's consent as readConsent() read it for this event, when the caller read it
+ * alongside its own checks (the MQTT ingest reads it together with the sequence claim); read here otherwise.
+ */
+export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number, consentRead?: ConsentState): Promise<PresenceOutcome> {
   const { store } = deps;
   const config = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
-  const consent = await readConsent(deps, event.shopperId, 'ingest', nowMs);
+  const consent = consentRead ?? await readConsent(deps, event.shopperId, 'ingest', nowMs);
   if (!isGranted(consent, 'presence')) return 'no-presence';
   await store.recordPresence(event, nowMs);
 
@@ -127,13 +134,14 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     return { state: result.state, dueAtMs: zoneStateDueAtMs(result.state, config), result: { transitions: result.transitions, current: result.state.current?.zoneId } };
   });
   await recordConversions(deps, consent, event.storeId, event.shopperId, arbitrated.transitions);
-  const context = await storeContext(store, event.storeId);
+  const triggers = triggersOf(event, arbitrated.transitions, arbitrated.current);
+  // The store's campaigns are read with its context (in flight together) when there is something to decide on.
+  const [context, campaigns] = await Promise.all([storeContext(store, event.storeId), triggers.length === 0 ? undefined : store.listCampaigns(event.storeId)]);
   if (context === undefined) {
     deps.metrics.decisions.inc({ outcome: 'skip', reason: 'closed' });
     return 'closed';
   }
   const visit = await visitActivity(deps, consent, context, event.shopperId, { zoneId: event.zoneId, atMs: event.atS * 1000 }, arbitrated.transitions);
-  const triggers = triggersOf(event, arbitrated.transitions, arbitrated.current);
   if (triggers.length === 0) {
     // Nothing to decide on: the same checks in the same order say why (consent, freshness, zone, hours, no campaign).
     const decision = decide(event, { consent, attributes: {}, visit }, context, [], nowMs);
@@ -141,7 +149,7 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     deps.metrics.decisions.inc({ outcome: 'skip', reason });
     return reason;
   }
-  return sendFor(deps, consent, context, visit, triggers, nowMs);
+  return sendFor(deps, consent, context, visit, triggers, nowMs, campaigns);
 }
 
 /**
@@ -164,9 +172,10 @@ const CONSENT_REFUSALS: readonly string[] = ['no-consent', 'erased', 'restricted
 /** Decides and records (and hands to delivery) a promotion for each trigger. */
 async function sendFor(
   deps: ResolvedPresenceDeps, consent: ConsentState, context: StoreContext, visit: VisitActivity | null, triggers: readonly Trigger[], nowMs: number,
+  campaignsRead?: Campaign[],
 ): Promise<Exclude<PresenceOutcome, 'no-presence'>> {
   const { store, metrics } = deps;
-  const campaigns = await store.listCampaigns(context.id);
+  const campaigns = campaignsRead ?? await store.listCampaigns(context.id);
   // Attributes serve segments and templates, both only with P2: without it the profile is not read at all
   // (a round trip per event is a share of the ingest's time: docs/benchmarks.md, end to end).
   const record = isGranted(consent, 'personalisation') ? await store.getShopper(triggers[0]!.shopperId) : undefined;

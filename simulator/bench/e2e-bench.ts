@@ -49,6 +49,8 @@ export type E2eBenchOptions = {
   gateways?: number;
   /** Server instances on the mosquitto stack (shared subscription); 1 by default. */
   serverInstances?: number;
+  /** Presence connections per server instance on the mosquitto stack (MQTT_PRESENCE_CONNECTIONS); 1 by default. */
+  presenceConnections?: number;
   /** The gateways' batching bound; the shipped default (100 ms) when unset. */
   gatewayMaxLatencyMs?: number;
   /** How long a step's backlog may take to clear before what is left counts as unprocessed; 15 s by default. */
@@ -148,11 +150,12 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
   };
   const stack = await startBenchStack({
     kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs,
-    serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined, signal: options.signal, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
+    serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined,
+    presenceConnections: kind === 'mosquitto' ? options.presenceConnections : undefined, signal: options.signal, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
     print: (line) => print(`  ${line}`),
   });
   try {
-    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.gateways.length} gateways, ${stack.apps.length} consenting shoppers, an enter campaign with loose caps`);
+    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.presenceConnections > 1 ? `${stack.presenceConnections} presence connections per instance; ` : ''}${stack.gateways.length} gateways, ${stack.apps.length} consenting shoppers, an enter campaign with loose caps`);
     const listen = (app: VirtualApp): void => app.onPromotion((promotion) => {
       const enter = enterOf.get(promotion.eventId);
       if (enter === undefined) return;

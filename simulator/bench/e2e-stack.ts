@@ -44,13 +44,15 @@ export type BenchStackOptions = {
   onPublished: (event: PresenceEvent, causedByMs: number) => void;
   mqttUrl?: string;
   databaseUrl?: string;
-  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 100 ms by default, as shipped). */
+  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 20 ms by default, as shipped). */
   gatewayMaxLatencyMs?: number;
   /**
    * Server instances sharing the presence topic (MQTT 5 shared subscription, as server/main.ts runs with
    * MQTT_SHARED_GROUP), each with its own Store connection; Mosquitto only (aedes speaks MQTT 3.1.1). 1 by default.
    */
   serverInstances?: number;
+  /** Presence connections per instance in the shared subscription (MQTT_PRESENCE_CONNECTIONS); Mosquitto only. 1 by default. */
+  presenceConnections?: number;
   /** Aborting stops registering shoppers (startBenchStack then cleans up and rejects). */
   signal?: AbortSignal;
   /** Progress while shoppers register. */
@@ -69,6 +71,7 @@ export type BenchStack = {
   /** The first instance: the apps and the admin API use it. */
   server: RunningServer;
   instances: number;
+  presenceConnections: number;
   storeId: string;
   apps: VirtualApp[];
   gateways: BenchGateway[];
@@ -185,14 +188,16 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     if (instances > 1 && options.kind !== 'mosquitto') throw new RangeError('several server instances need MQTT 5 shared subscriptions: the mosquitto stack only');
     const timed = timedStore(openedStore);
     const common = { masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), http: { port: 0, host: '127.0.0.1' } };
-    const sharedGroup = instances > 1 ? `vicino-bench-${id}` : undefined;
-    const server = await startServer({ ...common, store: timed.store, mqtt: { url: mqttUrl, ...serverLogin, sharedGroup }, instanceId: 'i1' });
+    const presenceConnections = options.presenceConnections ?? 1;
+    if (presenceConnections > 1 && options.kind !== 'mosquitto') throw new RangeError('several presence connections need MQTT 5 shared subscriptions: the mosquitto stack only');
+    const sharedGroup = instances > 1 || presenceConnections > 1 ? `vicino-bench-${id}` : undefined;
+    const server = await startServer({ ...common, store: timed.store, mqtt: { url: mqttUrl, ...serverLogin, sharedGroup, presenceConnections }, instanceId: 'i1' });
     closers.push(() => server.close());
     for (let i = 2; i <= instances; i++) {
       // Another instance as another process would run it: its own Store connection, the same database.
       const own = storeKind === 'postgres' ? await openPostgresStore(options.databaseUrl ?? DEFAULT_DATABASE_URL, { schema: `vicino_bench_${id}` }) : openSqliteStore(sqlitePath!);
       closers.push(() => own.close());
-      const other = await startServer({ ...common, store: timedStore(own, timed.timings).store, mqtt: { url: mqttUrl, sharedGroup }, instanceId: `i${i}` });
+      const other = await startServer({ ...common, store: timedStore(own, timed.timings).store, mqtt: { url: mqttUrl, sharedGroup, presenceConnections }, instanceId: `i${i}` });
       closers.push(() => other.close());
     }
 
@@ -266,7 +271,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return {
-      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
+      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, presenceConnections, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
       gatewayOf: (shopper) => gateways[shopper % gateways.length]!,
       close,
     };

@@ -91,8 +91,9 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
 
 /**
  * The whole system (simulator/bench/e2e-bench.ts); MQTT_URL and DATABASE_URL choose the second stack's broker and database.
- * `--e2e-batch-ms N` runs the gateways with another batching bound (100 ms as shipped); `--e2e-stacks embedded` runs one stack;
- * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack.
+ * `--e2e-batch-ms N` runs the gateways with another batching bound (20 ms as shipped); `--e2e-stacks embedded` runs one stack;
+ * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack; `--e2e-connections N` gives each
+ * N presence connections in it (MQTT_PRESENCE_CONNECTIONS; 1 by default here, so runs stay comparable with earlier ones).
  */
 async function e2eSection(quick: boolean, args: string[], print: (line: string) => void): Promise<void> {
   const batchAt = args.indexOf('--e2e-batch-ms');
@@ -101,13 +102,16 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const instancesAt = args.indexOf('--e2e-instances');
   const serverInstances = instancesAt >= 0 ? Number(args[instancesAt + 1]) : undefined;
   if (serverInstances !== undefined && !(Number.isInteger(serverInstances) && serverInstances >= 1)) throw new RangeError('--e2e-instances needs an integer ≥ 1');
+  const connectionsAt = args.indexOf('--e2e-connections');
+  const presenceConnections = connectionsAt >= 0 ? Number(args[connectionsAt + 1]) : undefined;
+  if (presenceConnections !== undefined && !(Number.isInteger(presenceConnections) && presenceConnections >= 1)) throw new RangeError('--e2e-connections needs an integer ≥ 1');
   const stacksAt = args.indexOf('--e2e-stacks');
   const stacks = stacksAt >= 0 ? (args[stacksAt + 1] ?? '').split(',') : ['embedded', 'mosquitto'];
   if (!stacks.every((s) => s === 'embedded' || s === 'mosquitto')) throw new RangeError('--e2e-stacks takes embedded, mosquitto or both (comma-separated)');
   const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
   const stepMs = quick ? 3_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
-    ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 100} ms`);
+    ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 20} ms`);
   const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
   print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
   // Ctrl-C ends the current step and cleans up (temp dirs, the PostgreSQL schema, retained topics); a second one kills.
@@ -118,7 +122,7 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   };
   process.once('SIGINT', onInterrupt);
   const results = await runE2eBench({
-    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, ceilingMessages: quick ? 20_000 : 100_000,
+    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, presenceConnections, ceilingMessages: quick ? 20_000 : 100_000,
     mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
   }).finally(() => process.off('SIGINT', onInterrupt));
   print(`   load average at the end ${load()}`);

@@ -188,6 +188,33 @@ describe('presence ingest', () => {
       expectNoTrace(t.logs.text(), event.pseudonym);
     });
 
+    it('handles two shoppers\' messages at once, and one redelivered alongside them, each promotion once', async () => {
+      await givenCampaign();
+      const bob = await registerShopper(t.app, { firstName: 'Bob' });
+      await grant(t.app, bob.token, { presence: true, promotions: true });
+      const adaPayload = Buffer.from(JSON.stringify(sighting(ada)));
+      // What several presence connections do: different shoppers in flight together, the same message twice (a redelivery).
+      const outcomes = await Promise.all([ingest.handle(PRESENCE_TOPIC, adaPayload), send(sighting(bob, { seq: 2 }))]);
+      expect(outcomes).toEqual(['sent', 'sent']);
+      expect(await ingest.handle(PRESENCE_TOPIC, adaPayload)).toBe('duplicate');
+      expect(await t.deps.store.counts()).toMatchObject({ presenceEvents: 2, promotions: 2 });
+      expect(new Set(delivery.notified.map((p) => p.shopperId))).toEqual(new Set([ada.shopperId, bob.shopperId]));
+    });
+
+    it('puts one shopper\'s messages in one order lane, from any gateway, and others\' (or unresolved ones) elsewhere', async () => {
+      const bob = await registerShopper(t.app, { firstName: 'Bob' });
+      const key = (event: unknown, topic = PRESENCE_TOPIC): string => ingest.orderKey(topic, Buffer.from(JSON.stringify(event)));
+      const adaKey = key(sighting(ada));
+      expect(adaKey).toBe(key(sighting(ada, { seq: 7, kind: 'exit' })));
+      expect(adaKey).not.toBe(key(sighting(bob)));
+      // The key names the shopper's internal ID only, never the pseudonym.
+      expect(adaKey).not.toContain(pseudonymOf(ada));
+      // Unresolved, malformed, or a status: the topic's lane (no shopper state to keep in order).
+      expect(key(sighting(ada, { pseudonym: 'AAAAAAAAAAAAAAAAAAAAAA' as Pseudonym }))).toBe(`topic:${PRESENCE_TOPIC}`);
+      expect(ingest.orderKey(PRESENCE_TOPIC, Buffer.from('not json'))).toBe(`topic:${PRESENCE_TOPIC}`);
+      expect(ingest.orderKey(topics.status('store-1', 'gw-1'), Buffer.from('{}'))).toBe(`topic:${topics.status('store-1', 'gw-1')}`);
+    });
+
     it('treats the same message again as a duplicate: no second promotion, nothing new to deliver', async () => {
       await givenCampaign();
       const payload = Buffer.from(JSON.stringify(sighting(ada)));

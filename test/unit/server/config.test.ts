@@ -5,7 +5,7 @@ describe('loadServerEnv', () => {
   it('fills every default from an empty environment', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
-      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', EPOCH_ROTATION_S: 86_400,
+      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 4, EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, ANALYTICS_K: 10, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
@@ -76,12 +76,12 @@ describe('loadServerEnv', () => {
   });
 
   it('lists every problem at once, each naming its variable', () => {
-    const loaded = loadServerEnv({ PORT: '70000', MQTT_URL: 'http://broker', ADMIN_TOKEN: 'short', EPOCH_ROTATION_S: '10', LOG_LEVEL: 'loud', MQTT_SHARED_GROUP: '$bad' });
+    const loaded = loadServerEnv({ PORT: '70000', MQTT_URL: 'http://broker', ADMIN_TOKEN: 'short', EPOCH_ROTATION_S: '10', LOG_LEVEL: 'loud', MQTT_SHARED_GROUP: '$bad', MQTT_PRESENCE_CONNECTIONS: '0' });
     expect(loaded.ok).toBe(false);
     if (loaded.ok) return;
-    expect(loaded.problems).toHaveLength(6);
+    expect(loaded.problems).toHaveLength(7);
     const named = loaded.problems.map((problem) => problem.split(':')[0]);
-    expect(named.sort()).toEqual(['ADMIN_TOKEN', 'EPOCH_ROTATION_S', 'LOG_LEVEL', 'MQTT_SHARED_GROUP', 'MQTT_URL', 'PORT']);
+    expect(named.sort()).toEqual(['ADMIN_TOKEN', 'EPOCH_ROTATION_S', 'LOG_LEVEL', 'MQTT_PRESENCE_CONNECTIONS', 'MQTT_SHARED_GROUP', 'MQTT_URL', 'PORT']);
     expect(loaded.problems).toContain('MQTT_URL: MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://');
     expect(loaded.problems).toContain('ADMIN_TOKEN: ADMIN_TOKEN must be at least 20 characters');
   });
