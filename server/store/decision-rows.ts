@@ -46,6 +46,13 @@ export function budgetCountsStatement(placeholders: 'numbered' | 'question', cam
   return { sql, params: [nowMs, campaignId] };
 }
 
+/**
+ * Whether the budget limits anything: only then are the campaign's promotions counted (and, on PostgreSQL,
+ * its sends serialised) — a budget without limits (the default, {}) costs a send nothing.
+ */
+export const hasBudgetLimit = (budget: Budget | undefined): budget is Budget =>
+  budget !== undefined && (budget.maxDeliveries !== undefined || budget.maxRedemptions !== undefined);
+
 /** Whether the budget refuses one more send, given the counts budgetCountsStatement read. */
 export function budgetExhausted(budget: Budget | undefined, counts: Row | undefined): boolean {
   if (budget === undefined) return false;

@@ -10,7 +10,7 @@ import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.t
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
-import { budgetCountsStatement, budgetExhausted, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import { budgetCountsStatement, budgetExhausted, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -132,7 +132,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       const nearAny = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND created_at_ms < $3 AND ${counted}`,
         [shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000]);
       if (nearAny > 0) return { outcome: 'skipped', reason: 'cooldownS' };
-      if (draft.budget !== undefined) {
+      if (hasBudgetLimit(draft.budget)) {
         // The campaign's budget lock, after the shopper's row lock (the order every sender takes them in):
         // budgeted sends of one campaign take turns, so the count below and the insert are one step and
         // instances together never exceed it. READ COMMITTED: the count sees the previous holder's row.

@@ -13,7 +13,7 @@ import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.t
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
-import { budgetCountsStatement, budgetExhausted, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import { budgetCountsStatement, budgetExhausted, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -202,7 +202,7 @@ export function openSqliteStore(path: string): Store {
     if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
     // The budget: BEGIN IMMEDIATE serialises every writer, so the count and the insert are one step.
     const budgetCounts = budgetCountsStatement('question', draft.campaignId, now);
-    if (draft.budget !== undefined && budgetExhausted(draft.budget, get(budgetCounts.sql, ...budgetCounts.params))) {
+    if (hasBudgetLimit(draft.budget) && budgetExhausted(draft.budget, get(budgetCounts.sql, ...budgetCounts.params))) {
       return { outcome: 'skipped' as const, reason: 'budget' as const };
     }
     // Experiments and attribution (issue 6): a held-out row, its group, and whether it enters analytics (P3 now).
