@@ -50,6 +50,23 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** PostgreSQL's numbered placeholder. */
 const Q = (n: number): string => `$${n}`;
 
+/**
+ * Drops schemas (and everything in them) that openPostgresStore created with its `schema` option: what
+ * a benchmark or a test suite does to leave the shared database as it found it. Schema names must be
+ * identifiers the caller made (letters, digits, underscores); anything else is refused, not quoted.
+ */
+export async function dropPostgresSchemas(url: string, schemas: readonly string[]): Promise<void> {
+  const bad = schemas.find((schema) => !/^[a-z_][a-z0-9_]{0,62}$/.test(schema));
+  if (bad !== undefined) throw new RangeError(`schema: "${bad}" is not a plain lower-case identifier`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
   const { schema } = options;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);

@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { createGateway, type Gateway } from '#gateway/gateway.ts';
 import { deriveEventMacKey, gatewayMqttCredentials, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
@@ -15,7 +14,7 @@ import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
 import { createMetrics } from '#server/metrics.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
-import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { launchCampaign } from '../store/simulated-store.ts';
@@ -142,15 +141,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
         store = await openPostgresStore(url, { schema });
         storeKind = 'postgres';
         storeLabel = `PostgreSQL ${new URL(url).host}${new URL(url).pathname}, schema ${schema}`;
-        closers.push(async () => {
-          const client = new pg.Client({ connectionString: url });
-          await client.connect();
-          try {
-            await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          } finally {
-            await client.end();
-          }
-        });
+        closers.push(() => dropPostgresSchemas(url, [schema]));
         closers.push(() => store!.close());
       } catch (error) {
         print(`PostgreSQL at ${new URL(url).host} cannot be used (${(error as Error).message}); this stack runs on a SQLite file instead`);

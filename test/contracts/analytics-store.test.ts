@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe } from 'vitest';
-import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import { describeAnalyticsContract } from './analytics.contract.ts';
 
@@ -33,13 +32,7 @@ describe.runIf(databaseUrl)('PostgreSQL', () => {
       return { store: await openPostgresStore(url, { schema }), another: () => openPostgresStore(url, { schema }) };
     },
     async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropPostgresSchemas(url, schemas);
     },
   );
 });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { openPostgresStore } from '#server/store/postgres-store.ts';
+import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import { describeStoreContract } from './store.contract.ts';
 
 // Runs against the PostgreSQL at DATABASE_URL, in a fresh schema per run (dropped afterwards), so
@@ -23,14 +22,6 @@ describe.runIf(databaseUrl)('PostgreSQL', () => {
   describeStoreContract(
     'postgres',
     () => openPostgresStore(url, { schema }),
-    async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
+    () => dropPostgresSchemas(url, [schema]),
   );
 });

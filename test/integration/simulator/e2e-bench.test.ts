@@ -22,7 +22,12 @@ describe.each(stacks)('the end-to-end bench on the %s stack', (stack) => {
     }) as [E2eStackResult];
 
     expect(result.kind).toBe(stack);
-    expect(result.ceiling.received).toBe(result.ceiling.messages);
+    // The raw ceiling counts what the broker delivered: aedes loses nothing, but the machine's Mosquitto runs
+    // its default max_queued_messages (1000) and drops QoS 1 under a burst (performance-notes.md) — the
+    // bench reports that loss, so here it must add up, and reach the subscriber for the most part.
+    expect(result.ceiling.received + result.ceiling.lost).toBe(result.ceiling.messages);
+    if (stack === 'embedded') expect(result.ceiling.lost).toBe(0);
+    expect(result.ceiling.received).toBeGreaterThan(result.ceiling.messages / 2);
     expect(result.ceiling.perSec).toBeGreaterThan(0);
     expect(result.steps).toHaveLength(1);
     const [step] = result.steps;
