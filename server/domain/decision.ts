@@ -110,14 +110,21 @@ export function inSegment(segment: Segment, shopper: ShopperContext): boolean {
   return true;
 }
 
-export const inAudience = (campaign: Campaign, shopper: ShopperContext): boolean =>
-  campaign.audience.kind === 'everyone' || inSegment(campaign.audience.segment, shopper);
-
-export const isPersonalised = (campaign: Campaign): boolean => /\{\{\s*\w+\s*\}\}/.test(campaign.message.body + campaign.message.title);
-
 /** A campaign that uses profiling: a segment audience, or a visit trigger (both read visit history or attributes). */
 export const usesProfiling = (campaign: Campaign): boolean =>
   campaign.audience.kind === 'segment' || campaign.trigger.kind === 'return' || campaign.trigger.kind === 'visit';
+
+/**
+ * Whether the shopper is in the campaign's audience. A campaign that uses profiling — a segment, or a
+ * visit trigger, which reads visit history — reaches only shoppers with P2, whatever visit data the caller
+ * passed (the send path keeps none without P2; this holds even if a caller did).
+ */
+export const inAudience = (campaign: Campaign, shopper: ShopperContext): boolean =>
+  campaign.audience.kind === 'everyone'
+    ? !usesProfiling(campaign) || isGranted(shopper.consent, 'personalisation')
+    : inSegment(campaign.audience.segment, shopper);
+
+export const isPersonalised = (campaign: Campaign): boolean => /\{\{\s*\w+\s*\}\}/.test(campaign.message.body + campaign.message.title);
 
 /**
  * A promotion is about being here now: an event older than this (a gateway's outbox draining after a

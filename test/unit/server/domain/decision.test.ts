@@ -233,6 +233,12 @@ describe('decide', () => {
       expect(decide(enter(), shopperOf(EVERYTHING, { visit: starts(3, NOW_MS - DAY) }), STORE, [back, third], NOW_MS))
         .toMatchObject({ send: true, campaign: { id: 'third' }, purposes: ['presence', 'promotions', 'personalisation'] });
     });
+
+    // Found by the property below at 60,000 runs (seed 393608691): visit data passed for a shopper without P2.
+    it('never fires without P2, even when a caller passes visit history', () => {
+      expect(decide(enter(), shopperOf(MARKETING, { visit: starts(3, NOW_MS - DAY) }), STORE, [back, third], NOW_MS))
+        .toEqual({ send: false, reason: { code: 'not-in-audience', campaignIds: ['third'] } });
+    });
   });
 
   describe('property: random consent, campaigns and events (MKT-1)', () => {
