@@ -98,8 +98,7 @@ export async function readConsent(deps: Pick<ResolvedPresenceDeps, 'store' | 'me
  */
 async function storeContext(store: Store, storeId: string): Promise<StoreContext | undefined> {
   // Two independent reads, in flight together (one round trip's wait instead of two on PostgreSQL).
-  const [stores, zones] = await Promise.all([store.listStores(), store.listZones(storeId)]);
-  const record = stores.find((s) => s.id === storeId);
+  const [record, zones] = await Promise.all([store.getStore(storeId), store.listZones(storeId)]);
   if (record === undefined) return undefined;
   const sensitiveZoneIds = zones.filter((zone) => zone.sensitive).map((zone) => zone.id);
   return { id: record.id, timezone: record.timezone, openingHours: record.openingHours, quietHours: record.quietHours, sensitiveZoneIds };

@@ -116,7 +116,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.post('/v1/admin/stores/:storeId/pos-devices', async (request, reply) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
     const body = parseOrThrow(PosDeviceBodySchema, request.body);
-    if (!(await store.listStores()).some((s) => s.id === storeId)) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
+    if ((await store.getStore(storeId)) === undefined) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
     const deviceId = `pd_${randomUUID().replaceAll('-', '')}`;
     const { token, tokenHash } = newAppToken();
     const createdAtMs = now();
@@ -128,7 +128,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
 
   app.get('/v1/admin/stores/:storeId/pos-devices', async (request) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
-    if (!(await store.listStores()).some((s) => s.id === storeId)) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
+    if ((await store.getStore(storeId)) === undefined) throw new ApiError('NOT_FOUND', `no store ${storeId}`);
     return {
       devices: (await store.listPosDevices(storeId)).map((d) => ({ deviceId: d.id, storeId: d.storeId, name: d.name, createdAtMs: d.createdAtMs, revokedAtMs: d.revokedAtMs })),
     };

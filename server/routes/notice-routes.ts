@@ -29,7 +29,7 @@ export function transparencySettings(config: NoticeConfig = {}): TransparencySet
 
 /** One store as it is configured now, or undefined if there is no such store. */
 export async function loadStoreConfiguration(store: Store, storeId: string): Promise<StoreConfiguration | undefined> {
-  const record = (await store.listStores()).find((candidate) => candidate.id === storeId);
+  const record = await store.getStore(storeId);
   if (record === undefined) return undefined;
   const [zones, campaigns] = await Promise.all([store.listZones(storeId), store.listCampaigns(storeId)]);
   return { id: record.id, name: record.name, timezone: record.timezone, zones, campaigns };

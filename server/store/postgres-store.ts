@@ -361,6 +361,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async listStores() {
       return (await rows('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id COLLATE "C"')).map(toStoreRecord);
     },
+    async getStore(id) {
+      const found = await row('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores WHERE id = $1', id);
+      return found === undefined ? undefined : toStoreRecord(found);
+    },
     async upsertZone(z) {
       await query('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
         [z.storeId, z.id, z.name, bit(z.sensitive)]);

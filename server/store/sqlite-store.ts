@@ -371,6 +371,10 @@ export function openSqliteStore(path: string): Store {
     async listStores() {
       return all('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id').map(toStoreRecord);
     },
+    async getStore(id) {
+      const found = get('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores WHERE id = ?', id);
+      return found === undefined ? undefined : toStoreRecord(found);
+    },
     async upsertZone(z) {
       run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
         z.storeId, z.id, z.name, z.sensitive ? 1 : 0);

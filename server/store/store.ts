@@ -279,6 +279,8 @@ export interface Store {
 
   upsertStore(store: StoreRecord): Promise<void>;
   listStores(): Promise<StoreRecord[]>;
+  /** One store, or undefined: what the send path reads per event (not the whole list). */
+  getStore(id: string): Promise<StoreRecord | undefined>;
   upsertZone(zone: ZoneRecord): Promise<void>;
   /** Replaces a store's own beacons with these, in one transaction. */
   replaceStoreBeacons(storeId: string, beacons: readonly Omit<StoreBeaconRecord, 'storeId'>[]): Promise<void>;

@@ -105,6 +105,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await store.upsertZone({ storeId, id: 'pharmacy', name: 'Pharmacy counter', sensitive: true });
 
         expect((await store.listStores()).filter((s) => s.id === storeId)).toEqual([{ id: storeId, name: 'New name', timezone: 'Europe/Paris' }]);
+        expect(await store.getStore(storeId)).toEqual({ id: storeId, name: 'New name', timezone: 'Europe/Paris' });
+        expect(await store.getStore(uniqueId('st'))).toBeUndefined();
         expect(await store.listZones(storeId)).toEqual([
           { storeId, id: 'pharmacy', name: 'Pharmacy counter', sensitive: true },
           { storeId, id: 'tills', name: 'Tills', sensitive: false },
@@ -943,6 +945,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const quietHours = [{ days: ['sun' as const], from: '22:00', to: '07:00' }];
         await store.upsertStore({ id: storeId, name: 'Corner', timezone: 'Europe/Rome', openingHours, quietHours });
         expect((await store.listStores()).find((s) => s.id === storeId)).toEqual({ id: storeId, name: 'Corner', timezone: 'Europe/Rome', openingHours, quietHours });
+        expect(await store.getStore(storeId)).toEqual({ id: storeId, name: 'Corner', timezone: 'Europe/Rome', openingHours, quietHours });
         await store.upsertStore({ id: storeId, name: 'Corner', timezone: 'Europe/Rome' });
         expect((await store.listStores()).find((s) => s.id === storeId)).toEqual({ id: storeId, name: 'Corner', timezone: 'Europe/Rome' });
       });
