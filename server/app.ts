@@ -28,10 +28,13 @@ import { pushRoutes } from './routes/push-routes.ts';
 import { analyticsRoutes } from './routes/analytics-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
+import type { ConfigView } from './ingest/config-view.ts';
 import type { ConsentConfigInput } from './consent/consent-config.ts';
 
 export type AppDeps = {
   store: Store;
+  /** Gateways, stores and campaigns as of the Store's configuration version (ingest/config-view.ts), shared with the MQTT ingest. */
+  config: ConfigView;
   sealer: Sealer;
   resolver: Resolver;
   /** Loyalty beacons: linking, and their half of resolution. */

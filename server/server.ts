@@ -20,6 +20,7 @@ import { createServerBus, SERVER_BUS_TOPIC, type ServerBus } from './server-bus.
 import type { Store } from './store/store.ts';
 import { DEFAULT_ARBITER_CONFIG, validateArbiterConfig, type ArbiterConfig } from './domain/zone-arbiter.ts';
 import { sweepZoneStates } from './ingest/resolved-presence.ts';
+import { createConfigView } from './ingest/config-view.ts';
 import { retentionWindows, type RetentionWindowsInput } from './domain/retention.ts';
 import type { Controller } from './domain/transparency.ts';
 import { createZoneRollupJob, ROLLUP_INTERVAL_MS } from './analytics/rollup-job.ts';
@@ -168,8 +169,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bus.announce({ type: 'promotion', id: promotion.id });
     },
   };
+  // Gateways, stores and campaigns in memory, re-read when the Store's configuration version moves.
+  const config = createConfigView(store);
   const ingest = createPresenceIngest({
-    store, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey,
+    store, config, resolver, beacons, metrics, logger: logger.child({ component: 'ingest' }), now, sealer, eventWindow, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey,
     delivery: { ...notifyAll, close: () => delivery.close() },
   });
 
@@ -273,7 +276,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     timers.push(setInterval(() => {
       if (sweeping) return;
       sweeping = true;
-      sweepZoneStates({ store, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey }, now())
+      sweepZoneStates({ store, config, metrics, delivery: notifyAll, arbiter: zoneArbiter, consentPolicy: consent.policy, experimentKey }, now())
         .catch((error: Error) => logger.error({ err: error.message }, 'zone arbiter sweep failed'))
         .finally(() => {
           sweeping = false;
@@ -284,7 +287,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The routes' own sends (an iOS sighting) reach the webhook too; everything else they ask of delivery is the socket's.
     const routeDelivery: WebSocketDelivery = webhook === undefined ? delivery : { ...delivery, notify: (promotion) => { delivery.notify(promotion); webhook.notify(promotion); } };
     app = await buildApp({
-      store, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
+      store, config, sealer, resolver, beacons, keys, delivery: routeDelivery, metrics, logger, now, resolverKeys, announce: (message) => bus.announce(message),
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), experimentKey, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
       appTokenMaxAgeMs: options.appTokenMaxAgeMs, analyticsK: options.analyticsK,

@@ -10,7 +10,8 @@ import type { Resolution } from '../domain/resolver-index.ts';
 import type { Resolver } from '../resolver.ts';
 import type { Store } from '../store/store.ts';
 import { createEventMacKeys } from './event-mac-keys.ts';
-import { processResolvedPresence, readConsent, type PresenceOutcome } from './resolved-presence.ts';
+import { processResolvedPresence, type PresenceOutcome } from './resolved-presence.ts';
+import type { ConfigView } from './config-view.ts';
 
 // Presence ingest: one MQTT message in, at most one promotion out. A message is checked in this
 // order, and each failure is counted under its own outcome and logged with the gateway and reason
@@ -48,6 +49,8 @@ export type PresenceIngest = {
 
 export type PresenceIngestDeps = {
   store: Store;
+  /** Gateways, stores and campaigns as of the Store's configuration version (config-view.ts). */
+  config: ConfigView;
   resolver: Resolver;
   /** Resolves loyalty-beacon pseudonyms (beacon-service.ts); without it no beacon resolves. */
   beacons?: { resolve(pseudonym: PresenceEvent['pseudonym']): Resolution | undefined };
@@ -85,7 +88,7 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
     if (!parsed.ok) return reject('rejected-schema', gatewayId, { error: parsed.error });
     const status = parsed.value;
     if (status.storeId !== storeId || status.gatewayId !== gatewayId) return reject('rejected-mismatch', gatewayId);
-    const gateway = await store.getGateway(gatewayId);
+    const gateway = await deps.config.gateway(gatewayId);
     if (gateway === undefined || gateway.storeId !== storeId) return outcome('unknown-gateway');
     if (!verifyMessage(macKeys.keyFor(gateway), 'status', status)) return reject('forged', gatewayId);
     // "Offline" is accepted whatever its age: it is the will, signed when the gateway connected. A stale
@@ -118,7 +121,7 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
       if (!parsed.ok) return reject('rejected-schema', route.gatewayId, { error: parsed.error });
       const event = parsed.value;
       if (event.storeId !== route.storeId || event.gatewayId !== route.gatewayId) return reject('rejected-mismatch', route.gatewayId);
-      const gateway = await store.getGateway(event.gatewayId);
+      const gateway = await deps.config.gateway(event.gatewayId);
       if (gateway === undefined || gateway.storeId !== event.storeId || gateway.zoneId !== event.zoneId) return reject('unknown-gateway', route.gatewayId);
       // A subscriber cannot see who published, and an ACL can be wrong: the MAC shows the named gateway signed it.
       if (!verifyPresenceEvent(macKeys.keyFor(gateway), event)) return reject('forged', route.gatewayId);
@@ -131,24 +134,17 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
       // ID-2: an unresolved pseudonym moves a counter and nothing else — so it is resolved (in memory)
       // before its sequence number is claimed, which writes a row.
       if (resolution === undefined || resolution.storeId !== event.storeId) return outcome('unresolved');
-      // A redelivery (same event ID) goes on through the idempotent steps below; another event under a
-      // taken number does not.
-      // The consent read (resolved-presence.ts) goes out with the claim, one round trip's wait instead of two; it
-      // is only used once the claim holds, and a failed read still stops the event before anything is recorded
-      // beyond the claim (CON-5), as when it was read after it.
-      const consentRead = readConsent(deps, resolution.shopperId, 'ingest', nowMs).then(
-        (state) => ({ ok: true as const, state }), (error: unknown) => ({ ok: false as const, error }),
-      );
-      const claim = await store.acceptSequence(event.gatewayId, event.boot, event.seq, event.eventId, atMs);
-      if (claim === 'replay') return reject('replayed', route.gatewayId);
-      const consent = await consentRead;
-      if (!consent.ok) throw consent.error;
-
       const resolved: ResolvedPresence = {
         eventId: event.eventId, shopperId: resolution.shopperId, storeId: event.storeId, zoneId: event.zoneId,
         kind: event.kind, atS: event.atS, dwellS: event.dwellS, proximity: event.proximity,
       };
-      const result = await processResolvedPresence({ store, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy, experimentKey: deps.experimentKey }, resolved, nowMs, consent.state);
+      // The sequence claim is the first write of the event's one transaction (Store.applyPresence): a redelivery
+      // (same event ID) goes on through the idempotent steps; another event under a taken number stops there.
+      const result = await processResolvedPresence(
+        { store, config: deps.config, delivery, metrics, arbiter: deps.arbiter, consentPolicy: deps.consentPolicy, experimentKey: deps.experimentKey },
+        resolved, nowMs, { gatewayId: event.gatewayId, boot: event.boot, seq: event.seq },
+      );
+      if (result === 'replayed') return reject('replayed', route.gatewayId);
       metrics.ingestSeconds.observe((performance.now() - started) / 1000);
       return outcome(result === 'no-presence' ? 'no-consent' : result);
     },

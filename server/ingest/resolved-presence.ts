@@ -11,14 +11,15 @@ import {
 } from '../domain/zone-arbiter.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Store, ZoneStateKey } from '../store/store.ts';
+import type { PresenceStep, Store, ZoneStateKey } from '../store/store.ts';
+import type { ConfigView } from './config-view.ts';
 
 // What happens to a presence event once it is known whose it is — whichever way it arrived: a
 // gateway's pseudonym that resolved (presence-ingest.ts) or an iOS app's report of a store beacon
-// (POST /v1/me/sightings). One path, so both get the same checks in the same order:
-// presence consent (P1) → record presence → the zone arbiter (Store.updateZoneState, atomic) → the
-// visit history (Store.recordVisitActivity, atomic; only with P2, never from a sensitive zone) →
-// decide, on the arbitrated transitions (consent for marketing, freshness, sensitive zones, the store's
+// (POST /v1/me/sightings). One path, so both get the same checks in the same order, the writes of the
+// first five as ONE transaction (Store.applyPresence): the gateway's sequence claim → presence consent
+// (P1) → record presence → the zone arbiter → conversions (P3) and the visit history (only with P2,
+// never from a sensitive zone) → decide, on the arbitrated transitions (consent for marketing, freshness, sensitive zones, the store's
 // quiet and opening hours, campaigns, schedules, audiences: domain/decision.ts) → the atomic
 // check-and-record of the promotion in the Store (consent re-checked, caps, budget, dedupe) → delivery.
 //
@@ -49,6 +50,8 @@ export type PresenceOutcome = 'no-presence' | SkipCode | 'budget' | 'held-out' |
 
 export type ResolvedPresenceDeps = {
   store: Store;
+  /** Stores, zones and campaigns as of the Store's configuration version (config-view.ts). */
+  config: ConfigView;
   delivery: Pick<Delivery, 'notify'>;
   metrics: Metrics;
   arbiter?: ArbiterConfig;
@@ -93,18 +96,6 @@ export async function readConsent(deps: Pick<ResolvedPresenceDeps, 'store' | 'me
 }
 
 /**
- * What decide() needs of the store: its zone and hours, and its sensitive zones. A store the server does
- * not know has no hours it could keep: it counts as closed (fail closed, MKT-3).
- */
-async function storeContext(store: Store, storeId: string): Promise<StoreContext | undefined> {
-  // Two independent reads, in flight together (one round trip's wait instead of two on PostgreSQL).
-  const [record, zones] = await Promise.all([store.getStore(storeId), store.listZones(storeId)]);
-  if (record === undefined) return undefined;
-  const sensitiveZoneIds = zones.filter((zone) => zone.sensitive).map((zone) => zone.id);
-  return { id: record.id, timezone: record.timezone, openingHours: record.openingHours, quietHours: record.quietHours, sensitiveZoneIds };
-}
-
-/**
  * Records the shopper's presence in their visit history — only with personalisation (P2): visit history
  * is profiling — and never from a sensitive zone (AN-3). An arbitrated entry into a zone may start a visit.
  * null when nothing is kept for them.
@@ -118,29 +109,43 @@ async function visitActivity(
 }
 
 /**
- * consentRead: the shopper's consent as readConsent() read it for this event, when the caller read it
- * alongside its own checks (the MQTT ingest reads it together with the sequence claim); read here otherwise.
+ * sequence: the gateway's (boot, seq) claim, made in the same transaction (the MQTT ingest); 'replayed' when
+ * another event holds it, and then nothing was written. An app's sighting has none.
  */
-export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number, consentRead?: ConsentState): Promise<PresenceOutcome> {
-  const { store } = deps;
-  const config = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
-  const consent = consentRead ?? await readConsent(deps, event.shopperId, 'ingest', nowMs);
-  if (!isGranted(consent, 'presence')) return 'no-presence';
-  await store.recordPresence(event, nowMs);
-
-  const arbitrated = await store.updateZoneState(event.storeId, event.shopperId, (previous) => {
-    const result = arbitrateZone(previous, { eventId: event.eventId, zoneId: event.zoneId, kind: event.kind, proximity: event.proximity, atMs: event.atS * 1000 }, config);
-    return { state: result.state, dueAtMs: zoneStateDueAtMs(result.state, config), result: { transitions: result.transitions, current: result.state.current?.zoneId } };
+export async function processResolvedPresence(deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number): Promise<PresenceOutcome>;
+export async function processResolvedPresence(
+  deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number, sequence: PresenceStep['sequence'],
+): Promise<PresenceOutcome | 'replayed'>;
+export async function processResolvedPresence(
+  deps: ResolvedPresenceDeps, event: ResolvedPresence, nowMs: number, sequence?: PresenceStep['sequence'],
+): Promise<PresenceOutcome | 'replayed'> {
+  const { store, metrics } = deps;
+  const arbiter = deps.arbiter ?? DEFAULT_ARBITER_CONFIG;
+  const policy = deps.consentPolicy ?? DEFAULT_CONSENT_POLICY;
+  const context = await deps.config.storeContext(event.storeId);
+  const step = await store.applyPresence({
+    event, receivedAtMs: nowMs, ...(sequence === undefined ? {} : { sequence }),
+    // CON-6: lapsed grants read as withdrawn — the lapse job writes them down hourly, and in between they must not be used.
+    consent: (stored) => activeConsent(stored, policy, nowMs),
+    arbitrate: (previous) => {
+      const result = arbitrateZone(previous, { eventId: event.eventId, zoneId: event.zoneId, kind: event.kind, proximity: event.proximity, atMs: event.atS * 1000 }, arbiter);
+      return { state: result.state, dueAtMs: zoneStateDueAtMs(result.state, arbiter), result: { transitions: result.transitions, current: result.state.current?.zoneId } };
+    },
+    ...(context === undefined ? {} : { visits: { sensitiveZoneIds: context.sensitiveZoneIds } }),
+  }).catch((error: unknown) => {
+    // CON-5: the consent read is part of this transaction; whatever failed, nothing was decided or sent.
+    metrics.consentUnreadable.inc({ where: 'ingest' });
+    throw error;
   });
-  await recordConversions(deps, consent, event.storeId, event.shopperId, arbitrated.transitions);
-  const triggers = triggersOf(event, arbitrated.transitions, arbitrated.current);
-  // The store's campaigns are read with its context (in flight together) when there is something to decide on.
-  const [context, campaigns] = await Promise.all([storeContext(store, event.storeId), triggers.length === 0 ? undefined : store.listCampaigns(event.storeId)]);
+  if (step.outcome === 'replay') return 'replayed';
+  if (step.outcome === 'no-presence') return 'no-presence';
+  if (step.conversions > 0) metrics.conversions.inc(step.conversions);
+  const { consent, visit } = step;
+  const triggers = triggersOf(event, step.transitions, step.current);
   if (context === undefined) {
-    deps.metrics.decisions.inc({ outcome: 'skip', reason: 'closed' });
+    metrics.decisions.inc({ outcome: 'skip', reason: 'closed' });
     return 'closed';
   }
-  const visit = await visitActivity(deps, consent, context, event.shopperId, { zoneId: event.zoneId, atMs: event.atS * 1000 }, arbitrated.transitions);
   if (triggers.length === 0) {
     // Nothing to decide on: the same checks in the same order say why (consent, freshness, zone, hours, no campaign).
     const decision = decide(event, { consent, attributes: {}, visit }, context, [], nowMs);
@@ -148,7 +153,7 @@ export async function processResolvedPresence(deps: ResolvedPresenceDeps, event:
     deps.metrics.decisions.inc({ outcome: 'skip', reason });
     return reason;
   }
-  return sendFor(deps, consent, context, visit, triggers, nowMs, campaigns);
+  return sendFor(deps, consent, context, visit, triggers, nowMs, await deps.config.campaigns(event.storeId));
 }
 
 /**
@@ -171,10 +176,9 @@ const CONSENT_REFUSALS: readonly string[] = ['no-consent', 'erased', 'restricted
 /** Decides and records (and hands to delivery) a promotion for each trigger. */
 async function sendFor(
   deps: ResolvedPresenceDeps, consent: ConsentState, context: StoreContext, visit: VisitActivity | null, triggers: readonly Trigger[], nowMs: number,
-  campaignsRead?: Campaign[],
+  campaigns: readonly Campaign[],
 ): Promise<Exclude<PresenceOutcome, 'no-presence'>> {
   const { store, metrics } = deps;
-  const campaigns = campaignsRead ?? await store.listCampaigns(context.id);
   // Attributes serve segments and templates, both only with P2: without it the profile is not read at all
   // (a round trip per event is a share of the ingest's time: docs/benchmarks.md, end to end).
   const record = isGranted(consent, 'personalisation') ? await store.getShopper(triggers[0]!.shopperId) : undefined;
@@ -268,11 +272,11 @@ export async function sweepZoneStates(deps: ResolvedPresenceDeps, nowMs: number,
       eventId: zoneTimerEventId(key, t), shopperId: key.shopperId, storeId: key.storeId, zoneId: t.zoneId,
       kind: t.kind === 'entered' ? 'enter' : 'exit', atS: Math.floor(t.atMs / 1000), dwellS: Math.floor(t.dwellMs / 1000), proximity: 'near',
     }));
-    const context = await storeContext(store, key.storeId);
+    const context = await deps.config.storeContext(key.storeId);
     if (context === undefined) continue;
     const entry = transitions.find((t) => t.kind === 'entered');
     const visit = entry === undefined ? null : await visitActivity(deps, consent, context, key.shopperId, { zoneId: entry.zoneId, atMs: entry.atMs }, transitions);
-    await sendFor(deps, consent, context, visit, triggers, nowMs);
+    await sendFor(deps, consent, context, visit, triggers, nowMs, await deps.config.campaigns(key.storeId));
   }
   return changed;
 }

@@ -40,7 +40,7 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
     // DSR-4: a restricted shopper's data is kept but not processed: nothing is recorded or decided.
     if (shopper.restricted) return reply.code(202).send({ eventId, zoneId: beacon.zoneId, outcome: 'restricted' });
     const outcome = await processResolvedPresence({
-      store, metrics: deps.metrics,
+      store, config: deps.config, metrics: deps.metrics,
       delivery: {
         notify: (promotion) => {
           deps.delivery.notify(promotion);

@@ -285,4 +285,16 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE analytics_rollups (bucket_ms BIGINT PRIMARY KEY, rolled_until_ms BIGINT NOT NULL)`,
     ],
   },
+  {
+    version: 19,
+    name: 'configuration version',
+    statements: [
+      // One counter, raised in the same transaction as every change to what the presence ingest reads per
+      // event — stores (hours), zones (sensitive), gateways (store, zone, secret) and campaigns — so each
+      // instance keeps those in memory and re-reads them only when it moved (server/ingest/config-view.ts).
+      // A gateway's last-seen time is not configuration and does not move it.
+      `CREATE TABLE config_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)`,
+      `INSERT INTO config_version (id, version) VALUES (1, 0)`,
+    ],
+  },
 ];

@@ -4,7 +4,7 @@ import { placedInStore } from '../domain/campaign.ts';
 import {
   insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
 } from './campaign-sql.ts';
-import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { isGranted, type ConsentDraft, type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
@@ -16,6 +16,7 @@ import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandi
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
+import { conversionEntries, visitPresence } from './presence-step.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
@@ -26,7 +27,8 @@ import {
   toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
-  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PromotionDraft, type RecordPromotionResult, type ShopperData, type Store, type StoreCounts,
+  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PresenceStep, type PresenceStepResult, type PromotionDraft, type RecordPromotionResult, type SequenceClaim,
+  type ShopperData, type Store, type StoreCounts, type ZoneStateUpdate,
 } from './store.ts';
 
 // The PostgreSQL Store: a pg.Pool over the same portable schema as the embedded adapter, so
@@ -46,6 +48,7 @@ const AUDIT_LOCK = 'vicino.audit-log';
 // Advisory-lock key prefix that serialises one campaign's budgeted sends across instances (held to the end of the transaction).
 const BUDGET_LOCK = 'vicino.campaign-budget:';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const BUMP_CONFIG_VERSION = 'UPDATE config_version SET version = version + 1 WHERE id = 1';
 
 /** PostgreSQL's numbered placeholder. */
 const Q = (n: number): string => `$${n}`;
@@ -103,6 +106,16 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       client.release(broken);
     }
   }
+
+  // Every change to what the ingest keeps in memory raises the configuration's version in its own
+  // transaction (Store.configVersion). The counter's row lock is taken last and held to the commit: config
+  // writers take turns on it, and nothing else locks it.
+  const configChange = <T>(write: (q: Query) => Promise<T>): Promise<T> =>
+    transaction(async (q) => {
+      const result = await write(q);
+      await q(BUMP_CONFIG_VERSION);
+      return result;
+    });
 
   try {
     await migrate(transaction, schema);
@@ -168,21 +181,91 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
     });
 
-  // The shopper's row lock first (as recordPromotion and eraseShopper take it): an erasure racing this
-  // waits or is waited for, and two instances recording one shopper's presence take turns on the row.
+  // Inside a transaction that holds the shopper's row lock (FOR NO KEY UPDATE, as recordPromotion and
+  // eraseShopper take it first): an erasure racing this waits or is waited for, and two instances recording
+  // one shopper's presence take turns on the row. live: the shopper is neither erased nor unknown.
+  const visitIn = async (q: Query, storeId: string, shopperId: string, atMs: number, startsVisit: boolean, live: boolean): Promise<VisitActivity> => {
+    const [row] = (await q('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+    const previous = visitStateOf(row);
+    const { state, activity } = nextVisit(previous, atMs, startsVisit);
+    if (state === undefined || state === previous) return activity;
+    // DSR-2: nothing is written for a shopper erased (or unknown).
+    if (!live) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
+    await q(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
+    [storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs]);
+    return activity;
+  };
   const recordVisitActivity = (storeId: string, shopperId: string, atMs: number, startsVisit: boolean): Promise<VisitActivity> =>
     transaction(async (q) => {
       const [shopper] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [shopperId])).rows;
-      const [row] = (await q('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
-      const previous = visitStateOf(row);
-      const { state, activity } = nextVisit(previous, atMs, startsVisit);
-      if (state === undefined || state === previous) return activity;
-      // DSR-2: nothing is written for a shopper erased (or unknown).
-      if (shopper === undefined || shopper.erased_at_ms !== null) return { visitNumber: 0, newVisit: false, pastVisits: 0, previousVisitLastSeenMs: null };
-      await q(`INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms) VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
-      [storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs]);
-      return activity;
+      return visitIn(q, storeId, shopperId, atMs, startsVisit, shopper !== undefined && shopper.erased_at_ms === null);
+    });
+
+  // ON CONFLICT waits for a concurrent insert of the same key to commit, so exactly one claim wins; a loser
+  // then reads the winner's row in a new statement (READ COMMITTED sees it). If pruning removed that row in
+  // between, the number is claimed afresh. Inside a transaction or on its own.
+  const claimSequence = async (q: Query, gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): Promise<SequenceClaim> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const claimed = await q('INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_id, boot, seq) DO NOTHING',
+        [gatewayId, boot, seq, eventId, atMs]);
+      if (claimed.rowCount === 1) return 'new';
+      const [holder] = (await q('SELECT event_id FROM event_sequences WHERE gateway_id = $1 AND boot = $2 AND seq = $3', [gatewayId, boot, seq])).rows;
+      if (holder) return String(holder.event_id) === eventId ? 'redelivery' : 'replay';
+    }
+    throw new Error(`sequence ${seq} of gateway ${gatewayId} could not be claimed or read`);
+  };
+
+  // Inside a transaction. The row is locked (FOR UPDATE) before it is read, so a concurrent update of the
+  // same shopper waits and then reads what this one committed. A first row has nothing to lock: two
+  // instances may both try to insert it, and the loser (ON CONFLICT DO NOTHING, which waits for the
+  // winner's commit) goes round again and — in a new statement, which READ COMMITTED lets see the
+  // winner's row — locks it, so the second pass always finds one. live: the shopper is neither erased nor
+  // unknown (DSR-2: nothing is written otherwise).
+  const zoneStateIn = async <T>(q: Query, storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>, live: boolean): Promise<T> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const [row] = (await q('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+      const previous = row === undefined ? undefined : zoneStateOf(row.state);
+      const next = update(previous);
+      if (next.state === undefined || next.state === previous || !live) return next.result;
+      if (row !== undefined) {
+        await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2, last_seen_ms = $3 WHERE store_id = $4 AND shopper_id = $5',
+          [JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId]);
+        return next.result;
+      }
+      const inserted = await q('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (store_id, shopper_id) DO NOTHING',
+        [storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state)]);
+      if (inserted.rowCount === 1) return next.result;
+    }
+    throw new Error('zone state could not be created or locked');
+  };
+
+  // Store.applyPresence: one transaction. The claim first (a concurrent redelivery of the event waits on
+  // it), then the shopper's row lock with their consent in the same statement, then presence, zone state,
+  // conversions and visits — the order recordPromotion and eraseShopper lock in after the shopper.
+  const applyPresence = (step: PresenceStep): Promise<PresenceStepResult> =>
+    transaction(async (q) => {
+      const { event } = step;
+      if (step.sequence !== undefined && (await claimSequence(q, step.sequence.gatewayId, step.sequence.boot, step.sequence.seq, event.eventId, event.atS * 1000)) === 'replay') {
+        return { outcome: 'replay' };
+      }
+      const found = (await q(`SELECT s.erased_at_ms, c.purpose, c.granted, c.text_version, c.at_ms FROM shoppers s LEFT JOIN consent_state c ON c.shopper_id = s.id
+                              WHERE s.id = $1 FOR NO KEY UPDATE OF s`, [event.shopperId])).rows;
+      const consent = step.consent(stateFromRows(found.filter((r) => r.purpose !== null)));
+      const live = found.length > 0 && found[0]!.erased_at_ms === null;
+      if (!isGranted(consent, 'presence') || !live) return { outcome: 'no-presence', consent };
+      await q(`INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (event_id) DO NOTHING`, [event.eventId, event.shopperId, event.storeId, event.zoneId, event.kind, event.atS, event.dwellS, step.receivedAtMs]);
+      const arbitrated = await zoneStateIn(q, event.storeId, event.shopperId, step.arbitrate, true);
+      let conversions = 0;
+      for (const entry of conversionEntries(consent, arbitrated.transitions)) {
+        conversions += (await q(numbered(RECORD_CONVERSIONS), [entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId)])).rowCount ?? 0;
+      }
+      const visit = visitPresence(step, consent, arbitrated.transitions);
+      return {
+        outcome: 'applied', consent, transitions: arbitrated.transitions, current: arbitrated.current, conversions,
+        visit: visit === undefined ? null : await visitIn(q, event.storeId, event.shopperId, visit.atMs, visit.startsVisit, true),
+      };
     });
 
   // Inside a transaction: the advisory lock is taken before the head is read and held until commit, so
@@ -353,9 +436,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return found ? unb64(found.value) : undefined;
     },
     async upsertStore(s) {
-      await query(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES ($1, $2, $3, $4, $5)
+      await configChange((q) => q(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES ($1, $2, $3, $4, $5)
                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
-      [s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours)]);
+      [s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours)]));
     },
     // Text is ordered COLLATE "C" (bytewise), as SQLite orders it, whatever the database's locale.
     async listStores() {
@@ -366,8 +449,8 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return found === undefined ? undefined : toStoreRecord(found);
     },
     async upsertZone(z) {
-      await query('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
-        [z.storeId, z.id, z.name, bit(z.sensitive)]);
+      await configChange((q) => q('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
+        [z.storeId, z.id, z.name, bit(z.sensitive)]));
     },
     async listZones(storeId) {
       return (await rows('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId))
@@ -386,11 +469,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return found.map(toStoreBeacon);
     },
     async upsertGateway(g, rotateSecret = false) {
-      const result = await query(
+      const result = await configChange((q) => q(
         `INSERT INTO gateways (id, store_id, zone_id, secret_sealed) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, zone_id = excluded.zone_id${rotateSecret ? ', secret_sealed = excluded.secret_sealed' : ''} RETURNING *`,
         [g.id, g.storeId, g.zoneId, b64(g.secretSealed)],
-      );
+      ));
       return toGateway(result.rows[0]!);
     },
     async getGateway(id) {
@@ -566,7 +649,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     },
     async putCampaign(campaign, atMs) {
       const statement = putCampaignStatement(campaign, atMs, Q);
-      await query(statement.sql, statement.params);
+      await configChange((q) => q(statement.sql, statement.params));
     },
     async listCampaigns(storeId) {
       return (await listCampaignRecords({ storeId })).map((r) => r.campaign);
@@ -587,13 +670,17 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         if (((await q(write.sql, write.params)).rowCount ?? 0) !== 1) return false;
         const version = insertVersionStatement(save, Q);
         await q(version.sql, version.params);
+        await q(BUMP_CONFIG_VERSION);
         return true;
       }),
-    async transitionCampaign(transition) {
-      const statement = transitionStatement(transition, Q);
-      const updated = (await query(statement.sql, statement.params)).rows[0];
-      return updated === undefined ? undefined : toCampaignRecord(updated);
-    },
+    transitionCampaign: (transition) =>
+      transaction(async (q) => {
+        const statement = transitionStatement(transition, Q);
+        const updated = (await q(statement.sql, statement.params)).rows[0];
+        if (updated === undefined) return undefined;
+        await q(BUMP_CONFIG_VERSION);
+        return toCampaignRecord(updated);
+      }),
     async createPrincipal(principal) {
       await query('INSERT INTO principals (id, name, role, key_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [principal.id, principal.name, principal.role, principal.keyHash, principal.createdAtMs]);
     },
@@ -608,17 +695,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return (await changes('UPDATE principals SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL', atMs, id)) === 1;
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
-      // ON CONFLICT waits for a concurrent insert of the same key to commit, so exactly one claim
-      // wins; a loser then reads the winner's row in a new statement (READ COMMITTED sees it). If
-      // pruning removed that row in between, the number is claimed afresh.
-      for (let attempt = 0; attempt < 3; attempt += 1) {
-        const claimed = await changes('INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_id, boot, seq) DO NOTHING',
-          gatewayId, boot, seq, eventId, atMs);
-        if (claimed === 1) return 'new';
-        const holder = await row('SELECT event_id FROM event_sequences WHERE gateway_id = $1 AND boot = $2 AND seq = $3', gatewayId, boot, seq);
-        if (holder) return String(holder.event_id) === eventId ? 'redelivery' : 'replay';
-      }
-      throw new Error(`sequence ${seq} of gateway ${gatewayId} could not be claimed or read`);
+      return claimSequence(query, gatewayId, boot, seq, eventId, atMs);
+    },
+    applyPresence,
+    async configVersion() {
+      return num((await row('SELECT version FROM config_version WHERE id = 1'))!.version);
     },
     async pruneSequences(beforeMs) {
       return changes('DELETE FROM event_sequences WHERE at_ms < $1', beforeMs);
@@ -656,33 +737,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async listAudit(fromSeq, limit) {
       return (await rows('SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2', fromSeq, limit)).map(toAuditRecord);
     },
-    async updateZoneState(storeId, shopperId, update) {
-      // The row is locked (FOR UPDATE) before it is read, so a concurrent update of the same shopper waits
-      // and then reads what this one committed. A first row has nothing to lock: two instances may both
-      // try to insert it, and the loser (ON CONFLICT DO NOTHING, which waits for the winner's commit)
-      // goes round again and locks the winner's row — so the second pass always finds one.
-      for (let attempt = 0; attempt < 3; attempt += 1) {
-        const done = await transaction(async (q) => {
-          // DSR-2: the shopper's row first (the order eraseShopper locks in): an erasure under way is waited
-          // for, and nothing is written for a shopper erased meanwhile.
-          const live = (await q('SELECT 1 AS found FROM shoppers WHERE id = $1 AND erased_at_ms IS NULL FOR KEY SHARE', [shopperId])).rows.length > 0;
-          const [row] = (await q('SELECT state, version FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
-          const previous = row === undefined ? undefined : zoneStateOf(row.state);
-          const next = update(previous);
-          if (next.state === undefined || next.state === previous || !live) return { result: next.result };
-          if (row !== undefined) {
-            await q('UPDATE zone_states SET state = $1, version = version + 1, due_at_ms = $2, last_seen_ms = $3 WHERE store_id = $4 AND shopper_id = $5',
-              [JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId]);
-            return { result: next.result };
-          }
-          const inserted = await q('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (store_id, shopper_id) DO NOTHING',
-            [storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state)]);
-          return inserted.rowCount === 1 ? { result: next.result } : undefined;
-        });
-        if (done !== undefined) return done.result;
-      }
-      throw new Error('zone state could not be created or locked');
-    },
+    updateZoneState: (storeId, shopperId, update) =>
+      transaction(async (q) => {
+        // DSR-2: the shopper's row first (the order eraseShopper locks in): an erasure under way is waited
+        // for, and nothing is written for a shopper erased meanwhile.
+        const live = (await q('SELECT 1 AS found FROM shoppers WHERE id = $1 AND erased_at_ms IS NULL FOR KEY SHARE', [shopperId])).rows.length > 0;
+        return zoneStateIn(q, storeId, shopperId, update, live);
+      }),
     async getZoneState(storeId, shopperId) {
       const found = await row('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2', storeId, shopperId);
       return found === undefined ? undefined : zoneStateOf(found.state);

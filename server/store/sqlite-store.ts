@@ -2,17 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import { placedInStore, type CampaignStatus } from '../domain/campaign.ts';
+import { placedInStore, type Campaign, type CampaignStatus } from '../domain/campaign.ts';
 import type { CampaignRecord } from '../domain/campaign-lifecycle.ts';
 import {
   insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
 } from './campaign-sql.ts';
-import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
+import { isGranted, type ConsentDraft, type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
+import type { ResolvedPresence } from '../domain/decision.ts';
 import { budgetCountsStatement, budgetExhausted, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
@@ -29,8 +30,11 @@ import {
   toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
-  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CampaignDefinitionSave, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal, type ObjectionResult, type RedemptionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
+  APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CampaignDefinitionSave, type CampaignTransition, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal,
+  type GatewayRecord, type ObjectionResult, type PresenceStep, type PresenceStepResult, type RedemptionResult, type SequenceClaim, type ShopperData, type Store, type StoreCounts,
+  type StoreRecord, type ZoneRecord, type ZoneStateUpdate,
 } from './store.ts';
+import { conversionEntries, visitPresence } from './presence-step.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -85,13 +89,56 @@ export function openSqliteStore(path: string): Store {
     return storeId === undefined ? records : records.filter((r) => placedInStore(r.campaign.placement, storeId));
   };
 
+  // Every change to what the ingest keeps in memory raises the configuration's version in its own transaction (Store.configVersion).
+  const bumpConfigVersion = (): void => {
+    run('UPDATE config_version SET version = version + 1 WHERE id = 1');
+  };
+  const configChange = <A extends unknown[], R>(write: (...args: A) => R): ((...args: A) => R) => {
+    const transaction = db.transaction((...args: A): R => {
+      const result = write(...args);
+      bumpConfigVersion();
+      return result;
+    });
+    return (...args: A) => transaction.immediate(...args);
+  };
+
   // The campaign, only if still as read, and its new version row: both or neither (Store.saveCampaignDefinition).
   const saveCampaignDefinition = db.transaction((save: CampaignDefinitionSave): boolean => {
     const write = saveCampaignStatement(save, Q);
     if (run(write.sql, ...write.params) !== 1) return false;
     const version = insertVersionStatement(save, Q);
     run(version.sql, ...version.params);
+    bumpConfigVersion();
     return true;
+  });
+  // One conditional UPDATE; the version moves only when it applied.
+  const transitionCampaign = db.transaction((transition: CampaignTransition): CampaignRecord | undefined => {
+    const statement = transitionStatement(transition, Q);
+    const updated = get(statement.sql, ...statement.params);
+    if (updated === undefined) return undefined;
+    bumpConfigVersion();
+    return toCampaignRecord(updated);
+  });
+  const upsertStore = configChange((s: StoreRecord): void => {
+    run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
+    s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours));
+  });
+  const upsertZone = configChange((z: ZoneRecord): void => {
+    run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
+      z.storeId, z.id, z.name, z.sensitive ? 1 : 0);
+  });
+  const upsertGateway = configChange((g: Omit<GatewayRecord, 'lastSeenAtMs' | 'online'>, rotateSecret: boolean): GatewayRecord => {
+    run(
+      `INSERT INTO gateways (id, store_id, zone_id, secret_sealed) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, zone_id = excluded.zone_id${rotateSecret ? ', secret_sealed = excluded.secret_sealed' : ''}`,
+      g.id, g.storeId, g.zoneId, b64(g.secretSealed),
+    );
+    return toGateway(get('SELECT * FROM gateways WHERE id = ?', g.id)!);
+  });
+  const putCampaign = configChange((campaign: Campaign, atMs: number): void => {
+    const statement = putCampaignStatement(campaign, atMs, Q);
+    run(statement.sql, ...statement.params);
   });
 
   // Inside a transaction: the record, the state it now sets, and (for a withdrawal of presence or
@@ -235,8 +282,8 @@ export function openSqliteStore(path: string): Store {
     return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
   });
 
-  // BEGIN IMMEDIATE: the read of the visit row and its update are one step for every writer.
-  const recordVisitActivity = db.transaction((storeId: string, shopperId: string, atMs: number, startsVisit: boolean): VisitActivity => {
+  // Inside a BEGIN IMMEDIATE transaction: the read of the visit row and its update are one step for every writer.
+  const visitLocked = (storeId: string, shopperId: string, atMs: number, startsVisit: boolean): VisitActivity => {
     const previous = visitStateOf(get('SELECT visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms FROM store_visits WHERE store_id = ? AND shopper_id = ?', storeId, shopperId));
     const { state, activity } = nextVisit(previous, atMs, startsVisit);
     if (state === undefined || state === previous) return activity;
@@ -246,14 +293,67 @@ export function openSqliteStore(path: string): Store {
          ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms, last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms`,
     storeId, shopperId, state.visitCount, state.visitStartedAtMs, state.lastSeenAtMs, state.previousVisitLastSeenMs);
     return activity;
-  });
+  };
+  const recordVisitActivity = db.transaction(visitLocked);
 
-  const acceptSequence = db.transaction((gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): SequenceClaim => {
+  const claimSequence = (gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): SequenceClaim => {
     const claimed = run('INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (gateway_id, boot, seq) DO NOTHING',
       gatewayId, boot, seq, eventId, atMs);
     if (claimed === 1) return 'new';
     return String(get('SELECT event_id FROM event_sequences WHERE gateway_id = ? AND boot = ? AND seq = ?', gatewayId, boot, seq)!.event_id) === eventId ? 'redelivery' : 'replay';
+  };
+  const acceptSequence = db.transaction(claimSequence);
+
+  // DSR-2: an event resolved just before its shopper's erasure committed is not written after it.
+  const insertPresence = (e: ResolvedPresence, receivedAtMs: number): 'new' | 'duplicate' | 'erased' => {
+    const changes = run(
+      `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
+       SELECT ?, id, ?, ?, ?, ?, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL ON CONFLICT (event_id) DO NOTHING`,
+      e.eventId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs, e.shopperId,
+    );
+    if (changes === 1) return 'new';
+    return get('SELECT 1 AS found FROM presence_events WHERE event_id = ?', e.eventId) === undefined ? 'erased' : 'duplicate';
+  };
+
+  // Inside a BEGIN IMMEDIATE transaction, which took the write lock before the read: the read-modify-write
+  // is serialised with every other writer, in this process or another, so no retry is needed.
+  const zoneStateLocked = <T>(storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>): T => {
+    const row = get('SELECT state, version FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);
+    const previous = row === undefined ? undefined : zoneStateOf(row.state);
+    const next = update(previous);
+    if (next.state === undefined || next.state === previous) return next.result;
+    // DSR-2: nothing is written for a shopper erased meanwhile (their rows went with the erasure).
+    if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return next.result;
+    if (row === undefined) {
+      run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
+        storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));
+    } else {
+      run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ?, last_seen_ms = ? WHERE store_id = ? AND shopper_id = ?',
+        JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId);
+    }
+    return next.result;
+  };
+
+  // Store.applyPresence: the ingest's writes for one event, as one BEGIN IMMEDIATE transaction.
+  const applyPresence = db.transaction((step: PresenceStep): PresenceStepResult => {
+    const { event } = step;
+    if (step.sequence !== undefined && claimSequence(step.sequence.gatewayId, step.sequence.boot, step.sequence.seq, event.eventId, event.atS * 1000) === 'replay') {
+      return { outcome: 'replay' };
+    }
+    const consent = step.consent(consentState(event.shopperId));
+    if (!isGranted(consent, 'presence') || insertPresence(event, step.receivedAtMs) === 'erased') return { outcome: 'no-presence', consent };
+    const arbitrated = zoneStateLocked(event.storeId, event.shopperId, step.arbitrate);
+    let conversions = 0;
+    for (const entry of conversionEntries(consent, arbitrated.transitions)) {
+      conversions += run(RECORD_CONVERSIONS, entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId));
+    }
+    const visit = visitPresence(step, consent, arbitrated.transitions);
+    return {
+      outcome: 'applied', consent, transitions: arbitrated.transitions, current: arbitrated.current, conversions,
+      visit: visit === undefined ? null : visitLocked(event.storeId, event.shopperId, visit.atMs, visit.startsVisit),
+    };
   });
+
 
   const rotateAppToken = db.transaction((rotation: AppTokenRotation, audit: AuditDraft | undefined): 'rotated' | 'conflict' => {
     const swapped = run('UPDATE shoppers SET token_hash = ?, token_issued_at_ms = ?, token_refused_at_ms = NULL WHERE id = ? AND token_hash = ? AND erased_at_ms IS NULL',
@@ -364,9 +464,7 @@ export function openSqliteStore(path: string): Store {
       return row ? unb64(row.value) : undefined;
     },
     async upsertStore(s) {
-      run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
-      s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours));
+      upsertStore(s);
     },
     async listStores() {
       return all('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id').map(toStoreRecord);
@@ -376,8 +474,7 @@ export function openSqliteStore(path: string): Store {
       return found === undefined ? undefined : toStoreRecord(found);
     },
     async upsertZone(z) {
-      run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
-        z.storeId, z.id, z.name, z.sensitive ? 1 : 0);
+      upsertZone(z);
     },
     async listZones(storeId) {
       return all('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = ? ORDER BY id', storeId)
@@ -390,12 +487,7 @@ export function openSqliteStore(path: string): Store {
       return (storeId === undefined ? all('SELECT * FROM store_beacons ORDER BY store_id, id') : all('SELECT * FROM store_beacons WHERE store_id = ? ORDER BY id', storeId)).map(toStoreBeacon);
     },
     async upsertGateway(g, rotateSecret = false) {
-      run(
-        `INSERT INTO gateways (id, store_id, zone_id, secret_sealed) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, zone_id = excluded.zone_id${rotateSecret ? ', secret_sealed = excluded.secret_sealed' : ''}`,
-        g.id, g.storeId, g.zoneId, b64(g.secretSealed),
-      );
-      return toGateway(get('SELECT * FROM gateways WHERE id = ?', g.id)!);
+      return upsertGateway(g, rotateSecret);
     },
     async getGateway(id) {
       const row = get('SELECT * FROM gateways WHERE id = ?', id);
@@ -541,8 +633,7 @@ export function openSqliteStore(path: string): Store {
       return all('SELECT * FROM consent_records WHERE shopper_id = ? ORDER BY seq', shopperId).map(toConsentRecord);
     },
     async putCampaign(campaign, atMs) {
-      const statement = putCampaignStatement(campaign, atMs, Q);
-      run(statement.sql, ...statement.params);
+      putCampaign(campaign, atMs);
     },
     async listCampaigns(storeId) {
       return listCampaignRecords({ storeId }).map((r) => r.campaign);
@@ -561,9 +652,7 @@ export function openSqliteStore(path: string): Store {
       return saveCampaignDefinition.immediate(save);
     },
     async transitionCampaign(transition) {
-      const statement = transitionStatement(transition, Q);
-      const updated = get(statement.sql, ...statement.params);
-      return updated === undefined ? undefined : toCampaignRecord(updated);
+      return transitionCampaign.immediate(transition);
     },
     async createPrincipal(principal) {
       run('INSERT INTO principals (id, name, role, key_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', principal.id, principal.name, principal.role, principal.keyHash, principal.createdAtMs);
@@ -600,37 +689,19 @@ export function openSqliteStore(path: string): Store {
       }
     },
     async recordPresence(e, receivedAtMs) {
-      // DSR-2: an event resolved just before its shopper's erasure committed is not written after it.
-      const changes = run(
-        `INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms)
-         SELECT ?, id, ?, ?, ?, ?, ?, ? FROM shoppers WHERE id = ? AND erased_at_ms IS NULL ON CONFLICT (event_id) DO NOTHING`,
-        e.eventId, e.storeId, e.zoneId, e.kind, e.atS, e.dwellS, receivedAtMs, e.shopperId,
-      );
-      if (changes === 1) return 'new';
-      return get('SELECT 1 AS found FROM presence_events WHERE event_id = ?', e.eventId) === undefined ? 'erased' : 'duplicate';
+      return insertPresence(e, receivedAtMs);
+    },
+    async applyPresence(step) {
+      return applyPresence.immediate(step);
+    },
+    async configVersion() {
+      return num(get('SELECT version FROM config_version WHERE id = 1')!.version);
     },
     async recordPromotion(draft) {
       return recordPromotion.immediate(draft);
     },
     async updateZoneState(storeId, shopperId, update) {
-      // BEGIN IMMEDIATE takes the write lock before the read, so the read-modify-write is serialised
-      // with every other writer, in this process or another: no retry is needed.
-      return db.transaction(() => {
-        const row = get('SELECT state, version FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);
-        const previous = row === undefined ? undefined : zoneStateOf(row.state);
-        const next = update(previous);
-        if (next.state === undefined || next.state === previous) return next.result;
-        // DSR-2: nothing is written for a shopper erased meanwhile (their rows went with the erasure).
-        if (get('SELECT 1 AS found FROM shoppers WHERE id = ? AND erased_at_ms IS NULL', shopperId) === undefined) return next.result;
-        if (row === undefined) {
-          run('INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) VALUES (?, ?, ?, 1, ?, ?)',
-            storeId, shopperId, JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state));
-        } else {
-          run('UPDATE zone_states SET state = ?, version = version + 1, due_at_ms = ?, last_seen_ms = ? WHERE store_id = ? AND shopper_id = ?',
-            JSON.stringify(next.state), next.dueAtMs, zoneStateLastSeenMs(next.state), storeId, shopperId);
-        }
-        return next.result;
-      }).immediate();
+      return db.transaction(() => zoneStateLocked(storeId, shopperId, update)).immediate();
     },
     async getZoneState(storeId, shopperId) {
       const row = get('SELECT state FROM zone_states WHERE store_id = ? AND shopper_id = ?', storeId, shopperId);

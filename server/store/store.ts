@@ -12,7 +12,7 @@ import type { ResolvedPresence } from '../domain/decision.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { RetainedKind } from '../domain/retention.ts';
 import type { RemotePresenceSettings } from '#gateway/protocol/index.ts';
-import type { ZoneState } from '../domain/zone-arbiter.ts';
+import type { ZoneState, ZoneTransition } from '../domain/zone-arbiter.ts';
 import type { VisitActivity, VisitRecord } from '../domain/visits.ts';
 
 // The Store port: all durable state. Every method is async even where the embedded driver is
@@ -191,6 +191,35 @@ export type ConversionEvent = { shopperId: string; storeId: string; zoneId: stri
 
 /** One rollup pass of one bucket size: the cells written (each once), and the new watermark. */
 export type ZoneRollupResult = { bucketMs: number; fromMs: number; rolledUntilMs: number; footfallCells: number; dwellCells: number };
+
+// — The presence ingest's hot path (migration 19) —
+
+/** What the zone arbiter's step reports: its transitions, and the zone the shopper is now in. */
+export type ArbitratedPresence = { transitions: ZoneTransition[]; current: string | undefined };
+
+/** One resolved presence event, for Store.applyPresence. */
+export type PresenceStep = {
+  event: ResolvedPresence;
+  receivedAtMs: number;
+  /** The gateway's claim on the event's (boot, seq), as Store.acceptSequence; none for an app's own report (a sighting). */
+  sequence?: { gatewayId: string; boot: string; seq: number };
+  /** The consent that counts, from the shopper's state as stored: the caller's policy applied (CON-6). Pure. */
+  consent: (stored: ConsentState) => ConsentState;
+  /** The zone arbiter's step, as updateZoneState's update: pure, and it may run more than once. */
+  arbitrate: (previous: ZoneState | undefined) => ZoneStateUpdate<ArbitratedPresence>;
+  /** The store's sensitive zones, from which no visit history is kept (AN-3); undefined: keep none (a store the server does not know). */
+  visits?: { sensitiveZoneIds: readonly string[] };
+};
+
+/**
+ * What Store.applyPresence did: 'replay' — another event holds the sequence number, nothing else was
+ * written; 'no-presence' — presence (P1) is not granted, or the shopper is erased or unknown, and nothing
+ * was written beyond the claim; 'applied' — the rest, with the consent it read.
+ */
+export type PresenceStepResult =
+  | { outcome: 'replay' }
+  | { outcome: 'no-presence'; consent: ConsentState }
+  | ({ outcome: 'applied'; consent: ConsentState; visit: VisitActivity | null; conversions: number } & ArbitratedPresence);
 
 /** What claiming an event's (gateway, boot, seq) found: see Store.acceptSequence. */
 export type SequenceClaim = 'new' | 'redelivery' | 'replay';
@@ -435,6 +464,22 @@ export interface Store {
    * 'replay' when another event ID already holds it. atMs is the event's own time, for pruning.
    */
   acceptSequence(gatewayId: string, boot: string, seq: number, eventId: string, atMs: number): Promise<SequenceClaim>;
+  /**
+   * Everything one resolved presence event writes, as ONE transaction — what the ingest does per event,
+   * in this order: the sequence claim (as acceptSequence; 'replay' stops here), the shopper's consent
+   * (step.consent applied; without presence, P1, or for an erased shopper nothing more is written —
+   * DSR-2), the presence record (by event ID, as recordPresence), the zone arbiter's state (as
+   * updateZoneState: locked, read, written), the conversions of the arbitrated entries (as
+   * recordConversions; only with analytics consent, P3) and the visit history (as recordVisitActivity;
+   * only with personalisation, P2, and never from a sensitive zone). Idempotent on a redelivery of the
+   * same event, step by step, as those methods are; atomic across instances and a killed process.
+   */
+  applyPresence(step: PresenceStep): Promise<PresenceStepResult>;
+  /**
+   * The configuration's version: raised in the same transaction as every change to stores, zones,
+   * gateways (store, zone, secret) and campaigns, by any instance. Unchanged, what was read stands.
+   */
+  configVersion(): Promise<number>;
   /** Forgets the claims of events timed before the cutoff (they can no longer pass the freshness check); returns how many. */
   pruneSequences(beforeMs: number): Promise<number>;
 

@@ -28,6 +28,7 @@ import type { Store } from '#server/store/store.ts';
 import { createAppIdentity, type AppIdentity, type AppTokenSource } from '#simulator/app/app-identity.ts';
 import { START_MS } from './builders.ts';
 import { createLogSink, type LogSink } from './log-sink.ts';
+import { createConfigView } from '#server/ingest/config-view.ts';
 
 // The real app (server/app.ts buildApp) over real adapters — an in-memory SQLite store, the real
 // sealer, resolver, epoch keys and WebSocket delivery — with the clock injected and the gateway
@@ -113,7 +114,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   beacons.setKeys(live);
   await resolver.sync();
   const deps: AppDeps = {
-    store, sealer, resolver, beacons, keys, delivery, metrics, logger, now,
+    store, config: createConfigView(store), sealer, resolver, beacons, keys, delivery, metrics, logger, now,
     resolverKeys: await loadResolverKeyPair(store, sealer, options.resolverPrivateKey),
     adminTokenHash: hashToken(adminToken),
     deviceSecretDigestKey: deriveDeviceSecretDigestKey(masterKey),
@@ -146,7 +147,7 @@ export const bearer = (token: string): { authorization: string } => ({ authoriza
 /** The MQTT presence ingest over a test app's own services (resolver, loyalty beacons, clock), handing promotions to `delivery`. */
 export function ingestOver(t: TestApp, delivery: Delivery): PresenceIngest {
   return createPresenceIngest({
-    store: t.deps.store, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
+    store: t.deps.store, config: t.deps.config, resolver: t.deps.resolver, beacons: t.deps.beacons, delivery, metrics: t.deps.metrics,
     logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
   });
 }

@@ -40,7 +40,7 @@ describe.each(STORE_KINDS)('the decision through the server (%s)', (kind) => {
   };
   const presence = (shopper: RegisteredShopper, overrides: Parameters<typeof aPresence>[0] extends infer P ? Partial<P> : never = {}): Promise<PresenceOutcome> =>
     processResolvedPresence(
-      { store: t.deps.store, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (promotion) => void sent.push(promotion) } },
+      { store: t.deps.store, config: t.deps.config, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (promotion) => void sent.push(promotion) } },
       aPresence({ shopperId: shopper.shopperId, atS: Math.floor(t.deps.now() / 1000), ...overrides }),
       t.deps.now(),
     );
@@ -151,7 +151,7 @@ describe.each(STORE_KINDS)('the decision through the server (%s)', (kind) => {
       await presence(ada, { kind: 'exit' });
       t.clock.advance(DAY_MS);
       const entry = aPresence({ shopperId: ada.shopperId, atS: Math.floor(t.deps.now() / 1000) });
-      const deps = { store: t.deps.store, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (promotion: PromotionRecord) => void sent.push(promotion) } };
+      const deps = { store: t.deps.store, config: t.deps.config, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (promotion: PromotionRecord) => void sent.push(promotion) } };
       expect(await processResolvedPresence(deps, entry, t.deps.now())).toBe('sent');
       t.clock.advance(5_000);
       expect(await processResolvedPresence(deps, entry, t.deps.now())).toBe('duplicate');

@@ -15,6 +15,7 @@ import {
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
 import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/failing-store.ts';
 import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
+import { createConfigView } from '#server/ingest/config-view.ts';
 
 // CON-5, fail closed: the real app over a real Store (SQLite, or PostgreSQL when DATABASE_URL is set) wrapped so that its methods
 // can be switched to failing. While the consent state cannot be read — or the Store's atomic
@@ -81,7 +82,8 @@ describe('fail closed at the decision (CON-5)', () => {
   it('sends nothing while the consent state cannot be read, counts it, and sends again once it can', async () => {
     const app = await connect(ada.token);
     await app.roundTrip();
-    storage.fail(['getConsentState']);
+    // The consent read is part of the event's one transaction (Store.applyPresence): it failing fails the step.
+    storage.fail(['applyPresence']);
     const refused = await report();
     expect(refused.statusCode).toBe(500);
     expect(refused.json()).toMatchObject({ error: { code: 'INTERNAL' } });
@@ -122,7 +124,7 @@ describe('fail closed in the zone-arbiter sweep (CON-5)', () => {
   it('stops at a consent read that fails, sends nothing, counts it, and sweeps and sends normally afterwards', async () => {
     expect(expectStatus(await report(), 202)).toMatchObject({ outcome: 'sent' });
     const notified: PromotionRecord[] = [];
-    const sweep = () => sweepZoneStates({ store: storage.store, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (p) => void notified.push(p) } }, t.deps.now());
+    const sweep = () => sweepZoneStates({ store: storage.store, config: createConfigView(storage.store), metrics: t.deps.metrics, experimentKey: t.deps.experimentKey, delivery: { notify: (p) => void notified.push(p) } }, t.deps.now());
     // Unheard for staleMs: the sweep drops the zone, then reads consent to act on that transition.
     t.clock.advance(DEFAULT_ARBITER_CONFIG.staleMs + 1_000);
     storage.fail(['getConsentState']);

@@ -31,7 +31,7 @@ const secretOf = (config: GatewayConfigFile): Buffer => Buffer.from(config.secre
 function ingestWith(options: { eventWindow?: Partial<EventWindow>; sealer?: Sealer } = {}): PresenceIngest {
   const delivery: Delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
   return createPresenceIngest({
-    store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }),
+    store: t.deps.store, config: t.deps.config, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }),
     now: t.deps.now, sealer: options.sealer ?? t.deps.sealer, experimentKey: t.deps.experimentKey, eventWindow: options.eventWindow,
   });
 }

@@ -13,6 +13,7 @@ import { aCampaign, aPresenceEvent, generousCaps, SECOND_MS } from '#test/helper
 import {
   buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, putStore, registerShopper, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
+import { createConfigView } from '#server/ingest/config-view.ts';
 
 // Presence ingest driven directly, one MQTT message at a time, over the real store, resolver and
 // keys of a test app; delivery is a fake that records what it was asked to send.
@@ -35,7 +36,7 @@ let gatewaySecret: Buffer;
 
 function ingestWith(store: Store): PresenceIngest {
   return createPresenceIngest({
-    store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
+    store, config: createConfigView(store), resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
   });
 }
 
@@ -284,7 +285,8 @@ describe('presence ingest', () => {
 
     it('fails closed when the consent state cannot be read (CON-5)', async () => {
       await givenCampaign();
-      const broken: Store = { ...t.deps.store, getConsentState: async () => Promise.reject(new Error('database unavailable')) };
+      // The consent read is the second step of the event's one transaction (Store.applyPresence): it failing fails the step.
+      const broken: Store = { ...t.deps.store, applyPresence: async () => Promise.reject(new Error('database unavailable')) };
       await expect(ingestWith(broken).handle(PRESENCE_TOPIC, Buffer.from(JSON.stringify(sighting(ada))))).rejects.toThrow('database unavailable');
       expect(delivery.notified).toEqual([]);
       expect((await t.deps.store.counts()).promotions).toBe(0);

@@ -48,7 +48,7 @@ const held = async () => ({
   presence: await rowCount('presence_events'), zoneStates: await rowCount('zone_states'), promotions: await rowCount('promotions'), consent: await rowCount('consent_records'),
 });
 /** The zone arbiter's sweep, as the server runs it every second: Ada's claim expires and her state goes idle. */
-const sweep = () => sweepZoneStates({ store: t.deps.store, delivery: { notify: () => undefined }, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey }, t.deps.now());
+const sweep = () => sweepZoneStates({ store: t.deps.store, config: t.deps.config, delivery: { notify: () => undefined }, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey }, t.deps.now());
 
 function purgeJob(store: Pick<Store, 'purgeBefore'> = t.deps.store, audit: (entry: RetentionAuditEntry) => void | Promise<void> = (entry) => void audited.push(entry)): PurgeJob {
   return createPurgeJob({ store, windows: WINDOWS, now: t.deps.now, logger: t.logs.logger.child({ component: 'retention' }), metrics: t.deps.metrics, audit, batchLimit: 2 });
@@ -64,7 +64,7 @@ describe.each(STORE_KINDS)('retention purge (%s)', (kind) => {
     audited = [];
     const delivery: Delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
     ingest = createPresenceIngest({
-      store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
+      store: t.deps.store, config: t.deps.config, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
     });
     gatewaySecret = Buffer.from((await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' })).secret, 'base64url');
     ada = await registerShopper(t.app, { firstName: 'Ada' });

@@ -10,6 +10,7 @@ import { createMetrics } from '#server/metrics.ts';
 import type { PromotionRecord, StoreRecord } from '#server/store/store.ts';
 import { aConsent, aShopper, uniqueId } from '#test/helpers/builders.ts';
 import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts';
+import { createConfigView } from '#server/ingest/config-view.ts';
 
 // MKT-1 as a property of the real send path: random event streams — shoppers with random consent,
 // withdrawn and granted again mid-stream; random campaigns with caps, schedules, weekly windows, budgets
@@ -162,7 +163,7 @@ describe.each(STORE_KINDS)('MKT-1: random event streams through the send path (%
             for (const r of records) timeline.push({ shopperId: r.shopperId, purpose: r.purpose, granted: r.granted, atMs: START_MS });
           }
 
-          const deps: ResolvedPresenceDeps = { store, metrics: createMetrics(), experimentKey: randomBytes(32), delivery: { notify: () => undefined }, consentPolicy: POLICY };
+          const deps: ResolvedPresenceDeps = { store, config: createConfigView(store), metrics: createMetrics(), experimentKey: randomBytes(32), delivery: { notify: () => undefined }, consentPolicy: POLICY };
           let nowMs = START_MS;
           for (const step of steps) {
             // The arbiter's sweep runs a minute after the last step too, as the server's timer would.

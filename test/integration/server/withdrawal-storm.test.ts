@@ -100,7 +100,7 @@ describe.each(STORE_KINDS)('withdrawal during a presence storm (%s)', (kind) => 
       close: async () => undefined,
     };
     ingest = createPresenceIngest({
-      store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
+      store: t.deps.store, config: t.deps.config, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
     });
     gatewaySecret = Buffer.from((await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' })).secret, 'base64url');
     ada = await registerShopper(t.app);

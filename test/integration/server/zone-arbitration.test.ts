@@ -42,7 +42,7 @@ function heard(gatewayId: 'gw-a' | 'gw-b', kind: PresenceEvent['kind'], proximit
   return aPresenceEvent(overrides, secrets[gatewayId]);
 }
 const send = (event: PresenceEvent) => ingest.handle(topics.events('store-1', event.gatewayId), Buffer.from(JSON.stringify(event)));
-const sweep = () => sweepZoneStates({ store: t.deps.store, delivery, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey }, t.deps.now());
+const sweep = () => sweepZoneStates({ store: t.deps.store, config: t.deps.config, delivery, metrics: t.deps.metrics, experimentKey: t.deps.experimentKey }, t.deps.now());
 const sent = (): string[] => notified.map((promotion) => `${promotion.campaignId} in ${promotion.zoneId}`);
 const currentZone = async (): Promise<string | undefined> => {
   const [shopperId] = [...new Set(notified.map((p) => p.shopperId))];
@@ -57,7 +57,7 @@ function setUp(kind: 'sqlite' | 'postgres'): void {
     notified = [];
     delivery = { notify: (promotion) => void notified.push(promotion), close: async () => undefined };
     ingest = createPresenceIngest({
-      store: t.deps.store, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
+      store: t.deps.store, config: t.deps.config, resolver: t.deps.resolver, delivery, metrics: t.deps.metrics, logger: t.logs.logger.child({ component: 'ingest' }), now: t.deps.now, sealer: t.deps.sealer, experimentKey: t.deps.experimentKey,
     });
     secrets['gw-a'] = secretOf(await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-a', zoneId: 'entrance', zones: [{ id: 'entrance' }, { id: 'bakery' }] }));
     secrets['gw-b'] = secretOf(expectStatus<{ config: GatewayConfigFile }>(await provisionGateway(t, 'store-1', { id: 'gw-b', zoneId: 'bakery' }), 201).config);
