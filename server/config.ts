@@ -23,12 +23,17 @@ export const ServerEnvSchema = z.object({
   /** MQTT 5 shared-subscription group, for several server instances on one broker. */
   MQTT_SHARED_GROUP: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
   /**
-   * With MQTT_SHARED_GROUP: the instance's connections in the group, so as many presence messages are
-   * handled at once (each acknowledged after its own handling; one shopper's in order). The PostgreSQL
-   * pool holds 10 connections; each message uses one at a time. Without a shared group there is one.
+   * With MQTT_SHARED_GROUP: the instance's connections in the group. Each handles MQTT_MAX_IN_FLIGHT
+   * messages at once, so one is usually enough; several spread the broker's side of the work.
    */
   MQTT_PRESENCE_CONNECTIONS: z.coerce.number().int('MQTT_PRESENCE_CONNECTIONS must be a whole number').min(1, 'MQTT_PRESENCE_CONNECTIONS must be at least 1')
-    .max(8, 'MQTT_PRESENCE_CONNECTIONS may not exceed 8 (the PostgreSQL pool holds 10)').default(4),
+    .max(8, 'MQTT_PRESENCE_CONNECTIONS may not exceed 8').default(1),
+  /**
+   * Presence messages each connection handles at once, each acknowledged after its own handling, the acks in
+   * arrival order (server/ingest/ack-pipeline.ts); one shopper's messages are still handled in order.
+   */
+  MQTT_MAX_IN_FLIGHT: z.coerce.number().int('MQTT_MAX_IN_FLIGHT must be a whole number').min(1, 'MQTT_MAX_IN_FLIGHT must be at least 1')
+    .max(1_024, 'MQTT_MAX_IN_FLIGHT may not exceed 1024').default(64),
   /** 32 bytes as 64 hex characters or base64; otherwise DATA_DIR/master.key is used (created on first start). */
   VICINO_MASTER_KEY: z.string().optional(),
   /** The admin API token; otherwise DATA_DIR/admin.token is used (created on first start). */

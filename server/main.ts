@@ -48,7 +48,7 @@ export async function runServer(environment: Record<string, string | undefined>,
     store = await openStore(env);
     server = await startServer({
       store, masterKey, logger, adminTokenHash: hashToken(adminToken),
-      mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID, presenceConnections: env.MQTT_PRESENCE_CONNECTIONS },
+      mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID, presenceConnections: env.MQTT_PRESENCE_CONNECTIONS, maxInFlight: env.MQTT_MAX_IN_FLIGHT },
       http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S, publicMqttUrl: env.GATEWAY_MQTT_URL,
       resolverPrivateKey: env.RESOLVER_PRIVATE_KEY === undefined ? undefined : Buffer.from(env.RESOLVER_PRIVATE_KEY, 'hex'),
       controller: { name: env.CONTROLLER_NAME, contact: env.CONTROLLER_CONTACT },

@@ -38,8 +38,10 @@ export type ServerOptions = {
   masterKey: Buffer;
   mqtt: {
     url: string; username?: string; password?: string; sharedGroup?: string; clientId?: string;
-    /** With sharedGroup: connections in the group, so as many presence messages in flight (1 by default; mqtt-ingress.ts). */
+    /** With sharedGroup: connections in the group (1 by default; mqtt-ingress.ts). */
     presenceConnections?: number;
+    /** Presence messages handled at once per connection (64 by default; ack-pipeline.ts). */
+    maxInFlight?: number;
   };
   /** Broker URL handed to gateways in their provisioned config. */
   publicMqttUrl?: string;
@@ -179,7 +181,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const mqtt = await connectMqttIngress({
     url: options.mqtt.url, username: options.mqtt.username, password: options.mqtt.password, sharedGroup: options.mqtt.sharedGroup,
     clientId: options.mqtt.clientId, logger: logger.child({ component: 'mqtt' }), broadcastTopics: [SERVER_BUS_TOPIC],
-    presenceConnections: options.mqtt.presenceConnections, orderKey: (topic, payload) => ingest.orderKey(topic, payload),
+    presenceConnections: options.mqtt.presenceConnections, maxInFlight: options.mqtt.maxInFlight, orderKey: (topic, payload) => ingest.orderKey(topic, payload),
     handle: (topic, payload) => (topic === SERVER_BUS_TOPIC ? bus.handle(payload) : ingest.handle(topic, payload)),
   });
   link.mqtt = mqtt;

@@ -3,17 +3,21 @@ import mqtt, { type IClientOptions, type ISubscriptionMap, type MqttClient } fro
 import type { Logger } from 'pino';
 import { sharedSubscription, topics } from '#gateway/protocol/index.ts';
 import { createOrderedLanes } from './ordered-lanes.ts';
+import { pipelineAcks } from './ack-pipeline.ts';
+
+/** Presence messages one connection handles at once (mqtt-ingress.ts, MQTT_MAX_IN_FLIGHT). */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
 
 // The server's MQTT connection. Presence arrives at QoS 1 and is acknowledged only after it has been
 // handled (MQTT.js sends the PUBACK when handleMessage calls back), so a server killed mid-message
 // gets it redelivered. With a persistent session (clean: false) the broker also queues messages
 // while the server restarts. Several instances share presence through an MQTT 5 shared subscription.
 //
-// One connection handles one presence message at a time (MQTT.js reads the next packet only after the
-// PUBACK), so an instance in a shared subscription opens `presenceConnections` connections to the group
-// and has that many messages in flight, each acknowledged after its own handling. Messages under one
-// order key (the ingest keys by shopper) are handled in arrival order, one at a time, across all of the
-// instance's connections (ordered-lanes.ts); different keys run concurrently.
+// Each connection handles up to `maxInFlight` presence messages at once, each acknowledged after its own
+// handling, the acks in arrival order (ack-pipeline.ts: MQTT.js alone would handle one at a time). An
+// instance in a shared subscription may open `presenceConnections` connections to the group. Messages
+// under one order key (the ingest keys by shopper) are handled in arrival order, one at a time, across
+// all of the instance's connections (ordered-lanes.ts); different keys run concurrently.
 
 export type MqttIngressOptions = {
   url: string;
@@ -40,6 +44,8 @@ export type MqttIngressOptions = {
   presenceConnections?: number;
   /** The lane of a message: same key, handled in arrival order one at a time (the ingest's orderKey). One lane by default. */
   orderKey?: (topic: string, payload: Buffer) => string;
+  /** Presence messages handled at once per connection, acknowledged in order as each is done (ack-pipeline.ts); 64 by default. */
+  maxInFlight?: number;
 };
 
 export type MqttIngress = {
@@ -52,12 +58,15 @@ export type MqttIngress = {
 export async function connectMqttIngress(options: MqttIngressOptions): Promise<MqttIngress> {
   const { logger } = options;
   const maxAttempts = options.maxAttempts ?? 3;
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 65_535) throw new RangeError(`maxInFlight must be a whole number from 1 to 65535, not ${maxInFlight}`);
   const clientOptions: IClientOptions = {
     clientId: options.clientId ?? `vicino-server-${randomUUID().slice(0, 8)}`,
     clean: options.clientId === undefined,
     protocolVersion: options.sharedGroup ? 5 : 4,
-    // MQTT 5: only a stable client ID keeps its session (an hour) across a restart; a random one leaves none behind.
-    ...(options.sharedGroup && options.clientId !== undefined ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
+    // MQTT 5: only a stable client ID keeps its session (an hour) across a restart; a random one leaves none
+    // behind. Receive Maximum: the broker sends no more unacknowledged messages than are handled at once.
+    ...(options.sharedGroup ? { properties: { receiveMaximum: maxInFlight, ...(options.clientId !== undefined ? { sessionExpiryInterval: 3_600 } : {}) } } : {}),
     username: options.username,
     password: options.password,
     reconnectPeriod: 1_000,
@@ -67,8 +76,8 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
   const connections = options.sharedGroup ? Math.max(1, Math.floor(options.presenceConnections ?? 1)) : 1;
   if (!Number.isFinite(connections)) throw new RangeError('presenceConnections must be a whole number of at least 1');
   const lanes = createOrderedLanes();
-  // One connection handles one message at a time anyway: no key to compute (it costs a parse per message).
-  const orderKey = connections > 1 && options.orderKey !== undefined ? options.orderKey : () => '';
+  // One message at a time anyway: no key to compute (it costs a parse per message).
+  const orderKey = (connections > 1 || maxInFlight > 1) && options.orderKey !== undefined ? options.orderKey : () => '';
   // Broadcast messages (the server bus) are acknowledged at once and handled in order behind it: their
   // handlers publish (gateway configs), and MQTT.js reads no further packet — not even the PUBACK of that
   // publish — until handleMessage calls back, so awaiting a publish there would wait forever. They are
@@ -106,6 +115,7 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
       ...clientOptions,
       ...(index === 0 ? {} : { clientId: options.clientId === undefined ? `${String(clientOptions.clientId)}-${index}` : `${options.clientId}-${index}` }),
     });
+    const acks = pipelineAcks(client, maxInFlight);
     client.handleMessage = (packet, callback) => {
       const topic = packet.topic;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -116,8 +126,10 @@ export async function connectMqttIngress(options: MqttIngressOptions): Promise<M
           .catch((error: Error) => logger.warn({ err: error.message }, 'server bus message failed; the periodic resync will catch up'));
         return;
       }
-      // Acknowledged (and the next packet read) only once handled: at-least-once survives a crash.
-      void handleInLane(topic, payload).then(() => callback());
+      // Acknowledged only once handled: at-least-once survives a crash.
+      const handled = handleInLane(topic, payload);
+      if (packet.qos === 1 && packet.messageId !== undefined) acks.track(packet.messageId, handled, () => callback());
+      else void handled.then(() => callback());
     };
     const filters = index === 0 ? [...presenceFilters, ...(options.broadcastTopics ?? [])] : presenceFilters;
     client.on('connect', () => {

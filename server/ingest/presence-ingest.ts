@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, verifyMessage, verifyPresenceEvent, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, verifyMessage, verifyPresenceEvent, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+
+const PSEUDONYM = /^[0-9a-f]{32}$/;
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { ArbiterConfig } from '../domain/zone-arbiter.ts';
@@ -103,10 +105,17 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
     orderKey(topic, payload) {
       const route = parseTopic(topic);
       if (route?.kind !== 'events') return `topic:${topic}`;
-      const parsed = parsePayload(PresenceEventSchema, payload);
-      if (!parsed.ok) return `topic:${topic}`;
-      const event = parsed.value;
-      const resolution = event.idKind === 'eddystone-eid' ? resolver.resolve(event.pseudonym) : deps.beacons?.resolve(event.pseudonym);
+      // Only the two fields the lane needs, without the schema's full parse (handle() runs it): a payload
+      // that lies here lands in another lane, and is then rejected or handled on its own merits.
+      let fields: { idKind?: unknown; pseudonym?: unknown };
+      try {
+        fields = JSON.parse(payload.toString('utf8')) as typeof fields;
+      } catch {
+        return `topic:${topic}`;
+      }
+      if (typeof fields !== 'object' || fields === null || typeof fields.pseudonym !== 'string' || !PSEUDONYM.test(fields.pseudonym)) return `topic:${topic}`;
+      const pseudonym = fields.pseudonym as Pseudonym;
+      const resolution = fields.idKind === 'eddystone-eid' ? resolver.resolve(pseudonym) : deps.beacons?.resolve(pseudonym);
       return resolution === undefined ? `topic:${topic}` : `shopper:${resolution.storeId}:${resolution.shopperId}`;
     },
     async handle(topic, payload) {

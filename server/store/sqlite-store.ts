@@ -35,6 +35,7 @@ import {
   type StoreRecord, type ZoneRecord, type ZoneStateUpdate,
 } from './store.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
+import { createGroupCommit } from './group-commit.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -88,6 +89,10 @@ export function openSqliteStore(path: string): Store {
     const { storeId } = filter;
     return storeId === undefined ? records : records.filter((r) => placedInStore(r.campaign.placement, storeId));
   };
+
+  // The hot path's writes — a presence event's step, a promotion's record, its delivery, ack and open — go
+  // through group commit: one transaction per turn of the event loop, each write in its own savepoint.
+  const writes = createGroupCommit(db.transaction((work: () => void) => work()).immediate);
 
   // Every change to what the ingest keeps in memory raises the configuration's version in its own transaction (Store.configVersion).
   const bumpConfigVersion = (): void => {
@@ -453,6 +458,7 @@ export function openSqliteStore(path: string): Store {
     async close() {
       if (closed) return;
       closed = true;
+      writes.flushNow();
       db.close();
     },
     async putSettingIfAbsent(name, value) {
@@ -692,13 +698,13 @@ export function openSqliteStore(path: string): Store {
       return insertPresence(e, receivedAtMs);
     },
     async applyPresence(step) {
-      return applyPresence.immediate(step);
+      return writes.run(() => applyPresence(step));
     },
     async configVersion() {
       return num(get('SELECT version FROM config_version WHERE id = 1')!.version);
     },
     async recordPromotion(draft) {
-      return recordPromotion.immediate(draft);
+      return writes.run(() => recordPromotion(draft));
     },
     async updateZoneState(storeId, shopperId, update) {
       return db.transaction(() => zoneStateLocked(storeId, shopperId, update)).immediate();
@@ -719,13 +725,13 @@ export function openSqliteStore(path: string): Store {
       return all(`SELECT * FROM promotions WHERE shopper_id = ? AND status = 'pending' AND expires_at_ms > ? ORDER BY created_at_ms, id`, shopperId, nowMs).map(toPromotion);
     },
     async markPromotionDelivered(id, atMs) {
-      run('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, ?) WHERE id = ?', atMs, id);
+      await writes.run(() => run('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, ?) WHERE id = ?', atMs, id));
     },
     async ackPromotion(shopperId, id, atMs) {
-      return run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status NOT IN ('cancelled', 'held-out')`, atMs, id, shopperId) === 1;
+      return writes.run(() => run(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, ?) WHERE id = ? AND shopper_id = ? AND status NOT IN ('cancelled', 'held-out')`, atMs, id, shopperId) === 1);
     },
     async markPromotionOpened(shopperId, id, atMs) {
-      return run(MARK_OPENED, atMs, atMs, id, shopperId) === 1;
+      return writes.run(() => run(MARK_OPENED, atMs, atMs, id, shopperId) === 1);
     },
     async recordConversions(e) {
       return run(RECORD_CONVERSIONS, e.atMs, e.shopperId, e.atMs, e.atMs, e.storeId, conversionZonePattern(e.zoneId));

@@ -42,7 +42,7 @@ describe.runIf(mqttUrl && databaseUrl)('two server instances sharing one broker 
     testStore = await openTestStore('postgres');
     const common = { masterKey, logger: logs.logger, adminTokenHash: hashToken(adminToken), http: { port: 0, host: '127.0.0.1' }, zoneArbiter: { holdMs: 0 } };
     a = await startServer({ ...common, store: testStore.store, mqtt: { url: mqttUrl!, sharedGroup: group }, instanceId: 'a' });
-    // B runs as server/main.ts deploys it by default: several presence connections in the group (MQTT_PRESENCE_CONNECTIONS).
+    // B runs with several presence connections in the group (MQTT_PRESENCE_CONNECTIONS), each pipelining its acks (MQTT_MAX_IN_FLIGHT).
     b = await startServer({ ...common, store: await testStore.openAnother(), mqtt: { url: mqttUrl!, sharedGroup: group, presenceConnections: 4 }, instanceId: 'b' });
     sim = await startSimulatedStore({ scenario, serverUrl: a.url, adminToken, mqttUrl: mqttUrl!, logger: logs.logger });
     const optedIn = sim.apps().filter((x) => x.kind === 'opted-in');

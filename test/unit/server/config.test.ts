@@ -5,7 +5,7 @@ describe('loadServerEnv', () => {
   it('fills every default from an empty environment', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
-      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 4, EPOCH_ROTATION_S: 86_400,
+      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 1, MQTT_MAX_IN_FLIGHT: 64, EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, ANALYTICS_K: 10, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
