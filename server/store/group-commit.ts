@@ -15,11 +15,15 @@ export type GroupCommit = {
 
 type Pending = { write: () => unknown; resolve: (value: never) => void; reject: (error: unknown) => void };
 
+/** What one batch cost: its writes and the time from BEGIN to the end of COMMIT (the event loop was blocked for it). */
+export type CommitObserver = (batch: { writes: number; ms: number }) => void;
+
 /**
  * transaction: runs its callback in one transaction (BEGIN IMMEDIATE … COMMIT, or ROLLBACK and throw).
  * maxBatch bounds the writes of one transaction; the rest wait for the next.
  */
-export function createGroupCommit(transaction: (work: () => void) => void, maxBatch = 256): GroupCommit {
+export function createGroupCommit(transaction: (work: () => void) => void, options: { maxBatch?: number; observe?: CommitObserver } = {}): GroupCommit {
+  const maxBatch = options.maxBatch ?? 256;
   let queue: Pending[] = [];
   let scheduled = false;
 
@@ -29,6 +33,7 @@ export function createGroupCommit(transaction: (work: () => void) => void, maxBa
     queue = queue.slice(batch.length);
     if (queue.length > 0) schedule();
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const startedMs = performance.now();
     try {
       transaction(() => {
         outcomes.length = 0;
@@ -43,6 +48,8 @@ export function createGroupCommit(transaction: (work: () => void) => void, maxBa
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
+    } finally {
+      options.observe?.({ writes: batch.length, ms: performance.now() - startedMs });
     }
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!;

@@ -35,7 +35,7 @@ import {
   type StoreRecord, type ZoneRecord, type ZoneStateUpdate,
 } from './store.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
-import { createGroupCommit } from './group-commit.ts';
+import { createGroupCommit, type CommitObserver } from './group-commit.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -46,7 +46,12 @@ const MAX_CACHED_STATEMENTS = 500;
 /** SQLite's positional placeholder (campaign-sql.ts numbers its parameters in order). */
 const Q = (): string => '?';
 
-export function openSqliteStore(path: string): Store {
+export type SqliteStoreOptions = {
+  /** Told of every group commit (the hot path's writes, batched per turn of the event loop): for benchmarks and metrics. */
+  observeCommits?: CommitObserver;
+};
+
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -92,7 +97,7 @@ export function openSqliteStore(path: string): Store {
 
   // The hot path's writes — a presence event's step, a promotion's record, its delivery, ack and open — go
   // through group commit: one transaction per turn of the event loop, each write in its own savepoint.
-  const writes = createGroupCommit(db.transaction((work: () => void) => work()).immediate);
+  const writes = createGroupCommit(db.transaction((work: () => void) => work()).immediate, { observe: options.observeCommits });
 
   // Every change to what the ingest keeps in memory raises the configuration's version in its own transaction (Store.configVersion).
   const bumpConfigVersion = (): void => {
