@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WeeklyWindowSchema, type Budget, type WeeklyWindow } from '../domain/campaign.ts';
+import { WeeklyWindowSchema, type Budget, type Caps, type WeeklyWindow } from '../domain/campaign.ts';
 import type { VisitRecord, VisitState } from '../domain/visits.ts';
 import { num, type Row } from './rows.ts';
 import type { StoreRecord } from './store.ts';
@@ -58,4 +58,48 @@ export function budgetExhausted(budget: Budget | undefined, counts: Row | undefi
   if (budget === undefined) return false;
   if (budget.maxDeliveries !== undefined && num(counts?.delivered ?? 0) >= budget.maxDeliveries) return true;
   return budget.maxRedemptions !== undefined && num(counts?.redeemable ?? 0) >= budget.maxRedemptions;
+}
+
+export type CapRefusal = 'perShopper' | 'minGapS' | 'perShopperDaily' | 'cooldownS';
+
+/**
+ * The four cap counts of one send (MKT-2), as ONE statement over the shopper's promotions (index
+ * promotions_shopper): this campaign in its period, this campaign within its minimum gap either side of
+ * now, every campaign in the last day, every campaign within the cooldown either side — gaps are measured
+ * both ways, so a send recorded out of order (clock skew, a slower instance) still keeps them, and a zero
+ * gap never refuses. Cancelled promotions do not count; held-out ones do.
+ */
+export function capCountsStatement(
+  placeholders: 'numbered' | 'question', draft: { shopperId: string; campaignId: string; caps: Caps; createdAtMs: number },
+): { sql: string; params: unknown[] } {
+  const { caps, createdAtMs: now } = draft;
+  const params: unknown[] = [];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return placeholders === 'numbered' ? `$${params.length}` : '?';
+  };
+  const bounds = {
+    period: now - caps.perShopper.periodS * 1000,
+    gap: [now - caps.minGapS * 1000, now + caps.minGapS * 1000],
+    day: now - 86_400_000,
+    cooldown: [now - caps.cooldownS * 1000, now + caps.cooldownS * 1000],
+  } as const;
+  const count = (condition: string): string => `COALESCE(SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
+  const sql = `SELECT
+      ${count(`campaign_id = ${p(draft.campaignId)} AND created_at_ms > ${p(bounds.period)}`)} AS in_period,
+      ${count(`campaign_id = ${p(draft.campaignId)} AND created_at_ms > ${p(bounds.gap[0])} AND created_at_ms < ${p(bounds.gap[1])}`)} AS near_this,
+      ${count(`created_at_ms > ${p(bounds.day)}`)} AS daily,
+      ${count(`created_at_ms > ${p(bounds.cooldown[0])} AND created_at_ms < ${p(bounds.cooldown[1])}`)} AS near_any
+    FROM promotions WHERE shopper_id = ${p(draft.shopperId)} AND status <> 'cancelled'
+      AND created_at_ms > ${p(Math.min(bounds.period, bounds.gap[0], bounds.day, bounds.cooldown[0]))}`;
+  return { sql, params };
+}
+
+/** The first cap the counts break, in the order they are checked, or undefined. */
+export function capRefusal(caps: Caps, counts: Row | undefined): CapRefusal | undefined {
+  if (num(counts?.in_period ?? 0) >= caps.perShopper.count) return 'perShopper';
+  if (num(counts?.near_this ?? 0) > 0) return 'minGapS';
+  if (num(counts?.daily ?? 0) >= caps.perShopperDaily) return 'perShopperDaily';
+  if (num(counts?.near_any ?? 0) > 0) return 'cooldownS';
+  return undefined;
 }

@@ -11,7 +11,7 @@ import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.t
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
-import { budgetCountsStatement, budgetExhausted, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -180,24 +180,13 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       // DSR-4, DSR-3: a restricted shopper is not processed; an objected one gets no marketing, whatever consent_state says.
       if (num(shopper.restricted) === 1) return { outcome: 'skipped', reason: 'restricted' };
       if (shopper.objected_at_ms !== null) return { outcome: 'skipped', reason: 'objected' };
+      // Read in a statement after the lock: under READ COMMITTED it sees a withdrawal that committed while the lock was awaited.
       const state = await consentState(q, draft.shopperId);
       if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped', reason: 'no-consent' };
-      const { caps, createdAtMs: now, shopperId, campaignId } = draft;
-      const counted = `status <> 'cancelled'`;
-      const value = async (sql: string, params: unknown[]): Promise<number> => num((await q(sql, params)).rows[0]?.v);
-      const inPeriod = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND created_at_ms > $3 AND ${counted}`,
-        [shopperId, campaignId, now - caps.perShopper.periodS * 1000]);
-      if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped', reason: 'perShopper' };
-      // Gaps are measured both ways, so a send recorded out of order (clock skew, a slower instance)
-      // still keeps them, and a zero gap never refuses.
-      const nearThis = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND campaign_id = $2 AND created_at_ms > $3 AND created_at_ms < $4 AND ${counted}`,
-        [shopperId, campaignId, now - caps.minGapS * 1000, now + caps.minGapS * 1000]);
-      if (nearThis > 0) return { outcome: 'skipped', reason: 'minGapS' };
-      const daily = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND ${counted}`, [shopperId, now - 86_400_000]);
-      if (daily >= caps.perShopperDaily) return { outcome: 'skipped', reason: 'perShopperDaily' };
-      const nearAny = await value(`SELECT COUNT(*) AS v FROM promotions WHERE shopper_id = $1 AND created_at_ms > $2 AND created_at_ms < $3 AND ${counted}`,
-        [shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000]);
-      if (nearAny > 0) return { outcome: 'skipped', reason: 'cooldownS' };
+      const { createdAtMs: now, shopperId, campaignId } = draft;
+      const caps = capCountsStatement('numbered', draft);
+      const refusal = capRefusal(draft.caps, (await q(caps.sql, caps.params)).rows[0]);
+      if (refusal !== undefined) return { outcome: 'skipped', reason: refusal };
       if (hasBudgetLimit(draft.budget)) {
         // The campaign's budget lock, after the shopper's row lock (the order every sender takes them in):
         // budgeted sends of one campaign take turns, so the count below and the insert are one step and
@@ -258,9 +247,12 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // winner's commit) goes round again and — in a new statement, which READ COMMITTED lets see the
   // winner's row — locks it, so the second pass always finds one. live: the shopper is neither erased nor
   // unknown (DSR-2: nothing is written otherwise).
-  const zoneStateIn = async <T>(q: Query, storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>, live: boolean): Promise<T> => {
+  // read: the first pass's locked read, when the caller made it in a statement of its own (applyPresence).
+  const zoneStateIn = async <T>(
+    q: Query, storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>, live: boolean, read?: Row[],
+  ): Promise<T> => {
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const [row] = (await q('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+      const [row] = attempt === 0 && read !== undefined ? read : (await q('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
       const previous = row === undefined ? undefined : zoneStateOf(row.state);
       const next = update(previous);
       if (next.state === undefined || next.state === previous || !live) return next.result;
@@ -277,7 +269,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   };
 
   // Store.applyPresence: one transaction. The claim first (a concurrent redelivery of the event waits on
-  // it), then the shopper's row lock with their consent in the same statement, then presence, zone state,
+  // it), then the shopper's row lock, their consent, then presence, zone state,
   // conversions and visits — the order recordPromotion and eraseShopper lock in after the shopper.
   const applyPresence = (step: PresenceStep): Promise<PresenceStepResult> =>
     transaction(async (q) => {
@@ -285,14 +277,20 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       if (step.sequence !== undefined && (await claimSequence(q, step.sequence.gatewayId, step.sequence.boot, step.sequence.seq, event.eventId, event.atS * 1000)) === 'replay') {
         return { outcome: 'replay' };
       }
-      const found = (await q(`SELECT s.erased_at_ms, c.purpose, c.granted, c.text_version, c.at_ms FROM shoppers s LEFT JOIN consent_state c ON c.shopper_id = s.id
-                              WHERE s.id = $1 FOR NO KEY UPDATE OF s`, [event.shopperId])).rows;
-      const consent = step.consent(stateFromRows(found.filter((r) => r.purpose !== null)));
-      const live = found.length > 0 && found[0]!.erased_at_ms === null;
+      // The consent is read in a statement after the lock, not in the same one: under READ COMMITTED a statement
+      // that waited for the lock re-reads only the locked row, so a joined consent read would miss a withdrawal
+      // (or erasure) that committed while the lock was awaited. A new statement sees it.
+      const [shopper] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [event.shopperId])).rows;
+      const consent = step.consent(await consentState(q, event.shopperId));
+      const live = shopper !== undefined && shopper.erased_at_ms === null;
       if (!isGranted(consent, 'presence') || !live) return { outcome: 'no-presence', consent };
-      await q(`INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (event_id) DO NOTHING`, [event.eventId, event.shopperId, event.storeId, event.zoneId, event.kind, event.atS, event.dwellS, step.receivedAtMs]);
-      const arbitrated = await zoneStateIn(q, event.storeId, event.shopperId, step.arbitrate, true);
+      // The presence record and the zone state's locked read, in one statement (one round trip).
+      const zoneRead = (await q(`WITH presence AS (
+                                   INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                   ON CONFLICT (event_id) DO NOTHING)
+                                 SELECT state FROM zone_states WHERE store_id = $3 AND shopper_id = $2 FOR UPDATE`,
+      [event.eventId, event.shopperId, event.storeId, event.zoneId, event.kind, event.atS, event.dwellS, step.receivedAtMs])).rows;
+      const arbitrated = await zoneStateIn(q, event.storeId, event.shopperId, step.arbitrate, true, zoneRead);
       let conversions = 0;
       for (const entry of conversionEntries(consent, arbitrated.transitions)) {
         conversions += (await q(numbered(RECORD_CONVERSIONS), [entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId)])).rowCount ?? 0;

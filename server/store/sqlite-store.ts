@@ -14,7 +14,7 @@ import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
-import { budgetCountsStatement, budgetExhausted, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
@@ -242,21 +242,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (shopper.objected_at_ms !== null) return { outcome: 'skipped' as const, reason: 'objected' as const };
     const state = consentState(draft.shopperId);
     if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped' as const, reason: 'no-consent' as const };
-    const { caps, createdAtMs: now } = draft;
-    const counted = `status <> 'cancelled'`;
-    const inPeriod = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND created_at_ms > ? AND ${counted}`,
-      draft.shopperId, draft.campaignId, now - caps.perShopper.periodS * 1000)!.n);
-    if (inPeriod >= caps.perShopper.count) return { outcome: 'skipped' as const, reason: 'perShopper' as const };
-    // Gaps are measured both ways, so a send recorded out of order (clock skew, a slower instance)
-    // still keeps them, and a zero gap never refuses.
-    const nearThis = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND campaign_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
-      draft.shopperId, draft.campaignId, now - caps.minGapS * 1000, now + caps.minGapS * 1000)!.n);
-    if (nearThis > 0) return { outcome: 'skipped' as const, reason: 'minGapS' as const };
-    const daily = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND ${counted}`, draft.shopperId, now - 86_400_000)!.n);
-    if (daily >= caps.perShopperDaily) return { outcome: 'skipped' as const, reason: 'perShopperDaily' as const };
-    const nearAny = num(get(`SELECT COUNT(*) AS n FROM promotions WHERE shopper_id = ? AND created_at_ms > ? AND created_at_ms < ? AND ${counted}`,
-      draft.shopperId, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000)!.n);
-    if (nearAny > 0) return { outcome: 'skipped' as const, reason: 'cooldownS' as const };
+    const now = draft.createdAtMs;
+    const caps = capCountsStatement('question', draft);
+    const refusal = capRefusal(draft.caps, get(caps.sql, ...caps.params));
+    if (refusal !== undefined) return { outcome: 'skipped' as const, reason: refusal };
     // The budget: BEGIN IMMEDIATE serialises every writer, so the count and the insert are one step.
     const budgetCounts = budgetCountsStatement('question', draft.campaignId, now);
     if (hasBudgetLimit(draft.budget) && budgetExhausted(draft.budget, get(budgetCounts.sql, ...budgetCounts.params))) {

@@ -204,6 +204,23 @@ export function describePresenceStepContract(name: string, fresh: () => Promise<
       expect((await store.readShopperData(shopper.id))!.presenceEvents).toHaveLength(1);
     });
 
+    it('leaves nothing behind once an erasure racing 30 steps from two instances has committed (DSR-2)', async () => {
+      const { store, another } = await database();
+      const other = await another();
+      const shopper = await givenShopper(store, { presence: true, personalisation: true, analytics: true });
+      const steps = Array.from({ length: 30 }, (_, i) => stepFor(aPresence({ shopperId: shopper.id, zoneId: ['entrance', 'checkout'][i % 2]!, atS: START_MS / 1000 + i })));
+      const early = steps.slice(0, 15).map((step, i) => (i % 2 === 0 ? store : other).applyPresence(step));
+      const erasure = other.eraseShopper(shopper.id, START_MS + 20 * SECOND_MS, () => ({ atMs: START_MS, actor: 'shopper', action: 'shopper.erased', subject: shopper.id, details: {} }));
+      const late = steps.slice(15).map((step, i) => (i % 2 === 0 ? other : store).applyPresence(step));
+      const results = await Promise.all([...early, ...late]);
+      expect(await erasure).toBeDefined();
+      // A step that committed after the erasure would have left its presence, zone state or visit behind.
+      expect((await store.counts()).presenceEvents).toBe(0);
+      expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+      expect(results.every((r) => r.outcome === 'applied' || r.outcome === 'no-presence')).toBe(true);
+      expect(await store.applyPresence(stepFor(aPresence({ shopperId: shopper.id })))).toMatchObject({ outcome: 'no-presence' });
+    });
+
     it('keeps the step of a visit-history gap as recordVisitActivity does: a new visit after 30 minutes away', async () => {
       const { store } = await database();
       const shopper = await givenShopper(store, { presence: true, personalisation: true });
