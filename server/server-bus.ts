@@ -3,7 +3,8 @@ import { z } from 'zod';
 // The servers' own channel. Several stateless instances share the gateways' presence through an MQTT 5
 // shared subscription; this (non-shared) topic tells every instance what another one changed, so each
 // keeps its in-memory views — the resolver index, the live epoch keys, the app sockets — current:
-//   promotion: one was recorded; the instance holding the shopper's app socket delivers it at once
+//   promotion: one was recorded; the instance holding the shopper's app socket delivers it at once (the
+//              shopper's ID comes along, so the instances without their socket read nothing)
 //   shopper:   a shopper's consent or erasure changed; every resolver re-reads that shopper
 //   keys:      a store or its epoch keys changed; every instance reloads the live keys
 //   beacons:   a loyalty beacon was linked or unlinked; every instance re-reads the resolvable beacons
@@ -15,7 +16,7 @@ import { z } from 'zod';
 export const SERVER_BUS_TOPIC = 'vicino/v1/_servers/bus';
 
 export const BusMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('promotion'), id: z.string().regex(/^pr_[A-Za-z0-9_-]{10,40}$/) }).strict(),
+  z.object({ type: z.literal('promotion'), id: z.string().regex(/^pr_[A-Za-z0-9_-]{10,40}$/), shopperId: z.string().regex(/^sh_[0-9a-f]{32}$/).optional() }).strict(),
   z.object({ type: z.literal('shopper'), id: z.string().regex(/^sh_[0-9a-f]{32}$/) }).strict(),
   z.object({ type: z.literal('keys') }).strict(),
   z.object({ type: z.literal('beacons') }).strict(),

@@ -149,7 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     publish: (topic, payload) => publish(topic, payload),
     onError: (error) => logger.warn({ err: error.message }, 'server bus publish failed; the periodic resync will catch up'),
     onMessage: async (message) => {
-      if (message.type === 'promotion') await delivery.deliverById(message.id);
+      if (message.type === 'promotion') await delivery.deliverById(message.id, message.shopperId);
       else if (message.type === 'shopper') {
         // Another instance changed this shopper's consent: a send here that read it before must not go out.
         delivery.fence(message.id);
@@ -168,7 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     notify: (promotion: Parameters<WebSocketDelivery['notify']>[0]) => {
       delivery.notify(promotion);
       webhook?.notify(promotion);
-      bus.announce({ type: 'promotion', id: promotion.id });
+      bus.announce({ type: 'promotion', id: promotion.id, shopperId: promotion.shopperId });
     },
   };
   // Gateways, stores and campaigns in memory, re-read when the Store's configuration version moves.

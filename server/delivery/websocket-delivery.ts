@@ -52,7 +52,7 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 export type WebSocketDelivery = Delivery & {
   attach(shopperId: string, socket: WebSocket): void;
   /** Delivers a promotion another instance recorded, if its shopper's app is connected here and it was not just sent. */
-  deliverById(id: string): Promise<void>;
+  deliverById(id: string, shopperId?: string): Promise<void>;
   /**
    * Call after a consent change of the shopper has committed, before acknowledging it: no write whose
    * consent read began before now, and no hand-over of a promotion recorded before now, sends anything.
@@ -225,10 +225,11 @@ export function createWebSocketDelivery(deps: {
       if (fence !== undefined && promotion.createdAtMs <= fence.atMs) return;
       void write(promotion.shopperId, promotion).catch((error: Error) => logger.error({ err: error.message }, 'delivery failed'));
     },
-    async deliverById(id) {
+    async deliverById(id, shopperId) {
       const sentAt = lastSent.get(id);
       if (sentAt !== undefined && now() - sentAt < resendAfterMs) return;
-      if (sockets.size === 0) return;
+      // No socket of theirs here (the announcement names them): nothing to read. Most instances, for most promotions.
+      if (sockets.size === 0 || (shopperId !== undefined && !sockets.has(shopperId))) return;
       const promotion = await store.getPromotion(id);
       if (promotion === undefined || promotion.status !== 'pending' || !sockets.has(promotion.shopperId)) return;
       await write(promotion.shopperId, promotion);

@@ -44,7 +44,7 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
       delivery: {
         notify: (promotion) => {
           deps.delivery.notify(promotion);
-          deps.announce({ type: 'promotion', id: promotion.id });
+          deps.announce({ type: 'promotion', id: promotion.id, shopperId: promotion.shopperId });
         },
       },
       arbiter: deps.zoneArbiter, consentPolicy, experimentKey: deps.experimentKey,

@@ -86,6 +86,34 @@ describe('WebSocket delivery fence', () => {
     expect(socket.sent.map((m) => m.type)).toEqual(['hello', 'promotion', 'promotion']);
   });
 
+  it('reads nothing for a promotion another instance announced when its shopper has no socket here, and delivers it when they do', async () => {
+    const { promotion, socket } = await givenPendingPromotion();
+    nowMs += 60_000;
+    let reads = 0;
+    const counted = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'getPromotion') reads += 1;
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const other = createWebSocketDelivery({ store: counted, metrics: createMetrics(), logger: createLogSink().logger, now: () => nowMs, sweepMs: 60_000, consentPolicy: BUILDER_CONSENT_POLICY });
+    try {
+      const stranger = new RecordingSocket();
+      other.attach(aShopper().id, stranger as unknown as WebSocket);
+      await other.deliverById(promotion.id, promotion.shopperId);
+      expect(reads).toBe(0);
+      // Without the shopper's ID (an older instance's announcement) it reads, and finds no socket of theirs here.
+      await other.deliverById(promotion.id);
+      expect(reads).toBe(1);
+      expect(stranger.sent.filter((m) => m.type === 'promotion')).toEqual([]);
+    } finally {
+      await other.close();
+    }
+    // Where the shopper's socket is, the announcement delivers it.
+    await delivery.deliverById(promotion.id, promotion.shopperId);
+    expect(socket.sent.map((m) => m.type)).toEqual(['hello', 'promotion', 'promotion']);
+  });
+
   it('drops a hand-over of a promotion recorded before the fence, and takes one recorded after', async () => {
     const { promotion, socket } = await givenPendingPromotion();
     nowMs += 1;
