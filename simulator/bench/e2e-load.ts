@@ -189,10 +189,11 @@ export function createLoad(send: (message: LoadMessage) => void): { handle(comma
     },
 
     async ['step-report'](command) {
+      if (loopDelay === undefined || command.step !== step) throw new Error(`no step ${command.step} to report on: the last started was ${step}, and each is reported once`);
       const a = account(command.step);
       accounts.delete(command.step);
-      const loopDelayP99Ms = loopDelay === undefined ? Number.NaN : loopDelay.percentile(99) / 1e6;
-      loopDelay?.disable();
+      const loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
+      loopDelay.disable();
       loopDelay = undefined;
       return { type: 'step-report', id: command.id, ...a, loopDelayP99Ms };
     },

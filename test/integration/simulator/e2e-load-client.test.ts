@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -57,6 +57,28 @@ describe('the end-to-end bench load process', () => {
     expect(await load.stats()).toEqual({ published: 0, present: 0 });
     await load.close();
     expect(processRuns(load.pid)).toBe(false);
+  });
+
+  it('refuses a malformed command, naming the field, and carries on', async () => {
+    // The load process's own edge, spoken to directly (the client cannot send a malformed command).
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const child = fork(fileURLToPath(new URL('../../../simulator/bench/e2e-load.ts', import.meta.url)), ['--serve-bench-load'], { execArgv: ['--import', tsx], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      const answer = (command: unknown): Promise<unknown> => new Promise((resolve) => {
+        child.once('message', resolve);
+        child.send(command as object);
+      });
+      expect(await answer({ type: 'start-step', id: 7, step: -1, offeredPerSec: 100, stepMs: 1_000 })).toEqual({
+        type: 'failed', id: 7, command: 'start-step', message: expect.stringMatching(/^malformed command: step: /),
+      });
+      expect(await answer({ type: 'stats', id: 'eight' })).toEqual({ type: 'fatal', message: expect.stringMatching(/^malformed command: id: /) });
+      expect(await answer({ type: 'stats', id: 9 })).toEqual({ type: 'stats', id: 9, published: 0, present: 0 });
+    } finally {
+      child.disconnect();
+      await exited;
+    }
+    expect(child.exitCode).toBe(0);
   });
 
   it('fails what waits on it when it dies, naming the signal', async () => {
