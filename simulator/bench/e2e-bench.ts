@@ -158,7 +158,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
       const load = await stack.load.stepReport(step);
       const done: E2eStepResult = {
         ...result, published: load.published, enters: load.enters, promotions: load.promotions, lostPromotions: load.enters - load.promotions,
-        latencyMs: summarise(load.latenciesMs), decisionMs: summarise(load.decisionsMs), loadLoopDelayP99Ms: load.loopDelayP99Ms,
+        latencyMs: summarise(load.latenciesMs), decisionMs: summarise(load.decisionsMs), loadLoopDelayP99Ms: load.loopDelayP99Ms, loadCpuShare: load.cpuShare,
       };
       done.lostEvents = done.published - result.processedInStep;
       steps.push(done);
@@ -167,7 +167,8 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
         `latency p50 ${l ? l.p50 : '–'} ms / p99 ${l ? l.p99 : '–'} ms, lost ${done.lostEvents} events / ${done.lostPromotions} promotions, drained in ${done.drainMs} ms: ${done.sustained ? 'sustained' : 'NOT sustained'}`);
       print(`    server time in the Store (${stack.storeKind === 'sqlite' ? 'synchronous' : 'round trip'}): ${done.storeMsPerEvent.toFixed(2)} ms per event; sync / settled mean: ${done.storeProfile.slice(0, 6).join('; ')}${
         done.foreign > 0 ? `; ${done.foreign} other stores' messages rejected meanwhile` : ''}`);
-      print(`    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms`);
+      print(`    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms; ` +
+        `CPU: server process ${(100 * done.serverCpuShare).toFixed(0)} %, load process ${(100 * done.loadCpuShare).toFixed(0)} % of a core`);
       if (!done.sustained) break;
     }
     const bestIngestedPerSec = Math.max(...steps.map((s) => s.ingestedPerSec));

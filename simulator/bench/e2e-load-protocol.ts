@@ -66,6 +66,8 @@ export const LoadMessageSchema = z.discriminatedUnion('type', [
     decisionsMs: latencies,
     /** The load process's own event-loop delay from the step's start to this report, p99 ms. */
     loopDelayP99Ms: z.number(),
+    /** The load process's CPU time (user + system) over the same time, as a share of one core. */
+    cpuShare: z.number().nonnegative(),
   }),
   z.object({ type: z.literal('closed'), id }),
   z.object({ type: z.literal('failed'), id, command: z.string(), message: z.string() }),
@@ -86,6 +88,12 @@ export const REPLY_TO = {
 } as const satisfies Record<LoadCommand['type'], LoadMessage['type']>;
 
 export type ReplyTo<T extends LoadCommand['type']> = Extract<LoadMessage, { type: (typeof REPLY_TO)[T] }>;
+
+/** CPU time (user + system) since `from`, as a share of one core: both processes report theirs this way. */
+export function cpuShareSince(from: { usage: NodeJS.CpuUsage; atMs: number }): number {
+  const used = process.cpuUsage(from.usage);
+  return (used.user + used.system) / 1_000 / Math.max(1, performance.now() - from.atMs);
+}
 
 /** A zod error as "field: problem; …", for an error message that names the field at fault. */
 export function describeIssues(error: z.ZodError): string {

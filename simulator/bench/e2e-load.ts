@@ -5,7 +5,7 @@ import { deriveEventMacKey, gatewayMqttCredentials, type PresenceEvent } from '#
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Scanner } from '#gateway/scanner/scanner.ts';
 import { registerVirtualApp, type VirtualApp } from '../app/virtual-app.ts';
-import { describeIssues, LoadCommandSchema, SHOPPER_REUSE_MS, type LoadCommand, type LoadMessage } from './e2e-load-protocol.ts';
+import { cpuShareSince, describeIssues, LoadCommandSchema, SHOPPER_REUSE_MS, type LoadCommand, type LoadMessage } from './e2e-load-protocol.ts';
 
 // The end-to-end bench's load process (forked by e2e-load-client.ts), so that the server under test has
 // the bench's main process, and its event loop, to itself: the gateways — the real gateway code
@@ -77,6 +77,7 @@ export function createLoad(send: (message: LoadMessage) => void): { handle(comma
   const free: { shopper: number; availableAtMs: number }[] = [];
   let generator: { timer: NodeJS.Timeout; head: number; short: () => number } | undefined;
   let loopDelay: IntervalHistogram | undefined;
+  let cpuFrom = { usage: process.cpuUsage(), atMs: 0 };
 
   const stopGenerator = (): number => {
     if (generator === undefined) return 0;
@@ -145,6 +146,7 @@ export function createLoad(send: (message: LoadMessage) => void): { handle(comma
       loopDelay?.disable();
       loopDelay = monitorEventLoopDelay({ resolution: 10 });
       loopDelay.enable();
+      cpuFrom = { usage: process.cpuUsage(), atMs: performance.now() };
       const visitsPerSec = command.offeredPerSec / 2;
       const startedMs = Date.now();
       let issued = 0;
@@ -195,7 +197,7 @@ export function createLoad(send: (message: LoadMessage) => void): { handle(comma
       const loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
       loopDelay.disable();
       loopDelay = undefined;
-      return { type: 'step-report', id: command.id, ...a, loopDelayP99Ms };
+      return { type: 'step-report', id: command.id, ...a, loopDelayP99Ms, cpuShare: cpuShareSince(cpuFrom) };
     },
 
     async close(command) {

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { SHOPPER_REUSE_MS } from './e2e-load-protocol.ts';
+import { cpuShareSince, SHOPPER_REUSE_MS } from './e2e-load-protocol.ts';
 import type { BenchStack } from './e2e-stack.ts';
 import { topTimings } from './timed-store.ts';
 
@@ -45,6 +45,13 @@ export type E2eStepResult = {
   loopDelayP99Ms: number;
   /** The load process's event-loop delay over the same time, p99 ms: high, and the generator, not the server, may be what lags. */
   loadLoopDelayP99Ms: number;
+  /**
+   * CPU time (user + system) of the server process and of the load process over the step and its drain, as
+   * shares of one core. On a 2-vCPU VM the two compete (besides anything else running): when both vCPUs are
+   * busy each may run slower, which shows in the server's Store and ingest times.
+   */
+  serverCpuShare: number;
+  loadCpuShare: number;
   sustained: boolean;
   /** Visits the bench could not start for want of a free shopper (the generator, not Vicino, was short). */
   generatorShort: number;
@@ -65,7 +72,7 @@ const FOREIGN = new Set(['status', 'unknown-gateway', 'rejected-topic', 'rejecte
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs' | 'loadLoopDelayP99Ms'> & { processedInStep: number };
+type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs' | 'loadLoopDelayP99Ms' | 'loadCpuShare'> & { processedInStep: number };
 
 export async function runStep(
   stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, print: (line: string) => void, signal?: AbortSignal,
@@ -89,6 +96,7 @@ export async function runStep(
   const timeBefore = await ingestTime();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  const cpuFrom = { usage: process.cpuUsage(), atMs: performance.now() };
   // Date.now() here and in the load process: the same machine clock (e2e-load-protocol.ts).
   const startedMs = await stack.load.startStep(step, offeredPerSec, stepMs);
   let generatorShort = 0;
@@ -158,6 +166,7 @@ export async function runStep(
     foreign: foreignOf(outcomesAfter) - foreignOf(outcomesBefore),
     drainMs,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    serverCpuShare: cpuShareSince(cpuFrom),
     sustained: ingestedPerSec >= 0.9 * offeredPerSec && drainBeyondExitsMs <= DRAIN_SUSTAINED_MS && generatorShort === 0,
     generatorShort,
   };

@@ -53,6 +53,8 @@ describe.each(stacks)('the end-to-end bench on the %s stack', (stack) => {
     expect(processRuns(result.loadPid)).toBe(false);
     expect(step!.loopDelayP99Ms).toBeGreaterThan(0);
     expect(step!.loadLoopDelayP99Ms).toBeGreaterThan(0);
+    expect(step!.serverCpuShare).toBeGreaterThan(0);
+    expect(step!.loadCpuShare).toBeGreaterThan(0);
     // The SQLite file's temp dir is gone again.
     expect((await readdir(tmpdir())).filter((name) => name.startsWith('vicino-bench-') && !benchDirsBefore.includes(name))).toEqual([]);
   }, 60_000);

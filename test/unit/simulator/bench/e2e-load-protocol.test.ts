@@ -4,7 +4,7 @@ import { describeIssues, LoadCommandSchema, LoadMessageSchema, REPLY_TO } from '
 // The wire contract between the end-to-end bench and its load process: what either side accepts, and
 // how a malformed message is described (by the field at fault, so a bad figure never slips through).
 
-const report = { type: 'step-report', id: 4, published: 200, enters: 100, promotions: 100, latenciesMs: [3, 5], decisionsMs: [1, 2], loopDelayP99Ms: 12.5 };
+const report = { type: 'step-report', id: 4, published: 200, enters: 100, promotions: 100, latenciesMs: [3, 5], decisionsMs: [1, 2], loopDelayP99Ms: 12.5, cpuShare: 0.4 };
 
 describe('the bench load protocol', () => {
   it('accepts a well-formed command and reply', () => {
