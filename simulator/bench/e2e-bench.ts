@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { percentile } from '../store/simulated-store.ts';
-import { DEFAULT_MQTT_URL, startBenchStack, type StackKind } from './e2e-stack.ts';
+import { DEFAULT_MQTT_URL, startBenchStack, type LoadPlacement, type StackKind } from './e2e-stack.ts';
 import { measureMqttCeiling, type CeilingResult } from './mqtt-ceiling.ts';
 import { DEFAULT_DRAIN_LIMIT_MS, runStep, SHOPPER_REUSE_MS, type E2eStepResult, type LatencySummary } from './e2e-step.ts';
 
@@ -40,7 +40,8 @@ export type E2eStackResult = {
   instances: number;
   ceiling: CeilingResult;
   steps: E2eStepResult[];
-  /** The load process's pid (the gateways and apps ran there, not in this process). */
+  load: LoadPlacement;
+  /** The load process's pid (the gateways and apps ran there); this process's own when the load ran inline. */
   loadPid: number;
   /** The highest ingested rate of any step; a lower bound of Vicino's ceiling if every step was sustained. */
   bestIngestedPerSec: number;
@@ -66,6 +67,8 @@ export type E2eBenchOptions = {
   databaseUrl?: string;
   logger?: Logger;
   print?: (line: string) => void;
+  /** Where the gateways and apps run: a load process of their own (the default), or inline, beside the server (as before). */
+  load?: LoadPlacement;
   /** Aborting (Ctrl-C) ends the current step early; the stack is still cleaned up. */
   signal?: AbortSignal;
 };
@@ -142,11 +145,13 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
     kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs,
     serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined,
     presenceConnections: kind === 'mosquitto' ? options.presenceConnections : undefined, signal: options.signal, logger, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
-    print: (line) => print(`  ${line}`),
+    print: (line) => print(`  ${line}`), load: options.load,
   });
   try {
     print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.presenceConnections > 1 ? `${stack.presenceConnections} presence connections per instance; ` : ''}${stack.gateways} gateways, ${stack.shoppers()} consenting shoppers, an enter campaign with loose caps`);
-    print(`  processes: the server${kind === 'embedded' ? ' and aedes' : ''} in this one (pid ${process.pid}); the gateways and apps in the load process (pid ${stack.load.pid})`);
+    print(options.load === 'inline'
+      ? `  processes: the server${kind === 'embedded' ? ' and aedes' : ''}, the gateways and the apps all in this one (pid ${process.pid}), sharing its event loop (--e2e-load inline)`
+      : `  processes: the server${kind === 'embedded' ? ' and aedes' : ''} in this one (pid ${process.pid}); the gateways and apps in the load process (pid ${stack.load.pid})`);
     const steps: E2eStepResult[] = [];
     for (const [step, offeredPerSec] of options.ratesPerSec.entries()) {
       if (options.signal?.aborted) break;
@@ -167,13 +172,15 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
         `latency p50 ${l ? l.p50 : '–'} ms / p99 ${l ? l.p99 : '–'} ms, lost ${done.lostEvents} events / ${done.lostPromotions} promotions, drained in ${done.drainMs} ms: ${done.sustained ? 'sustained' : 'NOT sustained'}`);
       print(`    server time in the Store (${stack.storeKind === 'sqlite' ? 'synchronous' : 'round trip'}): ${done.storeMsPerEvent.toFixed(2)} ms per event; sync / settled mean: ${done.storeProfile.slice(0, 6).join('; ')}${
         done.foreign > 0 ? `; ${done.foreign} other stores' messages rejected meanwhile` : ''}`);
-      print(`    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms; ` +
-        `CPU: server process ${(100 * done.serverCpuShare).toFixed(0)} %, load process ${(100 * done.loadCpuShare).toFixed(0)} % of a core`);
+      print(options.load === 'inline'
+        ? `    event-loop delay p99 (server and load share it): ${done.loopDelayP99Ms.toFixed(1)} ms; CPU of this process: ${(100 * done.serverCpuShare).toFixed(0)} % of a core`
+        : `    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms; ` +
+          `CPU: server process ${(100 * done.serverCpuShare).toFixed(0)} %, load process ${(100 * done.loadCpuShare).toFixed(0)} % of a core`);
       if (!done.sustained) break;
     }
     const bestIngestedPerSec = Math.max(...steps.map((s) => s.ingestedPerSec));
     return {
-      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, instances: stack.instances, ceiling, steps, loadPid: stack.load.pid, bestIngestedPerSec,
+      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, instances: stack.instances, ceiling, steps, load: options.load ?? 'process', loadPid: stack.load.pid, bestIngestedPerSec,
       saturated: steps.some((s) => !s.sustained),
     };
   } finally {

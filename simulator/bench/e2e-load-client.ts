@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createLoad } from './e2e-load.ts';
 import {
   describeIssues, LoadMessageSchema, REPLY_TO, type BenchGatewayCredential, type LoadCommand, type LoadMessage, type ReplyTo,
 } from './e2e-load-protocol.ts';
@@ -88,11 +89,10 @@ export async function startLoadProcess(options: LoadProcessOptions): Promise<Loa
     else waiting.resolve(message);
   });
 
-  type Command = LoadCommand extends infer C ? (C extends LoadCommand ? Omit<C, 'id'> : never) : never;
-  const request = <C extends Command>(command: C): Promise<ReplyTo<C['type']>> => {
+  const request: Requester = (command) => {
     if (failure !== undefined) return Promise.reject(failure);
     const id = nextId++;
-    return new Promise<ReplyTo<C['type']>>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       pending.set(id, { expect: REPLY_TO[command.type], command: command.type, resolve: resolve as (message: LoadMessage) => void, reject });
       child.send({ ...command, id } satisfies LoadCommand, (error) => {
         if (error) fail(new Error(`the bench's load process cannot be reached: ${error.message}`));
@@ -123,30 +123,65 @@ export async function startLoadProcess(options: LoadProcessOptions): Promise<Loa
 
   try {
     const startTimer = setTimeout(() => fail(new Error(`the bench's load process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-    const started = await request({
-      type: 'start', serverUrl: options.serverUrl, mqttUrl: options.mqttUrl, storeId: options.storeId, gateways: [...options.gateways],
-      gatewayMaxLatencyMs: options.gatewayMaxLatencyMs, logLevel: options.logLevel ?? 'error',
-    }).finally(() => clearTimeout(startTimer));
-    return {
-      pid: started.pid,
-      ensureShoppers: async (count) => {
-        const { added, total } = await request({ type: 'ensure-shoppers', count });
-        return { added, total };
-      },
-      startStep: async (step, offeredPerSec, stepMs) => (await request({ type: 'start-step', step, offeredPerSec, stepMs })).startedAtMs,
-      endStep: async () => (await request({ type: 'end-step' })).generatorShort,
-      stats: async () => {
-        const { published, present } = await request({ type: 'stats' });
-        return { published, present };
-      },
-      stepReport: async (step) => {
-        const { type: _type, id: _id, ...report } = await request({ type: 'step-report', step });
-        return report;
-      },
-      close,
-    };
+    const started = await request(startCommand(options)).finally(() => clearTimeout(startTimer));
+    return loadOver(started.pid, request, close);
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/**
+ * The same load in this process, beside the server (as the bench ran before the load process): for a
+ * side-by-side comparison on a machine whose cores slow each other down (`--e2e-load inline`).
+ */
+export async function startInlineLoad(options: LoadProcessOptions): Promise<LoadProcess> {
+  const load = createLoad((message) => {
+    if (message.type === 'progress') options.print?.(message.line);
+  });
+  let nextId = 0;
+  const request: Requester = async (command) => {
+    const id = nextId++;
+    try {
+      return await load.handle({ ...command, id } as LoadCommand) as never;
+    } catch (error) {
+      throw new Error(`the bench's load could not ${command.type}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  try {
+    await request(startCommand(options));
+  } catch (error) {
+    await load.close();
+    throw error;
+  }
+  return loadOver(process.pid, request, load.close);
+}
+
+type Command = LoadCommand extends infer C ? (C extends LoadCommand ? Omit<C, 'id'> : never) : never;
+type Requester = <C extends Command>(command: C) => Promise<ReplyTo<C['type']>>;
+
+const startCommand = (options: LoadProcessOptions): Extract<Command, { type: 'start' }> => ({
+  type: 'start', serverUrl: options.serverUrl, mqttUrl: options.mqttUrl, storeId: options.storeId, gateways: [...options.gateways],
+  gatewayMaxLatencyMs: options.gatewayMaxLatencyMs, logLevel: options.logLevel ?? 'error',
+});
+
+function loadOver(pid: number, request: Requester, close: () => Promise<void>): LoadProcess {
+  return {
+    pid,
+    ensureShoppers: async (count) => {
+      const { added, total } = await request({ type: 'ensure-shoppers', count });
+      return { added, total };
+    },
+    startStep: async (step, offeredPerSec, stepMs) => (await request({ type: 'start-step', step, offeredPerSec, stepMs })).startedAtMs,
+    endStep: async () => (await request({ type: 'end-step' })).generatorShort,
+    stats: async () => {
+      const { published, present } = await request({ type: 'stats' });
+      return { published, present };
+    },
+    stepReport: async (step) => {
+      const { type: _type, id: _id, ...report } = await request({ type: 'step-report', step });
+      return report;
+    },
+    close,
+  };
 }

@@ -15,7 +15,7 @@ import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-s
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { launchCampaign } from '../store/simulated-store.ts';
-import { startLoadProcess, type LoadProcess } from './e2e-load-client.ts';
+import { startInlineLoad, startLoadProcess, type LoadProcess } from './e2e-load-client.ts';
 import { timedStore, type StoreTimings } from './timed-store.ts';
 
 // One whole Vicino for the end-to-end bench (e2e-bench.ts), every hop real: a broker, a Store, the
@@ -52,7 +52,11 @@ export type BenchStackOptions = {
   signal?: AbortSignal;
   /** Progress while shoppers register. */
   print?: (line: string) => void;
+  /** Where the gateways and apps run: a load process of their own (the default), or this process, beside the server. */
+  load?: LoadPlacement;
 };
+
+export type LoadPlacement = 'process' | 'inline';
 
 export type BenchStack = {
   kind: StackKind;
@@ -204,7 +208,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     // gateway.handle) and the consenting shoppers' apps (register, grant presence and promotions, open the
     // promotion stream). Closed first, so its apps and gateways leave before the server and broker do.
     // (Its start is not abandoned on abort: it takes a moment, and close() must find it.)
-    const load = await startLoadProcess({
+    const load = await (options.load === 'inline' ? startInlineLoad : startLoadProcess)({
       serverUrl: server.url, mqttUrl, storeId, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs, logLevel: logger.level, print,
       gateways: credentials.map((c) => ({ gatewayId: c.gatewayId, zoneId: c.zoneId, secret: c.secret.toString('base64url') })),
     });

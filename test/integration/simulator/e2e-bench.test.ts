@@ -79,3 +79,22 @@ describe.each(stacks)('the end-to-end bench on the %s stack', (stack) => {
     expect(processRuns(result.loadPid)).toBe(false);
   }, 60_000);
 });
+
+describe('the end-to-end bench with its load inline (--e2e-load inline)', () => {
+  it('runs the gateways and apps beside the server, in this process, and measures the same things', async () => {
+    const lines: string[] = [];
+    const [result] = await runE2eBench({
+      stacks: ['embedded'], ratesPerSec: [100], stepMs: 2_500, gateways: 2, ceilingMessages: 500, load: 'inline',
+      logger: pino({ level: 'silent' }), print: (line) => lines.push(line),
+    }) as [E2eStackResult];
+
+    expect(result.load).toBe('inline');
+    expect(result.loadPid).toBe(process.pid);
+    expect(lines).toContainEqual(expect.stringContaining(`the gateways and the apps all in this one (pid ${process.pid})`));
+    const [step] = result.steps;
+    expect(step!.enters).toBeGreaterThanOrEqual(100);
+    expect(step!.lostEvents).toBe(0);
+    expect(step!.promotions).toBe(step!.enters);
+    expect(step!.latencyMs!.samples).toBe(step!.promotions);
+  }, 60_000);
+});
