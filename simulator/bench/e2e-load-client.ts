@@ -10,7 +10,7 @@ import {
 // e2e-load-protocol.ts, and make sure it ends — on close(), when it fails, and when this process
 // ends (the child leaves when its IPC channel closes). Any failure of the child rejects what waits
 // on it with a message that says so: a command it refused, its crash (with its last words on stderr),
-// a malformed message (naming the field).
+// a malformed message (naming the field). startInlineLoad runs the same load in this process instead.
 
 export type LoadProcessOptions = {
   serverUrl: string;
@@ -27,7 +27,7 @@ export type LoadProcessOptions = {
 export type LoadStepReport = Omit<ReplyTo<'step-report'>, 'type' | 'id'>;
 
 export type LoadProcess = {
-  /** The load process's pid (never this process's). */
+  /** The load process's pid (this process's own only for startInlineLoad). */
   pid: number;
   /** Registers, consents and connects shoppers (in the load process) until there are `count`. */
   ensureShoppers(count: number): Promise<{ added: number; total: number }>;
