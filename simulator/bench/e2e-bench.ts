@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { pino, type Logger } from 'pino';
-import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
+import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { percentile } from '../store/simulated-store.ts';
-import type { VirtualApp } from '../app/virtual-app.ts';
-import { DEFAULT_MQTT_URL, startBenchStack, type StackKind } from './e2e-stack.ts';
+import { DEFAULT_MQTT_URL, startBenchStack, type LoadPlacement, type StackKind } from './e2e-stack.ts';
 import { measureMqttCeiling, type CeilingResult } from './mqtt-ceiling.ts';
 import { DEFAULT_DRAIN_LIMIT_MS, runStep, SHOPPER_REUSE_MS, type E2eStepResult, type LatencySummary } from './e2e-step.ts';
 
-// `npm run bench:e2e`: the whole system at rising load, on each stack (e2e-stack.ts). Each step offers a
-// rate of presence events: the bench brings rate/2 shoppers a second into a zone — one report into the
+// `npm run bench:e2e`: the whole system at rising load, on each stack (e2e-stack.ts). The server under
+// test (with aedes, on the embedded stack) runs in this process; the load — gateways and apps — in a
+// process of its own (e2e-load.ts), so the two do not share an event loop. Each step offers a
+// rate of presence events: the load process brings rate/2 shoppers a second into a zone — one report into the
 // real gateway pipeline (gateway.handle) makes the enter, which the gateway signs and publishes at
 // QoS 1; silence makes the exit a second later — through the broker into the real server: MAC,
 // freshness, replay, resolver (consenting shoppers only), presence consent, the zone arbiter, the enter
@@ -19,8 +20,10 @@ import { DEFAULT_DRAIN_LIMIT_MS, runStep, SHOPPER_REUSE_MS, type E2eStepResult, 
 //   ingested    events/s the server's ingest fully processed (every outcome counted by
 //               vicino_presence_messages_total), same window
 //   latency     advertisement (the report's receive time, as the radio handed it to the gateway) →
-//               the app receiving the promotion, p50 / p99, for each enter that made one; and its
-//               first part, advertisement → the server's decision (the promotion's issue time)
+//               the app receiving the promotion, p50 / p99, for each enter that made one (both ends in
+//               the load process); and its first part, advertisement → the server's decision (the
+//               promotion's issue time, in the server process): Date.now() on both sides, one clock
+//   loop delay  the server process's event-loop delay, p99; the load process's beside it
 //   ingest ms   the server's own time per message (vicino_ingest_seconds, mean): handled one at a time
 //   lost        events published but never processed, enters that made no promotion (after a drain)
 // Steps rise until one is not sustained (ingested < 90 % of offered, or the backlog takes more than
@@ -37,6 +40,9 @@ export type E2eStackResult = {
   instances: number;
   ceiling: CeilingResult;
   steps: E2eStepResult[];
+  load: LoadPlacement;
+  /** The load process's pid (the gateways and apps ran there); this process's own when the load ran inline. */
+  loadPid: number;
   /** The highest ingested rate of any step; a lower bound of Vicino's ceiling if every step was sustained. */
   bestIngestedPerSec: number;
   saturated: boolean;
@@ -61,6 +67,8 @@ export type E2eBenchOptions = {
   databaseUrl?: string;
   logger?: Logger;
   print?: (line: string) => void;
+  /** Where the gateways and apps run: a load process of their own (the default), or inline, beside the server (as before). */
+  load?: LoadPlacement;
   /** Aborting (Ctrl-C) ends the current step early; the stack is still cleaned up. */
   signal?: AbortSignal;
 };
@@ -133,66 +141,46 @@ async function rawCeiling(kind: StackKind, payloadBytes: number, options: E2eBen
 }
 
 async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBenchOptions, logger: Logger, print: (line: string) => void): Promise<E2eStackResult> {
-  // The step a published event or a promotion belongs to.
-  let step = -1;
-  const publishedBy: number[] = [];
-  const entersBy: number[] = [];
-  const enterOf = new Map<string, { step: number; causedByMs: number }>();
-  const latencies: number[][] = [];
-  const decisions: number[][] = [];
-  const promotionsBy: number[] = [];
-  const onPublished = (event: PresenceEvent, causedByMs: number): void => {
-    if (step < 0) return;
-    publishedBy[step] = (publishedBy[step] ?? 0) + 1;
-    if (event.kind !== 'enter') return;
-    entersBy[step] = (entersBy[step] ?? 0) + 1;
-    enterOf.set(event.eventId, { step, causedByMs });
-  };
   const stack = await startBenchStack({
     kind, shoppers: shoppersFor(options.ratesPerSec[0] ?? 250), gateways: options.gateways ?? 8, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs,
     serverInstances: kind === 'mosquitto' ? options.serverInstances : undefined,
-    presenceConnections: kind === 'mosquitto' ? options.presenceConnections : undefined, signal: options.signal, logger, onPublished, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
-    print: (line) => print(`  ${line}`),
+    presenceConnections: kind === 'mosquitto' ? options.presenceConnections : undefined, signal: options.signal, logger, mqttUrl: options.mqttUrl, databaseUrl: options.databaseUrl,
+    print: (line) => print(`  ${line}`), load: options.load,
   });
   try {
-    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.presenceConnections > 1 ? `${stack.presenceConnections} presence connections per instance; ` : ''}${stack.gateways.length} gateways, ${stack.apps.length} consenting shoppers, an enter campaign with loose caps`);
-    const listen = (app: VirtualApp): void => app.onPromotion((promotion) => {
-      const enter = enterOf.get(promotion.eventId);
-      if (enter === undefined) return;
-      enterOf.delete(promotion.eventId);
-      promotionsBy[enter.step] = (promotionsBy[enter.step] ?? 0) + 1;
-      (latencies[enter.step] ??= []).push(promotion.receivedAtMs - enter.causedByMs);
-      (decisions[enter.step] ??= []).push(promotion.issuedAtMs - enter.causedByMs);
-    });
-    stack.apps.forEach(listen);
+    print(`  broker: ${stack.brokerLabel}; store: ${stack.storeLabel}; ${stack.instances > 1 ? `${stack.instances} server instances in a shared subscription; ` : ''}${stack.presenceConnections > 1 ? `${stack.presenceConnections} presence connections per instance; ` : ''}${stack.gateways} gateways, ${stack.shoppers()} consenting shoppers, an enter campaign with loose caps`);
+    print(options.load === 'inline'
+      ? `  processes: the server${kind === 'embedded' ? ' and aedes' : ''}, the gateways and the apps all in this one (pid ${process.pid}), sharing its event loop (--e2e-load inline)`
+      : `  processes: the server${kind === 'embedded' ? ' and aedes' : ''} in this one (pid ${process.pid}); the gateways and apps in the load process (pid ${stack.load.pid})`);
     const steps: E2eStepResult[] = [];
-    const free = stack.apps.map((_, shopper) => ({ shopper, availableAtMs: 0 }));
-    for (const offeredPerSec of options.ratesPerSec) {
+    for (const [step, offeredPerSec] of options.ratesPerSec.entries()) {
       if (options.signal?.aborted) break;
       // More shoppers for a higher rate, registered between steps (outside any measured window).
-      const from = stack.apps.length;
-      for (const app of await stack.ensureShoppers(shoppersFor(offeredPerSec))) listen(app);
-      for (let shopper = from; shopper < stack.apps.length; shopper++) free.push({ shopper, availableAtMs: 0 });
-      step += 1;
-      const result = await runStep(stack, step, offeredPerSec, options.stepMs, options.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS, free, print, options.signal);
-      const enters = entersBy[step] ?? 0;
-      const promotions = promotionsBy[step] ?? 0;
+      await stack.ensureShoppers(shoppersFor(offeredPerSec));
+      const result = await runStep(stack, step, offeredPerSec, options.stepMs, options.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS, print, options.signal);
+      // What the load process saw: events published, enters, and the promotions they made (the step an
+      // event or promotion belongs to is the step of the visit that caused it).
+      const load = await stack.load.stepReport(step);
       const done: E2eStepResult = {
-        ...result, published: publishedBy[step] ?? 0, enters, promotions, lostPromotions: enters - promotions,
-        latencyMs: summarise(latencies[step] ?? []), decisionMs: summarise(decisions[step] ?? []),
+        ...result, published: load.published, enters: load.enters, promotions: load.promotions, lostPromotions: load.enters - load.promotions,
+        latencyMs: summarise(load.latenciesMs), decisionMs: summarise(load.decisionsMs), loadLoopDelayP99Ms: load.loopDelayP99Ms, loadCpuShare: load.cpuShare,
       };
       done.lostEvents = done.published - result.processedInStep;
       steps.push(done);
       const l = done.latencyMs;
-      print(`  → step ${offeredPerSec.toLocaleString('en')} ev/s: ingested ${Math.round(done.ingestedPerSec).toLocaleString('en')} ev/s, ${promotions.toLocaleString('en')} promotions, ` +
+      print(`  → step ${offeredPerSec.toLocaleString('en')} ev/s: ingested ${Math.round(done.ingestedPerSec).toLocaleString('en')} ev/s, ${done.promotions.toLocaleString('en')} promotions, ` +
         `latency p50 ${l ? l.p50 : '–'} ms / p99 ${l ? l.p99 : '–'} ms, lost ${done.lostEvents} events / ${done.lostPromotions} promotions, drained in ${done.drainMs} ms: ${done.sustained ? 'sustained' : 'NOT sustained'}`);
       print(`    server time in the Store (${stack.storeKind === 'sqlite' ? 'synchronous' : 'round trip'}): ${done.storeMsPerEvent.toFixed(2)} ms per event; sync / settled mean: ${done.storeProfile.slice(0, 6).join('; ')}${
         done.foreign > 0 ? `; ${done.foreign} other stores' messages rejected meanwhile` : ''}`);
+      print(options.load === 'inline'
+        ? `    event-loop delay p99 (server and load share it): ${done.loopDelayP99Ms.toFixed(1)} ms; CPU of this process: ${(100 * done.serverCpuShare).toFixed(0)} % of a core`
+        : `    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms; ` +
+          `CPU: server process ${(100 * done.serverCpuShare).toFixed(0)} %, load process ${(100 * done.loadCpuShare).toFixed(0)} % of a core`);
       if (!done.sustained) break;
     }
     const bestIngestedPerSec = Math.max(...steps.map((s) => s.ingestedPerSec));
     return {
-      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, instances: stack.instances, ceiling, steps, bestIngestedPerSec,
+      kind, storeKind: stack.storeKind, brokerLabel: stack.brokerLabel, storeLabel: stack.storeLabel, instances: stack.instances, ceiling, steps, load: options.load ?? 'process', loadPid: stack.load.pid, bestIngestedPerSec,
       saturated: steps.some((s) => !s.sustained),
     };
   } finally {

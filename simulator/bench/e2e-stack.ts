@@ -4,10 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { createGateway, type Gateway } from '#gateway/gateway.ts';
-import { deriveEventMacKey, gatewayMqttCredentials, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
-import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
-import type { Scanner } from '#gateway/scanner/scanner.ts';
+import { topics } from '#gateway/protocol/index.ts';
 import { createStoreBrokerAccess, SERVER_MQTT_USERNAME } from '#server/broker/broker-access.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { createSealer } from '#server/domain/sealing.ts';
@@ -18,14 +15,15 @@ import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-s
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { launchCampaign } from '../store/simulated-store.ts';
-import { registerVirtualApp, type VirtualApp } from '../app/virtual-app.ts';
+import { startInlineLoad, startLoadProcess, type LoadProcess } from './e2e-load-client.ts';
 import { timedStore, type StoreTimings } from './timed-store.ts';
 
 // One whole Vicino for the end-to-end bench (e2e-bench.ts), every hop real: a broker, a Store, the
-// server (ingest, resolver, consent, campaigns, WebSocket delivery), consenting virtual apps that
-// registered, consented and connected through the real API, and gateways running the real gateway
-// code (decode → pseudonymise → presence → sign → MQTT publisher) fed the reports a radio would hand
-// them. Two kinds:
+// server (ingest, resolver, consent, campaigns, WebSocket delivery) — in this process, as `npm start`
+// runs them — and, in a load process of its own (e2e-load.ts, through e2e-load-client.ts), consenting
+// virtual apps that register, consent and connect through the real API, and gateways running the real
+// gateway code (decode → pseudonymise → presence → sign → MQTT publisher) fed the reports a radio would
+// hand them. So the server's event loop serves the server alone. Two kinds:
 //   embedded   what `npm start` runs: aedes in this process (per-gateway logins, SEC-1) + a SQLite file
 //   mosquitto  the machine's Mosquitto (MQTT_URL) + PostgreSQL (DATABASE_URL) in a schema of its own,
 //              or a SQLite file when PostgreSQL cannot be reached (`storeKind` says which)
@@ -39,8 +37,6 @@ export type BenchStackOptions = {
   shoppers: number;
   gateways: number;
   logger: Logger;
-  /** Called with every event a gateway publishes and the receive time of the report that caused it. */
-  onPublished: (event: PresenceEvent, causedByMs: number) => void;
   mqttUrl?: string;
   databaseUrl?: string;
   /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 20 ms by default, as shipped). */
@@ -56,9 +52,11 @@ export type BenchStackOptions = {
   signal?: AbortSignal;
   /** Progress while shoppers register. */
   print?: (line: string) => void;
+  /** Where the gateways and apps run: a load process of their own (the default), or this process, beside the server. */
+  load?: LoadPlacement;
 };
 
-export type BenchGateway = { id: string; zoneId: string; gateway: Gateway };
+export type LoadPlacement = 'process' | 'inline';
 
 export type BenchStack = {
   kind: StackKind;
@@ -72,15 +70,16 @@ export type BenchStack = {
   instances: number;
   presenceConnections: number;
   storeId: string;
-  apps: VirtualApp[];
-  gateways: BenchGateway[];
+  /** The gateways and the apps, in their own process. */
+  load: LoadProcess;
+  gateways: number;
+  /** Consenting shoppers registered so far. */
+  shoppers(): number;
   /** Time spent in each Store method by the server, since the last reset (timed-store.ts). */
   storeTimings: StoreTimings;
   resetStoreTimings(): void;
-  /** Registers, consents and connects more shoppers until there are `count`; resolves with the new ones. */
-  ensureShoppers(count: number): Promise<VirtualApp[]>;
-  /** The gateway that hears shopper i (fixed, so a shopper is present at one gateway at a time). */
-  gatewayOf(shopper: number): BenchGateway;
+  /** Registers, consents and connects more shoppers (in the load process) until there are `count`; resolves with how many it added. */
+  ensureShoppers(count: number): Promise<number>;
   close(): Promise<void>;
 };
 
@@ -94,26 +93,15 @@ const CAMPAIGN = {
   caps: { perShopper: { count: 1_000, periodS: 60 }, minGapS: 0, perShopperDaily: 1_000, cooldownS: 0 },
 };
 
-/**
- * Presence tuned so that one report makes an enter and silence makes the exit a second later: the
- * bench controls the event rate by how many shoppers it brings in per second. (A real gateway needs
- * two sightings and 10 s away; the cost per event is the same.)
- */
-export const BENCH_PRESENCE = { minSightings: 1, awayTimeoutMs: 1_000 };
-export const BENCH_TICK_MS = 100;
-
-const idleScanner: Scanner = { start: async () => undefined, stop: async () => undefined, stats: () => ({ reports: 0, trackedAddresses: 0 }) };
-
-async function runPool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out = new Array<T>(count);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
-    while (next < count) {
-      const i = next++;
-      out[i] = await task(i);
-    }
-  }));
-  return out;
+/** Rejects when `signal` aborts (the work itself is abandoned to close()). */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
@@ -216,55 +204,25 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     }
     await launchCampaign({ serverUrl: server.url, adminToken }, `bench-welcome-${id}`, { ...CAMPAIGN, placement: { level: 'zones', storeId, zoneIds } });
 
-    // Consenting shoppers: register, grant presence and promotions, open the promotion stream.
-    const apps: VirtualApp[] = [];
-    closers.push(() => Promise.all(apps.map((app) => app.close())));
-    const ensureShoppers = async (count: number): Promise<VirtualApp[]> => {
-      const from = apps.length;
-      if (count <= from) return [];
-      const startedMs = Date.now();
-      const added = await runPool(count - from, 16, async (i) => {
-        options.signal?.throwIfAborted();
-        const app = await registerVirtualApp({ baseUrl: server.url, now: Date.now });
-        await app.setConsent({ presence: true, promotions: true });
-        await app.connect();
-        if ((i + 1) % 500 === 0) print(`${from + i + 1} of ${count} shoppers registered, consented and connected`);
-        return app;
-      });
-      apps.push(...added);
-      print(`${count} consenting shoppers ready (${added.length} more in ${((Date.now() - startedMs) / 1000).toFixed(1)} s)`);
+    // The load process: the gateways (the real pipeline and MQTT publisher, fed by the bench; see
+    // gateway.handle) and the consenting shoppers' apps (register, grant presence and promotions, open the
+    // promotion stream). Closed first, so its apps and gateways leave before the server and broker do.
+    // (Its start is not abandoned on abort: it takes a moment, and close() must find it.)
+    const load = await (options.load === 'inline' ? startInlineLoad : startLoadProcess)({
+      serverUrl: server.url, mqttUrl, storeId, gatewayMaxLatencyMs: options.gatewayMaxLatencyMs, logLevel: logger.level, print,
+      gateways: credentials.map((c) => ({ gatewayId: c.gatewayId, zoneId: c.zoneId, secret: c.secret.toString('base64url') })),
+    });
+    closers.push(() => load.close());
+    let shoppers = 0;
+    const ensureShoppers = async (count: number): Promise<number> => {
+      const { added, total } = await unlessAborted(load.ensureShoppers(count), options.signal);
+      shoppers = total;
       return added;
     };
     await ensureShoppers(options.shoppers);
-
-    // Gateways: the real pipeline and MQTT publisher, fed by the bench (see gateway.handle).
-    const gateways: BenchGateway[] = [];
-    closers.push(() => Promise.all(gateways.map((g) => g.gateway.stop())));
-    for (const c of credentials) {
-      const gatewayLogger = logger.child({ component: 'gateway', gatewayId: c.gatewayId });
-      const gateway = createGateway({
-        scanner: idleScanner,
-        publisher: createMqttPublisher({
-          url: mqttUrl, ...gatewayMqttCredentials(c.gatewayId, c.secret), storeId, gatewayId: c.gatewayId, logger: gatewayLogger, now: Date.now,
-          version: 'bench', messageKey: deriveEventMacKey(c.secret, c.gatewayId), sessionExpiryS: 60, maxLatencyMs: options.gatewayMaxLatencyMs,
-        }),
-        logger: gatewayLogger,
-        now: Date.now,
-        settings: { storeId, gatewayId: c.gatewayId, zoneId: c.zoneId, secret: c.secret, presence: BENCH_PRESENCE, tickMs: BENCH_TICK_MS },
-        onPublished: options.onPublished,
-      });
-      await gateway.start();
-      gateways.push({ id: c.gatewayId, zoneId: c.zoneId, gateway });
-    }
-    const keysBy = Date.now() + 10_000;
-    while (gateways.some((g) => g.gateway.stats().liveKeys === 0)) {
-      if (Date.now() > keysBy) throw new Error('the bench gateways received no epoch key within 10 s: is the server connected to the same broker?');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
     return {
-      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, presenceConnections, storeId, apps, gateways, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers,
-      gatewayOf: (shopper) => gateways[shopper % gateways.length]!,
-      close,
+      kind: options.kind, storeKind, brokerLabel, storeLabel, mqttUrl, server, instances, presenceConnections, storeId, load, gateways: credentials.length,
+      shoppers: () => shoppers, storeTimings: timed.timings, resetStoreTimings: timed.reset, ensureShoppers, close,
     };
   } catch (error) {
     await close();

@@ -1,10 +1,15 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { cpuShareSince, SHOPPER_REUSE_MS } from './e2e-load-protocol.ts';
 import type { BenchStack } from './e2e-stack.ts';
 import { topTimings } from './timed-store.ts';
 
-// One step of the end-to-end bench (e2e-bench.ts): offer a rate of presence events for a while, with
-// a progress line a second, then drain, and count what the server processed, what it did with it,
-// where its Store time went, and how late the event loop ran meanwhile.
+// One step of the end-to-end bench (e2e-bench.ts): have the load process offer a rate of presence
+// events for a while, with a progress line a second, then drain, and count what the server processed,
+// what it did with it, where its Store time went, and how late the server's event loop ran meanwhile.
+// The server's figures are read here, in its own process; the gateways' (published, present) are asked
+// of the load process.
+
+export { SHOPPER_REUSE_MS };
 
 export type LatencySummary = { p50: number; p99: number; max: number; samples: number };
 
@@ -34,19 +39,32 @@ export type E2eStepResult = {
   foreign: number;
   drainMs: number;
   /**
-   * The process's event-loop delay during the step, p99 ms: the server shares this process (and its one
-   * event loop) with the bench's gateways and apps, so every await on the ingest path queues behind their work too.
+   * The server process's event-loop delay during the step (and its drain), p99 ms. The server (and, on the
+   * embedded stack, aedes, as `npm start` runs it) has this process to itself: the gateways and apps are in the load process.
    */
   loopDelayP99Ms: number;
+  /** The load process's event-loop delay over the same time, p99 ms: high, and the generator, not the server, may be what lags. */
+  loadLoopDelayP99Ms: number;
+  /**
+   * CPU time (user + system) of the server process and of the load process over the step and its drain, as
+   * shares of one core. On a 2-vCPU VM the two compete (besides anything else running): when both vCPUs are
+   * busy each may run slower, which shows in the server's Store and ingest times.
+   */
+  serverCpuShare: number;
+  loadCpuShare: number;
   sustained: boolean;
   /** Visits the bench could not start for want of a free shopper (the generator, not Vicino, was short). */
   generatorShort: number;
 };
 
-/** A shopper brought in at t makes its enter at t and its exit at about t + 1.1 s; it is brought in again after this. */
-export const SHOPPER_REUSE_MS = 1_600;
 /** The first part of a step, until exits flow as steadily as enters, is left out of the rates. */
 const WARMUP_MS = 1_500;
+/**
+ * A steady window needs about a second left in the step; a progress tick comes a little late (the timer,
+ * the metrics read, the load process's answer), so "about" allows this much. Without it a 3 s step's tick at
+ * 2 s never qualified, and the whole step, ramp included, was the window.
+ */
+const TICK_SLACK_MS = 100;
 const DRAIN_SUSTAINED_MS = 3_000;
 export const DEFAULT_DRAIN_LIMIT_MS = 15_000;
 /** Outcomes this bench's own events cannot have: status messages, and other stores' messages on a shared broker. */
@@ -54,11 +72,10 @@ const FOREIGN = new Set(['status', 'unknown-gateway', 'rejected-topic', 'rejecte
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs'> & { processedInStep: number };
+type StepCounts = Omit<E2eStepResult, 'published' | 'enters' | 'promotions' | 'lostPromotions' | 'latencyMs' | 'decisionMs' | 'loadLoopDelayP99Ms' | 'loadCpuShare'> & { processedInStep: number };
 
 export async function runStep(
-  stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, free: { shopper: number; availableAtMs: number }[], print: (line: string) => void,
-  signal?: AbortSignal,
+  stack: BenchStack, step: number, offeredPerSec: number, stepMs: number, drainLimitMs: number, print: (line: string) => void, signal?: AbortSignal,
 ): Promise<StepCounts> {
   const metrics = stack.server.metrics;
   const outcomes = async (): Promise<Map<string, number>> => new Map((await metrics.presence.get()).values.map((v) => [String(v.labels.outcome), v.value]));
@@ -70,62 +87,43 @@ export async function runStep(
     const values = (await metrics.ingestSeconds.get()).values;
     return { sum: values.find((v) => v.metricName === 'vicino_ingest_seconds_sum')?.value ?? 0, count: values.find((v) => v.metricName === 'vicino_ingest_seconds_count')?.value ?? 0 };
   };
-  const published = (): number => stack.gateways.reduce((sum, g) => sum + g.gateway.stats().transitions, 0);
+  const published = async (): Promise<number> => (await stack.load.stats()).published;
 
   stack.resetStoreTimings();
   const outcomesBefore = await outcomes();
   const processedBefore = processedOf(outcomesBefore);
-  const publishedBefore = published();
+  const publishedBefore = await published();
   const timeBefore = await ingestTime();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  const visitsPerSec = offeredPerSec / 2;
-  const startedMs = Date.now();
-  let issued = 0;
+  const cpuFrom = { usage: process.cpuUsage(), atMs: performance.now() };
+  // Date.now() here and in the load process: the same machine clock (e2e-load-protocol.ts).
+  const startedMs = await stack.load.startStep(step, offeredPerSec, stepMs);
   let generatorShort = 0;
-  let head = 0;
-  const generator = setInterval(() => {
-    const nowMs = Date.now();
-    const due = Math.floor(((Math.min(nowMs, startedMs + stepMs) - startedMs) / 1000) * visitsPerSec);
-    while (issued < due) {
-      const next = free[head];
-      if (next === undefined || next.availableAtMs > nowMs) {
-        generatorShort += due - issued;
-        issued = due;
-        break;
-      }
-      head += 1;
-      issued += 1;
-      const app = stack.apps[next.shopper]!;
-      // What the radio hands the gateway: the app's advertisement, heard strongly, with its receive time.
-      stack.gatewayOf(next.shopper).gateway.handle({ data: app.tokens.advertisementAt(nowMs), rssiDbm: -55, receivedAtMs: nowMs });
-      free.push({ shopper: next.shopper, availableAtMs: nowMs + SHOPPER_REUSE_MS });
-    }
-  }, 2);
 
   let warm: { processed: number; published: number; atMs: number } | undefined;
   let last = { processed: processedBefore, published: publishedBefore, atMs: startedMs };
   try {
     while (Date.now() < startedMs + stepMs && signal?.aborted !== true) {
-      await sleep(Math.min(1_000, startedMs + stepMs - Date.now()));
+      // Ticks at whole seconds from the start (lateness does not add up), and at the step's end.
+      const elapsedMs = Date.now() - startedMs;
+      await sleep(Math.min(1_000 * (Math.floor(elapsedMs / 1_000) + 1), stepMs) - elapsedMs);
       const nowMs = Date.now();
       const processed = processedOf(await outcomes());
-      const pub = published();
+      const pub = await published();
       // The steady window needs a second at least; on a short step or a late timer the whole step is the window.
-      if (warm === undefined && nowMs - startedMs >= WARMUP_MS && startedMs + stepMs - nowMs >= 1_000) warm = { processed, published: pub, atMs: nowMs };
+      if (warm === undefined && nowMs - startedMs >= WARMUP_MS && startedMs + stepMs - nowMs >= 1_000 - TICK_SLACK_MS) warm = { processed, published: pub, atMs: nowMs };
       const dt = Math.max(0.001, (nowMs - last.atMs) / 1000);
       print(`  [step ${step + 1} · ${offeredPerSec.toLocaleString('en')} ev/s offered · ${((nowMs - startedMs) / 1000).toFixed(0)} s] published ${Math.round((pub - last.published) / dt).toLocaleString('en')}/s, ` +
         `ingested ${Math.round((processed - last.processed) / dt).toLocaleString('en')}/s, backlog ${(pub - publishedBefore) - (processed - processedBefore)}`);
       last = { processed, published: pub, atMs: nowMs };
     }
   } finally {
-    clearInterval(generator);
-    // The shoppers brought in are queued again behind the rest; drop the consumed head.
-    free.splice(0, head);
+    generatorShort = await stack.load.endStep();
   }
   const endMs = Date.now();
   const endProcessed = processedOf(await outcomes());
-  const endPublished = published();
+  const endPublished = await published();
   const from = warm ?? { processed: processedBefore, published: publishedBefore, atMs: startedMs };
   const windowS = Math.max(0.001, (endMs - from.atMs) / 1000);
 
@@ -133,9 +131,9 @@ export async function runStep(
   let drainMs = 0;
   for (;;) {
     const processed = processedOf(await outcomes());
-    const present = stack.gateways.reduce((sum, g) => sum + g.gateway.stats().present, 0);
+    const { present, published: pub } = await stack.load.stats();
     drainMs = Date.now() - endMs;
-    if ((present === 0 && processed - processedBefore >= published() - publishedBefore) || drainMs > drainLimitMs || signal?.aborted === true) break;
+    if ((present === 0 && processed - processedBefore >= pub - publishedBefore) || drainMs > drainLimitMs || signal?.aborted === true) break;
     await sleep(20);
   }
   // Promotions decided last are still on their way to the apps.
@@ -168,6 +166,7 @@ export async function runStep(
     foreign: foreignOf(outcomesAfter) - foreignOf(outcomesBefore),
     drainMs,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    serverCpuShare: cpuShareSince(cpuFrom),
     sustained: ingestedPerSec >= 0.9 * offeredPerSec && drainBeyondExitsMs <= DRAIN_SUSTAINED_MS && generatorShort === 0,
     generatorShort,
   };

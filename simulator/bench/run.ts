@@ -92,6 +92,7 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
 /**
  * The whole system (simulator/bench/e2e-bench.ts); MQTT_URL and DATABASE_URL choose the second stack's broker and database.
  * `--e2e-batch-ms N` runs the gateways with another batching bound (20 ms as shipped); `--e2e-stacks embedded` runs one stack;
+ * `--e2e-load inline` runs the gateways and apps in the bench's process beside the server (as the bench did first), instead of a load process;
  * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack; `--e2e-connections N` gives each
  * N presence connections in it (MQTT_PRESENCE_CONNECTIONS; 1 by default here, so runs stay comparable with earlier ones).
  */
@@ -108,6 +109,9 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const stacksAt = args.indexOf('--e2e-stacks');
   const stacks = stacksAt >= 0 ? (args[stacksAt + 1] ?? '').split(',') : ['embedded', 'mosquitto'];
   if (!stacks.every((s) => s === 'embedded' || s === 'mosquitto')) throw new RangeError('--e2e-stacks takes embedded, mosquitto or both (comma-separated)');
+  const loadAt = args.indexOf('--e2e-load');
+  const loadPlacement = loadAt >= 0 ? args[loadAt + 1] : 'process';
+  if (loadPlacement !== 'process' && loadPlacement !== 'inline') throw new RangeError('--e2e-load takes process (the gateways and apps in a process of their own) or inline (beside the server)');
   const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
   const stepMs = quick ? 3_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
@@ -122,7 +126,7 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   };
   process.once('SIGINT', onInterrupt);
   const results = await runE2eBench({
-    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, presenceConnections, ceilingMessages: quick ? 20_000 : 100_000,
+    stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, presenceConnections, load: loadPlacement, ceilingMessages: quick ? 20_000 : 100_000,
     mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
   }).finally(() => process.off('SIGINT', onInterrupt));
   print(`   load average at the end ${load()}`);
@@ -145,11 +149,14 @@ function printE2eTable(r: E2eStackResult, print: (line: string) => void): void {
   const ms = (n: number | undefined): string => (n === undefined ? '–' : String(Math.round(n)));
   const rate = (n: number): string => Math.round(n).toLocaleString('en');
   print(`\n   ${r.kind}: ${r.brokerLabel}; ${r.storeLabel}${r.instances > 1 ? `; ${r.instances} server instances` : ''}`);
-  print('   | offered ev/s | published ev/s | ingested ev/s | ingest ms/msg (mean) | Store ms/event | event-loop delay p99 ms | promotions | adv → app p50 / p99 ms | adv → decision p50 / p99 ms | events unprocessed | promotions missing | other outcomes | sustained |');
-  print('   |---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  print(r.load === 'inline'
+    ? '   the gateways and apps ran in the bench\'s process beside the server (--e2e-load inline): the server loop delay includes their work, and the load column is the same loop'
+    : `   the server${r.kind === 'embedded' ? ' and aedes' : ''} ran alone in the bench's process, the gateways and apps in a load process of their own: the server's loop delay is its own`);
+  print('   | offered ev/s | published ev/s | ingested ev/s | ingest ms/msg (mean) | Store ms/event | server loop delay p99 ms | load loop delay p99 ms | promotions | adv → app p50 / p99 ms | adv → decision p50 / p99 ms | events unprocessed | promotions missing | other outcomes | sustained |');
+  print('   |---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of r.steps) {
     const other = Object.entries(s.otherOutcomes).map(([k, n]) => `${k} ${n}`).join(', ') || '–';
-    print(`   | ${rate(s.offeredPerSec)} | ${rate(s.publishedPerSec)} | ${rate(s.ingestedPerSec)} | ${s.ingestMeanMs.toFixed(2)} | ${s.storeMsPerEvent.toFixed(2)} | ${s.loopDelayP99Ms.toFixed(1)} | ${s.promotions.toLocaleString('en')} | ${ms(s.latencyMs?.p50)} / ${ms(s.latencyMs?.p99)} | ${
+    print(`   | ${rate(s.offeredPerSec)} | ${rate(s.publishedPerSec)} | ${rate(s.ingestedPerSec)} | ${s.ingestMeanMs.toFixed(2)} | ${s.storeMsPerEvent.toFixed(2)} | ${s.loopDelayP99Ms.toFixed(1)} | ${s.loadLoopDelayP99Ms.toFixed(1)} | ${s.promotions.toLocaleString('en')} | ${ms(s.latencyMs?.p50)} / ${ms(s.latencyMs?.p99)} | ${
       ms(s.decisionMs?.p50)} / ${ms(s.decisionMs?.p99)} | ${s.lostEvents} | ${s.lostPromotions} | ${other} | ${s.sustained ? 'yes' : `no (drain ${s.drainMs} ms${s.generatorShort > 0 ? `, generator short ${s.generatorShort}` : ''})`} |`);
   }
   print(`   raw ceiling ${rate(r.ceiling.perSec)} msg/s (${r.ceiling.lost} lost); Vicino's best ingested rate ${rate(r.bestIngestedPerSec)} ev/s = ${(100 * r.bestIngestedPerSec / r.ceiling.perSec).toFixed(1)} % of it`);
