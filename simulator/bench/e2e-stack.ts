@@ -16,7 +16,7 @@ import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
 import { launchCampaign } from '../store/simulated-store.ts';
 import { startInlineLoad, startLoadProcess, type LoadProcess } from './e2e-load-client.ts';
-import { timedStore, type StoreTimings } from './timed-store.ts';
+import { commitTimer, timedStore, type StoreTimings } from './timed-store.ts';
 
 // One whole Vicino for the end-to-end bench (e2e-bench.ts), every hop real: a broker, a Store, the
 // server (ingest, resolver, consent, campaigns, WebSocket delivery) — in this process, as `npm start`
@@ -119,6 +119,8 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   try {
     // The store. A SQLite file in a temp dir, or a PostgreSQL schema of its own.
     let store: Store | undefined;
+    // Where the server's Store time goes (timed-store.ts), the SQLite group commits included.
+    const timings: StoreTimings = new Map();
     let storeKind: 'sqlite' | 'postgres' = 'sqlite';
     let storeLabel = '';
     let sqlitePath: string | undefined;
@@ -139,7 +141,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       const dir = await mkdtemp(join(tmpdir(), 'vicino-bench-'));
       closers.push(() => rm(dir, { recursive: true, force: true }));
       sqlitePath = join(dir, 'vicino.db');
-      store = openSqliteStore(sqlitePath);
+      store = openSqliteStore(sqlitePath, { observeCommits: commitTimer(timings) });
       storeLabel = `SQLite file in ${dir} (WAL, synchronous NORMAL)`;
       const opened = store;
       closers.push(() => opened.close());
@@ -165,7 +167,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 
     const instances = options.serverInstances ?? 1;
     if (instances > 1 && options.kind !== 'mosquitto') throw new RangeError('several server instances need MQTT 5 shared subscriptions: the mosquitto stack only');
-    const timed = timedStore(openedStore);
+    const timed = timedStore(openedStore, timings);
     const common = { masterKey, logger, metrics, adminTokenHash: hashToken(adminToken), http: { port: 0, host: '127.0.0.1' } };
     const presenceConnections = options.presenceConnections ?? 1;
     if (presenceConnections > 1 && options.kind !== 'mosquitto') throw new RangeError('several presence connections need MQTT 5 shared subscriptions: the mosquitto stack only');
@@ -174,7 +176,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     closers.push(() => server.close());
     for (let i = 2; i <= instances; i++) {
       // Another instance as another process would run it: its own Store connection, the same database.
-      const own = storeKind === 'postgres' ? await openPostgresStore(options.databaseUrl ?? DEFAULT_DATABASE_URL, { schema: `vicino_bench_${id}` }) : openSqliteStore(sqlitePath!);
+      const own = storeKind === 'postgres' ? await openPostgresStore(options.databaseUrl ?? DEFAULT_DATABASE_URL, { schema: `vicino_bench_${id}` }) : openSqliteStore(sqlitePath!, { observeCommits: commitTimer(timings) });
       closers.push(() => own.close());
       const other = await startServer({ ...common, store: timedStore(own, timed.timings).store, mqtt: { url: mqttUrl, sharedGroup, presenceConnections }, instanceId: `i${i}` });
       closers.push(() => other.close());

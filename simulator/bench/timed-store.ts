@@ -36,6 +36,21 @@ export function timedStore(store: Store, timings: StoreTimings = new Map()): { s
   return { store: proxy, timings, reset: () => timings.clear() };
 }
 
+/**
+ * The SQLite Store's group commits (server/store/group-commit.ts), under the name `groupCommit`: with them the
+ * hot path's writes run when the batch commits, not inside the calls the proxy times, so the batches are timed
+ * here (calls = batches). Pass it as openSqliteStore's observeCommits.
+ */
+export function commitTimer(timings: StoreTimings): (batch: { writes: number; ms: number }) => void {
+  return ({ ms }) => {
+    let found = timings.get('groupCommit');
+    if (found === undefined) timings.set('groupCommit', (found = { calls: 0, syncMs: 0, settledMs: 0 }));
+    found.calls += 1;
+    found.syncMs += ms;
+    found.settledMs += ms;
+  };
+}
+
 /** The methods that took the most time (by `clock`), as "name sync / settled mean ms × calls (share of the clock's total)". */
 export function topTimings(timings: StoreTimings, clock: 'syncMs' | 'settledMs', top = 8): string[] {
   const total = [...timings.values()].reduce((sum, t) => sum + t[clock], 0);
