@@ -36,6 +36,7 @@ import {
 } from './store.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createGroupCommit, type CommitObserver } from './group-commit.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 
 // The embedded Store: one SQLite file through better-sqlite3, in WAL mode. Writes that must be
@@ -49,6 +50,10 @@ const Q = (): string => '?';
 export type SqliteStoreOptions = {
   /** Told of every group commit (the hot path's writes, batched per turn of the event loop): for benchmarks and metrics. */
   observeCommits?: CommitObserver;
+  /** WAL checkpoints in a worker thread, off the event loop (checkpointer.ts); on by default for a file. */
+  backgroundCheckpoints?: boolean;
+  /** Told when the checkpoint worker failed and SQLite's automatic checkpoint took over again. */
+  onCheckpointFailure?: (error: Error) => void;
 };
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
@@ -59,6 +64,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   migrate(db);
+  const checkpointer = path !== ':memory:' && options.backgroundCheckpoints !== false
+    ? startCheckpointer({ path, setAutoCheckpoint: (pages) => void db.pragma(`wal_autocheckpoint = ${pages}`), onFailure: options.onCheckpointFailure })
+    : undefined;
 
   // Each SQL text is compiled once and its statement reused: prepare() parses and plans the SQL every
   // time, and was the largest single cost of the presence ingest (docs/benchmarks.md, end to end). The
@@ -453,6 +461,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       if (closed) return;
       closed = true;
       writes.flushNow();
+      await checkpointer?.close();
       db.close();
     },
     async putSettingIfAbsent(name, value) {
