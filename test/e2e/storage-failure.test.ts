@@ -36,7 +36,9 @@ describe.each(stores)('the storage fails in the middle of a run (CON-5), on %s',
       if (shown().length < 2) throw new Error('waiting for promotions before the outage');
     }, { timeout: 30_000, interval: 100 });
 
-    storage.fail(['getConsentState']);
+    // Every consent read fails: the ingest's (inside its one transaction per event, Store.applyPresence), and the
+    // delivery's and the zone sweep's (getConsentState).
+    storage.fail(['applyPresence', 'getConsentState']);
     // A consent read that began just before the switch may still complete its send: start counting once it has.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const deliveredAtStart = await counterValue(server.metrics.deliveries);
