@@ -18,6 +18,7 @@ import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
 import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
+import { createStatementBatcher } from './statement-batcher.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
@@ -152,6 +153,24 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       await q(BUMP_CONFIG_VERSION);
       return result;
     });
+
+  // A promotion delivered, an app's ack: set-based, one statement for the calls of one turn of the event loop
+  // (statement-batcher.ts). The rows are locked in ID order first, so two instances' batches never deadlock.
+  const deliveredMarks = createStatementBatcher<{ id: string; atMs: number }, void>(async (items) => {
+    await query(`UPDATE promotions p SET delivered_at_ms = COALESCE(p.delivered_at_ms, v.at_ms)
+                 FROM (SELECT q.id, m.at_ms FROM promotions q JOIN unnest($1::text[], $2::bigint[]) AS m(id, at_ms) ON q.id = m.id ORDER BY q.id FOR UPDATE OF q) v
+                 WHERE p.id = v.id`, [items.map((i) => i.id), items.map((i) => i.atMs)]);
+    return items.map(() => undefined);
+  });
+  const acks = createStatementBatcher<{ shopperId: string; id: string; atMs: number }, boolean>(async (items) => {
+    const acked = await query(`UPDATE promotions p SET status = 'acked', acked_at_ms = COALESCE(p.acked_at_ms, v.at_ms)
+                 FROM (SELECT q.id, a.at_ms FROM promotions q JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS a(id, shopper_id, at_ms)
+                       ON q.id = a.id AND q.shopper_id = a.shopper_id WHERE q.status NOT IN ('cancelled', 'held-out') ORDER BY q.id FOR UPDATE OF q) v
+                 WHERE p.id = v.id AND p.status NOT IN ('cancelled', 'held-out') RETURNING p.id, p.shopper_id`,
+    [items.map((i) => i.id), items.map((i) => i.shopperId), items.map((i) => i.atMs)]);
+    const done = new Set(acked.rows.map((r) => `${String(r.shopper_id)} ${String(r.id)}`));
+    return items.map((i) => done.has(`${i.shopperId} ${i.id}`));
+  });
 
   try {
     await migrate(transaction, schema);
@@ -794,10 +813,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       return (await rows(`SELECT * FROM promotions WHERE shopper_id = $1 AND status = 'pending' AND expires_at_ms > $2 ORDER BY created_at_ms, id COLLATE "C"`, shopperId, nowMs)).map(toPromotion);
     },
     async markPromotionDelivered(id, atMs) {
-      await query('UPDATE promotions SET delivered_at_ms = COALESCE(delivered_at_ms, $1) WHERE id = $2', [atMs, id]);
+      await deliveredMarks.run({ id, atMs });
     },
     async ackPromotion(shopperId, id, atMs) {
-      return (await changes(`UPDATE promotions SET status = 'acked', acked_at_ms = COALESCE(acked_at_ms, $1) WHERE id = $2 AND shopper_id = $3 AND status NOT IN ('cancelled', 'held-out')`, atMs, id, shopperId)) === 1;
+      return acks.run({ shopperId, id, atMs });
     },
     async markPromotionOpened(shopperId, id, atMs) {
       return (await changes(numbered(MARK_OPENED), atMs, atMs, id, shopperId)) === 1;

@@ -1161,6 +1161,28 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listUnackedPromotions(owner.id, START_MS)).toEqual([]);
         expect(await current(draft)).toMatchObject({ status: 'acked', ackedAtMs: START_MS + 2 * SECOND_MS });
       });
+
+      it('answers each of many deliveries and acks made at once from two instances as if made alone', async () => {
+        const other = await anotherInstance();
+        const [owner, stranger] = [await givenShopper(), await givenShopper()];
+        const campaign = aCampaign();
+        const drafts = Array.from({ length: 12 }, (_, i) => aDraft({ shopperId: owner.id, campaign, eventId: uniqueId('ev'), createdAtMs: START_MS + i * SECOND_MS }));
+        for (const draft of drafts) await store.recordPromotion(draft);
+        const on = (i: number): Store => (i % 2 === 0 ? store : other);
+        // Each promotion delivered twice (the first time kept), then acked twice by its shopper and once by another.
+        await Promise.all(drafts.flatMap((d, i) => [on(i).markPromotionDelivered(d.message.id, START_MS + 100), on(i + 1).markPromotionDelivered(d.message.id, START_MS + 200)]));
+        const acks = await Promise.all(drafts.flatMap((d, i) => [
+          on(i).ackPromotion(owner.id, d.message.id, START_MS + 300), on(i + 1).ackPromotion(owner.id, d.message.id, START_MS + 300),
+          on(i).ackPromotion(stranger.id, d.message.id, START_MS + 300),
+        ]));
+        expect(acks).toEqual(drafts.flatMap(() => [true, true, false]));
+        for (const draft of drafts) {
+          const stored = await current(draft);
+          expect(stored.status).toBe('acked');
+          expect(stored.ackedAtMs).toBe(START_MS + 300);
+          expect([START_MS + 100, START_MS + 200]).toContain(stored.deliveredAtMs);
+        }
+      });
     });
 
     describe('expiring undelivered promotions', () => {
