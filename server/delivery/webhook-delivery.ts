@@ -137,11 +137,12 @@ export function createWebhookDelivery(deps: {
       logger.warn({ attempt: row.attempts }, 'webhook lease lost before the attempt was recorded');
       return;
     }
+    // Counted as soon as the attempt's outcome is recorded (what the delivery row says, the metric says).
+    const outcome = result.outcome.status === 'queued' ? 'retry' : result.outcome.status;
+    metrics.webhookDeliveries.inc({ outcome, reason: result.reason });
     if (result.outcome.status === 'sent') {
       await store.markPromotionDelivered(row.promotionId, result.outcome.atMs).catch((error: Error) => logger.error({ err: error.message }, 'markPromotionDelivered failed'));
     }
-    const outcome = result.outcome.status === 'queued' ? 'retry' : result.outcome.status;
-    metrics.webhookDeliveries.inc({ outcome, reason: result.reason });
     if (result.outcome.status === 'dead') {
       logger.error({ alert: true, reason: result.reason, attempts: row.attempts, lastError: result.outcome.error }, 'webhook delivery dead-lettered (see webhook_deliveries, status dead)');
     }

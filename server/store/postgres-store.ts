@@ -41,7 +41,7 @@ import {
 // NO KEY UPDATE rather than UPDATE leaves the FOR KEY SHARE locks of foreign-key checks
 // (presence events, consent records) free to proceed.
 
-type Query = (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult<Row>>;
+type Query = (sql: string, params?: readonly unknown[], retried?: boolean) => Promise<pg.QueryResult<Row>>;
 
 // Advisory-lock key for migrations, hashed in SQL (hashtext); it only has to be the same for every instance.
 const MIGRATION_LOCK = 'vicino.migrations';
@@ -77,6 +77,12 @@ function prepared(sql: string, params: readonly unknown[]): pg.QueryConfig {
  * the next one prepares afresh; the caller's retry (the ingress retries) succeeds.
  */
 const isStalePlan = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '0A000';
+/** The connection is gone: the server ended it (admin shutdown, crash, restart) or the socket broke. */
+const isConnectionLost = (error: unknown): boolean => {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return ['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE'].includes(String(code))
+    || /Connection terminated|terminating connection/i.test(String(message));
+};
 
 /**
  * Drops schemas (and everything in them) that openPostgresStore created with its `schema` option: what
@@ -108,27 +114,50 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // without a listener the 'error' event would crash the process. The next query reconnects or fails.
   pool.on('error', () => undefined);
 
-  const query: Query = async (sql, params = []) => {
+  const query: Query = async (sql, params = [], retried = false) => {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection dies emits 'error' (the pool listens only to idle ones): kept, not thrown.
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
+    let retry = false;
     try {
       return await client.query<Row>(prepared(sql, params));
     } catch (error) {
-      if (isStalePlan(error)) broken = error as Error;
-      throw error;
+      if (isStalePlan(error) || isConnectionLost(error)) broken = error as Error;
+      // A pooled connection that died while idle (the server restarted, an admin terminated it) is found out on
+      // use: a read is safely tried once more on a fresh one. A write is not: it may have committed.
+      retry = !retried && isConnectionLost(error) && /^\s*SELECT\b/i.test(sql);
+      if (!retry) throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
+    return query(sql, params, true);
   };
   const rows = async (sql: string, ...params: unknown[]): Promise<Row[]> => (await query(sql, params)).rows;
   const row = async (sql: string, ...params: unknown[]): Promise<Row | undefined> => (await query(sql, params)).rows[0];
   const changes = async (sql: string, ...params: unknown[]): Promise<number> => (await query(sql, params)).rowCount ?? 0;
 
-  async function transaction<T>(work: (q: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  async function transaction<T>(work: (q: Query) => Promise<T>, begin = 'BEGIN', retried = false): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query(begin);
+    } catch (error) {
+      // The connection died while idle in the pool: nothing of this transaction ran, so it starts again once on a fresh one.
+      client.off('error', onError);
+      client.release(error as Error);
+      if (!retried && isConnectionLost(error)) return transaction(work, begin, true);
+      throw error;
+    }
+    try {
       const result = await work((sql, params = []) => client.query<Row>(prepared(sql, params)));
       await client.query('COMMIT');
       return result;
@@ -139,7 +168,8 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       });
       throw error;
     } finally {
-      // A client whose rollback failed is in an unknown state: destroy it rather than reuse it.
+      // A client whose rollback failed, or whose connection died, is in an unknown state: destroy it rather than reuse it.
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -199,7 +199,7 @@ describe('fail closed at delivery (CON-5)', () => {
 const urls = process.env.DATABASE_URL ? [process.env.DATABASE_URL] : [];
 
 describe.each(urls)('PostgreSQL connections terminated mid-run (CON-5)', (url) => {
-  it('fails closed while connections die, stays up, and works again once they stop', async () => {
+  it('rides out connections that die: fails closed where a transaction was cut, stays up, and works again once they stop', async () => {
     const appName = `vicino-failclosed-${randomBytes(4).toString('hex')}`;
     const schema = `vicino_test_${randomBytes(6).toString('hex')}`;
     const withName = `${url}${url.includes('?') ? '&' : '?'}application_name=${appName}`;
@@ -243,7 +243,9 @@ describe.each(urls)('PostgreSQL connections terminated mid-run (CON-5)', (url) =
       }
       expect(terminated).toBeGreaterThan(0);
       expect(outcomes.every((o) => o.status === 202 || o.status === 500)).toBe(true);
-      expect(outcomes.some((o) => o.status === 500)).toBe(true);
+      // A connection found dead when taken from the pool is replaced and the request goes on (a read, or a
+      // transaction before its BEGIN ran); only a transaction cut in the middle fails, closed. Most go through.
+      expect(outcomes.filter((o) => o.status === 202).length).toBeGreaterThanOrEqual(20);
       // Nothing was handed to delivery for a request whose decision did not complete.
       const completed = new Set(outcomes.filter((o) => o.outcome === 'sent').map((o) => o.eventId));
       expect(notified.every((eventId) => completed.has(eventId))).toBe(true);
