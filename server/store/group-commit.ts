@@ -1,10 +1,12 @@
 // Group commit for the embedded Store. A SQLite commit costs far more than the hot path's statements do
-// (docs/benchmarks.md: ~190 µs of a presence event's ~270 µs went to COMMIT), so the writes that arrive
+// (docs/campaigns.md, "The hot path": ~190 µs of a presence event's ~270 µs went to COMMIT), so the writes that arrive
 // while the event loop is busy — one per message the ingress handles at once — are committed together:
 // at the next turn of the event loop, in one BEGIN IMMEDIATE transaction, each write in a savepoint of
 // its own (a better-sqlite3 transaction function called inside another one), so one that fails is rolled
 // back alone and rejects alone. Each caller's promise settles after the commit, so whatever is
 // acknowledged is durable; a commit that fails rejects every write of the batch, none of which then holds.
+
+import { createTickBatches } from './tick-batches.ts';
 
 export type GroupCommit = {
   /** Runs `write` (synchronous, atomic on its own) in the next batch; settles once that batch committed. */
@@ -13,7 +15,6 @@ export type GroupCommit = {
   flushNow(): void;
 };
 
-type Pending = { write: () => unknown; resolve: (value: never) => void; reject: (error: unknown) => void };
 
 /** What one batch cost: its writes and the time from BEGIN to the end of COMMIT (the event loop was blocked for it). */
 export type CommitObserver = (batch: { writes: number; ms: number }) => void;
@@ -23,55 +24,35 @@ export type CommitObserver = (batch: { writes: number; ms: number }) => void;
  * maxBatch bounds the writes of one transaction; the rest wait for the next.
  */
 export function createGroupCommit(transaction: (work: () => void) => void, options: { maxBatch?: number; observe?: CommitObserver } = {}): GroupCommit {
-  const maxBatch = options.maxBatch ?? 256;
-  let queue: Pending[] = [];
-  let scheduled = false;
-
-  const flush = (): void => {
-    scheduled = false;
-    const batch = queue.slice(0, maxBatch);
-    queue = queue.slice(batch.length);
-    if (queue.length > 0) schedule();
+  const batches = createTickBatches<() => unknown, unknown>((batch) => {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const startedMs = performance.now();
     try {
       transaction(() => {
         outcomes.length = 0;
-        for (const item of batch) {
+        for (const { item: write } of batch) {
           try {
-            outcomes.push({ ok: true, value: item.write() });
+            outcomes.push({ ok: true, value: write() });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }
         }
       });
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      for (const entry of batch) entry.reject(error);
       return;
     } finally {
       options.observe?.({ writes: batch.length, ms: performance.now() - startedMs });
     }
-    batch.forEach((item, i) => {
+    batch.forEach((entry, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) item.resolve(outcome.value as never);
-      else item.reject(outcome.error);
+      if (outcome.ok) entry.resolve(outcome.value);
+      else entry.reject(outcome.error);
     });
-  };
-  const schedule = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(flush);
-  };
+  }, options.maxBatch ?? 256);
 
   return {
-    run<T>(write: () => T): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ write, resolve: resolve as (value: never) => void, reject });
-        schedule();
-      });
-    },
-    flushNow() {
-      while (queue.length > 0) flush();
-    },
+    run: <T>(write: () => T): Promise<T> => batches.add(write) as Promise<T>,
+    flushNow: () => batches.drain(),
   };
 }

@@ -3,37 +3,19 @@
 // of the event loop go out as ONE statement over arrays. Each call settles with its own result once that
 // statement has committed; if it fails, every call of the batch rejects with its error.
 
+import { createTickBatches } from './tick-batches.ts';
+
 export type StatementBatcher<I, R> = { run(item: I): Promise<R> };
 
 /** runBatch answers one result per item, in the items' order. */
 export function createStatementBatcher<I, R>(runBatch: (items: readonly I[]) => Promise<readonly R[]>, maxBatch = 500): StatementBatcher<I, R> {
-  let queue: { item: I; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    const batch = queue.slice(0, maxBatch);
-    queue = queue.slice(batch.length);
-    if (queue.length > 0) schedule();
-    runBatch(batch.map((entry) => entry.item)).then(
-      (results) => {
-        if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} writes answered ${results.length} results`);
-        batch.forEach((entry, i) => entry.resolve(results[i]!));
-      },
-    ).catch((error: unknown) => {
+  const batches = createTickBatches<I, R>((batch) => {
+    runBatch(batch.map((entry) => entry.item)).then((results) => {
+      if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} writes answered ${results.length} results`);
+      batch.forEach((entry, i) => entry.resolve(results[i]!));
+    }).catch((error: unknown) => {
       for (const entry of batch) entry.reject(error);
     });
-  };
-  const schedule = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(flush);
-  };
-  return {
-    run(item) {
-      return new Promise<R>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
-        schedule();
-      });
-    },
-  };
+  }, maxBatch);
+  return { run: (item) => batches.add(item) };
 }

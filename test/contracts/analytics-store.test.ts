@@ -1,38 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe } from 'vitest';
-import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
-import { openSqliteStore } from '#server/store/sqlite-store.ts';
+import { describeOnFreshDatabases } from './fresh-database.ts';
 import { describeAnalyticsContract } from './analytics.contract.ts';
 
-// The analytics contract on SQLite (a temporary file per fresh database, shared by its instances) and, with
-// DATABASE_URL, on PostgreSQL (a fresh schema per database, all dropped afterwards).
-const directory = mkdtempSync(join(tmpdir(), 'vicino-analytics-'));
-let files = 0;
-describeAnalyticsContract(
-  'sqlite',
-  async () => {
-    const path = join(directory, `db-${(files += 1)}.db`);
-    return { store: openSqliteStore(path), another: async () => openSqliteStore(path) };
-  },
-  async () => rmSync(directory, { recursive: true, force: true }),
-);
-
-const databaseUrl = process.env.DATABASE_URL;
-describe.runIf(databaseUrl)('PostgreSQL', () => {
-  const url = databaseUrl ?? '';
-  const schemas: string[] = [];
-  describeAnalyticsContract(
-    'postgres',
-    async () => {
-      const schema = `vicino_analytics_${randomBytes(6).toString('hex')}`;
-      schemas.push(schema);
-      return { store: await openPostgresStore(url, { schema }), another: () => openPostgresStore(url, { schema }) };
-    },
-    async () => {
-      await dropPostgresSchemas(url, schemas);
-    },
-  );
-});
+// The contract on SQLite and, with DATABASE_URL, on PostgreSQL, a fresh database per test (fresh-database.ts).
+describeOnFreshDatabases('analytics', describeAnalyticsContract);

@@ -1,16 +1,16 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOLDOUT_VARIANT, type Campaign } from '#server/domain/campaign.ts';
 import type { Purpose } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
 import type { PromotionDraft, ShopperRecord, Store } from '#server/store/store.ts';
 import { aCampaign, aConsent, aDraft, aPresence, aShopper, generousCaps, SECOND_MS, START_MS } from '#test/helpers/builders.ts';
+import { seededDatabases, type FreshDatabase } from './fresh-database.ts';
 
 // The Store's analytics half (issue 6; server/store/analytics-sql.ts), run against every adapter: held-out
 // exposures, opens, conversions, campaign counts and the zone rollup. `fresh` opens an empty database and
 // returns a way to open another instance on it (two servers); each test that depends on global state
 // (the rollup's watermark) takes its own.
 
-export type FreshDatabase = { store: Store; another(): Promise<Store> };
 
 const MINUTE_MS = 60_000;
 const QUARTER_MS = 15 * MINUTE_MS;
@@ -18,28 +18,7 @@ const HOUR_MS = 60 * MINUTE_MS;
 
 export function describeAnalyticsContract(name: string, fresh: () => Promise<FreshDatabase>, cleanup?: () => Promise<void>): void {
   describe(`Store analytics contract: ${name}`, () => {
-    const opened: Store[] = [];
-    afterAll(async () => {
-      await Promise.all(opened.map((s) => s.close()));
-      await cleanup?.();
-    });
-
-    async function database(): Promise<FreshDatabase> {
-      const db = await fresh();
-      opened.push(db.store);
-      await db.store.upsertStore({ id: 'store-1', name: 'High Street', timezone: 'Europe/London' });
-      for (const [id, sensitive] of [['entrance', false], ['checkout', false], ['snack_bar', false], ['pharmacy', true]] as const) {
-        await db.store.upsertZone({ storeId: 'store-1', id, name: id, sensitive });
-      }
-      return {
-        store: db.store,
-        another: async () => {
-          const other = await db.another();
-          opened.push(other);
-          return other;
-        },
-      };
-    }
+    const database = seededDatabases(fresh, [['entrance', false], ['checkout', false], ['snack_bar', false], ['pharmacy', true]], cleanup);
 
     async function givenShopper(store: Store, consents: Partial<Record<Purpose, boolean>> = { presence: true, promotions: true, analytics: true }, overrides: Partial<ShopperRecord> = {}): Promise<ShopperRecord> {
       const shopper = aShopper(overrides);

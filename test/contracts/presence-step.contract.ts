@@ -1,18 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { definitionSha256 } from '#server/domain/campaign-lifecycle.ts';
 import type { ConsentState, Purpose } from '#server/domain/consent.ts';
 import type { ResolvedPresence } from '#server/domain/decision.ts';
 import { arbitrateZone, zoneStateDueAtMs, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import type { ArbitratedPresence, PresenceStep, PresenceStepResult, ShopperRecord, Store, ZoneStateUpdate } from '#server/store/store.ts';
 import { aCampaign, aConsent, aDraft, aPresence, aShopper, SECOND_MS, START_MS, uniqueId } from '#test/helpers/builders.ts';
+import { seededDatabases, type FreshDatabase } from './fresh-database.ts';
 
 // Store.applyPresence and Store.configVersion (server/store/store.ts; migration 19), run against every
 // adapter: the ingest's writes for one event as one transaction — claim, consent, presence, zone arbiter,
 // conversions, visits — and the configuration's version that lets each instance keep stores, zones,
 // gateways and campaigns in memory. `fresh` opens an empty database and a way to open another instance.
 
-export type FreshDatabase = { store: Store; another(): Promise<Store> };
 
 const MINUTE_MS = 60_000;
 
@@ -24,28 +24,7 @@ const arbiterStep = (event: ResolvedPresence) => (previous: ZoneState | undefine
 
 export function describePresenceStepContract(name: string, fresh: () => Promise<FreshDatabase>, cleanup?: () => Promise<void>): void {
   describe(`Store presence step contract: ${name}`, () => {
-    const opened: Store[] = [];
-    afterAll(async () => {
-      await Promise.all(opened.map((s) => s.close()));
-      await cleanup?.();
-    });
-
-    async function database(): Promise<FreshDatabase> {
-      const db = await fresh();
-      opened.push(db.store);
-      await db.store.upsertStore({ id: 'store-1', name: 'High Street', timezone: 'Europe/London' });
-      for (const [id, sensitive] of [['entrance', false], ['checkout', false], ['pharmacy', true]] as const) {
-        await db.store.upsertZone({ storeId: 'store-1', id, name: id, sensitive });
-      }
-      return {
-        store: db.store,
-        another: async () => {
-          const other = await db.another();
-          opened.push(other);
-          return other;
-        },
-      };
-    }
+    const database = seededDatabases(fresh, [['entrance', false], ['checkout', false], ['pharmacy', true]], cleanup);
 
     async function givenShopper(store: Store, consents: Partial<Record<Purpose, boolean>>): Promise<ShopperRecord> {
       const shopper = aShopper();
