@@ -13,6 +13,7 @@ import type { Delivery } from '../delivery/delivery.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PresenceStep, Store, ZoneStateKey } from '../store/store.ts';
 import type { ConfigView } from './config-view.ts';
+import { conversionEntries, visitPresence } from '../store/presence-step.ts';
 
 // What happens to a presence event once it is known whose it is — whichever way it arrived: a
 // gateway's pseudonym that resolved (presence-ingest.ts) or an iOS app's report of a store beacon
@@ -103,9 +104,9 @@ export async function readConsent(deps: Pick<ResolvedPresenceDeps, 'store' | 'me
 async function visitActivity(
   deps: ResolvedPresenceDeps, consent: ConsentState, context: StoreContext, shopperId: string, presence: { zoneId: string; atMs: number }, entered: readonly ZoneTransition[],
 ): Promise<VisitActivity | null> {
-  if (!isGranted(consent, 'personalisation') || context.sensitiveZoneIds.includes(presence.zoneId)) return null;
-  const entry = entered.find((t) => t.kind === 'entered' && !context.sensitiveZoneIds.includes(t.zoneId));
-  return deps.store.recordVisitActivity(context.id, shopperId, entry?.atMs ?? presence.atMs, entry !== undefined);
+  // The same rule the event's own transaction applies (Store.applyPresence).
+  const visit = visitPresence(presence, { sensitiveZoneIds: context.sensitiveZoneIds }, consent, entered);
+  return visit === undefined ? null : deps.store.recordVisitActivity(context.id, shopperId, visit.atMs, visit.startsVisit);
 }
 
 /**
@@ -163,9 +164,7 @@ export async function processResolvedPresence(
  * exposure itself needed P3 when it was recorded.
  */
 async function recordConversions(deps: ResolvedPresenceDeps, consent: ConsentState, storeId: string, shopperId: string, transitions: readonly ZoneTransition[]): Promise<void> {
-  if (!isGranted(consent, 'analytics')) return;
-  for (const t of transitions) {
-    if (t.kind !== 'entered') continue;
+  for (const t of conversionEntries(consent, transitions)) {
     const converted = await deps.store.recordConversions({ shopperId, storeId, zoneId: t.zoneId, atMs: t.atMs });
     if (converted > 0) deps.metrics.conversions.inc(converted);
   }

@@ -344,7 +344,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       for (const entry of conversionEntries(consent, arbitrated.transitions)) {
         conversions += (await q(numbered(RECORD_CONVERSIONS), [entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId)])).rowCount ?? 0;
       }
-      const visit = visitPresence(step, consent, arbitrated.transitions);
+      const visit = visitPresence({ zoneId: event.zoneId, atMs: event.atS * 1000 }, step.visits, consent, arbitrated.transitions);
       return {
         outcome: 'applied', consent, transitions: arbitrated.transitions, current: arbitrated.current, conversions,
         visit: visit === undefined ? null : await visitIn(q, event.storeId, event.shopperId, visit.atMs, visit.startsVisit, true),

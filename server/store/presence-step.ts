@@ -15,9 +15,10 @@ export function conversionEntries(consent: ConsentState, transitions: readonly Z
  * personalisation (P2, visit history is profiling), never from a sensitive zone (AN-3), never for a store
  * the server does not know. An arbitrated entry into a zone that is not sensitive may start a visit.
  */
-export function visitPresence(step: PresenceStep, consent: ConsentState, transitions: readonly ZoneTransition[]): { atMs: number; startsVisit: boolean } | undefined {
-  const { visits, event } = step;
-  if (visits === undefined || !isGranted(consent, 'personalisation') || visits.sensitiveZoneIds.includes(event.zoneId)) return undefined;
+export function visitPresence(
+  presence: { zoneId: string; atMs: number }, visits: PresenceStep['visits'], consent: ConsentState, transitions: readonly ZoneTransition[],
+): { atMs: number; startsVisit: boolean } | undefined {
+  if (visits === undefined || !isGranted(consent, 'personalisation') || visits.sensitiveZoneIds.includes(presence.zoneId)) return undefined;
   const entry = transitions.find((t) => t.kind === 'entered' && !visits.sensitiveZoneIds.includes(t.zoneId));
-  return { atMs: entry?.atMs ?? event.atS * 1000, startsVisit: entry !== undefined };
+  return { atMs: entry?.atMs ?? presence.atMs, startsVisit: entry !== undefined };
 }

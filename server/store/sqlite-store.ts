@@ -354,7 +354,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     for (const entry of conversionEntries(consent, arbitrated.transitions)) {
       conversions += run(RECORD_CONVERSIONS, entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId));
     }
-    const visit = visitPresence(step, consent, arbitrated.transitions);
+    const visit = visitPresence({ zoneId: event.zoneId, atMs: event.atS * 1000 }, step.visits, consent, arbitrated.transitions);
     return {
       outcome: 'applied', consent, transitions: arbitrated.transitions, current: arbitrated.current, conversions,
       visit: visit === undefined ? null : visitLocked(event.storeId, event.shopperId, visit.atMs, visit.startsVisit),
