@@ -97,8 +97,22 @@ export function createWebSocketDelivery(deps: {
   const openSockets = (shopperId: string): WebSocket[] =>
     [...(sockets.get(shopperId) ?? [])].filter((socket) => socket.readyState === socket.OPEN && socket.bufferedAmount <= MAX_BUFFERED_BYTES);
 
+  /** Promotion IDs whose write is between its consent read and its send: the connect flush, the sweep and an
+   * announcement can all reach one promotion at once, and the app must get it once. A socket attached meanwhile
+   * is covered by the running write, which lists the open sockets only after its await. */
+  const writing = new Set<string>();
+
   const write = async (shopperId: string, promotion: PromotionRecord): Promise<void> => {
-    if (openSockets(shopperId).length === 0) return;
+    if (openSockets(shopperId).length === 0 || writing.has(promotion.id)) return;
+    writing.add(promotion.id);
+    try {
+      await writeOnce(shopperId, promotion);
+    } finally {
+      writing.delete(promotion.id);
+    }
+  };
+
+  const writeOnce = async (shopperId: string, promotion: PromotionRecord): Promise<void> => {
     const fenced = fenceCount(shopperId);
     if (!(await consentAllows(promotion))) return;
     // A consent change committed while consent was being read: that answer may be stale (CON-4).
@@ -232,6 +246,9 @@ export function createWebSocketDelivery(deps: {
       if (sockets.size === 0 || (shopperId !== undefined && !sockets.has(shopperId))) return;
       const promotion = await store.getPromotion(id);
       if (promotion === undefined || promotion.status !== 'pending' || !sockets.has(promotion.shopperId)) return;
+      // Sent by the connect flush or the sweep while the promotion was being read.
+      const sentSince = lastSent.get(id);
+      if (sentSince !== undefined && now() - sentSince < resendAfterMs) return;
       await write(promotion.shopperId, promotion);
     },
     fence(shopperId) {

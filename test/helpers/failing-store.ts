@@ -13,6 +13,9 @@ export type FailingStore = {
   fail(methods: readonly StoreMethod[]): void;
   /** Every method works again. */
   recover(): void;
+  /** From now on, calls to the named methods wait (then go through) until the returned release() is called;
+   * held() says how many are waiting. For races: two paths that must not both pass a read. */
+  hold(methods: readonly StoreMethod[]): { release(): void; held(): number };
   failing(): readonly StoreMethod[];
   /** Each failed call: the method and when (Date.now()). */
   failures: { method: StoreMethod; atMs: number }[];
@@ -24,6 +27,8 @@ export const STORAGE_ERROR = 'connection terminated unexpectedly (simulated stor
 
 export function failingStore(inner: Store): FailingStore {
   let failing = new Set<StoreMethod>();
+  let holding = new Set<StoreMethod>();
+  const waiting: (() => void)[] = [];
   const failures: FailingStore['failures'] = [];
   const windows: FailingStore['windows'] = [];
   const store = new Proxy(inner, {
@@ -36,7 +41,9 @@ export function failingStore(inner: Store): FailingStore {
           failures.push({ method, atMs: Date.now() });
           return Promise.reject(new Error(STORAGE_ERROR));
         }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
+        const call = (): unknown => (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (holding.has(method)) return new Promise<void>((resolve) => waiting.push(resolve)).then(call);
+        return call();
       };
     },
   });
@@ -49,6 +56,16 @@ export function failingStore(inner: Store): FailingStore {
     recover() {
       if (failing.size > 0) windows.at(-1)!.toMs = Date.now();
       failing = new Set();
+    },
+    hold(methods) {
+      holding = new Set(methods);
+      return {
+        release() {
+          holding = new Set();
+          for (const go of waiting.splice(0)) go();
+        },
+        held: () => waiting.length,
+      };
     },
     failing: () => [...failing],
     failures,

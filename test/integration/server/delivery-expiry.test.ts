@@ -93,6 +93,22 @@ describe.each(STORE_KINDS)('promotion expiry over WebSocket delivery (%s)', (kin
     expect(await expiredCount(t)).toBe(0);
   });
 
+  it('sends a promotion once when the connect flush and the resend sweep reach it at the same time', async () => {
+    const shopper = await givenConsentingShopper();
+    const pending = await givenPendingPromotion(shopper.shopperId);
+    // The connect flush's consent read is held; meanwhile the sweep (every 20 ms) finds the same promotion unsent.
+    const gate = failing.hold(['getConsentState']);
+    const app = await connect(url, shopper.token);
+    await expect.poll(() => gate.held()).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 10 * 20));
+    gate.release();
+
+    await expect.poll(() => promotionsIn(app.frames).map((f) => f.id)).toEqual([pending.id]);
+    await new Promise((resolve) => setTimeout(resolve, 10 * 20));
+    await app.roundTrip();
+    expect(promotionsIn(app.frames).map((f) => f.id)).toEqual([pending.id]);
+  });
+
   it('sends nothing to a shopper reconnecting after the TTL; the sweep drops the promotion and counts it by campaign', async () => {
     const shopper = await givenConsentingShopper();
     const pending = await givenPendingPromotion(shopper.shopperId);
