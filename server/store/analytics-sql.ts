@@ -40,8 +40,12 @@ export const MARK_OPENED = `UPDATE promotions SET opened_at_ms = COALESCE(opened
   status = CASE WHEN status = 'pending' THEN 'acked' ELSE status END
   WHERE id = ? AND shopper_id = ? AND status NOT IN ('cancelled', 'held-out')`;
 
-/** The exposures a promotion row is: delivered (treatment) or held out (control). */
-const EXPOSED = `(status = 'held-out' OR delivered_at_ms IS NOT NULL)`;
+/** The exposures a promotion row is: delivered (treatment) or held out (control); of the table as named, or aliased. */
+export const exposedRow = (table?: string): string => {
+  const column = (name: string): string => (table === undefined ? name : `${table}.${name}`);
+  return `(${column('status')} = 'held-out' OR ${column('delivered_at_ms')} IS NOT NULL)`;
+};
+const EXPOSED = exposedRow();
 
 /**
  * The conversion: one UPDATE, on the shopper's rows only (index promotions_conversion), of exposures with

@@ -20,7 +20,7 @@ import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
 import {
-  CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
+  CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
 } from './analytics-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
@@ -83,6 +83,50 @@ const isConnectionLost = (error: unknown): boolean => {
   return ['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE'].includes(String(code))
     || /Connection terminated|terminating connection/i.test(String(message));
 };
+
+// Store.applyPresence's three statements (see applyPresence).
+const LOCK_SHOPPER = 'SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE';
+/** $1–$5 the sequence claim (gateway, boot, seq, event ID, at ms), $6 the shopper. A row only when claimed here and the shopper is known. */
+const CLAIM_THEN_LOCK_SHOPPER = `WITH claim AS (
+    INSERT INTO event_sequences (gateway_id, boot, seq, event_id, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_id, boot, seq) DO NOTHING RETURNING 1)
+  SELECT erased_at_ms FROM shoppers WHERE id = $6 AND EXISTS (SELECT 1 FROM claim) FOR NO KEY UPDATE`;
+/** $1 the shopper, $2 the store: consent rows (JSON), the zone state and the visit row (JSON), the last two locked. */
+const PRESENCE_STEP_READ = `SELECT
+    (SELECT json_agg(json_build_object('purpose', purpose, 'granted', granted, 'text_version', text_version, 'at_ms', at_ms)) FROM consent_state WHERE shopper_id = $1) AS consent,
+    (SELECT state FROM zone_states WHERE store_id = $2 AND shopper_id = $1 FOR UPDATE) AS zone,
+    (SELECT json_build_object('visit_count', visit_count, 'visit_started_at_ms', visit_started_at_ms, 'last_seen_at_ms', last_seen_at_ms,
+       'previous_visit_last_seen_ms', previous_visit_last_seen_ms) FROM store_visits WHERE store_id = $2 AND shopper_id = $1 FOR UPDATE) AS visit`;
+/**
+ * $1–$8 the presence record; $9 the zone write ('none', 'update' or 'insert'), $10–$12 its state, due and last
+ * seen; $13 whether the visit row is written, $14–$17 its values; $18/$19 the conversion entries (times, LIKE
+ * patterns). Each exposure converts at the first entry, in order, that matches it: what RECORD_CONVERSIONS run
+ * once per entry, in order, does (analytics-sql.ts; the same conditions).
+ */
+const PRESENCE_STEP_WRITE = `WITH presence AS (
+    INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (event_id) DO NOTHING),
+  zone_updated AS (
+    UPDATE zone_states SET state = $10, version = version + 1, due_at_ms = $11, last_seen_ms = $12
+    WHERE $9::text = 'update' AND store_id = $3 AND shopper_id = $2),
+  zone_inserted AS (
+    INSERT INTO zone_states (store_id, shopper_id, state, version, due_at_ms, last_seen_ms) SELECT $3, $2, $10::text, 1, $11::bigint, $12::bigint WHERE $9::text = 'insert'
+    ON CONFLICT (store_id, shopper_id) DO NOTHING RETURNING 1),
+  visited AS (
+    INSERT INTO store_visits (store_id, shopper_id, visit_count, visit_started_at_ms, last_seen_at_ms, previous_visit_last_seen_ms)
+    SELECT $3, $2, $14::integer, $15::bigint, $16::bigint, $17::bigint WHERE $13::boolean
+    ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms,
+      last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms),
+  converted AS (
+    UPDATE promotions p SET converted_at_ms = m.at_ms
+    FROM (SELECT DISTINCT ON (q.id) q.id, e.at_ms FROM promotions q
+          JOIN unnest($18::bigint[], $19::text[]) WITH ORDINALITY AS e(at_ms, pattern, ord)
+            ON q.conversion_until_ms >= e.at_ms AND q.created_at_ms <= e.at_ms AND q.conversion_zones LIKE e.pattern ESCAPE '\\'
+          WHERE q.shopper_id = $2 AND q.store_id = $3 AND q.converted_at_ms IS NULL AND q.analytics = 1
+            AND ${exposedRow('q')}
+            AND EXISTS (SELECT 1 FROM shoppers s WHERE s.id = q.shopper_id AND s.restricted = 0)
+          ORDER BY q.id, e.ord) m
+    WHERE p.id = m.id AND p.converted_at_ms IS NULL RETURNING 1)
+  SELECT (SELECT count(*) FROM zone_inserted) AS zone_inserted, (SELECT count(*) FROM converted) AS conversions`;
 
 /**
  * Drops schemas (and everything in them) that openPostgresStore created with its `schema` option: what
@@ -296,12 +340,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // winner's commit) goes round again and — in a new statement, which READ COMMITTED lets see the
   // winner's row — locks it, so the second pass always finds one. live: the shopper is neither erased nor
   // unknown (DSR-2: nothing is written otherwise).
-  // read: the first pass's locked read, when the caller made it in a statement of its own (applyPresence).
   const zoneStateIn = async <T>(
-    q: Query, storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>, live: boolean, read?: Row[],
+    q: Query, storeId: string, shopperId: string, update: (previous: ZoneState | undefined) => ZoneStateUpdate<T>, live: boolean,
   ): Promise<T> => {
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const [row] = attempt === 0 && read !== undefined ? read : (await q('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
+      const [row] = (await q('SELECT state FROM zone_states WHERE store_id = $1 AND shopper_id = $2 FOR UPDATE', [storeId, shopperId])).rows;
       const previous = row === undefined ? undefined : zoneStateOf(row.state);
       const next = update(previous);
       if (next.state === undefined || next.state === previous || !live) return next.result;
@@ -317,37 +360,62 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     throw new Error('zone state could not be created or locked');
   };
 
-  // Store.applyPresence: one transaction. The claim first (a concurrent redelivery of the event waits on
-  // it), then the shopper's row lock, their consent, then presence, zone state,
-  // conversions and visits — the order recordPromotion and eraseShopper lock in after the shopper.
+  // Store.applyPresence: one transaction of three statements, where it was ten (each a round trip, and
+  // PostgreSQL's CPU per statement is what limited the end-to-end bench: docs/benchmarks.md).
+  //  1. The claim, then the shopper's row lock. The lock only follows a claim made here (EXISTS on the claim
+  //     runs the insert, and waits out a concurrent redelivery's, before any row is locked), so the lock order
+  //     stays claim → shopper. No row back: not claimed here, or the shopper is unknown — told apart in
+  //     statements of their own (rare).
+  //  2. After the lock, so under READ COMMITTED it sees a withdrawal or erasure that committed while the lock was
+  //     awaited (a consent read joined to the locking statement would not): consent, and the zone state and
+  //     visit rows, locked.
+  //  3. Every write: presence, zone state, visit, conversions — data-modifying CTEs of one statement.
+  // Every writer of a shopper's zone state holds the shopper's lock first, so the zone row cannot appear between
+  // 2 and 3; if it ever did, the transaction fails and the event is redelivered.
   const applyPresence = (step: PresenceStep): Promise<PresenceStepResult> =>
     transaction(async (q) => {
       const { event } = step;
-      if (step.sequence !== undefined && (await claimSequence(q, step.sequence.gatewayId, step.sequence.boot, step.sequence.seq, event.eventId, event.atS * 1000)) === 'replay') {
-        return { outcome: 'replay' };
+      let shopper: Row | undefined;
+      if (step.sequence === undefined) {
+        [shopper] = (await q(LOCK_SHOPPER, [event.shopperId])).rows;
+      } else {
+        const { gatewayId, boot, seq } = step.sequence;
+        const claimedAndLocked = (await q(CLAIM_THEN_LOCK_SHOPPER, [gatewayId, boot, seq, event.eventId, event.atS * 1000, event.shopperId])).rows;
+        if (claimedAndLocked.length === 1) {
+          shopper = claimedAndLocked[0];
+        } else {
+          if ((await claimSequence(q, gatewayId, boot, seq, event.eventId, event.atS * 1000)) === 'replay') return { outcome: 'replay' };
+          [shopper] = (await q(LOCK_SHOPPER, [event.shopperId])).rows;
+        }
       }
-      // The consent is read in a statement after the lock, not in the same one: under READ COMMITTED a statement
-      // that waited for the lock re-reads only the locked row, so a joined consent read would miss a withdrawal
-      // (or erasure) that committed while the lock was awaited. A new statement sees it.
-      const [shopper] = (await q('SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [event.shopperId])).rows;
-      const consent = step.consent(await consentState(q, event.shopperId));
+      const [read] = (await q(PRESENCE_STEP_READ, [event.shopperId, event.storeId])).rows;
+      const consent = step.consent(stateFromRows((read?.consent ?? []) as Row[]));
       const live = shopper !== undefined && shopper.erased_at_ms === null;
       if (!isGranted(consent, 'presence') || !live) return { outcome: 'no-presence', consent };
-      // The presence record and the zone state's locked read, in one statement (one round trip).
-      const zoneRead = (await q(`WITH presence AS (
-                                   INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                                   ON CONFLICT (event_id) DO NOTHING)
-                                 SELECT state FROM zone_states WHERE store_id = $3 AND shopper_id = $2 FOR UPDATE`,
-      [event.eventId, event.shopperId, event.storeId, event.zoneId, event.kind, event.atS, event.dwellS, step.receivedAtMs])).rows;
-      const arbitrated = await zoneStateIn(q, event.storeId, event.shopperId, step.arbitrate, true, zoneRead);
-      let conversions = 0;
-      for (const entry of conversionEntries(consent, arbitrated.transitions)) {
-        conversions += (await q(numbered(RECORD_CONVERSIONS), [entry.atMs, event.shopperId, entry.atMs, entry.atMs, event.storeId, conversionZonePattern(entry.zoneId)])).rowCount ?? 0;
+
+      const previousZone = read?.zone === null || read?.zone === undefined ? undefined : zoneStateOf(read.zone);
+      const arbitrated = step.arbitrate(previousZone);
+      const zoneWrite = arbitrated.state === undefined || arbitrated.state === previousZone ? 'none' : previousZone === undefined ? 'insert' : 'update';
+      const { transitions } = arbitrated.result;
+      const entries = conversionEntries(consent, transitions);
+      const visitEvent = visitPresence({ zoneId: event.zoneId, atMs: event.atS * 1000 }, step.visits, consent, transitions);
+      const previousVisit = visitStateOf((read?.visit ?? undefined) as Row | undefined);
+      const visit = visitEvent === undefined ? undefined : nextVisit(previousVisit, visitEvent.atMs, visitEvent.startsVisit);
+      const visitState = visit?.state !== undefined && visit.state !== previousVisit ? visit.state : undefined;
+
+      const [written] = (await q(PRESENCE_STEP_WRITE, [
+        event.eventId, event.shopperId, event.storeId, event.zoneId, event.kind, event.atS, event.dwellS, step.receivedAtMs,
+        zoneWrite, arbitrated.state === undefined ? null : JSON.stringify(arbitrated.state), arbitrated.dueAtMs ?? null,
+        arbitrated.state === undefined ? null : zoneStateLastSeenMs(arbitrated.state),
+        visitState !== undefined, visitState?.visitCount ?? 0, visitState?.visitStartedAtMs ?? 0, visitState?.lastSeenAtMs ?? 0, visitState?.previousVisitLastSeenMs ?? null,
+        entries.map((entry) => entry.atMs), entries.map((entry) => conversionZonePattern(entry.zoneId)),
+      ])).rows;
+      if (zoneWrite === 'insert' && num(written?.zone_inserted) !== 1) {
+        throw new Error(`zone state of a shopper in store ${event.storeId} was created by a writer without the shopper's lock; the event is retried`);
       }
-      const visit = visitPresence({ zoneId: event.zoneId, atMs: event.atS * 1000 }, step.visits, consent, arbitrated.transitions);
       return {
-        outcome: 'applied', consent, transitions: arbitrated.transitions, current: arbitrated.current, conversions,
-        visit: visit === undefined ? null : await visitIn(q, event.storeId, event.shopperId, visit.atMs, visit.startsVisit, true),
+        outcome: 'applied', consent, transitions, current: arbitrated.result.current, conversions: num(written?.conversions),
+        visit: visit === undefined ? null : visit.activity,
       };
     });
 
