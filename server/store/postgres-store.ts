@@ -84,6 +84,10 @@ const isConnectionLost = (error: unknown): boolean => {
     || /Connection terminated|terminating connection/i.test(String(message));
 };
 
+/** A shopper's consent_state rows as a JSON array (NULL for none), for stateFromRows; param: the shopper's placeholder. */
+const consentJson = (param: string): string =>
+  `(SELECT json_agg(json_build_object('purpose', purpose, 'granted', granted, 'text_version', text_version, 'at_ms', at_ms)) FROM consent_state WHERE shopper_id = ${param})`;
+
 // Store.applyPresence's three statements (see applyPresence).
 const LOCK_SHOPPER = 'SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE';
 /** $1–$5 the sequence claim (gateway, boot, seq, event ID, at ms), $6 the shopper. A row only when claimed here and the shopper is known. */
@@ -92,7 +96,7 @@ const CLAIM_THEN_LOCK_SHOPPER = `WITH claim AS (
   SELECT erased_at_ms FROM shoppers WHERE id = $6 AND EXISTS (SELECT 1 FROM claim) FOR NO KEY UPDATE`;
 /** $1 the shopper, $2 the store: consent rows (JSON), the zone state and the visit row (JSON), the last two locked. */
 const PRESENCE_STEP_READ = `SELECT
-    (SELECT json_agg(json_build_object('purpose', purpose, 'granted', granted, 'text_version', text_version, 'at_ms', at_ms)) FROM consent_state WHERE shopper_id = $1) AS consent,
+    ${consentJson('$1')} AS consent,
     (SELECT state FROM zone_states WHERE store_id = $2 AND shopper_id = $1 FOR UPDATE) AS zone,
     (SELECT json_build_object('visit_count', visit_count, 'visit_started_at_ms', visit_started_at_ms, 'last_seen_at_ms', last_seen_at_ms,
        'previous_visit_last_seen_ms', previous_visit_last_seen_ms) FROM store_visits WHERE store_id = $2 AND shopper_id = $1 FOR UPDATE) AS visit`;
@@ -102,6 +106,9 @@ const PRESENCE_STEP_READ = `SELECT
  * patterns). Each exposure converts at the first entry, in order, that matches it: what RECORD_CONVERSIONS run
  * once per entry, in order, does (analytics-sql.ts; the same conditions).
  */
+/** The entries ($18 times, $19 patterns, in order) that convert exposure q: inside its window, attributing to the zone. */
+const CONVERTING_ENTRIES = `unnest($18::bigint[], $19::text[]) WITH ORDINALITY AS e(at_ms, pattern, ord)
+  WHERE q.conversion_until_ms >= e.at_ms AND q.created_at_ms <= e.at_ms AND q.conversion_zones LIKE e.pattern ESCAPE '\\'`;
 const PRESENCE_STEP_WRITE = `WITH presence AS (
     INSERT INTO presence_events (event_id, shopper_id, store_id, zone_id, kind, at_s, dwell_s, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (event_id) DO NOTHING),
@@ -117,15 +124,11 @@ const PRESENCE_STEP_WRITE = `WITH presence AS (
     ON CONFLICT (store_id, shopper_id) DO UPDATE SET visit_count = excluded.visit_count, visit_started_at_ms = excluded.visit_started_at_ms,
       last_seen_at_ms = excluded.last_seen_at_ms, previous_visit_last_seen_ms = excluded.previous_visit_last_seen_ms),
   converted AS (
-    UPDATE promotions p SET converted_at_ms = m.at_ms
-    FROM (SELECT DISTINCT ON (q.id) q.id, e.at_ms FROM promotions q
-          JOIN unnest($18::bigint[], $19::text[]) WITH ORDINALITY AS e(at_ms, pattern, ord)
-            ON q.conversion_until_ms >= e.at_ms AND q.created_at_ms <= e.at_ms AND q.conversion_zones LIKE e.pattern ESCAPE '\\'
-          WHERE q.shopper_id = $2 AND q.store_id = $3 AND q.converted_at_ms IS NULL AND q.analytics = 1
-            AND ${exposedRow('q')}
-            AND EXISTS (SELECT 1 FROM shoppers s WHERE s.id = q.shopper_id AND s.restricted = 0)
-          ORDER BY q.id, e.ord) m
-    WHERE p.id = m.id AND p.converted_at_ms IS NULL RETURNING 1)
+    UPDATE promotions q SET converted_at_ms = (SELECT e.at_ms FROM ${CONVERTING_ENTRIES} ORDER BY e.ord LIMIT 1)
+    WHERE q.shopper_id = $2 AND q.store_id = $3 AND q.converted_at_ms IS NULL AND q.analytics = 1 AND ${exposedRow('q')}
+      AND EXISTS (SELECT 1 FROM shoppers s WHERE s.id = q.shopper_id AND s.restricted = 0)
+      AND EXISTS (SELECT 1 FROM ${CONVERTING_ENTRIES})
+    RETURNING 1)
   SELECT (SELECT count(*) FROM zone_inserted) AS zone_inserted, (SELECT count(*) FROM converted) AS conversions`;
 
 /**
@@ -263,22 +266,29 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   const consentState = async (q: Query, shopperId: string): Promise<ConsentState> =>
     stateFromRows((await q('SELECT purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = $1', [shopperId])).rows);
 
+  // Four statements in the transaction: the shopper's lock; then, in one statement after it (so it sees what
+  // committed while the lock was awaited: a redelivery's row, a withdrawal), whether the promotion exists, the
+  // consent and the cap counts; the budget's, if any; the insert.
   const recordPromotion = (draft: PromotionDraft): Promise<RecordPromotionResult> =>
     transaction(async (q) => {
       // The lock comes first: a concurrent redelivery of the same event waits here and then finds the row.
       const shopper = (await q('SELECT erased_at_ms, restricted, objected_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [draft.shopperId])).rows[0];
-      const existing = (await q('SELECT * FROM promotions WHERE id = $1', [draft.message.id])).rows[0];
-      if (existing) return { outcome: 'duplicate', promotion: toPromotion(existing) };
+      const caps = capCountsStatement('numbered', draft);
+      const [read] = (await q(`WITH caps AS (${caps.sql})
+        SELECT EXISTS (SELECT 1 FROM promotions WHERE id = $${caps.params.length + 1}) AS existing, ${consentJson(`$${caps.params.length + 2}`)} AS consent, caps.* FROM caps`,
+      [...caps.params, draft.message.id, draft.shopperId])).rows;
+      if (read?.existing === true) {
+        const [existing] = (await q('SELECT * FROM promotions WHERE id = $1', [draft.message.id])).rows;
+        if (existing) return { outcome: 'duplicate', promotion: toPromotion(existing) };
+      }
       if (!shopper || shopper.erased_at_ms !== null) return { outcome: 'skipped', reason: 'erased' };
       // DSR-4, DSR-3: a restricted shopper is not processed; an objected one gets no marketing, whatever consent_state says.
       if (num(shopper.restricted) === 1) return { outcome: 'skipped', reason: 'restricted' };
       if (shopper.objected_at_ms !== null) return { outcome: 'skipped', reason: 'objected' };
-      // Read in a statement after the lock: under READ COMMITTED it sees a withdrawal that committed while the lock was awaited.
-      const state = await consentState(q, draft.shopperId);
+      const state = stateFromRows((read?.consent ?? []) as Row[]);
       if (draft.requiredPurposes.some((purpose) => state[purpose as Purpose]?.granted !== true)) return { outcome: 'skipped', reason: 'no-consent' };
       const { createdAtMs: now, shopperId, campaignId } = draft;
-      const caps = capCountsStatement('numbered', draft);
-      const refusal = capRefusal(draft.caps, (await q(caps.sql, caps.params)).rows[0]);
+      const refusal = capRefusal(draft.caps, read);
       if (refusal !== undefined) return { outcome: 'skipped', reason: refusal };
       if (hasBudgetLimit(draft.budget)) {
         // The campaign's budget lock, after the shopper's row lock (the order every sender takes them in):
