@@ -6,6 +6,7 @@ import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { percentile } from '../store/simulated-store.ts';
 import { DEFAULT_MQTT_URL, startBenchStack, type LoadPlacement, type StackKind } from './e2e-stack.ts';
 import { measureMqttCeiling, type CeilingResult } from './mqtt-ceiling.ts';
+import { describeMachineCpu } from './machine-cpu.ts';
 import { DEFAULT_DRAIN_LIMIT_MS, runStep, SHOPPER_REUSE_MS, type E2eStepResult, type LatencySummary } from './e2e-step.ts';
 
 // `npm run bench:e2e`: the whole system at rising load, on each stack (e2e-stack.ts). The server under
@@ -176,6 +177,7 @@ async function runStack(kind: StackKind, ceiling: CeilingResult, options: E2eBen
         ? `    event-loop delay p99 (server and load share it): ${done.loopDelayP99Ms.toFixed(1)} ms; CPU of this process: ${(100 * done.serverCpuShare).toFixed(0)} % of a core`
         : `    event-loop delay p99: server process ${done.loopDelayP99Ms.toFixed(1)} ms, load process ${done.loadLoopDelayP99Ms.toFixed(1)} ms; ` +
           `CPU: server process ${(100 * done.serverCpuShare).toFixed(0)} %, load process ${(100 * done.loadCpuShare).toFixed(0)} % of a core`);
+      if (done.machineCpu !== undefined) print(`    ${describeMachineCpu(done.machineCpu)} (cores of CPU time during the step)`);
       if (!done.sustained) break;
     }
     const bestIngestedPerSec = Math.max(...steps.map((s) => s.ingestedPerSec));

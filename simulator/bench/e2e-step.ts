@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpuShareSince, SHOPPER_REUSE_MS } from './e2e-load-protocol.ts';
+import { cpuBetween, sampleCpu, type MachineCpu } from './machine-cpu.ts';
 import type { BenchStack } from './e2e-stack.ts';
 import { topTimings } from './timed-store.ts';
 
@@ -52,6 +53,11 @@ export type E2eStepResult = {
    */
   serverCpuShare: number;
   loadCpuShare: number;
+  /**
+   * The whole machine over the step (without its drain): how busy its cores were and which commands
+   * (node, postgres, mosquitto, …) used them; undefined where /proc cannot be read.
+   */
+  machineCpu?: MachineCpu | undefined;
   sustained: boolean;
   /** Visits the bench could not start for want of a free shopper (the generator, not Vicino, was short). */
   generatorShort: number;
@@ -97,6 +103,7 @@ export async function runStep(
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpuFrom = { usage: process.cpuUsage(), atMs: performance.now() };
+  const machineFrom = sampleCpu();
   // Date.now() here and in the load process: the same machine clock (e2e-load-protocol.ts).
   const startedMs = await stack.load.startStep(step, offeredPerSec, stepMs);
   let generatorShort = 0;
@@ -122,6 +129,7 @@ export async function runStep(
     generatorShort = await stack.load.endStep();
   }
   const endMs = Date.now();
+  const machineTo = sampleCpu();
   const endProcessed = processedOf(await outcomes());
   const endPublished = await published();
   const from = warm ?? { processed: processedBefore, published: publishedBefore, atMs: startedMs };
@@ -167,6 +175,7 @@ export async function runStep(
     drainMs,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     serverCpuShare: cpuShareSince(cpuFrom),
+    machineCpu: machineFrom !== undefined && machineTo !== undefined ? cpuBetween(machineFrom, machineTo) : undefined,
     sustained: ingestedPerSec >= 0.9 * offeredPerSec && drainBeyondExitsMs <= DRAIN_SUSTAINED_MS && generatorShort === 0,
     generatorShort,
   };
