@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '#gateway/protocol/index.ts';
+import type { AuditDraft } from './audit-chain.ts';
 import { definitionOf, type Campaign, type CampaignDefinition, type CampaignStatus } from './campaign.ts';
 
 // A campaign's lifecycle (issue 6 item 1), as pure rules: draft → pending (submitted) → active ⇄ paused
@@ -97,4 +98,37 @@ export function checkTransition(action: LifecycleAction, current: CampaignRecord
     if (current.submittedBy === actor) return { code: 'FORBIDDEN', reason: `principal ${actor} submitted campaign ${id} and cannot approve it: another principal must approve` };
   }
   return undefined;
+}
+
+/** The audit action of each lifecycle action: campaign.submitted, campaign.approved… */
+const PAST = { submit: 'submitted', approve: 'approved', reject: 'rejected', pause: 'paused', resume: 'resumed', end: 'ended' } as const satisfies Record<LifecycleAction, string>;
+
+/**
+ * The audit entry (ACC-1) of a saved definition. The Store appends it in the transaction that saves the
+ * version, so a change is never committed without its entry, nor an entry without its change.
+ */
+export function campaignSavedAudit(save: { campaign: Campaign; definitionSha256: string; expected: { status: CampaignStatus } | null; actor: string; atMs: number }): AuditDraft {
+  const { campaign } = save;
+  return {
+    atMs: save.atMs, actor: save.actor, action: 'campaign.saved', subject: campaign.id,
+    details: { from: save.expected?.status ?? null, to: campaign.status, version: campaign.version, definitionSha256: save.definitionSha256, placement: campaign.placement },
+  };
+}
+
+/**
+ * The audit entry of a lifecycle action that applied: `from` is the status the Store found under its lock
+ * (not the one the caller read, which may have changed meanwhile); an approval names who wrote, submitted
+ * and approved the version (maker–checker), a rejection its reason. Appended in the same transaction.
+ */
+export function campaignTransitionAudit(transition: { action: LifecycleAction; actor: string; atMs: number; reason?: string | undefined }, from: CampaignStatus, updated: CampaignRecord): AuditDraft {
+  const { action, actor, atMs } = transition;
+  const { campaign } = updated;
+  return {
+    atMs, actor, action: `campaign.${PAST[action]}`, subject: campaign.id,
+    details: {
+      from, to: campaign.status, version: campaign.version, definitionSha256: definitionSha256(campaign),
+      ...(action === 'approve' ? { authoredBy: updated.authoredBy, submittedBy: updated.submittedBy, approvedBy: actor } : {}),
+      ...(transition.reason === undefined ? {} : { reason: transition.reason }),
+    },
+  };
 }

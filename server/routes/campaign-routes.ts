@@ -4,7 +4,7 @@ import { principalOf } from '../auth/admin-access.ts';
 import { CampaignDefinitionSchema, CampaignIdSchema, CampaignStatusSchema, type CampaignDefinition } from '../domain/campaign.ts';
 import { checkCampaignAgainstStores, type StoreForChecks } from '../domain/campaign-checks.ts';
 import {
-  checkTransition, definitionSha256, LIFECYCLE_ACTIONS, planEdit, TRANSITIONS, type CampaignRecord, type LifecycleAction, type LifecycleRefusal,
+  checkTransition, definitionSha256, LIFECYCLE_ACTIONS, planEdit, type CampaignRecord, type LifecycleAction, type LifecycleRefusal,
 } from '../domain/campaign-lifecycle.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import type { AppDeps } from '../app.ts';
@@ -12,8 +12,9 @@ import type { AppDeps } from '../app.ts';
 // Campaigns through their lifecycle (issue 6 item 1; domain/campaign-lifecycle.ts): a PUT saves a
 // definition as a new draft version; submit, approve (by another principal: maker–checker), reject,
 // pause, resume and end move it along. Each change is one atomic Store operation conditional on what
-// was read, so two instances acting at once cannot both win; each is audited (ACC-1) with the acting
-// principal, the statuses, the version and the definition's SHA-256. Permissions: auth/permissions.ts.
+// was read, so two instances acting at once cannot both win; the Store audits each (ACC-1) in the same
+// transaction, with the acting principal, the statuses, the version and the definition's SHA-256
+// (campaignSavedAudit, campaignTransitionAudit). Permissions: auth/permissions.ts.
 
 const ParamsSchema = z.object({ campaignId: CampaignIdSchema }).strict();
 const VersionSchema = z.coerce.number().int().min(0);
@@ -92,10 +93,6 @@ export async function campaignRoutes(app: FastifyInstance, deps: AppDeps): Promi
     if (!(await store.saveCampaignDefinition({ campaign, definitionSha256: sha256, expected, actor, atMs }))) {
       throw new ApiError('CONFLICT', `campaign ${campaignId} changed while this edit was being saved: reload it and apply the change again`);
     }
-    await store.appendAudit({
-      atMs, actor, action: 'campaign.saved', subject: campaignId,
-      details: { from: current?.campaign.status ?? null, to: 'draft', version: plan.version, definitionSha256: sha256, placement: definition.placement },
-    });
     return reply.code(current === undefined ? 201 : 200).send(view(await found(campaignId)));
   });
 
@@ -110,26 +107,15 @@ export async function campaignRoutes(app: FastifyInstance, deps: AppDeps): Promi
     // Submitting asks for approval of a definition against the stores as they are now, not as they were when it was saved.
     if (action === 'submit') await checkAgainstStores(current.campaign);
     const atMs = now();
-    const updated = await store.transitionCampaign({ id: campaignId, action, actor, atMs, expectedVersion: current.campaign.version });
+    const reason = 'reason' in body && typeof body.reason === 'string' ? body.reason : undefined;
+    const updated = await store.transitionCampaign({ id: campaignId, action, actor, atMs, expectedVersion: current.campaign.version, reason });
     if (updated === undefined) {
       // Another request changed it since it was read: say why this one no longer applies.
       const latest = await found(campaignId);
       throw refused(checkTransition(action, latest, actor, current.campaign.version)
         ?? { code: 'CONFLICT', reason: `campaign ${campaignId} changed while this ${action} was being applied: reload it and try again` });
     }
-    const { campaign } = updated;
-    await store.appendAudit({
-      atMs, actor, action: `campaign.${PAST[action]}`, subject: campaignId,
-      details: {
-        from: current.campaign.status, to: TRANSITIONS[action].to, version: campaign.version, definitionSha256: definitionSha256(campaign),
-        ...(action === 'approve' ? { authoredBy: updated.authoredBy, submittedBy: updated.submittedBy, approvedBy: actor } : {}),
-        ...('reason' in body && typeof body.reason === 'string' ? { reason: body.reason } : {}),
-      },
-    });
     return view(updated);
   };
   for (const action of LIFECYCLE_ACTIONS) app.post(`/v1/admin/campaigns/:campaignId/${action}`, transition(action));
 }
-
-/** The audit action of each lifecycle action: campaign.submitted, campaign.approved… */
-const PAST = { submit: 'submitted', approve: 'approved', reject: 'rejected', pause: 'paused', resume: 'resumed', end: 'ended' } as const satisfies Record<LifecycleAction, string>;

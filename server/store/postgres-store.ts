@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import { placedInStore } from '../domain/campaign.ts';
+import { CampaignStatusSchema, placedInStore } from '../domain/campaign.ts';
+import { campaignSavedAudit, campaignTransitionAudit } from '../domain/campaign-lifecycle.ts';
 import {
   insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
 } from './campaign-sql.ts';
@@ -832,15 +833,21 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         const version = insertVersionStatement(save, Q);
         await q(version.sql, version.params);
         await q(BUMP_CONFIG_VERSION);
+        await appendAuditLocked(q, parseAuditDraft(campaignSavedAudit(save)));
         return true;
       }),
     transitionCampaign: (transition) =>
       transaction(async (q) => {
+        // The row's lock from here to commit: the status read is the one the UPDATE changes.
+        const [before] = (await q('SELECT status FROM campaigns WHERE id = $1 FOR UPDATE', [transition.id])).rows;
+        if (before === undefined) return undefined;
         const statement = transitionStatement(transition, Q);
         const updated = (await q(statement.sql, statement.params)).rows[0];
         if (updated === undefined) return undefined;
         await q(BUMP_CONFIG_VERSION);
-        return toCampaignRecord(updated);
+        const record = toCampaignRecord(updated);
+        await appendAuditLocked(q, parseAuditDraft(campaignTransitionAudit(transition, CampaignStatusSchema.parse(before.status), record)));
+        return record;
       }),
     async createPrincipal(principal) {
       await query('INSERT INTO principals (id, name, role, key_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [principal.id, principal.name, principal.role, principal.keyHash, principal.createdAtMs]);

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { canonicalJson, chainEntry, parseAuditDraft, type AuditDraft, type AuditRecord } from '../domain/audit-chain.ts';
-import { placedInStore, type Campaign, type CampaignStatus } from '../domain/campaign.ts';
-import type { CampaignRecord } from '../domain/campaign-lifecycle.ts';
+import { CampaignStatusSchema, placedInStore, type Campaign, type CampaignStatus } from '../domain/campaign.ts';
+import { campaignSavedAudit, campaignTransitionAudit, type CampaignRecord } from '../domain/campaign-lifecycle.ts';
 import {
   insertVersionStatement, listCampaignsStatement, putCampaignStatement, saveCampaignStatement, toCampaignRecord, toCampaignVersion, toPrincipal, transitionStatement,
 } from './campaign-sql.ts';
@@ -127,15 +127,20 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     const version = insertVersionStatement(save, Q);
     run(version.sql, ...version.params);
     bumpConfigVersion();
+    appendAuditLocked(parseAuditDraft(campaignSavedAudit(save)));
     return true;
   });
   // One conditional UPDATE; the version moves only when it applied.
   const transitionCampaign = db.transaction((transition: CampaignTransition): CampaignRecord | undefined => {
+    // BEGIN IMMEDIATE holds the write lock: the status read here is the one the UPDATE changes.
+    const before = get('SELECT status FROM campaigns WHERE id = ?', transition.id);
     const statement = transitionStatement(transition, Q);
-    const updated = get(statement.sql, ...statement.params);
-    if (updated === undefined) return undefined;
+    const updated = before === undefined ? undefined : get(statement.sql, ...statement.params);
+    if (before === undefined || updated === undefined) return undefined;
     bumpConfigVersion();
-    return toCampaignRecord(updated);
+    const record = toCampaignRecord(updated);
+    appendAuditLocked(parseAuditDraft(campaignTransitionAudit(transition, CampaignStatusSchema.parse(before.status), record)));
+    return record;
   });
   const upsertStore = configChange((s: StoreRecord): void => {
     run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES (?, ?, ?, ?, ?)

@@ -146,7 +146,11 @@ export type PromotionRecord = PromotionSubject & {
 /** A new version of a campaign's definition (Store.saveCampaignDefinition). */
 export type CampaignDefinitionSave = { campaign: Campaign; definitionSha256: string; expected: { status: CampaignStatus; version: number } | null; actor: string; atMs: number };
 /** A lifecycle action on a campaign (Store.transitionCampaign). */
-export type CampaignTransition = { id: string; action: LifecycleAction; actor: string; atMs: number; expectedVersion?: number };
+export type CampaignTransition = {
+  id: string; action: LifecycleAction; actor: string; atMs: number; expectedVersion?: number;
+  /** A rejection's reason, for the audit entry. */
+  reason?: string | undefined;
+};
 
 /** What one Store.expireUndelivered batch dropped: how many, and how many of each campaign. */
 export type ExpiredUndelivered = { expired: number; byCampaign: Record<string, number> };
@@ -438,14 +442,16 @@ export interface Store {
    * Saves a definition as a new version (campaign.version, status draft) in one transaction: the version
    * row, and the campaign, only if it is still as read — `expected` null: it must not exist yet;
    * otherwise its status and version must still be these (compare-and-swap). Clears the submission and
-   * approval, which were of the previous version. False, and nothing written, when it changed meanwhile.
+   * approval, which were of the previous version. Appends its audit entry (campaignSavedAudit) in the same
+   * transaction. False, and nothing written, when it changed meanwhile.
    */
   saveCampaignDefinition(save: CampaignDefinitionSave): Promise<boolean>;
   /**
    * Applies a lifecycle action (domain/campaign-lifecycle.ts TRANSITIONS) as ONE conditional UPDATE: only
    * from its allowed statuses, at expectedVersion if given, and for 'approve' only if the actor neither
    * wrote nor submitted the current version — so of two instances acting at once exactly one wins.
-   * The campaign as updated, or undefined when the condition no longer held.
+   * Appends its audit entry (campaignTransitionAudit, with the status found under the row's lock) in the
+   * same transaction. The campaign as updated, or undefined, and nothing written, when the condition no longer held.
    */
   transitionCampaign(transition: CampaignTransition): Promise<CampaignRecord | undefined>;
 

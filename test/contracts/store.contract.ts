@@ -763,6 +763,38 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         });
       });
 
+      /** The audit entries about one campaign: action, actor and the details that prove the change. */
+      const auditOf = async (campaignId: string) => (await store.listAudit(0, 100_000)).filter((entry) => entry.subject === campaignId)
+        .map(({ action, actor, details }) => ({ action, actor, ...details }));
+
+      it('audits each saved version and each applied action in its own transaction, and nothing that was refused', async () => {
+        const campaign = await givenPending();
+        expect(await save(store, campaign, null, 'late')).toBe(false);
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'maker', atMs: START_MS + 2 })).toBeUndefined();
+        await store.transitionCampaign({ id: campaign.id, action: 'reject', actor: 'checker', atMs: START_MS + 3, reason: 'Wrong aisle' });
+        const v2: Campaign = { ...campaign, version: 2, name: 'Second' };
+        expect(await save(store, v2, { status: 'draft', version: 1 }, 'maker', START_MS + 4)).toBe(true);
+        await store.transitionCampaign({ id: campaign.id, action: 'submit', actor: 'maker', atMs: START_MS + 5 });
+        await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker', atMs: START_MS + 6 });
+        expect(await auditOf(campaign.id)).toEqual([
+          { action: 'campaign.saved', actor: 'maker', from: null, to: 'draft', version: 1, definitionSha256: definitionSha256(campaign), placement: campaign.placement },
+          { action: 'campaign.submitted', actor: 'maker', from: 'draft', to: 'pending', version: 1, definitionSha256: definitionSha256(campaign) },
+          { action: 'campaign.rejected', actor: 'checker', from: 'pending', to: 'draft', version: 1, definitionSha256: definitionSha256(campaign), reason: 'Wrong aisle' },
+          { action: 'campaign.saved', actor: 'maker', from: 'draft', to: 'draft', version: 2, definitionSha256: definitionSha256(v2), placement: campaign.placement },
+          { action: 'campaign.submitted', actor: 'maker', from: 'draft', to: 'pending', version: 2, definitionSha256: definitionSha256(v2) },
+          { action: 'campaign.approved', actor: 'checker', from: 'pending', to: 'active', version: 2, definitionSha256: definitionSha256(v2), authoredBy: 'maker', submittedBy: 'maker', approvedBy: 'checker' },
+        ]);
+      });
+
+      it('audits the status it changed, not the one the caller read: an end after a concurrent pause says "from paused"', async () => {
+        const campaign = await givenPending();
+        await store.transitionCampaign({ id: campaign.id, action: 'approve', actor: 'checker', atMs: START_MS + 2 });
+        // The caller read "active" at version 1; another instance paused it meanwhile; "end" applies from either.
+        await (await anotherInstance()).transitionCampaign({ id: campaign.id, action: 'pause', actor: 'other', atMs: START_MS + 3 });
+        expect(await store.transitionCampaign({ id: campaign.id, action: 'end', actor: 'maker', atMs: START_MS + 4, expectedVersion: 1 })).toMatchObject({ campaign: { status: 'ended' } });
+        expect((await auditOf(campaign.id)).slice(-2).map((entry) => [entry.action, entry.from, entry.to])).toEqual([['campaign.paused', 'active', 'paused'], ['campaign.ended', 'paused', 'ended']]);
+      });
+
       it('lets exactly one of two instances approve (or otherwise move) the same campaign at once', async () => {
         const other = await anotherInstance();
         for (let round = 0; round < 5; round += 1) {
@@ -775,6 +807,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           expect(results.filter((r) => r !== undefined)).toHaveLength(1);
           const winner = results.find((r) => r !== undefined)!;
           expect(await store.getCampaign(campaign.id)).toEqual(winner);
+          // One entry for the one that won, none for the two refused.
+          expect((await auditOf(campaign.id)).map((entry) => entry.action)).toEqual(['campaign.saved', 'campaign.submitted', winner.approvedBy === null ? 'campaign.rejected' : 'campaign.approved']);
         }
       });
 
