@@ -130,7 +130,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       try {
         store = await openPostgresStore(url, { schema });
         storeKind = 'postgres';
-        storeLabel = `PostgreSQL ${new URL(url).host}${new URL(url).pathname}, schema ${schema}`;
+        storeLabel = `PostgreSQL ${describeDatabaseUrl(url)}, schema ${schema}`;
         closers.push(() => dropPostgresSchemas(url, [schema]));
         closers.push(() => store!.close());
       } catch (error) {
@@ -240,4 +240,15 @@ async function clearRetained(url: string, retainedTopics: readonly string[]): Pr
   } finally {
     await client.endAsync();
   }
+}
+
+/**
+ * Where a PostgreSQL URL connects, without its password: "127.0.0.1:5432/test", or "Unix socket
+ * /var/run/postgresql/test" for a socket directory given as the host (%2F-encoded) or as ?host=.
+ */
+export function describeDatabaseUrl(url: string): string {
+  const parsed = new URL(url);
+  const host = parsed.searchParams.get('host') ?? decodeURIComponent(parsed.hostname);
+  const database = decodeURIComponent(parsed.pathname);
+  return host.startsWith('/') ? `Unix socket ${host}, database ${database.slice(1)}` : `${parsed.host}${database}`;
 }

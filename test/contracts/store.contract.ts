@@ -765,7 +765,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
 
       /** The audit entries about one campaign: action, actor and the details that prove the change. */
       const auditOf = async (campaignId: string) => (await store.listAudit(0, 100_000)).filter((entry) => entry.subject === campaignId)
-        .map(({ action, actor, details }) => ({ action, actor, ...details }));
+        .map(({ action, actor, details }): Record<string, unknown> => ({ action, actor, ...details }));
 
       it('audits each saved version and each applied action in its own transaction, and nothing that was refused', async () => {
         const campaign = await givenPending();
