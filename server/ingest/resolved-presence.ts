@@ -83,6 +83,20 @@ const mostSignificant = (outcomes: readonly Exclude<PresenceOutcome, 'no-presenc
   outcomes.reduce((best, outcome) => (RANK[outcome] > RANK[best] ? outcome : best), 'no-campaign');
 
 /**
+ * What the shopper's app is told about its own report (POST /v1/me/sightings): whether a promotion went out
+ * ('sent'), whether the report was one already handled ('duplicate'), whether the shopper's own marketing
+ * consent stopped it ('no-consent'), and otherwise only 'not-sent'. The campaign's reasons — the experiment's
+ * control group above all, and caps, budgets, schedules and audiences — are the controller's and stay on the
+ * server: an app told 'held-out' would know its shopper is in the holdout, and the experiment would no longer
+ * compare like with like. The shopper reads every row held, held-out ones included, in their export (DSR-1).
+ */
+export type AppOutcome = 'sent' | 'duplicate' | 'no-consent' | 'not-sent';
+export function appOutcome(outcome: Exclude<PresenceOutcome, 'no-presence'> | 'replayed'): AppOutcome {
+  if (outcome === 'sent' || outcome === 'duplicate' || outcome === 'no-consent') return outcome;
+  return outcome === 'replayed' ? 'duplicate' : 'not-sent';
+}
+
+/**
  * The Store's consent state, with lapsed grants (CON-6) read as withdrawn — the lapse job writes them down
  * hourly, and in between they must not be used — or the Store's error, counted where it was read, if it
  * cannot be read.
@@ -218,7 +232,9 @@ async function sendFor(
       // The control group: nothing is delivered, on this or any later path (status 'held-out' is never listed for sending).
       if (result.outcome === 'recorded') metrics.heldOut.inc();
       metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'held-out' : 'duplicate', reason: 'none' });
-      outcomes.push(result.outcome === 'recorded' ? 'held-out' : 'duplicate');
+      // A redelivery of a held-out event is still 'held-out' (not 'duplicate', which a sent one gives), so the
+      // outcome the app sees (appOutcome) never tells the control group apart on a retry either.
+      outcomes.push('held-out');
       continue;
     }
     metrics.decisions.inc({ outcome: result.outcome === 'recorded' ? 'send' : 'duplicate', reason: 'none' });

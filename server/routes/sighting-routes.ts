@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { IOS_REGION_LIMIT, monitoringRegions, sightingEventId, SightingSchema } from '../domain/store-beacons.ts';
 import { DEFAULT_EVENT_WINDOW } from '../ingest/presence-ingest.ts';
-import { processResolvedPresence } from '../ingest/resolved-presence.ts';
+import { appOutcome, processResolvedPresence } from '../ingest/resolved-presence.ts';
 import { resolveConsentConfig } from '../consent/consent-config.ts';
 import type { AppDeps } from '../app.ts';
 import { authenticateShopper } from './shopper-routes.ts';
@@ -54,6 +54,7 @@ export async function sightingRoutes(app: FastifyInstance, deps: AppDeps): Promi
     }, nowMs);
     // CON-1: without presence consent nothing was recorded; the app should not be reporting at all.
     if (outcome === 'no-presence') throw new ApiError('PRESENCE_CONSENT_REQUIRED', 'reporting a sighting needs presence consent: grant "presence" with PUT /v1/me/consents first');
-    return reply.code(202).send({ eventId, zoneId: beacon.zoneId, outcome });
+    // The app learns whether a promotion went out, never the campaign's reasons (held-out above all): appOutcome.
+    return reply.code(202).send({ eventId, zoneId: beacon.zoneId, outcome: appOutcome(outcome) });
   });
 }

@@ -46,6 +46,7 @@ const rows = (s) => [
   ['Presence messages', s.presenceMessages],
   ['Unresolved (dropped) messages', s.unresolvedMessages],
   ['Promotions recorded', s.counts.promotions],
+  ['Held out (experiment control)', s.counts.exposuresHeldOut],
   ['Promotions acknowledged', s.counts.promotionsAcked],
 ];
 async function tick() {

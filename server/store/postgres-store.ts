@@ -1050,7 +1050,8 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         (SELECT COUNT(*) FROM shoppers) AS shoppers,
         (SELECT COUNT(*) FROM consent_records) AS consent_records,
         (SELECT COUNT(*) FROM presence_events) AS presence_events,
-        (SELECT COUNT(*) FROM promotions WHERE status <> 'cancelled') AS promotions,
+        (SELECT COUNT(*) FROM promotions WHERE status NOT IN ('cancelled', 'held-out')) AS promotions,
+        (SELECT COUNT(*) FROM promotions WHERE status = 'held-out') AS exposures_held_out,
         (SELECT COUNT(*) FROM promotions WHERE status = 'acked') AS promotions_acked,
         (SELECT COUNT(*) FROM epoch_keys WHERE key_sealed IS NOT NULL) AS epoch_keys`))!;
       return {
@@ -1058,6 +1059,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         consentRecords: num(r.consent_records),
         presenceEvents: num(r.presence_events),
         promotions: num(r.promotions),
+        exposuresHeldOut: num(r.exposures_held_out),
         promotionsAcked: num(r.promotions_acked),
         epochKeys: num(r.epoch_keys),
       };

@@ -823,7 +823,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         shoppers: count('SELECT COUNT(*) AS n FROM shoppers'),
         consentRecords: count('SELECT COUNT(*) AS n FROM consent_records'),
         presenceEvents: count('SELECT COUNT(*) AS n FROM presence_events'),
-        promotions: count(`SELECT COUNT(*) AS n FROM promotions WHERE status <> 'cancelled'`),
+        promotions: count(`SELECT COUNT(*) AS n FROM promotions WHERE status NOT IN ('cancelled', 'held-out')`),
+        exposuresHeldOut: count(`SELECT COUNT(*) AS n FROM promotions WHERE status = 'held-out'`),
         promotionsAcked: count(`SELECT COUNT(*) AS n FROM promotions WHERE status = 'acked'`),
         epochKeys: count('SELECT COUNT(*) AS n FROM epoch_keys WHERE key_sealed IS NOT NULL'),
       };

@@ -299,7 +299,11 @@ export type WebhookAttemptOutcome =
   | { status: 'dead' | 'dropped'; atMs: number; error: string }
   | { status: 'queued'; atMs: number; nextAttemptAtMs: number; error: string };
 
-export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'promotionsAcked' | 'epochKeys', number>;
+/**
+ * Aggregate row counts for the status page. `promotions` are the ones meant for a shopper (neither cancelled nor
+ * held out); `exposuresHeldOut` are the experiments' control-group rows, recorded and never sent.
+ */
+export type StoreCounts = Record<'shoppers' | 'consentRecords' | 'presenceEvents' | 'promotions' | 'exposuresHeldOut' | 'promotionsAcked' | 'epochKeys', number>;
 
 export interface Store {
   /** Adapter name for logs and reports ("sqlite", "postgres"). */

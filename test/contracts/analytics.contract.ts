@@ -56,6 +56,8 @@ export function describeAnalyticsContract(name: string, fresh: () => Promise<Fre
         expect(await store.redeemCoupon({ storeId: 'store-1', couponCode: result.promotion.message.couponCode, requestId: null, deviceId: 'pd-1', atMs: START_MS + SECOND_MS }))
           .toEqual({ outcome: 'not-found' });
         expect((await store.getPromotion(result.promotion.id))?.status).toBe('held-out');
+        // The status page counts it as a control exposure, not as a promotion recorded for sending.
+        expect(await store.counts()).toMatchObject({ promotions: 0, exposuresHeldOut: 1, promotionsAcked: 0 });
       });
 
       it('refuses a held-out row without consent, as a sent one', async () => {

@@ -101,6 +101,32 @@ describe('POST /v1/me/sightings', () => {
     expect(notified).toEqual([]);
   });
 
+  it('tells the app whether a promotion went out, never why not: a held-out shopper reads "not-sent", on a retry too', async () => {
+    // A 50 % holdout: shoppers walk in until one is sent the promotion and one is held out. Each is told only
+    // 'sent' or 'not-sent' — the control group stays invisible to the app, on a retry too — while the Store
+    // keeps the held-out row for the uplift.
+    expectStatus(await putStore({ zones: [{ id: 'entrance', name: 'Entrance' }, { id: 'bakery', name: 'Bakery' }, { id: 'checkout', name: 'Checkout' }] }), 200);
+    expectStatus(await putCampaign(t, aCampaign({
+      id: 'ab', storeId: 'shop-1', zoneIds: ['bakery'], caps: generousCaps, priority: 1,
+      experiment: { holdoutPercent: 50, variants: [{ id: 'a', weight: 1, message: { title: 'Variant A' } }] },
+      attribution: { conversionZoneIds: ['checkout'], windowS: 3600 },
+    })), 200);
+    const seen = new Map<string, string[]>();
+    for (let i = 0; i < 40 && !(seen.has('sent') && seen.has('held-out')); i++) {
+      const shopper = await registerShopper(t.app);
+      await grant(t.app, shopper.token, { presence: true, promotions: true, analytics: true });
+      const bread = { beacon: { uuid: UUID, major: 10, minor: 2 } };
+      const first = expectStatus<{ outcome: string }>(await report(shopper.token, bread), 202).outcome;
+      const retry = expectStatus<{ outcome: string }>(await report(shopper.token, bread), 202).outcome;
+      const stored = (await t.deps.store.readShopperData(shopper.shopperId))!.promotions.filter((p) => p.campaignId === 'ab');
+      const status = stored[0]?.status === 'held-out' ? 'held-out' : 'sent';
+      seen.set(status, [first, retry]);
+    }
+    expect(seen.get('held-out')).toEqual(['not-sent', 'not-sent']);
+    expect(seen.get('sent')).toEqual(['sent', 'duplicate']);
+    expect(JSON.stringify([...seen.values()])).not.toMatch(/held|holdout|capped|budget/);
+  });
+
   it('refuses a shopper without presence consent with 409, recording nothing', async () => {
     const bob = await registerShopper(t.app);
     const before = await t.deps.store.counts();
