@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BUCKET_NAMES, BUCKETS, closedUntil, K_ANONYMITY_FLOOR, type BucketName } from '../domain/analytics.ts';
+import { BUCKET_NAMES, BUCKETS, K_ANONYMITY_FLOOR, type BucketName } from '../domain/analytics.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store, ZoneRollupResult } from '../store/store.ts';
 import { singleFlight } from '../single-flight.ts';
@@ -9,17 +9,18 @@ import { singleFlight } from '../single-flight.ts';
 // reduced to anonymous counts: distinct analytics-consenting shoppers per zone, and per dwell bin, cells
 // below the k floor never written (Store.rollupZoneAnalytics).
 //
-// Exactly once across instances: buckets are deterministic (epoch-aligned, closed once their end is
-// graceMs past), and each size's watermark is read under a lock, the cells inserted with ON CONFLICT DO
-// NOTHING and the watermark advanced in one transaction — a second instance finds the work done.
+// Exactly once across instances: buckets are deterministic (aligned on each store's local wall clock,
+// domain/local-buckets.ts, and closed once their end is graceMs past), and each size's watermark is read
+// under a lock, the buckets ending after it counted, the cells inserted with ON CONFLICT DO NOTHING and the
+// watermark advanced in one transaction — a second instance finds the work done.
 //
 // Ordering with the purge: the purge job runs this first, in the same run (purge-job.ts beforePurge), and
 // it runs on its own timer every few minutes, so a 15-minute or hourly bucket is rolled up within minutes
 // of closing, hours before its events reach 24 h. Retention comes first: if a rollup fails, the purge still
 // deletes what is past its window (privacy over completeness) and the failure is an alert
 // (vicino_analytics_rollup_failures_total). A daily bucket closes when its first events are already 24 h
-// old: those the purge took before the day closed (the first graceMs + one rollup interval of the UTC day,
-// when stores are normally shut) are not in its count.
+// old: those the purge took before the day closed (the first graceMs + one rollup interval after the store's
+// local midnight, when stores are normally shut) are not in its count.
 
 /** A bucket closes this long after its end: events arriving later than that are not counted in it. */
 export const DEFAULT_ROLLUP_GRACE_MS = 5 * 60_000;
@@ -55,7 +56,8 @@ export function createZoneRollupJob(deps: ZoneRollupJobDeps): ZoneRollupJob {
     for (const name of buckets) {
       const bucketMs = BUCKETS[name];
       try {
-        const result = await store.rollupZoneAnalytics(bucketMs, closedUntil(atMs, bucketMs, graceMs), K_ANONYMITY_FLOOR);
+        // Every bucket that ended graceMs ago or earlier is closed, in whatever time zone its store keeps.
+        const result = await store.rollupZoneAnalytics(bucketMs, atMs - graceMs, K_ANONYMITY_FLOOR);
         metrics.analyticsRollupCells.inc({ bucket: name, kind: 'footfall' }, result.footfallCells);
         metrics.analyticsRollupCells.inc({ bucket: name, kind: 'dwell' }, result.dwellCells);
         results.push(result);

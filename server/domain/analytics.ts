@@ -1,4 +1,5 @@
 import { HOLDOUT_VARIANT } from './campaign.ts';
+import { bucketsWithin } from './local-buckets.ts';
 
 // Analytics (issue 6 item 5), pure: the campaign report (deliveries, opens, redemptions, attributed
 // conversions per experiment group, and the uplift of treatment over holdout with a 95 % interval) and
@@ -17,8 +18,9 @@ export function kAnonymity(k: number = K_ANONYMITY_FLOOR): number {
   return k;
 }
 
-// AN-1: time buckets of 15 minutes or more. Buckets are aligned on the Unix epoch (UTC): 15 minutes and
-// hours are the same everywhere, days are UTC days.
+// AN-1: time buckets of 15 minutes or more. Each is aligned on its store's own wall clock
+// (local-buckets.ts): a day runs from local midnight to local midnight (23 or 25 hours on a DST change),
+// an hour from the local hour. The size names the kind of bucket.
 export const BUCKETS = { '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
 export type BucketName = keyof typeof BUCKETS;
 export const BUCKET_NAMES = Object.keys(BUCKETS) as BucketName[];
@@ -36,15 +38,6 @@ export function dwellBin(dwellS: number): number {
   });
   return bin;
 }
-
-/** The start of the bucket holding atMs. */
-export const bucketStart = (atMs: number, bucketMs: number): number => Math.floor(atMs / bucketMs) * bucketMs;
-
-/**
- * The end (exclusive) of the last bucket closed at nowMs: one whose end is at least graceMs past, so
- * events arriving a little late still fall in it before it is rolled up.
- */
-export const closedUntil = (nowMs: number, bucketMs: number, graceMs: number): number => bucketStart(nowMs - graceMs, bucketMs);
 
 // ——— Confidence interval for a difference of two proportions ———
 //
@@ -207,16 +200,18 @@ export type ZoneDwellCell = ZoneCell & { bin: number };
 
 export type ZoneReport = {
   storeId: string;
+  /** The store's time zone, on whose wall clock the buckets are aligned. */
+  timezone: string;
   bucket: BucketName;
   fromMs: number;
   toMs: number;
   k: number;
-  /** Buckets before this instant are rolled up; later ones are not reported yet. */
+  /** Buckets ending by this instant are rolled up; later ones are not reported yet. */
   rolledUntilMs: number;
   /** Every (zone, bucket): distinct shoppers, or null and suppressed when fewer than k (or none). */
-  footfall: { zoneId: string; bucketStartMs: number; shoppers: number | null; suppressed: boolean }[];
+  footfall: { zoneId: string; bucketStartMs: number; bucketEndMs: number; shoppers: number | null; suppressed: boolean }[];
   /** Every (zone, bucket, dwell bin): distinct shoppers whose dwell ended in the bucket, in that bin; suppressed below k. */
-  dwell: { zoneId: string; bucketStartMs: number; bin: DwellBinLabel; shoppers: number | null; suppressed: boolean }[];
+  dwell: { zoneId: string; bucketStartMs: number; bucketEndMs: number; bin: DwellBinLabel; shoppers: number | null; suppressed: boolean }[];
 };
 
 /** At most this many buckets in one zone report. */
@@ -227,25 +222,21 @@ export const MAX_REPORT_BUCKETS = 1000;
  * k suppressed. A missing cell and a small one look the same (AN-1: no "fewer than k" is distinguishable from 0).
  */
 export function zoneReport(input: {
-  storeId: string; bucket: BucketName; fromMs: number; toMs: number; k?: number; rolledUntilMs: number;
+  storeId: string; timezone: string; bucket: BucketName; fromMs: number; toMs: number; k?: number; rolledUntilMs: number;
   zoneIds: readonly string[]; footfall: readonly ZoneCell[]; dwell: readonly ZoneDwellCell[];
 }): ZoneReport {
   const k = kAnonymity(input.k);
-  const bucketMs = BUCKETS[input.bucket];
-  const end = Math.min(input.toMs, input.rolledUntilMs);
-  const starts: number[] = [];
-  for (let start = bucketStart(input.fromMs, bucketMs); start + bucketMs <= end; start += bucketMs) {
-    if (start >= input.fromMs) starts.push(start);
-  }
+  const buckets = bucketsWithin(input.timezone, input.bucket, input.fromMs, Math.min(input.toMs, input.rolledUntilMs));
   const footfallOf = new Map(input.footfall.map((c) => [`${c.zoneId}\0${c.bucketStartMs}`, c.shoppers]));
   const dwellOf = new Map(input.dwell.map((c) => [`${c.zoneId}\0${c.bucketStartMs}\0${c.bin}`, c.shoppers]));
   const shown = (n: number | undefined): { shoppers: number | null; suppressed: boolean } =>
     n !== undefined && n >= k ? { shoppers: n, suppressed: false } : { shoppers: null, suppressed: true };
   const zoneIds = [...input.zoneIds].sort();
   return {
-    storeId: input.storeId, bucket: input.bucket, fromMs: input.fromMs, toMs: input.toMs, k, rolledUntilMs: input.rolledUntilMs,
-    footfall: zoneIds.flatMap((zoneId) => starts.map((bucketStartMs) => ({ zoneId, bucketStartMs, ...shown(footfallOf.get(`${zoneId}\0${bucketStartMs}`)) }))),
-    dwell: zoneIds.flatMap((zoneId) => starts.flatMap((bucketStartMs) =>
-      DWELL_BIN_LABELS.map((bin, i) => ({ zoneId, bucketStartMs, bin, ...shown(dwellOf.get(`${zoneId}\0${bucketStartMs}\0${i}`)) })))),
+    storeId: input.storeId, timezone: input.timezone, bucket: input.bucket, fromMs: input.fromMs, toMs: input.toMs, k, rolledUntilMs: input.rolledUntilMs,
+    footfall: zoneIds.flatMap((zoneId) => buckets.map(({ startMs: bucketStartMs, endMs: bucketEndMs }) =>
+      ({ zoneId, bucketStartMs, bucketEndMs, ...shown(footfallOf.get(`${zoneId}\0${bucketStartMs}`)) }))),
+    dwell: zoneIds.flatMap((zoneId) => buckets.flatMap(({ startMs: bucketStartMs, endMs: bucketEndMs }) =>
+      DWELL_BIN_LABELS.map((bin, i) => ({ zoneId, bucketStartMs, bucketEndMs, bin, ...shown(dwellOf.get(`${zoneId}\0${bucketStartMs}\0${i}`)) })))),
   };
 }

@@ -7,6 +7,7 @@ import {
 import { CampaignIdSchema } from '../domain/campaign.ts';
 import { toCsv, type CsvCell } from '../domain/csv.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
+import { bucketsBack, localBucketAt } from '../domain/local-buckets.ts';
 import type { AppDeps } from '../app.ts';
 
 // Analytics API (issue 6 item 5; docs/analytics.md): aggregates only, k-anonymous (AN-1), no per-shopper
@@ -21,6 +22,9 @@ const InstantSchema = z.union([
   z.string().regex(/^\d{1,15}$/, 'must be epoch milliseconds or an ISO 8601 date-time').transform(Number),
   z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset, or epoch milliseconds' }).transform((value) => Date.parse(value)),
 ]);
+
+/** How many buckets a zone report shows when `from` is not given: a day of quarters or hours, or 30 days. */
+const DEFAULT_REPORT_BUCKETS = { '15m': 96, '1h': 24, '1d': 30 } as const;
 
 const CampaignQuerySchema = z.object({ format: FormatSchema }).strict();
 
@@ -63,10 +67,9 @@ export function campaignCsv(report: CampaignReport): string {
 
 /** Footfall rows (dwell_bin empty), then dwell rows; suppressed cells have an empty count. */
 export function zonesCsv(report: ZoneReport): string {
-  const bucketMs = BUCKETS[report.bucket];
   return toCsv(['store_id', 'zone_id', 'bucket', 'bucket_start', 'bucket_end', 'metric', 'dwell_bin', 'shoppers', 'suppressed'], [
-    ...report.footfall.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketStartMs + bucketMs), 'footfall', null, c.shoppers, c.suppressed]),
-    ...report.dwell.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketStartMs + bucketMs), 'dwell', c.bin, c.shoppers, c.suppressed]),
+    ...report.footfall.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketEndMs), 'footfall', null, c.shoppers, c.suppressed]),
+    ...report.dwell.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketEndMs), 'dwell', c.bin, c.shoppers, c.suppressed]),
   ]);
 }
 
@@ -90,15 +93,19 @@ export async function analyticsRoutes(app: FastifyInstance, deps: AppDeps): Prom
 
   const zones = async (storeId: string, query: z.infer<typeof ZonesQuerySchema>, format: 'json' | 'csv', reply: FastifyReply): Promise<unknown> => {
     const bucketMs = BUCKETS[query.bucket];
-    const toMs = query.to ?? Math.floor(now() / bucketMs) * bucketMs;
-    // By default the last day (15-minute and hourly buckets) or the last 30 days (daily buckets).
-    const fromMs = query.from ?? toMs - (query.bucket === '1d' ? 30 * bucketMs : 86_400_000);
-    if (fromMs >= toMs) throw new ApiError('INVALID_PARAMS', `to: must be after from (${iso(fromMs)})`, ['to']);
-    if ((toMs - fromMs) / bucketMs > MAX_REPORT_BUCKETS) throw new ApiError('INVALID_PARAMS', `from: at most ${MAX_REPORT_BUCKETS} buckets of ${query.bucket} per report; narrow from–to or use a larger bucket`, ['from']);
+    const storeRecord = await store.getStore(storeId);
     const known = await store.listZones(storeId);
-    if (known.length === 0) throw new ApiError('NOT_FOUND', `no store ${storeId}`, ['storeId']);
+    if (storeRecord === undefined || known.length === 0) throw new ApiError('NOT_FOUND', `no store ${storeId}`, ['storeId']);
+    // Buckets follow the store's wall clock (local days, local hours): domain/local-buckets.ts.
+    const { timezone } = storeRecord;
+    const toMs = query.to ?? localBucketAt(timezone, query.bucket, now()).startMs;
+    // By default the last 24 hours' buckets (15-minute and hourly) or the last 30 days, whole local buckets.
+    const fromMs = query.from ?? bucketsBack(timezone, query.bucket, toMs, DEFAULT_REPORT_BUCKETS[query.bucket]);
+    if (fromMs >= toMs) throw new ApiError('INVALID_PARAMS', `to: must be after from (${iso(fromMs)})`, ['to']);
+    // A local day is 23 to 25 hours: the count is checked with room for that, before any bucket is listed.
+    if ((toMs - fromMs) / bucketMs > MAX_REPORT_BUCKETS * (query.bucket === '1d' ? 25 / 24 : 1)) throw new ApiError('INVALID_PARAMS', `from: at most ${MAX_REPORT_BUCKETS} buckets of ${query.bucket} per report; narrow from–to or use a larger bucket`, ['from']);
     const report = zoneReport({
-      storeId, bucket: query.bucket, fromMs, toMs, k,
+      storeId, timezone, bucket: query.bucket, fromMs, toMs, k,
       rolledUntilMs: (await store.zoneRollupWatermark(bucketMs)) ?? fromMs,
       // AN-3: sensitive zones are never reported (nor rolled up).
       zoneIds: known.filter((zone) => !zone.sensitive).map((zone) => zone.id),

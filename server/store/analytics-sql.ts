@@ -1,4 +1,5 @@
-import { DWELL_BIN_EDGES_S, type CampaignGroupCounts, type ZoneCell, type ZoneDwellCell } from '../domain/analytics.ts';
+import { BUCKET_NAMES, BUCKETS, DWELL_BIN_EDGES_S, type CampaignGroupCounts, type ZoneCell, type ZoneDwellCell } from '../domain/analytics.ts';
+import { bucketsEndingIn, type LocalBucketKind } from '../domain/local-buckets.ts';
 import { HOLDOUT_VARIANT } from '../domain/campaign.ts';
 import { num, numOrNull, type Row } from './rows.ts';
 import type { PromotionDraft } from './store.ts';
@@ -80,17 +81,18 @@ export function toGroupCounts(row: Row): CampaignGroupCounts {
   };
 }
 
-// The rollup (AN-1, AN-2, AN-3, P3). The events counted: of shoppers whose analytics consent is granted and
-// who are neither restricted nor erased, in zones not marked sensitive, timed in [from, until). Each is
-// placed in its bucket by its own time. Parameters: bucketMs, bucketMs, fromS, untilS.
-const COUNTED_EVENTS = `SELECT e.store_id, e.zone_id, e.shopper_id, e.kind, e.dwell_s, (e.at_s * 1000 / CAST(? AS BIGINT)) * CAST(? AS BIGINT) AS bucket_start_ms
+// The rollup (AN-1, AN-2, AN-3, P3). The events counted: of one store, of shoppers whose analytics consent is
+// granted and who are neither restricted nor erased, in zones not marked sensitive, timed in one bucket
+// [start, end) of the store's own time zone (domain/local-buckets.ts). Parameters: bucketStartMs, storeId,
+// startS, endS.
+const COUNTED_EVENTS = `SELECT e.store_id, e.zone_id, e.shopper_id, e.kind, e.dwell_s, CAST(? AS BIGINT) AS bucket_start_ms
   FROM presence_events e
   JOIN zones z ON z.store_id = e.store_id AND z.id = e.zone_id
   JOIN consent_state c ON c.shopper_id = e.shopper_id AND c.purpose = 'analytics'
   JOIN shoppers s ON s.id = e.shopper_id
-  WHERE e.at_s >= ? AND e.at_s < ? AND z.sensitive = 0 AND c.granted = 1 AND s.restricted = 0 AND s.erased_at_ms IS NULL`;
+  WHERE e.store_id = ? AND e.at_s >= ? AND e.at_s < ? AND z.sensitive = 0 AND c.granted = 1 AND s.restricted = 0 AND s.erased_at_ms IS NULL`;
 
-/** Distinct shoppers per (zone, bucket), at least minShoppers. Parameters: bucketMs, then COUNTED_EVENTS', then minShoppers. */
+/** Distinct shoppers per zone in one bucket, at least minShoppers. Parameters: rollupParams. */
 export const ROLLUP_FOOTFALL = `INSERT INTO zone_footfall (store_id, zone_id, bucket_ms, bucket_start_ms, shoppers)
   SELECT store_id, zone_id, CAST(? AS BIGINT), bucket_start_ms, COUNT(DISTINCT shopper_id) FROM (${COUNTED_EVENTS}) t
   WHERE 1 = 1
@@ -101,8 +103,8 @@ export const ROLLUP_FOOTFALL = `INSERT INTO zone_footfall (store_id, zone_id, bu
 const DWELL_BIN_CASE = `CASE ${DWELL_BIN_EDGES_S.map((edge, i) => ({ edge, i })).slice(1).reverse().map(({ edge, i }) => `WHEN MAX(dwell_s) >= ${edge} THEN ${i}`).join(' ')} ELSE 0 END`;
 
 /**
- * Distinct shoppers per (zone, bucket, dwell bin): each shopper's longest dwell among their exits from the
- * zone in that bucket, binned. Parameters as ROLLUP_FOOTFALL.
+ * Distinct shoppers per zone and dwell bin in one bucket: each shopper's longest dwell among their exits
+ * from the zone in that bucket, binned. Parameters as ROLLUP_FOOTFALL.
  */
 export const ROLLUP_DWELL = `INSERT INTO zone_dwell (store_id, zone_id, bucket_ms, bucket_start_ms, dwell_bin, shoppers)
   SELECT store_id, zone_id, CAST(? AS BIGINT), bucket_start_ms, dwell_bin, COUNT(*) FROM (
@@ -113,9 +115,25 @@ export const ROLLUP_DWELL = `INSERT INTO zone_dwell (store_id, zone_id, bucket_m
   GROUP BY store_id, zone_id, bucket_start_ms, dwell_bin HAVING COUNT(*) >= ?
   ON CONFLICT (store_id, zone_id, bucket_ms, bucket_start_ms, dwell_bin) DO NOTHING`;
 
-/** The parameters of ROLLUP_FOOTFALL and ROLLUP_DWELL. */
-export const rollupParams = (bucketMs: number, fromMs: number, untilMs: number, minShoppers: number): number[] =>
-  [bucketMs, bucketMs, bucketMs, Math.ceil(fromMs / 1000), Math.ceil(untilMs / 1000), minShoppers];
+/** One store's bucket that a rollup pass counts. */
+export type RollupBucket = { storeId: string; startMs: number; endMs: number };
+
+/** The parameters of ROLLUP_FOOTFALL and ROLLUP_DWELL for one bucket (bounds on whole minutes, so whole seconds). */
+export const rollupParams = (bucketMs: number, bucket: RollupBucket, minShoppers: number): (number | string)[] =>
+  [bucketMs, bucket.startMs, bucket.storeId, bucket.startMs / 1000, bucket.endMs / 1000, minShoppers];
+
+/** The stores' time zones, for their buckets. */
+export const LIST_STORE_ZONES = 'SELECT id, timezone FROM stores ORDER BY id';
+
+/**
+ * Every store's buckets of the size that end after the watermark (afterMs) and by untilMs, each in the store's
+ * own time zone: exactly the buckets this pass closes. A bucket may start before afterMs; its events are
+ * still held (the retention window is longer than a day plus the grace).
+ */
+export function rollupBuckets(stores: readonly Row[], bucketMs: number, afterMs: number, untilMs: number): RollupBucket[] {
+  const kind = bucketKindOf(bucketMs);
+  return stores.flatMap((store) => bucketsEndingIn(String(store.timezone), kind, afterMs, untilMs).map((b) => ({ storeId: String(store.id), ...b })));
+}
 
 /** A watermark row that means "never rolled up". */
 export const NO_WATERMARK = -1;
@@ -123,16 +141,26 @@ export const ENSURE_WATERMARK = `INSERT INTO analytics_rollups (bucket_ms, rolle
 export const SET_WATERMARK = `UPDATE analytics_rollups SET rolled_until_ms = ? WHERE bucket_ms = ? AND rolled_until_ms < ?`;
 export const EARLIEST_EVENT_S = `SELECT MIN(at_s) AS at_s FROM presence_events`;
 
-/** Where a pass starts: the watermark, else the bucket of the earliest event held, else untilMs (nothing to do). */
-export function rollupStart(watermark: number, earliestEventS: number | null, bucketMs: number, untilMs: number): number {
+/**
+ * Where a pass starts: the watermark (every bucket ending by it is rolled up), else the earliest event held
+ * (no bucket ends before it with anything to count), else untilMs (nothing to do).
+ */
+export function rollupStart(watermark: number, earliestEventS: number | null, untilMs: number): number {
   if (watermark !== NO_WATERMARK) return watermark;
   if (earliestEventS === null) return untilMs;
-  return Math.min(untilMs, Math.floor((earliestEventS * 1000) / bucketMs) * bucketMs);
+  return Math.min(untilMs, earliestEventS * 1000);
+}
+
+/** The bucket kind of a size, or a RangeError naming bucketMs (AN-1: 15 minutes or more). */
+function bucketKindOf(bucketMs: number): LocalBucketKind {
+  const kind = BUCKET_NAMES.find((name) => BUCKETS[name] === bucketMs);
+  if (kind === undefined) throw new RangeError(`rollupZoneAnalytics: bucketMs must be one of ${BUCKET_NAMES.map((name) => `${BUCKETS[name]} (${name})`).join(', ')} (AN-1: 15 minutes or more), got ${bucketMs}`);
+  return kind;
 }
 
 export function checkRollupArguments(bucketMs: number, untilMs: number, minShoppers: number): void {
-  if (!(Number.isSafeInteger(bucketMs) && bucketMs >= 900_000 && bucketMs % 1000 === 0)) throw new RangeError(`rollupZoneAnalytics: bucketMs must be whole seconds of at least 15 minutes (AN-1), got ${bucketMs}`);
-  if (!(Number.isSafeInteger(untilMs) && untilMs % bucketMs === 0)) throw new RangeError(`rollupZoneAnalytics: untilMs must be a bucket boundary, got ${untilMs}`);
+  bucketKindOf(bucketMs);
+  if (!(Number.isSafeInteger(untilMs) && untilMs >= 0)) throw new RangeError(`rollupZoneAnalytics: untilMs must be a non-negative integer instant (ms), got ${untilMs}`);
   if (!(Number.isSafeInteger(minShoppers) && minShoppers >= 10)) throw new RangeError(`rollupZoneAnalytics: minShoppers must be at least 10 (AN-1), got ${minShoppers}`);
 }
 

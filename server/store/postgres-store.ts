@@ -22,7 +22,7 @@ import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
-  promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
+  promotionAnalyticsValues, RECORD_CONVERSIONS, LIST_STORE_ZONES, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupBuckets, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
 } from './analytics-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
@@ -950,15 +950,19 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         await q(numbered(ENSURE_WATERMARK), [bucketMs]);
         const watermark = num((await q('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = $1 FOR UPDATE', [bucketMs])).rows[0]!.rolled_until_ms);
         const earliest = (await q(EARLIEST_EVENT_S)).rows[0]?.at_s;
-        const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), bucketMs, untilMs);
+        const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), untilMs);
         if (fromMs >= untilMs) {
           // Nothing to roll up: a first pass with no events held starts the watermark here.
           await q(numbered(SET_WATERMARK), [fromMs, bucketMs, fromMs]);
           return { bucketMs, fromMs, rolledUntilMs: Math.max(watermark, fromMs), footfallCells: 0, dwellCells: 0 };
         }
-        const params = rollupParams(bucketMs, fromMs, untilMs, minShoppers);
-        const footfallCells = (await q(numbered(ROLLUP_FOOTFALL), params)).rowCount ?? 0;
-        const dwellCells = (await q(numbered(ROLLUP_DWELL), params)).rowCount ?? 0;
+        let footfallCells = 0;
+        let dwellCells = 0;
+        for (const bucket of rollupBuckets((await q(LIST_STORE_ZONES)).rows, bucketMs, fromMs, untilMs)) {
+          const params = rollupParams(bucketMs, bucket, minShoppers);
+          footfallCells += (await q(numbered(ROLLUP_FOOTFALL), params)).rowCount ?? 0;
+          dwellCells += (await q(numbered(ROLLUP_DWELL), params)).rowCount ?? 0;
+        }
         await q(numbered(SET_WATERMARK), [untilMs, bucketMs, untilMs]);
         return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
       });

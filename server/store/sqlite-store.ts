@@ -22,7 +22,7 @@ import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from '
 import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, PROMOTION_ANALYTICS_COLUMNS,
-  promotionAnalyticsValues, RECORD_CONVERSIONS, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
+  promotionAnalyticsValues, RECORD_CONVERSIONS, LIST_STORE_ZONES, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupBuckets, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
 } from './analytics-sql.ts';
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
@@ -281,15 +281,19 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     run(ENSURE_WATERMARK, bucketMs);
     const watermark = num(get('SELECT rolled_until_ms FROM analytics_rollups WHERE bucket_ms = ?', bucketMs)!.rolled_until_ms);
     const earliest = get(EARLIEST_EVENT_S)?.at_s;
-    const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), bucketMs, untilMs);
+    const fromMs = rollupStart(watermark, earliest === null || earliest === undefined ? null : num(earliest), untilMs);
     if (fromMs >= untilMs) {
       // Nothing to roll up: a first pass with no events held starts the watermark here.
       run(SET_WATERMARK, fromMs, bucketMs, fromMs);
       return { bucketMs, fromMs, rolledUntilMs: Math.max(watermark, fromMs), footfallCells: 0, dwellCells: 0 };
     }
-    const params = rollupParams(bucketMs, fromMs, untilMs, minShoppers);
-    const footfallCells = run(ROLLUP_FOOTFALL, ...params);
-    const dwellCells = run(ROLLUP_DWELL, ...params);
+    let footfallCells = 0;
+    let dwellCells = 0;
+    for (const bucket of rollupBuckets(all(LIST_STORE_ZONES), bucketMs, fromMs, untilMs)) {
+      const params = rollupParams(bucketMs, bucket, minShoppers);
+      footfallCells += run(ROLLUP_FOOTFALL, ...params);
+      dwellCells += run(ROLLUP_DWELL, ...params);
+    }
     run(SET_WATERMARK, untilMs, bucketMs, untilMs);
     return { bucketMs, fromMs, rolledUntilMs: untilMs, footfallCells, dwellCells };
   });

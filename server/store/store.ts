@@ -549,11 +549,12 @@ export interface Store {
   campaignGroupCounts(campaignId: string): Promise<CampaignGroupCounts[]>;
   /**
    * Rolls up presence events of analytics-consenting (P3), unrestricted shoppers in non-sensitive zones into
-   * anonymous counts for every closed bucket of bucketMs from the size's watermark to untilMs (exclusive):
-   * distinct shoppers per zone (zone_footfall) and per dwell bin of exits (zone_dwell), cells below
-   * minShoppers not written. The watermark is read (locked), the cells inserted (ON CONFLICT DO NOTHING) and
-   * the watermark advanced in one transaction, so across instances each bucket is rolled up exactly once.
-   * A first pass starts at the earliest presence event still held.
+   * anonymous counts for every bucket of size bucketMs (15 min, 1 h or 1 day, in each store's own time zone:
+   * domain/local-buckets.ts) that ends after the size's watermark and at or before untilMs: distinct
+   * shoppers per zone (zone_footfall) and per dwell bin of exits (zone_dwell), cells below minShoppers not
+   * written. The watermark is read (locked), the cells inserted (ON CONFLICT DO NOTHING) and the watermark
+   * advanced to untilMs in one transaction, so across instances each bucket is rolled up exactly once, in
+   * the pass whose range holds its end. A first pass starts at the earliest presence event still held.
    */
   rollupZoneAnalytics(bucketMs: number, untilMs: number, minShoppers: number): Promise<ZoneRollupResult>;
   /** How far a bucket size is rolled up (exclusive end), or undefined if never. */

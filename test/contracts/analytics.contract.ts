@@ -181,7 +181,8 @@ export function describeAnalyticsContract(name: string, fresh: () => Promise<Fre
         for (const s of [...nine, ...noP3]) await store.recordPresence(at(T0 + MINUTE_MS, s.id, 'checkout'), T0);
         for (const s of noP3) await store.recordPresence(at(T0 + MINUTE_MS, s.id, 'entrance'), T0);
         const result = await store.rollupZoneAnalytics(QUARTER_MS, T0 + QUARTER_MS, 10);
-        expect(result).toEqual({ bucketMs: QUARTER_MS, fromMs: T0, rolledUntilMs: T0 + QUARTER_MS, footfallCells: 1, dwellCells: 1 });
+        // A first pass starts at the earliest event held (T0 + 1 min), and closes the quarter [T0, T0 + 15 min) that holds it.
+        expect(result).toEqual({ bucketMs: QUARTER_MS, fromMs: T0 + MINUTE_MS, rolledUntilMs: T0 + QUARTER_MS, footfallCells: 1, dwellCells: 1 });
         expect(await store.listZoneFootfall('store-1', QUARTER_MS, T0, T0 + HOUR_MS)).toEqual([{ zoneId: 'entrance', bucketStartMs: T0, shoppers: 10 }]);
         expect(await store.listZoneDwell('store-1', QUARTER_MS, T0, T0 + HOUR_MS)).toEqual([{ zoneId: 'entrance', bucketStartMs: T0, bin: 2, shoppers: 10 }]);
         expect(await store.zoneRollupWatermark(QUARTER_MS)).toBe(T0 + QUARTER_MS);
@@ -206,10 +207,34 @@ export function describeAnalyticsContract(name: string, fresh: () => Promise<Fre
         expect(await db.store.listZoneFootfall('store-1', HOUR_MS, T0, T0 + HOUR_MS)).toEqual([{ zoneId: 'entrance', bucketStartMs: T0, shoppers: 12 }]);
       });
 
-      it('refuses buckets under 15 minutes, an untilMs off the bucket grid and a k below 10, naming them', async () => {
+      it('counts each store\'s days from its own midnight: a New York day is rolled up once it ends there, with every event of it', async () => {
+        const { store } = await database();
+        const DAY = 86_400_000;
+        await store.upsertStore({ id: 'store-ny', name: 'Fifth Avenue', timezone: 'America/New_York' });
+        await store.upsertZone({ storeId: 'store-ny', id: 'entrance', name: 'Entrance', sensitive: false });
+        const early = await crowd(store, 10);
+        const late = await crowd(store, 10);
+        const ms = (iso: string): number => Date.parse(iso);
+        for (const s of early) {
+          await store.recordPresence(at(ms('2030-01-07T23:30:00Z'), s.id, 'entrance'), ms('2030-01-07T23:30:00Z')); // London, Monday 7th
+          await store.recordPresence(at(ms('2030-01-08T03:00:00Z'), s.id, 'entrance', { storeId: 'store-ny' }), ms('2030-01-08T03:00:00Z')); // New York, Monday 22:00
+        }
+        // 01:00 UTC: London's Monday is over, New York's is not — only London's is counted.
+        expect(await store.rollupZoneAnalytics(DAY, ms('2030-01-08T01:00:00Z'), 10)).toMatchObject({ footfallCells: 1 });
+        expect(await store.listZoneFootfall('store-1', DAY, 0, ms('2030-02-01T00:00:00Z'))).toEqual([{ zoneId: 'entrance', bucketStartMs: ms('2030-01-07T00:00:00Z'), shoppers: 10 }]);
+        expect(await store.listZoneFootfall('store-ny', DAY, 0, ms('2030-02-01T00:00:00Z'))).toEqual([]);
+        // Ten more shoppers in New York at 23:00 Monday, local; the day ends at 05:00 UTC, and the next pass counts all twenty.
+        for (const s of late) await store.recordPresence(at(ms('2030-01-08T04:00:00Z'), s.id, 'entrance', { storeId: 'store-ny' }), ms('2030-01-08T04:00:00Z'));
+        expect(await store.rollupZoneAnalytics(DAY, ms('2030-01-08T06:00:00Z'), 10)).toMatchObject({ fromMs: ms('2030-01-08T01:00:00Z'), footfallCells: 1 });
+        expect(await store.listZoneFootfall('store-ny', DAY, 0, ms('2030-02-01T00:00:00Z'))).toEqual([{ zoneId: 'entrance', bucketStartMs: ms('2030-01-07T05:00:00Z'), shoppers: 20 }]);
+        expect(await store.listZoneFootfall('store-1', DAY, 0, ms('2030-02-01T00:00:00Z'))).toHaveLength(1);
+      });
+
+      it('refuses a bucket size that is not 15 minutes, an hour or a day, a negative untilMs and a k below 10, naming them', async () => {
         const { store } = await database();
         await expect(store.rollupZoneAnalytics(60_000, 0, 10)).rejects.toThrow(/bucketMs/);
-        await expect(store.rollupZoneAnalytics(QUARTER_MS, QUARTER_MS + 1, 10)).rejects.toThrow(/untilMs/);
+        await expect(store.rollupZoneAnalytics(2 * HOUR_MS, 0, 10)).rejects.toThrow(/bucketMs/);
+        await expect(store.rollupZoneAnalytics(QUARTER_MS, -1, 10)).rejects.toThrow(/untilMs/);
         await expect(store.rollupZoneAnalytics(QUARTER_MS, QUARTER_MS, 9)).rejects.toThrow(/minShoppers/);
       });
     });

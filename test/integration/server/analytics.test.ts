@@ -180,13 +180,13 @@ describe.each(STORE_KINDS)('analytics (%s)', (kind) => {
     const report = expectStatus<ZoneReport>(await admin(url), 200);
     expect(report.k).toBe(10);
     expect(report.footfall).toEqual([
-      { zoneId: 'checkout', bucketStartMs: bucket, shoppers: null, suppressed: true },
-      { zoneId: 'checkout', bucketStartMs: bucket + QUARTER_MS, shoppers: null, suppressed: true },
-      { zoneId: 'entrance', bucketStartMs: bucket, shoppers: 12, suppressed: false },
-      { zoneId: 'entrance', bucketStartMs: bucket + QUARTER_MS, shoppers: null, suppressed: true },
-    ].filter((c) => c.bucketStartMs + QUARTER_MS <= report.rolledUntilMs));
+      { zoneId: 'checkout', bucketStartMs: bucket, bucketEndMs: bucket + QUARTER_MS, shoppers: null, suppressed: true },
+      { zoneId: 'checkout', bucketStartMs: bucket + QUARTER_MS, bucketEndMs: bucket + 2 * QUARTER_MS, shoppers: null, suppressed: true },
+      { zoneId: 'entrance', bucketStartMs: bucket, bucketEndMs: bucket + QUARTER_MS, shoppers: 12, suppressed: false },
+      { zoneId: 'entrance', bucketStartMs: bucket + QUARTER_MS, bucketEndMs: bucket + 2 * QUARTER_MS, shoppers: null, suppressed: true },
+    ].filter((c) => c.bucketEndMs <= report.rolledUntilMs));
     expect(report.footfall.some((c) => c.zoneId === 'pharmacy')).toBe(false);
-    expect(report.dwell.filter((c) => !c.suppressed)).toEqual([{ zoneId: 'entrance', bucketStartMs: bucket, bin: '5-15m', shoppers: 12, suppressed: false }]);
+    expect(report.dwell.filter((c) => !c.suppressed)).toEqual([{ zoneId: 'entrance', bucketStartMs: bucket, bucketEndMs: bucket + QUARTER_MS, bin: '5-15m', shoppers: 12, suppressed: false }]);
 
     const csv = await admin(url.replace('/zones?', '/zones.csv?'));
     expect(csv.statusCode).toBe(200);
@@ -197,6 +197,26 @@ describe.each(STORE_KINDS)('analytics (%s)', (kind) => {
     // The hourly rollup counts twelve distinct shoppers in the hour, not one per quarter.
     const hourly = expectStatus<ZoneReport>(await admin(`/v1/admin/analytics/stores/store-1/zones?bucket=1h&from=${Math.floor(bucket / 3_600_000) * 3_600_000}&to=${Math.floor(bucket / 3_600_000) * 3_600_000 + 3_600_000}`), 200);
     expect(hourly.footfall.find((c) => c.zoneId === 'entrance')).toMatchObject({ shoppers: 12 });
+  });
+
+  it('reports a store\'s days on its own calendar: a New York store\'s rows run from New York midnight to midnight', async () => {
+    expectStatus(await t.app.inject({
+      method: 'PUT', url: '/v1/admin/stores/store-ny', headers: bearer(t.adminToken),
+      payload: { name: 'Fifth Avenue', timezone: 'America/New_York', zones: [{ id: 'entrance', name: 'Entrance' }] },
+    }), 200);
+    t.clock.set(Date.parse('2030-03-12T12:00:00Z'));
+    await createZoneRollupJob({ store: t.deps.store, now: t.deps.now, presenceEventsMs: 86_400_000, metrics: t.deps.metrics, logger: t.logs.logger }).run();
+    // The week of the spring-forward Sunday (10 March 2030): each row starts at a New York midnight, and the Sunday has 23 hours.
+    const report = expectStatus<ZoneReport>(await admin('/v1/admin/analytics/stores/store-ny/zones?bucket=1d&from=2030-03-08T05:00:00Z&to=2030-03-12T04:00:00Z'), 200);
+    expect(report.timezone).toBe('America/New_York');
+    expect(report.footfall.map((c) => [new Date(c.bucketStartMs).toISOString(), (c.bucketEndMs - c.bucketStartMs) / 3_600_000])).toEqual([
+      ['2030-03-08T05:00:00.000Z', 24], ['2030-03-09T05:00:00.000Z', 24], ['2030-03-10T05:00:00.000Z', 23], ['2030-03-11T04:00:00.000Z', 24],
+    ]);
+    // By default, the last 30 whole local days before today's New York midnight.
+    const recent = expectStatus<ZoneReport>(await admin('/v1/admin/analytics/stores/store-ny/zones?bucket=1d'), 200);
+    expect(recent.toMs).toBe(Date.parse('2030-03-12T04:00:00Z'));
+    expect(recent.footfall).toHaveLength(30);
+    expect(recent.footfall.every((c) => new Date(c.bucketStartMs).getUTCHours() === 4 || new Date(c.bucketStartMs).getUTCHours() === 5)).toBe(true);
   });
 
   it('refuses bad query parameters with a 400 naming the field, unknown campaigns and stores with a 404, and callers without the admin token', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  bucketStart, campaignReport, closedUntil, dwellBin, kAnonymity, K_ANONYMITY_FLOOR, newcombeDifference, wilsonInterval, zoneReport, type CampaignGroupCounts,
+  campaignReport, dwellBin, kAnonymity, K_ANONYMITY_FLOOR, newcombeDifference, wilsonInterval, zoneReport, type CampaignGroupCounts,
 } from '#server/domain/analytics.ts';
 
 describe('Newcombe hybrid score interval (method 10)', () => {
@@ -97,29 +97,35 @@ describe('k-anonymity', () => {
   it('suppresses zone cells below k and reports the whole grid of closed buckets', () => {
     const H = 3_600_000;
     const report = zoneReport({
-      storeId: 's', bucket: '1h', fromMs: 0, toMs: 4 * H, rolledUntilMs: 3 * H, zoneIds: ['b', 'a'], k: 12,
+      storeId: 's', timezone: 'UTC', bucket: '1h', fromMs: 0, toMs: 4 * H, rolledUntilMs: 3 * H, zoneIds: ['b', 'a'], k: 12,
       footfall: [{ zoneId: 'a', bucketStartMs: 0, shoppers: 12 }, { zoneId: 'a', bucketStartMs: H, shoppers: 11 }],
       dwell: [{ zoneId: 'a', bucketStartMs: 0, bin: 2, shoppers: 30 }],
     });
     // Three closed buckets (the fourth is not rolled up yet) × two zones.
     expect(report.footfall).toHaveLength(6);
-    expect(report.footfall[0]).toEqual({ zoneId: 'a', bucketStartMs: 0, shoppers: 12, suppressed: false });
-    expect(report.footfall[1]).toEqual({ zoneId: 'a', bucketStartMs: H, shoppers: null, suppressed: true });
+    expect(report.footfall[0]).toEqual({ zoneId: 'a', bucketStartMs: 0, bucketEndMs: H, shoppers: 12, suppressed: false });
+    expect(report.footfall[1]).toEqual({ zoneId: 'a', bucketStartMs: H, bucketEndMs: 2 * H, shoppers: null, suppressed: true });
     expect(report.footfall.filter((c) => !c.suppressed)).toHaveLength(1);
     expect(report.dwell).toHaveLength(6 * 5);
-    expect(report.dwell.filter((c) => !c.suppressed)).toEqual([{ zoneId: 'a', bucketStartMs: 0, bin: '5-15m', shoppers: 30, suppressed: false }]);
+    expect(report.dwell.filter((c) => !c.suppressed)).toEqual([{ zoneId: 'a', bucketStartMs: 0, bucketEndMs: H, bin: '5-15m', shoppers: 30, suppressed: false }]);
+  });
+
+  it('lists a New York store\'s days from its own midnights, 25 hours on the night the clocks go back', () => {
+    const H = 3_600_000;
+    const midnight = Date.parse('2026-10-31T04:00:00Z'); // Saturday 31 October, 00:00 EDT
+    const report = zoneReport({
+      storeId: 's', timezone: 'America/New_York', bucket: '1d', fromMs: midnight, toMs: midnight + 72 * H, rolledUntilMs: midnight + 72 * H, zoneIds: ['a'],
+      footfall: [{ zoneId: 'a', bucketStartMs: midnight + 24 * H, shoppers: 40 }], dwell: [],
+    });
+    expect(report.footfall.map((c) => [new Date(c.bucketStartMs).toISOString(), (c.bucketEndMs - c.bucketStartMs) / H, c.shoppers])).toEqual([
+      ['2026-10-31T04:00:00.000Z', 24, null], ['2026-11-01T04:00:00.000Z', 25, 40],
+    ]);
+    expect(report.timezone).toBe('America/New_York');
   });
 });
 
 describe('buckets and bins', () => {
   it('bins dwell times at 1, 5, 15 and 30 minutes', () => {
     expect([0, 59, 60, 299, 300, 899, 900, 1799, 1800, 86_400].map(dwellBin)).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
-  });
-
-  it('closes a bucket once its end is a grace period past', () => {
-    const Q = 900_000;
-    expect(bucketStart(Q + 5, Q)).toBe(Q);
-    expect(closedUntil(2 * Q + 299_999, Q, 300_000)).toBe(Q);
-    expect(closedUntil(2 * Q + 300_000, Q, 300_000)).toBe(2 * Q);
   });
 });
