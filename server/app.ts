@@ -14,6 +14,7 @@ import type { Resolver } from './resolver.ts';
 import type { BusMessage } from './server-bus.ts';
 import { guardAdminRoutes } from './auth/admin-access.ts';
 import { accessRoutes } from './routes/access-routes.ts';
+import { deadLetterRoutes } from './routes/dead-letter-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { campaignRoutes } from './routes/campaign-routes.ts';
 import { beaconRoutes } from './routes/beacon-routes.ts';
@@ -110,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => campaignRoutes(scope, deps));
   await app.register(async (scope) => accessRoutes(scope, deps));
+  await app.register(async (scope) => deadLetterRoutes(scope, deps));
   await app.register(async (scope) => statusRoutes(scope, deps));
   await app.register(async (scope) => noticeRoutes(scope, deps));
   await app.register(async (scope) => rightsRoutes(scope, deps));

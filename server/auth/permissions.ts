@@ -20,6 +20,8 @@ export const PERMISSION_ROLES = {
   'campaigns.approve': ['admin', 'marketer'],
   /** Aggregate reports (AN-1): /v1/admin/analytics/*. */
   'analytics.read': ['admin', 'marketer', 'analyst'],
+  /** The push-provider webhook's dead letters: list them, and requeue them once the provider is back. */
+  'deliveries.manage': ['admin'],
   /** The audit log, read-only (ACC-1); the auditor's role. */
   'audit.read': ['admin', 'auditor'],
 } as const satisfies Record<string, readonly Role[]>;
@@ -49,6 +51,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/admin/campaigns/:campaignId/resume': 'campaigns.write',
   'POST /v1/admin/campaigns/:campaignId/end': 'campaigns.write',
   'GET /v1/admin/audit': 'audit.read',
+  'GET /v1/admin/webhook/dead-letters': 'deliveries.manage',
+  'POST /v1/admin/webhook/dead-letters/replay': 'deliveries.manage',
 };
 
 /** Read-only route families, by URL prefix: a new report under them needs no entry of its own. */

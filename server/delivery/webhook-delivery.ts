@@ -68,8 +68,10 @@ export function createWebhookDelivery(deps: {
 
   const retry = (row: WebhookDeliveryRecord, reason: string, error: string, afterMs?: number): Attempt => {
     const atMs = now();
-    if (row.attempts >= maxAttempts) return { outcome: { status: 'dead', atMs, error: `${error} (after ${row.attempts} attempts)` }, reason: 'attempts-exhausted' };
-    const delay = afterMs === undefined ? backoffMs(row.attempts, backoff, random()) : Math.min(afterMs, MAX_RETRY_AFTER_MS);
+    // A row replayed from the dead letters has a fresh set of tries (Store.replayDeadWebhookDeliveries).
+    const tries = row.attempts - row.attemptsBeforeReplay;
+    if (tries >= maxAttempts) return { outcome: { status: 'dead', atMs, error: `${error} (after ${tries} attempts${row.replays > 0 ? ` since replay ${row.replays}` : ''})` }, reason: 'attempts-exhausted' };
+    const delay = afterMs === undefined ? backoffMs(tries, backoff, random()) : Math.min(afterMs, MAX_RETRY_AFTER_MS);
     return { outcome: { status: 'queued', atMs, nextAttemptAtMs: atMs + delay, error }, reason };
   };
   const dropped = (reason: string): Attempt => ({ outcome: { status: 'dropped', atMs: now(), error: reason }, reason });
@@ -144,7 +146,8 @@ export function createWebhookDelivery(deps: {
       await store.markPromotionDelivered(row.promotionId, result.outcome.atMs).catch((error: Error) => logger.error({ err: error.message }, 'markPromotionDelivered failed'));
     }
     if (result.outcome.status === 'dead') {
-      logger.error({ alert: true, reason: result.reason, attempts: row.attempts, lastError: result.outcome.error }, 'webhook delivery dead-lettered (see webhook_deliveries, status dead)');
+      logger.error({ alert: true, reason: result.reason, attempts: row.attempts, lastError: result.outcome.error },
+        'webhook delivery dead-lettered: list them with GET /v1/admin/webhook/dead-letters, and requeue them once the provider is back with POST /v1/admin/webhook/dead-letters/replay');
     }
   };
 

@@ -297,4 +297,16 @@ export const MIGRATIONS: Migration[] = [
       `INSERT INTO config_version (id, version) VALUES (1, 0)`,
     ],
   },
+  {
+    version: 20,
+    name: 'webhook dead-letter replay',
+    statements: [
+      // An operator may put dead-lettered webhook rows back in the queue (POST /v1/admin/webhook/dead-letters/replay).
+      // `attempts` stays monotonic — it numbers claims, so a worker whose lease ran out long ago can never finish
+      // a later claim — and a replayed row gets a fresh set of tries: those since the replay are attempts minus
+      // attempts_before_replay. `replays` counts how often it was replayed.
+      `ALTER TABLE webhook_deliveries ADD COLUMN attempts_before_replay INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE webhook_deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0`,
+    ],
+  },
 ];

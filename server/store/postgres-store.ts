@@ -17,7 +17,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
-import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
+import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
 import {
@@ -1020,6 +1020,20 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async getWebhookDelivery(promotionId) {
       const found = await row('SELECT * FROM webhook_deliveries WHERE promotion_id = $1', promotionId);
       return found ? toWebhookDelivery(found) : undefined;
+    },
+    async listDeadWebhookDeliveries(limit, afterPromotionId) {
+      checkDeadLetterPage(limit);
+      // COLLATE "C": the same byte order as SQLite's, so pages follow one another on either store.
+      return (await rows(`SELECT * FROM webhook_deliveries WHERE status = 'dead' AND promotion_id COLLATE "C" > $1 ORDER BY promotion_id COLLATE "C" LIMIT $2`, afterPromotionId ?? '', limit)).map(toWebhookDelivery);
+    },
+    async replayDeadWebhookDeliveries(promotionIds, nowMs, actor) {
+      checkReplayIds(promotionIds);
+      return transaction(async (q) => {
+        const requeued = (await q(`UPDATE webhook_deliveries SET ${numbered(REPLAY_SET)} WHERE status = 'dead' AND promotion_id = ANY($3::text[]) RETURNING promotion_id`, [nowMs, nowMs, [...promotionIds]]))
+          .rows.map((r) => String(r.promotion_id)).sort();
+        if (requeued.length > 0) await appendAuditLocked(q, parseAuditDraft(replayAudit(actor, nowMs, promotionIds.length, requeued.length)));
+        return requeued;
+      });
     },
     async createPosDevice(d) {
       await query('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)', [d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs]);

@@ -175,6 +175,8 @@ export function toWebhookDelivery(row: Row): WebhookDeliveryRecord {
   return {
     promotionId: String(row.promotion_id),
     attempts: num(row.attempts),
+    attemptsBeforeReplay: num(row.attempts_before_replay ?? 0),
+    replays: num(row.replays ?? 0),
     nextAttemptAtMs: num(row.next_attempt_at_ms),
     claimedUntilMs: numOrNull(row.claimed_until_ms),
     status: String(row.status) as WebhookDeliveryStatus,
@@ -192,3 +194,24 @@ export function webhookOutcomeColumns(outcome: WebhookAttemptOutcome): { status:
     atMs: outcome.atMs,
   };
 }
+
+/**
+ * The SET clause of Store.replayDeadWebhookDeliveries (parameters: nextAttemptAtMs, updatedAtMs): queued again, due
+ * now, unclaimed, with a fresh set of tries (attempts itself goes on counting claims); the last error stays for the record.
+ */
+export const REPLAY_SET = `status = 'queued', next_attempt_at_ms = ?, claimed_until_ms = NULL, attempts_before_replay = attempts, replays = replays + 1, updated_at_ms = ?`;
+
+/** Most dead letters one page lists, and one replay takes. */
+export const DEAD_LETTER_PAGE_MAX = 500;
+
+export function checkDeadLetterPage(limit: number): void {
+  if (!(Number.isSafeInteger(limit) && limit >= 1 && limit <= DEAD_LETTER_PAGE_MAX)) throw new RangeError(`listDeadWebhookDeliveries: limit must be an integer from 1 to ${DEAD_LETTER_PAGE_MAX}, got ${limit}`);
+}
+
+export function checkReplayIds(promotionIds: readonly string[]): void {
+  if (promotionIds.length < 1 || promotionIds.length > DEAD_LETTER_PAGE_MAX) throw new RangeError(`replayDeadWebhookDeliveries: promotionIds must hold 1 to ${DEAD_LETTER_PAGE_MAX} IDs, got ${promotionIds.length}`);
+}
+
+/** The audit entry of a replay that requeued rows. */
+export const replayAudit = (actor: string, atMs: number, requested: number, requeued: number): AuditDraft =>
+  ({ atMs, actor, action: 'webhook.replayed', subject: 'webhook-dead-letters', details: { requested, requeued } });

@@ -19,7 +19,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
-import { toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
+import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, LIST_STORE_ZONES, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupBuckets, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
@@ -804,6 +804,21 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async getWebhookDelivery(promotionId) {
       const row = get('SELECT * FROM webhook_deliveries WHERE promotion_id = ?', promotionId);
       return row ? toWebhookDelivery(row) : undefined;
+    },
+    async listDeadWebhookDeliveries(limit, afterPromotionId) {
+      checkDeadLetterPage(limit);
+      return all(`SELECT * FROM webhook_deliveries WHERE status = 'dead' AND promotion_id > ? ORDER BY promotion_id LIMIT ?`, afterPromotionId ?? '', limit).map(toWebhookDelivery);
+    },
+    async replayDeadWebhookDeliveries(promotionIds, nowMs, actor) {
+      checkReplayIds(promotionIds);
+      return db.transaction(() => {
+        const requeued = all(
+          `UPDATE webhook_deliveries SET ${REPLAY_SET} WHERE status = 'dead' AND promotion_id IN (${promotionIds.map(() => '?').join(', ')}) RETURNING promotion_id`,
+          nowMs, nowMs, ...promotionIds,
+        ).map((r) => String(r.promotion_id)).sort();
+        if (requeued.length > 0) appendAuditLocked(replayAudit(actor, nowMs, promotionIds.length, requeued.length));
+        return requeued;
+      }).immediate();
     },
     async createPosDevice(d) {
       run('INSERT INTO pos_devices (id, store_id, name, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)', d.id, d.storeId, d.name, d.tokenHash, d.createdAtMs);

@@ -286,6 +286,10 @@ export type WebhookDeliveryRecord = {
   promotionId: string;
   /** Claims so far: the claim that returned this record is attempt number `attempts`. */
   attempts: number;
+  /** Claims made before the row was last replayed from the dead letters: the tries since are attempts − this. */
+  attemptsBeforeReplay: number;
+  /** How often an operator replayed the row from the dead letters. */
+  replays: number;
   nextAttemptAtMs: number;
   claimedUntilMs: number | null;
   status: WebhookDeliveryStatus;
@@ -591,6 +595,17 @@ export interface Store {
    */
   finishWebhookAttempt(promotionId: string, attempt: number, outcome: WebhookAttemptOutcome): Promise<boolean>;
   getWebhookDelivery(promotionId: string): Promise<WebhookDeliveryRecord | undefined>;
+  /** Dead-lettered webhook rows, by promotion ID, at most `limit` of them after `afterPromotionId` (a page's last). */
+  listDeadWebhookDeliveries(limit: number, afterPromotionId?: string): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Puts the dead rows among promotionIds back in the queue, due at nowMs, with a fresh set of tries, in one
+   * conditional UPDATE (status = 'dead'): a row that is not dead — queued, sent, dropped, unknown — is left
+   * alone, and two operators replaying at once requeue each row once. Returns the promotion IDs requeued. The
+   * worker checks each again before sending (still pending, unexpired, consent), as for any attempt. When any
+   * row is requeued, the audit entry (action 'webhook.replayed', by `actor`, with the counts) is appended in
+   * the same transaction.
+   */
+  replayDeadWebhookDeliveries(promotionIds: readonly string[], nowMs: number, actor: string): Promise<string[]>;
 
   /** Adds a till to a store (its token already hashed). */
   createPosDevice(device: Omit<PosDeviceRecord, 'revokedAtMs'>): Promise<void>;

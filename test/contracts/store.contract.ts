@@ -1902,7 +1902,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const id = uniqueId('wh');
         expect(await store.enqueueWebhookDelivery(id, START_MS)).toBe(true);
         expect(await store.enqueueWebhookDelivery(id, START_MS + 5)).toBe(false);
-        expect(await store.getWebhookDelivery(id)).toEqual({ promotionId: id, attempts: 0, nextAttemptAtMs: START_MS, claimedUntilMs: null, status: 'queued', lastError: null, updatedAtMs: START_MS });
+        expect(await store.getWebhookDelivery(id)).toEqual({ promotionId: id, attempts: 0, attemptsBeforeReplay: 0, replays: 0, nextAttemptAtMs: START_MS, claimedUntilMs: null, status: 'queued', lastError: null, updatedAtMs: START_MS });
         const claimed = (await store.claimWebhookDeliveries(START_MS + 10, LEASE_MS, 1000)).find((r) => r.promotionId === id);
         expect(claimed).toMatchObject({ attempts: 1, claimedUntilMs: START_MS + 10 + LEASE_MS, status: 'queued' });
         // Leased: not claimable again until the lease runs out.
@@ -1948,6 +1948,56 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(mine(await store.claimWebhookDeliveries(START_MS + DAY_MS, LEASE_MS, 1000), [dead, dropped])).toEqual([]);
         expect((await store.getWebhookDelivery(dead))?.status).toBe('dead');
         expect((await store.getWebhookDelivery(dropped))?.lastError).toBe('consent');
+      });
+
+      it('lists dead rows by promotion ID in pages, and replays only dead ones, with fresh tries and claim numbers that go on rising', async () => {
+        const deadIds = Array.from({ length: 3 }, () => uniqueId('whdead')).sort();
+        const sent = uniqueId('whdead');
+        for (const id of [...deadIds, sent]) await store.enqueueWebhookDelivery(id, START_MS);
+        await store.claimWebhookDeliveries(START_MS, LEASE_MS, 1000);
+        for (const id of deadIds) expect(await store.finishWebhookAttempt(id, 1, { status: 'dead', atMs: START_MS + 1, error: 'http 410' })).toBe(true);
+        await store.finishWebhookAttempt(sent, 1, { status: 'sent', atMs: START_MS + 1 });
+        // Pages: everyone's dead rows (other tests' too), ours among them in promotion-ID order.
+        const all: string[] = [];
+        for (let after: string | undefined; ;) {
+          const page = await store.listDeadWebhookDeliveries(2, after);
+          all.push(...page.map((r) => r.promotionId));
+          if (page.length < 2) break;
+          after = page[page.length - 1]!.promotionId;
+        }
+        expect(all.filter((id) => id.startsWith('whdead'))).toEqual(deadIds);
+        expect([...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(all);
+
+        const auditBefore = (await store.listAudit(1, 100_000)).length;
+        const requeued = await store.replayDeadWebhookDeliveries([deadIds[0]!, deadIds[1]!, sent, uniqueId('nowhere')], START_MS + DAY_MS, 'pri_ops');
+        expect(requeued).toEqual([deadIds[0], deadIds[1]]);
+        expect(await store.getWebhookDelivery(deadIds[0]!)).toMatchObject({ status: 'queued', attempts: 1, attemptsBeforeReplay: 1, replays: 1, nextAttemptAtMs: START_MS + DAY_MS, claimedUntilMs: null, lastError: 'http 410' });
+        expect((await store.getWebhookDelivery(sent))?.status).toBe('sent');
+        expect((await store.getWebhookDelivery(deadIds[2]!))?.status).toBe('dead');
+        // One audit entry, in the same transaction, with the counts.
+        const entries = (await store.listAudit(1, 100_000)).slice(auditBefore);
+        expect(entries.map((e) => [e.action, e.actor, e.details])).toEqual([['webhook.replayed', 'pri_ops', { requested: 4, requeued: 2 }]]);
+        // The next claim is attempt 2: a worker still holding attempt 1 from before the replay can finish nothing.
+        const claimed = (await store.claimWebhookDeliveries(START_MS + DAY_MS, LEASE_MS, 1000)).find((r) => r.promotionId === deadIds[0]);
+        expect(claimed).toMatchObject({ attempts: 2, attemptsBeforeReplay: 1 });
+        expect(await store.finishWebhookAttempt(deadIds[0]!, 1, { status: 'sent', atMs: START_MS + DAY_MS })).toBe(false);
+        expect(await store.finishWebhookAttempt(deadIds[0]!, 2, { status: 'sent', atMs: START_MS + DAY_MS })).toBe(true);
+        // Replaying rows that are not dead requeues nothing and writes no audit entry.
+        expect(await store.replayDeadWebhookDeliveries([deadIds[0]!, sent], START_MS + DAY_MS, 'pri_ops')).toEqual([]);
+        expect((await store.listAudit(1, 100_000)).length).toBe(auditBefore + 1);
+        await expect(store.replayDeadWebhookDeliveries([], START_MS, 'pri_ops')).rejects.toThrow(/promotionIds/);
+        await expect(store.listDeadWebhookDeliveries(0)).rejects.toThrow(/limit/);
+      });
+
+      it('requeues each dead row once when two instances replay the same rows at once', async () => {
+        const other = await anotherInstance();
+        const ids = Array.from({ length: 20 }, () => uniqueId('whrace'));
+        for (const id of ids) await store.enqueueWebhookDelivery(id, START_MS);
+        await store.claimWebhookDeliveries(START_MS, LEASE_MS, 1000);
+        for (const id of ids) await store.finishWebhookAttempt(id, 1, { status: 'dead', atMs: START_MS, error: 'timeout' });
+        const [a, b] = await Promise.all([store.replayDeadWebhookDeliveries(ids, START_MS + DAY_MS, 'pri_a'), other.replayDeadWebhookDeliveries(ids, START_MS + DAY_MS, 'pri_b')]);
+        expect([...a, ...b].sort()).toEqual([...ids].sort());
+        for (const id of ids) expect((await store.getWebhookDelivery(id))?.replays).toBe(1);
       });
 
       it('keeps one sealed push target per shopper, replaced by the next, refused for an unknown shopper', async () => {

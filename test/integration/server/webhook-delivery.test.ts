@@ -155,6 +155,42 @@ describe.each(STORE_KINDS)('webhook delivery (%s)', (kind) => {
     expect(await metric('dead', 'attempts-exhausted')).toBe(1);
   });
 
+  it('gives a dead letter replayed by an operator a fresh set of tries, and delivers it once the receiver is back', async () => {
+    const promotion = await aPromotion();
+    let down = true;
+    receiver.respond((_req, res) => void res.writeHead(down ? 503 : 200).end());
+    const worker = delivery();
+    worker.notify(promotion);
+    await expect.poll(() => status(promotion.id), { timeout: 5_000 }).toBe('dead');
+    expect(receiver.received).toHaveLength(4);
+    // Still down: the replayed row is tried maxAttempts (4) more times, then dead again, saying so.
+    expect(await testStore.store.replayDeadWebhookDeliveries([promotion.id], now(), 'pri_ops')).toEqual([promotion.id]);
+    await expect.poll(() => status(promotion.id), { timeout: 5_000 }).toBe('dead');
+    expect(receiver.received).toHaveLength(8);
+    expect((await testStore.store.getWebhookDelivery(promotion.id))?.lastError).toBe('http 503 (after 4 attempts since replay 1)');
+    // Back up: a second replay delivers it, once.
+    down = false;
+    expect(await testStore.store.replayDeadWebhookDeliveries([promotion.id], now(), 'pri_ops')).toEqual([promotion.id]);
+    await expect.poll(() => status(promotion.id), { timeout: 5_000 }).toBe('sent');
+    expect(receiver.received).toHaveLength(9);
+    expect(await testStore.store.getWebhookDelivery(promotion.id)).toMatchObject({ attempts: 9, attemptsBeforeReplay: 8, replays: 2 });
+    expect(await metric('dead', 'attempts-exhausted')).toBe(2);
+    expect(await metric('sent')).toBe(1);
+  });
+
+  it('does not send a replayed dead letter whose promotion expired meanwhile: it is dropped', async () => {
+    const promotion = await aPromotion({ expiresInMs: 300 });
+    receiver.respond((_req, res) => void res.writeHead(410).end());
+    delivery().notify(promotion);
+    await expect.poll(() => status(promotion.id)).toBe('dead');
+    await expect.poll(() => now() > promotion.message.expiresAtMs).toBe(true);
+    receiver.respond((_req, res) => void res.writeHead(200).end());
+    await testStore.store.replayDeadWebhookDeliveries([promotion.id], now(), 'pri_ops');
+    await expect.poll(() => status(promotion.id)).toBe('dropped');
+    expect(receiver.received).toHaveLength(1);
+    expect(await metric('dropped', 'expired')).toBe(1);
+  });
+
   it('honours Retry-After on a 429', async () => {
     const promotion = await aPromotion();
     let calls = 0;
