@@ -9,7 +9,7 @@ import type { ZoneState } from './zone-arbiter.ts';
 // windows and never reach the server, so nothing here purges them.
 
 /** What a purge deletes, one table each (server/store/migrations.ts). */
-export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces', 'visit-history'] as const;
+export const RETAINED_KINDS = ['presence-events', 'zone-states', 'delivery-records', 'webhook-deliveries', 'event-sequences', 'proof-nonces', 'visit-history'] as const;
 export type RetainedKind = (typeof RETAINED_KINDS)[number];
 
 export const HOUR_MS = 3_600_000;
@@ -59,6 +59,8 @@ const WINDOW_OF: Record<RetainedKind, keyof RetentionWindows | 'expiry'> = {
   'presence-events': 'presenceEventsMs',
   'zone-states': 'presenceEventsMs',
   'delivery-records': 'deliveryRecordsMs',
+  // The push webhook's queue rows are delivery records too: a finished one (sent, dead, dropped) goes with them.
+  'webhook-deliveries': 'deliveryRecordsMs',
   'event-sequences': 'eventSequencesMs',
   'proof-nonces': 'expiry',
   'visit-history': 'profilingMs',

@@ -14,6 +14,9 @@ const TARGETS: Record<RetainedKind, PurgeTarget> = {
   'zone-states': { table: 'zone_states', key: '(store_id, shopper_id)', where: 'due_at_ms IS NULL AND last_seen_ms < {cutoff}', cutoff: (ms) => ms },
   // Delivery, open and redemption: one promotions row each, aged from its creation.
   'delivery-records': { table: 'promotions', key: 'id', where: 'created_at_ms < {cutoff}', cutoff: (ms) => ms },
+  // The push webhook's queue: finished rows (sent, dead, dropped), aged from their last change. A queued row stays
+  // until the worker finishes it — one whose promotion was purged is dropped ('not-found') and goes the next time.
+  'webhook-deliveries': { table: 'webhook_deliveries', key: 'promotion_id', where: `status <> 'queued' AND updated_at_ms < {cutoff}`, cutoff: (ms) => ms },
   'event-sequences': { table: 'event_sequences', key: '(gateway_id, boot, seq)', where: 'at_ms < {cutoff}', cutoff: (ms) => ms },
   // A nonce claim is needed until the proof's time alone refuses it (its expires_at_ms).
   'proof-nonces': { table: 'proof_nonces', key: '(shopper_id, nonce)', where: 'expires_at_ms < {cutoff}', cutoff: (ms) => ms },

@@ -1548,6 +1548,25 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.recordPresence(fresh, START_MS)).toBe('duplicate');
       });
 
+      it('deletes finished webhook queue rows last changed before the cutoff, and keeps queued ones however old', async () => {
+        const [sent, dead, queued, fresh] = Array.from({ length: 4 }, () => uniqueId('whret'));
+        for (const id of [sent, dead, queued]) await store.enqueueWebhookDelivery(id!, CUTOFF - DAY_MS);
+        await store.enqueueWebhookDelivery(fresh!, START_MS);
+        const claimed = (await store.claimWebhookDeliveries(CUTOFF - DAY_MS, 1, 1000)).filter((r) => r.promotionId === sent || r.promotionId === dead);
+        expect(claimed).toHaveLength(2);
+        await store.finishWebhookAttempt(sent!, 1, { status: 'sent', atMs: CUTOFF - DAY_MS });
+        await store.finishWebhookAttempt(dead!, 1, { status: 'dead', atMs: CUTOFF - 1, error: 'http 410' });
+        await store.claimWebhookDeliveries(START_MS, 1, 1000);
+        await store.finishWebhookAttempt(fresh!, 1, { status: 'sent', atMs: START_MS });
+
+        expect((await purged('webhook-deliveries')).deleted).toBeGreaterThanOrEqual(2);
+        expect(await store.getWebhookDelivery(sent!)).toBeUndefined();
+        expect(await store.getWebhookDelivery(dead!)).toBeUndefined();
+        // Queued: the worker finishes it first (a purged promotion is dropped as not found), then it ages out.
+        expect((await store.getWebhookDelivery(queued!))?.promotionId).toBe(queued);
+        expect((await store.getWebhookDelivery(fresh!))?.status).toBe('sent');
+      });
+
       it('deletes delivery records (promotions) created before the cutoff, delivered and acked or not', async () => {
         const shopper = await givenShopper();
         const [acked, pending, fresh] = [aDraft({ shopperId: shopper.id, createdAtMs: CUTOFF - DAY_MS }), aDraft({ shopperId: shopper.id, createdAtMs: CUTOFF - 1 }), aDraft({ shopperId: shopper.id })];

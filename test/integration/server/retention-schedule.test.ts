@@ -43,18 +43,18 @@ describe('the server\'s retention schedule', () => {
     const old = aPresence({ shopperId: shopper.id, atS: (nowMs - 7 * HOUR_MS) / 1000 });
     const fresh = aPresence({ shopperId: shopper.id, atS: (nowMs - 5 * HOUR_MS) / 1000 });
     // The start-up run, in the background.
-    await expect.poll(() => audited.length).toBe(6);
-    expect(audited.map((e) => [e.what, e.cutoffMs])).toEqual([['presence-events', nowMs - 6 * HOUR_MS], ['zone-states', nowMs - 6 * HOUR_MS], ['delivery-records', nowMs - 730 * DAY_MS], ['event-sequences', nowMs - (DEFAULT_EVENT_WINDOW.pastS + 60) * 1000], ['proof-nonces', nowMs], ['visit-history', nowMs - 365 * DAY_MS]]);
+    await expect.poll(() => audited.length).toBe(7);
+    expect(audited.map((e) => [e.what, e.cutoffMs])).toEqual([['presence-events', nowMs - 6 * HOUR_MS], ['zone-states', nowMs - 6 * HOUR_MS], ['delivery-records', nowMs - 730 * DAY_MS], ['webhook-deliveries', nowMs - 730 * DAY_MS], ['event-sequences', nowMs - (DEFAULT_EVENT_WINDOW.pastS + 60) * 1000], ['proof-nonces', nowMs], ['visit-history', nowMs - 365 * DAY_MS]]);
 
     for (const event of [old, fresh]) await server.store.recordPresence(event, nowMs);
     const report = await server.purge();
     expect(report.purged[0]).toEqual({ what: 'presence-events', count: 1, cutoffMs: nowMs - 6 * HOUR_MS });
     expect((await testStore.rows('SELECT event_id FROM presence_events')).map((r) => r.event_id)).toEqual([fresh.eventId]);
-    expect(await counterValue(server.metrics.retentionAuditEntries)).toBe(12);
+    expect(await counterValue(server.metrics.retentionAuditEntries)).toBe(14);
     // RET-4 in the tamper-evident audit log (ACC-1): one entry per purge, the empty ones included.
     const purges = (await server.store.listAudit(1, 100)).filter((record) => record.action === 'retention.purged');
-    expect(purges).toHaveLength(12);
-    expect(purges.at(-6)).toMatchObject({ actor: 'system', subject: 'presence-events', details: { count: 1, cutoffMs: nowMs - 6 * HOUR_MS } });
+    expect(purges).toHaveLength(14);
+    expect(purges.at(-7)).toMatchObject({ actor: 'system', subject: 'presence-events', details: { count: 1, cutoffMs: nowMs - 6 * HOUR_MS } });
     expect(logs.lines().filter((line) => line.component === 'retention' && line.msg === 'retention purge')).toContainEqual(
       expect.objectContaining({ what: 'presence-events', count: 1, cutoffMs: nowMs - 6 * HOUR_MS, cutoff: new Date(nowMs - 6 * HOUR_MS).toISOString() }));
   });

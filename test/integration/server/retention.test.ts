@@ -17,7 +17,7 @@ import { buildTestApp, expectStatus, givenStoreWithGateway, grant, putCampaign, 
 // DATABASE_URL is set.
 
 const WINDOWS = retentionWindows({ eventSequencesMs: 360_000 });
-const KINDS: RetainedKind[] = ['presence-events', 'zone-states', 'delivery-records', 'event-sequences', 'proof-nonces', 'visit-history'];
+const KINDS: RetainedKind[] = ['presence-events', 'zone-states', 'delivery-records', 'webhook-deliveries', 'event-sequences', 'proof-nonces', 'visit-history'];
 
 let t: TestApp;
 let testStore: TestStore;
@@ -129,11 +129,11 @@ describe.each(STORE_KINDS)('retention purge (%s)', (kind) => {
     await job.run();
 
     // Proof nonces carry their own expiry: they go once it has passed (cutoff now).
-    const cutoffsAt = (atMs: number) => [atMs - DAY_MS, atMs - DAY_MS, atMs - 730 * DAY_MS, atMs - 360_000, atMs, atMs - 365 * DAY_MS];
+    const cutoffsAt = (atMs: number) => [atMs - DAY_MS, atMs - DAY_MS, atMs - 730 * DAY_MS, atMs - 730 * DAY_MS, atMs - 360_000, atMs, atMs - 365 * DAY_MS];
     expect(audited.map((e) => e.what)).toEqual([...KINDS, ...KINDS]);
     expect(audited.map((e) => e.cutoffMs)).toEqual([...cutoffsAt(firstRunMs), ...cutoffsAt(firstRunMs + 2 * HOUR_MS)]);
     // Nothing had expired at first; two hours on, the two sequence claims had.
-    expect(audited.map((e) => e.count)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
+    expect(audited.map((e) => e.count)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
   });
 
   it('raises an alert when one kind fails, still purges the others, and retries on the next run', async () => {
@@ -147,14 +147,14 @@ describe.each(STORE_KINDS)('retention purge (%s)', (kind) => {
 
     const report = await job.run();
     expect(report.failed).toEqual([{ what: 'presence-events', cutoffMs: t.deps.now() - DAY_MS, stage: 'purge', error: 'disk I/O error' }]);
-    expect(report.purged.map((p) => [p.what, p.count])).toEqual([['zone-states', 0], ['delivery-records', 0], ['event-sequences', 2], ['proof-nonces', 0], ['visit-history', 0]]);
+    expect(report.purged.map((p) => [p.what, p.count])).toEqual([['zone-states', 0], ['delivery-records', 0], ['webhook-deliveries', 0], ['event-sequences', 2], ['proof-nonces', 0], ['visit-history', 0]]);
     expect(await counterValue(t.deps.metrics.retentionFailures, { what: 'presence-events' })).toBe(1);
     expect(await counterValue(t.deps.metrics.retentionFailures)).toBe(1);
     const alerts = t.logs.lines().filter((line) => line.level === 50 && line.component === 'retention');
     expect(alerts).toEqual([expect.objectContaining({ what: 'presence-events', stage: 'purge', err: 'disk I/O error', alert: 'retention', msg: 'retention purge failed; the next run retries' })]);
     expect(await held()).toEqual({ presence: 2, zoneStates: 1, promotions: 1, consent: 2 });
     // The failed purge wrote no audit entry: it purged nothing.
-    expect(audited.map((e) => e.what)).toEqual(['zone-states', 'delivery-records', 'event-sequences', 'proof-nonces', 'visit-history']);
+    expect(audited.map((e) => e.what)).toEqual(['zone-states', 'delivery-records', 'webhook-deliveries', 'event-sequences', 'proof-nonces', 'visit-history']);
 
     broken = false;
     t.clock.advance(HOUR_MS);
@@ -173,7 +173,7 @@ describe.each(STORE_KINDS)('retention purge (%s)', (kind) => {
     expect(report.failed).toEqual([{ what: 'presence-events', cutoffMs: t.deps.now() - DAY_MS, stage: 'audit', error: 'audit log unavailable', count: 2 }]);
     expect(await counterValue(t.deps.metrics.retentionFailures, { what: 'presence-events' })).toBe(1);
     expect(t.logs.lines().filter((line) => line.level === 50)).toEqual([expect.objectContaining({ what: 'presence-events', stage: 'audit', count: 2 })]);
-    expect(audited.map((e) => e.what)).toEqual(['zone-states', 'delivery-records', 'event-sequences', 'proof-nonces', 'visit-history']);
+    expect(audited.map((e) => e.what)).toEqual(['zone-states', 'delivery-records', 'webhook-deliveries', 'event-sequences', 'proof-nonces', 'visit-history']);
   });
 
   it('runs one pass at a time: a run asked for during another shares its report', async () => {
