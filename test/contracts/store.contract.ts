@@ -1815,6 +1815,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         consentRecords: before.consentRecords + 2,
         presenceEvents: before.presenceEvents + 1,
         promotions: before.promotions + 2,
+        exposuresHeldOut: before.exposuresHeldOut,
         promotionsAcked: before.promotionsAcked + 1,
         epochKeys: before.epochKeys + 1,
       });

@@ -486,7 +486,7 @@ describe('status endpoints', () => {
       connectedApps: 0,
       presenceMessages: 0,
       unresolvedMessages: 0,
-      counts: { shoppers: 1, consentRecords: 2, presenceEvents: 0, promotions: 0, promotionsAcked: 0, epochKeys: 1 },
+      counts: { shoppers: 1, consentRecords: 2, presenceEvents: 0, promotions: 0, exposuresHeldOut: 0, promotionsAcked: 0, epochKeys: 1 },
     });
     for (const personal of [shopper.shopperId, shopper.token, pseudonymNow(shopper)]) expect(response.body).not.toContain(personal);
   });
