@@ -9,7 +9,7 @@ import {
 import { isGranted, type ConsentDraft, type ConsentRecord, type ConsentState, type Purpose } from '../domain/consent.ts';
 import { erasureProof, revokedTokenHash, type ErasureCounts } from '../domain/erasure.ts';
 import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.ts';
-import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
+import { type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
 import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
@@ -20,6 +20,7 @@ import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from '
 import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
+import { consentJson, createPresenceBatches, zoneStateOf, type Query } from './postgres-presence-batch.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, LIST_STORE_ZONES, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupBuckets, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
@@ -42,7 +43,6 @@ import {
 // NO KEY UPDATE rather than UPDATE leaves the FOR KEY SHARE locks of foreign-key checks
 // (presence events, consent records) free to proceed.
 
-type Query = (sql: string, params?: readonly unknown[], retried?: boolean) => Promise<pg.QueryResult<Row>>;
 
 // Advisory-lock key for migrations, hashed in SQL (hashtext); it only has to be the same for every instance.
 const MIGRATION_LOCK = 'vicino.migrations';
@@ -85,9 +85,6 @@ const isConnectionLost = (error: unknown): boolean => {
     || /Connection terminated|terminating connection/i.test(String(message));
 };
 
-/** A shopper's consent_state rows as a JSON array (NULL for none), for stateFromRows; param: the shopper's placeholder. */
-const consentJson = (param: string): string =>
-  `(SELECT json_agg(json_build_object('purpose', purpose, 'granted', granted, 'text_version', text_version, 'at_ms', at_ms)) FROM consent_state WHERE shopper_id = ${param})`;
 
 // Store.applyPresence's three statements (see applyPresence).
 const LOCK_SHOPPER = 'SELECT erased_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE';
@@ -383,7 +380,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   //  3. Every write: presence, zone state, visit, conversions — data-modifying CTEs of one statement.
   // Every writer of a shopper's zone state holds the shopper's lock first, so the zone row cannot appear between
   // 2 and 3; if it ever did, the transaction fails and the event is redelivered.
-  const applyPresence = (step: PresenceStep): Promise<PresenceStepResult> =>
+  const applyPresenceAlone = (step: PresenceStep): Promise<PresenceStepResult> =>
     transaction(async (q) => {
       const { event } = step;
       let shopper: Row | undefined;
@@ -429,6 +426,9 @@ export async function openPostgresStore(url: string, options: { schema?: string 
         visit: visit === undefined ? null : visit.activity,
       };
     });
+  // The steps handed in during one turn are applied together, set-based (postgres-presence-batch.ts); a step
+  // alone, and each step of a batch that failed, as above.
+  const applyPresence = createPresenceBatches(transaction, applyPresenceAlone);
 
   // Inside a transaction: the advisory lock is taken before the head is read and held until commit, so
   // appenders on every instance take turns and the chain stays unbroken (READ COMMITTED then sees the
@@ -1113,4 +1113,3 @@ async function migrate(transaction: <T>(work: (q: Query) => Promise<T>) => Promi
   });
 }
 
-const zoneStateOf = (json: unknown): ZoneState => ZoneStateSchema.parse(JSON.parse(String(json)));

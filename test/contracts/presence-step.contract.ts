@@ -200,6 +200,98 @@ export function describePresenceStepContract(name: string, fresh: () => Promise<
       expect(await store.applyPresence(stepFor(aPresence({ shopperId: shopper.id })))).toMatchObject({ outcome: 'no-presence' });
     });
 
+    // Steps handed in together — one per message the ingress has in flight — may be applied together (the
+    // PostgreSQL adapter's set-based batch, SQLite's group commit): each must get the answer it would alone.
+    it('gives each of many steps handed in at once the answer it would get alone', async () => {
+      const { store } = await database();
+      const campaign = aCampaign({ attribution: { conversionZoneIds: ['checkout'], windowS: 3600 } });
+      const visitor = await givenShopper(store, { presence: true, personalisation: true });
+      const withoutPresence = await givenShopper(store, { promotions: true });
+      const erased = await givenShopper(store, { presence: true });
+      await store.eraseShopper(erased.id, START_MS, () => ({ atMs: START_MS, actor: 'shopper', action: 'shopper.erased', subject: erased.id, details: {} }));
+      const converter = await givenShopper(store, { presence: true, promotions: true, analytics: true });
+      const exposure = await store.recordPromotion({ ...aDraft({ shopperId: converter.id, campaign }), attribution: campaign.attribution!, analyticsActive: true });
+      if (exposure.outcome !== 'recorded') throw new Error(`expected the exposure to be recorded, got ${exposure.outcome}`);
+      await store.markPromotionDelivered(exposure.promotion.id, START_MS + MINUTE_MS);
+      const replayer = await givenShopper(store, { presence: true });
+      const taken = stepFor(aPresence({ shopperId: replayer.id }));
+      applied(await store.applyPresence(taken));
+      const redelivered = await givenShopper(store, { presence: true });
+      const earlier = stepFor(aPresence({ shopperId: redelivered.id, zoneId: 'checkout' }));
+      const earlierResult = applied(await store.applyPresence(earlier));
+      const [rivalA, rivalB] = [await givenShopper(store, { presence: true }), await givenShopper(store, { presence: true })];
+      const contested = stepFor(aPresence({ shopperId: rivalA.id }));
+      const unknownShopperId = uniqueId('shopper');
+      const atS = (START_MS + 5 * MINUTE_MS) / 1000;
+
+      const results = await Promise.all([
+        store.applyPresence(stepFor(aPresence({ shopperId: visitor.id, zoneId: 'entrance', atS }))),
+        store.applyPresence(stepFor(aPresence({ shopperId: withoutPresence.id, atS }))),
+        store.applyPresence(stepFor(aPresence({ shopperId: erased.id, atS }))),
+        store.applyPresence(stepFor(aPresence({ shopperId: converter.id, zoneId: 'checkout', atS }))),
+        store.applyPresence(stepFor(aPresence({ shopperId: replayer.id, zoneId: 'checkout', atS }), { sequence: taken.sequence })),
+        store.applyPresence(earlier),
+        store.applyPresence(contested),
+        store.applyPresence(stepFor(aPresence({ shopperId: rivalB.id, atS }), { sequence: contested.sequence })),
+        store.applyPresence(stepFor(aPresence({ shopperId: unknownShopperId, atS }))),
+        // The visitor's second event: after their first, which it must see.
+        store.applyPresence(stepFor(aPresence({ shopperId: visitor.id, zoneId: 'entrance', kind: 'exit', atS: atS + 2 }))),
+      ]);
+
+      const [visit, noPresence, erasedResult, conversion, replay, redelivery, rivalResultA, rivalResultB, unknown, visitExit] = results;
+      expect(applied(visit!).transitions).toEqual([{ kind: 'entered', zoneId: 'entrance', atMs: atS * 1000, dwellMs: 0 }]);
+      expect(applied(visit!).visit).toMatchObject({ visitNumber: 1, newVisit: true });
+      expect(noPresence).toMatchObject({ outcome: 'no-presence' });
+      expect(erasedResult).toMatchObject({ outcome: 'no-presence' });
+      expect(applied(conversion!).conversions).toBe(1);
+      expect(replay).toEqual({ outcome: 'replay' });
+      expect(applied(redelivery!).transitions).toEqual(earlierResult.transitions);
+      // One number, two events from two shoppers: one holds it, the other is a replay.
+      expect([rivalResultA!.outcome, rivalResultB!.outcome].sort()).toEqual(['applied', 'replay']);
+      expect(unknown).toMatchObject({ outcome: 'no-presence' });
+      expect(applied(visitExit!).transitions).toEqual([{ kind: 'left', zoneId: 'entrance', atMs: (atS + 2) * 1000, dwellMs: 2000 }]);
+
+      const visitorData = (await store.readShopperData(visitor.id))!;
+      expect(visitorData.presenceEvents.map((e) => e.kind)).toEqual(['enter', 'exit']);
+      expect(visitorData.zoneStates[0]!.state.current ?? null).toBeNull();
+      expect(visitorData.visits.map((v) => v.visitCount)).toEqual([1]);
+      expect((await store.readShopperData(withoutPresence.id))!.presenceEvents).toEqual([]);
+      expect((await store.readShopperData(replayer.id))!.presenceEvents).toHaveLength(1);
+      expect((await store.readShopperData(redelivered.id))!.presenceEvents).toHaveLength(1);
+      expect((await store.readShopperData(converter.id))!.promotions[0]!.convertedAtMs).toBe(atS * 1000);
+      expect(await store.getZoneState('store-1', erased.id)).toBeUndefined();
+    });
+
+    it('fails only the step at fault when one of many handed in at once throws', async () => {
+      const { store } = await database();
+      const shoppers = await Promise.all(Array.from({ length: 6 }, () => givenShopper(store, { presence: true })));
+      const steps = shoppers.map((shopper, i) => stepFor(aPresence({ shopperId: shopper.id }), i === 2 ? { arbitrate: () => { throw new Error('arbiter failed'); } } : {}));
+      const results = await Promise.allSettled(steps.map((step) => store.applyPresence(step)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(((results[2] as PromiseRejectedResult).reason as Error).message).toBe('arbiter failed');
+      for (const [i, shopper] of shoppers.entries()) {
+        expect((await store.readShopperData(shopper.id))!.presenceEvents, `shopper ${i}`).toHaveLength(i === 2 ? 0 : 1);
+      }
+    });
+
+    it('leaves nothing of erased shoppers behind when their erasures race steps of 40 shoppers handed in at once (DSR-2)', async () => {
+      const { store, another } = await database();
+      const other = await another();
+      const shoppers = await Promise.all(Array.from({ length: 40 }, () => givenShopper(store, { presence: true, personalisation: true })));
+      const steps = shoppers.map((shopper) => stepFor(aPresence({ shopperId: shopper.id })));
+      const erasing = shoppers.filter((_, i) => i % 4 === 0);
+      const [results] = await Promise.all([
+        Promise.all(steps.map((step, i) => (i % 2 === 0 ? store : other).applyPresence(step))),
+        Promise.all(erasing.map((shopper) => other.eraseShopper(shopper.id, START_MS + SECOND_MS, () => ({ atMs: START_MS, actor: 'shopper', action: 'shopper.erased', subject: shopper.id, details: {} })))),
+      ]);
+      expect(results.every((r) => r.outcome === 'applied' || r.outcome === 'no-presence')).toBe(true);
+      for (const shopper of erasing) {
+        expect(await store.getZoneState('store-1', shopper.id)).toBeUndefined();
+        expect(await store.readShopperData(shopper.id)).toBeUndefined();
+      }
+      expect((await store.counts()).presenceEvents).toBe(30);
+    });
+
     it('keeps the step of a visit-history gap as recordVisitActivity does: a new visit after 30 minutes away', async () => {
       const { store } = await database();
       const shopper = await givenShopper(store, { presence: true, personalisation: true });
