@@ -98,14 +98,14 @@ const WRITE_BATCH = `WITH presence AS (
   SELECT (SELECT count(*) FROM zone_inserted) AS zone_inserted,
     (SELECT json_object_agg(shopper_id, n) FROM (SELECT shopper_id, count(*) AS n FROM converted GROUP BY shopper_id) k) AS conversions`;
 
-/** Splits steps into rounds in which each shopper appears once, keeping each shopper's steps in the order handed in. */
-export function roundsByShopper<T extends { item: PresenceStep }>(steps: readonly T[]): T[][] {
+/** Splits items into rounds in which each key (a shopper) appears once, keeping each key's items in the order handed in. */
+export function roundsBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
   const rounds: T[][] = [];
   const seen = new Map<string, number>();
-  for (const step of steps) {
-    const round = seen.get(step.item.event.shopperId) ?? 0;
-    seen.set(step.item.event.shopperId, round + 1);
-    (rounds[round] ??= []).push(step);
+  for (const item of items) {
+    const round = seen.get(key(item)) ?? 0;
+    seen.set(key(item), round + 1);
+    (rounds[round] ??= []).push(item);
   }
   return rounds;
 }
@@ -236,7 +236,7 @@ export function createPresenceBatches(
   const batches = createTickBatches<PresenceStep, PresenceStepResult>((batch) => {
     void (async () => {
       let fellBack = false;
-      const rounds = roundsByShopper(batch);
+      const rounds = roundsBy(batch, (entry) => entry.item.event.shopperId);
       // Round after round: a shopper's second step sees their first one's commit.
       for (const round of rounds) fellBack = (await runRound(round)) || fellBack;
       options.observe?.({ steps: batch.length, rounds: rounds.length, fellBack });

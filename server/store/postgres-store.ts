@@ -21,6 +21,7 @@ import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhook
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
 import { consentJson, createPresenceBatches, zoneStateOf, type Query } from './postgres-presence-batch.ts';
+import { BUDGET_LOCK, createPromotionBatches } from './postgres-promotion-batch.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
   promotionAnalyticsValues, RECORD_CONVERSIONS, LIST_STORE_ZONES, ROLLUP_DWELL, ROLLUP_FOOTFALL, rollupBuckets, rollupParams, rollupStart, SET_WATERMARK, toGroupCounts, toZoneCell, toZoneDwellCell, watermarkOf,
@@ -48,8 +49,6 @@ import {
 const MIGRATION_LOCK = 'vicino.migrations';
 // Advisory-lock key that serialises audit appends across instances (held to the end of the transaction).
 const AUDIT_LOCK = 'vicino.audit-log';
-// Advisory-lock key prefix that serialises one campaign's budgeted sends across instances (held to the end of the transaction).
-const BUDGET_LOCK = 'vicino.campaign-budget:';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const BUMP_CONFIG_VERSION = 'UPDATE config_version SET version = version + 1 WHERE id = 1';
 
@@ -247,6 +246,18 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     return items.map((i) => done.has(`${i.shopperId} ${i.id}`));
   });
 
+  // Consent read outside a transaction — at send time by every delivery path, by the API — is read set-based too:
+  // one statement for the shoppers asked about during one turn (a promotion each, in the hot path).
+  const consentReads = createStatementBatcher<string, ConsentState>(async (shopperIds) => {
+    const byShopper = new Map<string, Row[]>();
+    for (const r of (await query('SELECT shopper_id, purpose, granted, text_version, at_ms FROM consent_state WHERE shopper_id = ANY($1::text[])', [[...new Set(shopperIds)]])).rows) {
+      const list = byShopper.get(String(r.shopper_id));
+      if (list === undefined) byShopper.set(String(r.shopper_id), [r]);
+      else list.push(r);
+    }
+    return shopperIds.map((id) => stateFromRows(byShopper.get(id) ?? []));
+  });
+
   try {
     await migrate(transaction, schema);
   } catch (error) {
@@ -267,7 +278,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
   // Four statements in the transaction: the shopper's lock; then, in one statement after it (so it sees what
   // committed while the lock was awaited: a redelivery's row, a withdrawal), whether the promotion exists, the
   // consent and the cap counts; the budget's, if any; the insert.
-  const recordPromotion = (draft: PromotionDraft): Promise<RecordPromotionResult> =>
+  const recordPromotionAlone = (draft: PromotionDraft): Promise<RecordPromotionResult> =>
     transaction(async (q) => {
       // The lock comes first: a concurrent redelivery of the same event waits here and then finds the row.
       const shopper = (await q('SELECT erased_at_ms, restricted, objected_at_ms FROM shoppers WHERE id = $1 FOR NO KEY UPDATE', [draft.shopperId])).rows[0];
@@ -306,6 +317,10 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       );
       return { outcome: 'recorded', promotion: toPromotion(inserted.rows[0]!) };
     });
+
+  // The sends decided during one turn are checked and recorded together, set-based (postgres-promotion-batch.ts);
+  // a send alone, and each send of a round that failed, as above.
+  const recordPromotion = createPromotionBatches(transaction, recordPromotionAlone);
 
   // Inside a transaction that holds the shopper's row lock (FOR NO KEY UPDATE, as recordPromotion and
   // eraseShopper take it first): an erasure racing this waits or is waited for, and two instances recording
@@ -763,9 +778,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       )).map(toLinkedBeacon);
     },
     appendConsent,
-    async getConsentState(shopperId) {
-      return consentState(query, shopperId);
-    },
+    getConsentState: (shopperId) => consentReads.run(shopperId),
     appendConsentLapses,
     async listConsentLapseCandidates(lapseQuery) {
       const { sql, params } = lapseCandidateStatement(lapseQuery, 'numbered');

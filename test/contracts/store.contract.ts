@@ -1118,6 +1118,54 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         for (const result of results) expect(result.outcome === 'skipped' ? undefined : result.promotion).toEqual(stored);
       });
 
+      // Sends decided together — one per presence event in flight — may be recorded together (the PostgreSQL
+      // adapter's set-based rounds, SQLite's group commit): each must get the answer it would alone.
+      it('gives each of many sends handed in at once the answer it would get alone', async () => {
+        const audit = (shopperId: string, action: string) => [{ atMs: START_MS, actor: 'shopper', action, subject: shopperId, details: {} }];
+        const plain = await givenShopper();
+        const redelivered = await givenShopper();
+        const earlier = aDraft({ shopperId: redelivered.id });
+        const earlierResult = await store.recordPromotion(earlier);
+        const erased = await givenShopper();
+        await store.eraseShopper(erased.id, START_MS, () => audit(erased.id, 'shopper.erased')[0]!);
+        const restricted = await givenShopper();
+        await store.setRestriction(restricted.id, true, START_MS, audit(restricted.id, 'shopper.restricted')[0]!);
+        const objected = await givenShopper();
+        await store.recordObjection(objected.id, START_MS, [], audit(objected.id, 'shopper.objected'));
+        const withoutPromotions = await givenShopper({ presence: true });
+        const cooling = await givenShopper();
+        const cooldown = aCampaign({ caps: { ...generousCaps, cooldownS: 600 } });
+        expect(outcome(await store.recordPromotion(aDraft({ shopperId: cooling.id, campaign: cooldown, createdAtMs: START_MS - 60_000 })))).toBe('recorded');
+        // A budget of 2 for 4 sends at once, one of them held out: held-out rows count toward no budget.
+        const budgetCampaign = aCampaign({ budget: { maxDeliveries: 2 }, caps: generousCaps });
+        const buyers = await Promise.all(Array.from({ length: 4 }, () => givenShopper()));
+        const budgetDrafts = buyers.map((buyer, i) => ({ ...aDraft({ shopperId: buyer.id, campaign: budgetCampaign }), ...(i === 0 ? { heldOut: true, variant: 'holdout' } : {}) }));
+        const plainDraft = aDraft({ shopperId: plain.id });
+        const secondForPlain = aDraft({ shopperId: plain.id, campaign: aCampaign({ caps: { ...generousCaps, cooldownS: 600 } }), createdAtMs: START_MS + 1 });
+
+        const results = await Promise.all([
+          store.recordPromotion(plainDraft),
+          store.recordPromotion(earlier),
+          store.recordPromotion(aDraft({ shopperId: erased.id })),
+          store.recordPromotion(aDraft({ shopperId: restricted.id })),
+          store.recordPromotion(aDraft({ shopperId: objected.id })),
+          store.recordPromotion(aDraft({ shopperId: withoutPromotions.id })),
+          store.recordPromotion(aDraft({ shopperId: cooling.id, campaign: cooldown })),
+          ...budgetDrafts.map((draft) => store.recordPromotion(draft)),
+          // The plain shopper's second send, behind their first: its cooldown sees the first.
+          store.recordPromotion(secondForPlain),
+        ]);
+
+        expect(results.map(outcome)).toEqual([
+          'recorded', 'duplicate', 'skipped:erased', 'skipped:restricted', 'skipped:objected', 'skipped:no-consent', 'skipped:cooldownS',
+          'recorded', 'recorded', 'recorded', 'skipped:budget', 'skipped:cooldownS',
+        ]);
+        expect(results[1]).toEqual(earlierResult.outcome === 'recorded' ? { outcome: 'duplicate', promotion: earlierResult.promotion } : undefined);
+        expect(results[0]).toMatchObject({ promotion: { id: plainDraft.message.id, status: 'pending', message: plainDraft.message } });
+        expect(results[7]).toMatchObject({ promotion: { status: 'held-out', variant: 'holdout' } });
+        expect(await store.listUnackedPromotions(plain.id, START_MS)).toHaveLength(1);
+      });
+
       it('sends nothing once a withdrawal racing 50 sends has committed', async () => {
         const other = await anotherInstance();
         const shopper = await givenShopper();
