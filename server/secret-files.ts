@@ -25,4 +25,13 @@ export async function loadOrCreateSecretFile(path: string, create: () => string)
 }
 
 export const newMasterKey = (): string => randomBytes(32).toString('hex');
-export const newAdminToken = (): string => randomBytes(24).toString('base64url');
+/**
+ * A new admin token: 192 random bits, base64url — never starting with '-', which a command line would read as an
+ * option (`vicino gateway provision --admin-token -x…` is refused as ambiguous); such a draw is made again.
+ */
+export function newAdminToken(): string {
+  for (;;) {
+    const token = randomBytes(24).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
+}

@@ -80,7 +80,7 @@ describe('the programs apart, over MQTT and HTTP', () => {
       const scenarioPath = join(dir, 'scenario.json');
       const { aTestScenario } = await import('../helpers/scenarios.ts');
       await writeFile(scenarioPath, JSON.stringify(aTestScenario()));
-      const sim = runCli(['simulate', '--scenario', scenarioPath, '--server', url, '--admin-token', adminToken, '--duration', '5s', '--json'], { env });
+      const sim = runCli(['simulate', '--scenario', scenarioPath, '--server', url, `--admin-token=${adminToken}`, '--duration', '5s', '--json'], { env });
       const { code } = await sim.exited;
       expect(sim.stderr()).not.toMatch(/at .*\.ts:\d+/);
       expect(code).toBe(0);

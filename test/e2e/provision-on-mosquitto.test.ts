@@ -60,7 +60,7 @@ describe('vicino gateway provision', () => {
     const passwordFile = join(mosquitto.dir, 'passwd');
     const run = runCli([
       'gateway', 'provision', '--store', 'shop-1', '--gateway', 'gw-1', '--zone', 'entrance',
-      '--server', serverUrl, '--admin-token', adminToken, '--mosquitto-passwd', passwordFile,
+      '--server', serverUrl, `--admin-token=${adminToken}`, '--mosquitto-passwd', passwordFile,
     ]);
     expect((await run.exited).code).toBe(0);
     const config = JSON.parse(run.stdout()) as { secret: string; mqtt: { url: string; username: string; password?: string } };
@@ -100,7 +100,7 @@ describe('vicino gateway provision', () => {
     // reached (nothing listens on port 1), which shows the check comes first.
     const run = runCli([
       'gateway', 'provision', '--store', 'shop-1', '--gateway', 'gw-2', '--zone', 'entrance',
-      '--server', 'http://127.0.0.1:1', '--admin-token', adminToken, '--mosquitto-passwd', join(dir, 'passwd'),
+      '--server', 'http://127.0.0.1:1', `--admin-token=${adminToken}`, '--mosquitto-passwd', join(dir, 'passwd'),
     ], { env: { PATH: join(dir, 'no-programs') } });
     expect((await run.exited).code).toBe(1);
     expect(run.stderr().trim()).toBe('vicino gateway: mosquitto_passwd is not installed (it comes with Mosquitto, e.g. `apt install mosquitto`); nothing was provisioned');
@@ -110,7 +110,7 @@ describe('vicino gateway provision', () => {
   it('says the ACL file is missing before provisioning anything', async () => {
     const run = runCli([
       'gateway', 'provision', '--store', 'shop-1', '--gateway', 'gw-2', '--zone', 'entrance', '--server', 'http://127.0.0.1:1',
-      '--admin-token', adminToken, '--mosquitto-passwd', join(dir, 'passwd'), '--mosquitto-acl', join(dir, 'no-such-acl'),
+      `--admin-token=${adminToken}`, '--mosquitto-passwd', join(dir, 'passwd'), '--mosquitto-acl', join(dir, 'no-such-acl'),
     ]);
     expect((await run.exited).code).toBe(2);
     expect(run.stderr()).toContain(`cannot read and write the Mosquitto ACL file ${join(dir, 'no-such-acl')}`);
