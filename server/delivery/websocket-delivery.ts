@@ -37,8 +37,11 @@ import { sendConsent } from './send-consent.ts';
 // connected but consent could not be read meanwhile. A promotion written but never acknowledged reached the
 // app: it stays pending, not dropped. The summary log line names campaigns, never shoppers.
 
-/** Shoppers the resend sweep re-lists at once (each one Store read). */
-const SWEEP_CONCURRENCY = 4;
+/**
+ * Shoppers the resend sweep re-lists at once: their reads are handed to the Store in one turn, which the
+ * PostgreSQL adapter answers with one statement (the embedded one reads each in turn, synchronously).
+ */
+const SWEEP_CHUNK = 200;
 
 export const AppMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), id: z.string().min(1).max(64) }).strict(),
@@ -101,6 +104,8 @@ export function createWebSocketDelivery(deps: {
    * announcement can all reach one promotion at once, and the app must get it once. A socket attached meanwhile
    * is covered by the running write, which lists the open sockets only after its await. */
   const writing = new Set<string>();
+  /** The promotions written to each socket (gone with it): what its connect flush need not write again. */
+  const sentOn = new WeakMap<WebSocket, Set<string>>();
 
   const write = async (shopperId: string, promotion: PromotionRecord): Promise<void> => {
     if (openSockets(shopperId).length === 0 || writing.has(promotion.id)) return;
@@ -121,17 +126,28 @@ export function createWebSocketDelivery(deps: {
     const open = openSockets(shopperId);
     if (open.length === 0) return;
     const frame = JSON.stringify(promotion.message);
-    for (const socket of open) socket.send(frame);
+    for (const socket of open) {
+      socket.send(frame);
+      let sent = sentOn.get(socket);
+      if (sent === undefined) sentOn.set(socket, (sent = new Set()));
+      sent.add(promotion.id);
+    }
     lastSent.set(promotion.id, now());
     metrics.deliveries.inc();
     void store.markPromotionDelivered(promotion.id, now()).catch((error: Error) => logger.error({ err: error.message }, 'markPromotionDelivered failed'));
   };
 
-  const flush = async (shopperId: string, onlyStale: boolean): Promise<void> => {
+  /**
+   * Writes the shopper's pending promotions: the stale ones (the sweep), or every one a socket that just attached
+   * has not had (the connect flush) — the sweep or an announcement may have written one to it while the flush's
+   * read was on its way, and the app must not get it twice.
+   */
+  const flush = async (shopperId: string, onlyStale: boolean, attached?: WebSocket): Promise<void> => {
     const pending = await store.listUnackedPromotions(shopperId, now());
     for (const promotion of pending) {
       const sentAt = lastSent.get(promotion.id);
       if (onlyStale && sentAt !== undefined && now() - sentAt < resendAfterMs) continue;
+      if (attached !== undefined && sentOn.get(attached)?.has(promotion.id) === true) continue;
       await write(shopperId, promotion);
     }
   };
@@ -159,14 +175,10 @@ export function createWebSocketDelivery(deps: {
   let closing = false;
   const sweepConnected = async (): Promise<void> => {
     const shopperIds = [...sockets.keys()];
-    const next = { at: 0 };
-    const worker = async (): Promise<void> => {
-      while (next.at < shopperIds.length && !closing) {
-        const shopperId = shopperIds[next.at++]!;
-        await flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'));
-      }
-    };
-    await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, worker));
+    for (let at = 0; at < shopperIds.length && !closing; at += SWEEP_CHUNK) {
+      await Promise.all(shopperIds.slice(at, at + SWEEP_CHUNK).map((shopperId) =>
+        flush(shopperId, true).catch((error: Error) => logger.error({ err: error.message }, 'delivery sweep failed'))));
+    }
   };
 
   const sweep = setInterval(() => {
@@ -174,9 +186,9 @@ export function createWebSocketDelivery(deps: {
       lastExpiryMs = now();
       void expireUndelivered().catch((error: Error) => logger.error({ err: error.message }, 'expiry sweep failed'));
     }
-    // Every connected shopper is re-listed, a few at a time: fired all at once, a thousand apps' reads would queue
-    // ahead of the ingest's in the Store's pool every sweep (docs/benchmarks.md, end to end). A sweep still
-    // running when the next is due is not doubled; the next one starts after it.
+    // Every connected shopper is re-listed, a chunk at a time: one read per shopper, each its own statement, made
+    // the sweep the PostgreSQL stack's busiest query (600 a second for 1,200 connected apps: docs/benchmarks.md, end
+    // to end); a chunk is one. A sweep still running when the next is due is not doubled; the next one starts after it.
     sweeping ??= sweepConnected().finally(() => (sweeping = undefined));
     const cutoff = now() - 10 * 60_000;
     for (const [id, at] of lastSent) if (at < cutoff) lastSent.delete(id);
@@ -231,7 +243,7 @@ export function createWebSocketDelivery(deps: {
         metrics.connectedApps.dec();
       });
       socket.send(JSON.stringify({ type: 'hello', shopperId }));
-      void flush(shopperId, false).catch((error: Error) => logger.error({ err: error.message }, 'initial flush failed'));
+      void flush(shopperId, false, socket).catch((error: Error) => logger.error({ err: error.message }, 'initial flush failed'));
     },
     notify(promotion) {
       // Recorded before the shopper's last consent change: the Store's copy may be cancelled now; the sweep re-lists it if not.

@@ -109,6 +109,22 @@ describe.each(STORE_KINDS)('promotion expiry over WebSocket delivery (%s)', (kin
     expect(promotionsIn(app.frames).map((f) => f.id)).toEqual([pending.id]);
   });
 
+  it('writes a promotion once when an announcement reaches a socket whose connect flush is still reading', async () => {
+    const shopper = await givenConsentingShopper();
+    const pending = await givenPendingPromotion(shopper.shopperId);
+    // The connect flush's read is held (the sweep's too); meanwhile another instance's announcement delivers it.
+    const gate = failing.hold(['listUnackedPromotions']);
+    const app = await connect(url, shopper.token);
+    await expect.poll(() => gate.held()).toBeGreaterThan(0);
+    await t.deps.delivery.deliverById(pending.id, shopper.shopperId);
+    await expect.poll(() => promotionsIn(app.frames).map((f) => f.id)).toEqual([pending.id]);
+    gate.release();
+
+    await new Promise((resolve) => setTimeout(resolve, 10 * 20));
+    await app.roundTrip();
+    expect(promotionsIn(app.frames).map((f) => f.id)).toEqual([pending.id]);
+  });
+
   it('sends nothing to a shopper reconnecting after the TTL; the sweep drops the promotion and counts it by campaign', async () => {
     const shopper = await givenConsentingShopper();
     const pending = await givenPendingPromotion(shopper.shopperId);
