@@ -32,7 +32,7 @@ import {
   toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
-  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PresenceStep, type PresenceStepResult, type PromotionDraft, type RecordPromotionResult, type SequenceClaim,
+  APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PresenceStep, type PresenceStepResult, type PromotionDraft, type PromotionRecord, type RecordPromotionResult, type SequenceClaim,
   type ShopperData, type Store, type StoreCounts, type ZoneStateUpdate,
 } from './store.ts';
 
@@ -256,6 +256,17 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       else list.push(r);
     }
     return shopperIds.map((id) => stateFromRows(byShopper.get(id) ?? []));
+  });
+
+  // A shopper's pending promotions — what an app gets on connecting, and the resend sweep's read of every connected
+  // app — set-based too: one statement for the shoppers asked about during one turn, each at its own time.
+  const unackedReads = createStatementBatcher<{ shopperId: string; nowMs: number }, PromotionRecord[]>(async (asks) => {
+    const found = asks.map((): PromotionRecord[] => []);
+    const listed = await query(`SELECT a.i, p.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(shopper_id, now_ms, i)
+      JOIN promotions p ON p.shopper_id = a.shopper_id AND p.status = 'pending' AND p.expires_at_ms > a.now_ms
+      ORDER BY a.i, p.created_at_ms, p.id COLLATE "C"`, [asks.map((a) => a.shopperId), asks.map((a) => a.nowMs)]);
+    for (const r of listed.rows) found[num(r.i) - 1]!.push(toPromotion(r));
+    return found;
   });
 
   try {
@@ -937,9 +948,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
       const [row] = await rows('SELECT * FROM promotions WHERE id = $1', id);
       return row ? toPromotion(row) : undefined;
     },
-    async listUnackedPromotions(shopperId, nowMs) {
-      return (await rows(`SELECT * FROM promotions WHERE shopper_id = $1 AND status = 'pending' AND expires_at_ms > $2 ORDER BY created_at_ms, id COLLATE "C"`, shopperId, nowMs)).map(toPromotion);
-    },
+    listUnackedPromotions: (shopperId, nowMs) => unackedReads.run({ shopperId, nowMs }),
     async markPromotionDelivered(id, atMs) {
       await deliveredMarks.run({ id, atMs });
     },

@@ -1209,6 +1209,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.listUnackedPromotions(shopper.id, nowMs - 1)).map((p) => p.id)).toEqual([expired.message.id, early.message.id, late.message.id]);
       });
 
+      it('gives each of many shoppers asked about at once their own pending promotions, each at its own time', async () => {
+        const shoppers = await Promise.all(Array.from({ length: 5 }, () => givenShopper()));
+        const drafts = shoppers.map((shopper, i) => aDraft({ shopperId: shopper.id, createdAtMs: START_MS + i, expiresAtMs: START_MS + 60 * SECOND_MS }));
+        for (const draft of drafts) await store.recordPromotion(draft);
+        // The third shopper twice, the second time after their promotion expired; the last one has none.
+        const asks = [...shoppers.slice(0, 4).map((s) => [s.id, START_MS + SECOND_MS] as const), [shoppers[2]!.id, START_MS + 60 * SECOND_MS] as const, [uniqueId('sh'), START_MS] as const];
+        const lists = await Promise.all(asks.map(([id, at]) => store.listUnackedPromotions(id, at)));
+        expect(lists.map((list) => list.map((p) => p.id))).toEqual([
+          [drafts[0]!.message.id], [drafts[1]!.message.id], [drafts[2]!.message.id], [drafts[3]!.message.id], [], [],
+        ]);
+      });
+
       it('reads one promotion by ID, and nothing for an unknown ID', async () => {
         const shopper = await givenShopper();
         const draft = aDraft({ shopperId: shopper.id });
