@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 // The servers' own channel. Several stateless instances share the gateways' presence through an MQTT 5
@@ -16,7 +17,11 @@ import { z } from 'zod';
 export const SERVER_BUS_TOPIC = 'vicino/v1/_servers/bus';
 
 export const BusMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('promotion'), id: z.string().regex(/^pr_[A-Za-z0-9_-]{10,40}$/), shopperId: z.string().regex(/^sh_[0-9a-f]{32}$/).optional() }).strict(),
+  z.object({
+    type: z.literal('promotion'), id: z.string().regex(/^pr_[A-Za-z0-9_-]{10,40}$/), shopperId: z.string().regex(/^sh_[0-9a-f]{32}$/).optional(),
+    /** The announcing instance (a random ID per process): it delivered the promotion itself, so its own echo is skipped. */
+    from: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  }).strict(),
   z.object({ type: z.literal('shopper'), id: z.string().regex(/^sh_[0-9a-f]{32}$/) }).strict(),
   z.object({ type: z.literal('keys') }).strict(),
   z.object({ type: z.literal('beacons') }).strict(),
@@ -34,9 +39,13 @@ export function createServerBus(deps: {
   onMessage: (message: BusMessage) => Promise<void>;
   onError: (error: Error) => void;
 }): ServerBus {
+  // The broker sends an instance its own announcements too. A promotion's is skipped: the announcing instance
+  // handed the promotion to its deliveries before announcing it, and re-reading it there (one Store read per
+  // promotion) found it already on its way.
+  const instanceId = randomBytes(8).toString('hex');
   return {
     announce(message) {
-      deps.publish(SERVER_BUS_TOPIC, JSON.stringify(message)).catch(deps.onError);
+      deps.publish(SERVER_BUS_TOPIC, JSON.stringify(message.type === 'promotion' ? { ...message, from: instanceId } : message)).catch(deps.onError);
     },
     async handle(payload) {
       let json: unknown;
@@ -47,6 +56,7 @@ export function createServerBus(deps: {
       }
       const parsed = BusMessageSchema.safeParse(json);
       if (!parsed.success) return false;
+      if (parsed.data.type === 'promotion' && parsed.data.from === instanceId) return true;
       await deps.onMessage(parsed.data);
       return true;
     },
