@@ -42,6 +42,8 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
   const index = createBeaconIndex();
   let keys: LiveEpochKey[] = [];
   let syncing: Promise<unknown> = Promise.resolve();
+  /** The read waiting for the running one to finish, if any. */
+  let queued: Promise<boolean> | undefined;
   let beacons: IndexedBeacon[] = [];
   let signature = '';
 
@@ -77,7 +79,16 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
       // One at a time, each reading the Store after the one before it finished: two links at once
       // (two shoppers) could otherwise read in one order and finish in the other, leaving the older
       // list in place — and that list in every gateway's registeredBeacons until the minute resync.
-      const run = syncing.then(syncNow, syncNow);
+      // Calls made while a read waits its turn share that read: it starts after every one of them, so it
+      // sees what each was told of. (A burst of consent changes — a store's opening, a bench — made one
+      // full read of the resolvable beacons each; now a burst makes two.)
+      if (queued !== undefined) return queued;
+      const start = (): Promise<boolean> => {
+        queued = undefined;
+        return syncNow();
+      };
+      const run = syncing.then(start, start);
+      queued = run;
       syncing = run.catch(() => undefined);
       return run;
     },

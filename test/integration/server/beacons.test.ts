@@ -225,4 +225,28 @@ describe('the beacon service under concurrent changes', () => {
     expect(registered).toEqual(expect.arrayContaining([beaconPseudonym(IBEACON), beaconPseudonym(EDDYSTONE_UID)]));
     expect(service.size().beacons).toBe(2);
   });
+
+  it('shares one read among syncs asked for while a read runs, and that read sees every change they were told of', async () => {
+    let releaseFirstRead!: () => void;
+    const firstRead = new Promise<void>((resolve) => (releaseFirstRead = resolve));
+    let reads = 0;
+    const store: Store = Object.create(t.deps.store, {
+      listResolvableBeacons: { value: async () => ((reads += 1) === 1 ? (await firstRead, t.deps.store.listResolvableBeacons()) : t.deps.store.listResolvableBeacons()) },
+    }) as Store;
+    const service = createBeaconService({ store, sealer: t.deps.sealer, digestKey: deriveBeaconDigestKey(randomBytes(32)), now: t.deps.now, logger: createLogSink().logger });
+    service.setKeys(t.deps.keys.liveKeys());
+
+    const running = service.sync();
+    // A burst of consent changes while the first read is held: 20 syncs asked for, one after the other.
+    expectStatus(await link(ada.token, IBEACON), 201);
+    const burst = Array.from({ length: 20 }, () => service.sync());
+    releaseFirstRead();
+    await Promise.all([running, ...burst]);
+
+    expect(reads).toBe(2);
+    expect(service.registeredBeacons([liveKey().key])).toEqual([beaconPseudonym(IBEACON)]);
+    // Asked again once all is done: a read of its own.
+    await service.sync();
+    expect(reads).toBe(3);
+  });
 });
