@@ -41,8 +41,9 @@ export interface Publisher {
 
 /**
  * The publisher's batching bound (config batching.maxLatencyMs): an event waits at most this for the ones behind
- * it (the p99 target, advertisement → app, is 50 ms), and a busy gateway makes at most 50 socket writes a second,
- * nothing for a Raspberry Pi. 100 ms cost ~45 ms p50 at 12.5 events/s a gateway and bought no server throughput
- * (docs/benchmarks.md, end to end).
+ * it (the p99 target, advertisement → app, is 50 ms), and a busy gateway makes at most 200 socket writes a second,
+ * nothing for a Raspberry Pi. Longer bounds bought no server throughput and cost latency whenever a gateway is busy:
+ * 100 ms cost ~45 ms p50 at 12.5 events/s a gateway; 20 ms cost 16 ms p50 and 61–85 ms p99 at 1,000 events/s against
+ * 2 / 15–26 ms with 5 ms, the same saturation either way (docs/benchmarks.md, end to end, 2026-12-02).
  */
-export const DEFAULT_BATCH_MAX_LATENCY_MS = 20;
+export const DEFAULT_BATCH_MAX_LATENCY_MS = 5;

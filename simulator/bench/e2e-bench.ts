@@ -58,7 +58,7 @@ export type E2eBenchOptions = {
   serverInstances?: number;
   /** Presence connections per server instance on the mosquitto stack (MQTT_PRESENCE_CONNECTIONS); 1 by default. */
   presenceConnections?: number;
-  /** The gateways' batching bound; the shipped default (100 ms) when unset. */
+  /** The gateways' batching bound; the shipped default (DEFAULT_BATCH_MAX_LATENCY_MS, 5 ms) when unset. */
   gatewayMaxLatencyMs?: number;
   /** How long a step's backlog may take to clear before what is left counts as unprocessed; 15 s by default. */
   drainLimitMs?: number;

@@ -39,7 +39,7 @@ export type BenchStackOptions = {
   logger: Logger;
   mqttUrl?: string;
   databaseUrl?: string;
-  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 20 ms by default, as shipped). */
+  /** The gateways' batching bound (gateway/config.ts batching.maxLatencyMs; 5 ms by default, as shipped). */
   gatewayMaxLatencyMs?: number;
   /**
    * Server instances sharing the presence topic (MQTT 5 shared subscription, as server/main.ts runs with

@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { DEFAULT_BATCH_MAX_LATENCY_MS } from '#gateway/publisher/publisher.ts';
 import { runDecodeBench } from './decode-bench.ts';
 import { runE2eBench, type E2eStackResult } from './e2e-bench.ts';
 import { runFloodBench } from './flood-bench.ts';
@@ -91,7 +92,7 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
 
 /**
  * The whole system (simulator/bench/e2e-bench.ts); MQTT_URL and DATABASE_URL choose the second stack's broker and database.
- * `--e2e-batch-ms N` runs the gateways with another batching bound (20 ms as shipped); `--e2e-stacks embedded` runs one stack;
+ * `--e2e-batch-ms N` runs the gateways with another batching bound (5 ms as shipped); `--e2e-stacks embedded` runs one stack;
  * `--e2e-load inline` runs the gateways and apps in the bench's process beside the server (as the bench did first), instead of a load process;
  * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack; `--e2e-connections N` gives each
  * N presence connections in it (MQTT_PRESENCE_CONNECTIONS; 1 by default here, so runs stay comparable with earlier ones).
@@ -115,7 +116,7 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
   const stepMs = quick ? 3_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
-    ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? 20} ms`);
+    ratesPerSec.map((r) => r.toLocaleString('en')).join(', ')} presence events/s, ${stepMs / 1000} s each, until one is not sustained; gateway batching ${gatewayMaxLatencyMs ?? DEFAULT_BATCH_MAX_LATENCY_MS} ms`);
   const load = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ');
   print(`   machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; load average (1 / 5 / 15 min) at the start ${load()}`);
   // Ctrl-C ends the current step and cleans up (temp dirs, the PostgreSQL schema, retained topics); a second one kills.

@@ -14,11 +14,11 @@ const aFile = (overrides: Record<string, unknown> = {}): Record<string, unknown>
 const load = (file: unknown, env: Record<string, string | undefined> = {}) => loadGatewayConfig(env, JSON.stringify(file), 'gateway.json');
 
 describe('gateway config: delivery and operations', () => {
-  it('defaults to a 16 MiB outbox of 120 s events, 20 ms batches, a 60 s heartbeat and ops on 127.0.0.1:9464', () => {
+  it('defaults to a 16 MiB outbox of 120 s events, 5 ms batches, a 60 s heartbeat and ops on 127.0.0.1:9464', () => {
     const result = load(aFile());
     expect(result.ok && result.config).toMatchObject({
       outbox: { dir: 'gateway-outbox', maxBytes: 16 * 1024 * 1024, maxAgeS: 120, fsyncIntervalMs: 100 },
-      batching: { maxLatencyMs: 20 },
+      batching: { maxLatencyMs: 5 },
       heartbeat: { intervalS: 60 },
       http: { host: '127.0.0.1', port: 9464 },
     });
