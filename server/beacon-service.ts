@@ -7,7 +7,7 @@ import {
 import { beaconPseudonyms, createBeaconIndex, type IndexedBeacon } from './domain/beacon-index.ts';
 import type { LiveEpochKey, Resolution } from './domain/resolver-index.ts';
 import type { Sealer } from './domain/sealing.ts';
-import type { Store } from './store/store.ts';
+import type { LinkedBeaconRecord, Store } from './store/store.ts';
 
 // Loyalty beacons: a shopper links a physical beacon they carry, with presence consent, and it then
 // resolves to them through the same pseudonym path as their app's tokens. The service keeps the pure
@@ -23,8 +23,12 @@ export type BeaconService = {
   /** The shopper's own beacons, with their identifiers. */
   list(shopperId: string): Promise<LinkedBeacon[]>;
   unlink(shopperId: string, beaconId: string): Promise<boolean>;
-  /** Re-reads the resolvable beacons; true if the set changed (gateway configs are then out of date). */
-  sync(): Promise<boolean>;
+  /**
+   * Re-reads the resolvable beacons — all of them, or only one shopper's after a change of theirs (consent, erasure,
+   * restriction, a link): a read of their rows instead of every shopper's. True if the set changed (gateway configs
+   * are then out of date).
+   */
+  sync(shopperId?: string): Promise<boolean>;
   setKeys(keys: readonly LiveEpochKey[]): void;
   resolve(pseudonym: Pseudonym): Resolution | undefined;
   /** The pseudonyms gateways must forward: every resolvable beacon under each of these (one store's) keys. */
@@ -42,19 +46,34 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
   const index = createBeaconIndex();
   let keys: LiveEpochKey[] = [];
   let syncing: Promise<unknown> = Promise.resolve();
-  /** The read waiting for the running one to finish, if any. */
-  let queued: Promise<boolean> | undefined;
+  /** The full read waiting for the running one to finish, if any. */
+  let queuedAll: Promise<boolean> | undefined;
+  /** The resolvable beacons by ID, opened; `beacons` is their list, as the index and the gateway configs take it. */
+  let byId = new Map<string, IndexedBeacon>();
   let beacons: IndexedBeacon[] = [];
-  let signature = '';
 
-  const syncNow = async (): Promise<boolean> => {
-    const records = await store.listResolvableBeacons();
-    const next = records.map((r) => r.id).join(',');
-    if (next === signature) return false;
-    signature = next;
-    beacons = records.map((r) => ({ shopperId: r.shopperId, kind: r.kind, identifier: sealer.open(r.identifierSealed, beaconIdentifierLabel(r.id)) }));
+  const open = (r: LinkedBeaconRecord): IndexedBeacon => ({ shopperId: r.shopperId, kind: r.kind, identifier: sealer.open(r.identifierSealed, beaconIdentifierLabel(r.id)) });
+  const install = (next: Map<string, IndexedBeacon>): void => {
+    byId = next;
+    beacons = [...next.keys()].sort().map((id) => next.get(id)!);
     index.rebuild(keys, beacons);
     logger.debug({ beacons: beacons.length }, 'beacon index synchronised with the store');
+  };
+  const sameIds = (a: Iterable<string>, b: Iterable<string>): boolean => [...a].sort().join(',') === [...b].sort().join(',');
+
+  const syncAll = async (): Promise<boolean> => {
+    const records = await store.listResolvableBeacons();
+    if (sameIds(byId.keys(), records.map((r) => r.id))) return false;
+    install(new Map(records.map((r) => [r.id, byId.get(r.id) ?? open(r)])));
+    return true;
+  };
+  const syncShopper = async (shopperId: string): Promise<boolean> => {
+    const records = await store.listResolvableBeacons(shopperId);
+    const held = [...byId].filter(([, beacon]) => beacon.shopperId === shopperId).map(([id]) => id);
+    if (sameIds(held, records.map((r) => r.id))) return false;
+    const next = new Map([...byId].filter(([, beacon]) => beacon.shopperId !== shopperId));
+    for (const r of records) next.set(r.id, byId.get(r.id) ?? open(r));
+    install(next);
     return true;
   };
 
@@ -75,20 +94,21 @@ export function createBeaconService(options: { store: Store; sealer: Sealer; dig
       }));
     },
     unlink: (shopperId, beaconId) => store.removeBeacon(shopperId, beaconId),
-    sync() {
+    sync(shopperId) {
       // One at a time, each reading the Store after the one before it finished: two links at once
       // (two shoppers) could otherwise read in one order and finish in the other, leaving the older
       // list in place — and that list in every gateway's registeredBeacons until the minute resync.
-      // Calls made while a read waits its turn share that read: it starts after every one of them, so it
-      // sees what each was told of. (A burst of consent changes — a store's opening, a bench — made one
-      // full read of the resolvable beacons each; now a burst makes two.)
-      if (queued !== undefined) return queued;
+      // Calls made while a full read waits its turn share that read: it starts after every one of them, so it
+      // sees what each was told of (a burst of consent changes made one full read each). A shopper's read is
+      // covered by a full one waiting; otherwise it queues a read of that shopper's rows alone.
+      if (queuedAll !== undefined) return queuedAll;
       const start = (): Promise<boolean> => {
-        queued = undefined;
-        return syncNow();
+        if (shopperId !== undefined) return syncShopper(shopperId);
+        queuedAll = undefined;
+        return syncAll();
       };
       const run = syncing.then(start, start);
-      queued = run;
+      if (shopperId === undefined) queuedAll = run;
       syncing = run.catch(() => undefined);
       return run;
     },

@@ -154,7 +154,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // Another instance changed this shopper's consent: a send here that read it before must not go out.
         delivery.fence(message.id);
         await resolver.refresh(message.id);
-        await beacons.sync();
+        await beacons.sync(message.id);
       } else if (message.type === 'beacons') await beacons.sync();
       else setKeys(await keys.maintain());
     },

@@ -96,7 +96,7 @@ export async function rightsRoutes(app: FastifyInstance, deps: AppDeps): Promise
     if (erased === undefined) throw new ApiError('UNAUTHENTICATED', 'unknown or revoked app credential');
     // ID-4: this instance's resolver forgets them now; every other instance on the announcement (or its resync).
     await resolver.refresh(shopper.id);
-    await applyBeaconChange(deps, erased.beacons > 0);
+    await applyBeaconChange(deps, erased.beacons > 0, shopper.id);
     deps.delivery.disconnect(shopper.id, 'erased');
     deps.announce({ type: 'shopper', id: shopper.id });
     request.log.info({ erased }, 'shopper erased');
@@ -137,7 +137,7 @@ export async function rightsRoutes(app: FastifyInstance, deps: AppDeps): Promise
     if (changed) {
       // As a consent change: this resolver at once, the beacons in resolution and in the gateways' configs, the other instances.
       await resolver.refresh(shopper.id);
-      await applyBeaconChange(deps, (await store.listBeacons(shopper.id)).length > 0);
+      await applyBeaconChange(deps, (await store.listBeacons(shopper.id)).length > 0, shopper.id);
       deps.announce({ type: 'shopper', id: shopper.id });
     }
     return { restricted };

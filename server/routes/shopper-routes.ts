@@ -217,7 +217,7 @@ export async function shopperRoutes(app: FastifyInstance, deps: AppDeps): Promis
     await resolver.refresh(shopper.id, state);
     // Their loyalty beacons follow presence consent too, in resolution and in the gateways' configs.
     const presenceAnswered = records.some((r) => r.purpose === 'presence');
-    await applyBeaconChange(deps, presenceAnswered && (await store.listBeacons(shopper.id)).length > 0);
+    await applyBeaconChange(deps, presenceAnswered && (await store.listBeacons(shopper.id)).length > 0, shopper.id);
     deps.announce({ type: 'shopper', id: shopper.id });
     return { consents: state };
   });

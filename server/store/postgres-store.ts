@@ -782,10 +782,11 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     async removeBeacon(shopperId, id) {
       return (await changes('DELETE FROM beacons WHERE id = $1 AND shopper_id = $2', id, shopperId)) === 1;
     },
-    async listResolvableBeacons() {
+    async listResolvableBeacons(shopperId) {
       return (await rows(
         `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ORDER BY b.id COLLATE "C"`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ${shopperId === undefined ? '' : 'AND b.shopper_id = $1'} ORDER BY b.id COLLATE "C"`,
+        ...(shopperId === undefined ? [] : [shopperId]),
       )).map(toLinkedBeacon);
     },
     appendConsent,

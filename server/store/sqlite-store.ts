@@ -599,10 +599,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async removeBeacon(shopperId, id) {
       return run('DELETE FROM beacons WHERE id = ? AND shopper_id = ?', id, shopperId) === 1;
     },
-    async listResolvableBeacons() {
+    async listResolvableBeacons(shopperId) {
       return all(
         `SELECT b.* FROM beacons b JOIN shoppers s ON s.id = b.shopper_id JOIN consent_state c ON c.shopper_id = s.id
-         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ORDER BY b.id`,
+         WHERE c.purpose = 'presence' AND c.granted = 1 AND s.erased_at_ms IS NULL AND s.restricted = 0 ${shopperId === undefined ? '' : 'AND b.shopper_id = ?'} ORDER BY b.id`,
+        ...(shopperId === undefined ? [] : [shopperId]),
       ).map(toLinkedBeacon);
     },
     async appendConsent(records, audit = []) {

@@ -385,8 +385,11 @@ export interface Store {
   listBeacons(shopperId: string): Promise<LinkedBeaconRecord[]>;
   /** Unlinks the shopper's own beacon; false if it is not theirs or does not exist. */
   removeBeacon(shopperId: string, id: string): Promise<boolean>;
-  /** Beacons of shoppers whose presence consent (P1) is granted and who are neither erased nor restricted: the only ones that may resolve. */
-  listResolvableBeacons(): Promise<LinkedBeaconRecord[]>;
+  /**
+   * Beacons of shoppers whose presence consent (P1) is granted and who are neither erased nor restricted: the only
+   * ones that may resolve. With a shopper ID, only theirs (a change of that shopper's). By beacon ID.
+   */
+  listResolvableBeacons(shopperId?: string): Promise<LinkedBeaconRecord[]>;
 
   /**
    * Appends consent records and updates the derived state in one transaction. Each record's

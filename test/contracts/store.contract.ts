@@ -424,6 +424,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await regrant(withdrawn.id, 'presence');
         expect((await store.listResolvableBeacons()).filter((b) => ours.has(b.id)).map((b) => b.id)).toContain(beacons[1]!.id);
       });
+
+      it('lists one shopper\'s resolvable beacons alone, by ID, and none for a shopper who may not resolve', async () => {
+        const [ada, bob] = [await givenShopper({ presence: true }), await givenShopper({ presence: true })];
+        const adas = [aLinkedBeacon({ shopperId: ada.id }), aLinkedBeacon({ shopperId: ada.id })].sort((a, b) => (a.id < b.id ? -1 : 1));
+        for (const beacon of [...adas, aLinkedBeacon({ shopperId: bob.id })]) await store.addBeacon(beacon);
+
+        expect(await store.listResolvableBeacons(ada.id)).toEqual(adas);
+        await withdraw(store, ada.id, 'presence');
+        expect(await store.listResolvableBeacons(ada.id)).toEqual([]);
+        expect((await store.listResolvableBeacons(bob.id)).map((b) => b.shopperId)).toEqual([bob.id]);
+        expect(await store.listResolvableBeacons(uniqueId('sh'))).toEqual([]);
+      });
     });
 
     describe('consent', () => {

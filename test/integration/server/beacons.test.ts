@@ -226,6 +226,35 @@ describe('the beacon service under concurrent changes', () => {
     expect(service.size().beacons).toBe(2);
   });
 
+  it('re-reads one shopper\'s beacons after their change, and keeps everyone else\'s as they were', async () => {
+    expectStatus(await link(ada.token, IBEACON), 201);
+    const bob = await registerShopper(t.app);
+    await grant(t.app, bob.token, { presence: true, promotions: true });
+    expectStatus(await link(bob.token, EDDYSTONE_UID), 201);
+    const asked: (string | undefined)[] = [];
+    const store: Store = Object.create(t.deps.store, {
+      listResolvableBeacons: { value: (shopperId?: string) => (asked.push(shopperId), t.deps.store.listResolvableBeacons(shopperId)) },
+    }) as Store;
+    const service = createBeaconService({ store, sealer: t.deps.sealer, digestKey: deriveBeaconDigestKey(randomBytes(32)), now: t.deps.now, logger: createLogSink().logger });
+    service.setKeys(t.deps.keys.liveKeys());
+    expect(await service.sync()).toBe(true);
+    expect(service.registeredBeacons([liveKey().key]).sort()).toEqual([beaconPseudonym(IBEACON), beaconPseudonym(EDDYSTONE_UID)].sort());
+
+    // Bob withdraws presence: his read drops his beacon alone.
+    await grant(t.app, bob.token, { presence: false });
+    expect(await service.sync(bob.shopperId)).toBe(true);
+    expect(service.registeredBeacons([liveKey().key])).toEqual([beaconPseudonym(IBEACON)]);
+    expect(service.resolve(beaconPseudonym(EDDYSTONE_UID))).toBeUndefined();
+    // Ada's read finds nothing new.
+    expect(await service.sync(ada.shopperId)).toBe(false);
+    expect(service.size().beacons).toBe(1);
+    expect(asked).toEqual([undefined, bob.shopperId, ada.shopperId]);
+    // He grants it again: his beacon is back.
+    await grant(t.app, bob.token, { presence: true, promotions: true });
+    expect(await service.sync(bob.shopperId)).toBe(true);
+    expect(service.registeredBeacons([liveKey().key]).sort()).toEqual([beaconPseudonym(IBEACON), beaconPseudonym(EDDYSTONE_UID)].sort());
+  });
+
   it('shares one read among syncs asked for while a read runs, and that read sees every change they were told of', async () => {
     let releaseFirstRead!: () => void;
     const firstRead = new Promise<void>((resolve) => (releaseFirstRead = resolve));
