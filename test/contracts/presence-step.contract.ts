@@ -213,6 +213,13 @@ export function describePresenceStepContract(name: string, fresh: () => Promise<
       const exposure = await store.recordPromotion({ ...aDraft({ shopperId: converter.id, campaign }), attribution: campaign.attribution!, analyticsActive: true });
       if (exposure.outcome !== 'recorded') throw new Error(`expected the exposure to be recorded, got ${exposure.outcome}`);
       await store.markPromotionDelivered(exposure.promotion.id, START_MS + MINUTE_MS);
+      // A second converter with two open exposures: each shopper's conversions are counted apart.
+      const twice = await givenShopper(store, { presence: true, promotions: true, analytics: true });
+      for (const campaignOf of [campaign, aCampaign({ attribution: { conversionZoneIds: ['checkout'], windowS: 3600 } })]) {
+        const recorded = await store.recordPromotion({ ...aDraft({ shopperId: twice.id, campaign: campaignOf }), attribution: campaignOf.attribution!, analyticsActive: true });
+        if (recorded.outcome !== 'recorded') throw new Error(`expected the exposure to be recorded, got ${recorded.outcome}`);
+        await store.markPromotionDelivered(recorded.promotion.id, START_MS + MINUTE_MS);
+      }
       const replayer = await givenShopper(store, { presence: true });
       const taken = stepFor(aPresence({ shopperId: replayer.id }));
       applied(await store.applyPresence(taken));
@@ -236,9 +243,11 @@ export function describePresenceStepContract(name: string, fresh: () => Promise<
         store.applyPresence(stepFor(aPresence({ shopperId: unknownShopperId, atS }))),
         // The visitor's second event: after their first, which it must see.
         store.applyPresence(stepFor(aPresence({ shopperId: visitor.id, zoneId: 'entrance', kind: 'exit', atS: atS + 2 }))),
+        store.applyPresence(stepFor(aPresence({ shopperId: twice.id, zoneId: 'checkout', atS }))),
       ]);
 
-      const [visit, noPresence, erasedResult, conversion, replay, redelivery, rivalResultA, rivalResultB, unknown, visitExit] = results;
+      const [visit, noPresence, erasedResult, conversion, replay, redelivery, rivalResultA, rivalResultB, unknown, visitExit, conversions] = results;
+      expect(applied(conversions!).conversions).toBe(2);
       expect(applied(visit!).transitions).toEqual([{ kind: 'entered', zoneId: 'entrance', atMs: atS * 1000, dwellMs: 0 }]);
       expect(applied(visit!).visit).toMatchObject({ visitNumber: 1, newVisit: true });
       expect(noPresence).toMatchObject({ outcome: 'no-presence' });
