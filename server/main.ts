@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import { pino, type Logger } from 'pino';
 import { decodeKey, loadServerEnv, storeLocation, type ServerEnv } from './config.ts';
 import { hashToken } from './identity.ts';
+import { batchMetrics, createMetrics, type Metrics } from './metrics.ts';
 import { DEFAULT_CONSENT_AGES } from './domain/age-gate.ts';
 import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from './secret-files.ts';
 import { startServer, type RunningServer } from './server.ts';
@@ -12,11 +13,11 @@ import type { Store } from './store/store.ts';
 // Composition root of a server instance: environment → adapters → startServer. Several instances
 // may run against one PostgreSQL and one broker (MQTT_SHARED_GROUP).
 
-export async function openStore(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>): Promise<Store> {
+export async function openStore(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>, metrics?: Metrics): Promise<Store> {
   const location = storeLocation(env);
   if (location.kind === 'postgres') {
     const { openPostgresStore } = await import('./store/postgres-store.ts');
-    return openPostgresStore(location.url);
+    return openPostgresStore(location.url, metrics === undefined ? {} : { observeBatches: batchMetrics(metrics) });
   }
   return openSqliteStore(location.path);
 }
@@ -45,9 +46,10 @@ export async function runServer(environment: Record<string, string | undefined>,
   let server: RunningServer | undefined;
   try {
     const { masterKey, adminToken } = await loadSecrets(env, logger);
-    store = await openStore(env);
+    const metrics = createMetrics({ defaultMetrics: true });
+    store = await openStore(env, metrics);
     server = await startServer({
-      store, masterKey, logger, adminTokenHash: hashToken(adminToken),
+      store, metrics, masterKey, logger, adminTokenHash: hashToken(adminToken),
       mqtt: { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD, sharedGroup: env.MQTT_SHARED_GROUP, clientId: env.MQTT_CLIENT_ID, presenceConnections: env.MQTT_PRESENCE_CONNECTIONS, maxInFlight: env.MQTT_MAX_IN_FLIGHT },
       http: { port: overrides.port ?? env.PORT, host: env.HOST }, epochRotationS: env.EPOCH_ROTATION_S, publicMqttUrl: env.GATEWAY_MQTT_URL,
       resolverPrivateKey: env.RESOLVER_PRIVATE_KEY === undefined ? undefined : Buffer.from(env.RESOLVER_PRIVATE_KEY, 'hex'),

@@ -88,10 +88,32 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['outcome', 'reason'] as const,
     registers: [registry],
   });
-  return { registry, heldOut, opens, conversions, analyticsRollupCells, analyticsRollupFailures, expiredUndelivered, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
+  // PostgreSQL's set-based hot path (store/postgres-presence-batch.ts, postgres-promotion-batch.ts): how many calls
+  // each transaction took together, and the batches that failed and went one call at a time (a deadlock, a lost race,
+  // a call at fault). A rising fallback rate is worth a look; the calls themselves lost nothing.
+  const storeBatchCalls = new Histogram({
+    name: 'vicino_store_batch_calls',
+    help: 'Calls applied together in one PostgreSQL transaction, by kind (presence, send)',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
+  const storeBatchFallbacks = new Counter({
+    name: 'vicino_store_batch_fallbacks_total',
+    help: 'PostgreSQL batches rolled back and applied one call at a time, by kind (presence, send)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  return { registry, storeBatchCalls, storeBatchFallbacks, heldOut, opens, conversions, analyticsRollupCells, analyticsRollupFailures, expiredUndelivered, webhookDeliveries, redemptions, consentUnreadable, consentLapses, consentLapseFailures, retentionPurgedRows, retentionAuditEntries, retentionFailures, presence, decisions, deliveries, acks, httpRejected, brokerRefusals, connectedApps, resolverShoppers, ingestSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What openPostgresStore's observeBatches reports, as metrics. */
+export const batchMetrics = (metrics: Metrics) => (batch: { kind: 'presence' | 'send'; calls: number; fellBack: boolean }): void => {
+  metrics.storeBatchCalls.observe({ kind: batch.kind }, batch.calls);
+  if (batch.fellBack) metrics.storeBatchFallbacks.inc({ kind: batch.kind });
+};
 
 /** Reads a counter's total (optionally for one label set) — for status lines and summaries. */
 export async function counterValue(counter: Counter<string>, labels?: Record<string, string>): Promise<number> {

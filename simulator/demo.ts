@@ -7,7 +7,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedde
 import { decodeKey } from '#server/config.ts';
 import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
-import { createMetrics } from '#server/metrics.ts';
+import { createMetrics, type Metrics } from '#server/metrics.ts';
 import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from '#server/secret-files.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
 import type { Store } from '#server/store/store.ts';
@@ -37,7 +37,8 @@ export type DemoOptions = {
   groundTruthPath?: string;
   /** The epoch-key period (default: a day). A few seconds makes keys rotate and die within a short run. */
   epochRotationS?: number;
-  openStore: () => Promise<Store>;
+  /** Opens the Store; the metrics take the PostgreSQL adapter's batch observations. */
+  openStore: (metrics: Metrics) => Promise<Store>;
   masterKey?: string;
   logLevel: string;
   /** Interrupt source (SIGINT); resolves when the user asks to stop. */
@@ -99,9 +100,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   };
   try {
     // The store comes first: the embedded broker checks each gateway's login against it.
-    store = await options.openStore();
-    const openedStore = store;
     const metrics = createMetrics({ defaultMetrics: true });
+    store = await options.openStore(metrics);
+    const openedStore = store;
     let mqttUrl = options.mqttUrl;
     let serverLogin: { username: string; password: string } | undefined;
     if (mqttUrl === undefined) {

@@ -100,7 +100,7 @@ async function demo(args: string[], env: Env): Promise<number> {
     scenarioPath: values.scenario,
     groundTruthPath: values['ground-truth'],
     epochRotationS: rotationMs === undefined ? undefined : rotationMs / 1000,
-    openStore: () => openStore({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir }),
+    openStore: (metrics) => openStore({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir }, metrics),
     masterKey: env.VICINO_MASTER_KEY,
     logLevel: env.LOG_LEVEL ?? 'info',
     interrupted: interruptSignal(),

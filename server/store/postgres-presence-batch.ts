@@ -41,6 +41,9 @@ export const consentJson = (param: string): string =>
 /** A zone_states.state column, parsed. */
 export const zoneStateOf = (json: unknown): ZoneState => ZoneStateSchema.parse(JSON.parse(String(json)));
 
+/** One transaction of a set-based batch: its kind, how many calls it took together, and whether it failed and went one by one. */
+export type BatchObservation = { kind: 'presence' | 'send'; calls: number; fellBack: boolean };
+
 /** Steps applied in one transaction at most; the rest of a turn's go in the next. */
 export const PRESENCE_BATCH_MAX = 256;
 
@@ -214,32 +217,30 @@ async function applyRound(q: Query, steps: readonly PresenceStep[]): Promise<Pre
 export function createPresenceBatches(
   transaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>,
   single: (step: PresenceStep) => Promise<PresenceStepResult>,
-  options: { maxBatch?: number; observe?: (batch: { steps: number; rounds: number; fellBack: boolean }) => void } = {},
+  options: { maxBatch?: number; observe?: (batch: BatchObservation) => void } = {},
 ): (step: PresenceStep) => Promise<PresenceStepResult> {
   const alone = (entry: Pending<PresenceStep, PresenceStepResult>): Promise<void> => single(entry.item).then(entry.resolve, entry.reject);
-  const runRound = async (round: Pending<PresenceStep, PresenceStepResult>[]): Promise<boolean> => {
+  const runRound = async (round: Pending<PresenceStep, PresenceStepResult>[]): Promise<void> => {
     if (round.length === 1) {
-      await alone(round[0]!);
-      return false;
+      options.observe?.({ kind: 'presence', calls: 1, fellBack: false });
+      return alone(round[0]!);
     }
     let results: PresenceStepResult[];
     try {
       results = await transaction((q) => applyRound(q, round.map((entry) => entry.item)));
     } catch {
       // Rolled back whole: each step on its own, so the one at fault fails alone (its shoppers are distinct: at once).
+      options.observe?.({ kind: 'presence', calls: round.length, fellBack: true });
       await Promise.all(round.map(alone));
-      return true;
+      return;
     }
+    options.observe?.({ kind: 'presence', calls: round.length, fellBack: false });
     round.forEach((entry, i) => entry.resolve(results[i]!));
-    return false;
   };
   const batches = createTickBatches<PresenceStep, PresenceStepResult>((batch) => {
     void (async () => {
-      let fellBack = false;
-      const rounds = roundsBy(batch, (entry) => entry.item.event.shopperId);
       // Round after round: a shopper's second step sees their first one's commit.
-      for (const round of rounds) fellBack = (await runRound(round)) || fellBack;
-      options.observe?.({ steps: batch.length, rounds: rounds.length, fellBack });
+      for (const round of roundsBy(batch, (entry) => entry.item.event.shopperId)) await runRound(round);
     })();
   }, options.maxBatch ?? PRESENCE_BATCH_MAX);
   return (step) => batches.add(step);

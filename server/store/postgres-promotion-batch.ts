@@ -1,7 +1,7 @@
 import type { Purpose } from '../domain/consent.ts';
 import { PROMOTION_ANALYTICS_COLUMNS, promotionAnalyticsValues } from './analytics-sql.ts';
 import { budgetExhausted, capRefusal, hasBudgetLimit } from './decision-rows.ts';
-import { consentJson, roundsBy, type Query } from './postgres-presence-batch.ts';
+import { consentJson, roundsBy, type BatchObservation, type Query } from './postgres-presence-batch.ts';
 import { num, stateFromRows, toPromotion, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult } from './store.ts';
 import { createTickBatches, type Pending } from './tick-batches.ts';
@@ -138,18 +138,23 @@ async function recordRound(q: Query, drafts: readonly PromotionDraft[]): Promise
 export function createPromotionBatches(
   transaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>,
   single: (draft: PromotionDraft) => Promise<RecordPromotionResult>,
-  options: { maxBatch?: number } = {},
+  options: { maxBatch?: number; observe?: (batch: BatchObservation) => void } = {},
 ): (draft: PromotionDraft) => Promise<RecordPromotionResult> {
   const alone = (entry: Pending<PromotionDraft, RecordPromotionResult>): Promise<void> => single(entry.item).then(entry.resolve, entry.reject);
   const runRound = async (round: Pending<PromotionDraft, RecordPromotionResult>[]): Promise<void> => {
-    if (round.length === 1) return alone(round[0]!);
+    if (round.length === 1) {
+      options.observe?.({ kind: 'send', calls: 1, fellBack: false });
+      return alone(round[0]!);
+    }
     let results: RecordPromotionResult[];
     try {
       results = await transaction((q) => recordRound(q, round.map((entry) => entry.item)));
     } catch {
+      options.observe?.({ kind: 'send', calls: round.length, fellBack: true });
       await Promise.all(round.map(alone));
       return;
     }
+    options.observe?.({ kind: 'send', calls: round.length, fellBack: false });
     round.forEach((entry, i) => entry.resolve(results[i]!));
   };
   const batches = createTickBatches<PromotionDraft, RecordPromotionResult>((batch) => {

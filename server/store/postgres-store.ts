@@ -20,7 +20,7 @@ import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from '
 import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
-import { consentJson, createPresenceBatches, zoneStateOf, type Query } from './postgres-presence-batch.ts';
+import { consentJson, createPresenceBatches, zoneStateOf, type BatchObservation, type Query } from './postgres-presence-batch.ts';
 import { BUDGET_LOCK, createPromotionBatches } from './postgres-promotion-batch.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,
@@ -145,7 +145,14 @@ export async function dropPostgresSchemas(url: string, schemas: readonly string[
   }
 }
 
-export async function openPostgresStore(url: string, options: { schema?: string } = {}): Promise<Store> {
+export type PostgresStoreOptions = {
+  /** A schema of its own (created if missing): benches and test suites. */
+  schema?: string;
+  /** Each set-based transaction of the hot path: how many calls it took, and whether it fell back to one at a time (metrics.ts batchMetrics). */
+  observeBatches?: (batch: BatchObservation) => void;
+};
+
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
   const { schema } = options;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);
   const pool = new pg.Pool({
@@ -331,7 +338,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
 
   // The sends decided during one turn are checked and recorded together, set-based (postgres-promotion-batch.ts);
   // a send alone, and each send of a round that failed, as above.
-  const recordPromotion = createPromotionBatches(transaction, recordPromotionAlone);
+  const recordPromotion = createPromotionBatches(transaction, recordPromotionAlone, { observe: options.observeBatches });
 
   // Inside a transaction that holds the shopper's row lock (FOR NO KEY UPDATE, as recordPromotion and
   // eraseShopper take it first): an erasure racing this waits or is waited for, and two instances recording
@@ -454,7 +461,7 @@ export async function openPostgresStore(url: string, options: { schema?: string 
     });
   // The steps handed in during one turn are applied together, set-based (postgres-presence-batch.ts); a step
   // alone, and each step of a batch that failed, as above.
-  const applyPresence = createPresenceBatches(transaction, applyPresenceAlone);
+  const applyPresence = createPresenceBatches(transaction, applyPresenceAlone, { observe: options.observeBatches });
 
   // Inside a transaction: the advisory lock is taken before the head is read and held until commit, so
   // appenders on every instance take turns and the chain stays unbroken (READ COMMITTED then sees the
