@@ -6,6 +6,7 @@ import { runFloodBench } from './flood-bench.ts';
 import { runGatewayBench, runPublishBench } from './gateway-bench.ts';
 import { ENVIRONMENTS, runPresenceBench } from './presence-bench.ts';
 import { runRadioBench } from './radio-bench.ts';
+import { startOwnMosquitto } from './own-mosquitto.ts';
 import { runResolverBench } from './resolver-bench.ts';
 
 // `npm run bench`: every benchmark, side by side in one run (the machines are shared and noisy),
@@ -96,6 +97,8 @@ function presenceSection(quick: boolean, args: string[], print: (line: string) =
  * `--e2e-load inline` runs the gateways and apps in the bench's process beside the server (as the bench did first), instead of a load process;
  * `--e2e-instances N` runs N server instances in a shared subscription on the Mosquitto stack; `--e2e-connections N` gives each
  * N presence connections in it (MQTT_PRESENCE_CONNECTIONS; 1 by default here, so runs stay comparable with earlier ones).
+ * `--e2e-mosquitto own` starts a Mosquitto of the bench's own with the shipped config's latency and queue settings
+ * (own-mosquitto.ts); `--e2e-mosquitto url` uses MQTT_URL (127.0.0.1:1883 without it). Unset: MQTT_URL if set, else own.
  */
 async function e2eSection(quick: boolean, args: string[], print: (line: string) => void): Promise<void> {
   const batchAt = args.indexOf('--e2e-batch-ms');
@@ -113,6 +116,9 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
   const loadAt = args.indexOf('--e2e-load');
   const loadPlacement = loadAt >= 0 ? args[loadAt + 1] : 'process';
   if (loadPlacement !== 'process' && loadPlacement !== 'inline') throw new RangeError('--e2e-load takes process (the gateways and apps in a process of their own) or inline (beside the server)');
+  const brokerAt = args.indexOf('--e2e-mosquitto');
+  const brokerChoice = brokerAt >= 0 ? args[brokerAt + 1] : process.env.MQTT_URL === undefined ? 'own' : 'url';
+  if (brokerChoice !== 'own' && brokerChoice !== 'url') throw new RangeError('--e2e-mosquitto takes own (a Mosquitto with the shipped settings, started here) or url (MQTT_URL)');
   const ratesPerSec = quick ? [100, 500] : [100, 250, 500, 1_000, 2_000, 4_000];
   const stepMs = quick ? 3_000 : 8_000;
   print(`\n7. End to end at rising load: report → real gateway → MQTT QoS 1 → server (ingest, resolver, consent, arbiter, campaign) → WebSocket → app ack; steps of ${
@@ -126,10 +132,16 @@ async function e2eSection(quick: boolean, args: string[], print: (line: string) 
     interrupt.abort();
   };
   process.once('SIGINT', onInterrupt);
+  const ownBroker = brokerChoice === 'own' && stacks.includes('mosquitto') ? await startOwnMosquitto() : undefined;
+  if (ownBroker !== undefined) print(`   Mosquitto: the bench's own at ${new URL(ownBroker.url).host}, with the shipped settings ${ownBroker.settings.join(', ')}`);
+  else if (stacks.includes('mosquitto')) print(`   Mosquitto: MQTT_URL (${new URL(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883').host}), as that broker is configured`);
   const results = await runE2eBench({
     stacks: stacks as ('embedded' | 'mosquitto')[], ratesPerSec, stepMs, drainLimitMs: quick ? 5_000 : undefined, gatewayMaxLatencyMs, serverInstances, presenceConnections, load: loadPlacement, ceilingMessages: quick ? 20_000 : 100_000,
-    mqttUrl: process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
-  }).finally(() => process.off('SIGINT', onInterrupt));
+    mqttUrl: ownBroker?.url ?? process.env.MQTT_URL, databaseUrl: process.env.DATABASE_URL, print: (l) => print(`   ${l}`), signal: interrupt.signal,
+  }).finally(async () => {
+    process.off('SIGINT', onInterrupt);
+    await ownBroker?.close();
+  });
   print(`   load average at the end ${load()}`);
   for (const r of results) printE2eTable(r, print);
   print('   targets (issue 6 item 6):');
