@@ -12,6 +12,9 @@ export const ServerEnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   /** `file:PATH` or a path for the embedded SQLite store; `postgres://…` for PostgreSQL. */
   DATABASE_URL: z.string().min(1).optional(),
+  /** PostgreSQL connections this instance keeps at most (store/postgres-store.ts DEFAULT_POOL_MAX). */
+  DATABASE_POOL_MAX: z.coerce.number().int('DATABASE_POOL_MAX must be a whole number').min(1, 'DATABASE_POOL_MAX must be at least 1')
+    .max(200, 'DATABASE_POOL_MAX may not exceed 200').default(20),
   MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').default('mqtt://127.0.0.1:1883'),
   /** The broker URL written into provisioned gateways' config files, when gateways connect elsewhere than servers (Mosquitto's gateway listener). Default: MQTT_URL. */
   GATEWAY_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'GATEWAY_MQTT_URL must start with mqtt://, mqtts://, ws:// or wss://').optional(),

@@ -13,11 +13,11 @@ import type { Store } from './store/store.ts';
 // Composition root of a server instance: environment → adapters → startServer. Several instances
 // may run against one PostgreSQL and one broker (MQTT_SHARED_GROUP).
 
-export async function openStore(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'>, metrics?: Metrics): Promise<Store> {
+export async function openStore(env: Pick<ServerEnv, 'DATABASE_URL' | 'DATA_DIR'> & Partial<Pick<ServerEnv, 'DATABASE_POOL_MAX'>>, metrics?: Metrics): Promise<Store> {
   const location = storeLocation(env);
   if (location.kind === 'postgres') {
     const { openPostgresStore } = await import('./store/postgres-store.ts');
-    return openPostgresStore(location.url, metrics === undefined ? {} : { observeBatches: batchMetrics(metrics) });
+    return openPostgresStore(location.url, { poolMax: env.DATABASE_POOL_MAX, ...(metrics === undefined ? {} : { observeBatches: batchMetrics(metrics) }) });
   }
   return openSqliteStore(location.path);
 }

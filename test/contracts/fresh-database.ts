@@ -6,6 +6,7 @@ import { afterAll, describe } from 'vitest';
 import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
+import { TEST_POOL_MAX } from '#test/helpers/test-pool.ts';
 
 // Contracts that need an empty database per test (global state such as a rollup's watermark) and a second
 // instance on it (another server): run on SQLite (a temporary file per database, shared by its instances)
@@ -35,7 +36,7 @@ export function describeOnFreshDatabases(label: string, contract: Contract): voi
       async () => {
         const schema = `vicino_${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(6).toString('hex')}`;
         schemas.push(schema);
-        return { store: await openPostgresStore(url, { schema }), another: () => openPostgresStore(url, { schema }) };
+        return { store: await openPostgresStore(url, { schema, poolMax: TEST_POOL_MAX }), another: () => openPostgresStore(url, { schema, poolMax: TEST_POOL_MAX }) };
       },
       async () => {
         await dropPostgresSchemas(url, schemas);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import { describeStoreContract } from './store.contract.ts';
+import { TEST_POOL_MAX } from '#test/helpers/test-pool.ts';
 
 // Runs against the PostgreSQL at DATABASE_URL, in a fresh schema per run (dropped afterwards), so
 // runs never collide. Without DATABASE_URL the suite is not run — but CI must provide one, and an
@@ -21,7 +22,7 @@ describe.runIf(databaseUrl)('PostgreSQL', () => {
 
   describeStoreContract(
     'postgres',
-    () => openPostgresStore(url, { schema }),
+    () => openPostgresStore(url, { schema, poolMax: TEST_POOL_MAX }),
     () => dropPostgresSchemas(url, [schema]),
   );
 });

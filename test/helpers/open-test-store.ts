@@ -7,6 +7,7 @@ import pg from 'pg';
 import { openPostgresStore } from '#server/store/postgres-store.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
+import { TEST_POOL_MAX } from '#test/helpers/test-pool.ts';
 
 // A Store for a test — a temp SQLite file, or a fresh schema on the PostgreSQL at DATABASE_URL —
 // plus raw read access to every row, so tests can check what was (and was not) written.
@@ -59,14 +60,14 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: a PostgreSQL test store needs it');
   const schema = `vicino_test_${randomBytes(6).toString('hex')}`;
-  const store = await openPostgresStore(url, { schema });
+  const store = await openPostgresStore(url, { schema, poolMax: TEST_POOL_MAX });
   const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
   await client.connect();
   const others: Store[] = [];
   return {
     kind, store,
     openAnother: async () => {
-      const other = await openPostgresStore(url, { schema });
+      const other = await openPostgresStore(url, { schema, poolMax: TEST_POOL_MAX });
       others.push(other);
       return other;
     },

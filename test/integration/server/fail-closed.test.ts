@@ -16,6 +16,7 @@ import { openTestStore, type TestStore } from '#test/helpers/open-test-store.ts'
 import { failingStore, STORAGE_ERROR, type FailingStore } from '#test/helpers/failing-store.ts';
 import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
 import { createConfigView } from '#server/ingest/config-view.ts';
+import { TEST_POOL_MAX } from '#test/helpers/test-pool.ts';
 
 // CON-5, fail closed: the real app over a real Store (SQLite, or PostgreSQL when DATABASE_URL is set) wrapped so that its methods
 // can be switched to failing. While the consent state cannot be read — or the Store's atomic
@@ -203,7 +204,7 @@ describe.each(urls)('PostgreSQL connections terminated mid-run (CON-5)', (url) =
     const appName = `vicino-failclosed-${randomBytes(4).toString('hex')}`;
     const schema = `vicino_test_${randomBytes(6).toString('hex')}`;
     const withName = `${url}${url.includes('?') ? '&' : '?'}application_name=${appName}`;
-    const pgStore = await openPostgresStore(withName, { schema });
+    const pgStore = await openPostgresStore(withName, { schema, poolMax: TEST_POOL_MAX });
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     const server = await buildTestApp({ store: pgStore });

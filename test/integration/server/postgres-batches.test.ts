@@ -6,6 +6,7 @@ import type { BatchObservation } from '#server/store/postgres-presence-batch.ts'
 import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import type { PresenceStep, Store } from '#server/store/store.ts';
 import { aConsent, aDraft, aPresence, aShopper } from '#test/helpers/builders.ts';
+import { TEST_POOL_MAX } from '#test/helpers/test-pool.ts';
 
 // The PostgreSQL adapter's set-based hot path reports each transaction it makes (openPostgresStore's
 // observeBatches): how many calls it took together and whether it fell back to one at a time. The server
@@ -28,7 +29,7 @@ describe.runIf(databaseUrl)('PostgreSQL batch observations', () => {
   let store: Store;
 
   beforeAll(async () => {
-    store = await openPostgresStore(databaseUrl!, { schema, observeBatches: (batch) => (seen.push(batch), toMetrics(batch)) });
+    store = await openPostgresStore(databaseUrl!, { schema, poolMax: TEST_POOL_MAX, observeBatches: (batch) => (seen.push(batch), toMetrics(batch)) });
   });
   afterAll(async () => {
     await store?.close();

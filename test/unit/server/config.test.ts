@@ -5,7 +5,7 @@ describe('loadServerEnv', () => {
   it('fills every default from an empty environment', () => {
     expect(loadServerEnv({})).toEqual({
       ok: true,
-      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 1, MQTT_MAX_IN_FLIGHT: 64, EPOCH_ROTATION_S: 86_400,
+      env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', DATABASE_POOL_MAX: 20, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 1, MQTT_MAX_IN_FLIGHT: 64, EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, ANALYTICS_K: 10, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
@@ -93,6 +93,13 @@ describe('loadServerEnv', () => {
     if (loaded.ok) return;
     expect(loaded.problems).toEqual(['RETENTION_PRESENCE_H: RETENTION_PRESENCE_H may not exceed 24 (RET-2)', 'RETENTION_DELIVERY_DAYS: RETENTION_DELIVERY_DAYS must be whole days']);
     expect(loadServerEnv({ RETENTION_DELIVERY_DAYS: '0' })).toMatchObject({ ok: false, problems: [expect.stringMatching(/^RETENTION_DELIVERY_DAYS: .*at least 1/)] });
+  });
+
+  it('takes a PostgreSQL pool size from 1 to 200 and names DATABASE_POOL_MAX when it is off', () => {
+    expect(loadServerEnv({ DATABASE_POOL_MAX: '8' })).toMatchObject({ ok: true, env: { DATABASE_POOL_MAX: 8 } });
+    expect(loadServerEnv({ DATABASE_POOL_MAX: '0' })).toEqual({ ok: false, problems: ['DATABASE_POOL_MAX: DATABASE_POOL_MAX must be at least 1'] });
+    expect(loadServerEnv({ DATABASE_POOL_MAX: '500' })).toEqual({ ok: false, problems: ['DATABASE_POOL_MAX: DATABASE_POOL_MAX may not exceed 200'] });
+    expect(loadServerEnv({ DATABASE_POOL_MAX: '2.5' })).toEqual({ ok: false, problems: ['DATABASE_POOL_MAX: DATABASE_POOL_MAX must be a whole number'] });
   });
 
   it('rejects a port that is not a number', () => {
