@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { isGranted } from '../domain/consent.ts';
 import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
@@ -8,7 +7,7 @@ import { visitStateOf } from './decision-rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { num, stateFromRows, type Row } from './rows.ts';
 import type { PresenceStep, PresenceStepResult } from './store.ts';
-import { createTickBatches, type Pending } from './tick-batches.ts';
+import { createSetBatches, type BatchObservation, type Query } from './set-batches.ts';
 
 // Store.applyPresence on PostgreSQL, set-based: the steps handed in during one turn of the event loop — one
 // per presence message the ingress has in flight, from every shopper at once — are applied in ONE transaction
@@ -30,9 +29,8 @@ import { createTickBatches, type Pending } from './tick-batches.ts';
 // second step of the same shopper waits for the next transaction of the batch. A batch that fails for any
 // reason — a deadlock, a lost race on a zone row, a step's own callback throwing — is rolled back whole, and
 // each of its steps is then applied alone through the single path, so one bad step fails alone and the rest
-// lose nothing.
+// lose nothing (set-batches.ts).
 
-export type Query = (sql: string, params?: readonly unknown[], retried?: boolean) => Promise<pg.QueryResult<Row>>;
 
 /** A shopper's consent_state rows as a JSON array (NULL for none), for stateFromRows; param: the shopper's placeholder or column. */
 export const consentJson = (param: string): string =>
@@ -40,9 +38,6 @@ export const consentJson = (param: string): string =>
 
 /** A zone_states.state column, parsed. */
 export const zoneStateOf = (json: unknown): ZoneState => ZoneStateSchema.parse(JSON.parse(String(json)));
-
-/** One transaction of a set-based batch: its kind, how many calls it took together, and whether it failed and went one by one. */
-export type BatchObservation = { kind: 'presence' | 'send'; calls: number; fellBack: boolean };
 
 /** Steps applied in one transaction at most; the rest of a turn's go in the next. */
 export const PRESENCE_BATCH_MAX = 256;
@@ -101,17 +96,6 @@ const WRITE_BATCH = `WITH presence AS (
   SELECT (SELECT count(*) FROM zone_inserted) AS zone_inserted,
     (SELECT json_object_agg(shopper_id, n) FROM (SELECT shopper_id, count(*) AS n FROM converted GROUP BY shopper_id) k) AS conversions`;
 
-/** Splits items into rounds in which each key (a shopper) appears once, keeping each key's items in the order handed in. */
-export function roundsBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
-  const rounds: T[][] = [];
-  const seen = new Map<string, number>();
-  for (const item of items) {
-    const round = seen.get(key(item)) ?? 0;
-    seen.set(key(item), round + 1);
-    (rounds[round] ??= []).push(item);
-  }
-  return rounds;
-}
 
 const sequenceKey = (gatewayId: unknown, boot: unknown, seq: unknown): string => `${String(gatewayId)}\u0000${String(boot)}\u0000${String(seq)}`;
 
@@ -211,37 +195,16 @@ async function applyRound(q: Query, steps: readonly PresenceStep[]): Promise<Pre
 }
 
 /**
- * Store.applyPresence for the PostgreSQL adapter: steps of one turn applied together (a step alone goes
- * through `single`, the one-step transaction, unchanged); a failed batch's steps each go through `single`.
+ * Store.applyPresence for the PostgreSQL adapter: steps of one turn applied together, a shopper once per round
+ * (set-batches.ts); a step alone, and each step of a batch that failed, through `single`, the one-step transaction.
  */
 export function createPresenceBatches(
   transaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>,
   single: (step: PresenceStep) => Promise<PresenceStepResult>,
   options: { maxBatch?: number; observe?: (batch: BatchObservation) => void } = {},
 ): (step: PresenceStep) => Promise<PresenceStepResult> {
-  const alone = (entry: Pending<PresenceStep, PresenceStepResult>): Promise<void> => single(entry.item).then(entry.resolve, entry.reject);
-  const runRound = async (round: Pending<PresenceStep, PresenceStepResult>[]): Promise<void> => {
-    if (round.length === 1) {
-      options.observe?.({ kind: 'presence', calls: 1, fellBack: false });
-      return alone(round[0]!);
-    }
-    let results: PresenceStepResult[];
-    try {
-      results = await transaction((q) => applyRound(q, round.map((entry) => entry.item)));
-    } catch {
-      // Rolled back whole: each step on its own, so the one at fault fails alone (its shoppers are distinct: at once).
-      options.observe?.({ kind: 'presence', calls: round.length, fellBack: true });
-      await Promise.all(round.map(alone));
-      return;
-    }
-    options.observe?.({ kind: 'presence', calls: round.length, fellBack: false });
-    round.forEach((entry, i) => entry.resolve(results[i]!));
-  };
-  const batches = createTickBatches<PresenceStep, PresenceStepResult>((batch) => {
-    void (async () => {
-      // Round after round: a shopper's second step sees their first one's commit.
-      for (const round of roundsBy(batch, (entry) => entry.item.event.shopperId)) await runRound(round);
-    })();
-  }, options.maxBatch ?? PRESENCE_BATCH_MAX);
-  return (step) => batches.add(step);
+  return createSetBatches({
+    kind: 'presence', keyOf: (step) => step.event.shopperId, transaction, runRound: applyRound, single,
+    maxBatch: options.maxBatch ?? PRESENCE_BATCH_MAX, observe: options.observe,
+  });
 }

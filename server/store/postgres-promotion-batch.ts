@@ -1,10 +1,10 @@
 import type { Purpose } from '../domain/consent.ts';
 import { PROMOTION_ANALYTICS_COLUMNS, promotionAnalyticsValues } from './analytics-sql.ts';
 import { budgetExhausted, capRefusal, hasBudgetLimit } from './decision-rows.ts';
-import { consentJson, roundsBy, type BatchObservation, type Query } from './postgres-presence-batch.ts';
+import { consentJson } from './postgres-presence-batch.ts';
+import { createSetBatches, type BatchObservation, type Query } from './set-batches.ts';
 import { num, stateFromRows, toPromotion, type Row } from './rows.ts';
 import type { PromotionDraft, RecordPromotionResult } from './store.ts';
-import { createTickBatches, type Pending } from './tick-batches.ts';
 
 // Store.recordPromotion on PostgreSQL, set-based: the sends decided during one turn of the event loop — one per
 // presence event that triggered a campaign — are checked and recorded in ONE transaction, where each alone is a
@@ -132,35 +132,16 @@ async function recordRound(q: Query, drafts: readonly PromotionDraft[]): Promise
 }
 
 /**
- * Store.recordPromotion for the PostgreSQL adapter: sends of one turn recorded together (a send alone goes
- * through `single`, unchanged); a failed round's sends each go through `single`.
+ * Store.recordPromotion for the PostgreSQL adapter: sends of one turn recorded together, a shopper once per round
+ * (set-batches.ts); a send alone, and each send of a round that failed, through `single`, unchanged.
  */
 export function createPromotionBatches(
   transaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>,
   single: (draft: PromotionDraft) => Promise<RecordPromotionResult>,
   options: { maxBatch?: number; observe?: (batch: BatchObservation) => void } = {},
 ): (draft: PromotionDraft) => Promise<RecordPromotionResult> {
-  const alone = (entry: Pending<PromotionDraft, RecordPromotionResult>): Promise<void> => single(entry.item).then(entry.resolve, entry.reject);
-  const runRound = async (round: Pending<PromotionDraft, RecordPromotionResult>[]): Promise<void> => {
-    if (round.length === 1) {
-      options.observe?.({ kind: 'send', calls: 1, fellBack: false });
-      return alone(round[0]!);
-    }
-    let results: RecordPromotionResult[];
-    try {
-      results = await transaction((q) => recordRound(q, round.map((entry) => entry.item)));
-    } catch {
-      options.observe?.({ kind: 'send', calls: round.length, fellBack: true });
-      await Promise.all(round.map(alone));
-      return;
-    }
-    options.observe?.({ kind: 'send', calls: round.length, fellBack: false });
-    round.forEach((entry, i) => entry.resolve(results[i]!));
-  };
-  const batches = createTickBatches<PromotionDraft, RecordPromotionResult>((batch) => {
-    void (async () => {
-      for (const round of roundsBy(batch, (entry) => entry.item.shopperId)) await runRound(round);
-    })();
-  }, options.maxBatch ?? PROMOTION_BATCH_MAX);
-  return (draft) => batches.add(draft);
+  return createSetBatches({
+    kind: 'send', keyOf: (draft) => draft.shopperId, transaction, runRound: recordRound, single,
+    maxBatch: options.maxBatch ?? PROMOTION_BATCH_MAX, observe: options.observe,
+  });
 }

@@ -20,7 +20,8 @@ import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from '
 import { checkDeadLetterPage, checkReplayIds, REPLAY_SET, replayAudit, toWebhookDelivery, webhookOutcomeColumns } from './rows.ts';
 import { conversionEntries, visitPresence } from './presence-step.ts';
 import { createStatementBatcher } from './statement-batcher.ts';
-import { consentJson, createPresenceBatches, zoneStateOf, type BatchObservation, type Query } from './postgres-presence-batch.ts';
+import { consentJson, createPresenceBatches, zoneStateOf } from './postgres-presence-batch.ts';
+import type { BatchObservation, Query } from './set-batches.ts';
 import { BUDGET_LOCK, createPromotionBatches } from './postgres-promotion-batch.ts';
 import {
   CAMPAIGN_GROUP_COUNTS, checkRollupArguments, conversionZonePattern, EARLIEST_EVENT_S, ENSURE_WATERMARK, exposedRow, LIST_DWELL, LIST_FOOTFALL, MARK_OPENED, numbered, PROMOTION_ANALYTICS_COLUMNS,

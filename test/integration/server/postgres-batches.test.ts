@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchMetrics, createMetrics } from '#server/metrics.ts';
 import { arbitrateZone, zoneStateDueAtMs } from '#server/domain/zone-arbiter.ts';
-import type { BatchObservation } from '#server/store/postgres-presence-batch.ts';
+import type { BatchObservation } from '#server/store/set-batches.ts';
 import { dropPostgresSchemas, openPostgresStore } from '#server/store/postgres-store.ts';
 import type { PresenceStep, Store } from '#server/store/store.ts';
 import { aConsent, aDraft, aPresence, aShopper } from '#test/helpers/builders.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundsBy } from '#server/store/postgres-presence-batch.ts';
+import { roundsBy } from '#server/store/set-batches.ts';
 import type { PresenceStep } from '#server/store/store.ts';
 import { aPresence } from '#test/helpers/builders.ts';
 
