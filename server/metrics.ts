@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchObservation } from './store/set-batches.ts';
 
 // Prometheus metrics, one registry per server instance (tests build several in one process).
 // Labels never carry a pseudonym, a shopper or any other personal value.
@@ -110,7 +111,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** What openPostgresStore's observeBatches reports, as metrics. */
-export const batchMetrics = (metrics: Metrics) => (batch: { kind: 'presence' | 'send'; calls: number; fellBack: boolean }): void => {
+export const batchMetrics = (metrics: Metrics) => (batch: BatchObservation): void => {
   metrics.storeBatchCalls.observe({ kind: batch.kind }, batch.calls);
   if (batch.fellBack) metrics.storeBatchFallbacks.inc({ kind: batch.kind });
 };

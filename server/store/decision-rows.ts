@@ -72,18 +72,12 @@ export type CapRefusal = 'perShopper' | 'minGapS' | 'perShopperDaily' | 'cooldow
 export function capCountsStatement(
   placeholders: 'numbered' | 'question', draft: { shopperId: string; campaignId: string; caps: Caps; createdAtMs: number },
 ): { sql: string; params: unknown[] } {
-  const { caps, createdAtMs: now } = draft;
   const params: unknown[] = [];
   const p = (value: unknown): string => {
     params.push(value);
     return placeholders === 'numbered' ? `$${params.length}` : '?';
   };
-  const bounds = {
-    period: now - caps.perShopper.periodS * 1000,
-    gap: [now - caps.minGapS * 1000, now + caps.minGapS * 1000],
-    day: now - 86_400_000,
-    cooldown: [now - caps.cooldownS * 1000, now + caps.cooldownS * 1000],
-  } as const;
+  const bounds = capWindows(draft);
   const count = (condition: string): string => `COALESCE(SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
   const sql = `SELECT
       ${count(`campaign_id = ${p(draft.campaignId)} AND created_at_ms > ${p(bounds.period)}`)} AS in_period,
@@ -93,6 +87,21 @@ export function capCountsStatement(
     FROM promotions WHERE shopper_id = ${p(draft.shopperId)} AND status <> 'cancelled'
       AND created_at_ms > ${p(Math.min(bounds.period, bounds.gap[0], bounds.day, bounds.cooldown[0]))}`;
   return { sql, params };
+}
+
+/**
+ * The windows of a send's four cap counts (epoch ms, exclusive bounds): this campaign's period, the minimum gap either
+ * side of the send, the last day, the cooldown either side. capCountsStatement and the PostgreSQL set-based send
+ * (postgres-promotion-batch.ts) count over them.
+ */
+export function capWindows(draft: { caps: Caps; createdAtMs: number }): { period: number; gap: readonly [number, number]; day: number; cooldown: readonly [number, number] } {
+  const { caps, createdAtMs: now } = draft;
+  return {
+    period: now - caps.perShopper.periodS * 1000,
+    gap: [now - caps.minGapS * 1000, now + caps.minGapS * 1000],
+    day: now - 86_400_000,
+    cooldown: [now - caps.cooldownS * 1000, now + caps.cooldownS * 1000],
+  };
 }
 
 /** The first cap the counts break, in the order they are checked, or undefined. */

@@ -1,6 +1,6 @@
 import type { Purpose } from '../domain/consent.ts';
 import { PROMOTION_ANALYTICS_COLUMNS, promotionAnalyticsValues } from './analytics-sql.ts';
-import { budgetExhausted, capRefusal, hasBudgetLimit } from './decision-rows.ts';
+import { budgetExhausted, capRefusal, capWindows, hasBudgetLimit } from './decision-rows.ts';
 import { consentJson } from './postgres-presence-batch.ts';
 import { createSetBatches, type BatchObservation, type Query } from './set-batches.ts';
 import { num, stateFromRows, toPromotion, type Row } from './rows.ts';
@@ -32,8 +32,8 @@ export const BUDGET_LOCK = 'vicino.campaign-budget:';
 const LOCK_SENDERS = 'SELECT id, erased_at_ms, restricted, objected_at_ms FROM shoppers WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE';
 
 /**
- * Per send ($1 shopper, $2 campaign, $3 promotion ID, $4 now, $5–$10 the cap windows' bounds as capCountsStatement
- * sets them, $11 whether its campaign has a budget): existing, consent, the cap counts, the budget counts.
+ * Per send ($1 shopper, $2 campaign, $3 promotion ID, $4 now, $5–$10 the cap windows' bounds (decision-rows.ts
+ * capWindows, as capCountsStatement counts over them), $11 whether its campaign has a budget): existing, consent, the cap counts, the budget counts.
  */
 const READ_SENDS = `SELECT d.i,
     EXISTS (SELECT 1 FROM promotions WHERE id = d.promotion_id) AS existing,
@@ -59,28 +59,23 @@ const INSERT_SENDS = `INSERT INTO promotions (id, campaign_id, shopper_id, event
     AS p(id, campaign_id, shopper_id, event_id, store_id, zone_id, coupon_code, created_at_ms, expires_at_ms, status, message, variant, analytics, conversion_zones, conversion_until_ms)
   RETURNING *`;
 
-/** The cap windows' bounds of one send, as capCountsStatement (decision-rows.ts) sets them. */
-function capBounds(draft: PromotionDraft): [number, number, number, number, number, number] {
-  const { caps, createdAtMs: now } = draft;
-  return [now - caps.perShopper.periodS * 1000, now - caps.minGapS * 1000, now + caps.minGapS * 1000, now - 86_400_000, now - caps.cooldownS * 1000, now + caps.cooldownS * 1000];
-}
-
 /** Checks and records the sends of distinct shoppers in one transaction; one result per send, in order. Throws if any part fails. */
 async function recordRound(q: Query, drafts: readonly PromotionDraft[]): Promise<RecordPromotionResult[]> {
   const results: (RecordPromotionResult | undefined)[] = drafts.map(() => undefined);
   const shoppers = new Map((await q(LOCK_SENDERS, [drafts.map((d) => d.shopperId)])).rows.map((r) => [String(r.id), r]));
   const budgeted = [...new Set(drafts.filter((d) => hasBudgetLimit(d.budget)).map((d) => d.campaignId))].sort();
   for (const campaignId of budgeted) await q('SELECT pg_advisory_xact_lock(hashtext($1))', [BUDGET_LOCK + campaignId]);
-  const bounds = drafts.map(capBounds);
+  const windows = drafts.map(capWindows);
   const reads = new Map((await q(READ_SENDS, [
     drafts.map((d) => d.shopperId), drafts.map((d) => d.campaignId), drafts.map((d) => d.message.id), drafts.map((d) => d.createdAtMs),
-    ...[0, 1, 2, 3, 4, 5].map((k) => bounds.map((b) => b[k])), drafts.map((d) => hasBudgetLimit(d.budget)),
+    windows.map((w) => w.period), windows.map((w) => w.gap[0]), windows.map((w) => w.gap[1]), windows.map((w) => w.day),
+    windows.map((w) => w.cooldown[0]), windows.map((w) => w.cooldown[1]), drafts.map((d) => hasBudgetLimit(d.budget)),
   ])).rows.map((r) => [num(r.i), r]));
 
   const existingIds = drafts.filter((_, i) => reads.get(i + 1)?.existing === true).map((d) => d.message.id);
   const existing = existingIds.length === 0 ? new Map<string, Row>() : new Map((await q('SELECT * FROM promotions WHERE id = ANY($1::text[])', [existingIds])).rows.map((r) => [String(r.id), r]));
-  /** This round's sends recorded so far, per budgeted campaign: they count toward the budget of the ones after them. */
-  const recordedHere = new Map<string, { expiresAtMs: number }[]>();
+  /** This round's sends recorded so far, per budgeted campaign (their expiries): they count toward the budget of the ones after them. */
+  const recordedHere = new Map<string, number[]>();
   const inserting: { i: number; draft: PromotionDraft; values: ReturnType<typeof promotionAnalyticsValues> }[] = [];
 
   drafts.forEach((draft, i) => {
@@ -103,14 +98,16 @@ async function recordRound(q: Query, drafts: readonly PromotionDraft[]): Promise
       const earlier = recordedHere.get(draft.campaignId) ?? [];
       const counts = {
         delivered: num(read?.delivered ?? 0) + earlier.length,
-        redeemable: num(read?.redeemable ?? 0) + earlier.filter((e) => e.expiresAtMs > draft.createdAtMs).length,
+        redeemable: num(read?.redeemable ?? 0) + earlier.filter((expiresAtMs) => expiresAtMs > draft.createdAtMs).length,
       };
       if (budgetExhausted(draft.budget, counts)) return void (results[i] = { outcome: 'skipped', reason: 'budget' });
     }
     const values = promotionAnalyticsValues(draft, state.analytics?.granted === true);
     // A held-out row never counts toward a budget.
     if (hasBudgetLimit(draft.budget) && values.status !== 'held-out') {
-      recordedHere.set(draft.campaignId, [...(recordedHere.get(draft.campaignId) ?? []), { expiresAtMs: draft.message.expiresAtMs }]);
+      const expiries = recordedHere.get(draft.campaignId);
+      if (expiries === undefined) recordedHere.set(draft.campaignId, [draft.message.expiresAtMs]);
+      else expiries.push(draft.message.expiresAtMs);
     }
     inserting.push({ i, draft, values });
   });
