@@ -57,7 +57,19 @@ export type GatewayDeps = {
   settings: GatewaySettings;
   /** Observes each published event with the receive time of the advertisement that caused it. */
   onPublished?: (event: PresenceEvent, causedByMs: number) => void;
+  /**
+   * Runs `task` every intervalMs until the returned function is called: the presence tick (timeouts,
+   * dwell marks). A timer by default; a virtual clock (the simulator's store day) passes its own.
+   */
+  every?: (intervalMs: number, task: () => void) => () => void;
 };
+
+/** The default `every`: an unref'd interval, so the tick never keeps the process alive. */
+export function everyInterval(intervalMs: number, task: () => void): () => void {
+  const timer = setInterval(task, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 export type Gateway = {
   start(): Promise<void>;
@@ -108,7 +120,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let scanning = false;
   let lastAdvertisementAtMs: number | null = null;
   const decoded: Record<string, number> = Object.create(null) as Record<string, number>;
-  let tickTimer: NodeJS.Timeout | undefined;
+  let stopTicking: (() => void) | undefined;
   const macKey = deriveEventMacKey(settings.secret, settings.gatewayId);
   // A new boot ID per process start lets seq start again at 1 without looking like a replay.
   const boot = randomUUID();
@@ -232,18 +244,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
         throw error;
       }
       scanning = true;
-      tickTimer = setInterval(() => {
+      stopTicking = (deps.every ?? everyInterval)(settings.tickMs ?? 1_000, () => {
         const nowMs = now();
         emit(tracker.tick(nowMs));
         const closed = occupancy?.roll(nowMs, tracker.present());
         if (closed) publishOccupancy(closed);
         pseudonymiser.expire(nowMs);
-      }, settings.tickMs ?? 1_000);
-      tickTimer.unref();
+      });
       logger.info({ storeId: settings.storeId, gatewayId: settings.gatewayId, zoneId }, 'gateway started');
     },
     async stop() {
-      if (tickTimer) clearInterval(tickTimer);
+      stopTicking?.();
       await scanner.stop();
       scanning = false;
       // Close open presences, so servers see the exits rather than waiting for a timeout.

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
 import { CONSENT_USAGE, runConsentCommand } from './cli/consent.ts';
 import { runDecodeCommand } from './cli/decode.ts';
@@ -15,6 +16,7 @@ import { runSchemasCommand, SCHEMAS_USAGE } from './cli/schemas.ts';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile, checkMosquittoPasswd, requestGatewayConfig } from './cli/provision-gateway.ts';
 import { loadScenarioFile, parseDuration, runDemo, DEFAULT_SCENARIO } from './demo.ts';
 import { startSimulatedStore } from './store/simulated-store.ts';
+import { isStoreScenario, runSimulateDay, ScenarioError } from './cli/simulate-day.ts';
 
 // The `vicino` command: the composition root for every program. It reads argv and the environment
 // and hands plain options to the programs.
@@ -34,8 +36,13 @@ Usage:
                    provision a gateway: prints its config file (with its secret, shown once) and adds
                    its MQTT login, derived from that secret, to a Mosquitto password file, and its own
                    topics to the ACL file beside it
+  vicino simulate --scenario FILE [--out DIR] [--json] [--seed N] [--duration 1h] [--tolerance 10] [--min-visit 20]
+                   a store scenario (version 2, e.g. simulator/scenarios/supermarket.json): a store day on a
+                   virtual clock through the real gateway code, scored against ground truth; prints a table
+                   (or JSON) and writes report.json, report.txt and floor.svg to --out
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
-                   a simulated store against a running server and broker (MQTT_URL)
+                   a live scenario (version 1, like the demo's): a simulated store in real time against a
+                   running server and broker (MQTT_URL)
   vicino decode HEX… | vicino decode - [--manufacturer] | vicino decode --btsnoop FILE [--show-address]
                    decode advertisements, manufacturer data or a btsnoop HCI capture (one JSON object per
                    advertisement; '-' reads hex lines from stdin; see vicino decode --help)
@@ -124,10 +131,38 @@ async function adminTokenFor(given: string | undefined, env: Env, purpose: strin
 
 const serverUrlFor = (given: string | undefined, env: Env): string => given ?? env.VICINO_SERVER_URL ?? 'http://127.0.0.1:3000';
 
+/** A number option: undefined when absent, a UsageError naming it when not a number in range. */
+function numberOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number ${min}–${max}, got "${value}"`);
+  return n;
+}
+
 async function simulate(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     scenario: { type: 'string' }, server: { type: 'string' }, 'admin-token': { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' },
+    out: { type: 'string' }, seed: { type: 'string' }, tolerance: { type: 'string' }, 'min-visit': { type: 'string' },
   });
+  const scenarioFile = values.scenario ?? fileURLToPath(DEFAULT_SCENARIO);
+  const scenarioText = await readFile(scenarioFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read the scenario ${scenarioFile}: ${error.code ?? error.message}`);
+  });
+  if (isStoreScenario(scenarioText)) {
+    const logger = pino({ level: env.LOG_LEVEL ?? 'warn', base: { component: 'simulator' } }, pino.destination(2));
+    try {
+      const report = await runSimulateDay({
+        scenarioText, fileName: scenarioFile, json: values.json === true, outDir: values.out, logger,
+        seed: numberOption('seed', values.seed, 0, 2 ** 53), durationS: values.duration === undefined ? undefined : parseDuration(values.duration) / 1000,
+        toleranceS: numberOption('tolerance', values.tolerance, 0, 600), minVisitS: numberOption('min-visit', values['min-visit'], 1, 3_600),
+        write: (text) => process.stdout.write(text), progress: (text) => process.stderr.write(text),
+      });
+      return report.presence.zoneAccuracy === null ? 1 : 0;
+    } catch (error) {
+      if (error instanceof ScenarioError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const serverUrl = serverUrlFor(values.server, env);
   const adminToken = await adminTokenFor(values['admin-token'], env, 'provision the simulated store');
   const mqttUrl = env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';

@@ -35,6 +35,8 @@ export type Advertiser = {
   payload: (nowMs: number) => Buffer | undefined;
   /** Rotate a resolvable private address on this period; undefined = a static random address. */
   addressRotationMs?: number;
+  /** The address of each event, chosen by the device itself (a spammer cycling through a pool); overrides the rotation. */
+  addressAt?: (nowMs: number) => string;
   onEmit?: (nowMs: number) => void;
 };
 
@@ -152,6 +154,7 @@ export function createVirtualRadio(options: VirtualRadioOptions): VirtualRadio {
       options.onAddress?.(item.advertiser.id, item.address);
       item.addressSinceMs += rotation * Math.floor((atMs - item.addressSinceMs) / rotation);
     }
+    if (advertiser.addressAt !== undefined) item.address = advertiser.addressAt(atMs);
     const eir = advertiser.payload(atMs);
     if (eir !== undefined) {
       stats.emitted += 1;

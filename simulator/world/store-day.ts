@@ -1,0 +1,350 @@
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { decodeAdvertisement } from '#gateway/ble/decode.ts';
+import { createGateway, identifierOf, type Gateway } from '#gateway/gateway.ts';
+import type { PresenceOverrides } from '#gateway/presence/presence-tracker.ts';
+import { PROTOCOL_VERSION, pseudonymise, wrapEpochKey, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { createMemoryPublisher } from '#gateway/publisher/memory-publisher.ts';
+import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
+import { arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState } from '#server/domain/zone-arbiter.ts';
+import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
+import { createVirtualRadio, randomAddress, type Advertiser } from '../radio/virtual-radio.ts';
+import { createRng } from '../rng.ts';
+import { createZoneIndex } from './geometry.ts';
+import { localClock } from './local-time.ts';
+import { createPresenceScorer, type ScoredShopper, type Transition } from './presence-scoring.ts';
+import type { HeatGrid, StoreDayReport } from './store-report.ts';
+import type { StoreScenario } from './store-scenario.ts';
+import { appAdvertisement, planFixedDevices, planShoppers, planSpamDevices, storeDayTimes, type PlannedShopper } from './store-population.ts';
+import { createPositionCursor } from './store-visits.ts';
+
+// A store day on a virtual clock: the scenario's people walk, their devices advertise on the simulated
+// air, and the real gateway code hears them through noble's bindings (noble's gap.js, the gateway's
+// scanner tap, decode, pseudonyms, presence). Each event a gateway publishes goes to the server's zone
+// arbiter (the same pure function the server runs on every event), and the arbitrated zone is scored
+// against where each shopper truly stood. Time is the radio's virtual clock: a day runs in seconds.
+// Resolution stands in for the server's resolver: the run knows which pseudonym is whose, and resolves
+// only shoppers with presence consent, as the resolver does.
+
+const require = createRequire(import.meta.url);
+const withBindings = require('@abandonware/noble/with-bindings') as (bindings: unknown) => NobleLike;
+
+export type StoreDayProgress = { localTime: string; fraction: number; inStore: number; arrivals: number; advertisements: number; events: number; speedup: number };
+
+export type StoreDayOptions = {
+  scenario: StoreScenario;
+  logger: Logger;
+  /** Seconds either side within which a detection counts as on time (default 10). */
+  toleranceS?: number;
+  /** Shortest stay in a zone that counts as a visit (default 20 s). */
+  minVisitS?: number;
+  flapWindowS?: number;
+  /** Gateway presence tuning over the defaults (the same overrides the server can push). */
+  presence?: PresenceOverrides;
+  arbiter?: ArbiterConfig;
+  /** Heat cells visited by fewer shoppers than this are suppressed (default 5). */
+  minHeatShoppers?: number;
+  onProgress?: (progress: StoreDayProgress) => void;
+  /**
+   * Diagnostics for developers tuning presence: each scored shopper's true zones and detected
+   * transitions as they are scored. Never part of a report (reports are aggregates only).
+   */
+  onScored?: (trace: ScoredShopper & { index: number }) => void;
+};
+
+type Tracked = {
+  shopper: PlannedShopper;
+  position: (nowMs: number) => { x: number; y: number } | undefined;
+  startS: number;
+  truth: (string | null)[];
+  transitions: Transition[];
+  zoneState: ZoneState | undefined;
+  dueAtMs: number | null;
+  advertisers: string[];
+  /** Followed by the radio system and scored: presence consent and something that advertises. */
+  scored: boolean;
+};
+
+const STEP_MS = 1_000;
+/** How long after a shopper left the arbiter may still be settling (exit timeout, tick, hold). */
+const SETTLE_MS = 60_000;
+
+export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayReport> {
+  const { scenario, logger } = options;
+  const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  const toleranceS = options.toleranceS ?? 10;
+  const minVisitS = options.minVisitS ?? 20;
+  const arbiter = options.arbiter ?? DEFAULT_ARBITER_CONFIG;
+  const rng = createRng(scenario.seed);
+  const times = storeDayTimes(scenario);
+  const shoppers = planShoppers(scenario, times, rng.fork('people'));
+  const zoneIndex = createZoneIndex(scenario.zones);
+
+  // Keys, as the server would issue them: one epoch key for the day, a secret per gateway.
+  const keyRng = rng.fork('keys');
+  const epochKey = keyRng.bytes(32);
+  const keyId = 'sim-day';
+  const owners = new Map<string, number>();
+  const registeredBeacons: string[] = [];
+  for (const shopper of shoppers) {
+    if (shopper.loyaltyBeacon === undefined) continue;
+    const frame = decodeAdvertisement(shopper.loyaltyBeacon.payload()).frames[0]!;
+    const id = identifierOf(frame)!;
+    const pseudonym = pseudonymise(epochKey, id.kind, id.bytes);
+    owners.set(pseudonym, shopper.index);
+    registeredBeacons.push(pseudonym);
+  }
+
+  // Gateways: the real pipeline on noble with simulated bindings, ticking on the virtual clock.
+  const ticks: (() => void)[] = [];
+  const bindings = new Map<string, SimulatedBindings>(scenario.gateways.map((g) => [g.id, createSimulatedBindings()]));
+  const radio = createVirtualRadio({
+    rng: rng.fork('radio'), startMs: times.startMs, propagation: scenario.radio,
+    receivers: scenario.gateways.map((g) => ({ id: g.id, position: g.position, rssiOffsetDb: g.rssiOffsetDb, dutyCycle: g.dutyCycle, bindings: bindings.get(g.id)! })),
+  });
+  const now = (): number => radio.nowMs();
+  const events: PresenceEvent[] = [];
+  const gateways: Gateway[] = [];
+  for (const g of scenario.gateways) {
+    const secret = keyRng.bytes(32);
+    const publisher = createMemoryPublisher();
+    const gateway = createGateway({
+      scanner: createNobleScanner({ noble: withBindings(bindings.get(g.id)), now, watchdogMs: 0 }),
+      publisher, logger: logger.child({ component: 'gateway', gatewayId: g.id }), now,
+      settings: { storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, secret, ...(options.presence ? { presence: options.presence } : {}) },
+      onPublished: (event) => events.push(event),
+      every: (_intervalMs, task) => {
+        ticks.push(task);
+        return () => ticks.splice(ticks.indexOf(task), 1);
+      },
+    });
+    await gateway.start();
+    gateway.applyConfig({
+      v: PROTOCOL_VERSION, storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, issuedAtS: Math.floor(times.startMs / 1000),
+      epochKeys: [{ keyId, wrapped: wrapEpochKey(secret, g.id, keyId, epochKey), notBeforeS: Math.floor(times.startMs / 1000) - 3_600, notAfterS: Math.floor(times.startMs / 1000) + 2 * 86_400 }],
+      registeredBeacons: registeredBeacons as PresenceEvent['pseudonym'][],
+    });
+    gateways.push(gateway);
+  }
+
+  // The devices that are nobody's shopper, on the air all day.
+  const tx = scenario.radio.txPowerAt1mDbm;
+  const interval = scenario.radio.advertisingIntervalMs;
+  const jitterMs = scenario.radio.advertisingJitterMs;
+  const counted = { foreign: 0, spam: 0 };
+  for (const fixed of planFixedDevices(scenario, rng.fork('fixed'))) {
+    radio.addAdvertiser({
+      id: fixed.id, position: () => fixed.position, intervalMs: fixed.device.intervalMs, jitterMs, txPowerAt1mDbm: fixed.device.txPowerAt1mDbm,
+      payload: (t) => fixed.device.payload(t), ...(fixed.device.addressRotationMs ? { addressRotationMs: fixed.device.addressRotationMs } : {}),
+      onEmit: () => void (counted.foreign += 1),
+    });
+  }
+  for (const spam of planSpamDevices(scenario, rng.fork('spam'))) {
+    const pool = rng.fork(`${spam.id}:addresses`);
+    const addresses = new Map<number, string>();
+    radio.addAdvertiser({
+      id: spam.id, position: () => spam.position, intervalMs: spam.intervalMs, jitterMs: 0, txPowerAt1mDbm: tx.phone, payload: () => spam.payload(),
+      addressAt: () => {
+        const slot = pool.int(0, spam.addressPool - 1);
+        let address = addresses.get(slot);
+        if (address === undefined) addresses.set(slot, (address = randomAddress(pool, 'static')));
+        return address;
+      },
+      onEmit: () => void (counted.spam += 1),
+    });
+  }
+
+  // The shoppers' own devices, while they are in the store.
+  const addShopperDevices = (tracked: Tracked): void => {
+    const { shopper, position } = tracked;
+    const at = (): { x: number; y: number } => position(radio.nowMs()) ?? shopper.visit.legs.at(-1)?.to ?? scenario.entrances[0]!;
+    const add = (advertiser: Omit<Advertiser, 'position' | 'jitterMs'>): void => {
+      radio.addAdvertiser({ ...advertiser, position: at, jitterMs });
+      tracked.advertisers.push(advertiser.id);
+    };
+    const app = shopper.app;
+    if (app?.consents.presence && app.platform !== 'iosBackground') {
+      const advertisement = appAdvertisement(app.identityKey);
+      let windowToken = '';
+      add({
+        id: `app:${shopper.index}`, intervalMs: interval[app.platform], txPowerAt1mDbm: tx.phone, addressRotationMs: scenario.radio.macRotationS * 1000,
+        payload: (t) => {
+          const token = advertisement.eidAt(Math.floor(t / 1000)).toString('hex');
+          // What the server's resolver does with the identity key: know this window's token as the shopper's.
+          if (token !== windowToken) owners.set(pseudonymise(epochKey, 'eddystone-eid', Buffer.from((windowToken = token), 'hex')), shopper.index);
+          return advertisement.payloadAt(t);
+        },
+      });
+    }
+    if (shopper.loyaltyBeacon !== undefined) {
+      const beacon = shopper.loyaltyBeacon;
+      add({ id: `beacon:${shopper.index}`, intervalMs: interval.beacon, txPowerAt1mDbm: tx.beacon, payload: () => beacon.payload() });
+    }
+    shopper.foreignPhones.forEach((phone, i) => add({
+      id: `phone:${shopper.index}:${i}`, intervalMs: phone.intervalMs, txPowerAt1mDbm: phone.txPowerAt1mDbm, payload: (t) => phone.payload(t),
+      ...(phone.addressRotationMs ? { addressRotationMs: phone.addressRotationMs } : {}), onEmit: () => void (counted.foreign += 1),
+    }));
+  };
+
+  // The server's side: resolve, then arbitrate the shopper's zone.
+  const tracked = new Map<number, Tracked>();
+  const counts = { events: 0, unresolved: 0 };
+  const apply = (event: PresenceEvent): void => {
+    counts.events += 1;
+    const owner = owners.get(event.pseudonym);
+    const t = owner === undefined ? undefined : tracked.get(owner);
+    if (t === undefined || !t.shopper.app?.consents.presence) {
+      counts.unresolved += 1;
+      return;
+    }
+    const result = arbitrateZone(t.zoneState, { eventId: event.eventId, zoneId: event.zoneId, kind: event.kind, proximity: event.proximity, atMs: event.atS * 1000 }, arbiter);
+    t.zoneState = result.state;
+    t.dueAtMs = zoneStateDueAtMs(result.state, arbiter);
+    for (const transition of result.transitions) t.transitions.push({ kind: transition.kind, zoneId: transition.zoneId, atMs: transition.atMs });
+  };
+  const drainEvents = (): void => {
+    for (const event of events.splice(0)) apply(event);
+  };
+
+  // Ground truth and heat, sampled every second.
+  const instrumented = new Set(scenario.gateways.map((g) => g.zoneId));
+  const scorer = createPresenceScorer({ toleranceS, minVisitS, flapWindowS: options.flapWindowS ?? 60, instrumented });
+  const heat = createHeat(scenario.floorPlan.widthM, scenario.floorPlan.heightM, options.minHeatShoppers ?? 5);
+  const occupancyS = new Map<string, number>();
+  const population = { arrivals: 0, withApp: 0, byPlatform: { android: 0, iosForeground: 0, iosBackground: 0, loyaltyBeacon: 0 }, consented: { presence: 0, promotions: 0, personalisation: 0, analytics: 0 }, tracked: 0, trackedHours: 0, withdrew: 0 };
+
+  const finish = (t: Tracked): void => {
+    for (const id of t.advertisers) radio.removeAdvertiser(id);
+    tracked.delete(t.shopper.index);
+    if (!t.scored) return;
+    population.trackedHours += (t.shopper.visit.endMs - t.shopper.visit.startMs) / 3_600_000;
+    scorer.add({ startS: t.startS, truth: t.truth, transitions: t.transitions });
+    options.onScored?.({ index: t.shopper.index, startS: t.startS, truth: t.truth, transitions: t.transitions });
+  };
+
+  let nextArrival = 0;
+  const endMs = times.endMs ?? times.closeMs + 3 * 3_600_000;
+  const totalMs = Math.max(1, (times.endMs ?? times.closeMs) - times.startMs);
+  let lastProgressWall = performance.now();
+  let yieldAt = times.startMs;
+  for (let nowMs = times.startMs; nowMs <= endMs; nowMs += STEP_MS) {
+    while (nextArrival < shoppers.length && shoppers[nextArrival]!.visit.startMs <= nowMs) {
+      const shopper = shoppers[nextArrival++]!;
+      const app = shopper.app;
+      const t: Tracked = {
+        shopper, position: createPositionCursor(shopper.visit), startS: Math.ceil(shopper.visit.startMs / 1000), truth: [], transitions: [],
+        zoneState: undefined, dueAtMs: null, advertisers: [],
+        scored: app?.consents.presence === true && (app.platform !== 'iosBackground' || shopper.loyaltyBeacon !== undefined),
+      };
+      tracked.set(shopper.index, t);
+      population.arrivals += 1;
+      if (app !== undefined) {
+        population.withApp += 1;
+        population.byPlatform[app.platform] += 1;
+        for (const purpose of ['presence', 'promotions', 'personalisation', 'analytics'] as const) if (app.consents[purpose]) population.consented[purpose] += 1;
+        if (app.withdrawsAtMs !== undefined && app.withdrawsAtMs < shopper.visit.endMs) population.withdrew += 1;
+      }
+      if (shopper.loyaltyBeacon !== undefined) population.byPlatform.loyaltyBeacon += 1;
+      if (t.scored) population.tracked += 1;
+      addShopperDevices(t);
+    }
+    radio.advance(nowMs);
+    for (const tick of ticks) tick();
+    drainEvents();
+    for (const t of tracked.values()) {
+      if (t.zoneState !== undefined && t.dueAtMs !== null && t.dueAtMs <= nowMs) {
+        const result = arbitrateZoneAt(t.zoneState, nowMs, arbiter);
+        t.zoneState = result.state;
+        t.dueAtMs = zoneStateDueAtMs(result.state, arbiter);
+        for (const transition of result.transitions) t.transitions.push({ kind: transition.kind, zoneId: transition.zoneId, atMs: transition.atMs });
+      }
+      const s = Math.floor(nowMs / 1000);
+      const p = s >= t.startS ? t.position(s * 1000) : undefined;
+      if (p !== undefined) {
+        const zoneId = zoneIndex.zoneAt(p) ?? null;
+        t.truth[s - t.startS] = zoneId;
+        heat.add(p, t.shopper.index);
+        if (zoneId !== null) occupancyS.set(zoneId, (occupancyS.get(zoneId) ?? 0) + 1);
+      } else if (nowMs > t.shopper.visit.endMs) {
+        // Gone: stop its devices now, score it once the system has had time to notice.
+        if (t.advertisers.length > 0) {
+          for (const id of t.advertisers) radio.removeAdvertiser(id);
+          t.advertisers = [];
+        }
+        if (nowMs - t.shopper.visit.endMs >= SETTLE_MS && (t.zoneState?.current == null || nowMs - t.shopper.visit.endMs >= arbiter.staleMs + SETTLE_MS)) finish(t);
+      }
+    }
+    if (times.endMs === undefined && nowMs >= times.closeMs && nextArrival >= shoppers.length && tracked.size === 0) break;
+    if (nowMs - yieldAt >= 60_000) {
+      yieldAt = nowMs;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (options.onProgress && performance.now() - lastProgressWall >= 1_000) {
+        lastProgressWall = performance.now();
+        options.onProgress({
+          localTime: localClock(nowMs, scenario.store.timezone), fraction: Math.min(1, (nowMs - times.startMs) / totalMs), inStore: tracked.size,
+          arrivals: nextArrival, advertisements: radio.stats().emitted, events: counts.events, speedup: (nowMs - times.startMs) / (performance.now() - wallStart),
+        });
+      }
+    }
+  }
+  // Closing: gateways stop (their open presences exit), and everyone still tracked is scored.
+  const closedMs = radio.nowMs();
+  for (const gateway of gateways) await gateway.stop();
+  drainEvents();
+  for (const t of [...tracked.values()]) finish(t);
+
+  const wallMs = performance.now() - wallStart;
+  const cpu = process.cpuUsage(cpuStart);
+  const simulatedS = (closedMs - times.startMs) / 1000;
+  const { presence, visits } = scorer.result(population.trackedHours);
+  const gatewayStats = gateways.map((g) => g.stats());
+  const dropped: Record<string, number> = { unresolved: counts.unresolved };
+  for (const stats of gatewayStats) for (const [reason, n] of Object.entries(stats.dropped)) dropped[reason] = (dropped[reason] ?? 0) + n;
+  const radioStats = radio.stats();
+  logger.info({ simulatedS, wallMs: Math.round(wallMs), events: counts.events }, 'store day simulated');
+  return {
+    scenario: {
+      name: scenario.name, seed: scenario.seed, storeId: scenario.store.id, date: scenario.store.date, timezone: scenario.store.timezone,
+      startLocal: localClock(times.startMs, scenario.store.timezone), simulatedS,
+    },
+    run: { clock: 'virtual', wallMs, speedup: (simulatedS * 1000) / wallMs, cpuMs: (cpu.user + cpu.system) / 1000 },
+    population,
+    radio: {
+      emitted: radioStats.emitted, received: radioStats.delivered, lost: radioStats.lost,
+      byGateway: Object.fromEntries(scenario.gateways.map((g, i) => [g.id, gatewayStats[i]!.advertisements])), foreignEmitted: counted.foreign, spamEmitted: counted.spam,
+    },
+    gateways: { advertisements: gatewayStats.reduce((sum, s) => sum + s.advertisements, 0), dropped, events: counts.events },
+    presence,
+    zones: scenario.zones.map((zone) => ({
+      id: zone.id, name: zone.name, sensitive: zone.sensitive, instrumented: instrumented.has(zone.id),
+      truthVisits: visits.get(zone.id)?.truth ?? 0, detectedVisits: visits.get(zone.id)?.detected ?? 0, occupancyS: occupancyS.get(zone.id) ?? 0,
+    })),
+    heat: heat.grid(),
+  };
+}
+
+/** Shopper-seconds per cell, with the count of distinct shoppers per cell for suppression. */
+function createHeat(widthM: number, heightM: number, minShoppers: number): { add(p: { x: number; y: number }, shopper: number): void; grid(): HeatGrid } {
+  // About 10,000 cells at most: 1 m in a shop, coarser in a mall.
+  const cellM = Math.max(1, Math.ceil(Math.sqrt((widthM * heightM) / 10_000)));
+  const columns = Math.max(1, Math.ceil(widthM / cellM));
+  const rows = Math.max(1, Math.ceil(heightM / cellM));
+  const seconds = new Float64Array(columns * rows);
+  // The first minShoppers distinct shoppers of each cell: exact, and enough to decide suppression.
+  const seen = new Int32Array(columns * rows * minShoppers).fill(-1);
+  const shoppers = new Uint8Array(columns * rows);
+  return {
+    add(p, shopper) {
+      const cell = Math.min(rows - 1, Math.max(0, Math.floor(p.y / cellM))) * columns + Math.min(columns - 1, Math.max(0, Math.floor(p.x / cellM)));
+      seconds[cell] = seconds[cell]! + 1;
+      const count = shoppers[cell]!;
+      if (count >= minShoppers) return;
+      const base = cell * minShoppers;
+      for (let i = 0; i < count; i += 1) if (seen[base + i] === shopper) return;
+      seen[base + count] = shopper;
+      shoppers[cell] = count + 1;
+    },
+    grid: () => ({ cellM, columns, rows, minShoppers, seconds: [...seconds].map((s, i) => (shoppers[i]! >= minShoppers ? s : null)) }),
+  };
+}
