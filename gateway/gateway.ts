@@ -198,7 +198,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const applyPresence = (config: GatewayConfigMessage): void => {
     if (config.zoneId !== zoneId) {
       // Close presences in the old zone first: their exits carry the zone they happened in.
-      emit(tracker.flush(now()));
+      emit(tracker.flush());
       logger.info({ from: zoneId, to: config.zoneId }, 'zone changed by remote configuration');
       zoneId = config.zoneId;
     }
@@ -258,7 +258,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await scanner.stop();
       scanning = false;
       // Close open presences, so servers see the exits rather than waiting for a timeout.
-      emit(tracker.flush(now()));
+      emit(tracker.flush());
       await publisher.stop();
       logger.info({ ...stats, dropped: stats.dropped }, 'gateway stopped');
     },

@@ -1,4 +1,4 @@
-import type { IdentifierKind, PresenceKind, Proximity, Pseudonym } from '../protocol/index.ts';
+import { DEFAULT_ROTATION_EXPONENT, type IdentifierKind, type PresenceKind, type Proximity, type Pseudonym } from '../protocol/index.ts';
 import { DEFAULT_PROXIMITY, proximityOf, validateProximityConfig, type ProximityConfig } from './proximity.ts';
 import {
   DEFAULT_RSSI_ESTIMATOR, startRssi, updateRssi, validateRssiEstimatorConfig, type RssiEstimatorConfig, type RssiEstimatorState,
@@ -9,9 +9,18 @@ import {
 //   enter     once minSightings packets were heard and the estimate reaches enterRssiDbm;
 //   away      no packet whose estimate is at or above exitRssiDbm (hysteresis: below enterRssiDbm):
 //             weak packets and silence count alike;
-//   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet);
+//   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet),
+//             dated at the last moment the device was inside: the time it left, not the time the
+//             gateway gave up on it;
 //   dwell     at each configured mark of time in the zone (30 s, 2 min, 5 min…), then every
-//             dwellIntervalMs as a slow heartbeat;
+//             dwellIntervalMs as a slow heartbeat, dated like the exit at the last moment inside. So
+//             every event of a presence is dated at or before its exit, and the server can tell an
+//             exit that a later sighting of the same shopper (under a new token) has overtaken;
+//   rotation  app tokens (Eddystone-EID) all change at multiples of 2^K s. A token first heard within
+//             rotationGraceMs after such a boundary may be a present device under its new token, so
+//             it enters at exitRssiDbm rather than enterRssiDbm: the hysteresis carries across the
+//             rotation, and a shopper standing between the two thresholds does not drop out of the
+//             zone every 17 minutes. Nothing links the old token to the new one here;
 //   move      while present, when the proximity band has changed and every packet for bandHoldMs has
 //             agreed on the new band: the edge the server's zone arbiter weighs zones by (several
 //             gateways hearing one shopper). At most one per bandHoldMs, and only bands leave (MIN-4).
@@ -35,6 +44,10 @@ export type PresenceConfig = ProximityConfig & {
   bandHoldMs: number;
   /** Upper bound on tracked pseudonyms (noble/noble#636: unbounded maps run out of memory). */
   maxTracked: number;
+  /** The app tokens' rotation period 2^K, s (gateway/protocol/eid.ts); their boundaries are multiples of it. */
+  eidRotationS: number;
+  /** A token first heard this long after a rotation boundary enters at exitRssiDbm (0: never), ms. */
+  rotationGraceMs: number;
   estimator: RssiEstimatorConfig;
 };
 
@@ -50,6 +63,8 @@ export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = {
   dwellIntervalMs: 300_000,
   bandHoldMs: 3_000,
   maxTracked: 10_000,
+  eidRotationS: 2 ** DEFAULT_ROTATION_EXPONENT,
+  rotationGraceMs: 5_000,
   estimator: DEFAULT_RSSI_ESTIMATOR,
 };
 
@@ -77,6 +92,8 @@ type Entry = {
   enteredMs: number;
   /** The last packet whose estimate was at or above exitRssiDbm (or the last packet of a candidate). */
   lastInsideMs: number;
+  /** An app token first heard just after a rotation boundary: it enters at exitRssiDbm. */
+  rotated: boolean;
   /** Index of the next dwell mark; past the end, dwellIntervalMs applies. */
   nextMark: number;
   nextDwellMs: number;
@@ -92,8 +109,8 @@ export type PresenceTracker = {
   observe(pseudonym: Pseudonym, idKind: IdentifierKind, keyId: string, rssiDbm: number, atMs: number, measuredPowerDbm?: number): PresenceTransition[];
   /** Time passing: away timeouts and dwell marks. Call about once a second. */
   tick(nowMs: number): PresenceTransition[];
-  /** Exits for everything present (on shutdown or key rotation). */
-  flush(nowMs: number): PresenceTransition[];
+  /** Exits for everything present (on shutdown or a zone change), each dated at its last moment inside. */
+  flush(): PresenceTransition[];
   /** The pseudonyms present now (for occupancy counting). */
   present(): IterableIterator<Pseudonym>;
   size(): number;
@@ -120,6 +137,10 @@ export function validatePresenceConfig(config: PresenceConfig): void {
   if (!(config.dwellIntervalMs === 0 || config.dwellIntervalMs >= 1_000)) throw new RangeError(`dwellIntervalMs must be 0 (none) or ≥ 1000, got ${config.dwellIntervalMs}`);
   if (!(Number.isInteger(config.bandHoldMs) && config.bandHoldMs >= 1_000 && config.bandHoldMs <= 60_000)) throw new RangeError(`bandHoldMs must be an integer 1000–60000, got ${config.bandHoldMs}`);
   if (!(Number.isInteger(config.maxTracked) && config.maxTracked >= 1)) throw new RangeError(`maxTracked must be an integer ≥ 1, got ${config.maxTracked}`);
+  if (!(Number.isInteger(config.eidRotationS) && config.eidRotationS >= 1)) throw new RangeError(`eidRotationS must be an integer ≥ 1, got ${config.eidRotationS}`);
+  if (!(Number.isInteger(config.rotationGraceMs) && config.rotationGraceMs >= 0 && config.rotationGraceMs < config.eidRotationS * 1000)) {
+    throw new RangeError(`rotationGraceMs must be an integer from 0 to below eidRotationS × 1000, got ${config.rotationGraceMs}`);
+  }
   validateProximityConfig(config);
   validateRssiEstimatorConfig(config.estimator);
 }
@@ -176,13 +197,18 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     return transition(pseudonym, entry, 'move', atMs, atMs);
   };
 
-  const leave = (pseudonym: Pseudonym, entry: Entry, atMs: number, out: PresenceTransition[]): void => {
+  /** Ends a presence, dated at the last moment inside (never before the enter). */
+  const leave = (pseudonym: Pseudonym, entry: Entry, out: PresenceTransition[]): void => {
     if (entry.present) {
-      out.push(transition(pseudonym, entry, 'exit', atMs, entry.lastSeenMs));
+      out.push(transition(pseudonym, entry, 'exit', Math.max(entry.enteredMs, entry.lastInsideMs), entry.lastSeenMs));
       present -= 1;
     }
     entries.delete(pseudonym);
   };
+
+  /** Whether a token first heard at atMs comes within the grace after an app-token rotation boundary. */
+  const justRotated = (idKind: IdentifierKind, atMs: number): boolean =>
+    idKind === 'eddystone-eid' && config.rotationGraceMs > 0 && atMs % (config.eidRotationS * 1000) < config.rotationGraceMs;
 
   return {
     observe(pseudonym, idKind, keyId, rssiDbm, atMs, measuredPowerDbm) {
@@ -192,11 +218,11 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
       if (entry === undefined) {
         if (entries.size >= config.maxTracked) {
           const oldest = entries.keys().next();
-          if (!oldest.done) leave(oldest.value, entries.get(oldest.value)!, atMs, out);
+          if (!oldest.done) leave(oldest.value, entries.get(oldest.value)!, out);
         }
         entry = {
           idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 0, lastSeenMs: atMs,
-          present: false, enteredMs: atMs, lastInsideMs: atMs, nextMark: 0, nextDwellMs: 0, band: 'far', pendingBand: undefined, pendingSinceMs: atMs,
+          present: false, enteredMs: atMs, lastInsideMs: atMs, rotated: justRotated(idKind, atMs), nextMark: 0, nextDwellMs: 0, band: 'far', pendingBand: undefined, pendingSinceMs: atMs,
         };
       } else {
         entries.delete(pseudonym);
@@ -210,7 +236,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
       const estimate = entry.estimator.rssiDbm;
       if (!entry.present) {
         entry.lastInsideMs = entry.lastSeenMs;
-        if (entry.sightings >= config.minSightings && estimate >= config.enterRssiDbm) {
+        if (entry.sightings >= config.minSightings && estimate >= (entry.rotated ? config.exitRssiDbm : config.enterRssiDbm)) {
           entry.present = true;
           entry.enteredMs = atMs;
           entry.nextMark = 0;
@@ -226,7 +252,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
         const move = bandChange(pseudonym, entry, atMs);
         if (move !== undefined) out.push(move);
       } else if (atMs - entry.lastInsideMs >= config.awayTimeoutMs) {
-        leave(pseudonym, entry, atMs, out);
+        leave(pseudonym, entry, out);
       }
       return out;
     },
@@ -235,10 +261,11 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
       const out: PresenceTransition[] = [];
       for (const [pseudonym, entry] of entries) {
         if (nowMs - entry.lastInsideMs >= config.awayTimeoutMs) {
-          leave(pseudonym, entry, nowMs, out);
+          leave(pseudonym, entry, out);
         } else if (entry.present && nowMs >= entry.nextDwellMs) {
           // The band published, not this instant's: a band change reaches the server only as a held 'move'.
-          out.push({ ...transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs), proximity: entry.band });
+          // Dated at the last moment inside, so that a later exit is never older than it; dwellMs is the mark reached.
+          out.push({ ...transition(pseudonym, entry, 'dwell', nowMs, entry.lastSeenMs), atMs: Math.max(entry.enteredMs, entry.lastInsideMs), proximity: entry.band });
           // One dwell per tick even after a long stall; the marks stay on the enter time.
           do {
             entry.nextMark += 1;
@@ -249,9 +276,9 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
       return out;
     },
 
-    flush(nowMs) {
+    flush() {
       const out: PresenceTransition[] = [];
-      for (const [pseudonym, entry] of entries) leave(pseudonym, entry, nowMs, out);
+      for (const [pseudonym, entry] of entries) leave(pseudonym, entry, out);
       return out;
     },
 

@@ -84,7 +84,8 @@ const SHOPPER = '0123456789abcdef0123456789abcdef' as Pseudonym;
 
 /** Runs one heard track through a tracker, ticking every tickMs as the gateway does, until the track ends and every away timeout has run. */
 export function replay(sightings: readonly Sighting[], durationMs: number, overrides: PresenceOverrides, txAt1mDbm = TX_AT_1M_DBM, tickMs = 1_000): PresenceTransition[] {
-  const tracker = createPresenceTracker(overrides);
+  // One token per track, never rotated: no rotation grace (tracks start at t = 0, a rotation boundary).
+  const tracker = createPresenceTracker({ rotationGraceMs: 0, ...overrides });
   const awayMs = overrides.awayTimeoutMs ?? DEFAULT_PRESENCE_CONFIG.awayTimeoutMs;
   const out: PresenceTransition[] = [];
   let nextTickMs = tickMs;

@@ -122,6 +122,24 @@ const gateways = ({ gateways: g }: StoreDayReport): string[] => [
   ...field('presence events', [formatCount(g.events)]),
 ];
 
+const calibration = ({ calibration: list }: StoreDayReport): string[] =>
+  list.length === 0
+    ? ['Gateway calibration', `${INDENT}none: every gateway ran on its own settings`]
+    : [
+        'Gateway calibration from the floor plan',
+        `${INDENT}(an installer pushes these with PUT /v1/admin/stores/:store/gateways/:gateway/settings)`,
+        ...table(
+          ['gateway', 'zone', 'clearance m', 'capture m', 'release m', 'enter dBm', 'exit dBm', 'away s'],
+          list.map((c) => [
+            truncate(c.gatewayId, ZONE_ID_WIDTH), truncate(c.zoneId, ZONE_ID_WIDTH), c.clearanceM === null ? 'n/a' : oneDecimal.format(c.clearanceM),
+            oneDecimal.format(c.captureM), oneDecimal.format(c.releaseM), oneDecimal.format(c.presence.enterRssiDbm), oneDecimal.format(c.presence.exitRssiDbm),
+            formatCount(c.presence.awayTimeoutMs / 1000),
+          ]),
+          ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+          1,
+        ).map((line) => truncate(line, REPORT_WIDTH)),
+      ];
+
 const edgeRow = (label: string, e: EdgeScore): string[] =>
   [label, formatCount(e.truth), formatCount(e.detected), formatCount(e.matched), formatPercent(e.precision), formatPercent(e.recall)];
 
@@ -147,7 +165,7 @@ const presence = ({ presence: p }: StoreDayReport): string[] => {
     ]),
     ...field('enter latency', latency(p.enterLatencyS)),
     ...field('exit latency', latency(p.exitLatencyS)),
-    ...field('flaps', [formatCount(p.flaps), `${p.flapsPerShopperHour === null ? 'n/a' : oneDecimal.format(p.flapsPerShopperHour)} per shopper-hour`]),
+    ...field('flaps', [formatCount(p.flaps), `${p.flapsPerShopperHour === null ? 'n/a' : p.flapsPerShopperHour.toFixed(2)} per shopper-hour`]),
   ];
 };
 
@@ -177,4 +195,4 @@ const zones = ({ zones: list }: StoreDayReport): string[] => [
 
 /** The report as plain text, one section per concern, every line at most 100 columns. */
 export const renderReportTable = (report: StoreDayReport): string =>
-  [header(report), population(report), radio(report), gateways(report), presence(report), zones(report)].map((lines) => lines.join('\n')).join('\n\n') + '\n';
+  [header(report), population(report), radio(report), gateways(report), calibration(report), presence(report), zones(report)].map((lines) => lines.join('\n')).join('\n\n') + '\n';

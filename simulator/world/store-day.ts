@@ -10,6 +10,7 @@ import { arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtM
 import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
 import { createVirtualRadio, randomAddress, type Advertiser } from '../radio/virtual-radio.ts';
 import { createRng } from '../rng.ts';
+import { calibrateGateway, type GatewayCalibration } from './calibration.ts';
 import { createZoneIndex } from './geometry.ts';
 import { localClock } from './local-time.ts';
 import { createPresenceScorer, type ScoredShopper, type Transition } from './presence-scoring.ts';
@@ -41,6 +42,11 @@ export type StoreDayOptions = {
   flapWindowS?: number;
   /** Gateway presence tuning over the defaults (the same overrides the server can push). */
   presence?: PresenceOverrides;
+  /**
+   * Calibrate each gateway without settings of its own from the floor plan (calibration.ts), as an
+   * installer would; false runs them on the defaults (or `presence`). Default true.
+   */
+  calibrate?: boolean;
   arbiter?: ArbiterConfig;
   /** Heat cells visited by fewer shoppers than this are suppressed (default 5). */
   minHeatShoppers?: number;
@@ -106,13 +112,18 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   const now = (): number => radio.nowMs();
   const events: PresenceEvent[] = [];
   const gateways: Gateway[] = [];
-  for (const g of scenario.gateways) {
+  const calibration = scenario.gateways.map((g): GatewayCalibration | undefined => {
+    if (g.presence !== undefined || options.calibrate === false) return undefined;
+    const zone = scenario.zones.find((z) => z.id === g.zoneId)!;
+    return calibrateGateway(g, zone.polygon, scenario.floorPlan, { pathLossExponent: scenario.radio.pathLossExponent, txPowerAt1mDbm: scenario.radio.txPowerAt1mDbm.phone });
+  });
+  for (const [i, g] of scenario.gateways.entries()) {
     const secret = keyRng.bytes(32);
     const publisher = createMemoryPublisher();
     const gateway = createGateway({
       scanner: createNobleScanner({ noble: withBindings(bindings.get(g.id)), now, watchdogMs: 0 }),
       publisher, logger: logger.child({ component: 'gateway', gatewayId: g.id }), now,
-      settings: { storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, secret, ...(options.presence ? { presence: options.presence } : {}) },
+      settings: { storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, secret, presence: { ...options.presence, ...calibration[i]?.presence, ...g.presence } },
       onPublished: (event) => events.push(event),
       every: (_intervalMs, task) => {
         ticks.push(task);
@@ -315,6 +326,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
       byGateway: Object.fromEntries(scenario.gateways.map((g, i) => [g.id, gatewayStats[i]!.advertisements])), foreignEmitted: counted.foreign, spamEmitted: counted.spam,
     },
     gateways: { advertisements: gatewayStats.reduce((sum, s) => sum + s.advertisements, 0), dropped, events: counts.events },
+    calibration: calibration.flatMap((c) => (c === undefined ? [] : [c])),
     presence,
     zones: scenario.zones.map((zone) => ({
       id: zone.id, name: zone.name, sensitive: zone.sensitive, instrumented: instrumented.has(zone.id),

@@ -1,3 +1,5 @@
+import type { GatewayCalibration } from './calibration.ts';
+
 // What a simulated store day reports: ground truth against what the system detected, and the
 // aggregate occupancy heat. Aggregates only: no shopper, track or identifier appears in a report.
 
@@ -43,6 +45,8 @@ export type StoreDayReport = {
   };
   radio: { emitted: number; received: number; lost: number; byGateway: Record<string, number>; foreignEmitted: number; spamEmitted: number };
   gateways: { advertisements: number; dropped: Record<string, number>; events: number };
+  /** The presence settings derived from the floor plan for each gateway that had none of its own (calibration.ts). */
+  calibration: GatewayCalibration[];
   presence: {
     toleranceS: number;
     minVisitS: number;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RemotePresenceSettingsSchema } from '#gateway/protocol/index.ts';
 import { polygonDefect, polygonsOverlap, type Point } from '#simulator/world/geometry.ts';
 
 // A store scenario, version 2: the floor plan as polygons, gateways and store beacons at positions,
@@ -91,7 +92,11 @@ export const StoreScenarioSchema = z
     floorPlan: FloorPlanSchema,
     entrances: z.array(PointSchema).min(1),
     zones: z.array(ZoneSchema).min(1).max(200),
-    gateways: z.array(z.object({ id: Id, zoneId: Id, position: PointSchema, rssiOffsetDb: z.number().min(-20).max(20).default(0), dutyCycle: z.number().gt(0).max(1).default(1) }).strict()).min(1).max(200),
+    gateways: z.array(z.object({
+      id: Id, zoneId: Id, position: PointSchema, rssiOffsetDb: z.number().min(-20).max(20).default(0), dutyCycle: z.number().gt(0).max(1).default(1),
+      /** Presence settings an installer set for this gateway, as the server would push them; absent: calibrated from the floor plan. */
+      presence: RemotePresenceSettingsSchema.optional(),
+    }).strict()).min(1).max(200),
     /** Beacons the store mounts, which iOS apps in the background monitor as regions. */
     storeBeacons: z.array(z.object({ id: Id, zoneId: Id, position: PointSchema }).strict()).default([]),
     walkways: WalkwaysSchema.optional(),

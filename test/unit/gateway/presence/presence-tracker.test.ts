@@ -2,13 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PRESENCE_CONFIG,
-  createPresenceTracker,
+  createPresenceTracker as createTracker,
   resolvePresenceConfig,
   type PresenceOverrides,
   type PresenceTracker,
   type PresenceTransition,
 } from '#gateway/presence/presence-tracker.ts';
 import type { Pseudonym } from '#gateway/protocol/pseudonym.ts';
+
+// These tests start at t = 0, an app-token rotation boundary; the rotation grace has its own tests below.
+const createPresenceTracker = (overrides: PresenceOverrides = {}): PresenceTracker => createTracker({ rotationGraceMs: 0, ...overrides });
 
 const pseudonym = (n: number): Pseudonym => n.toString(16).padStart(32, '0') as Pseudonym;
 const ALICE = pseudonym(0xa11ce);
@@ -125,13 +128,13 @@ describe('presence tracker: proximity from the frame\'s measured power', () => {
 });
 
 describe('presence tracker: exit', () => {
-  it('exits awayTimeoutMs after the last packet, on tick', () => {
+  it('exits awayTimeoutMs after the last packet, on tick, dated at that last packet', () => {
     const tracker = withAlicePresent();
     const lastSeenMs = 900;
     expect(tracker.tick(lastSeenMs + awayTimeoutMs - 1)).toEqual([]);
     const [exit, ...rest] = tracker.tick(lastSeenMs + awayTimeoutMs);
     expect(rest).toEqual([]);
-    expect(exit).toMatchObject({ pseudonym: ALICE, kind: 'exit', atMs: lastSeenMs + awayTimeoutMs, dwellMs: lastSeenMs + awayTimeoutMs - 100, causedByMs: lastSeenMs });
+    expect(exit).toMatchObject({ pseudonym: ALICE, kind: 'exit', atMs: lastSeenMs, dwellMs: lastSeenMs - 100, causedByMs: lastSeenMs });
     expect(tracker.presentCount()).toBe(0);
     expect(tracker.size()).toBe(0);
   });
@@ -139,21 +142,38 @@ describe('presence tracker: exit', () => {
   it('counts weak packets (below exitRssiDbm) as away: exits awayTimeoutMs after the last strong estimate while they keep arriving', () => {
     const tracker = withAlicePresent();
     const weakFromMs = 1_000;
-    const transitions = stream(tracker, ALICE, WEAK, weakFromMs, weakFromMs + awayTimeoutMs + 5_000);
+    // Nothing within awayTimeoutMs of the first weak packet (the estimate only turns weak after it).
+    expect(stream(tracker, ALICE, WEAK, weakFromMs, weakFromMs + awayTimeoutMs)).toEqual([]);
+    const transitions = stream(tracker, ALICE, WEAK, weakFromMs + awayTimeoutMs, weakFromMs + awayTimeoutMs + 5_000);
     expect(transitions.map((t) => t.kind)).toEqual(['exit']);
     const exit = transitions[0]!;
-    expect(exit.atMs - weakFromMs).toBeGreaterThanOrEqual(awayTimeoutMs);
-    expect(exit.atMs - weakFromMs).toBeLessThan(awayTimeoutMs + 3_000); // the 4 s window turns weak within ~2 s
+    // Dated at the last packet whose estimate was still inside: the 4 s window turns weak within ~2 s.
+    expect(exit.atMs).toBeGreaterThanOrEqual(weakFromMs);
+    expect(exit.atMs).toBeLessThan(weakFromMs + 3_000);
     expect(exit.proximity).toBe('far');
   });
 
   it('exits on tick when weak packets stop, awayTimeoutMs after the last strong estimate', () => {
     const tracker = withAlicePresent();
     expect(stream(tracker, ALICE, WEAK, 1_000, 5_000)).toEqual([]);
-    const exits = ticks(tracker, 5_000, 30_000).filter((t) => t.kind === 'exit');
+    expect(ticks(tracker, 5_000, 1_000 + awayTimeoutMs - 1)).toEqual([]);
+    const exits = ticks(tracker, 1_000 + awayTimeoutMs, 30_000).filter((t) => t.kind === 'exit');
     expect(exits).toHaveLength(1);
-    expect(exits[0]!.atMs).toBeGreaterThanOrEqual(1_000 + awayTimeoutMs);
-    expect(exits[0]!.atMs).toBeLessThan(4_900 + awayTimeoutMs);
+    expect(exits[0]!.atMs).toBeGreaterThanOrEqual(900);
+    expect(exits[0]!.atMs).toBeLessThan(4_900);
+  });
+
+  it('dates a dwell at the last moment inside, so no event of a presence is later than its exit', () => {
+    const tracker = createPresenceTracker({ dwellMarksMs: [5_000], dwellIntervalMs: 0 });
+    stream(tracker, ALICE, STRONG, 0, 3_000);
+    // Weak from 3 s: the estimate falls below exitRssiDbm within ~2 s, so the dwell due at 5.1 s finds her away.
+    expect(stream(tracker, ALICE, WEAK, 3_000, 5_100)).toEqual([]);
+    const [dwell] = tracker.tick(5_100);
+    expect(dwell).toMatchObject({ kind: 'dwell', dwellMs: 5_000 });
+    expect(dwell!.atMs).toBeLessThan(5_100);
+    expect(dwell!.atMs).toBeGreaterThanOrEqual(2_900);
+    const [exit] = ticks(tracker, 6_000, 30_000).filter((t) => t.kind === 'exit');
+    expect(exit!.atMs).toBeGreaterThanOrEqual(dwell!.atMs);
   });
 
   it('forgives a weak spell shorter than awayTimeoutMs', () => {
@@ -283,12 +303,13 @@ describe('presence tracker: bounds, flush and settings', () => {
     stream(tracker, ALICE, STRONG, 0, 500);
     stream(tracker, BOB, STRONG, 0, 500);
     see(tracker, pseudonym(3), STRONG, 400);
-    const exits = tracker.flush(10_000);
-    expect(exits.map((t) => [t.pseudonym, t.kind, t.atMs])).toEqual(expect.arrayContaining([[ALICE, 'exit', 10_000], [BOB, 'exit', 10_000]]));
+    const exits = tracker.flush();
+    // Each dated at its last packet inside (400 ms), not at the flush.
+    expect(exits.map((t) => [t.pseudonym, t.kind, t.atMs])).toEqual(expect.arrayContaining([[ALICE, 'exit', 400], [BOB, 'exit', 400]]));
     expect(exits).toHaveLength(2);
     expect(tracker.presentCount()).toBe(0);
     expect(tracker.size()).toBe(0);
-    expect(tracker.flush(11_000)).toEqual([]);
+    expect(tracker.flush()).toEqual([]);
   });
 
   it.each([
@@ -340,14 +361,14 @@ describe('presence tracker over random event streams', () => {
             nowMs += next.gapMs;
             const transitions = next.kind === 'observe'
               ? see(tracker, pseudonym(next.who), next.rssiDbm, nowMs)
-              : next.kind === 'tick' ? tracker.tick(nowMs) : tracker.flush(nowMs);
+              : next.kind === 'tick' ? tracker.tick(nowMs) : tracker.flush();
             for (const t of transitions) {
               const isOpen = open.get(t.pseudonym) ?? false;
               expect(t.kind === 'enter' ? !isOpen : isOpen, `${t.kind} while ${isOpen ? 'present' : 'absent'}`).toBe(true);
               open.set(t.pseudonym, t.kind !== 'exit');
               expect(t.atMs).toBeGreaterThanOrEqual(lastAtMs.get(t.pseudonym) ?? 0);
               lastAtMs.set(t.pseudonym, t.atMs);
-              expect(t.atMs).toBe(nowMs);
+              expect(t.atMs).toBeLessThanOrEqual(nowMs);
               expect(t.dwellMs).toBeGreaterThanOrEqual(0);
             }
             expect(tracker.presentCount()).toBe([...open.values()].filter(Boolean).length);
@@ -359,5 +380,44 @@ describe('presence tracker over random event streams', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('presence tracker: app-token rotation', () => {
+  const ROTATION_MS = DEFAULT_PRESENCE_CONFIG.eidRotationS * 1_000;
+  const BOUNDARY_MS = 1_000 * ROTATION_MS; // a multiple of 2^K s, as every app token's change is
+  /** Between the thresholds: keeps a present device in, but does not bring a new one in. */
+  const BETWEEN = (enterRssiDbm + exitRssiDbm) / 2;
+
+  it('lets a token first heard just after a rotation boundary enter at exitRssiDbm: the hysteresis carries across the rotation', () => {
+    const tracker = createTracker();
+    const transitions = stream(tracker, BOB, BETWEEN, BOUNDARY_MS + 200, BOUNDARY_MS + 2_000);
+    expect(transitions.map((t) => t.kind)).toEqual(['enter']);
+  });
+
+  it('still asks enterRssiDbm of a token first heard after the grace, or of a beacon, which does not rotate', () => {
+    const late = createTracker();
+    expect(stream(late, BOB, BETWEEN, BOUNDARY_MS + DEFAULT_PRESENCE_CONFIG.rotationGraceMs, BOUNDARY_MS + 60_000)).toEqual([]);
+    const beacon = createTracker();
+    const heard: PresenceTransition[] = [];
+    for (let atMs = BOUNDARY_MS; atMs < BOUNDARY_MS + 60_000; atMs += PACKET_MS) heard.push(...beacon.observe(BOB, 'ibeacon', 'k-1', BETWEEN, atMs));
+    expect(heard).toEqual([]);
+  });
+
+  it('keeps a shopper standing between the thresholds in the zone across the rotation: the new token enters at once, and the old token\'s exit is dated before that enter', () => {
+    const tracker = createTracker();
+    // Alice came close, then stood between the thresholds; her app's token changes at the boundary.
+    stream(tracker, ALICE, STRONG, BOUNDARY_MS - 60_000, BOUNDARY_MS - 50_000);
+    const edges = (transitions: PresenceTransition[]) => transitions.filter((t) => t.kind === 'enter' || t.kind === 'exit');
+    expect(edges(stream(tracker, ALICE, BETWEEN, BOUNDARY_MS - 50_000, BOUNDARY_MS))).toEqual([]);
+    const after = edges([...stream(tracker, BOB, BETWEEN, BOUNDARY_MS, BOUNDARY_MS + 30_000), ...ticks(tracker, BOUNDARY_MS, BOUNDARY_MS + 30_000)])
+      .sort((a, b) => a.atMs - b.atMs);
+    expect(after.map((t) => [t.pseudonym, t.kind])).toEqual([[ALICE, 'exit'], [BOB, 'enter']]);
+    expect(after[0]!.atMs).toBeLessThan(after[1]!.atMs);
+  });
+
+  it('refuses a grace that is not shorter than the rotation', () => {
+    expect(() => createTracker({ rotationGraceMs: ROTATION_MS })).toThrow(/rotationGraceMs/);
+    expect(() => createTracker({ eidRotationS: 0 })).toThrow(/eidRotationS/);
   });
 });

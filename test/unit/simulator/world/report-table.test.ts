@@ -19,6 +19,10 @@ const aReport = (overrides: Overrides = {}): StoreDayReport => {
   const report: StoreDayReport = {
     scenario: { name: 'high-street-saturday', seed: 42, storeId: 'store-1', date: '2025-03-15', timezone: 'Europe/London', startLocal: '08:00', simulatedS: 13 * 3600 },
     run: { clock: 'virtual', wallMs: 41_200, speedup: 1_136, cpuMs: 39_800 },
+    calibration: [{
+      gatewayId: 'gw-bakery', zoneId: 'bakery', clearanceM: 3, captureM: 2.4, releaseM: 3.9, source: 'floor-plan',
+      presence: { enterRssiDbm: -68.5, exitRssiDbm: -73.8, awayTimeoutMs: 8_000 },
+    }],
     population: {
       arrivals: 12_345,
       withApp: 4_321,
@@ -121,7 +125,7 @@ describe('renderReportTable', () => {
     expect(fieldOf(text, 'zone-seconds')).toBe('detected 500,000 · correct 467,250 · wrong zone 20,000 · not in any zone 12,750 · missed 40,000');
     expect(lineOf(text, 'enter latency')).toContain('p50 3.2 s · p99 12.0 s · 1,100 samples');
     expect(lineOf(text, 'exit latency')).toContain('p50 n/a · p99 n/a · 0 samples');
-    expect(lineOf(text, 'flaps')).toContain('1,234 · 0.7 per shopper-hour');
+    expect(lineOf(text, 'flaps')).toContain('1,234 · 0.71 per shopper-hour');
 
     const undefinedRatios = renderReportTable(aReport({ presence: { zoneAccuracy: null, flapsPerShopperHour: null }, population: { arrivals: 0 } }));
     expect(lineOf(undefinedRatios, 'zone accuracy')).toMatch(/n\/a$/);
