@@ -20,6 +20,11 @@ const presenceSchema = z
     enterRssiDbm: z.number().min(-127).max(20),
     exitRssiDbm: z.number().min(-127).max(20),
     minSightings: z.number().int().min(1).max(100),
+    /** How long the estimate must stay at or above enterRssiDbm before an enter, ms (0: at once). */
+    enterHoldMs: z.number().int().min(0).max(600_000),
+    /** The app tokens' rotation period 2^K, s, and the grace after each boundary in which a new token enters at exitRssiDbm. */
+    eidRotationS: z.number().int().min(1).max(2 ** 15),
+    rotationGraceMs: z.number().int().min(0).max(60_000),
     awayTimeoutMs: z.number().int().min(1_000).max(3_600_000),
     dwellMarksMs: z.array(z.number().int().min(1_000)).max(32),
     dwellIntervalMs: z.union([z.literal(0), z.number().int().min(1_000)], { error: 'dwellIntervalMs is 0 (no heartbeat after the last mark) or at least 1000' }),

@@ -6,7 +6,9 @@ import {
 
 // Zone presence for one gateway: enter / dwell / exit, published as edges only. Per device:
 //   estimate  robust RSSI over a short window (rssi-estimators.ts), calibrated by rssiOffsetDb;
-//   enter     once minSightings packets were heard and the estimate reaches enterRssiDbm;
+//   enter     once minSightings packets were heard and the estimate has stayed at or above
+//             enterRssiDbm for enterHoldMs (0: at once): someone who stops in the zone, not someone
+//             who walks through its edge or past its gateway on the way elsewhere;
 //   away      no packet whose estimate is at or above exitRssiDbm (hysteresis: below enterRssiDbm):
 //             weak packets and silence count alike;
 //   exit      after awayTimeoutMs away (so at most awayTimeoutMs + one tick after the last packet),
@@ -34,6 +36,8 @@ export type PresenceConfig = ProximityConfig & {
   exitRssiDbm: number;
   /** Packets needed before an enter (the first of them included), so a single stray packet never counts. */
   minSightings: number;
+  /** How long the estimate must stay at or above the enter threshold before an enter, ms (0: at once). */
+  enterHoldMs: number;
   /** A present device away (weak or unheard) this long exits; a candidate unheard this long is forgotten. */
   awayTimeoutMs: number;
   /** Dwell events when the time in the zone reaches each of these, ascending, ms. */
@@ -58,6 +62,7 @@ export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = {
   enterRssiDbm: -80,
   exitRssiDbm: -88,
   minSightings: 2,
+  enterHoldMs: 0,
   awayTimeoutMs: 10_000,
   dwellMarksMs: [30_000, 120_000, 300_000],
   dwellIntervalMs: 300_000,
@@ -94,6 +99,8 @@ type Entry = {
   lastInsideMs: number;
   /** An app token first heard just after a rotation boundary: it enters at exitRssiDbm. */
   rotated: boolean;
+  /** A candidate: since when its estimate has been at or above the enter threshold (NaN: it is not). */
+  qualifiedSinceMs: number;
   /** Index of the next dwell mark; past the end, dwellIntervalMs applies. */
   nextMark: number;
   nextDwellMs: number;
@@ -129,6 +136,7 @@ export function validatePresenceConfig(config: PresenceConfig): void {
     throw new RangeError(`exitRssiDbm (${config.exitRssiDbm}) must not be above enterRssiDbm (${config.enterRssiDbm}) (hysteresis)`);
   }
   if (!(Number.isInteger(config.minSightings) && config.minSightings >= 1)) throw new RangeError(`minSightings must be an integer ≥ 1, got ${config.minSightings}`);
+  if (!(Number.isInteger(config.enterHoldMs) && config.enterHoldMs >= 0 && config.enterHoldMs <= 600_000)) throw new RangeError(`enterHoldMs must be an integer 0–600000, got ${config.enterHoldMs}`);
   if (!(config.awayTimeoutMs >= 1_000)) throw new RangeError(`awayTimeoutMs must be ≥ 1000, got ${config.awayTimeoutMs}`);
   config.dwellMarksMs.forEach((markMs, i) => {
     const previous = i === 0 ? 0 : config.dwellMarksMs[i - 1]!;
@@ -222,7 +230,7 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
         }
         entry = {
           idKind, keyId, estimator: startRssi(calibrated, atMs, estimatorConfig), measuredPowerDbm, sightings: 0, lastSeenMs: atMs,
-          present: false, enteredMs: atMs, lastInsideMs: atMs, rotated: justRotated(idKind, atMs), nextMark: 0, nextDwellMs: 0, band: 'far', pendingBand: undefined, pendingSinceMs: atMs,
+          present: false, enteredMs: atMs, lastInsideMs: atMs, rotated: justRotated(idKind, atMs), qualifiedSinceMs: Number.NaN, nextMark: 0, nextDwellMs: 0, band: 'far', pendingBand: undefined, pendingSinceMs: atMs,
         };
       } else {
         entries.delete(pseudonym);
@@ -236,13 +244,17 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
       const estimate = entry.estimator.rssiDbm;
       if (!entry.present) {
         entry.lastInsideMs = entry.lastSeenMs;
-        if (entry.sightings >= config.minSightings && estimate >= (entry.rotated ? config.exitRssiDbm : config.enterRssiDbm)) {
+        const qualifies = estimate >= (entry.rotated ? config.exitRssiDbm : config.enterRssiDbm);
+        if (!qualifies) entry.qualifiedSinceMs = Number.NaN;
+        else if (Number.isNaN(entry.qualifiedSinceMs)) entry.qualifiedSinceMs = atMs;
+        if (entry.sightings >= config.minSightings && qualifies && atMs - entry.qualifiedSinceMs >= config.enterHoldMs) {
           entry.present = true;
-          entry.enteredMs = atMs;
+          // With a hold, dated at the moment the hold began: when the shopper came in, not when we were sure.
+          entry.enteredMs = config.enterHoldMs > 0 ? entry.qualifiedSinceMs : atMs;
           entry.nextMark = 0;
           entry.nextDwellMs = dwellDue(entry);
           present += 1;
-          const enter = transition(pseudonym, entry, 'enter', atMs, atMs);
+          const enter = transition(pseudonym, entry, 'enter', entry.enteredMs, atMs);
           entry.band = enter.proximity;
           entry.pendingBand = undefined;
           out.push(enter);

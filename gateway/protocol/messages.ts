@@ -105,6 +105,8 @@ export const RemotePresenceSettingsSchema = z
     /** A present device exits after awayTimeoutMs without an estimate at or above this (at most enterRssiDbm: hysteresis). */
     exitRssiDbm: z.number().min(-127).max(20),
     minSightings: z.number().int().min(1).max(100),
+    /** How long the estimate must stay at or above enterRssiDbm before an enter, ms (0: at once). */
+    enterHoldMs: z.number().int().min(0).max(600_000),
     awayTimeoutMs: z.number().int().min(1_000).max(3_600_000),
     /** Dwell events at these times in the zone (ascending), then every dwellIntervalMs (0: none). */
     dwellMarksMs: z.array(z.number().int().min(1_000).max(86_400_000)).max(32),

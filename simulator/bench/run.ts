@@ -8,10 +8,11 @@ import { ENVIRONMENTS, runPresenceBench } from './presence-bench.ts';
 import { runRadioBench } from './radio-bench.ts';
 import { startOwnMosquitto } from './own-mosquitto.ts';
 import { runResolverBench } from './resolver-bench.ts';
+import { runStoreDayBench } from './store-day-bench.ts';
 
 // `npm run bench`: every benchmark, side by side in one run (the machines are shared and noisy),
 // with ratios against the reference figures in shared/reference/performance-notes.md.
-// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio, presence, e2e; comma-separated) runs those sections.
+// `--quick` is a short smoke run; `--only resolver` (or decode, gateway, flood, radio, presence, store, e2e; comma-separated) runs those sections.
 // `npm run bench:e2e` is `--only e2e`: the whole system at rising load on the embedded stack and on Mosquitto + PostgreSQL.
 
 const REFERENCE = {
@@ -45,6 +46,11 @@ export async function runBenchmarks(args: string[]): Promise<number> {
     await runResolverBench({ shoppers, baselineUpTo: quick ? 10_000 : undefined, print: (l) => print(`   ${l}`) });
   }
   if (runs('presence')) presenceSection(quick, args, print);
+  if (runs('store')) {
+    const shape = quick ? { shoppers: 200, columns: 4, rows: 2, durationS: 240 } : { shoppers: 1_000, columns: 5, rows: 4, durationS: 600 };
+    print(`\n6b. A store day at scale (simulator/world/store-day.ts), one core: ${shape.shoppers.toLocaleString('en')} shoppers × ${shape.columns * shape.rows} gateways, every app advertising at 4 Hz, ${shape.durationS} s of virtual time`);
+    await runStoreDayBench({ ...shape, print: (l) => print(`   ${l}`) });
+  }
   if (runs('e2e')) await e2eSection(quick, args, print);
   return 0;
 }

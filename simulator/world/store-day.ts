@@ -56,6 +56,8 @@ export type StoreDayOptions = {
    * transitions as they are scored. Never part of a report (reports are aggregates only).
    */
   onScored?: (trace: ScoredShopper & { index: number }) => void;
+  /** Each virtual second: its time, the wall time it took (ms) and the shoppers in the store (benchmarks). */
+  onStep?: (step: { virtualMs: number; wallMs: number; inStore: number }) => void;
 };
 
 type Tracked = {
@@ -240,6 +242,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   let lastProgressWall = performance.now();
   let yieldAt = times.startMs;
   for (let nowMs = times.startMs; nowMs <= endMs; nowMs += STEP_MS) {
+    const stepStarted = options.onStep === undefined ? 0 : performance.now();
     while (nextArrival < shoppers.length && shoppers[nextArrival]!.visit.startMs <= nowMs) {
       const shopper = shoppers[nextArrival++]!;
       const app = shopper.app;
@@ -286,6 +289,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
         if (nowMs - t.shopper.visit.endMs >= SETTLE_MS && (t.zoneState?.current == null || nowMs - t.shopper.visit.endMs >= arbiter.staleMs + SETTLE_MS)) finish(t);
       }
     }
+    options.onStep?.({ virtualMs: nowMs, wallMs: performance.now() - stepStarted, inStore: tracked.size });
     if (times.endMs === undefined && nowMs >= times.closeMs && nextArrival >= shoppers.length && tracked.size === 0) break;
     if (nowMs - yieldAt >= 60_000) {
       yieldAt = nowMs;

@@ -421,3 +421,26 @@ describe('presence tracker: app-token rotation', () => {
     expect(() => createTracker({ eidRotationS: 0 })).toThrow(/eidRotationS/);
   });
 });
+
+describe('presence tracker: enter hold', () => {
+  it('enters only once the estimate has stayed at the enter threshold for enterHoldMs, dated when it began', () => {
+    const tracker = createPresenceTracker({ enterHoldMs: 5_000 });
+    expect(stream(tracker, ALICE, STRONG, 0, 5_000)).toEqual([]);
+    const [enter, ...rest] = stream(tracker, ALICE, STRONG, 5_000, 6_000);
+    expect(rest).toEqual([]);
+    expect(enter).toMatchObject({ kind: 'enter', atMs: 0, dwellMs: 0, causedByMs: 5_000 });
+  });
+
+  it('does not enter someone who walks through the capture radius faster than the hold', () => {
+    const tracker = createPresenceTracker({ enterHoldMs: 5_000 });
+    // Three seconds strong, then weak (walking on), then strong again for three seconds: the hold restarts.
+    expect([
+      ...stream(tracker, ALICE, STRONG, 0, 3_000), ...stream(tracker, ALICE, WEAK, 3_000, 6_000), ...stream(tracker, ALICE, STRONG, 6_000, 9_000),
+    ]).toEqual([]);
+  });
+
+  it('refuses a hold outside 0–600000 ms, naming it', () => {
+    expect(() => createPresenceTracker({ enterHoldMs: -1 })).toThrow(/enterHoldMs/);
+    expect(() => createPresenceTracker({ enterHoldMs: 1.5 })).toThrow(/enterHoldMs/);
+  });
+});
