@@ -20,6 +20,10 @@ export type SimulateDayOptions = {
   durationS?: number;
   toleranceS?: number;
   minVisitS?: number;
+  /** Write each gateway's radio traffic as a btsnoop capture into this directory. */
+  btsnoopDir?: string;
+  /** false: run the gateways on their defaults instead of calibrating them from the floor plan. */
+  calibrate?: boolean;
   logger: Logger;
   write: (text: string) => void;
   progress: (text: string) => void;
@@ -60,6 +64,8 @@ export async function runSimulateDay(options: SimulateDayOptions): Promise<Store
     scenario, logger: options.logger, onProgress: (p) => options.progress(formatProgress(p)),
     ...(options.toleranceS === undefined ? {} : { toleranceS: options.toleranceS }),
     ...(options.minVisitS === undefined ? {} : { minVisitS: options.minVisitS }),
+    ...(options.btsnoopDir === undefined ? {} : { btsnoopDir: options.btsnoopDir }),
+    ...(options.calibrate === undefined ? {} : { calibrate: options.calibrate }),
   });
   const table = renderReportTable(report);
   const svg = renderFloorSvg({ ...scenario.floorPlan, entrances: scenario.entrances, zones: scenario.zones, gateways: scenario.gateways }, report.heat, { title: scenario.name });

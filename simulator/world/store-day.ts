@@ -1,4 +1,8 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { decodeAdvertisement } from '#gateway/ble/decode.ts';
 import { createGateway, identifierOf, type Gateway } from '#gateway/gateway.ts';
@@ -8,6 +12,7 @@ import { createMemoryPublisher } from '#gateway/publisher/memory-publisher.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import { arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState } from '#server/domain/zone-arbiter.ts';
 import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
+import { createBtsnoopWriter, recordBindings } from '../radio/btsnoop-writer.ts';
 import { createVirtualRadio, randomAddress, type Advertiser } from '../radio/virtual-radio.ts';
 import { createRng } from '../rng.ts';
 import { calibrateGateway, type GatewayCalibration } from './calibration.ts';
@@ -56,6 +61,11 @@ export type StoreDayOptions = {
    * transitions as they are scored. Never part of a report (reports are aggregates only).
    */
   onScored?: (trace: ScoredShopper & { index: number }) => void;
+  /**
+   * A directory to write each gateway's radio traffic to, as a btsnoop capture (<gateway>.btsnoop, what
+   * its controller reported to noble). A store day is gigabytes: capture a window (--duration).
+   */
+  btsnoopDir?: string;
   /** Each virtual second: its time, the wall time it took (ms) and the shoppers in the store (benchmarks). */
   onStep?: (step: { virtualMs: number; wallMs: number; inStore: number }) => void;
 };
@@ -107,6 +117,15 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   // Gateways: the real pipeline on noble with simulated bindings, ticking on the virtual clock.
   const ticks: (() => void)[] = [];
   const bindings = new Map<string, SimulatedBindings>(scenario.gateways.map((g) => [g.id, createSimulatedBindings()]));
+  const captures: WriteStream[] = [];
+  if (options.btsnoopDir !== undefined) {
+    await mkdir(options.btsnoopDir, { recursive: true });
+    for (const [id, gatewayBindings] of bindings) {
+      const file = createWriteStream(join(options.btsnoopDir, `${id}.btsnoop`));
+      captures.push(file);
+      recordBindings(gatewayBindings, createBtsnoopWriter((chunk) => void file.write(chunk)), () => radio.nowMs());
+    }
+  }
   const radio = createVirtualRadio({
     rng: rng.fork('radio'), startMs: times.startMs, propagation: scenario.radio,
     receivers: scenario.gateways.map((g) => ({ id: g.id, position: g.position, rssiOffsetDb: g.rssiOffsetDb, dutyCycle: g.dutyCycle, bindings: bindings.get(g.id)! })),
@@ -294,6 +313,8 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     if (nowMs - yieldAt >= 60_000) {
       yieldAt = nowMs;
       await new Promise((resolve) => setImmediate(resolve));
+      // Virtual time outruns the disk: let the captures drain before going on.
+      for (const file of captures) if (file.writableNeedDrain) await once(file, 'drain');
       if (options.onProgress && performance.now() - lastProgressWall >= 1_000) {
         lastProgressWall = performance.now();
         options.onProgress({
@@ -308,6 +329,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   for (const gateway of gateways) await gateway.stop();
   drainEvents();
   for (const t of [...tracked.values()]) finish(t);
+  await Promise.all(captures.map((file) => new Promise((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve(undefined))))));
 
   const wallMs = performance.now() - wallStart;
   const cpu = process.cpuUsage(cpuStart);

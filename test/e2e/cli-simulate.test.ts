@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBtsnoop } from '#gateway/ble/btsnoop.ts';
 import type { StoreDayReport } from '#simulator/world/store-report.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
@@ -50,6 +51,20 @@ describe('vicino simulate (store scenario, virtual clock)', () => {
     const { run: _runA, ...first } = a.report;
     const { run: _runB, ...second } = b.report;
     expect(second).toEqual(first);
+  }, 60_000);
+
+  it('writes each gateway\'s radio traffic as a btsnoop capture holding every report that gateway heard', async () => {
+    const captures = join(dir, 'captures');
+    const run = runCli(['simulate', '--scenario', BOUTIQUE, '--duration', '10m', '--btsnoop', captures, '--json']);
+    const { code } = await run.exited;
+    expect(code, run.stderr()).toBe(0);
+    const report = JSON.parse(run.stdout()) as StoreDayReport;
+    expect((await readdir(captures)).sort()).toEqual(['gw-accessories.btsnoop', 'gw-entrance.btsnoop', 'gw-womenswear.btsnoop']);
+    for (const [gatewayId, heard] of Object.entries(report.radio.byGateway)) {
+      const capture = parseBtsnoop(await readFile(join(captures, `${gatewayId}.btsnoop`)));
+      expect(capture.errors).toEqual([]);
+      expect(capture.reports).toHaveLength(heard);
+    }
   }, 60_000);
 
   it('refuses a scenario with overlapping zones, a gateway off the floor and a negative rate, naming each field, and starts nothing', async () => {
