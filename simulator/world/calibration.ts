@@ -42,6 +42,11 @@ export const FLOOR_PLAN_CALIBRATION = {
   hysteresisM: 1.5,
   /** Exits are dated at the last moment inside, so waiting longer costs only reporting latency, ms. */
   awayTimeoutMs: 8_000,
+  /**
+   * The enter hold is the time to walk across the capture disc at this (slow) pace, m/s: someone who
+   * stops inside it enters, someone who walks past the gateway does not.
+   */
+  crossingSpeedMps: 0.8,
 } as const;
 
 export type GatewayCalibration = {
@@ -52,7 +57,7 @@ export type GatewayCalibration = {
   captureM: number;
   releaseM: number;
   /** The settings to push to the gateway (PUT /v1/admin/stores/:store/gateways/:gateway/settings). */
-  presence: { enterRssiDbm: number; exitRssiDbm: number; awayTimeoutMs: number };
+  presence: { enterRssiDbm: number; exitRssiDbm: number; awayTimeoutMs: number; enterHoldMs: number };
   /** 'floor-plan': derived here; 'scenario': the scenario set them. */
   source: 'floor-plan' | 'scenario';
 };
@@ -60,9 +65,10 @@ export type GatewayCalibration = {
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /**
- * The presence settings for a gateway in its zone: it enters a device once the estimated distance is
- * within the capture radius and releases it beyond the release radius, both in dBm through the log-distance
- * model with the reference phone's RSSI at 1 m. The gateway's own rssiOffsetDb is applied by the gateway.
+ * The presence settings for a gateway in its zone: it enters a device once the estimated distance has
+ * stayed within the capture radius for longer than walking across it takes, and releases it beyond the
+ * release radius, both in dBm through the log-distance model with the reference phone's RSSI at 1 m. The
+ * gateway's own rssiOffsetDb is applied by the gateway.
  */
 export function calibrateGateway(
   gateway: { id: string; zoneId: string; position: Point },
@@ -79,7 +85,10 @@ export function calibrateGateway(
   const rssiAt = (m: number): number => round1(radio.txPowerAt1mDbm - 10 * radio.pathLossExponent * Math.log10(m));
   return {
     gatewayId: gateway.id, zoneId: gateway.zoneId, clearanceM: Number.isFinite(clearance) ? round1(clearance) : null, captureM: round1(captureM), releaseM: round1(releaseM),
-    presence: { enterRssiDbm: rssiAt(captureM), exitRssiDbm: rssiAt(releaseM), awayTimeoutMs: policy.awayTimeoutMs },
+    presence: {
+      enterRssiDbm: rssiAt(captureM), exitRssiDbm: rssiAt(releaseM), awayTimeoutMs: policy.awayTimeoutMs,
+      enterHoldMs: Math.round(((2 * captureM) / policy.crossingSpeedMps) * 10) * 100,
+    },
     source: 'floor-plan',
   };
 }

@@ -129,13 +129,14 @@ const calibration = ({ calibration: list }: StoreDayReport): string[] =>
         'Gateway calibration from the floor plan',
         `${INDENT}(an installer pushes these with PUT /v1/admin/stores/:store/gateways/:gateway/settings)`,
         ...table(
-          ['gateway', 'zone', 'clearance m', 'capture m', 'release m', 'enter dBm', 'exit dBm', 'away s'],
+          ['gateway', 'zone', 'clearance m', 'capture m', 'release m', 'enter dBm', 'hold s', 'exit dBm', 'away s'],
           list.map((c) => [
             truncate(c.gatewayId, ZONE_ID_WIDTH), truncate(c.zoneId, ZONE_ID_WIDTH), c.clearanceM === null ? 'n/a' : oneDecimal.format(c.clearanceM),
-            oneDecimal.format(c.captureM), oneDecimal.format(c.releaseM), oneDecimal.format(c.presence.enterRssiDbm), oneDecimal.format(c.presence.exitRssiDbm),
+            oneDecimal.format(c.captureM), oneDecimal.format(c.releaseM), oneDecimal.format(c.presence.enterRssiDbm), oneDecimal.format(c.presence.enterHoldMs / 1000),
+            oneDecimal.format(c.presence.exitRssiDbm),
             formatCount(c.presence.awayTimeoutMs / 1000),
           ]),
-          ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+          ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
           1,
         ).map((line) => truncate(line, REPORT_WIDTH)),
       ];

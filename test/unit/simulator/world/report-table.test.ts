@@ -21,7 +21,7 @@ const aReport = (overrides: Overrides = {}): StoreDayReport => {
     run: { clock: 'virtual', wallMs: 41_200, speedup: 1_136, cpuMs: 39_800 },
     calibration: [{
       gatewayId: 'gw-bakery', zoneId: 'bakery', clearanceM: 3, captureM: 2.4, releaseM: 3.9, source: 'floor-plan',
-      presence: { enterRssiDbm: -68.5, exitRssiDbm: -73.8, awayTimeoutMs: 8_000 },
+      presence: { enterRssiDbm: -68.5, exitRssiDbm: -73.8, awayTimeoutMs: 8_000, enterHoldMs: 6_000 },
     }],
     population: {
       arrivals: 12_345,
