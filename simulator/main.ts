@@ -37,11 +37,12 @@ Usage:
                    its MQTT login, derived from that secret, to a Mosquitto password file, and its own
                    topics to the ACL file beside it
   vicino simulate --scenario FILE [--out DIR] [--json] [--seed N] [--duration 1h] [--tolerance 10] [--min-visit 20]
-                  [--btsnoop DIR] [--uncalibrated]
+                  [--btsnoop DIR] [--uncalibrated] [--realtime]
                    a store scenario (version 2, e.g. simulator/scenarios/supermarket.json): a store day on a
                    virtual clock through the real gateway code, scored against ground truth; prints a table
                    (or JSON) and writes report.json, report.txt and floor.svg to --out; --btsnoop writes each
-                   gateway's radio traffic as a capture; --uncalibrated runs the gateways on their defaults
+                   gateway's radio traffic as a capture; --uncalibrated runs the gateways on their defaults;
+                   --realtime paces the day by the wall clock (a demo to watch)
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
                    a live scenario (version 1, like the demo's): a simulated store in real time against a
                    running server and broker (MQTT_URL)
@@ -145,7 +146,7 @@ async function simulate(args: string[], env: Env): Promise<number> {
   const { values } = options(args, {
     scenario: { type: 'string' }, server: { type: 'string' }, 'admin-token': { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' },
     out: { type: 'string' }, seed: { type: 'string' }, tolerance: { type: 'string' }, 'min-visit': { type: 'string' }, btsnoop: { type: 'string' },
-    uncalibrated: { type: 'boolean' },
+    uncalibrated: { type: 'boolean' }, realtime: { type: 'boolean' },
   });
   const scenarioFile = values.scenario ?? fileURLToPath(DEFAULT_SCENARIO);
   const scenarioText = await readFile(scenarioFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -159,6 +160,7 @@ async function simulate(args: string[], env: Env): Promise<number> {
         seed: numberOption('seed', values.seed, 0, 2 ** 53), durationS: values.duration === undefined ? undefined : parseDuration(values.duration) / 1000,
         toleranceS: numberOption('tolerance', values.tolerance, 0, 600), minVisitS: numberOption('min-visit', values['min-visit'], 1, 3_600),
         ...(values.btsnoop === undefined ? {} : { btsnoopDir: values.btsnoop }), ...(values.uncalibrated ? { calibrate: false } : {}),
+        ...(values.realtime ? { realtime: true } : {}),
         write: (text) => process.stdout.write(text), progress: (text) => process.stderr.write(text),
       });
       return 0;

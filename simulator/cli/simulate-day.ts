@@ -24,6 +24,8 @@ export type SimulateDayOptions = {
   btsnoopDir?: string;
   /** false: run the gateways on their defaults instead of calibrating them from the floor plan. */
   calibrate?: boolean;
+  /** Run at the pace of the wall clock (a demo) rather than as fast as possible. */
+  realtime?: boolean;
   logger: Logger;
   write: (text: string) => void;
   progress: (text: string) => void;
@@ -59,13 +61,14 @@ export async function runSimulateDay(options: SimulateDayOptions): Promise<Store
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     simulation: { ...parsed.scenario.simulation, ...(options.durationS === undefined ? {} : { durationS: options.durationS }) },
   };
-  options.progress(`vicino: simulating ${scenario.name} (seed ${scenario.seed}) on a virtual clock\n`);
+  options.progress(`vicino: simulating ${scenario.name} (seed ${scenario.seed}) ${options.realtime ? 'in real time' : 'on a virtual clock'}\n`);
   const report = await runStoreDay({
     scenario, logger: options.logger, onProgress: (p) => options.progress(formatProgress(p)),
     ...(options.toleranceS === undefined ? {} : { toleranceS: options.toleranceS }),
     ...(options.minVisitS === undefined ? {} : { minVisitS: options.minVisitS }),
     ...(options.btsnoopDir === undefined ? {} : { btsnoopDir: options.btsnoopDir }),
     ...(options.calibrate === undefined ? {} : { calibrate: options.calibrate }),
+    ...(options.realtime ? { realtime: true } : {}),
   });
   const table = renderReportTable(report);
   const svg = renderFloorSvg({ ...scenario.floorPlan, entrances: scenario.entrances, zones: scenario.zones, gateways: scenario.gateways }, report.heat, { title: scenario.name });

@@ -66,6 +66,8 @@ export type StoreDayOptions = {
    * its controller reported to noble). A store day is gigabytes: capture a window (--duration).
    */
   btsnoopDir?: string;
+  /** Pace the virtual clock by the wall clock (a demo to watch) instead of running as fast as it can. */
+  realtime?: boolean;
   /** Each virtual second: its time, the wall time it took (ms) and the shoppers in the store (benchmarks). */
   onStep?: (step: { virtualMs: number; wallMs: number; inStore: number }) => void;
 };
@@ -310,7 +312,12 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     }
     options.onStep?.({ virtualMs: nowMs, wallMs: performance.now() - stepStarted, inStore: tracked.size });
     if (times.endMs === undefined && nowMs >= times.closeMs && nextArrival >= shoppers.length && tracked.size === 0) break;
-    if (nowMs - yieldAt >= 60_000) {
+    if (options.realtime) {
+      // A demo: wait until the wall clock has caught up with the virtual one.
+      const aheadMs = nowMs - times.startMs - (performance.now() - wallStart);
+      if (aheadMs > 0) await new Promise((resolve) => setTimeout(resolve, aheadMs));
+    }
+    if (nowMs - yieldAt >= 60_000 || options.realtime) {
       yieldAt = nowMs;
       await new Promise((resolve) => setImmediate(resolve));
       // Virtual time outruns the disk: let the captures drain before going on.
@@ -345,7 +352,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
       name: scenario.name, seed: scenario.seed, storeId: scenario.store.id, date: scenario.store.date, timezone: scenario.store.timezone,
       startLocal: localClock(times.startMs, scenario.store.timezone), simulatedS,
     },
-    run: { clock: 'virtual', wallMs, speedup: (simulatedS * 1000) / wallMs, cpuMs: (cpu.user + cpu.system) / 1000 },
+    run: { clock: options.realtime ? 'real' : 'virtual', wallMs, speedup: (simulatedS * 1000) / wallMs, cpuMs: (cpu.user + cpu.system) / 1000 },
     population,
     radio: {
       emitted: radioStats.emitted, received: radioStats.delivered, lost: radioStats.lost,

@@ -31,7 +31,7 @@ export type HeatGrid = { cellM: number; columns: number; rows: number; minShoppe
 
 export type StoreDayReport = {
   scenario: { name: string; seed: number; storeId: string; date: string; timezone: string; startLocal: string; simulatedS: number };
-  run: { clock: 'virtual'; wallMs: number; speedup: number; cpuMs: number };
+  run: { clock: 'virtual' | 'real'; wallMs: number; speedup: number; cpuMs: number };
   population: {
     arrivals: number;
     withApp: number;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBtsnoop } from '#gateway/ble/btsnoop.ts';
+import { decodeAdvertisement } from '#gateway/ble/decode.ts';
+import { identifierOf } from '#gateway/gateway.ts';
 import type { StoreDayReport } from '#simulator/world/store-report.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
@@ -64,6 +66,35 @@ describe('vicino simulate (store scenario, virtual clock)', () => {
       const capture = parseBtsnoop(await readFile(join(captures, `${gatewayId}.btsnoop`)));
       expect(capture.errors).toEqual([]);
       expect(capture.reports).toHaveLength(heard);
+    }
+  }, 60_000);
+
+  it('lets no raw identifier the radio carried into the report, the SVG or the logs, in any encoding', async () => {
+    const [captures, out] = [join(dir, 'privacy-captures'), join(dir, 'privacy-out')];
+    const run = runCli(['simulate', '--scenario', BOUTIQUE, '--duration', '30m', '--btsnoop', captures, '--out', out, '--json'], { env: { LOG_LEVEL: 'debug' } });
+    const { code } = await run.exited;
+    expect(code, run.stderr()).toBe(0);
+    // Ground truth: every address and identifier on the air, read back from what the gateways' controllers reported.
+    const secrets = new Set<string>();
+    for (const file of await readdir(captures)) {
+      for (const report of parseBtsnoop(await readFile(join(captures, file))).reports) {
+        secrets.add(report.address.replaceAll(':', ''));
+        for (const frame of decodeAdvertisement(report.data).frames) {
+          const id = identifierOf(frame);
+          if (id !== undefined) secrets.add(id.bytes.toString('hex'));
+          if (frame.type === 'ibeacon') secrets.add(frame.uuid.replaceAll('-', ''));
+          if (frame.type === 'eddystone-eid') secrets.add(frame.eid);
+        }
+      }
+    }
+    expect(secrets.size).toBeGreaterThan(10);
+    const outputs = [run.stdout(), run.stderr(), ...(await Promise.all(['report.json', 'report.txt', 'floor.svg'].map((f) => readFile(join(out, f), 'utf8'))))].join('\n');
+    const haystack = { hex: outputs.toLowerCase().replace(/[^0-9a-f]/g, ''), text: outputs };
+    for (const secret of secrets) {
+      const bytes = Buffer.from(secret, 'hex');
+      expect(haystack.hex.includes(secret), secret).toBe(false);
+      expect(haystack.text.includes(bytes.toString('base64').replace(/=+$/, '')), `${secret} (base64)`).toBe(false);
+      expect(haystack.text.includes(bytes.toString('base64url').replace(/=+$/, '')), `${secret} (base64url)`).toBe(false);
     }
   }, 60_000);
 
