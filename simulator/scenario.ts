@@ -63,6 +63,9 @@ export const ScenarioSchema = z
         /** Apps that opt in fully, then withdraw promotions after withdrawAfterS. */
         withdrawingApps: z.number().int().min(0).max(10_000),
         withdrawAfterS: z.number().min(0).default(8),
+        /** Share (0–1) of the promotions shown that the shopper redeems at a till (POST /v1/pos/redemptions), redeemAfterS later. */
+        redeemProbability: z.number().min(0).max(1).default(0.3),
+        redeemAfterS: z.tuple([z.number().min(0), z.number().min(0)]).default([1, 4]),
         /** Apps that registered but never gave presence consent, and advertise anyway: the server must resolve nothing. */
         registeredWithoutConsentApps: z.number().int().min(0).max(10_000).default(0),
         /** Phones without the app: Apple Continuity, Exposure Notification, rotating addresses. */

@@ -35,6 +35,8 @@ export type LiveStats = { shoppersInStore: number; advertisements: number; prese
 export type SimulationSummary = LiveStats & {
   consentingShoppers: number;
   promotionsToNonConsenting: number;
+  /** Coupons the shoppers took to a till (redeemProbability of the promotions shown), and what the till heard back. */
+  redemptions: { attempted: number; redeemed: number; refused: Record<string, number> };
   latencyMs: { p50: number | null; p99: number | null; max: number | null; samples: number };
   dropped: Record<string, number>;
   radio: { emitted: number; delivered: number; lost: number };
@@ -220,6 +222,28 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   }
   const shoppers = settled.map((result) => (result as PromiseFulfilledResult<Shopper>).value);
 
+  // A till in the store, with its own credential: shoppers redeem some of their coupons at it.
+  const till = await admin<{ deviceId: string; token: string }>(options, 'POST', `/v1/admin/stores/${scenario.store.id}/pos-devices`, { name: 'Simulated till' });
+  const redemptionRng = rng.fork('redemptions');
+  const redemptions = { attempted: 0, redeemed: 0, refused: {} as Record<string, number> };
+  const redeemTimers = new Set<NodeJS.Timeout>();
+  const redeeming = new Set<Promise<void>>();
+  const redeem = (couponCode: string): void => {
+    redemptions.attempted += 1;
+    const request = fetch(`${options.serverUrl}/v1/pos/redemptions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${till.token}` },
+      body: JSON.stringify({ couponCode, requestId: randomUUID() }),
+    }).then(async (response) => {
+      if (response.ok) redemptions.redeemed += 1;
+      else {
+        const code = ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? `HTTP ${response.status}`;
+        redemptions.refused[code] = (redemptions.refused[code] ?? 0) + 1;
+      }
+    }, (error: Error) => logger.warn({ err: error.message }, 'a simulated till could not reach the server'));
+    redeeming.add(request);
+    void request.finally(() => redeeming.delete(request));
+  };
+
   const received: { shopper: Shopper; promotion: ReceivedPromotion }[] = [];
   const promotionListeners: ((promotion: DeliveredPromotion) => void)[] = [];
   let nonConsenting = 0;
@@ -232,6 +256,14 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
         latencyMs: caused === undefined ? undefined : promotion.receivedAtMs - caused,
       };
       for (const listener of promotionListeners) listener(delivered);
+      if (redemptionRng.next() < p.redeemProbability) {
+        const [minS, maxS] = p.redeemAfterS;
+        const timer = setTimeout(() => {
+          redeemTimers.delete(timer);
+          redeem(promotion.couponCode);
+        }, (minS + redemptionRng.next() * Math.max(0, maxS - minS)) * 1000);
+        redeemTimers.add(timer);
+      }
       // Issued after the withdrawal was acknowledged = a violation (one issued before and still in flight is not).
       const allowed = shopper.marketable && (shopper.promotionsWithdrawnAtMs === undefined || promotion.issuedAtMs < shopper.promotionsWithdrawnAtMs);
       if (!allowed) {
@@ -368,6 +400,9 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
         clearInterval(visitTimer);
         clearInterval(regionTimer);
         withdrawTimers.forEach(clearTimeout);
+        redeemTimers.forEach(clearTimeout);
+        // Redemptions already at the till finish (the server is still up).
+        await Promise.allSettled([...redeeming]);
         stopRadio();
         const final = stats();
         // Taken before the apps close: closing forgets their keys, as a real app does on opt-out.
@@ -385,6 +420,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
           ...final,
           consentingShoppers: shoppers.filter((s) => s.marketable && s.promotionsWithdrawnAtMs === undefined).length,
           promotionsToNonConsenting: nonConsenting,
+          redemptions: { ...redemptions, refused: { ...redemptions.refused } },
           latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null, samples: latencies.length },
           dropped,
           radio: radio.stats(),

@@ -44,7 +44,7 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
   const masterKey = randomBytes(32);
   const adminToken = randomBytes(24).toString('base64url');
   const logs = createLogCapture('debug');
-  const scenario = aTestScenario({ withdrawingApps: 1, withdrawAfterS: 1.5 });
+  const scenario = aTestScenario({ withdrawingApps: 1, withdrawAfterS: 1.5, redeemProbability: 1, redeemAfterS: [0, 0.5] });
   const onAir = { addresses: new Set<string>(), frames: [] as Buffer[] };
 
   beforeAll(async () => {
@@ -102,6 +102,9 @@ describe.each(setups)('advertisement to promotion on the $broker broker with the
   it('sends nothing to apps without marketing consent, nor after a withdrawal is acknowledged', () => {
     for (const { app } of sim.apps().filter((a) => a.kind === 'presence-only')) expect(app.shown).toEqual([]);
     expect(summary.promotionsToNonConsenting).toBe(0);
+    // Every promotion shown went to the till: redeemed, or refused because its shopper withdrew consent (the coupon was cancelled).
+    expect(summary.redemptions.redeemed).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(summary.redemptions.refused).filter((code) => code !== 'COUPON_CANCELLED')).toEqual([]);
   });
 
   it('keeps no row for anyone without consent, and no promotion row for presence-only shoppers', async () => {
