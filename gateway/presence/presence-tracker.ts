@@ -22,7 +22,8 @@ import {
 //             rotationGraceMs after such a boundary may be a present device under its new token, so
 //             it enters at exitRssiDbm rather than enterRssiDbm: the hysteresis carries across the
 //             rotation, and a shopper standing between the two thresholds does not drop out of the
-//             zone every 17 minutes. Nothing links the old token to the new one here;
+//             zone every 17 minutes. It enters without the enter hold, so that its enter reaches the
+//             server before the old token's exit. Nothing links the old token to the new one here;
 //   move      while present, when the proximity band has changed and every packet for bandHoldMs has
 //             agreed on the new band: the edge the server's zone arbiter weighs zones by (several
 //             gateways hearing one shopper). At most one per bandHoldMs, and only bands leave (MIN-4).
@@ -247,10 +248,13 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
         const qualifies = estimate >= (entry.rotated ? config.exitRssiDbm : config.enterRssiDbm);
         if (!qualifies) entry.qualifiedSinceMs = Number.NaN;
         else if (Number.isNaN(entry.qualifiedSinceMs)) entry.qualifiedSinceMs = atMs;
-        if (entry.sightings >= config.minSightings && qualifies && atMs - entry.qualifiedSinceMs >= config.enterHoldMs) {
+        // A rotated token is a present device under its new name: no hold, or its enter would reach the server
+        // after the old token's exit and the shopper would drop out of the zone for a moment.
+        const holdMs = entry.rotated ? 0 : config.enterHoldMs;
+        if (entry.sightings >= config.minSightings && qualifies && atMs - entry.qualifiedSinceMs >= holdMs) {
           entry.present = true;
           // With a hold, dated at the moment the hold began: when the shopper came in, not when we were sure.
-          entry.enteredMs = config.enterHoldMs > 0 ? entry.qualifiedSinceMs : atMs;
+          entry.enteredMs = holdMs > 0 ? entry.qualifiedSinceMs : atMs;
           entry.nextMark = 0;
           entry.nextDwellMs = dwellDue(entry);
           present += 1;

@@ -47,6 +47,8 @@ export const FLOOR_PLAN_CALIBRATION = {
    * stops inside it enters, someone who walks past the gateway does not.
    */
   crossingSpeedMps: 0.8,
+  /** …and never shorter than this, ms: a glance at a shelf on the way past is not a stop. */
+  minEnterHoldMs: 6_000,
 } as const;
 
 export type GatewayCalibration = {
@@ -87,7 +89,7 @@ export function calibrateGateway(
     gatewayId: gateway.id, zoneId: gateway.zoneId, clearanceM: Number.isFinite(clearance) ? round1(clearance) : null, captureM: round1(captureM), releaseM: round1(releaseM),
     presence: {
       enterRssiDbm: rssiAt(captureM), exitRssiDbm: rssiAt(releaseM), awayTimeoutMs: policy.awayTimeoutMs,
-      enterHoldMs: Math.round(((2 * captureM) / policy.crossingSpeedMps) * 10) * 100,
+      enterHoldMs: Math.max(policy.minEnterHoldMs, Math.round(((2 * captureM) / policy.crossingSpeedMps) * 10) * 100),
     },
     source: 'floor-plan',
   };

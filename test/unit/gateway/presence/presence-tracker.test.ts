@@ -416,6 +416,14 @@ describe('presence tracker: app-token rotation', () => {
     expect(after[0]!.atMs).toBeLessThan(after[1]!.atMs);
   });
 
+  it('lets a rotated token enter without the enter hold, so its enter is published before the old token\'s exit', () => {
+    const tracker = createTracker({ enterHoldMs: 20_000 });
+    const [enter] = stream(tracker, BOB, STRONG, BOUNDARY_MS + 200, BOUNDARY_MS + 1_000);
+    expect(enter).toMatchObject({ kind: 'enter', atMs: BOUNDARY_MS + 300 });
+    const late = createTracker({ enterHoldMs: 20_000 });
+    expect(stream(late, BOB, STRONG, BOUNDARY_MS + 60_000, BOUNDARY_MS + 61_000)).toEqual([]);
+  });
+
   it('refuses a grace that is not shorter than the rotation', () => {
     expect(() => createTracker({ rotationGraceMs: ROTATION_MS })).toThrow(/rotationGraceMs/);
     expect(() => createTracker({ eidRotationS: 0 })).toThrow(/eidRotationS/);
