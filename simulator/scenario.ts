@@ -112,14 +112,20 @@ export const ScenarioSchema = z
   });
 export type Scenario = z.infer<typeof ScenarioSchema>;
 
-export function parseScenario(text: string, fileName = 'scenario'): { ok: true; scenario: Scenario } | { ok: false; problems: string[] } {
+/** A JSON file through a schema: its value, or every problem as `file: path: reason`. */
+export function parseJsonWith<T>(schema: z.ZodType<T>, text: string, fileName: string): { ok: true; value: T } | { ok: false; problems: string[] } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     return { ok: false, problems: [`${fileName} is not valid JSON: ${(error as Error).message}`] };
   }
-  const parsed = ScenarioSchema.safeParse(json);
-  if (parsed.success) return { ok: true, scenario: parsed.data };
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, problems: parsed.error.issues.map((issue) => `${fileName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`) };
+}
+
+export function parseScenario(text: string, fileName = 'scenario'): { ok: true; scenario: Scenario } | { ok: false; problems: string[] } {
+  const parsed = parseJsonWith(ScenarioSchema, text, fileName);
+  return parsed.ok ? { ok: true, scenario: parsed.value } : parsed;
 }

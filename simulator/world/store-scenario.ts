@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RemotePresenceSettingsSchema } from '#gateway/protocol/index.ts';
+import { parseJsonWith } from '#simulator/scenario.ts';
 import { polygonDefect, polygonsOverlap, type Point } from '#simulator/world/geometry.ts';
 
 // A store scenario, version 2: the floor plan as polygons, gateways and store beacons at positions,
@@ -169,15 +170,8 @@ export const StoreScenarioSchema = z
 export type StoreScenario = z.infer<typeof StoreScenarioSchema>;
 
 export function parseStoreScenario(text: string, fileName = 'scenario'): { ok: true; scenario: StoreScenario } | { ok: false; problems: string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problems: [`${fileName} is not valid JSON: ${(error as Error).message}`] };
-  }
-  const parsed = StoreScenarioSchema.safeParse(json);
-  if (parsed.success) return { ok: true, scenario: parsed.data };
-  return { ok: false, problems: parsed.error.issues.map((issue) => `${fileName}: ${issue.path.join('.') || '(root)'}: ${issue.message}`) };
+  const parsed = parseJsonWith(StoreScenarioSchema, text, fileName);
+  return parsed.ok ? { ok: true, scenario: parsed.value } : parsed;
 }
 
 type Report = (path: (string | number)[], message: string) => void;
