@@ -37,12 +37,14 @@ Usage:
                    its MQTT login, derived from that secret, to a Mosquitto password file, and its own
                    topics to the ACL file beside it
   vicino simulate --scenario FILE [--out DIR] [--json] [--seed N] [--duration 1h] [--tolerance 10] [--min-visit 20]
-                  [--btsnoop DIR] [--uncalibrated] [--realtime]
+                  [--btsnoop DIR] [--uncalibrated] [--realtime] [--server URL [--admin-token T]]
                    a store scenario (version 2, e.g. simulator/scenarios/supermarket.json): a store day on a
                    virtual clock through the real gateway code, scored against ground truth; prints a table
                    (or JSON) and writes report.json, report.txt and floor.svg to --out; --btsnoop writes each
                    gateway's radio traffic as a capture; --uncalibrated runs the gateways on their defaults;
-                   --realtime paces the day by the wall clock (a demo to watch)
+                   --realtime paces the day by the wall clock (a demo to watch); --server URL runs it in real
+                   time against that server and the broker (MQTT_URL): apps on the shopper API, promotions,
+                   redemptions, and none to a shopper without marketing consent
   vicino simulate --scenario FILE --server URL [--admin-token T] [--duration 60s] [--json]
                    a live scenario (version 1, like the demo's): a simulated store in real time against a
                    running server and broker (MQTT_URL)
@@ -153,17 +155,22 @@ async function simulate(args: string[], env: Env): Promise<number> {
     throw new UsageError(`cannot read the scenario ${scenarioFile}: ${error.code ?? error.message}`);
   });
   if (isStoreScenario(scenarioText)) {
+    // With --server, the day runs against that server and the broker (MQTT_URL), in real time.
+    const live = values.server === undefined ? undefined : {
+      serverUrl: values.server, adminToken: await adminTokenFor(values['admin-token'], env, 'provision the simulated store'), mqttUrl: env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+    };
     const logger = pino({ level: env.LOG_LEVEL ?? 'warn', base: { component: 'simulator' } }, pino.destination(2));
     try {
-      await runSimulateDay({
+      const report = await runSimulateDay({
         scenarioText, fileName: scenarioFile, json: values.json === true, outDir: values.out, logger,
         seed: numberOption('seed', values.seed, 0, 2 ** 53), durationS: values.duration === undefined ? undefined : parseDuration(values.duration) / 1000,
         toleranceS: numberOption('tolerance', values.tolerance, 0, 600), minVisitS: numberOption('min-visit', values['min-visit'], 1, 3_600),
         ...(values.btsnoop === undefined ? {} : { btsnoopDir: values.btsnoop }), ...(values.uncalibrated ? { calibrate: false } : {}),
-        ...(values.realtime ? { realtime: true } : {}),
+        ...(values.realtime ? { realtime: true } : {}), ...(live === undefined ? {} : { live }),
         write: (text) => process.stdout.write(text), progress: (text) => process.stderr.write(text),
       });
-      return 0;
+      // Live: a promotion to a shopper without marketing consent fails the run, as in the demo.
+      return (report.promotions?.toNonConsenting ?? 0) === 0 ? 0 : 1;
     } catch (error) {
       if (error instanceof ScenarioError) throw new UsageError(error.message);
       throw error;

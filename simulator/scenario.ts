@@ -7,6 +7,27 @@ import { z } from 'zod';
 const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'IDs are lowercase letters, digits, _ and -');
 const Point = z.object({ x: z.number().min(0).max(10_000), y: z.number().min(0).max(10_000) }).strict();
 
+/** The campaign a scenario puts live (maker–checker, through the admin API) for its run against a server. */
+export const ScenarioCampaignSchema = z
+  .object({
+    id: Id,
+    name: z.string().min(1),
+    zoneIds: z.array(Id).min(1),
+    trigger: z.union([
+      z.object({ kind: z.literal('enter') }).strict(),
+      z.object({ kind: z.literal('exit') }).strict(),
+      z.object({ kind: z.literal('dwell'), minDwellS: z.number().int().min(1) }).strict(),
+    ]),
+    message: z.object({ title: z.string(), body: z.string(), deepLink: z.string().optional(), validForS: z.number().int() }).strict(),
+    caps: z.object({
+      perShopper: z.object({ count: z.number().int(), periodS: z.number().int() }).strict(),
+      minGapS: z.number().int(),
+      perShopperDaily: z.number().int(),
+      cooldownS: z.number().int(),
+    }).strict(),
+  })
+  .strict();
+
 export const ScenarioSchema = z
   .object({
     name: z.string().min(1),
@@ -80,25 +101,7 @@ export const ScenarioSchema = z
         appAdvertisingIntervalMs: z.number().int().min(20).max(10_000).default(200),
       })
       .strict(),
-    campaign: z
-      .object({
-        id: Id,
-        name: z.string().min(1),
-        zoneIds: z.array(Id).min(1),
-        trigger: z.union([
-          z.object({ kind: z.literal('enter') }).strict(),
-          z.object({ kind: z.literal('exit') }).strict(),
-          z.object({ kind: z.literal('dwell'), minDwellS: z.number().int().min(1) }).strict(),
-        ]),
-        message: z.object({ title: z.string(), body: z.string(), deepLink: z.string().optional(), validForS: z.number().int() }).strict(),
-        caps: z.object({
-          perShopper: z.object({ count: z.number().int(), periodS: z.number().int() }).strict(),
-          minGapS: z.number().int(),
-          perShopperDaily: z.number().int(),
-          cooldownS: z.number().int(),
-        }).strict(),
-      })
-      .strict(),
+    campaign: ScenarioCampaignSchema,
   })
   .strict()
   .superRefine((scenario, ctx) => {

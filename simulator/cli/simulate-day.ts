@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { renderFloorSvg } from '../world/floor-svg.ts';
 import { renderReportTable } from '../world/report-table.ts';
 import { runStoreDay, type StoreDayProgress } from '../world/store-day.ts';
+import type { LiveServer } from '../world/store-day-live.ts';
 import type { StoreDayReport } from '../world/store-report.ts';
 import { parseStoreScenario, type StoreScenario } from '../world/store-scenario.ts';
 
@@ -26,6 +27,8 @@ export type SimulateDayOptions = {
   calibrate?: boolean;
   /** Run at the pace of the wall clock (a demo) rather than as fast as possible. */
   realtime?: boolean;
+  /** Run against this server and broker, in real time (store-day-live.ts). */
+  live?: LiveServer;
   logger: Logger;
   write: (text: string) => void;
   progress: (text: string) => void;
@@ -61,7 +64,8 @@ export async function runSimulateDay(options: SimulateDayOptions): Promise<Store
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     simulation: { ...parsed.scenario.simulation, ...(options.durationS === undefined ? {} : { durationS: options.durationS }) },
   };
-  options.progress(`vicino: simulating ${scenario.name} (seed ${scenario.seed}) ${options.realtime ? 'in real time' : 'on a virtual clock'}\n`);
+  const how = options.live !== undefined ? `in real time against ${options.live.serverUrl}` : options.realtime ? 'in real time' : 'on a virtual clock';
+  options.progress(`vicino: simulating ${scenario.name} (seed ${scenario.seed}) ${how}\n`);
   const report = await runStoreDay({
     scenario, logger: options.logger, onProgress: (p) => options.progress(formatProgress(p)),
     ...(options.toleranceS === undefined ? {} : { toleranceS: options.toleranceS }),
@@ -69,6 +73,7 @@ export async function runSimulateDay(options: SimulateDayOptions): Promise<Store
     ...(options.btsnoopDir === undefined ? {} : { btsnoopDir: options.btsnoopDir }),
     ...(options.calibrate === undefined ? {} : { calibrate: options.calibrate }),
     ...(options.realtime ? { realtime: true } : {}),
+    ...(options.live === undefined ? {} : { live: options.live }),
   });
   const table = renderReportTable(report);
   const svg = renderFloorSvg({ ...scenario.floorPlan, entrances: scenario.entrances, zones: scenario.zones, gateways: scenario.gateways }, report.heat, { title: scenario.name });

@@ -85,7 +85,8 @@ const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chlo
 /** Where the admin API is, and the bootstrap admin token. */
 export type AdminApi = Pick<SimulatedStoreOptions, 'serverUrl' | 'adminToken'>;
 
-async function admin<T>(options: AdminApi, method: string, path: string, body: unknown, token = options.adminToken): Promise<T> {
+/** One admin API call with the bootstrap token (or `token`); throws with the server's message on an error status. */
+export async function admin<T>(options: AdminApi, method: string, path: string, body: unknown, token = options.adminToken): Promise<T> {
   const response = await fetch(`${options.serverUrl}${path}`, {
     method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), authorization: `Bearer ${token}` },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),

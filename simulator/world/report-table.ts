@@ -170,6 +170,19 @@ const presence = ({ presence: p }: StoreDayReport): string[] => {
   ];
 };
 
+const promotions = ({ promotions: p }: StoreDayReport): string[] =>
+  p === undefined
+    ? []
+    : [
+        'Promotions (against the server)',
+        ...field('delivered', [formatCount(p.delivered), `to shoppers without marketing consent ${formatCount(p.toNonConsenting)}`]),
+        ...field('advertisement → app', [`p50 ${p.latencyMs.p50 === null ? 'n/a' : `${Math.round(p.latencyMs.p50)} ms`}`, `p99 ${p.latencyMs.p99 === null ? 'n/a' : `${Math.round(p.latencyMs.p99)} ms`}`]),
+        ...field('redeemed at the till', [
+          `${formatCount(p.redemptions.redeemed)} of ${formatCount(p.redemptions.attempted)}`,
+          ...(Object.keys(p.redemptions.refused).length === 0 ? [] : counts(p.redemptions.refused).map((refused) => `refused ${refused}`)),
+        ]),
+      ];
+
 const ZONE_ID_WIDTH = 20;
 
 const zoneRow = (z: ZoneReport): string[] => [
@@ -196,4 +209,4 @@ const zones = ({ zones: list }: StoreDayReport): string[] => [
 
 /** The report as plain text, one section per concern, every line at most 100 columns. */
 export const renderReportTable = (report: StoreDayReport): string =>
-  [header(report), population(report), radio(report), gateways(report), calibration(report), presence(report), zones(report)].map((lines) => lines.join('\n')).join('\n\n') + '\n';
+  [header(report), population(report), radio(report), gateways(report), calibration(report), presence(report), promotions(report), zones(report)].filter((lines) => lines.length > 0).map((lines) => lines.join('\n')).join('\n\n') + '\n';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { decodeAdvertisement } from '#gateway/ble/decode.ts';
 import { createGateway, identifierOf, type Gateway } from '#gateway/gateway.ts';
 import type { PresenceOverrides } from '#gateway/presence/presence-tracker.ts';
-import { PROTOCOL_VERSION, pseudonymise, wrapEpochKey, type PresenceEvent } from '#gateway/protocol/index.ts';
+import { PROTOCOL_VERSION, pseudonymise, wrapEpochKey, type IdentifierKind, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createMemoryPublisher } from '#gateway/publisher/memory-publisher.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import { arbitrateZone, arbitrateZoneAt, DEFAULT_ARBITER_CONFIG, zoneStateDueAtMs, type ArbiterConfig, type ZoneState } from '#server/domain/zone-arbiter.ts';
@@ -19,9 +19,12 @@ import { calibrateGateway, type GatewayCalibration } from './calibration.ts';
 import { createZoneIndex } from './geometry.ts';
 import { localClock } from './local-time.ts';
 import { createPresenceScorer, type ScoredShopper, type Transition } from './presence-scoring.ts';
-import type { HeatGrid, StoreDayReport } from './store-report.ts';
+import { createHeat } from './heat-grid.ts';
+import type { StoreDayReport } from './store-report.ts';
 import type { StoreScenario } from './store-scenario.ts';
-import { appAdvertisement, planFixedDevices, planShoppers, planSpamDevices, storeDayTimes, type PlannedShopper } from './store-population.ts';
+import type { VirtualApp } from '../app/virtual-app.ts';
+import { openLiveStore, type LiveServer } from './store-day-live.ts';
+import { appAdvertisement, planFixedDevices, planShoppers, planSpamDevices, shiftDayTimes, shiftShopper, storeDayTimes, type PlannedShopper } from './store-population.ts';
 import { createPositionCursor } from './store-visits.ts';
 
 // A store day on a virtual clock: the scenario's people walk, their devices advertise on the simulated
@@ -68,6 +71,12 @@ export type StoreDayOptions = {
   btsnoopDir?: string;
   /** Pace the virtual clock by the wall clock (a demo to watch) instead of running as fast as it can. */
   realtime?: boolean;
+  /**
+   * Run against this server and broker, in real time from now: provisioned through the admin API, the
+   * gateways publishing to the broker, the apps on the shopper API (store-day-live.ts). Presence is still
+   * scored here, on the same events, through the same arbiter; the report adds the promotions.
+   */
+  live?: LiveServer;
   /** Each virtual second: its time, the wall time it took (ms) and the shoppers in the store (benchmarks). */
   onStep?: (step: { virtualMs: number; wallMs: number; inStore: number }) => void;
 };
@@ -81,11 +90,19 @@ type Tracked = {
   zoneState: ZoneState | undefined;
   dueAtMs: number | null;
   advertisers: string[];
+  /** What the shopper's devices are identified by now (token of this window, beacon): re-pseudonymised when a key arrives. */
+  identifiers: Map<string, { kind: IdentifierKind; bytes: Buffer }>;
+  /** Live: the shopper's app on the server's API, once registered; and when promotions were withdrawn. */
+  app?: VirtualApp;
+  withdrawnAtMs?: number;
+  withdrawing?: boolean;
   /** Followed by the radio system and scored: presence consent and something that advertises. */
   scored: boolean;
 };
 
 const STEP_MS = 1_000;
+/** In real time the radio advances in steps this long, ms. */
+const REALTIME_STEP_MS = 20;
 /** How long after a shopper left the arbiter may still be settling (exit timeout, tick, hold). */
 const SETTLE_MS = 60_000;
 
@@ -97,24 +114,39 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   const minVisitS = options.minVisitS ?? 20;
   const arbiter = options.arbiter ?? DEFAULT_ARBITER_CONFIG;
   const rng = createRng(scenario.seed);
-  const times = storeDayTimes(scenario);
-  const shoppers = planShoppers(scenario, times, rng.fork('people'));
+  const planned = storeDayTimes(scenario);
+  // Live, the day starts now (the server and the apps run on real time): every planned time moves with it.
+  const shiftMs = options.live === undefined ? 0 : Date.now() - planned.startMs;
+  const times = shiftDayTimes(planned, shiftMs);
+  const shoppers = planShoppers(scenario, planned, rng.fork('people')).map((shopper) => shiftShopper(shopper, shiftMs));
   const zoneIndex = createZoneIndex(scenario.zones);
+  const realtime = options.realtime === true || options.live !== undefined;
+  const redemptionRng = rng.fork('redemptions');
+  const live = options.live === undefined ? undefined : await openLiveStore(scenario, options.live, logger, () => redemptionRng.next());
 
-  // Keys, as the server would issue them: one epoch key for the day, a secret per gateway.
+  // Keys, as the server would issue them: one epoch key for the day and a secret per gateway (live: the
+  // server's, unwrapped from each gateway's config as they come). The run knows whose each pseudonym is.
   const keyRng = rng.fork('keys');
-  const epochKey = keyRng.bytes(32);
+  const epochKeys: Buffer[] = [];
   const keyId = 'sim-day';
   const owners = new Map<string, number>();
-  const registeredBeacons: string[] = [];
-  for (const shopper of shoppers) {
-    if (shopper.loyaltyBeacon === undefined) continue;
-    const frame = decodeAdvertisement(shopper.loyaltyBeacon.payload()).frames[0]!;
-    const id = identifierOf(frame)!;
-    const pseudonym = pseudonymise(epochKey, id.kind, id.bytes);
-    owners.set(pseudonym, shopper.index);
-    registeredBeacons.push(pseudonym);
-  }
+  const tracked = new Map<number, Tracked>();
+  const identify = (t: Tracked, slot: string, kind: IdentifierKind, bytes: Buffer): void => {
+    t.identifiers.set(slot, { kind, bytes });
+    for (const key of epochKeys) owners.set(pseudonymise(key, kind, bytes), t.shopper.index);
+  };
+  const addKey = (key: Buffer): void => {
+    if (epochKeys.some((known) => known.equals(key))) return;
+    epochKeys.push(key);
+    for (const t of tracked.values()) for (const { kind, bytes } of t.identifiers.values()) owners.set(pseudonymise(key, kind, bytes), t.shopper.index);
+  };
+  const beaconIdentifier = (beacon: NonNullable<PlannedShopper['loyaltyBeacon']>) => identifierOf(decodeAdvertisement(beacon.payload()).frames[0]!)!;
+  if (live === undefined) addKey(keyRng.bytes(32));
+  const registeredBeacons = live !== undefined ? [] : shoppers.flatMap((shopper) => {
+    if (shopper.loyaltyBeacon === undefined) return [];
+    const id = beaconIdentifier(shopper.loyaltyBeacon);
+    return [pseudonymise(epochKeys[0]!, id.kind, id.bytes)];
+  });
 
   // Gateways: the real pipeline on noble with simulated bindings, ticking on the virtual clock.
   const ticks: (() => void)[] = [];
@@ -134,6 +166,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   });
   const now = (): number => radio.nowMs();
   const events: PresenceEvent[] = [];
+  const causedBy = new Map<string, number>();
   const gateways: Gateway[] = [];
   const calibration = scenario.gateways.map((g): GatewayCalibration | undefined => {
     if (g.presence !== undefined || options.calibrate === false) return undefined;
@@ -141,26 +174,34 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     return calibrateGateway(g, zone.polygon, scenario.floorPlan, { pathLossExponent: scenario.radio.pathLossExponent, txPowerAt1mDbm: scenario.radio.txPowerAt1mDbm.phone });
   });
   for (const [i, g] of scenario.gateways.entries()) {
-    const secret = keyRng.bytes(32);
-    const publisher = createMemoryPublisher();
+    const secret = live?.secretOf(g.id) ?? keyRng.bytes(32);
+    const gatewayLogger = logger.child({ component: 'gateway', gatewayId: g.id });
+    const publisher = live?.publisher(g.id, gatewayLogger, now, addKey) ?? createMemoryPublisher();
     const gateway = createGateway({
       scanner: createNobleScanner({ noble: withBindings(bindings.get(g.id)), now, watchdogMs: 0 }),
-      publisher, logger: logger.child({ component: 'gateway', gatewayId: g.id }), now,
+      publisher, logger: gatewayLogger, now,
       settings: { storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, secret, presence: { ...options.presence, ...calibration[i]?.presence, ...g.presence } },
-      onPublished: (event) => events.push(event),
+      onPublished: (event, causedByMs) => {
+        events.push(event);
+        if (live === undefined) return;
+        causedBy.set(event.eventId, causedByMs);
+        if (causedBy.size > 100_000) causedBy.delete(causedBy.keys().next().value!);
+      },
       every: (_intervalMs, task) => {
         ticks.push(task);
         return () => ticks.splice(ticks.indexOf(task), 1);
       },
     });
     await gateway.start();
+    gateways.push(gateway);
+    if (live !== undefined) continue; // its config, with the server's keys, comes over the broker
     gateway.applyConfig({
       v: PROTOCOL_VERSION, storeId: scenario.store.id, gatewayId: g.id, zoneId: g.zoneId, issuedAtS: Math.floor(times.startMs / 1000),
-      epochKeys: [{ keyId, wrapped: wrapEpochKey(secret, g.id, keyId, epochKey), notBeforeS: Math.floor(times.startMs / 1000) - 3_600, notAfterS: Math.floor(times.startMs / 1000) + 2 * 86_400 }],
+      epochKeys: [{ keyId, wrapped: wrapEpochKey(secret, g.id, keyId, epochKeys[0]!), notBeforeS: Math.floor(times.startMs / 1000) - 3_600, notAfterS: Math.floor(times.startMs / 1000) + 2 * 86_400 }],
       registeredBeacons: registeredBeacons as PresenceEvent['pseudonym'][],
     });
-    gateways.push(gateway);
   }
+  if (live !== undefined) await untilConfigured(gateways);
 
   // The devices that are nobody's shopper, on the air all day.
   const tx = scenario.radio.txPowerAt1mDbm;
@@ -199,20 +240,26 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     };
     const app = shopper.app;
     if (app?.consents.presence && app.platform !== 'iosBackground') {
-      const advertisement = appAdvertisement(app.identityKey);
+      // Live, the registered app's own tokens (derived with the server's resolver key); else the planned identity key.
+      const advertisement = tracked.app === undefined ? appAdvertisement(app.identityKey) : { eidAt: (s: number) => tracked.app!.tokens.eidAt(s), payloadAt: (ms: number) => tracked.app!.tokens.advertisementAt(ms) };
       let windowToken = '';
       add({
         id: `app:${shopper.index}`, intervalMs: interval[app.platform], txPowerAt1mDbm: tx.phone, addressRotationMs: scenario.radio.macRotationS * 1000,
         payload: (t) => {
-          const token = advertisement.eidAt(Math.floor(t / 1000)).toString('hex');
+          const token = advertisement.eidAt(Math.floor(t / 1000));
           // What the server's resolver does with the identity key: know this window's token as the shopper's.
-          if (token !== windowToken) owners.set(pseudonymise(epochKey, 'eddystone-eid', Buffer.from((windowToken = token), 'hex')), shopper.index);
+          if (token.toString('hex') !== windowToken) {
+            windowToken = token.toString('hex');
+            identify(tracked, 'token', 'eddystone-eid', token);
+          }
           return advertisement.payloadAt(t);
         },
       });
     }
     if (shopper.loyaltyBeacon !== undefined) {
       const beacon = shopper.loyaltyBeacon;
+      const id = beaconIdentifier(beacon);
+      identify(tracked, 'beacon', id.kind, id.bytes);
       add({ id: `beacon:${shopper.index}`, intervalMs: interval.beacon, txPowerAt1mDbm: tx.beacon, payload: () => beacon.payload() });
     }
     shopper.foreignPhones.forEach((phone, i) => add({
@@ -222,7 +269,6 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   };
 
   // The server's side: resolve, then arbitrate the shopper's zone.
-  const tracked = new Map<number, Tracked>();
   const counts = { events: 0, unresolved: 0 };
   const apply = (event: PresenceEvent): void => {
     counts.events += 1;
@@ -251,6 +297,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   const finish = (t: Tracked): void => {
     for (const id of t.advertisers) radio.removeAdvertiser(id);
     tracked.delete(t.shopper.index);
+    if (t.app !== undefined) void t.app.close().catch(() => undefined);
     if (!t.scored) return;
     population.trackedHours += (t.shopper.visit.endMs - t.shopper.visit.startMs) / 3_600_000;
     scorer.add({ startS: t.startS, truth: t.truth, transitions: t.transitions });
@@ -262,14 +309,28 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   const totalMs = Math.max(1, (times.endMs ?? times.closeMs) - times.startMs);
   let lastProgressWall = performance.now();
   let yieldAt = times.startMs;
+  /** Real time: waits until the wall clock reaches the virtual time atMs, so nothing is heard before it happens. */
+  const untilWall = async (atMs: number): Promise<void> => {
+    const aheadMs = atMs - times.startMs - (performance.now() - wallStart);
+    if (aheadMs > 0) await new Promise((resolve) => setTimeout(resolve, aheadMs));
+  };
   for (let nowMs = times.startMs; nowMs <= endMs; nowMs += STEP_MS) {
+    if (realtime) {
+      // The air in small steps, each once its time has come, so an advertisement is heard when it is sent.
+      for (let subMs = nowMs - STEP_MS + REALTIME_STEP_MS; subMs < nowMs; subMs += REALTIME_STEP_MS) {
+        await untilWall(subMs);
+        radio.advance(subMs);
+        drainEvents();
+      }
+      await untilWall(nowMs);
+    }
     const stepStarted = options.onStep === undefined ? 0 : performance.now();
     while (nextArrival < shoppers.length && shoppers[nextArrival]!.visit.startMs <= nowMs) {
       const shopper = shoppers[nextArrival++]!;
       const app = shopper.app;
       const t: Tracked = {
         shopper, position: createPositionCursor(shopper.visit), startS: Math.ceil(shopper.visit.startMs / 1000), truth: [], transitions: [],
-        zoneState: undefined, dueAtMs: null, advertisers: [],
+        zoneState: undefined, dueAtMs: null, advertisers: [], identifiers: new Map(),
         scored: app?.consents.presence === true && (app.platform !== 'iosBackground' || shopper.loyaltyBeacon !== undefined),
       };
       tracked.set(shopper.index, t);
@@ -282,7 +343,26 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
       }
       if (shopper.loyaltyBeacon !== undefined) population.byPlatform.loyaltyBeacon += 1;
       if (t.scored) population.tracked += 1;
-      addShopperDevices(t);
+      if (live === undefined || app === undefined) addShopperDevices(t);
+      else {
+        // Live: the app registers and consents through the API first; its devices go on the air once it has.
+        live.openApp(shopper, Date.now).then((opened) => {
+          t.app = opened;
+          opened.onPromotion((promotion) => {
+            const allowed = app.consents.promotions && (t.withdrawnAtMs === undefined || promotion.issuedAtMs < t.withdrawnAtMs);
+            live.shown(promotion, causedBy.get(promotion.eventId), allowed);
+          });
+          if (tracked.has(shopper.index)) addShopperDevices(t);
+        }, (error: Error) => logger.error({ err: error.message }, 'a simulated app could not register; its shopper goes unseen'));
+      }
+    }
+    if (live !== undefined) {
+      for (const t of tracked.values()) {
+        const at = t.shopper.app?.withdrawsAtMs;
+        if (t.app === undefined || at === undefined || at > nowMs || t.withdrawing) continue;
+        t.withdrawing = true;
+        void live.withdraw(t.app).then(() => void (t.withdrawnAtMs = Date.now()), (error: Error) => logger.error({ err: error.message }, 'a scheduled withdrawal failed'));
+      }
     }
     radio.advance(nowMs);
     for (const tick of ticks) tick();
@@ -312,12 +392,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     }
     options.onStep?.({ virtualMs: nowMs, wallMs: performance.now() - stepStarted, inStore: tracked.size });
     if (times.endMs === undefined && nowMs >= times.closeMs && nextArrival >= shoppers.length && tracked.size === 0) break;
-    if (options.realtime) {
-      // A demo: wait until the wall clock has caught up with the virtual one.
-      const aheadMs = nowMs - times.startMs - (performance.now() - wallStart);
-      if (aheadMs > 0) await new Promise((resolve) => setTimeout(resolve, aheadMs));
-    }
-    if (nowMs - yieldAt >= 60_000 || options.realtime) {
+    if (nowMs - yieldAt >= 60_000 || realtime) {
       yieldAt = nowMs;
       await new Promise((resolve) => setImmediate(resolve));
       // Virtual time outruns the disk: let the captures drain before going on.
@@ -336,6 +411,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   for (const gateway of gateways) await gateway.stop();
   drainEvents();
   for (const t of [...tracked.values()]) finish(t);
+  const promotions = await live?.report();
   await Promise.all(captures.map((file) => new Promise((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve(undefined))))));
 
   const wallMs = performance.now() - wallStart;
@@ -352,7 +428,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
       name: scenario.name, seed: scenario.seed, storeId: scenario.store.id, date: scenario.store.date, timezone: scenario.store.timezone,
       startLocal: localClock(times.startMs, scenario.store.timezone), simulatedS,
     },
-    run: { clock: options.realtime ? 'real' : 'virtual', wallMs, speedup: (simulatedS * 1000) / wallMs, cpuMs: (cpu.user + cpu.system) / 1000 },
+    run: { clock: realtime ? 'real' : 'virtual', wallMs, speedup: (simulatedS * 1000) / wallMs, cpuMs: (cpu.user + cpu.system) / 1000 },
     population,
     radio: {
       emitted: radioStats.emitted, received: radioStats.delivered, lost: radioStats.lost,
@@ -366,30 +442,15 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
       truthVisits: visits.get(zone.id)?.truth ?? 0, detectedVisits: visits.get(zone.id)?.detected ?? 0, occupancyS: occupancyS.get(zone.id) ?? 0,
     })),
     heat: heat.grid(),
+    ...(promotions === undefined ? {} : { promotions }),
   };
 }
 
-/** Shopper-seconds per cell, with the count of distinct shoppers per cell for suppression. */
-function createHeat(widthM: number, heightM: number, minShoppers: number): { add(p: { x: number; y: number }, shopper: number): void; grid(): HeatGrid } {
-  // About 10,000 cells at most: 1 m in a shop, coarser in a mall.
-  const cellM = Math.max(1, Math.ceil(Math.sqrt((widthM * heightM) / 10_000)));
-  const columns = Math.max(1, Math.ceil(widthM / cellM));
-  const rows = Math.max(1, Math.ceil(heightM / cellM));
-  const seconds = new Float64Array(columns * rows);
-  // The first minShoppers distinct shoppers of each cell: exact, and enough to decide suppression.
-  const seen = new Int32Array(columns * rows * minShoppers).fill(-1);
-  const shoppers = new Uint8Array(columns * rows);
-  return {
-    add(p, shopper) {
-      const cell = Math.min(rows - 1, Math.max(0, Math.floor(p.y / cellM))) * columns + Math.min(columns - 1, Math.max(0, Math.floor(p.x / cellM)));
-      seconds[cell] = seconds[cell]! + 1;
-      const count = shoppers[cell]!;
-      if (count >= minShoppers) return;
-      const base = cell * minShoppers;
-      for (let i = 0; i < count; i += 1) if (seen[base + i] === shopper) return;
-      seen[base + count] = shopper;
-      shoppers[cell] = count + 1;
-    },
-    grid: () => ({ cellM, columns, rows, minShoppers, seconds: [...seconds].map((s, i) => (shoppers[i]! >= minShoppers ? s : null)) }),
-  };
+/** Live: waits for every gateway's config (its epoch keys) from the broker. */
+async function untilConfigured(gateways: readonly Gateway[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (gateways.some((g) => g.stats().liveKeys === 0)) {
+    if (Date.now() > deadline) throw new Error(`gateways received no epoch key within ${timeoutMs} ms: is the server connected to the same broker (MQTT_URL)?`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

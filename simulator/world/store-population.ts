@@ -137,3 +137,26 @@ export function appAdvertisement(identityKey: Uint8Array): { eidAt(timeS: number
     },
   };
 }
+
+/** The same day moved by shiftMs (a live run starts now, whatever the scenario's date). */
+export function shiftDayTimes(times: StoreDayTimes, shiftMs: number): StoreDayTimes {
+  return {
+    startMs: times.startMs + shiftMs, openMs: times.openMs + shiftMs, closeMs: times.closeMs + shiftMs, arrivalsEndMs: times.arrivalsEndMs + shiftMs,
+    endMs: times.endMs === undefined ? undefined : times.endMs + shiftMs,
+  };
+}
+
+/** The same shopper with every planned time moved by shiftMs. */
+export function shiftShopper(shopper: PlannedShopper, shiftMs: number): PlannedShopper {
+  if (shiftMs === 0) return shopper;
+  const { visit, app } = shopper;
+  return {
+    ...shopper,
+    visit: {
+      startMs: visit.startMs + shiftMs, endMs: visit.endMs + shiftMs,
+      legs: visit.legs.map((leg) => ({ ...leg, fromMs: leg.fromMs + shiftMs, toMs: leg.toMs + shiftMs })),
+      stops: visit.stops.map((stop) => ({ ...stop, arriveMs: stop.arriveMs + shiftMs, leaveMs: stop.leaveMs + shiftMs })),
+    },
+    app: app === undefined ? undefined : { ...app, withdrawsAtMs: app.withdrawsAtMs === undefined ? undefined : app.withdrawsAtMs + shiftMs },
+  };
+}

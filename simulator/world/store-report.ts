@@ -29,6 +29,16 @@ export type ZoneReport = {
 /** Shopper-seconds per cell of the floor plan; a cell fewer than minShoppers distinct shoppers visited is suppressed (null). */
 export type HeatGrid = { cellM: number; columns: number; rows: number; minShoppers: number; seconds: (number | null)[] };
 
+/** Promotions in a day run against a server (live mode). */
+export type PromotionReport = {
+  delivered: number;
+  /** Promotions an app showed without promotions consent at the time they were issued: must be 0. */
+  toNonConsenting: number;
+  /** From the advertisement that caused it to the app, ms. */
+  latencyMs: Percentiles;
+  redemptions: { attempted: number; redeemed: number; refused: Record<string, number> };
+};
+
 export type StoreDayReport = {
   scenario: { name: string; seed: number; storeId: string; date: string; timezone: string; startLocal: string; simulatedS: number };
   run: { clock: 'virtual' | 'real'; wallMs: number; speedup: number; cpuMs: number };
@@ -63,4 +73,6 @@ export type StoreDayReport = {
   };
   zones: ZoneReport[];
   heat: HeatGrid;
+  /** Only when the day ran against a server. */
+  promotions?: PromotionReport;
 };

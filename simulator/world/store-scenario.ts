@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RemotePresenceSettingsSchema } from '#gateway/protocol/index.ts';
-import { parseJsonWith } from '#simulator/scenario.ts';
+import { parseJsonWith, ScenarioCampaignSchema } from '#simulator/scenario.ts';
 import { polygonDefect, polygonsOverlap, type Point } from '#simulator/world/geometry.ts';
 
 // A store scenario, version 2: the floor plan as polygons, gateways and store beacons at positions,
@@ -163,6 +163,8 @@ export const StoreScenarioSchema = z
       .object({ startAt: TimeOfDay.optional(), durationS: positive(z.number()).max(86_400).optional() })
       .strict()
       .prefault({}),
+    /** The campaign to put live when the day runs against a server (`vicino simulate --server`). */
+    campaign: ScenarioCampaignSchema.optional(),
   })
   .strict()
   // Runs even when fields failed, so every problem is listed at once; it re-parses each part it reads.
@@ -235,6 +237,11 @@ function checkAcrossFields(input: unknown, report: Report): void {
   });
 
   if (isRecord(input.walkways)) checkWalkways(input.walkways, report, checkInPlan);
+  if (isRecord(input.campaign) && Array.isArray(input.campaign.zoneIds) && Array.isArray(input.zones)) {
+    input.campaign.zoneIds.forEach((zoneId: unknown, i: number) => {
+      if (typeof zoneId === 'string' && !zoneIds.has(zoneId)) report(['campaign', 'zoneIds', i], `no zone "${zoneId}" in this scenario`);
+    });
+  }
   checkSchedule(input, report);
 }
 

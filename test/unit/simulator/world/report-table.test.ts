@@ -50,7 +50,7 @@ const aReport = (overrides: Overrides = {}): StoreDayReport => {
     heat: { cellM: 1, columns: 2, rows: 1, minShoppers: 5, seconds: [10, null] },
   };
   const { zones, ...sections } = overrides;
-  for (const [key, value] of Object.entries(sections)) Object.assign(report[key as keyof typeof sections], value);
+  for (const [key, value] of Object.entries(sections)) Object.assign(report[key as keyof typeof sections] ?? {}, value);
   return { ...report, zones: zones ?? report.zones };
 };
 
@@ -158,5 +158,16 @@ describe('renderReportTable', () => {
 
   it('gives the same text for the same report', () => {
     expect(renderReportTable(aReport())).toBe(renderReportTable(aReport()));
+  });
+
+  it('adds the promotions of a day run against a server, and nothing when there were none', () => {
+    const live = renderReportTable({
+      ...aReport(),
+      promotions: { delivered: 12, toNonConsenting: 0, latencyMs: { p50: 18.7, p99: 256.5, samples: 12 }, redemptions: { attempted: 5, redeemed: 4, refused: { COUPON_CANCELLED: 1 } } },
+    });
+    expect(lineOf(live, 'delivered')).toContain('12 · to shoppers without marketing consent 0');
+    expect(lineOf(live, 'advertisement → app')).toContain('p50 19 ms · p99 257 ms');
+    expect(lineOf(live, 'redeemed at the till')).toContain('4 of 5 · refused COUPON_CANCELLED 1');
+    expect(renderReportTable(aReport())).not.toContain('Promotions');
   });
 });

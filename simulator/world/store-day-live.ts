@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { deriveEventMacKey, gatewayMqttCredentials, unwrapEpochKey, type GatewayConfigMessage } from '#gateway/protocol/index.ts';
+import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import type { Publisher } from '#gateway/publisher/publisher.ts';
+import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
+import { admin, launchCampaign } from '../store/simulated-store.ts';
+import { percentileOf } from './presence-scoring.ts';
+import type { PromotionReport } from './store-report.ts';
+import type { StoreScenario } from './store-scenario.ts';
+import type { PlannedShopper } from './store-population.ts';
+
+// A store day against a running server and broker, in real time: the store, its zones, store beacons
+// and gateways are provisioned through the admin API, the gateways publish to the broker, and every
+// shopper with the app uses the real shopper API — registers, consents purpose by purpose, links a
+// loyalty beacon, reports store beacons from iOS in the background, receives and acknowledges
+// promotions, redeems some at a till, and withdraws when scheduled.
+
+export type LiveServer = { serverUrl: string; adminToken: string; mqttUrl: string };
+
+const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
+
+export type LiveStore = {
+  secretOf(gatewayId: string): Buffer;
+  /** The gateway's publisher to the broker; every epoch key its config brings is told to onKey. */
+  publisher(gatewayId: string, logger: Logger, now: () => number, onKey: (key: Buffer) => void): Publisher;
+  /** Registers the shopper's app and gives the consents it has; resolves once it is connected. */
+  openApp(shopper: PlannedShopper, now: () => number): Promise<VirtualApp>;
+  /** Shows a promotion to the tally: latency from the advertisement that caused it, consent at the time, a redemption with the scenario's probability. */
+  shown(promotion: ReceivedPromotion, causedByMs: number | undefined, promotionsAllowed: boolean): void;
+  /** Withdraws promotions consent (the scheduled withdrawal); resolves once the server acknowledged it. */
+  withdraw(app: VirtualApp): Promise<void>;
+  report(): Promise<PromotionReport>;
+};
+
+export async function openLiveStore(scenario: StoreScenario, server: LiveServer, logger: Logger, random: () => number): Promise<LiveStore> {
+  const storeId = scenario.store.id;
+  await admin(server, 'PUT', `/v1/admin/stores/${storeId}`, {
+    name: scenario.store.name, timezone: scenario.store.timezone,
+    zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive })),
+    beacons: [],
+  });
+  const secrets = new Map<string, Buffer>();
+  for (const gateway of scenario.gateways) {
+    const { config } = await admin<{ config: { secret: string } }>(server, 'POST', `/v1/admin/stores/${storeId}/gateways`, { id: gateway.id, zoneId: gateway.zoneId, rotateSecret: true });
+    secrets.set(gateway.id, Buffer.from(config.secret, 'base64url'));
+  }
+  if (scenario.campaign !== undefined) {
+    const { id, zoneIds, ...campaign } = scenario.campaign;
+    await launchCampaign(server, id, { ...campaign, placement: { level: 'zones', storeId, zoneIds }, priority: 100 });
+  }
+  const till = await admin<{ token: string }>(server, 'POST', `/v1/admin/stores/${storeId}/pos-devices`, { name: 'Simulated till' });
+
+  const latencies: number[] = [];
+  const tally = { delivered: 0, toNonConsenting: 0, redemptions: { attempted: 0, redeemed: 0, refused: {} as Record<string, number> } };
+  const pending = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    pending.add(promise);
+    void promise.finally(() => pending.delete(promise)).catch(() => undefined);
+    return promise;
+  };
+  const redeem = (couponCode: string): void => {
+    tally.redemptions.attempted += 1;
+    void track(fetch(`${server.serverUrl}/v1/pos/redemptions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${till.token}` },
+      body: JSON.stringify({ couponCode, requestId: randomUUID() }),
+    }).then(async (response) => {
+      if (response.ok) tally.redemptions.redeemed += 1;
+      else {
+        const code = ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? `HTTP ${response.status}`;
+        tally.redemptions.refused[code] = (tally.redemptions.refused[code] ?? 0) + 1;
+      }
+    }, (error: Error) => logger.warn({ err: error.message }, 'the simulated till could not reach the server')));
+  };
+
+  return {
+    secretOf: (gatewayId) => secrets.get(gatewayId)!,
+    publisher(gatewayId, gatewayLogger, now, onKey) {
+      const secret = secrets.get(gatewayId)!;
+      const publisher = createMqttPublisher({
+        url: server.mqttUrl, ...gatewayMqttCredentials(gatewayId, secret), storeId, gatewayId, logger: gatewayLogger, now, version: 'simulated',
+        messageKey: deriveEventMacKey(secret, gatewayId),
+      });
+      // The simulator knows which pseudonym is whose (for scoring) as the server's resolver does: it unwraps the keys too.
+      publisher.onConfig((config: GatewayConfigMessage) => {
+        for (const wrapped of config.epochKeys) {
+          const key = unwrapEpochKey(secret, gatewayId, wrapped.keyId, wrapped.wrapped);
+          if (key !== undefined) onKey(key);
+        }
+      });
+      return publisher;
+    },
+    async openApp(shopper, now) {
+      const consents = shopper.app!.consents;
+      const app = await registerVirtualApp({ baseUrl: server.serverUrl, now, ...(consents.personalisation ? { firstName: FIRST_NAMES[shopper.index % FIRST_NAMES.length]! } : {}) });
+      const decisions = Object.fromEntries(Object.entries(consents).filter(([, granted]) => granted));
+      if (Object.keys(decisions).length > 0) await app.setConsent(decisions);
+      if (shopper.loyaltyBeacon !== undefined) await app.linkBeacon(shopper.loyaltyBeacon.identifier);
+      await app.connect();
+      return app;
+    },
+    shown(promotion, causedByMs, promotionsAllowed) {
+      tally.delivered += 1;
+      if (causedByMs !== undefined) latencies.push(promotion.receivedAtMs - causedByMs);
+      if (!promotionsAllowed) {
+        tally.toNonConsenting += 1;
+        logger.error({ campaignId: promotion.campaignId }, 'a promotion reached a shopper without marketing consent');
+      }
+      if (random() < scenario.population.redeemProbability) redeem(promotion.couponCode);
+    },
+    async withdraw(app) {
+      await track(app.setConsent({ promotions: false }));
+    },
+    async report() {
+      await Promise.allSettled([...pending]);
+      const sorted = latencies.slice().sort((a, b) => a - b);
+      return {
+        delivered: tally.delivered, toNonConsenting: tally.toNonConsenting,
+        latencyMs: { p50: percentileOf(sorted, 50), p99: percentileOf(sorted, 99), samples: sorted.length },
+        redemptions: { ...tally.redemptions, refused: { ...tally.redemptions.refused } },
+      };
+    },
+  };
+}
