@@ -181,6 +181,7 @@ const promotions = ({ promotions: p }: StoreDayReport): string[] =>
           `${formatCount(p.redemptions.redeemed)} of ${formatCount(p.redemptions.attempted)}`,
           ...(Object.keys(p.redemptions.refused).length === 0 ? [] : counts(p.redemptions.refused).map((refused) => `refused ${refused}`)),
         ]),
+        ...field('iOS sightings', [`${formatCount(p.iosSightings.reported)} reported`, `${formatCount(p.iosSightings.refused)} refused`]),
       ];
 
 const ZONE_ID_WIDTH = 20;

@@ -9,6 +9,8 @@ import { percentileOf } from './presence-scoring.ts';
 import type { PromotionReport } from './store-report.ts';
 import type { StoreScenario } from './store-scenario.ts';
 import type { PlannedShopper } from './store-population.ts';
+import type { Rng } from '../rng.ts';
+import { randomUUIDFrom } from '../shoppers/population.ts';
 
 // A store day against a running server and broker, in real time: the store, its zones, store beacons
 // and gateways are provisioned through the admin API, the gateways publish to the broker, and every
@@ -20,7 +22,15 @@ export type LiveServer = { serverUrl: string; adminToken: string; mqttUrl: strin
 
 const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
 
+/** How near (m) a store beacon an iOS app in the background must be for region monitoring to report it. */
+export const REGION_RANGE_M = 4;
+
 export type LiveStore = {
+  /**
+   * An iOS app in the background, once a second: it reports entering the region of the nearest store beacon
+   * it monitors within REGION_RANGE_M, and leaving the one it was in (POST /v1/me/sightings).
+   */
+  monitorRegions(app: VirtualApp, state: RegionState, at: { x: number; y: number } | undefined, nowMs: number): void;
   secretOf(gatewayId: string): Buffer;
   /** The gateway's publisher to the broker; every epoch key its config brings is told to onKey. */
   publisher(gatewayId: string, logger: Logger, now: () => number, onKey: (key: Buffer) => void): Publisher;
@@ -33,12 +43,19 @@ export type LiveStore = {
   report(): Promise<PromotionReport>;
 };
 
-export async function openLiveStore(scenario: StoreScenario, server: LiveServer, logger: Logger, random: () => number): Promise<LiveStore> {
+/** What an iOS app's region monitoring knows: the regions it was told to watch, and the beacon it is near. */
+export type RegionState = { regions: { uuid: string; major?: number }[]; beaconId: string | undefined; enteredAtS: number };
+
+export async function openLiveStore(scenario: StoreScenario, server: LiveServer, logger: Logger, random: () => number, rng: Rng): Promise<LiveStore> {
   const storeId = scenario.store.id;
+  // The store's own iBeacons: one UUID and major for the store, a minor each.
+  const uuid = randomUUIDFrom(rng);
+  const major = rng.int(1, 65_000);
+  const storeBeacons = scenario.storeBeacons.map((beacon, i) => ({ ...beacon, uuid, major, minor: i + 1 }));
   await admin(server, 'PUT', `/v1/admin/stores/${storeId}`, {
     name: scenario.store.name, timezone: scenario.store.timezone,
     zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive })),
-    beacons: [],
+    beacons: storeBeacons.map(({ position: _position, ...beacon }) => beacon),
   });
   const secrets = new Map<string, Buffer>();
   for (const gateway of scenario.gateways) {
@@ -51,6 +68,7 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
   }
   const till = await admin<{ token: string }>(server, 'POST', `/v1/admin/stores/${storeId}/pos-devices`, { name: 'Simulated till' });
 
+  const sightings = { reported: 0, refused: 0 };
   const latencies: number[] = [];
   const tally = { delivered: 0, toNonConsenting: 0, redemptions: { attempted: 0, redeemed: 0, refused: {} as Record<string, number> } };
   const pending = new Set<Promise<unknown>>();
@@ -73,7 +91,29 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
     }, (error: Error) => logger.warn({ err: error.message }, 'the simulated till could not reach the server')));
   };
 
+  const report = (app: VirtualApp, beacon: (typeof storeBeacons)[number], kind: 'enter' | 'exit', atS: number, dwellS: number): void => {
+    sightings.reported += 1;
+    void track(app.reportSighting({ storeId, beacon: { uuid: beacon.uuid, major: beacon.major, minor: beacon.minor }, kind, atS, dwellS }).catch((error: Error) => {
+      sightings.refused += 1;
+      logger.debug({ err: error.message.slice(0, 80) }, 'a simulated iOS app\'s sighting was refused');
+    }));
+  };
+
   return {
+    monitorRegions(app, state, at, nowMs) {
+      const atS = Math.floor(nowMs / 1000);
+      const near = at === undefined ? undefined : storeBeacons
+        .filter((b) => state.regions.some((r) => r.uuid === b.uuid && (r.major === undefined || r.major === b.major)))
+        .map((b) => ({ b, d: Math.hypot(b.position.x - at.x, b.position.y - at.y) }))
+        .filter(({ d }) => d <= REGION_RANGE_M)
+        .sort((x, y) => x.d - y.d)[0]?.b;
+      if (near?.id === state.beaconId) return;
+      const previous = storeBeacons.find((b) => b.id === state.beaconId);
+      if (previous !== undefined) report(app, previous, 'exit', atS, Math.max(0, atS - state.enteredAtS));
+      if (near !== undefined) report(app, near, 'enter', atS, 0);
+      state.beaconId = near?.id;
+      state.enteredAtS = atS;
+    },
     secretOf: (gatewayId) => secrets.get(gatewayId)!,
     publisher(gatewayId, gatewayLogger, now, onKey) {
       const secret = secrets.get(gatewayId)!;
@@ -118,6 +158,7 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
         delivered: tally.delivered, toNonConsenting: tally.toNonConsenting,
         latencyMs: { p50: percentileOf(sorted, 50), p99: percentileOf(sorted, 99), samples: sorted.length },
         redemptions: { ...tally.redemptions, refused: { ...tally.redemptions.refused } },
+        iosSightings: { ...sightings },
       };
     },
   };

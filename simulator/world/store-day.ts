@@ -23,7 +23,7 @@ import { createHeat } from './heat-grid.ts';
 import type { StoreDayReport } from './store-report.ts';
 import type { StoreScenario } from './store-scenario.ts';
 import type { VirtualApp } from '../app/virtual-app.ts';
-import { openLiveStore, type LiveServer } from './store-day-live.ts';
+import { openLiveStore, type LiveServer, type RegionState } from './store-day-live.ts';
 import { appAdvertisement, planFixedDevices, planShoppers, planSpamDevices, shiftDayTimes, shiftShopper, storeDayTimes, type PlannedShopper } from './store-population.ts';
 import { createPositionCursor } from './store-visits.ts';
 
@@ -96,6 +96,8 @@ type Tracked = {
   app?: VirtualApp;
   withdrawnAtMs?: number;
   withdrawing?: boolean;
+  /** Live, an iOS app in the background: its region monitoring. */
+  regions?: RegionState;
   /** Followed by the radio system and scored: presence consent and something that advertises. */
   scored: boolean;
 };
@@ -122,7 +124,7 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
   const zoneIndex = createZoneIndex(scenario.zones);
   const realtime = options.realtime === true || options.live !== undefined;
   const redemptionRng = rng.fork('redemptions');
-  const live = options.live === undefined ? undefined : await openLiveStore(scenario, options.live, logger, () => redemptionRng.next());
+  const live = options.live === undefined ? undefined : await openLiveStore(scenario, options.live, logger, () => redemptionRng.next(), rng.fork('store-beacons'));
 
   // Keys, as the server would issue them: one epoch key for the day and a secret per gateway (live: the
   // server's, unwrapped from each gateway's config as they come). The run knows whose each pseudonym is.
@@ -352,6 +354,9 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
             const allowed = app.consents.promotions && (t.withdrawnAtMs === undefined || promotion.issuedAtMs < t.withdrawnAtMs);
             live.shown(promotion, causedBy.get(promotion.eventId), allowed);
           });
+          if (app.platform === 'iosBackground' && app.consents.presence) {
+            void opened.regions().then((regions) => void (t.regions = { regions, beaconId: undefined, enteredAtS: 0 }), (error: Error) => logger.warn({ err: error.message }, 'a simulated iOS app could not read its regions'));
+          }
           if (tracked.has(shopper.index)) addShopperDevices(t);
         }, (error: Error) => logger.error({ err: error.message }, 'a simulated app could not register; its shopper goes unseen'));
       }
@@ -359,9 +364,10 @@ export async function runStoreDay(options: StoreDayOptions): Promise<StoreDayRep
     if (live !== undefined) {
       for (const t of tracked.values()) {
         const at = t.shopper.app?.withdrawsAtMs;
+        if (t.app !== undefined && t.regions !== undefined) live.monitorRegions(t.app, t.regions, t.position(nowMs), nowMs);
         if (t.app === undefined || at === undefined || at > nowMs || t.withdrawing) continue;
         t.withdrawing = true;
-        void live.withdraw(t.app).then(() => void (t.withdrawnAtMs = Date.now()), (error: Error) => logger.error({ err: error.message }, 'a scheduled withdrawal failed'));
+        void live.withdraw(t.app!).then(() => void (t.withdrawnAtMs = Date.now()), (error: Error) => logger.error({ err: error.message }, 'a scheduled withdrawal failed'));
       }
     }
     radio.advance(nowMs);

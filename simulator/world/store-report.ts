@@ -37,6 +37,8 @@ export type PromotionReport = {
   /** From the advertisement that caused it to the app, ms. */
   latencyMs: Percentiles;
   redemptions: { attempted: number; redeemed: number; refused: Record<string, number> };
+  /** Store-beacon sightings the iOS apps in the background reported through the API, and how many the server refused. */
+  iosSightings: { reported: number; refused: number };
 };
 
 export type StoreDayReport = {

@@ -163,11 +163,12 @@ describe('renderReportTable', () => {
   it('adds the promotions of a day run against a server, and nothing when there were none', () => {
     const live = renderReportTable({
       ...aReport(),
-      promotions: { delivered: 12, toNonConsenting: 0, latencyMs: { p50: 18.7, p99: 256.5, samples: 12 }, redemptions: { attempted: 5, redeemed: 4, refused: { COUPON_CANCELLED: 1 } } },
+      promotions: { delivered: 12, toNonConsenting: 0, latencyMs: { p50: 18.7, p99: 256.5, samples: 12 }, redemptions: { attempted: 5, redeemed: 4, refused: { COUPON_CANCELLED: 1 } }, iosSightings: { reported: 9, refused: 0 } },
     });
     expect(lineOf(live, 'delivered')).toContain('12 · to shoppers without marketing consent 0');
     expect(lineOf(live, 'advertisement → app')).toContain('p50 19 ms · p99 257 ms');
     expect(lineOf(live, 'redeemed at the till')).toContain('4 of 5 · refused COUPON_CANCELLED 1');
+    expect(lineOf(live, 'iOS sightings')).toContain('9 reported · 0 refused');
     expect(renderReportTable(aReport())).not.toContain('Promotions');
   });
 });
