@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { deriveEventMacKey, PROTOCOL_VERSION, signPresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 import { startEmbeddedBroker } from '#server/broker/embedded-broker.ts';
-import { percentile } from '../store/simulated-store.ts';
+import { percentileOf as percentile } from '../world/presence-scoring.ts';
 import { DEFAULT_MQTT_URL, startBenchStack, type LoadPlacement, type StackKind } from './e2e-stack.ts';
 import { measureMqttCeiling, type CeilingResult } from './mqtt-ceiling.ts';
 import { describeMachineCpu } from './machine-cpu.ts';

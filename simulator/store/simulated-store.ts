@@ -6,6 +6,7 @@ import { createRng, type Rng } from '../rng.ts';
 import type { Scenario } from '../scenario.ts';
 import { foreignBeacon, foreignPhone, loyaltyBeacon, randomUUIDFrom, type ForeignDevice, type LoyaltyBeacon } from '../shoppers/population.ts';
 import { planVisit, type Visit } from '../shoppers/walker.ts';
+import { percentileOf } from '../world/presence-scoring.ts';
 import { startVirtualGateways, type VirtualGateway } from './virtual-gateways.ts';
 
 // A simulated store against a running server and broker: it provisions the store through the admin
@@ -80,7 +81,7 @@ export type SimulatedStoreOptions = {
   runId?: string;
 };
 
-const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
+export const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
 
 /** Where the admin API is, and the bootstrap admin token. */
 export type AdminApi = Pick<SimulatedStoreOptions, 'serverUrl' | 'adminToken'>;
@@ -116,9 +117,38 @@ export async function launchCampaign(options: AdminApi, campaignId: string, defi
   await admin(options, 'POST', `${path}/approve`, undefined, checker);
 }
 
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+export type Till = {
+  /** Redeems a coupon (POST /v1/pos/redemptions, a fresh request ID); the outcome goes to counts(). */
+  redeem(couponCode: string): void;
+  /** Resolves once every redemption sent has its answer. */
+  settled(): Promise<void>;
+  counts(): { attempted: number; redeemed: number; refused: Record<string, number> };
+};
+
+/** A till of the store's own, with its POS device credential (POST /v1/admin/stores/:store/pos-devices). */
+export async function openTill(options: AdminApi, storeId: string, logger: Logger): Promise<Till> {
+  const { token } = await admin<{ deviceId: string; token: string }>(options, 'POST', `/v1/admin/stores/${storeId}/pos-devices`, { name: 'Simulated till' });
+  const counts = { attempted: 0, redeemed: 0, refused: {} as Record<string, number> };
+  const pending = new Set<Promise<void>>();
+  return {
+    redeem(couponCode) {
+      counts.attempted += 1;
+      const request = fetch(`${options.serverUrl}/v1/pos/redemptions`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ couponCode, requestId: randomUUID() }),
+      }).then(async (response) => {
+        if (response.ok) counts.redeemed += 1;
+        else {
+          const code = ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? `HTTP ${response.status}`;
+          counts.refused[code] = (counts.refused[code] ?? 0) + 1;
+        }
+      }, (error: Error) => logger.warn({ err: error.message }, 'a simulated till could not reach the server'));
+      pending.add(request);
+      void request.finally(() => pending.delete(request));
+    },
+    settled: async () => void (await Promise.allSettled([...pending])),
+    counts: () => ({ ...counts, refused: { ...counts.refused } }),
+  };
 }
 
 export async function startSimulatedStore(options: SimulatedStoreOptions): Promise<SimulatedStore> {
@@ -224,26 +254,9 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
   const shoppers = settled.map((result) => (result as PromiseFulfilledResult<Shopper>).value);
 
   // A till in the store, with its own credential: shoppers redeem some of their coupons at it.
-  const till = await admin<{ deviceId: string; token: string }>(options, 'POST', `/v1/admin/stores/${scenario.store.id}/pos-devices`, { name: 'Simulated till' });
+  const till = await openTill(options, scenario.store.id, logger);
   const redemptionRng = rng.fork('redemptions');
-  const redemptions = { attempted: 0, redeemed: 0, refused: {} as Record<string, number> };
   const redeemTimers = new Set<NodeJS.Timeout>();
-  const redeeming = new Set<Promise<void>>();
-  const redeem = (couponCode: string): void => {
-    redemptions.attempted += 1;
-    const request = fetch(`${options.serverUrl}/v1/pos/redemptions`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${till.token}` },
-      body: JSON.stringify({ couponCode, requestId: randomUUID() }),
-    }).then(async (response) => {
-      if (response.ok) redemptions.redeemed += 1;
-      else {
-        const code = ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? `HTTP ${response.status}`;
-        redemptions.refused[code] = (redemptions.refused[code] ?? 0) + 1;
-      }
-    }, (error: Error) => logger.warn({ err: error.message }, 'a simulated till could not reach the server'));
-    redeeming.add(request);
-    void request.finally(() => redeeming.delete(request));
-  };
 
   const received: { shopper: Shopper; promotion: ReceivedPromotion }[] = [];
   const promotionListeners: ((promotion: DeliveredPromotion) => void)[] = [];
@@ -261,7 +274,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
         const [minS, maxS] = p.redeemAfterS;
         const timer = setTimeout(() => {
           redeemTimers.delete(timer);
-          redeem(promotion.couponCode);
+          till.redeem(promotion.couponCode);
         }, (minS + redemptionRng.next() * Math.max(0, maxS - minS)) * 1000);
         redeemTimers.add(timer);
       }
@@ -403,7 +416,7 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
         withdrawTimers.forEach(clearTimeout);
         redeemTimers.forEach(clearTimeout);
         // Redemptions already at the till finish (the server is still up).
-        await Promise.allSettled([...redeeming]);
+        await till.settled();
         stopRadio();
         const final = stats();
         // Taken before the apps close: closing forgets their keys, as a real app does on opt-out.
@@ -421,8 +434,8 @@ export async function startSimulatedStore(options: SimulatedStoreOptions): Promi
           ...final,
           consentingShoppers: shoppers.filter((s) => s.marketable && s.promotionsWithdrawnAtMs === undefined).length,
           promotionsToNonConsenting: nonConsenting,
-          redemptions: { ...redemptions, refused: { ...redemptions.refused } },
-          latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null, samples: latencies.length },
+          redemptions: till.counts(),
+          latencyMs: { p50: percentileOf(latencies, 50), p99: percentileOf(latencies, 99), max: latencies.at(-1) ?? null, samples: latencies.length },
           dropped,
           radio: radio.stats(),
           shoppers: {

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deriveEventMacKey, gatewayMqttCredentials, unwrapEpochKey, type GatewayConfigMessage } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
-import { admin, launchCampaign } from '../store/simulated-store.ts';
+import { admin, FIRST_NAMES, launchCampaign, openTill } from '../store/simulated-store.ts';
 import { percentileOf } from './presence-scoring.ts';
 import type { PromotionReport } from './store-report.ts';
 import type { StoreScenario } from './store-scenario.ts';
@@ -19,8 +18,6 @@ import { randomUUIDFrom } from '../shoppers/population.ts';
 // promotions, redeems some at a till, and withdraws when scheduled.
 
 export type LiveServer = { serverUrl: string; adminToken: string; mqttUrl: string };
-
-const FIRST_NAMES = ['Giulia', 'Marco', 'Sofia', 'Luca', 'Aisha', 'Jonas', 'Chloé', 'Mateo', 'Emma', 'Noah', 'Yuki', 'Lena'];
 
 /** How near (m) a store beacon an iOS app in the background must be for region monitoring to report it. */
 export const REGION_RANGE_M = 4;
@@ -66,31 +63,16 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
     const { id, zoneIds, ...campaign } = scenario.campaign;
     await launchCampaign(server, id, { ...campaign, placement: { level: 'zones', storeId, zoneIds }, priority: 100 });
   }
-  const till = await admin<{ token: string }>(server, 'POST', `/v1/admin/stores/${storeId}/pos-devices`, { name: 'Simulated till' });
-
+  const till = await openTill(server, storeId, logger);
   const sightings = { reported: 0, refused: 0 };
   const latencies: number[] = [];
-  const tally = { delivered: 0, toNonConsenting: 0, redemptions: { attempted: 0, redeemed: 0, refused: {} as Record<string, number> } };
+  const tally = { delivered: 0, toNonConsenting: 0 };
   const pending = new Set<Promise<unknown>>();
   const track = <T>(promise: Promise<T>): Promise<T> => {
     pending.add(promise);
     void promise.finally(() => pending.delete(promise)).catch(() => undefined);
     return promise;
   };
-  const redeem = (couponCode: string): void => {
-    tally.redemptions.attempted += 1;
-    void track(fetch(`${server.serverUrl}/v1/pos/redemptions`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${till.token}` },
-      body: JSON.stringify({ couponCode, requestId: randomUUID() }),
-    }).then(async (response) => {
-      if (response.ok) tally.redemptions.redeemed += 1;
-      else {
-        const code = ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? `HTTP ${response.status}`;
-        tally.redemptions.refused[code] = (tally.redemptions.refused[code] ?? 0) + 1;
-      }
-    }, (error: Error) => logger.warn({ err: error.message }, 'the simulated till could not reach the server')));
-  };
-
   const report = (app: VirtualApp, beacon: (typeof storeBeacons)[number], kind: 'enter' | 'exit', atS: number, dwellS: number): void => {
     sightings.reported += 1;
     void track(app.reportSighting({ storeId, beacon: { uuid: beacon.uuid, major: beacon.major, minor: beacon.minor }, kind, atS, dwellS }).catch((error: Error) => {
@@ -146,18 +128,19 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
         tally.toNonConsenting += 1;
         logger.error({ campaignId: promotion.campaignId }, 'a promotion reached a shopper without marketing consent');
       }
-      if (random() < scenario.population.redeemProbability) redeem(promotion.couponCode);
+      if (random() < scenario.population.redeemProbability) till.redeem(promotion.couponCode);
     },
     async withdraw(app) {
       await track(app.setConsent({ promotions: false }));
     },
     async report() {
       await Promise.allSettled([...pending]);
+      await till.settled();
       const sorted = latencies.slice().sort((a, b) => a - b);
       return {
         delivered: tally.delivered, toNonConsenting: tally.toNonConsenting,
         latencyMs: { p50: percentileOf(sorted, 50), p99: percentileOf(sorted, 99), samples: sorted.length },
-        redemptions: { ...tally.redemptions, refused: { ...tally.redemptions.refused } },
+        redemptions: till.counts(),
         iosSightings: { ...sightings },
       };
     },
