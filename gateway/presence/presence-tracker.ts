@@ -19,7 +19,7 @@ import {
 //             every event of a presence is dated at or before its exit, and the server can tell an
 //             exit that a later sighting of the same shopper (under a new token) has overtaken;
 //   rotation  app tokens (Eddystone-EID) all change at multiples of 2^K s. A token first heard within
-//             rotationGraceMs after such a boundary may be a present device under its new token, so
+//             rotationGraceMs of such a boundary may be a present device under its new token, so
 //             it enters at exitRssiDbm rather than enterRssiDbm: the hysteresis carries across the
 //             rotation, and a shopper standing between the two thresholds does not drop out of the
 //             zone every 17 minutes. It enters without the enter hold, so that its enter reaches the
@@ -51,7 +51,7 @@ export type PresenceConfig = ProximityConfig & {
   maxTracked: number;
   /** The app tokens' rotation period 2^K, s (gateway/protocol/eid.ts); their boundaries are multiples of it. */
   eidRotationS: number;
-  /** A token first heard this long after a rotation boundary enters at exitRssiDbm (0: never), ms. */
+  /** A token first heard within this long of a rotation boundary (either side: clocks differ) enters at exitRssiDbm (0: never), ms. */
   rotationGraceMs: number;
   estimator: RssiEstimatorConfig;
 };
@@ -215,9 +215,16 @@ export function createPresenceTracker(overrides: PresenceOverrides = {}): Presen
     entries.delete(pseudonym);
   };
 
-  /** Whether a token first heard at atMs comes within the grace after an app-token rotation boundary. */
-  const justRotated = (idKind: IdentifierKind, atMs: number): boolean =>
-    idKind === 'eddystone-eid' && config.rotationGraceMs > 0 && atMs % (config.eidRotationS * 1000) < config.rotationGraceMs;
+  /**
+   * Whether a token first heard at atMs comes within the grace of an app-token rotation boundary, on either
+   * side: a phone's clock a few seconds off the gateway's rotates a little before or after it.
+   */
+  const justRotated = (idKind: IdentifierKind, atMs: number): boolean => {
+    if (idKind !== 'eddystone-eid' || config.rotationGraceMs === 0) return false;
+    const periodMs = config.eidRotationS * 1000;
+    const phaseMs = ((atMs % periodMs) + periodMs) % periodMs;
+    return phaseMs < config.rotationGraceMs || periodMs - phaseMs < config.rotationGraceMs;
+  };
 
   return {
     observe(pseudonym, idKind, keyId, rssiDbm, atMs, measuredPowerDbm) {

@@ -395,6 +395,11 @@ describe('presence tracker: app-token rotation', () => {
     expect(transitions.map((t) => t.kind)).toEqual(['enter']);
   });
 
+  it('allows the grace on either side of the boundary: a phone whose clock runs a little fast rotates early', () => {
+    const tracker = createTracker();
+    expect(stream(tracker, BOB, BETWEEN, BOUNDARY_MS - 3_000, BOUNDARY_MS - 1_000).map((t) => t.kind)).toEqual(['enter']);
+  });
+
   it('still asks enterRssiDbm of a token first heard after the grace, or of a beacon, which does not rotate', () => {
     const late = createTracker();
     expect(stream(late, BOB, BETWEEN, BOUNDARY_MS + DEFAULT_PRESENCE_CONFIG.rotationGraceMs, BOUNDARY_MS + 60_000)).toEqual([]);
