@@ -1,4 +1,5 @@
 import type { Rng } from '../rng.ts';
+import { createPositionCursor, type Leg } from '../world/store-visits.ts';
 
 // A shopper's visit as a timed path: from the door through some zones (dwelling in each) and back
 // out. Pure: position is a function of time, so a run replays exactly and ground truth is known.
@@ -29,37 +30,21 @@ export function planVisit(options: {
   }
   waypoints.push({ point: door, dwellMs: 0 });
 
-  // Segments: walk to each waypoint, then stand there for its dwell.
-  type Segment = { fromMs: number; toMs: number; from: Point; to: Point };
-  const segments: Segment[] = [];
+  // Legs: walk to each waypoint, then stand there for its dwell.
+  const legs: Leg[] = [];
   const stops: Stop[] = [];
   let t = options.startMs;
   for (let i = 1; i < waypoints.length; i += 1) {
     const from = waypoints[i - 1]!.point;
     const target = waypoints[i]!;
     const walkMs = (Math.hypot(target.point.x - from.x, target.point.y - from.y) / speedMps) * 1000;
-    segments.push({ fromMs: t, toMs: t + walkMs, from, to: target.point });
+    legs.push({ fromMs: t, toMs: t + walkMs, from, to: target.point });
     t += walkMs;
     if (target.dwellMs > 0) {
-      segments.push({ fromMs: t, toMs: t + target.dwellMs, from: target.point, to: target.point });
+      legs.push({ fromMs: t, toMs: t + target.dwellMs, from: target.point, to: target.point });
       if (target.zoneId !== undefined) stops.push({ zoneId: target.zoneId, at: target.point, arriveMs: t, leaveMs: t + target.dwellMs });
       t += target.dwellMs;
     }
   }
-  const endMs = t;
-  let cursor = 0;
-  return {
-    startMs: options.startMs,
-    endMs,
-    stops,
-    positionAt(nowMs) {
-      if (nowMs < options.startMs || nowMs > endMs) return undefined;
-      // Time usually moves forward: resume the search where the last call ended.
-      if (segments[cursor] === undefined || nowMs < segments[cursor]!.fromMs) cursor = 0;
-      while (cursor < segments.length - 1 && nowMs > segments[cursor]!.toMs) cursor += 1;
-      const s = segments[cursor]!;
-      const f = s.toMs === s.fromMs ? 1 : Math.min(1, Math.max(0, (nowMs - s.fromMs) / (s.toMs - s.fromMs)));
-      return { x: s.from.x + (s.to.x - s.from.x) * f, y: s.from.y + (s.to.y - s.from.y) * f };
-    },
-  };
+  return { startMs: options.startMs, endMs: t, stops, positionAt: createPositionCursor({ startMs: options.startMs, endMs: t, legs, stops }) };
 }

@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '#simulator/bench/own-mosquitto.ts';
 import { promisify } from 'node:util';
 import { vi } from 'vitest';
 import { addToMosquittoAclFile, addToMosquittoPasswordFile } from '#simulator/cli/provision-gateway.ts';
@@ -32,14 +33,6 @@ export type TestMosquitto = {
   close(): Promise<void>;
 };
 
-/** A port that was free a moment ago: listen on 0, note the port, close. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * The shipped mosquitto.conf with this run's paths and ports. Every directive the renderer relies on
@@ -136,3 +129,5 @@ export async function startMosquitto(options: { gateways?: readonly ProvisionedL
     close,
   };
 }
+
+export { freePort };

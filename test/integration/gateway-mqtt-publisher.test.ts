@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +8,7 @@ import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#server/broker/embedded-broker.ts';
 import { aPresenceEvent } from '#test/helpers/builders.ts';
+import { freePort } from '#test/helpers/start-mosquitto.ts';
 
 // The gateway's MQTT publisher against a real broker: QoS 1, the retained online/offline status, the
 // config subscription, and — the point — no event lost while the broker is away.
@@ -19,13 +19,6 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function anEvent(i: number, storeId: string, gatewayId: string): PresenceEvent {
   return aPresenceEvent({ storeId, gatewayId, pseudonym: i.toString(16).padStart(32, '0') as Pseudonym, atS: 1_800_000_000 + i, seq: 100_000 + i });

@@ -1,12 +1,12 @@
 import { fork, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLoadProcess, type LoadProcess } from '#simulator/bench/e2e-load-client.ts';
+import { freePort } from '#simulator/bench/own-mosquitto.ts';
 import { processRuns } from '#test/helpers/process-runs.ts';
 
 // The end-to-end bench's load process (simulator/bench/e2e-load.ts) as its client sees it: another OS
@@ -14,14 +14,6 @@ import { processRuns } from '#test/helpers/process-runs.ts';
 // the bench — closed, crashed, or with the bench itself killed. No server is needed for that: the load
 // process starts with no gateways, and its first request to a port nobody listens on fails.
 
-/** A local port nobody listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const started: LoadProcess[] = [];
 afterEach(async () => {
@@ -29,7 +21,8 @@ afterEach(async () => {
 });
 
 async function startIdleLoad(): Promise<LoadProcess> {
-  const port = await closedPort();
+  // A local port nobody listens on (taken from the OS, then released).
+  const port = await freePort();
   const load = await startLoadProcess({ serverUrl: `http://127.0.0.1:${port}`, mqttUrl: `mqtt://127.0.0.1:${port}`, storeId: 'bench-00000000', gateways: [], logLevel: 'silent' });
   started.push(load);
   return load;
