@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createGateway, type Gateway } from '#gateway/gateway.ts';
 import { deriveEventMacKey, gatewayMqttCredentials, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { createNobleScanner, type NobleLike } from '#gateway/scanner/noble-scanner.ts';
 import { createSimulatedBindings, type SimulatedBindings } from '../noble-bindings.ts';
 
@@ -13,6 +14,18 @@ const require = createRequire(import.meta.url);
 const withBindings = require('@abandonware/noble/with-bindings') as (bindings: unknown) => NobleLike;
 
 export type GatewayCredentials = { storeId: string; gatewayId: string; zoneId: string; secret: Buffer };
+
+/**
+ * A simulated gateway's publisher to the broker, with the same login a real gateway derives from its
+ * secret, so the simulator passes a broker's ACL (SEC-1).
+ */
+export function simulatedGatewayPublisher(options: { mqttUrl: string; storeId: string; gatewayId: string; secret: Buffer; logger: Logger; now: () => number }): Publisher {
+  return createMqttPublisher({
+    url: options.mqttUrl, ...gatewayMqttCredentials(options.gatewayId, options.secret),
+    storeId: options.storeId, gatewayId: options.gatewayId, logger: options.logger, now: options.now, version: 'simulated',
+    messageKey: deriveEventMacKey(options.secret, options.gatewayId),
+  });
+}
 
 export type VirtualGateway = { id: string; zoneId: string; bindings: SimulatedBindings; gateway: Gateway };
 
@@ -32,12 +45,7 @@ export async function startVirtualGateways(options: {
       const logger = options.logger.child({ component: 'gateway', gatewayId: credentials.gatewayId });
       const gateway = createGateway({
         scanner: createNobleScanner({ noble: withBindings(bindings), now: options.now }),
-        // The same login a real gateway derives from its secret, so the simulator passes a broker's ACL (SEC-1).
-        publisher: createMqttPublisher({
-          url: options.mqttUrl, ...gatewayMqttCredentials(credentials.gatewayId, credentials.secret),
-          storeId: credentials.storeId, gatewayId: credentials.gatewayId, logger, now: options.now, version: 'simulated',
-          messageKey: deriveEventMacKey(credentials.secret, credentials.gatewayId),
-        }),
+        publisher: simulatedGatewayPublisher({ ...credentials, mqttUrl: options.mqttUrl, logger, now: options.now }),
         logger,
         now: options.now,
         settings: { ...credentials },

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { deriveEventMacKey, gatewayMqttCredentials, unwrapEpochKey, type GatewayConfigMessage } from '#gateway/protocol/index.ts';
-import { createMqttPublisher } from '#gateway/publisher/mqtt-publisher.ts';
+import { unwrapEpochKey, type GatewayConfigMessage } from '#gateway/protocol/index.ts';
 import type { Publisher } from '#gateway/publisher/publisher.ts';
 import { registerVirtualApp, type ReceivedPromotion, type VirtualApp } from '../app/virtual-app.ts';
 import { admin, FIRST_NAMES, launchCampaign, openTill } from '../store/simulated-store.ts';
+import { simulatedGatewayPublisher } from '../store/virtual-gateways.ts';
 import { percentileOf } from './presence-scoring.ts';
 import type { PromotionReport } from './store-report.ts';
 import type { StoreScenario } from './store-scenario.ts';
@@ -99,10 +99,7 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
     secretOf: (gatewayId) => secrets.get(gatewayId)!,
     publisher(gatewayId, gatewayLogger, now, onKey) {
       const secret = secrets.get(gatewayId)!;
-      const publisher = createMqttPublisher({
-        url: server.mqttUrl, ...gatewayMqttCredentials(gatewayId, secret), storeId, gatewayId, logger: gatewayLogger, now, version: 'simulated',
-        messageKey: deriveEventMacKey(secret, gatewayId),
-      });
+      const publisher = simulatedGatewayPublisher({ mqttUrl: server.mqttUrl, storeId, gatewayId, secret, logger: gatewayLogger, now });
       // The simulator knows which pseudonym is whose (for scoring) as the server's resolver does: it unwraps the keys too.
       publisher.onConfig((config: GatewayConfigMessage) => {
         for (const wrapped of config.epochKeys) {
