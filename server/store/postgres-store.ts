@@ -176,6 +176,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   // A pooled idle client whose connection dies (server restart, network) is discarded by the pool;
   // without a listener the 'error' event would crash the process. The next query reconnects or fails.
   pool.on('error', () => undefined);
+  // A new connection is handed over from inside pg's parse loop, and the caller's listener is attached a
+  // microtask later: an error in the same chunk (a backend terminated as it started) would find no
+  // listener and crash the process. Each connection keeps this one from the start; the checkout's own
+  // listener below still records the failure, and the query or transaction fails as it should.
+  pool.on('connect', (client) => client.on('error', () => undefined));
 
   const query: Query = async (sql, params = [], retried = false) => {
     const client = await pool.connect();
