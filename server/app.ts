@@ -95,11 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     deps.metrics.httpRejected.inc({ code: apiError.code });
     if (apiError.code !== 'INTERNAL') request.log.info({ code: apiError.code, fields: apiError.fields, route: request.routeOptions.url }, 'request rejected');
-    return reply.code(apiError.status).send({ error: { code: apiError.code, message: apiError.message, fields: apiError.fields } });
+    return reply.code(apiError.status).send({ error: { code: apiError.code, message: apiError.message, fields: apiError.fields, issues: apiError.issues } });
   });
   app.setNotFoundHandler((request, reply) => {
     deps.metrics.httpRejected.inc({ code: 'NOT_FOUND' });
-    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, fields: [] } });
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, fields: [], issues: [] } });
   });
 
   // Before any route: every /v1/admin route, whichever plugin adds it, is authenticated and authorised (SEC-2).

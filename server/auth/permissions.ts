@@ -8,10 +8,16 @@ import type { Role } from '../domain/principal.ts';
 export const PERMISSION_ROLES = {
   /** Stores, zones, store beacons. */
   'stores.write': ['admin'],
+  /** Read stores, their zones and store beacons (the console's pickers and pages). */
+  'stores.read': ['admin', 'marketer', 'analyst', 'auditor'],
+  /** The live store view: k-anonymous occupancy per zone and events per second (AN-1), no individual. */
+  'live.read': ['admin', 'marketer', 'analyst'],
+  /** The record of processing and the store notices (TRN-1, ACC-2). */
+  'privacy.read': ['admin', 'marketer', 'analyst', 'auditor'],
   /** Gateways, their settings and secrets; POS tills and their credentials. */
   'devices.manage': ['admin'],
   'devices.read': ['admin'],
-  /** API keys of people and machines. */
+  /** API keys of people and machines, and the console's user accounts. */
   'principals.manage': ['admin'],
   'campaigns.read': ['admin', 'marketer', 'analyst', 'auditor'],
   /** Create, edit, submit, reject, pause, resume, end. */
@@ -51,6 +57,15 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/admin/campaigns/:campaignId/resume': 'campaigns.write',
   'POST /v1/admin/campaigns/:campaignId/end': 'campaigns.write',
   'GET /v1/admin/audit': 'audit.read',
+  'GET /v1/admin/audit/verify': 'audit.read',
+  'POST /v1/admin/users': 'principals.manage',
+  'GET /v1/admin/users': 'principals.manage',
+  'DELETE /v1/admin/users/:userId': 'principals.manage',
+  'GET /v1/admin/stores': 'stores.read',
+  'GET /v1/admin/stores/:storeId': 'stores.read',
+  'GET /v1/admin/stores/:storeId/live': 'live.read',
+  'POST /v1/admin/campaigns/preview': 'campaigns.write',
+  'GET /v1/admin/privacy/ropa': 'privacy.read',
   'GET /v1/admin/webhook/dead-letters': 'deliveries.manage',
   'POST /v1/admin/webhook/dead-letters/replay': 'deliveries.manage',
 };

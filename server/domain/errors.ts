@@ -35,14 +35,20 @@ export const HTTP_STATUS = {
   COUPON_EXPIRED: 410,
 } as const satisfies Record<ErrorCode, number>;
 
+/** One field at fault and what is wrong with it, as the console shows it next to the field. */
+export type FieldIssue = { field: string; message: string };
+
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly fields: string[];
-  constructor(code: ErrorCode, message: string, fields: string[] = []) {
+  /** Per field, its own message; by default each named field with the whole message. */
+  readonly issues: FieldIssue[];
+  constructor(code: ErrorCode, message: string, fields: string[] = [], issues?: FieldIssue[]) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.fields = fields;
+    this.issues = issues ?? fields.map((field) => ({ field, message }));
   }
   get status(): number {
     return HTTP_STATUS[this.code];
@@ -54,8 +60,10 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, code: 'INV
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   // An unknown key is reported on its parent object; name the key itself, so `fields` says which one.
-  const fields = result.error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key].join('.')) : [issue.path.join('.') || '(root)']);
+  const issues = result.error.issues.flatMap((issue): FieldIssue[] =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: `unknown field "${key}"` }))
+      : [{ field: issue.path.join('.') || '(root)', message: issue.message }]);
   const message = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-  throw new ApiError(code, message, fields);
+  throw new ApiError(code, message, issues.map((i) => i.field), issues);
 }

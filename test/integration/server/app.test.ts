@@ -234,7 +234,7 @@ describe('bad input', () => {
   it('answers 404 NOT_FOUND for an unknown route', async () => {
     const response = await t.app.inject({ method: 'GET', url: '/v1/nothing-here?token=secret' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /v1/nothing-here', fields: [] } });
+    expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /v1/nothing-here', fields: [], issues: [] } });
   });
 
   it('counts each rejection by code in vicino_http_rejected_total and keeps serving', async () => {
