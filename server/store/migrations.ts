@@ -309,4 +309,16 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE webhook_deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    version: 21,
+    name: 'console users and sessions',
+    statements: [
+      // People who log in to the console (issue 8): a scrypt hash, never the password; a lockout counter.
+      `CREATE TABLE console_users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at_ms BIGINT NOT NULL, disabled_at_ms BIGINT, failed_logins INTEGER NOT NULL, locked_until_ms BIGINT)`,
+      // A session by the SHA-256 of its token, in storage so that every server instance knows it.
+      `CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES console_users(id), created_at_ms BIGINT NOT NULL, last_seen_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL)`,
+      `CREATE INDEX console_sessions_user ON console_sessions (user_id)`,
+      `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at_ms)`,
+    ],
+  },
 ];

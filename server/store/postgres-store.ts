@@ -14,6 +14,10 @@ import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
 import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
+import {
+  DELETE_LAPSED_SESSIONS, DELETE_SESSION, DELETE_USER_SESSIONS, DISABLE_USER, FIND_SESSION, FIND_USER, INSERT_SESSION, INSERT_USER, LIST_USERS, LOGIN_FAILURE, LOGIN_SUCCESS,
+  loginFailureParams, readSessionRow, toUser, TOUCH_SESSION,
+} from './user-sql.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
@@ -910,6 +914,46 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     },
     async revokePrincipal(id, atMs) {
       return (await changes('UPDATE principals SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL', atMs, id)) === 1;
+    },
+    async createUser(user) {
+      return (await changes(numbered(INSERT_USER), user.id, user.username, user.role, user.passwordHash, user.createdAtMs)) === 1;
+    },
+    async listUsers() {
+      return (await rows(`${LIST_USERS} COLLATE "C"`)).map(toUser);
+    },
+    async findUserByUsername(username) {
+      const found = await row(numbered(FIND_USER), username);
+      return found === undefined ? undefined : toUser(found);
+    },
+    async disableUser(id, atMs) {
+      return transaction(async (q) => {
+        if (((await q(numbered(DISABLE_USER), [atMs, id])).rowCount ?? 0) !== 1) return false;
+        await q(numbered(DELETE_USER_SESSIONS), [id]);
+        return true;
+      });
+    },
+    async recordLoginFailure(userId, atMs, policy) {
+      const found = await row(numbered(LOGIN_FAILURE), ...loginFailureParams(userId, atMs, policy));
+      if (found === undefined) throw new Error(`recordLoginFailure: no user ${userId}`);
+      return { failedLogins: Number(found.failed_logins), lockedUntilMs: found.locked_until_ms === null ? null : Number(found.locked_until_ms) };
+    },
+    async recordLoginSuccess(userId) {
+      await query(numbered(LOGIN_SUCCESS), [userId]);
+    },
+    async createSession(session, idleTimeoutMs) {
+      await transaction(async (q) => {
+        await q(numbered(DELETE_LAPSED_SESSIONS), [session.createdAtMs, session.createdAtMs - idleTimeoutMs]);
+        await q(numbered(INSERT_SESSION), [session.idHash, session.userId, session.createdAtMs, session.createdAtMs, session.expiresAtMs]);
+      });
+    },
+    async lookupSession(idHash, nowMs, idleTimeoutMs) {
+      const { lookup, touch, remove } = readSessionRow(await row(numbered(FIND_SESSION), idHash), nowMs, idleTimeoutMs);
+      if (remove) await query(numbered(DELETE_SESSION), [idHash]);
+      if (touch) await query(numbered(TOUCH_SESSION), [nowMs, idHash, nowMs]);
+      return lookup;
+    },
+    async deleteSession(idHash) {
+      return (await changes(numbered(DELETE_SESSION), idHash)) === 1;
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       return claimSequence(query, gatewayId, boot, seq, eventId, atMs);

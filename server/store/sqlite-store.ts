@@ -16,6 +16,11 @@ import { nextVisit, type VisitActivity } from '../domain/visits.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
 import { MIGRATIONS } from './migrations.ts';
+import type { ConsoleSessionRecord } from '../domain/console-user.ts';
+import {
+  DELETE_LAPSED_SESSIONS, DELETE_SESSION, DELETE_USER_SESSIONS, DISABLE_USER, FIND_SESSION, FIND_USER, INSERT_SESSION, INSERT_USER, LIST_USERS, LOGIN_FAILURE, LOGIN_SUCCESS,
+  loginFailureParams, readSessionRow, toUser, TOUCH_SESSION,
+} from './user-sql.ts';
 import { CLEAR_CONSENT_STATE, conflictMessage, consentDriftStatement, lapseCandidateStatement, REBUILD_CONSENT_STATE, toArchivedText, toLapseCandidate } from './consent-sql.ts';
 import { checkPurgeArguments, purgeBatchStatement } from './retention-sql.ts';
 import { checkExpiryArguments, expireUndeliveredStatement, tallyExpired } from './expiry-sql.ts';
@@ -121,6 +126,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   };
 
   // The campaign, only if still as read, and its new version row: both or neither (Store.saveCampaignDefinition).
+  const disableUser = db.transaction((id: string, atMs: number): boolean => {
+    if (run(DISABLE_USER, atMs, id) !== 1) return false;
+    run(DELETE_USER_SESSIONS, id);
+    return true;
+  });
+  const createSession = db.transaction((session: Omit<ConsoleSessionRecord, 'lastSeenAtMs'>, idleTimeoutMs: number): void => {
+    run(DELETE_LAPSED_SESSIONS, session.createdAtMs, session.createdAtMs - idleTimeoutMs);
+    run(INSERT_SESSION, session.idHash, session.userId, session.createdAtMs, session.createdAtMs, session.expiresAtMs);
+  });
   const saveCampaignDefinition = db.transaction((save: CampaignDefinitionSave): boolean => {
     const write = saveCampaignStatement(save, Q);
     if (run(write.sql, ...write.params) !== 1) return false;
@@ -685,6 +699,39 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
     async revokePrincipal(id, atMs) {
       return run('UPDATE principals SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL', atMs, id) === 1;
+    },
+    async createUser(user) {
+      return run(INSERT_USER, user.id, user.username, user.role, user.passwordHash, user.createdAtMs) === 1;
+    },
+    async listUsers() {
+      return all(LIST_USERS).map(toUser);
+    },
+    async findUserByUsername(username) {
+      const found = get(FIND_USER, username);
+      return found === undefined ? undefined : toUser(found);
+    },
+    async disableUser(id, atMs) {
+      return disableUser.immediate(id, atMs);
+    },
+    async recordLoginFailure(userId, atMs, policy) {
+      const found = get(LOGIN_FAILURE, ...loginFailureParams(userId, atMs, policy));
+      if (found === undefined) throw new Error(`recordLoginFailure: no user ${userId}`);
+      return { failedLogins: Number(found.failed_logins), lockedUntilMs: found.locked_until_ms === null ? null : Number(found.locked_until_ms) };
+    },
+    async recordLoginSuccess(userId) {
+      run(LOGIN_SUCCESS, userId);
+    },
+    async createSession(session, idleTimeoutMs) {
+      createSession.immediate(session, idleTimeoutMs);
+    },
+    async lookupSession(idHash, nowMs, idleTimeoutMs) {
+      const { lookup, touch, remove } = readSessionRow(get(FIND_SESSION, idHash), nowMs, idleTimeoutMs);
+      if (remove) run(DELETE_SESSION, idHash);
+      if (touch) run(TOUCH_SESSION, nowMs, idHash, nowMs);
+      return lookup;
+    },
+    async deleteSession(idHash) {
+      return run(DELETE_SESSION, idHash) === 1;
     },
     async acceptSequence(gatewayId, boot, seq, eventId, atMs) {
       return acceptSequence.immediate(gatewayId, boot, seq, eventId, atMs);

@@ -4,6 +4,7 @@ import type { Attribution, Budget, Campaign, CampaignStatus, Caps, LoyaltyTier, 
 import type { CampaignGroupCounts, ZoneCell, ZoneDwellCell } from '../domain/analytics.ts';
 import type { CampaignRecord, CampaignVersionRecord, LifecycleAction } from '../domain/campaign-lifecycle.ts';
 import type { PrincipalRecord } from '../domain/principal.ts';
+import type { ConsoleSessionRecord, LoginLockoutPolicy, SessionLookup, UserRecord } from '../domain/console-user.ts';
 import type { ConsentDraft, ConsentRecord, ConsentState, Purpose } from '../domain/consent.ts';
 import type { ConsentText } from '../domain/consent-texts.ts';
 import type { LapseCandidate } from '../domain/consent-lapse.ts';
@@ -474,6 +475,33 @@ export interface Store {
   findPrincipalByKeyHash(keyHash: string): Promise<PrincipalRecord | undefined>;
   /** Revokes a principal's key; false if there is none or it was already revoked. */
   revokePrincipal(id: string, atMs: number): Promise<boolean>;
+
+  /** Adds a console user (username already normalised); false, and nothing written, if the username is taken. */
+  createUser(user: Omit<UserRecord, 'disabledAtMs' | 'failedLogins' | 'lockedUntilMs'>): Promise<boolean>;
+  /** Every console user, disabled ones included, oldest first. */
+  listUsers(): Promise<UserRecord[]>;
+  /** The user with this (normalised) username, disabled or not. */
+  findUserByUsername(username: string): Promise<UserRecord | undefined>;
+  /** Disables a user and deletes their sessions, in one transaction; false if there is none or it was already disabled. */
+  disableUser(id: string, atMs: number): Promise<boolean>;
+  /**
+   * Counts a failed login for the user as ONE conditional write, so two instances counting at once
+   * cannot lose a failure: the count goes up, and reaching policy.maxFailures locks the account until
+   * atMs + policy.lockMs and starts the count again. The count and lock after the write.
+   */
+  recordLoginFailure(userId: string, atMs: number, policy: LoginLockoutPolicy): Promise<{ failedLogins: number; lockedUntilMs: number | null }>;
+  /** A successful login: clears the failure count and any lapsed lock. */
+  recordLoginSuccess(userId: string): Promise<void>;
+  /** Stores a new session, and deletes every session that lapsed before it (absolute expiry, or idle for idleTimeoutMs). */
+  createSession(session: Omit<ConsoleSessionRecord, 'lastSeenAtMs'>, idleTimeoutMs: number): Promise<void>;
+  /**
+   * Looks a session up at nowMs: active when it has neither expired nor idled past idleTimeoutMs and its
+   * user is enabled, and then its last-seen time moves to nowMs (at most every SESSION_TOUCH_MS, to spare
+   * writes); a lapsed one is deleted and reported as expired.
+   */
+  lookupSession(idHash: string, nowMs: number, idleTimeoutMs: number): Promise<SessionLookup>;
+  /** Deletes a session (logout); false if there was none. */
+  deleteSession(idHash: string): Promise<boolean>;
 
   /**
    * Claims a gateway's sequence number for one event, atomically across instances and restarts:

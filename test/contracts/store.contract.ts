@@ -862,6 +862,84 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       });
     });
 
+    describe('console users and sessions', () => {
+      const IDLE_MS = 30 * 60_000;
+      const LOCKOUT = { maxFailures: 3, lockMs: 15 * 60_000 };
+      const givenUser = async (role: 'admin' | 'marketer' = 'marketer') => {
+        const user = { id: uniqueId('usr'), username: uniqueId('user').toLowerCase(), role, passwordHash: 'scrypt$16$8$1$salt$key', createdAtMs: START_MS };
+        expect(await store.createUser(user)).toBe(true);
+        return user;
+      };
+      const newSession = (userId: string, atMs = START_MS) => ({ idHash: randomBytes(32).toString('hex'), userId, createdAtMs: atMs, expiresAtMs: atMs + 12 * 3600_000 });
+
+      it('creates a user once per username, finds and lists it, and disables it', async () => {
+        const user = await givenUser();
+        expect(await store.createUser({ ...user, id: uniqueId('usr') })).toBe(false);
+        expect(await store.findUserByUsername(user.username)).toEqual({ ...user, disabledAtMs: null, failedLogins: 0, lockedUntilMs: null });
+        expect(await store.findUserByUsername(`${user.username}-nobody`)).toBeUndefined();
+        expect(await store.disableUser(user.id, START_MS + 5)).toBe(true);
+        expect(await store.disableUser(user.id, START_MS + 6)).toBe(false);
+        expect((await store.listUsers()).find((u) => u.id === user.id)).toMatchObject({ disabledAtMs: START_MS + 5 });
+      });
+
+      it('finds an active session, moves its last-seen time, and reports it expired once idle or past its age', async () => {
+        const user = await givenUser();
+        const active = newSession(user.id);
+        await store.createSession(active, IDLE_MS);
+        const found = await store.lookupSession(active.idHash, START_MS + 60_000, IDLE_MS);
+        expect(found).toMatchObject({ status: 'active', user: { id: user.id, role: 'marketer' }, session: { idHash: active.idHash, lastSeenAtMs: START_MS + 60_000 } });
+        // Idle for less than the timeout since the last touch: still active, 31 minutes after creation.
+        expect((await store.lookupSession(active.idHash, START_MS + 60_000 + IDLE_MS - 1, IDLE_MS)).status).toBe('active');
+        expect((await store.lookupSession(active.idHash, START_MS + 60_000 + 2 * IDLE_MS, IDLE_MS)).status).toBe('expired');
+        // A lapsed session is deleted when it is found lapsed.
+        expect((await store.lookupSession(active.idHash, START_MS + 60_000 + 2 * IDLE_MS, IDLE_MS)).status).toBe('unknown');
+
+        const old = newSession(user.id);
+        await store.createSession({ ...old, expiresAtMs: START_MS + 1_000 }, IDLE_MS);
+        expect((await store.lookupSession(old.idHash, START_MS + 1_000, IDLE_MS)).status).toBe('expired');
+        expect((await store.lookupSession(randomBytes(32).toString('hex'), START_MS, IDLE_MS)).status).toBe('unknown');
+      });
+
+      it('deletes a session on logout, every session of a disabled user, and lapsed sessions when a new one starts', async () => {
+        const user = await givenUser();
+        const [a, b] = [newSession(user.id), newSession(user.id)];
+        await store.createSession(a, IDLE_MS);
+        await store.createSession(b, IDLE_MS);
+        expect(await store.deleteSession(a.idHash)).toBe(true);
+        expect(await store.deleteSession(a.idHash)).toBe(false);
+        expect(await store.disableUser(user.id, START_MS + 1)).toBe(true);
+        expect((await store.lookupSession(b.idHash, START_MS + 2, IDLE_MS)).status).toBe('unknown');
+
+        const other = await givenUser();
+        const stale = newSession(other.id);
+        await store.createSession(stale, IDLE_MS);
+        await store.createSession(newSession(other.id, START_MS + IDLE_MS + 1), IDLE_MS);
+        expect((await store.lookupSession(stale.idHash, START_MS, IDLE_MS)).status).toBe('unknown');
+      });
+
+      it('locks an account at the Nth failed login, keeps it locked until the lock lapses, and a success clears the count', async () => {
+        const user = await givenUser();
+        expect(await store.recordLoginFailure(user.id, START_MS, LOCKOUT)).toEqual({ failedLogins: 1, lockedUntilMs: null });
+        await store.recordLoginSuccess(user.id);
+        expect(await store.recordLoginFailure(user.id, START_MS + 1, LOCKOUT)).toEqual({ failedLogins: 1, lockedUntilMs: null });
+        expect(await store.recordLoginFailure(user.id, START_MS + 2, LOCKOUT)).toEqual({ failedLogins: 2, lockedUntilMs: null });
+        const locked = START_MS + 3 + LOCKOUT.lockMs;
+        expect(await store.recordLoginFailure(user.id, START_MS + 3, LOCKOUT)).toEqual({ failedLogins: 0, lockedUntilMs: locked });
+        expect(await store.recordLoginFailure(user.id, START_MS + 4, LOCKOUT)).toEqual({ failedLogins: 0, lockedUntilMs: locked });
+        // After the lock lapses, counting starts again from this failure.
+        expect(await store.recordLoginFailure(user.id, locked, LOCKOUT)).toEqual({ failedLogins: 1, lockedUntilMs: null });
+        await expect(store.recordLoginFailure(uniqueId('usr'), START_MS, LOCKOUT)).rejects.toThrow(/no user/);
+      });
+
+      it('counts every failure of two instances racing, so a guesser cannot outrun the lockout', async () => {
+        const user = await givenUser();
+        const other = await anotherInstance();
+        const many = { maxFailures: 1_000, lockMs: 60_000 };
+        await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).recordLoginFailure(user.id, START_MS + i, many)));
+        expect((await store.findUserByUsername(user.username))?.failedLogins).toBe(20);
+      });
+    });
+
     describe('presence', () => {
       it('records a presence event once and reports a redelivery as a duplicate', async () => {
         const shopper = await givenShopper();
