@@ -11,8 +11,8 @@ import type { AppDeps } from '../app.ts';
 // the auditor. A key is 256 random bits, shown once at its creation; the Store keeps its SHA-256 only.
 // The audit log records principal IDs and roles, never a key or a principal's name.
 
-const ApiKeyBodySchema = z.object({ name: z.string().trim().min(1).max(80), role: RoleSchema }).strict();
-const AuditQuerySchema = z
+export const ApiKeyBodySchema = z.object({ name: z.string().trim().min(1).max(80), role: RoleSchema }).strict();
+export const AuditQuerySchema = z
   .object({ fromSeq: z.coerce.number().int().min(1).default(1), limit: z.coerce.number().int().min(1).max(500).default(100) })
   .strict();
 

@@ -16,7 +16,7 @@ import type { AppDeps } from '../app.ts';
 // against the permission matrix (SEC-2). Every change is written to the audit log (ACC-1) after it is
 // made, with the acting principal — IDs, counts and settings only, never a secret.
 
-const StoreBodySchema = z
+export const StoreBodySchema = z
   .object({
     name: z.string().min(1).max(120),
     timezone: z.string().min(1).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'timezone must be an IANA time zone such as "Europe/Rome"'),
@@ -43,7 +43,7 @@ const StoreBodySchema = z
     });
   });
 
-const GatewayBodySchema = z
+export const GatewayBodySchema = z
   .object({
     // The gateway ID is its MQTT username (SEC-1), so it cannot be the servers' one.
     id: IdSchema.refine((id) => id !== SERVER_MQTT_USERNAME && !id.startsWith(RESERVED_ID_PREFIX),
@@ -54,10 +54,10 @@ const GatewayBodySchema = z
   .strict();
 
 /** A till of the store (server/routes/pos-routes.ts); the name is the operator's label, e.g. "Till 3". */
-const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) }).strict();
+export const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) }).strict();
 
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
-const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
+export const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
 export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, sealer, now } = deps;

@@ -26,9 +26,9 @@ const InstantSchema = z.union([
 /** How many buckets a zone report shows when `from` is not given: a day of quarters or hours, or 30 days. */
 const DEFAULT_REPORT_BUCKETS = { '15m': 96, '1h': 24, '1d': 30 } as const;
 
-const CampaignQuerySchema = z.object({ format: FormatSchema }).strict();
+export const CampaignQuerySchema = z.object({ format: FormatSchema }).strict();
 
-const ZonesQuerySchema = z
+export const ZonesQuerySchema = z
   .object({
     from: InstantSchema.optional(),
     to: InstantSchema.optional(),

@@ -10,7 +10,7 @@ import { authenticateShopper } from './shopper-routes.ts';
 // consent (P1) and resolved through the same pseudonym path as the app's tokens. The identifier is the
 // shopper's data: it comes back only to them (GET), never in another response, a log line or on MQTT.
 
-const BeaconParamsSchema = z.object({ id: z.string().regex(/^bc_[0-9a-f]{24}$/, 'id is a beacon ID from GET /v1/me/beacons') });
+export const BeaconParamsSchema = z.object({ id: z.string().regex(/^bc_[0-9a-f]{24}$/, 'id is a beacon ID from GET /v1/me/beacons') });
 
 /**
  * After a link, an unlink or a consent change of one shopper: re-reads their resolvable beacons and republishes every

@@ -16,11 +16,11 @@ import type { AppDeps } from '../app.ts';
 // transaction, with the acting principal, the statuses, the version and the definition's SHA-256
 // (campaignSavedAudit, campaignTransitionAudit). Permissions: auth/permissions.ts.
 
-const ParamsSchema = z.object({ campaignId: CampaignIdSchema }).strict();
+export const ParamsSchema = z.object({ campaignId: CampaignIdSchema }).strict();
 const VersionSchema = z.coerce.number().int().min(0);
-const ListQuerySchema = z.object({ status: CampaignStatusSchema.optional(), storeId: z.string().min(1).max(64).optional() }).strict();
-const TransitionBodySchema = z.object({ expectedVersion: z.number().int().min(1).optional() }).strict();
-const RejectBodySchema = z.object({ reason: z.string().trim().min(1).max(200), expectedVersion: z.number().int().min(1).optional() }).strict();
+export const ListQuerySchema = z.object({ status: CampaignStatusSchema.optional(), storeId: z.string().min(1).max(64).optional() }).strict();
+export const TransitionBodySchema = z.object({ expectedVersion: z.number().int().min(1).optional() }).strict();
+export const RejectBodySchema = z.object({ reason: z.string().trim().min(1).max(200), expectedVersion: z.number().int().min(1).optional() }).strict();
 
 /** A campaign as the API shows it: the campaign, and who did what to it when. */
 function view(record: CampaignRecord) {

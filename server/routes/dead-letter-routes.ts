@@ -11,14 +11,14 @@ import type { AppDeps } from '../app.ts';
 // it is sent — the promotion still pending and unexpired, consent read then — so a replay never sends what a
 // fresh attempt would not. Only IDs and delivery metadata are shown: no shopper, no message, no target.
 
-const ListQuerySchema = z
+export const ListQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(DEAD_LETTER_PAGE_MAX).default(100),
     after: z.string().min(1).max(80).optional(),
   })
   .strict();
 
-const ReplayBodySchema = z
+export const ReplayBodySchema = z
   .object({ promotionIds: z.array(z.string().min(1).max(80)).min(1).max(DEAD_LETTER_PAGE_MAX).refine((ids) => new Set(ids).size === ids.length, 'must not list an ID twice') })
   .strict();
 

@@ -20,7 +20,7 @@ const CouponCodeSchema = z
   .regex(/^[0-9A-HJKMNP-TV-Z]{5}-?[0-9A-HJKMNP-TV-Z]{5}$/, 'couponCode must be 10 symbols such as "7K3QD-9XW2M"')
   .transform((code) => (code.includes('-') ? code : `${code.slice(0, 5)}-${code.slice(5)}`));
 
-const RedemptionBodySchema = z
+export const RedemptionBodySchema = z
   .object({
     couponCode: CouponCodeSchema,
     /** The till's idempotency key: the same UUID again (a retry) gets the same answer. */

@@ -24,8 +24,8 @@ import { authenticateSignedRequest } from '../auth/request-proof.ts';
 //   PUT    /v1/me/restriction DSR-4 restriction of processing, on or off
 // Every one is audited, the change and its entry in one transaction; details are counts, never content.
 
-const RestrictionBodySchema = z.object({ restricted: z.boolean() }).strict();
-const ObjectionBodySchema = z.object({ clientTimeMs: z.number().int().nonnegative().optional() }).strict();
+export const RestrictionBodySchema = z.object({ restricted: z.boolean() }).strict();
+export const ObjectionBodySchema = z.object({ clientTimeMs: z.number().int().nonnegative().optional() }).strict();
 
 /**
  * The one place these routes authenticate. The rights reveal or destroy everything, so a bearer

@@ -20,7 +20,7 @@ import type { ShopperRecord } from '../store/store.ts';
 
 // The shopper's own API, authenticated by the app's credential. A shopper reaches only their own data.
 
-const RegisterSchema = z
+export const RegisterSchema = z
   .object({
     appPublicKey: z.string().regex(/^[0-9a-f]{64}$/, 'appPublicKey is the app X25519 public key, 64 lowercase hex characters'),
     rotationExponent: z.number().int().min(0).max(10).default(DEFAULT_ROTATION_EXPONENT),
@@ -36,7 +36,7 @@ const RegisterSchema = z
 
 // CON-7: the age gate's facts, settable later too; null clears one. The shopper's own attributes
 // (loyalty tier, interests) are used for segments and templates only with personalisation (P2).
-const ProfilePatchSchema = z
+export const ProfilePatchSchema = z
   .object({
     country: z.string().regex(COUNTRY_PATTERN, 'country is an upper-case ISO 3166-1 alpha-2 code, like "IT"').nullable().optional(),
     birthYear: z.number().int('birthYear is a whole year, like 1990').nullable().optional(),
@@ -46,8 +46,8 @@ const ProfilePatchSchema = z
   .strict()
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'send country, birthYear, loyaltyTier or interests');
 
-const TextsQuerySchema = z.object({ locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'locale is like "en" or "it-IT"').optional() }).strict();
-const Sha256ParamsSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex characters') });
+export const TextsQuerySchema = z.object({ locale: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'locale is like "en" or "it-IT"').optional() }).strict();
+export const Sha256ParamsSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex characters') });
 
 /** A birth year no living shopper can have is a typo: refused, naming the field. */
 function checkBirthYear(birthYear: number | null | undefined, nowMs: number): void {
@@ -56,7 +56,7 @@ function checkBirthYear(birthYear: number | null | undefined, nowMs: number): vo
   if (birthYear < min || birthYear > max) throw new ApiError('INVALID_BODY', `birthYear must be from ${min} to ${max}`, ['birthYear']);
 }
 
-const ConsentBodySchema = z
+export const ConsentBodySchema = z
   .object({
     decisions: z
       .array(z.object({ purpose: PurposeSchema, granted: z.boolean(), textVersion: z.string().min(1), textSha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict())
@@ -67,7 +67,7 @@ const ConsentBodySchema = z
   })
   .strict();
 
-const IdParamsSchema = z.object({ id: z.string().min(1).max(64) });
+export const IdParamsSchema = z.object({ id: z.string().min(1).max(64) });
 
 // The app credential check (expiry, rotation) lives in server/auth/app-credential.ts; re-exported for the other route files.
 export { authenticateShopper };

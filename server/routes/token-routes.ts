@@ -12,7 +12,7 @@ import type { AppDeps } from '../app.ts';
 // two concurrent rotations one wins (201) and the other gets 409; the old credential is then refused
 // with 401 CREDENTIAL_REVOKED.
 
-const RotateBodySchema = z.object({}).strict().optional();
+export const RotateBodySchema = z.object({}).strict().optional();
 
 export async function tokenRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.post('/v1/me/token', async (request, reply) => {
