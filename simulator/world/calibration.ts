@@ -1,4 +1,4 @@
-import type { Point } from './geometry.ts';
+import type { Point } from '#server/domain/geometry.ts';
 
 // Per-gateway presence settings from the floor plan, as an installer would set them: a gateway should
 // claim a shopper only while they are inside its zone, and a disc is all one receiver can tell. The

@@ -16,7 +16,7 @@ import { createBtsnoopWriter, recordBindings } from '../radio/btsnoop-writer.ts'
 import { createVirtualRadio, randomAddress, type Advertiser } from '../radio/virtual-radio.ts';
 import { createRng } from '../rng.ts';
 import { calibrateGateway, type GatewayCalibration } from './calibration.ts';
-import { createZoneIndex } from './geometry.ts';
+import { createZoneIndex } from '#server/domain/geometry.ts';
 import { localClock } from './local-time.ts';
 import { createPresenceScorer, type ScoredShopper, type Transition } from './presence-scoring.ts';
 import { createHeat } from './heat-grid.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RemotePresenceSettingsSchema } from '#gateway/protocol/index.ts';
 import { parseJsonWith, ScenarioCampaignSchema } from '#simulator/scenario.ts';
-import { polygonDefect, polygonsOverlap, type Point } from '#simulator/world/geometry.ts';
+import { polygonDefect, polygonsOverlap, type Point } from '#server/domain/geometry.ts';
 
 // A store scenario, version 2: the floor plan as polygons, gateways and store beacons at positions,
 // walkways, Poisson arrivals with an hourly profile, the platform and consent mix, the radio and the

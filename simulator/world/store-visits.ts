@@ -1,5 +1,5 @@
 import type { Rng } from '../rng.ts';
-import { boundingBox, pointInPolygon, type Point } from './geometry.ts';
+import { boundingBox, pointInPolygon, type Point } from '#server/domain/geometry.ts';
 
 // Who comes in, when, and where they walk: pure functions of the scenario and a seeded RNG.
 //   arrivals   a non-homogeneous Poisson process: each local hour h has rate λ·w(h)/mean(w), w the

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { distance, pointInPolygon, polygonArea } from '#simulator/world/geometry.ts';
+import { distance, pointInPolygon, polygonArea } from '#server/domain/geometry.ts';
 import { openingHourIndices, parseStoreScenario, type StoreScenario } from '#simulator/world/store-scenario.ts';
 
 const rect = (x0: number, y0: number, x1: number, y1: number) => [

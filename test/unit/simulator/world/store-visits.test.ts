@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '#simulator/rng.ts';
-import { pointInPolygon } from '#simulator/world/geometry.ts';
+import { pointInPolygon } from '#server/domain/geometry.ts';
 import { localClock, localToUtcMs } from '#simulator/world/local-time.ts';
 import { createPositionCursor, createRouter, planStoreVisit, poissonArrivals, weightedSample } from '#simulator/world/store-visits.ts';
 

@@ -1,6 +1,8 @@
 // Plane geometry for store floor plans: pure, no I/O. Coordinates are metres; a polygon is its list of
 // vertices in either winding order, closed implicitly (the last vertex joins the first; do not repeat it).
 // Edge i joins vertex i to vertex i + 1 (mod n), so messages can name edges by the same index as the JSON.
+// Shared by the simulator's store scenarios and the server's store floor plans (floor-plan.ts), so both
+// accept and refuse the same outlines.
 
 export type Point = { x: number; y: number };
 export type BoundingBox = { minX: number; minY: number; maxX: number; maxY: number };

@@ -11,7 +11,7 @@ import {
   polygonIsSimple,
   polygonsOverlap,
   type Point,
-} from '#simulator/world/geometry.ts';
+} from '#server/domain/geometry.ts';
 
 const rect = (x0: number, y0: number, x1: number, y1: number): Point[] => [
   { x: x0, y: y0 },
