@@ -3,6 +3,7 @@
 // and the pure folders (decoding, presence, protocol, domain rules) import no I/O library.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const IO_MODULES = [
   'fastify', '@fastify/*', 'mqtt', 'aedes', 'pg', 'better-sqlite3', 'pino', 'prom-client', 'ws',
@@ -51,4 +52,6 @@ export default tseslint.config(
     },
   },
   ...boundaryConfigs,
+  // The console's ES modules run in the browser (server/console/, served as they are by routes/console-routes.ts).
+  { files: ['server/console/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -27,6 +27,7 @@ import { rightsRoutes } from './routes/rights-routes.ts';
 import { posRoutes } from './routes/pos-routes.ts';
 import { pushRoutes } from './routes/push-routes.ts';
 import { analyticsRoutes } from './routes/analytics-routes.ts';
+import { consoleRoutes } from './routes/console-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 import type { ConfigView } from './ingest/config-view.ts';
@@ -118,5 +119,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => posRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
+  await app.register(async (scope) => consoleRoutes(scope, deps));
   return app;
 }

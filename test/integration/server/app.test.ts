@@ -490,13 +490,4 @@ describe('status endpoints', () => {
     });
     for (const personal of [shopper.shopperId, shopper.token, pseudonymNow(shopper)]) expect(response.body).not.toContain(personal);
   });
-
-  it('serves the console page as HTML', async () => {
-    const response = await t.app.inject({ method: 'GET', url: '/console' });
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(response.body).toMatch(/^<!doctype html>/);
-    expect(response.body).toContain('<title>Vicino console</title>');
-    expect(response.body).toContain("fetch('/v1/status')");
-  });
 });
