@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import type { Metrics } from './metrics.ts';
 import type { Resolver } from './resolver.ts';
 import type { BusMessage } from './server-bus.ts';
 import { guardAdminRoutes } from './auth/admin-access.ts';
+import { registerApiDocs } from './openapi/api-docs.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { deadLetterRoutes } from './routes/dead-letter-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
@@ -27,11 +29,14 @@ import { rightsRoutes } from './routes/rights-routes.ts';
 import { posRoutes } from './routes/pos-routes.ts';
 import { pushRoutes } from './routes/push-routes.ts';
 import { analyticsRoutes } from './routes/analytics-routes.ts';
-import { consoleRoutes } from './routes/console-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
 import type { ConfigView } from './ingest/config-view.ts';
 import type { ConsentConfigInput } from './consent/consent-config.ts';
+import type { SessionPolicy } from './domain/console-user.ts';
+import type { SessionCookieOptions } from './auth/console-session.ts';
+import { sessionRoutes } from './routes/session-routes.ts';
+import { userRoutes } from './routes/user-routes.ts';
 
 export type AppDeps = {
   store: Store;
@@ -68,6 +73,8 @@ export type AppDeps = {
   appTokenMaxAgeMs?: number;
   /** The consent text catalog, validity period and age policy (consent/consent-config.ts); the built-in ones by default. */
   consent?: ConsentConfigInput;
+  /** Console sessions (auth/console-session.ts): idle and absolute timeouts, and whether the cookie is Secure; domain/console-user.ts DEFAULT_SESSION_POLICY and Secure by default. */
+  consoleSessions?: Partial<SessionPolicy & SessionCookieOptions>;
 };
 
 /** Builds the HTTP app from its dependencies. It never listens: the caller does (tests use inject()). */
@@ -80,6 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   await app.register(websocket, { options: { maxPayload: 4 * 1024 } });
+  // The console's session cookie (auth/console-session.ts).
+  await app.register(cookie);
   // Request proofs sign the body's exact bytes: the JSON parser keeps them (server/auth/request-proof.ts).
   captureRawBodies(app);
 
@@ -105,6 +114,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Before any route: every /v1/admin route, whichever plugin adds it, is authenticated and authorised (SEC-2).
   guardAdminRoutes(app, deps);
+  // Before any route too: the route table the OpenAPI document at /docs covers (openapi/api-docs.ts).
+  await registerApiDocs(app);
   await app.register(async (scope) => shopperRoutes(scope, deps));
   await app.register(async (scope) => tokenRoutes(scope, deps));
   await app.register(async (scope) => beaconRoutes(scope, deps));
@@ -119,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => posRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
-  await app.register(async (scope) => consoleRoutes(scope, deps));
+  await app.register(async (scope) => sessionRoutes(scope, deps));
+  await app.register(async (scope) => userRoutes(scope, deps));
   return app;
 }

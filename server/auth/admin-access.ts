@@ -4,10 +4,13 @@ import { ADMIN_TOKEN_PRINCIPAL_ID, type Principal } from '../domain/principal.ts
 import { hashToken, tokenMatches } from '../identity.ts';
 import type { AppDeps } from '../app.ts';
 import { permissionFor, roleHas } from './permissions.ts';
+import { CSRF_HEADER, csrfTokenMatches, SAFE_METHODS, sameOrigin, SESSION_COOKIE, sessionIdHash } from './console-session.ts';
+import { DEFAULT_SESSION_POLICY } from '../domain/console-user.ts';
 
 // Authentication and authorisation of the operator API (SEC-2), for every /v1/admin route whichever
 // plugin declares it: the bearer is the deployment's admin token (the bootstrap principal, role admin)
-// or an API key (Store principals); the route's permission (permissions.ts) must be one of the role's.
+// or an API key (Store principals), or else a console user's session cookie (console-session.ts, with
+// its CSRF check); the route's permission (permissions.ts) must be one of the role's.
 // A failed authentication and a refused permission are both audited (ACC-1): the route pattern and
 // the principal, never the token or anything from the URL.
 
@@ -31,12 +34,37 @@ async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Pri
     if (tokenMatches(token, deps.adminTokenHash)) return { id: ADMIN_TOKEN_PRINCIPAL_ID, role: 'admin' };
     const principal = await deps.store.findPrincipalByKeyHash(hashToken(token));
     if (principal !== undefined) return { id: principal.id, role: principal.role };
+  } else {
+    const sessionToken = request.cookies[SESSION_COOKIE];
+    if (sessionToken !== undefined) return authenticateSession(deps, request, sessionToken);
   }
   await deps.store.appendAudit({
     atMs: deps.now(), actor: 'admin', action: 'admin.login-failed', subject: '',
     details: { method: request.method, route: request.routeOptions.url ?? 'unknown', tokenSent: match !== null },
   });
-  throw new ApiError('UNAUTHENTICATED', 'admin API: send "Authorization: Bearer <admin token or API key>"');
+  throw new ApiError('UNAUTHENTICATED', 'admin API: log in to the console (POST /v1/session), or send "Authorization: Bearer <admin token or API key>"');
+}
+
+/** A console session (the cookie), with the CSRF token and the Origin checked on every request that changes something. */
+async function authenticateSession(deps: AppDeps, request: FastifyRequest, sessionToken: string): Promise<Principal> {
+  const idleTimeoutMs = deps.consoleSessions?.idleTimeoutMs ?? DEFAULT_SESSION_POLICY.idleTimeoutMs;
+  const found = await deps.store.lookupSession(sessionIdHash(sessionToken), deps.now(), idleTimeoutMs);
+  if (found.status !== 'active') {
+    throw new ApiError('UNAUTHENTICATED', found.status === 'expired' ? 'session expired; log in again' : 'not logged in: the session is unknown or has ended; log in again');
+  }
+  if (!SAFE_METHODS.has(request.method)) {
+    const sent = request.headers[CSRF_HEADER];
+    const refusal = !csrfTokenMatches(sessionToken, typeof sent === 'string' ? sent : undefined)
+      ? "CSRF check failed: send the session's csrfToken (GET /v1/session) in the X-CSRF-Token header"
+      : !sameOrigin(request.headers.origin, request.headers.host) ? 'CSRF check failed: the Origin header names another site' : undefined;
+    if (refusal !== undefined) {
+      await deps.store.appendAudit({
+        atMs: deps.now(), actor: found.user.id, action: 'admin.csrf-refused', subject: '', details: { method: request.method, route: request.routeOptions.url ?? 'unknown' },
+      });
+      throw new ApiError('FORBIDDEN', refusal);
+    }
+  }
+  return { id: found.user.id, role: found.user.role };
 }
 
 /** Adds the hook that authenticates and authorises every /v1/admin route; call before the routes are registered. */
