@@ -9,6 +9,7 @@ import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_USAGE, runAuditCommand } from './cli/audit.ts';
+import { ADMIN_USAGE, runAdminCommand } from './cli/admin.ts';
 import { CONSENT_USAGE, runConsentCommand } from './cli/consent.ts';
 import { runDecodeCommand } from './cli/decode.ts';
 import { ROPA_USAGE, runRopaCommand } from './cli/ropa.ts';
@@ -55,6 +56,7 @@ Usage:
                    the Eddystone-EID for an identity key at Unix time T
   vicino bench     run the benchmarks (see docs/benchmarks.md)
   ${AUDIT_USAGE.trimEnd()}
+  ${ADMIN_USAGE.trimEnd()}
   ${CONSENT_USAGE.trimEnd()}
   ${ROPA_USAGE.trimEnd()}
   ${SCHEMAS_USAGE.trimEnd()}
@@ -280,6 +282,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
         break;
       case 'audit':
         code = await runAuditCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
+        break;
+      case 'admin':
+        code = await runAdminCommand(rest, env, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
         break;
       case 'consent':
         code = await runConsentCommand(rest, env, { stdout: process.stdout, stderr: process.stderr });
