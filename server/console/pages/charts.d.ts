@@ -61,3 +61,4 @@ export function floorPlan(options: {
   live: { k: number; zones: { zoneId: string; occupancy: number | null; eventsPerSecond: number }[] };
   width?: number;
 }): ChartNode;
+export function bucketLabels(startsMs: number[], timeZone: string, bucket: '15m' | '1h' | '1d'): string[];

@@ -496,3 +496,23 @@ export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
       }),
     }));
 }
+
+// ——— Time labels ———
+
+const dayFormat = (timeZone) => new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short' });
+const timeFormat = (timeZone) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/**
+ * Labels for bucket starts on the wall clock of `timeZone` (the store's, as the buckets are aligned):
+ * days ("3 Jun") for '1d'; times ("09:00") for shorter buckets, with the day on the first label and
+ * wherever the day changes ("4 Jun 00:00").
+ */
+export function bucketLabels(startsMs, timeZone, bucket) {
+  const day = dayFormat(timeZone);
+  if (bucket === '1d') return startsMs.map((ms) => day.format(ms));
+  const time = timeFormat(timeZone);
+  return startsMs.map((ms, i) => {
+    const today = day.format(ms);
+    return i === 0 || day.format(startsMs[i - 1]) !== today ? `${today} ${time.format(ms)}` : time.format(ms);
+  });
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newcombeDifference } from '#server/domain/analytics.ts';
 import {
-  barChart, bandOf, centroid, floorPlan, formatPercentPoints, h, intervalChart, lineChart, niceTicks, occupancyBands, toDom, toMarkup, type ChartNode,
+  barChart, bandOf, bucketLabels, centroid, floorPlan, formatPercentPoints, h, intervalChart, lineChart, niceTicks, occupancyBands, toDom, toMarkup, type ChartNode,
 } from '#server/console/pages/charts.js';
 
 // The console's charts (server/console/pages/charts.js) are pure: they build a tree, which these tests read
@@ -262,6 +262,18 @@ describe('floorPlan', () => {
     expect(bandOf(9, 10)).toBeUndefined();
     expect(centroid([[0, 0], [4, 0], [4, 2], [0, 2]])).toEqual([2, 1]);
     expect(centroid([[0, 0], [1, 1], [2, 2]])).toEqual([1, 1]);
+  });
+});
+
+describe('bucketLabels', () => {
+  it('labels hours on the store\'s wall clock, with the day where it starts and where it changes', () => {
+    // 22:00 and 23:00 UTC on 30 June are 00:00 and 01:00 on 1 July in Paris (UTC+2 in summer).
+    const starts = [Date.UTC(2030, 5, 30, 20), Date.UTC(2030, 5, 30, 21), Date.UTC(2030, 5, 30, 22), Date.UTC(2030, 5, 30, 23)];
+    expect(bucketLabels(starts, 'Europe/Paris', '1h')).toEqual(['30 Jun 22:00', '23:00', '1 Jul 00:00', '01:00']);
+    expect(bucketLabels(starts, 'UTC', '1h')).toEqual(['30 Jun 20:00', '21:00', '22:00', '23:00']);
+  });
+  it('labels days by their date', () => {
+    expect(bucketLabels([Date.UTC(2030, 0, 1, 5), Date.UTC(2030, 0, 2, 5)], 'America/New_York', '1d')).toEqual(['1 Jan', '2 Jan']);
   });
 });
 
