@@ -62,6 +62,17 @@ export const ServerEnvSchema = z.object({
   ANALYTICS_K: z.coerce.number().int('ANALYTICS_K must be a whole number').min(10, 'ANALYTICS_K must be at least 10 (AN-1)').max(1_000_000).default(10),
   APP_TOKEN_MAX_AGE_DAYS: z.coerce.number().int('APP_TOKEN_MAX_AGE_DAYS must be whole days').min(1, 'APP_TOKEN_MAX_AGE_DAYS must be at least 1')
     .max(3650, 'APP_TOKEN_MAX_AGE_DAYS may not exceed 3650').default(180),
+  /** Console sessions (issue 8): minutes idle before a session ends, and hours before it ends however active. */
+  CONSOLE_IDLE_MINUTES: z.coerce.number().int('CONSOLE_IDLE_MINUTES must be whole minutes').min(1, 'CONSOLE_IDLE_MINUTES must be at least 1')
+    .max(24 * 60, 'CONSOLE_IDLE_MINUTES may not exceed 1440').default(30),
+  CONSOLE_SESSION_HOURS: z.coerce.number().int('CONSOLE_SESSION_HOURS must be whole hours').min(1, 'CONSOLE_SESSION_HOURS must be at least 1')
+    .max(7 * 24, 'CONSOLE_SESSION_HOURS may not exceed 168').default(12),
+  /**
+   * "false" drops the Secure flag of the console's cookie, for a console reached over plain HTTP on a
+   * LAN address during setup. Browsers keep Secure cookies over HTTP on localhost anyway; in
+   * production, serve the console over HTTPS and leave this unset.
+   */
+  CONSOLE_SECURE_COOKIE: z.enum(['true', 'false'], { message: 'CONSOLE_SECURE_COOKIE must be "true" or "false"' }).default('true').transform((value) => value === 'true'),
   /** CON-6: days a consent grant counts before it must be renewed; 365 ≈ 12 months, the most allowed. */
   CONSENT_VALIDITY_DAYS: z.coerce.number().int('CONSENT_VALIDITY_DAYS must be whole days').min(1, 'CONSENT_VALIDITY_DAYS must be at least 1')
     .max(365, 'CONSENT_VALIDITY_DAYS may not exceed 365 (12 months, CON-6)').default(365),

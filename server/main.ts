@@ -57,6 +57,7 @@ export async function runServer(environment: Record<string, string | undefined>,
       retention: { presenceEventsMs: env.RETENTION_PRESENCE_H * 3_600_000, deliveryRecordsMs: env.RETENTION_DELIVERY_DAYS * 86_400_000 },
       appTokenMaxAgeMs: env.APP_TOKEN_MAX_AGE_DAYS * 86_400_000,
       analyticsK: env.ANALYTICS_K,
+      consoleSessions: { idleTimeoutMs: env.CONSOLE_IDLE_MINUTES * 60_000, maxAgeMs: env.CONSOLE_SESSION_HOURS * 3_600_000, secureCookie: env.CONSOLE_SECURE_COOKIE },
       ...(env.WEBHOOK_URL === undefined || env.WEBHOOK_SECRET === undefined ? {} : { webhook: { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, maxAttempts: env.WEBHOOK_MAX_ATTEMPTS } }),
       consent: {
         validityMs: env.CONSENT_VALIDITY_DAYS * 86_400_000,

@@ -5,7 +5,7 @@ import { topics } from '#gateway/protocol/index.ts';
 import { deriveDeviceSecretDigestKey } from './domain/objection.ts';
 import { deriveExperimentKey } from './domain/experiment.ts';
 import { createSealer } from './domain/sealing.ts';
-import { buildApp } from './app.ts';
+import { buildApp, type AppDeps } from './app.ts';
 import { createBeaconService, deriveBeaconDigestKey, type BeaconService } from './beacon-service.ts';
 import { createWebSocketDelivery, type WebSocketDelivery } from './delivery/websocket-delivery.ts';
 import { createWebhookDelivery, type WebhookDeliveryOptions } from './delivery/webhook-delivery.ts';
@@ -72,6 +72,8 @@ export type ServerOptions = {
   appTokenMaxAgeMs?: number;
   /** AN-1: the k of analytics reports (at least 10, the default). */
   analyticsK?: number;
+  /** Console sessions: timeouts and the cookie's Secure flag (app.ts AppDeps.consoleSessions). */
+  consoleSessions?: AppDeps['consoleSessions'];
   /** The consent text catalog, grant validity and digital-consent ages (consent/consent-config.ts); built-in defaults when unset. */
   consent?: ConsentConfigInput;
   /** The push provider's webhook (delivery/webhook-delivery.ts), beside the WebSocket delivery; none when unset. */
@@ -293,7 +295,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       adminTokenHash: options.adminTokenHash, deviceSecretDigestKey: deriveDeviceSecretDigestKey(options.masterKey), experimentKey, publicMqttUrl: options.publicMqttUrl ?? options.mqtt.url, eventWindow, zoneArbiter,
       transparency: { controller: options.controller, retention: windows, epochRotationS: options.epochRotationS ?? DEFAULT_EPOCH_ROTATION_S },
       appTokenMaxAgeMs: options.appTokenMaxAgeMs, analyticsK: options.analyticsK,
-      consent,
+      consent, ...(options.consoleSessions === undefined ? {} : { consoleSessions: options.consoleSessions }),
     });
     await app.listen({ port: options.http.port, host: options.http.host });
   } catch (error) {

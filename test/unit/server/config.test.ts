@@ -8,6 +8,7 @@ describe('loadServerEnv', () => {
       env: { PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', DATABASE_POOL_MAX: 20, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PRESENCE_CONNECTIONS: 1, MQTT_MAX_IN_FLIGHT: 64, EPOCH_ROTATION_S: 86_400,
         RETENTION_PRESENCE_H: 24, RETENTION_DELIVERY_DAYS: 730, ANALYTICS_K: 10, APP_TOKEN_MAX_AGE_DAYS: 180, LOG_LEVEL: 'info',
         CONSENT_VALIDITY_DAYS: 365, CONSENT_AGE_BY_COUNTRY: {}, CONSENT_AGE_DEFAULT: 16, WEBHOOK_MAX_ATTEMPTS: 8,
+        CONSOLE_IDLE_MINUTES: 30, CONSOLE_SESSION_HOURS: 12, CONSOLE_SECURE_COOKIE: true,
         CONTROLLER_NAME: '(not configured: set CONTROLLER_NAME)', CONTROLLER_CONTACT: '(not configured: set CONTROLLER_CONTACT)' },
     });
   });
@@ -35,6 +36,17 @@ describe('loadServerEnv', () => {
       expect(loaded.ok).toBe(false);
       expect(loaded.ok ? [] : loaded.problems).toEqual([expect.stringMatching(/^APP_TOKEN_MAX_AGE_DAYS: .*APP_TOKEN_MAX_AGE_DAYS|^APP_TOKEN_MAX_AGE_DAYS: /)]);
     }
+  });
+
+  it('takes the console session timeouts and the cookie flag, and refuses bad values, naming each', () => {
+    expect(loadServerEnv({ CONSOLE_IDLE_MINUTES: '15', CONSOLE_SESSION_HOURS: '8', CONSOLE_SECURE_COOKIE: 'false' }))
+      .toMatchObject({ ok: true, env: { CONSOLE_IDLE_MINUTES: 15, CONSOLE_SESSION_HOURS: 8, CONSOLE_SECURE_COOKIE: false } });
+    const loaded = loadServerEnv({ CONSOLE_IDLE_MINUTES: '0', CONSOLE_SESSION_HOURS: '1000', CONSOLE_SECURE_COOKIE: 'no' });
+    expect(loaded.ok ? [] : loaded.problems).toEqual([
+      'CONSOLE_IDLE_MINUTES: CONSOLE_IDLE_MINUTES must be at least 1',
+      'CONSOLE_SESSION_HOURS: CONSOLE_SESSION_HOURS may not exceed 168',
+      'CONSOLE_SECURE_COOKIE: CONSOLE_SECURE_COOKIE must be "true" or "false"',
+    ]);
   });
 
   it('takes a stricter analytics k, and refuses one below 10 (AN-1), naming it', () => {
