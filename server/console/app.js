@@ -7,7 +7,7 @@ import { alertBox, el, heading, toast } from './ui.js';
 // hash router — #/<page>/<params…>, e.g. #/campaigns/welcome. A page module's default export is
 //   { id, title, permission, render(main, ctx) }
 // where permission is a key of server/auth/permissions.ts (null: any logged-in user) and ctx is
-//   { api, session, navigate(hash), params: string[], can(permission), signal: AbortSignal }.
+//   { api, session, navigate(hash), params: string[], query: URLSearchParams, can(permission), signal: AbortSignal }.
 // render may return (or resolve to) a function, called when the user leaves the page; `signal` is
 // aborted then too (stop polling, cancel fetches). Focus moves to the page's <h1> on each navigation.
 
@@ -26,9 +26,11 @@ function navigate(hash) {
   else location.hash = hash;
 }
 
+/** #/<page>/<params…>?<query>: the page's ID, its path parameters and its query. */
 function parseHash() {
-  const [pageId = '', ...params] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  return { pageId, params: params.filter((p) => p !== '') };
+  const [path, search = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [pageId = '', ...params] = path.split('/').map(decodeURIComponent);
+  return { pageId, params: params.filter((p) => p !== ''), query: new URLSearchParams(search) };
 }
 
 function renderNav() {
@@ -79,7 +81,7 @@ async function route() {
     document.title = 'Log in — Vicino console';
     view.append(heading('Log in to the Vicino console'), loginForm({ onLoggedIn: () => route() }));
   } else {
-    const { pageId, params } = parseHash();
+    const { pageId, params, query } = parseHash();
     const visible = pages.filter((p) => can(p.permission));
     const page = pageId === '' ? visible[0] : pages.find((p) => p.id === pageId);
     if (page === undefined) {
@@ -90,7 +92,7 @@ async function route() {
       view.append(heading(page.title), alertBox(`Your role (${session.user.role}) does not have the permission ${page.permission} that this page needs.`));
     } else {
       document.title = `${page.title} — Vicino console`;
-      const ctx = { api, session, navigate, params, can, signal: controller.signal };
+      const ctx = { api, session, navigate, params, query, can, signal: controller.signal };
       try {
         cleanup = await page.render(view, ctx);
       } catch (error) {
