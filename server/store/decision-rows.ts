@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WeeklyWindowSchema, type Budget, type Caps, type WeeklyWindow } from '../domain/campaign.ts';
+import { FloorPlanSchema, type FloorPlan } from '../domain/floor-plan.ts';
 import type { VisitRecord, VisitState } from '../domain/visits.ts';
 import { num, type Row } from './rows.ts';
 import type { StoreRecord } from './store.ts';
@@ -9,13 +10,23 @@ import type { StoreRecord } from './store.ts';
 
 const WindowsSchema = z.array(WeeklyWindowSchema);
 
-/** A stores row: hours are JSON arrays of weekly windows, NULL when none. */
+/** A stores row: hours are JSON arrays of weekly windows, the floor plan a JSON object; NULL when none. */
 export function toStoreRecord(row: Row): StoreRecord {
   const hours = (value: unknown): WeeklyWindow[] | undefined => (value === null || value === undefined ? undefined : WindowsSchema.parse(JSON.parse(String(value))));
   const openingHours = hours(row.opening_hours);
   const quietHours = hours(row.quiet_hours);
-  return { id: String(row.id), name: String(row.name), timezone: String(row.timezone), ...(openingHours ? { openingHours } : {}), ...(quietHours ? { quietHours } : {}) };
+  const floorPlan = row.floor_plan === null || row.floor_plan === undefined ? undefined : FloorPlanSchema.parse(JSON.parse(String(row.floor_plan)));
+  return {
+    id: String(row.id), name: String(row.name), timezone: String(row.timezone),
+    ...(openingHours ? { openingHours } : {}), ...(quietHours ? { quietHours } : {}), ...(floorPlan ? { floorPlan } : {}),
+  };
 }
+
+/** The columns every store read selects. */
+export const STORE_COLUMNS = 'id, name, timezone, opening_hours, quiet_hours, floor_plan';
+
+/** A store's floor plan as stored: JSON, or NULL for none. */
+export const floorPlanColumn = (floorPlan: FloorPlan | undefined): string | null => (floorPlan === undefined ? null : JSON.stringify(floorPlan));
 
 /** A store's hours as stored: JSON, or NULL for none. */
 export const hoursColumn = (windows: readonly WeeklyWindow[] | undefined): string | null => (windows === undefined ? null : JSON.stringify(windows));

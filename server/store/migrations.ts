@@ -321,4 +321,19 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at_ms)`,
     ],
   },
+  {
+    version: 22,
+    name: 'floor plans and gateway reports',
+    statements: [
+      // The console's live view (issue 8): a store's floor plan ({ widthM, heightM }, JSON) and each zone's
+      // outline on it ([[x, y], …] in metres, JSON); NULL = none given. Drawing aids only, not personal data.
+      `ALTER TABLE stores ADD COLUMN floor_plan TEXT`,
+      `ALTER TABLE zones ADD COLUMN polygon TEXT`,
+      // What each gateway last said about itself on its status topic: its software version and its
+      // operational counters (JSON of domain/gateway-report.ts GatewayCounts; no device counts), and when.
+      `ALTER TABLE gateways ADD COLUMN version TEXT`,
+      `ALTER TABLE gateways ADD COLUMN status_counts TEXT`,
+      `ALTER TABLE gateways ADD COLUMN reported_at_ms BIGINT`,
+    ],
+  },
 ];

@@ -12,7 +12,13 @@ import { ObjectedGrantError, refusedAfterObjection } from '../domain/objection.t
 import { type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
-import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import {
+  budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, floorPlanColumn, hasBudgetLimit, hoursColumn, interestsColumn, STORE_COLUMNS, toStoreRecord, toVisitRecord, visitStateOf,
+} from './decision-rows.ts';
+import {
+  campaignActivitySql, checkActivityBuckets, foldCampaignActivity, gatewayReportColumns, MARK_GATEWAY_REPORTED, toZoneEventCount, toZoneOccupancy, ZONE_EVENT_COUNTS, zoneOccupancySql,
+} from './console-sql.ts';
+import { SERIES_METRICS, type SeriesMetric } from '../domain/campaign-series.ts';
 import { MIGRATIONS } from './migrations.ts';
 import {
   DELETE_LAPSED_SESSIONS, DELETE_SESSION, DELETE_USER_SESSIONS, DISABLE_USER, FIND_SESSION, FIND_USER, INSERT_SESSION, INSERT_USER, LIST_USERS, LOGIN_FAILURE, LOGIN_SUCCESS,
@@ -34,7 +40,7 @@ import {
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, bit, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent,
-  toPromotion, toResolvableShopper, toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
+  toPromotion, toResolvableShopper, toShopper, toStoreBeacon, toZone, polygonColumn, unb64, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
   APP_TOKEN_HISTORY_LIMIT, type ConsentLapseWrite, type ObjectionResult, type PresenceStep, type PresenceStepResult, type PromotionDraft, type PromotionRecord, type RecordPromotionResult, type SequenceClaim,
@@ -59,6 +65,8 @@ const BUMP_CONFIG_VERSION = 'UPDATE config_version SET version = version + 1 WHE
 
 /** PostgreSQL's numbered placeholder. */
 const Q = (n: number): string => `$${n}`;
+/** The zone arbiter's current zone in a zone_states row (its state column is JSON text). */
+const POSTGRES_CURRENT_ZONE = "(z.state::jsonb #>> '{current,zoneId}')";
 
 // Named prepared statements: PostgreSQL parses and plans each SQL text once per connection instead of at
 // every query (a hot-path read took 97 µs unnamed, 59 µs named, on this machine). Only plain DML is named
@@ -652,25 +660,24 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       return found ? unb64(found.value) : undefined;
     },
     async upsertStore(s) {
-      await configChange((q) => q(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES ($1, $2, $3, $4, $5)
-                   ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
-      [s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours)]));
+      await configChange((q) => q(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours, floor_plan) VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours, floor_plan = excluded.floor_plan`,
+      [s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours), floorPlanColumn(s.floorPlan)]));
     },
     // Text is ordered COLLATE "C" (bytewise), as SQLite orders it, whatever the database's locale.
     async listStores() {
-      return (await rows('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id COLLATE "C"')).map(toStoreRecord);
+      return (await rows(`SELECT ${STORE_COLUMNS} FROM stores ORDER BY id COLLATE "C"`)).map(toStoreRecord);
     },
     async getStore(id) {
-      const found = await row('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores WHERE id = $1', id);
+      const found = await row(`SELECT ${STORE_COLUMNS} FROM stores WHERE id = $1`, id);
       return found === undefined ? undefined : toStoreRecord(found);
     },
     async upsertZone(z) {
-      await configChange((q) => q('INSERT INTO zones (store_id, id, name, sensitive) VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
-        [z.storeId, z.id, z.name, bit(z.sensitive)]));
+      await configChange((q) => q('INSERT INTO zones (store_id, id, name, sensitive, polygon) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive, polygon = excluded.polygon',
+        [z.storeId, z.id, z.name, bit(z.sensitive), polygonColumn(z.polygon)]));
     },
     async listZones(storeId) {
-      return (await rows('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId))
-        .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+      return (await rows('SELECT store_id, id, name, sensitive, polygon FROM zones WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId)).map(toZone);
     },
     async replaceStoreBeacons(storeId, beacons) {
       await transaction(async (q) => {
@@ -700,8 +707,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       const found = storeId === undefined ? await rows('SELECT * FROM gateways ORDER BY id COLLATE "C"') : await rows('SELECT * FROM gateways WHERE store_id = $1 ORDER BY id COLLATE "C"', storeId);
       return found.map(toGateway);
     },
-    async markGatewaySeen(id, atMs, online) {
-      await query('UPDATE gateways SET last_seen_at_ms = $1, online = $2 WHERE id = $3', [atMs, bit(online), id]);
+    async markGatewaySeen(id, atMs, online, report) {
+      const reported = gatewayReportColumns(report);
+      if (reported === undefined) await query('UPDATE gateways SET last_seen_at_ms = $1, online = $2 WHERE id = $3', [atMs, bit(online), id]);
+      else await query(numbered(MARK_GATEWAY_REPORTED), [atMs, bit(online), reported.version, reported.counts, atMs, id]);
     },
     async setGatewaySettings(settings) {
       await query(
@@ -1066,6 +1075,25 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     },
     async listZoneDwell(storeId, bucketMs, fromMs, toMs) {
       return (await rows(numbered(LIST_DWELL), storeId, bucketMs, fromMs, toMs)).map(toZoneDwellCell);
+    },
+    async campaignActivity(campaignId, buckets) {
+      checkActivityBuckets(buckets);
+      if (buckets.length === 0) return [];
+      const fromMs = buckets[0]!.startMs;
+      const toMs = buckets.at(-1)!.endMs;
+      // REPEATABLE READ: the three metrics from one snapshot.
+      const read = await transaction(async (q) => {
+        const byMetric: Partial<Record<SeriesMetric, Row[]>> = {};
+        for (const metric of SERIES_METRICS) byMetric[metric] = (await q(numbered(campaignActivitySql(metric)), [campaignId, fromMs, toMs])).rows;
+        return byMetric as Record<SeriesMetric, Row[]>;
+      }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return foldCampaignActivity(buckets, read);
+    },
+    async zoneOccupancy(storeId, seenSinceMs) {
+      return (await rows(numbered(zoneOccupancySql(POSTGRES_CURRENT_ZONE)), storeId, seenSinceMs)).map(toZoneOccupancy);
+    },
+    async zoneEventCounts(storeId, fromMs, toMs) {
+      return (await rows(numbered(ZONE_EVENT_COUNTS), storeId, fromMs, toMs)).map(toZoneEventCount);
     },
     async expireUndelivered(nowMs, limit) {
       checkExpiryArguments(nowMs, limit);

@@ -3,7 +3,9 @@ import { LoyaltyTierSchema } from '../domain/campaign.ts';
 import type { ConsentRecord, ConsentState, LapseReason, Purpose } from '../domain/consent.ts';
 import type { PromotionMessage } from '../domain/promotion.ts';
 import type { ErasureProof } from '../domain/erasure.ts';
-import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord, WebhookAttemptOutcome, WebhookDeliveryRecord, WebhookDeliveryStatus } from './store.ts';
+import { ZonePolygonSchema, type ZonePolygon } from '../domain/floor-plan.ts';
+import type { GatewayCounts } from '../domain/gateway-report.ts';
+import type { EpochKeyRecord, PresenceEventRecord, GatewayRecord, ZoneRecord, GatewaySettingsRecord, LinkedBeaconKind, StoreBeaconRecord, LinkedBeaconRecord, PromotionRecord, ResolvableShopperRecord, ShopperRecord, WebhookAttemptOutcome, WebhookDeliveryRecord, WebhookDeliveryStatus } from './store.ts';
 
 // Row mapping shared by every SQL adapter. The schema is the portable subset (migrations.ts):
 // binary values as base64 TEXT, booleans as INTEGER 0/1, times as epoch ms/s in BIGINT — which
@@ -101,14 +103,35 @@ export function toConsentRecord(row: Row): ConsentRecord {
   };
 }
 
-export const toGateway = (row: Row): GatewayRecord => ({
-  id: String(row.id),
-  storeId: String(row.store_id),
-  zoneId: String(row.zone_id),
-  secretSealed: unb64(row.secret_sealed),
-  lastSeenAtMs: numOrNull(row.last_seen_at_ms),
-  online: num(row.online) === 1,
+export const toGateway = (row: Row): GatewayRecord => {
+  const gateway: GatewayRecord = {
+    id: String(row.id),
+    storeId: String(row.store_id),
+    zoneId: String(row.zone_id),
+    secretSealed: unb64(row.secret_sealed),
+    lastSeenAtMs: numOrNull(row.last_seen_at_ms),
+    online: num(row.online) === 1,
+  };
+  const reportedAtMs = numOrNull(row.reported_at_ms);
+  if (reportedAtMs === null) return gateway;
+  return {
+    ...gateway,
+    report: {
+      version: row.version === null || row.version === undefined ? null : String(row.version),
+      counts: row.status_counts === null || row.status_counts === undefined ? null : (JSON.parse(String(row.status_counts)) as GatewayCounts),
+      atMs: reportedAtMs,
+    },
+  };
+};
+
+/** A zones row: the outline is a JSON array of [x, y], NULL for none. */
+export const toZone = (row: Row): ZoneRecord => ({
+  storeId: String(row.store_id), id: String(row.id), name: String(row.name), sensitive: num(row.sensitive) === 1,
+  ...(row.polygon === null || row.polygon === undefined ? {} : { polygon: ZonePolygonSchema.parse(JSON.parse(String(row.polygon))) }),
 });
+
+/** A zone's outline as stored: JSON, or NULL for none. */
+export const polygonColumn = (polygon: ZonePolygon | undefined): string | null => (polygon === undefined ? null : JSON.stringify(polygon));
 
 export const toGatewaySettings = (row: Row): GatewaySettingsRecord => ({
   gatewayId: String(row.gateway_id),

@@ -14,7 +14,13 @@ import { ZoneStateSchema, type ZoneState } from '../domain/zone-arbiter.ts';
 import { zoneStateLastSeenMs } from '../domain/retention.ts';
 import { nextVisit, type VisitActivity } from '../domain/visits.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
-import { budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, hasBudgetLimit, hoursColumn, interestsColumn, toStoreRecord, toVisitRecord, visitStateOf } from './decision-rows.ts';
+import {
+  budgetCountsStatement, budgetExhausted, capCountsStatement, capRefusal, floorPlanColumn, hasBudgetLimit, hoursColumn, interestsColumn, STORE_COLUMNS, toStoreRecord, toVisitRecord, visitStateOf,
+} from './decision-rows.ts';
+import {
+  campaignActivitySql, checkActivityBuckets, foldCampaignActivity, gatewayReportColumns, MARK_GATEWAY_REPORTED, toZoneEventCount, toZoneOccupancy, ZONE_EVENT_COUNTS, zoneOccupancySql,
+} from './console-sql.ts';
+import { SERIES_METRICS, type SeriesMetric } from '../domain/campaign-series.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { ConsoleSessionRecord } from '../domain/console-user.ts';
 import {
@@ -32,7 +38,7 @@ import {
 import { CLAIM_COUPON_CONDITION, claimedCoupon, refusedClaim, toPosDevice } from './redemption-rows.ts';
 import {
   b64, consentAuditDrafts, num, numOrNull, stateFromRows, toAuditRecord, toConsentRecord, toEpochKey, toErasureProof, toGateway, toGatewaySettings, toLinkedBeacon, toPresenceEvent, toPromotion,
-  toShopper, toStoreBeacon, unb64, type ConsentAudit, type Row,
+  toShopper, toStoreBeacon, unb64, polygonColumn, toZone, type ConsentAudit, type Row,
 } from './rows.ts';
 import {
   APP_TOKEN_HISTORY_LIMIT, type AppTokenRotation, type CampaignDefinitionSave, type CampaignTransition, type ConsentLapseWrite, type CouponRedemptionRequest, type CredentialRefusal,
@@ -51,6 +57,8 @@ import type { ConsentText } from '../domain/consent-texts.ts';
 const MAX_CACHED_STATEMENTS = 500;
 /** SQLite's positional placeholder (campaign-sql.ts numbers its parameters in order). */
 const Q = (): string => '?';
+/** The zone arbiter's current zone in a zone_states row (its state column is JSON). */
+const SQLITE_CURRENT_ZONE = "json_extract(z.state, '$.current.zoneId')";
 
 export type SqliteStoreOptions = {
   /** Told of every group commit (the hot path's writes, batched per turn of the event loop): for benchmarks and metrics. */
@@ -157,13 +165,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     return record;
   });
   const upsertStore = configChange((s: StoreRecord): void => {
-    run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours`,
-    s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours));
+    run(`INSERT INTO stores (id, name, timezone, opening_hours, quiet_hours, floor_plan) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone, opening_hours = excluded.opening_hours, quiet_hours = excluded.quiet_hours, floor_plan = excluded.floor_plan`,
+    s.id, s.name, s.timezone, hoursColumn(s.openingHours), hoursColumn(s.quietHours), floorPlanColumn(s.floorPlan));
   });
   const upsertZone = configChange((z: ZoneRecord): void => {
-    run('INSERT INTO zones (store_id, id, name, sensitive) VALUES (?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive',
-      z.storeId, z.id, z.name, z.sensitive ? 1 : 0);
+    run('INSERT INTO zones (store_id, id, name, sensitive, polygon) VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, sensitive = excluded.sensitive, polygon = excluded.polygon',
+      z.storeId, z.id, z.name, z.sensitive ? 1 : 0, polygonColumn(z.polygon));
   });
   const upsertGateway = configChange((g: Omit<GatewayRecord, 'lastSeenAtMs' | 'online'>, rotateSecret: boolean): GatewayRecord => {
     run(
@@ -499,18 +507,17 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       upsertStore(s);
     },
     async listStores() {
-      return all('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores ORDER BY id').map(toStoreRecord);
+      return all(`SELECT ${STORE_COLUMNS} FROM stores ORDER BY id`).map(toStoreRecord);
     },
     async getStore(id) {
-      const found = get('SELECT id, name, timezone, opening_hours, quiet_hours FROM stores WHERE id = ?', id);
+      const found = get(`SELECT ${STORE_COLUMNS} FROM stores WHERE id = ?`, id);
       return found === undefined ? undefined : toStoreRecord(found);
     },
     async upsertZone(z) {
       upsertZone(z);
     },
     async listZones(storeId) {
-      return all('SELECT store_id, id, name, sensitive FROM zones WHERE store_id = ? ORDER BY id', storeId)
-        .map((r) => ({ storeId: String(r.store_id), id: String(r.id), name: String(r.name), sensitive: num(r.sensitive) === 1 }));
+      return all('SELECT store_id, id, name, sensitive, polygon FROM zones WHERE store_id = ? ORDER BY id', storeId).map(toZone);
     },
     async replaceStoreBeacons(storeId, beacons) {
       replaceStoreBeacons.immediate(storeId, beacons);
@@ -528,8 +535,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async listGateways(storeId) {
       return (storeId === undefined ? all('SELECT * FROM gateways ORDER BY id') : all('SELECT * FROM gateways WHERE store_id = ? ORDER BY id', storeId)).map(toGateway);
     },
-    async markGatewaySeen(id, atMs, online) {
-      run('UPDATE gateways SET last_seen_at_ms = ?, online = ? WHERE id = ?', atMs, online ? 1 : 0, id);
+    async markGatewaySeen(id, atMs, online, report) {
+      const reported = gatewayReportColumns(report);
+      if (reported === undefined) run('UPDATE gateways SET last_seen_at_ms = ?, online = ? WHERE id = ?', atMs, online ? 1 : 0, id);
+      else run(MARK_GATEWAY_REPORTED, atMs, online ? 1 : 0, reported.version, reported.counts, atMs, id);
     },
     async setGatewaySettings(settings) {
       run(
@@ -811,6 +820,21 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
     async listZoneDwell(storeId, bucketMs, fromMs, toMs) {
       return all(LIST_DWELL, storeId, bucketMs, fromMs, toMs).map(toZoneDwellCell);
+    },
+    async campaignActivity(campaignId, buckets) {
+      checkActivityBuckets(buckets);
+      if (buckets.length === 0) return [];
+      const fromMs = buckets[0]!.startMs;
+      const toMs = buckets.at(-1)!.endMs;
+      // One read transaction: the three metrics from one snapshot.
+      const read = db.transaction(() => Object.fromEntries(SERIES_METRICS.map((metric) => [metric, all(campaignActivitySql(metric), campaignId, fromMs, toMs)])) as Record<SeriesMetric, Row[]>);
+      return foldCampaignActivity(buckets, read());
+    },
+    async zoneOccupancy(storeId, seenSinceMs) {
+      return all(zoneOccupancySql(SQLITE_CURRENT_ZONE), storeId, seenSinceMs).map(toZoneOccupancy);
+    },
+    async zoneEventCounts(storeId, fromMs, toMs) {
+      return all(ZONE_EVENT_COUNTS, storeId, fromMs, toMs).map(toZoneEventCount);
     },
     async expireUndelivered(nowMs, limit) {
       checkExpiryArguments(nowMs, limit);

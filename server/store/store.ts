@@ -2,6 +2,10 @@ import type { LinkedBeaconKind } from '../domain/beacon-identifier.ts';
 import type { AuditDraft, AuditRecord } from '../domain/audit-chain.ts';
 import type { Attribution, Budget, Campaign, CampaignStatus, Caps, LoyaltyTier, WeeklyWindow } from '../domain/campaign.ts';
 import type { CampaignGroupCounts, ZoneCell, ZoneDwellCell } from '../domain/analytics.ts';
+import type { CampaignActivityBucket } from '../domain/campaign-series.ts';
+import type { FloorPlan, ZonePolygon } from '../domain/floor-plan.ts';
+import type { GatewayCounts, GatewayStatusReport } from '../domain/gateway-report.ts';
+import type { LocalBucket } from '../domain/local-buckets.ts';
 import type { CampaignRecord, CampaignVersionRecord, LifecycleAction } from '../domain/campaign-lifecycle.ts';
 import type { PrincipalRecord } from '../domain/principal.ts';
 import type { ConsoleSessionRecord, LoginLockoutPolicy, SessionLookup, UserRecord } from '../domain/console-user.ts';
@@ -31,9 +35,25 @@ export type StoreRecord = {
   openingHours?: WeeklyWindow[];
   /** Weekly windows when nothing is sent, open or not. */
   quietHours?: WeeklyWindow[];
+  /** The plan the console draws the zones on (domain/floor-plan.ts); absent: none given. */
+  floorPlan?: FloorPlan;
 };
-export type ZoneRecord = { storeId: string; id: string; name: string; sensitive: boolean };
-export type GatewayRecord = { id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean };
+export type ZoneRecord = {
+  storeId: string; id: string; name: string; sensitive: boolean;
+  /** The zone's outline on the store's floor plan, [x, y] in metres; absent: none given. */
+  polygon?: ZonePolygon;
+};
+export type GatewayRecord = {
+  id: string; storeId: string; zoneId: string; secretSealed: Buffer; lastSeenAtMs: number | null; online: boolean;
+  /** The last version and operational counters the gateway reported on its status topic, and when; absent until it reports either. */
+  report?: GatewayReport;
+};
+/** What a gateway last said about itself (domain/gateway-report.ts): each part as of the last status that carried it. */
+export type GatewayReport = { version: string | null; counts: GatewayCounts | null; atMs: number };
+/** Present shoppers in one zone, by the zone arbiter's current zone (Store.zoneOccupancy). */
+export type ZoneOccupancy = { zoneId: string; shoppers: number };
+/** Presence events in one zone, by the zone of the gateway that claimed them (Store.zoneEventCounts). */
+export type ZoneEventCount = { zoneId: string; events: number };
 /** Presence settings an operator set for one gateway (sent on its config topic). */
 export type GatewaySettingsRecord = { gatewayId: string; presence: RemotePresenceSettings; updatedAtMs: number };
 /** One of a store's own iBeacons, standing in a zone; uuid is lower-case with dashes. */
@@ -333,7 +353,12 @@ export interface Store {
   upsertGateway(gateway: Omit<GatewayRecord, 'lastSeenAtMs' | 'online'>, rotateSecret?: boolean): Promise<GatewayRecord>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   listGateways(storeId?: string): Promise<GatewayRecord[]>;
-  markGatewaySeen(id: string, atMs: number, online: boolean): Promise<void>;
+  /**
+   * Records a status of the gateway: when it was seen and whether it is online, and, when the status
+   * carries them, its version and operational counters (GatewayRecord.report, dated atMs). A part the
+   * status lacks (the will has no counters) keeps its last value. Not configuration: the version does not move.
+   */
+  markGatewaySeen(id: string, atMs: number, online: boolean, report?: GatewayStatusReport): Promise<void>;
   /** Replaces a gateway's presence settings (the gateway must exist). */
   setGatewaySettings(settings: GatewaySettingsRecord): Promise<void>;
   getGatewaySettings(gatewayId: string): Promise<GatewaySettingsRecord | undefined>;
@@ -597,6 +622,27 @@ export interface Store {
   /** The rolled-up cells of a store for one bucket size with bucketStartMs in [fromMs, toMs). */
   listZoneFootfall(storeId: string, bucketMs: number, fromMs: number, toMs: number): Promise<ZoneCell[]>;
   listZoneDwell(storeId: string, bucketMs: number, fromMs: number, toMs: number): Promise<ZoneDwellCell[]>;
+  /**
+   * A campaign's activity per bucket (domain/campaign-series.ts): deliveries, opens and redemptions, each
+   * dated when it happened, of exposures recorded with analytics consent (P3) only — events and distinct
+   * shoppers per bucket. The buckets must be contiguous, in order, on whole minutes; one tally each, zeros
+   * where nothing happened. No shopper ID leaves the Store. Throws a RangeError naming a bad bucket.
+   */
+  campaignActivity(campaignId: string, buckets: readonly LocalBucket[]): Promise<CampaignActivityBucket[]>;
+
+  // — The console's live view (AN-1: the route suppresses small counts) —
+
+  /**
+   * Present shoppers per zone of a store now: zone states (the arbiter's, Store.updateZoneState) with a
+   * current zone and a claim renewed at or after seenSinceMs, of shoppers whose presence consent (P1) is
+   * granted and who are neither restricted nor erased. Counts only, by zone ID; zones with none are left out.
+   */
+  zoneOccupancy(storeId: string, seenSinceMs: number): Promise<ZoneOccupancy[]>;
+  /**
+   * Presence events of the store's gateways timed in [fromMs, toMs), per the zone of the gateway that
+   * claimed each (its sequence claim, Store.acceptSequence): the same figure on every instance. Zones with none are left out.
+   */
+  zoneEventCounts(storeId: string, fromMs: number, toMs: number): Promise<ZoneEventCount[]>;
   /**
    * Drops up to `limit` promotions that expired (expires_at_ms <= nowMs) while still pending and never
    * written to the app (delivered_at_ms NULL): one conditional UPDATE … RETURNING sets them 'expired', and
