@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { BeaconIdentifierSchema } from '../domain/beacon-identifier.ts';
-import { PROOF_HEADER } from '../domain/request-proof.ts';
 import { PushTargetSchema } from '../domain/push-target.ts';
 import { SHOPPER_EXPORT_SCHEMA_PATH, ShopperExportSchema } from '../domain/shopper-export.ts';
 import { SightingSchema } from '../domain/store-beacons.ts';
@@ -13,16 +12,11 @@ import {
   ArchivedConsentTextSchema, BeaconLinkedSchema, BeaconListSchema, ConsentsSchema, ConsentTextsSchema, HealthSchema, ObjectionSchema, ProfileSchema, PromotionListSchema,
   RedeemedSchema, RegionsSchema, RegisteredSchema, ResolverInfoSchema, RestrictionSchema, ShopperSelfSchema, SightingOutcomeSchema, StatusSchema, TokenRotatedSchema,
 } from './response-schemas.ts';
-import type { HeaderDoc, RouteDoc } from './route-docs.ts';
+import type { RouteDoc } from './route-docs.ts';
 
 // The shopper app's API (/v1/me and registration), the point of sale, and the public routes (privacy
 // notices, health, metrics, status, the console page, this documentation), for openapi-document.ts.
 // docs/app-integration.md is the app developer's guide; this is the reference.
-
-const PROOF: HeaderDoc = {
-  name: PROOF_HEADER, required: true, schema: z.string(),
-  description: "The app's request proof: signed with a key derived from the identity key, fresh (±300 s) and single-use (docs/app-integration.md \"Request proofs\").",
-};
 
 export const APP_ROUTE_DOCS: Record<string, RouteDoc> = {
   // Registration and what the app needs before it.
@@ -59,7 +53,7 @@ export const APP_ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /v1/me/token': {
     summary: "Rotate the app's credential", description: 'Needs the current credential (expired is fine) and a request proof; the old credential is refused from then on.', tag: 'Shopper app',
-    auth: 'app-proof', headers: [PROOF], body: RotateBodySchema, bodyOptional: true,
+    auth: 'app-proof', body: RotateBodySchema, bodyOptional: true,
     responses: { 201: { description: 'the new credential', schema: TokenRotatedSchema } }, errors: ['CREDENTIAL_REVOKED', 'PROOF_REQUIRED', 'PROOF_INVALID', 'PROOF_EXPIRED', 'PROOF_REPLAYED', 'CONFLICT'],
   },
   'PUT /v1/me/push-target': {
@@ -111,21 +105,21 @@ export const APP_ROUTE_DOCS: Record<string, RouteDoc> = {
 
   // Data-subject rights (docs/data-subject-rights.md).
   'GET /v1/me/export': {
-    summary: 'Export everything held about the shopper (DSR-1)', tag: 'Rights', auth: 'app-proof', headers: [PROOF],
+    summary: 'Export everything held about the shopper (DSR-1)', tag: 'Rights', auth: 'app-proof',
     responses: { 200: { description: 'one JSON document, as an attachment', schema: ShopperExportSchema } },
     errors: ['CREDENTIAL_EXPIRED', 'CREDENTIAL_REVOKED', 'PROOF_REQUIRED', 'PROOF_INVALID', 'PROOF_EXPIRED', 'PROOF_REPLAYED'],
   },
   'DELETE /v1/me': {
-    summary: 'Erase the shopper (DSR-2)', description: 'The identity key is destroyed (crypto-shredding); the credential stops working.', tag: 'Rights', auth: 'app-proof', headers: [PROOF],
+    summary: 'Erase the shopper (DSR-2)', description: 'The identity key is destroyed (crypto-shredding); the credential stops working.', tag: 'Rights', auth: 'app-proof',
     responses: { 204: { description: 'erased' } }, errors: ['CREDENTIAL_EXPIRED', 'CREDENTIAL_REVOKED', 'PROOF_REQUIRED', 'PROOF_INVALID', 'PROOF_EXPIRED', 'PROOF_REPLAYED'],
   },
   'POST /v1/me/objection': {
     summary: 'Object to marketing (DSR-3)', description: 'Permanent: promotions and personalisation are withdrawn and can no longer be granted, even after reinstalling.', tag: 'Rights',
-    auth: 'app-proof', headers: [PROOF], body: ObjectionBodySchema, bodyOptional: true,
+    auth: 'app-proof', body: ObjectionBodySchema, bodyOptional: true,
     responses: { 200: { description: 'objected', schema: ObjectionSchema } }, errors: ['CREDENTIAL_EXPIRED', 'CREDENTIAL_REVOKED', 'PROOF_REQUIRED', 'PROOF_INVALID', 'PROOF_EXPIRED', 'PROOF_REPLAYED'],
   },
   'PUT /v1/me/restriction': {
-    summary: 'Restrict processing, or lift it (DSR-4)', tag: 'Rights', auth: 'app-proof', headers: [PROOF], body: RestrictionBodySchema,
+    summary: 'Restrict processing, or lift it (DSR-4)', tag: 'Rights', auth: 'app-proof', body: RestrictionBodySchema,
     responses: { 200: { description: 'the restriction now', schema: RestrictionSchema } }, errors: ['CREDENTIAL_EXPIRED', 'CREDENTIAL_REVOKED', 'PROOF_REQUIRED', 'PROOF_INVALID', 'PROOF_EXPIRED', 'PROOF_REPLAYED'],
   },
   [`GET ${SHOPPER_EXPORT_SCHEMA_PATH}`]: {
