@@ -9,6 +9,7 @@ import { createSealer } from '#server/domain/sealing.ts';
 import { hashToken } from '#server/identity.ts';
 import { createMetrics, type Metrics } from '#server/metrics.ts';
 import { loadOrCreateSecretFile, newAdminToken, newMasterKey } from '#server/secret-files.ts';
+import { ensureDemoConsoleUsers } from './demo-console-users.ts';
 import { startServer, type RunningServer } from '#server/server.ts';
 import type { Store } from '#server/store/store.ts';
 import { parseScenario, type Scenario } from './scenario.ts';
@@ -103,6 +104,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const metrics = createMetrics({ defaultMetrics: true });
     store = await options.openStore(metrics);
     const openedStore = store;
+    const consoleLogins = await ensureDemoConsoleUsers(openedStore, options.dataDir);
     let mqttUrl = options.mqttUrl;
     let serverLogin: { username: string; password: string } | undefined;
     if (mqttUrl === undefined) {
@@ -129,6 +131,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     say(`  MQTT broker  ${mqttUrl}${broker ? ` (embedded aedes, per-gateway logins and ACLs; ${watch})` : ''}`);
     say(`  Server       ${server.url}  (store: ${store.kind}, data in ${options.dataDir}, logs in ${logFile})`);
     say(`  Console      ${server.url}/console`);
+    for (const login of consoleLogins) {
+      say(login.usable
+        ? `               log in as ${login.username.padEnd(8)} ${login.password}  (${login.role}; ${login.passwordFile})`
+        : `               ${login.username} exists with another password (vicino admin create makes a new user)`);
+    }
     if (options.epochRotationS !== undefined) say(`  Epoch keys   rotate every ${options.epochRotationS} s (instead of daily); an aged key is destroyed`);
     // Every epoch key of the run goes into the ground truth, including those that rotate out and die in between.
     const openedServer = server;
