@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { IdSchema } from '#gateway/protocol/index.ts';
 import { CampaignDefinitionSchema, CampaignIdSchema, LoyaltyTierSchema } from '../domain/campaign.ts';
-import { RoleSchema } from '../domain/principal.ts';
 import { ApiKeyBodySchema, AuditQuerySchema } from '../routes/access-routes.ts';
 import { GatewayBodySchema, GatewaySettingsBodySchema, PosDeviceBodySchema, StoreBodySchema } from '../routes/admin-routes.ts';
 import { CampaignQuerySchema, ZonesQuerySchema } from '../routes/analytics-routes.ts';
 import { ParamsSchema as CampaignParamsSchema, ListQuerySchema as CampaignListQuerySchema, RejectBodySchema, TransitionBodySchema } from '../routes/campaign-routes.ts';
 import { ListQuerySchema as DeadLetterQuerySchema, ReplayBodySchema } from '../routes/dead-letter-routes.ts';
+import { LoginBodySchema } from '../routes/session-routes.ts';
+import { CreateUserBodySchema, UserParamsSchema } from '../routes/user-routes.ts';
 import {
   ApiKeyCreatedSchema, ApiKeyListSchema, AuditPageSchema, AuditVerificationSchema, CampaignListSchema, CampaignPreviewSchema, CampaignReportSchema, CampaignSeriesSchema,
   CampaignVersionsSchema, CampaignViewSchema, DeadLetterPageSchema, DeadLetterReplaySchema, GatewayConfigFileSchema, GatewayListSchema, GatewaySettingsRecordSchema,
@@ -37,9 +38,6 @@ const transition = (summary: string, description: string, body: z.ZodType = Tran
   errors: ['NOT_FOUND', 'CONFLICT'],
 });
 
-// Console users and sessions (issue 8): the lead's session routes; the body schemas become theirs once exported.
-const LoginBodySchema = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }).strict();
-const UserBodySchema = z.object({ username: z.string().min(3).max(64), password: z.string().min(12).max(256), role: RoleSchema }).strict();
 const PreviewBodySchema = z
   .object({
     definition: CampaignDefinitionSchema.describe('a campaign definition, checked as PUT /v1/admin/campaigns/{campaignId} checks it; an invalid one is answered with valid: false and its issues, not a 400'),
@@ -60,7 +58,7 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Log in to the console', tag: 'Session', auth: 'none', body: LoginBodySchema,
     description: 'Sets the HttpOnly session cookie `vicino_session` (SameSite=Strict) and returns the CSRF token to send as X-CSRF-Token on every change. A wrong password or a locked account is a 401 with a message.',
     responses: { 200: { description: 'logged in', schema: SessionSchema } },
-    errors: ['UNAUTHENTICATED'],
+    errors: ['UNAUTHENTICATED', 'FORBIDDEN'],
   },
   'GET /v1/session': {
     summary: 'The current session', tag: 'Session', auth: 'session',
@@ -74,14 +72,14 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
 
   // Console users.
   'POST /v1/admin/users': {
-    summary: 'Create a console user', tag: 'Users', body: UserBodySchema,
+    summary: 'Create a console user', tag: 'Users', body: CreateUserBodySchema,
     responses: { 201: { description: 'the user (never the password or its hash)', schema: UserSchema.omit({ disabledAtMs: true }) } },
     errors: ['CONFLICT'],
   },
   'GET /v1/admin/users': { summary: 'List console users', tag: 'Users', responses: { 200: { description: 'every user, disabled ones too', schema: UserListSchema } } },
   'DELETE /v1/admin/users/:userId': {
-    summary: 'Disable a console user', description: 'Ends their sessions; the account stays for the audit log.', tag: 'Users',
-    params: z.object({ userId: z.string().min(1).max(64) }), responses: { 204: { description: 'disabled' } }, errors: ['NOT_FOUND'],
+    summary: 'Disable a console user', description: 'Ends their sessions; the account stays for the audit log. An admin cannot disable their own account (409).', tag: 'Users',
+    params: UserParamsSchema, responses: { 204: { description: 'disabled' } }, errors: ['NOT_FOUND', 'CONFLICT'],
   },
 
   // API keys and the audit log.

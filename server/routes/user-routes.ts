@@ -13,7 +13,7 @@ import type { AppDeps } from '../app.ts';
 // password never leaves the request, and only its scrypt hash is stored.
 
 export const CreateUserBodySchema = z.object({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema }).strict();
-const UserParamsSchema = z.object({ userId: z.string().regex(/^usr_[a-f0-9]{32}$/, 'must be a user ID such as "usr_…" (GET /v1/admin/users lists them)') });
+export const UserParamsSchema = z.object({ userId: z.string().regex(/^usr_[a-f0-9]{32}$/, 'must be a user ID such as "usr_…" (GET /v1/admin/users lists them)') });
 
 export const newUserId = (): string => `usr_${randomUUID().replaceAll('-', '')}`;
 

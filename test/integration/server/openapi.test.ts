@@ -6,6 +6,7 @@ import { isApiRoute } from '#server/openapi/openapi-document.ts';
 import { routeDocFor } from '#server/openapi/route-docs.ts';
 import { bearer, buildTestApp, expectStatus, putStore, type TestApp } from '#test/helpers/build-test-app.ts';
 import { aCampaign } from '#test/helpers/builders.ts';
+import { createConsoleUser, loginWithInject } from '#test/helpers/console-users.ts';
 
 // Issue 8: every console action goes through the documented REST API, and the OpenAPI document at /docs
 // is generated from the zod schemas the handlers parse with. Every route the app registers (read from
@@ -154,8 +155,8 @@ describe('schemas from the handlers', () => {
   });
 
   it('documents responses as the handlers send them', async () => {
-    const check = async (method: 'GET' | 'POST', url: string, path: string, status: number, payload?: Json) => {
-      const response = await t.app.inject({ method, url, headers: bearer(t.adminToken), ...(payload === undefined ? {} : { payload }) });
+    const check = async (method: 'GET' | 'POST', url: string, path: string, status: number, payload?: Json, headers: Record<string, string> = bearer(t.adminToken)) => {
+      const response = await t.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
       expect(response.statusCode, `${method} ${url}: ${response.body}`).toBe(status);
       const validate = compile(operation(method, path).responses[String(status)]!.content!['application/json']!.schema!);
       expect(validate(response.json()), `${method} ${url}: ${JSON.stringify(validate.errors)}`).toBe(true);
@@ -167,6 +168,11 @@ describe('schemas from the handlers', () => {
     await check('GET', '/v1/admin/campaigns/coffee/versions', '/v1/admin/campaigns/{campaignId}/versions', 200);
     await check('GET', '/v1/admin/audit', '/v1/admin/audit', 200);
     await check('GET', '/v1/admin/gateways', '/v1/admin/gateways', 200);
+    await check('POST', '/v1/admin/users', '/v1/admin/users', 201, { username: 'docs.reader', password: 'a long enough passphrase', role: 'analyst' });
+    await check('GET', '/v1/admin/users', '/v1/admin/users', 200);
+    const marketer = await createConsoleUser(t.deps.store, { username: 'docs.marketer', role: 'marketer' });
+    const session = await loginWithInject(t.app, marketer);
+    await check('GET', '/v1/session', '/v1/session', 200, undefined, { cookie: session.cookie });
     const invalid = await t.app.inject({ method: 'PUT', url: '/v1/admin/stores/store-1', headers: bearer(t.adminToken), payload: { name: '' } });
     expect(compile(document.components.schemas.Error!)(invalid.json())).toBe(true);
   });
