@@ -29,6 +29,7 @@ import { rightsRoutes } from './routes/rights-routes.ts';
 import { posRoutes } from './routes/pos-routes.ts';
 import { pushRoutes } from './routes/push-routes.ts';
 import { analyticsRoutes } from './routes/analytics-routes.ts';
+import { storeReadRoutes } from './routes/store-read-routes.ts';
 import { consoleRoutes } from './routes/console-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
@@ -131,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => posRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
+  await app.register(async (scope) => storeReadRoutes(scope, deps));
   await app.register(async (scope) => sessionRoutes(scope, deps));
   await app.register(async (scope) => userRoutes(scope, deps));
   await app.register(async (scope) => consoleRoutes(scope, deps));

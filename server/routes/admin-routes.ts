@@ -6,6 +6,7 @@ import { SERVER_MQTT_USERNAME } from '../broker/broker-access.ts';
 import type { AuditDetails } from '../domain/audit-chain.ts';
 import { WeeklyWindowSchema } from '../domain/campaign.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
+import { floorPlanIssues, FloorPlanSchema, ZonePolygonSchema } from '../domain/floor-plan.ts';
 import { StoreBeaconSchema } from '../domain/store-beacons.ts';
 import { newAppToken } from '../identity.ts';
 import { principalOf } from '../auth/admin-access.ts';
@@ -20,7 +21,13 @@ export const StoreBodySchema = z
   .object({
     name: z.string().min(1).max(120),
     timezone: z.string().min(1).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'timezone must be an IANA time zone such as "Europe/Rome"'),
-    zones: z.array(z.object({ id: IdSchema, name: z.string().min(1).max(80), sensitive: z.boolean().default(false) }).strict()).min(1).max(500),
+    zones: z.array(z.object({
+      id: IdSchema, name: z.string().min(1).max(80), sensitive: z.boolean().default(false),
+      /** The zone's outline on the floor plan, [[x, y], …] in metres (domain/floor-plan.ts); the console's live view draws it. */
+      polygon: ZonePolygonSchema.optional(),
+    }).strict()).min(1).max(500),
+    /** The store's floor plan, { widthM, heightM }: the rectangle the zone outlines are drawn on. A PUT without it removes it. */
+    floorPlan: FloorPlanSchema.optional(),
     /** Weekly windows, local to the store's time zone, when it is open: nothing is sent outside them. None = always open. */
     openingHours: z.array(WeeklyWindowSchema).min(1).max(50).optional(),
     /** Weekly windows when nothing is sent, open or not (MKT-3). */
@@ -41,6 +48,7 @@ export const StoreBodySchema = z
       ids.add(beacon.id);
       identities.add(identity);
     });
+    for (const issue of floorPlanIssues(body.floorPlan, body.zones)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
 export const GatewayBodySchema = z
@@ -71,13 +79,18 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     await store.upsertStore({
       id: storeId, name: body.name, timezone: body.timezone,
       ...(body.openingHours === undefined ? {} : { openingHours: body.openingHours }), ...(body.quietHours === undefined ? {} : { quietHours: body.quietHours }),
+      ...(body.floorPlan === undefined ? {} : { floorPlan: body.floorPlan }),
     });
-    for (const zone of body.zones) await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive });
+    for (const zone of body.zones) {
+      await store.upsertZone({ storeId, id: zone.id, name: zone.name, sensitive: zone.sensitive, ...(zone.polygon === undefined ? {} : { polygon: zone.polygon }) });
+    }
     await store.replaceStoreBeacons(storeId, body.beacons);
     // Beacon IDs only: a beacon's uuid, major and minor stay out of the log.
     await audit(request, 'store.changed', storeId, {
       timezone: body.timezone, openingHours: body.openingHours ?? null, quietHours: body.quietHours ?? null, zoneIds: body.zones.map((z) => z.id), sensitiveZoneIds: body.zones.filter((z) => z.sensitive).map((z) => z.id),
       beaconIds: body.beacons.map((b) => b.id),
+      // The plan's size and which zones have an outline; the outlines themselves could outgrow an entry's 4 KiB.
+      floorPlan: body.floorPlan ?? null, outlinedZoneIds: body.zones.filter((z) => z.polygon !== undefined).map((z) => z.id),
     });
     const live = await deps.keys.maintain();
     deps.resolver.setKeys(live);
