@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { GatewayStatusSchema, parsePayload, parseTopic, PresenceEventSchema, verifyMessage, verifyPresenceEvent, type PresenceEvent, type Pseudonym } from '#gateway/protocol/index.ts';
 
 const PSEUDONYM = /^[0-9a-f]{32}$/;
+import { operationalCounts } from '../domain/gateway-report.ts';
 import type { ResolvedPresence } from '../domain/decision.ts';
 import type { Sealer } from '../domain/sealing.ts';
 import type { ArbiterConfig } from '../domain/zone-arbiter.ts';
@@ -97,7 +98,8 @@ export function createPresenceIngest(deps: PresenceIngestDeps): PresenceIngest {
     // "online" (a replay) is not: it would show a dead gateway alive.
     const nowMs = now();
     if (status.online && (status.atS * 1000 < nowMs - window.pastS * 1000 || status.atS * 1000 > nowMs + window.futureS * 1000)) return reject('stale', gatewayId);
-    await store.markGatewaySeen(gatewayId, nowMs, status.online);
+    // Its version and operational counters, for the operator's gateway list (domain/gateway-report.ts: no device counts kept).
+    await store.markGatewaySeen(gatewayId, nowMs, status.online, { version: status.version, counts: operationalCounts(status.counts) });
     return outcome('status');
   };
 

@@ -64,6 +64,9 @@ export const GatewayBodySchema = z
 /** A till of the store (server/routes/pos-routes.ts); the name is the operator's label, e.g. "Till 3". */
 export const PosDeviceBodySchema = z.object({ name: z.string().trim().min(1).max(80) }).strict();
 
+/** The gateway list, of every store or of one. */
+export const GatewayListQuerySchema = z.object({ storeId: IdSchema.optional() }).strict();
+
 /** Per-gateway presence settings; they reach the gateway on its retained config topic and apply without a restart. */
 export const GatewaySettingsBodySchema = z.object({ presence: RemotePresenceSettingsSchema }).strict();
 
@@ -177,7 +180,17 @@ export async function adminRoutes(app: FastifyInstance, deps: AppDeps): Promise<
     return (await store.getGatewaySettings(gateway.id)) ?? { gatewayId: gateway.id, presence: {}, updatedAtMs: null };
   });
 
-  app.get('/v1/admin/gateways', async () => ({
-    gateways: (await store.listGateways()).map((g) => ({ id: g.id, storeId: g.storeId, zoneId: g.zoneId, online: g.online, lastSeenAtMs: g.lastSeenAtMs })),
-  }));
+  /**
+   * Every gateway (or one store's, ?storeId=), with what it last reported about itself on its status topic:
+   * its version and operational counters (domain/gateway-report.ts), null until it reports them.
+   */
+  app.get('/v1/admin/gateways', async (request) => {
+    const { storeId } = parseOrThrow(GatewayListQuerySchema, request.query ?? {}, 'INVALID_PARAMS');
+    return {
+      gateways: (await store.listGateways(storeId)).map((g) => ({
+        id: g.id, storeId: g.storeId, zoneId: g.zoneId, online: g.online, lastSeenAtMs: g.lastSeenAtMs,
+        version: g.report?.version ?? null, counts: g.report?.counts ?? null, reportedAtMs: g.report?.atMs ?? null,
+      })),
+    };
+  });
 }
