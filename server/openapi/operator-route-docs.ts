@@ -11,7 +11,7 @@ import { CreateUserBodySchema, UserParamsSchema } from '../routes/user-routes.ts
 import {
   ApiKeyCreatedSchema, ApiKeyListSchema, AuditPageSchema, AuditVerificationSchema, CampaignListSchema, CampaignPreviewSchema, CampaignReportSchema, CampaignSeriesSchema,
   CampaignVersionsSchema, CampaignViewSchema, DeadLetterPageSchema, DeadLetterReplaySchema, GatewayConfigFileSchema, GatewayListSchema, GatewaySettingsRecordSchema,
-  LiveStoreSchema, PosDeviceCreatedSchema, PosDeviceListSchema, RecordOfProcessingSchema, SessionSchema, StoreDetailSchema, StoreListSchema, StoreSavedSchema,
+  LiveStoreSchema, PosDeviceCreatedSchema, PosDeviceListSchema, RecordOfProcessingSchema, SessionSchema, StoreListSchema, StoreSchema,
   UserListSchema, UserSchema, ZoneReportSchema,
 } from './response-schemas.ts';
 import type { HeaderDoc, RouteDoc } from './route-docs.ts';
@@ -105,11 +105,11 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /v1/admin/stores': { summary: 'List stores', tag: 'Stores', responses: { 200: { description: 'every store, with its zone and gateway counts', schema: StoreListSchema } } },
   'GET /v1/admin/stores/:storeId': {
     summary: 'Read a store', tag: 'Stores', params: StoreParams,
-    responses: { 200: { description: 'the store', schema: StoreDetailSchema } }, errors: ['NOT_FOUND'],
+    responses: { 200: { description: 'the store as PUT takes it, with its ID', schema: StoreSchema } }, errors: ['NOT_FOUND'],
   },
   'PUT /v1/admin/stores/:storeId': {
-    summary: 'Create or replace a store', description: 'Its zones (a PUT adds and renames zones), opening and quiet hours, and store beacons (replaced).', tag: 'Stores',
-    params: StoreParams, body: StoreBodySchema, responses: { 200: { description: 'the store as saved', schema: StoreSavedSchema } },
+    summary: 'Create or replace a store', description: 'Its zones (a PUT adds and renames zones, with their outlines on the floor plan), opening and quiet hours, floor plan and store beacons (replaced).', tag: 'Stores',
+    params: StoreParams, body: StoreBodySchema, responses: { 200: { description: 'the store as saved', schema: StoreSchema } },
   },
   'GET /v1/admin/stores/:storeId/live': {
     summary: 'Live store view', description: 'k-anonymous occupancy per zone and events per second (AN-1): no shopper, no pseudonym.', tag: 'Live', params: StoreParams,

@@ -4,6 +4,7 @@ import { BeaconIdentifierSchema } from '../domain/beacon-identifier.ts';
 import { CampaignDefinitionSchema, CampaignIdSchema, CampaignSchema } from '../domain/campaign.ts';
 import { PurposeSchema } from '../domain/consent.ts';
 import { RoleSchema } from '../domain/principal.ts';
+import { StoreBodySchema } from '../routes/admin-routes.ts';
 
 // What the handlers send back, as zod schemas for the OpenAPI document (route-docs.ts). Request schemas
 // are the handlers' own; these describe responses, which no handler parses, so each one follows the
@@ -26,8 +27,8 @@ export const ErrorResponseSchema = z
 
 // Operator API.
 
-/** PUT /v1/admin/stores/:storeId echoes the store as saved. */
-export const StoreSavedSchema = z.object({ id: IdSchema }).catchall(z.unknown()).describe('the store as saved: its ID and the body, with defaults filled in');
+/** A store as PUT /v1/admin/stores/:storeId takes it, with its ID: what the PUT answers and GET /v1/admin/stores/:storeId reads. */
+export const StoreSchema = StoreBodySchema.safeExtend({ id: IdSchema });
 
 export const GatewayConfigFileSchema = z.object({
   config: z.object({
@@ -102,22 +103,17 @@ export const CampaignPreviewSchema = z.object({
 export const StoreListSchema = z.object({
   stores: z.array(z.object({ id: IdSchema, name: z.string(), timezone: z.string(), zoneCount: z.number().int(), gatewayCount: z.number().int() })),
 });
-export const StoreDetailSchema = z
-  .object({
-    id: IdSchema, name: z.string(), timezone: z.string(),
-    zones: z.array(z.object({ id: IdSchema, name: z.string(), sensitive: z.boolean() }).catchall(z.unknown())),
-    beacons: z.array(z.object({ id: IdSchema, zoneId: IdSchema }).catchall(z.unknown())),
-  })
-  .catchall(z.unknown())
-  .describe('the store with its zones, store beacons and, when set, opening and quiet hours and floor plan');
 
+/** domain/live-view.ts LiveView. */
 export const LiveStoreSchema = z.object({
-  atMs: epochMs, k: z.number().int().describe('the k of k-anonymity: smaller counts are suppressed'),
+  storeId: IdSchema, atMs: epochMs, k: z.number().int().describe('the k of k-anonymity: smaller counts are suppressed'),
+  windowS: z.number().describe('the window the rates are averaged over, s'),
   zones: z.array(z.object({
     zoneId: IdSchema, name: z.string(), sensitive: z.boolean(),
-    occupancy: z.number().int().nullable().describe('null when fewer than k: suppressed'), eventsPerSecond: z.number(),
+    occupancy: z.number().int().nullable().describe('shoppers present; null when fewer than k, or a sensitive zone: suppressed'),
+    eventsPerSecond: z.number().nullable().describe('null when the occupancy is suppressed'),
   })),
-  eventsPerSecond: z.number(),
+  eventsPerSecond: z.number().describe("events per second of the store's gateways outside sensitive zones"),
 });
 
 const UpliftSchema = z.object({ status: z.enum(['ok', 'not-enough-data']) }).catchall(z.unknown());

@@ -155,7 +155,7 @@ describe('schemas from the handlers', () => {
   });
 
   it('documents responses as the handlers send them', async () => {
-    const check = async (method: 'GET' | 'POST', url: string, path: string, status: number, payload?: Json, headers: Record<string, string> = bearer(t.adminToken)) => {
+    const check = async (method: 'GET' | 'POST' | 'PUT', url: string, path: string, status: number, payload?: Json, headers: Record<string, string> = bearer(t.adminToken)) => {
       const response = await t.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
       expect(response.statusCode, `${method} ${url}: ${response.body}`).toBe(status);
       const validate = compile(operation(method, path).responses[String(status)]!.content!['application/json']!.schema!);
@@ -168,6 +168,7 @@ describe('schemas from the handlers', () => {
     await check('GET', '/v1/admin/campaigns/coffee/versions', '/v1/admin/campaigns/{campaignId}/versions', 200);
     await check('GET', '/v1/admin/audit', '/v1/admin/audit', 200);
     await check('GET', '/v1/admin/gateways', '/v1/admin/gateways', 200);
+    await check('PUT', '/v1/admin/stores/store-2', '/v1/admin/stores/{storeId}', 200, { name: 'Store 2', timezone: 'Europe/Rome', zones: [{ id: 'entrance', name: 'Entrance' }] });
     await check('POST', '/v1/admin/users', '/v1/admin/users', 201, { username: 'docs.reader', password: 'a long enough passphrase', role: 'analyst' });
     await check('GET', '/v1/admin/users', '/v1/admin/users', 200);
     const marketer = await createConsoleUser(t.deps.store, { username: 'docs.marketer', role: 'marketer' });
