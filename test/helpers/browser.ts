@@ -48,6 +48,8 @@ export async function startBrowser(): Promise<TestBrowser> {
       const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 900 }, acceptDownloads: true });
       contexts.push(context);
       const page = await context.newPage();
+      // Long enough for a loaded CI machine, short enough that a missing element fails inside the test's own timeout.
+      page.setDefaultTimeout(15_000);
       const seen: PageErrors = [];
       errors.set(page, seen);
       page.on('pageerror', (error) => seen.push(`pageerror: ${error.message}`));

@@ -37,7 +37,7 @@ const METRICS = [
 ];
 
 function metricsText(gateway) {
-  const counts = gateway.metrics ?? gateway.counts ?? {};
+  const counts = gateway.counts ?? {};
   const parts = METRICS.filter(([key]) => typeof counts[key] === 'number').map(([key, label, format]) => `${label} ${format(counts[key])}`);
   return parts.length === 0 ? 'not reported' : parts.join(' · ');
 }
@@ -46,7 +46,7 @@ async function gatewaysSection(ctx, store) {
   const section = el('section', { 'aria-labelledby': 'gateways-h' }, el('h2', { id: 'gateways-h', text: 'Gateways' }));
   const list = el('div');
   const refresh = async () => {
-    const { gateways } = await ctx.api('GET', '/v1/admin/gateways');
+    const { gateways } = await ctx.api('GET', `/v1/admin/gateways?storeId=${encodeURIComponent(store.id)}`);
     const zoneName = (id) => store.zones.find((z) => z.id === id)?.name ?? id;
     list.replaceChildren(table([
       { label: 'Gateway', value: (g) => g.id },
@@ -55,7 +55,8 @@ async function gatewaysSection(ctx, store) {
       { label: 'Last seen', value: (g) => formatTime(g.lastSeenAtMs) },
       { label: 'Version', value: (g) => g.version ?? '—' },
       { label: 'Key metrics', value: (g) => metricsText(g), class: 'wrap' },
-    ], gateways.filter((g) => g.storeId === store.id), { caption: `Gateways of ${store.name}`, empty: 'No gateway provisioned yet.' }));
+      { label: 'Reported', value: (g) => formatTime(g.reportedAtMs) },
+    ], gateways, { caption: `Gateways of ${store.name}`, empty: 'No gateway provisioned yet.' }));
   };
   section.append(list);
   await refresh();
