@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { IdSchema } from '#gateway/protocol/index.ts';
 import { CampaignDefinitionSchema, CampaignIdSchema, LoyaltyTierSchema } from '../domain/campaign.ts';
 import { ApiKeyBodySchema, AuditQuerySchema } from '../routes/access-routes.ts';
-import { GatewayBodySchema, GatewaySettingsBodySchema, PosDeviceBodySchema, StoreBodySchema } from '../routes/admin-routes.ts';
+import { GatewayBodySchema, GatewayListQuerySchema, GatewaySettingsBodySchema, PosDeviceBodySchema, StoreBodySchema } from '../routes/admin-routes.ts';
 import { CampaignQuerySchema, ZonesQuerySchema } from '../routes/analytics-routes.ts';
 import { ParamsSchema as CampaignParamsSchema, ListQuerySchema as CampaignListQuerySchema, RejectBodySchema, TransitionBodySchema } from '../routes/campaign-routes.ts';
 import { ListQuerySchema as DeadLetterQuerySchema, ReplayBodySchema } from '../routes/dead-letter-routes.ts';
 import { LoginBodySchema } from '../routes/session-routes.ts';
+import { StoreParamsSchema } from '../routes/store-read-routes.ts';
 import { CreateUserBodySchema, UserParamsSchema } from '../routes/user-routes.ts';
 import {
   ApiKeyCreatedSchema, ApiKeyListSchema, AuditPageSchema, AuditVerificationSchema, CampaignListSchema, CampaignPreviewSchema, CampaignReportSchema, CampaignSeriesSchema,
@@ -104,7 +105,7 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
   // Stores, gateways, tills.
   'GET /v1/admin/stores': { summary: 'List stores', tag: 'Stores', responses: { 200: { description: 'every store, with its zone and gateway counts', schema: StoreListSchema } } },
   'GET /v1/admin/stores/:storeId': {
-    summary: 'Read a store', tag: 'Stores', params: StoreParams,
+    summary: 'Read a store', tag: 'Stores', params: StoreParamsSchema,
     responses: { 200: { description: 'the store as PUT takes it, with its ID', schema: StoreSchema } }, errors: ['NOT_FOUND'],
   },
   'PUT /v1/admin/stores/:storeId': {
@@ -112,7 +113,7 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
     params: StoreParams, body: StoreBodySchema, responses: { 200: { description: 'the store as saved', schema: StoreSchema } },
   },
   'GET /v1/admin/stores/:storeId/live': {
-    summary: 'Live store view', description: 'k-anonymous occupancy per zone and events per second (AN-1): no shopper, no pseudonym.', tag: 'Live', params: StoreParams,
+    summary: 'Live store view', description: 'k-anonymous occupancy per zone and events per second (AN-1): no shopper, no pseudonym.', tag: 'Live', params: StoreParamsSchema,
     responses: { 200: { description: 'the store now', schema: LiveStoreSchema } }, errors: ['NOT_FOUND'],
   },
   'POST /v1/admin/stores/:storeId/gateways': {
@@ -127,7 +128,10 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: "Read a gateway's presence settings", tag: 'Gateways', params: GatewayParams,
     responses: { 200: { description: 'the settings (empty, updatedAtMs null, if never set)', schema: GatewaySettingsRecordSchema } }, errors: ['NOT_FOUND'],
   },
-  'GET /v1/admin/gateways': { summary: 'List gateways', description: 'Each with its store, zone, whether it is online and when it was last heard.', tag: 'Gateways', responses: { 200: { description: 'every gateway', schema: GatewayListSchema } } },
+  'GET /v1/admin/gateways': {
+    summary: 'List gateways', description: 'Each with its store, zone, whether it is online, when it was last heard, and its version and counters as it last reported them.', tag: 'Gateways',
+    query: GatewayListQuerySchema, responses: { 200: { description: "every gateway, or one store's", schema: GatewayListSchema } },
+  },
   'POST /v1/admin/stores/:storeId/pos-devices': {
     summary: 'Register a till', description: "Issues the point-of-sale device's bearer token, shown this once.", tag: 'POS devices',
     params: StoreParams, body: PosDeviceBodySchema, responses: { 201: { description: 'the device and its token', schema: PosDeviceCreatedSchema } }, errors: ['NOT_FOUND'],

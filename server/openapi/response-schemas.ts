@@ -3,6 +3,7 @@ import { IdSchema, RemotePresenceSettingsSchema } from '#gateway/protocol/index.
 import { BeaconIdentifierSchema } from '../domain/beacon-identifier.ts';
 import { CampaignDefinitionSchema, CampaignIdSchema, CampaignSchema } from '../domain/campaign.ts';
 import { PurposeSchema } from '../domain/consent.ts';
+import { OPERATIONAL_COUNTS } from '../domain/gateway-report.ts';
 import { RoleSchema } from '../domain/principal.ts';
 import { StoreBodySchema } from '../routes/admin-routes.ts';
 
@@ -41,7 +42,12 @@ export const GatewayConfigFileSchema = z.object({
 export const GatewaySettingsRecordSchema = z.object({ gatewayId: IdSchema, presence: RemotePresenceSettingsSchema, updatedAtMs: nullableMs });
 
 export const GatewayListSchema = z.object({
-  gateways: z.array(z.object({ id: IdSchema, storeId: IdSchema, zoneId: IdSchema, online: z.boolean(), lastSeenAtMs: nullableMs }).catchall(z.unknown())),
+  gateways: z.array(z.object({
+    id: IdSchema, storeId: IdSchema, zoneId: IdSchema, online: z.boolean(), lastSeenAtMs: nullableMs,
+    version: z.string().nullable().describe("the gateway's software version, from its last status message"),
+    counts: z.partialRecord(z.enum(OPERATIONAL_COUNTS), z.number()).nullable().describe('operational counters since its process started, from its last heartbeat (never device counts)'),
+    reportedAtMs: nullableMs,
+  })),
 });
 
 export const PosDeviceCreatedSchema = z.object({

@@ -167,8 +167,12 @@ describe('schemas from the handlers', () => {
     await check('GET', '/v1/admin/campaigns/coffee', '/v1/admin/campaigns/{campaignId}', 200);
     await check('GET', '/v1/admin/campaigns/coffee/versions', '/v1/admin/campaigns/{campaignId}/versions', 200);
     await check('GET', '/v1/admin/audit', '/v1/admin/audit', 200);
-    await check('GET', '/v1/admin/gateways', '/v1/admin/gateways', 200);
     await check('PUT', '/v1/admin/stores/store-2', '/v1/admin/stores/{storeId}', 200, { name: 'Store 2', timezone: 'Europe/Rome', zones: [{ id: 'entrance', name: 'Entrance' }] });
+    await check('POST', '/v1/admin/stores/store-2/gateways', '/v1/admin/stores/{storeId}/gateways', 201, { id: 'gw-docs', zoneId: 'entrance' });
+    await check('GET', '/v1/admin/gateways', '/v1/admin/gateways', 200);
+    await check('GET', '/v1/admin/stores', '/v1/admin/stores', 200);
+    await check('GET', '/v1/admin/stores/store-2', '/v1/admin/stores/{storeId}', 200);
+    await check('GET', '/v1/admin/stores/store-2/live', '/v1/admin/stores/{storeId}/live', 200);
     await check('POST', '/v1/admin/users', '/v1/admin/users', 201, { username: 'docs.reader', password: 'a long enough passphrase', role: 'analyst' });
     await check('GET', '/v1/admin/users', '/v1/admin/users', 200);
     const marketer = await createConsoleUser(t.deps.store, { username: 'docs.marketer', role: 'marketer' });
