@@ -55,15 +55,20 @@ export class ApiError extends Error {
   }
 }
 
+/** Each field at fault in a zod error, by its dotted path, with its own message — as the API answers them. */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  // An unknown key is reported on its parent object; name the key itself, so `fields` says which one.
+  return error.issues.flatMap((issue): FieldIssue[] =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: `unknown field "${key}"` }))
+      : [{ field: issue.path.join('.') || '(root)', message: issue.message }]);
+}
+
 /** Parses input with a schema, or throws an ApiError that names every field at fault. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, code: 'INVALID_BODY' | 'INVALID_PARAMS' = 'INVALID_BODY'): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  // An unknown key is reported on its parent object; name the key itself, so `fields` says which one.
-  const issues = result.error.issues.flatMap((issue): FieldIssue[] =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: `unknown field "${key}"` }))
-      : [{ field: issue.path.join('.') || '(root)', message: issue.message }]);
+  const issues = fieldIssues(result.error);
   const message = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
   throw new ApiError(code, message, issues.map((i) => i.field), issues);
 }

@@ -67,7 +67,27 @@ export function renderTemplate(template: string, attributes: Record<string, stri
     // "Welcome back, {{firstName}}!" without a name: "Welcome back!", not "Welcome back,!".
     .replace(/,(?=[.!?])/g, '')
     .replace(/\s{2,}/g, ' ')
-    .trim();
+    .trim()
+    // "Hello again, {{firstName}}" without a name: "Hello again", not "Hello again,".
+    .replace(/,$/, '');
+}
+
+/** The text a shopper reads: the message's title and body rendered (renderTemplate), its deep link as is. What buildPromotion sends and the console previews. */
+export function renderMessage(
+  message: { title: string; body: string; deepLink?: string | undefined },
+  attributes: Record<string, string | undefined>,
+  personalised: boolean,
+): { title: string; body: string; deepLink?: string } {
+  return {
+    title: renderTemplate(message.title, attributes, personalised),
+    body: renderTemplate(message.body, attributes, personalised),
+    ...(message.deepLink ? { deepLink: message.deepLink } : {}),
+  };
+}
+
+/** The message a variant's shopper gets: the variant's overrides over the campaign's message, field by field. */
+export function variantMessage<M extends { title: string; body: string; deepLink?: string | undefined }>(message: M, variant?: Pick<Variant, 'message'>): M {
+  return { ...message, ...variant?.message };
 }
 
 export function buildPromotion(input: {
@@ -84,14 +104,12 @@ export function buildPromotion(input: {
   variant?: Variant;
 }): PromotionMessage {
   const { campaign } = input;
-  const message = { ...campaign.message, ...input.variant?.message };
+  const message = variantMessage(campaign.message, input.variant);
   return {
     type: 'promotion',
     id: promotionId(campaign.id, input.shopperId, input.eventId),
     campaignId: campaign.id,
-    title: renderTemplate(message.title, input.attributes, input.personalised),
-    body: renderTemplate(message.body, input.attributes, input.personalised),
-    ...(message.deepLink ? { deepLink: message.deepLink } : {}),
+    ...renderMessage(message, input.attributes, input.personalised),
     couponCode: newCouponCode(),
     issuedAtMs: input.nowMs,
     expiresAtMs: input.nowMs + campaign.message.validForS * 1000,

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { principalOf } from '../auth/admin-access.ts';
-import { CampaignDefinitionSchema, CampaignIdSchema, CampaignStatusSchema, type CampaignDefinition } from '../domain/campaign.ts';
+import { CampaignDefinitionSchema, CampaignIdSchema, CampaignStatusSchema, LoyaltyTierSchema, type CampaignDefinition } from '../domain/campaign.ts';
+import { previewCampaign } from '../domain/campaign-preview.ts';
 import { checkCampaignAgainstStores, type StoreForChecks } from '../domain/campaign-checks.ts';
 import {
   checkTransition, definitionSha256, LIFECYCLE_ACTIONS, planEdit, type CampaignRecord, type LifecycleAction, type LifecycleRefusal,
@@ -21,6 +22,18 @@ const VersionSchema = z.coerce.number().int().min(0);
 export const ListQuerySchema = z.object({ status: CampaignStatusSchema.optional(), storeId: z.string().min(1).max(64).optional() }).strict();
 export const TransitionBodySchema = z.object({ expectedVersion: z.number().int().min(1).optional() }).strict();
 export const RejectBodySchema = z.object({ reason: z.string().trim().min(1).max(200), expectedVersion: z.number().int().min(1).optional() }).strict();
+
+/**
+ * The builder's check and preview (domain/campaign-preview.ts): any definition, valid or not — a definition
+ * that would be refused is answered valid: false with its issues, never a 400 — and optional sample values
+ * for the personalised rendering. Only a body that is not this object is a 400.
+ */
+export const PreviewBodySchema = z
+  .object({
+    definition: z.unknown().refine((value) => value !== undefined, 'required: the campaign definition to check, as PUT /v1/admin/campaigns/:campaignId takes it'),
+    sample: z.object({ firstName: z.string().trim().min(1).max(64).optional(), loyaltyTier: LoyaltyTierSchema.optional() }).strict().optional(),
+  })
+  .strict();
 
 /** A campaign as the API shows it: the campaign, and who did what to it when. */
 function view(record: CampaignRecord) {
@@ -50,8 +63,14 @@ export async function campaignRoutes(app: FastifyInstance, deps: AppDeps): Promi
   /** Refuses a definition that does not fit the stores as configured now: every issue, each naming its field. */
   const checkAgainstStores = async (definition: CampaignDefinition): Promise<void> => {
     const issues = checkCampaignAgainstStores(definition, await storesForChecks(), now());
-    if (issues.length > 0) throw new ApiError('INVALID_BODY', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues.map((i) => i.field));
+    if (issues.length > 0) throw new ApiError('INVALID_BODY', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues.map((i) => i.field), issues);
   };
+
+  /** Checks a definition as the PUT would, against the stores as they are now, and renders its message; changes nothing. */
+  app.post('/v1/admin/campaigns/preview', async (request) => {
+    const body = parseOrThrow(PreviewBodySchema, request.body);
+    return previewCampaign(body.definition, await storesForChecks(), now(), body.sample);
+  });
 
   const found = async (campaignId: string): Promise<CampaignRecord> => {
     const record = await store.getCampaign(campaignId);

@@ -25,6 +25,7 @@ describe('renderTemplate', () => {
     expect(renderTemplate('Hi {{firstName}}, your coupon', { firstName: '' }, true)).toBe('Hi, your coupon');
     expect(renderTemplate('Thanks {{firstName}}!', {}, false)).toBe('Thanks!');
     expect(renderTemplate('Welcome back, {{firstName}}!', {}, false)).toBe('Welcome back!');
+    expect(renderTemplate('Hello again, {{firstName}}', {}, false)).toBe('Hello again');
     expect(renderTemplate('  {{firstName}} two  spaces  ', {}, true)).toBe('two spaces');
   });
 
