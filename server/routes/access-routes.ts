@@ -5,10 +5,12 @@ import { principalOf } from '../auth/admin-access.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import { RoleSchema } from '../domain/principal.ts';
 import { hashToken } from '../identity.ts';
+import { singleFlight } from '../single-flight.ts';
+import { verifyStoredAuditLog } from '../verify-audit-log.ts';
 import type { AppDeps } from '../app.ts';
 
 // API keys of the operator API's people and machines (SEC-2), and the audit log read-only (ACC-1) for
-// the auditor. A key is 256 random bits, shown once at its creation; the Store keeps its SHA-256 only.
+// the auditor, with a check of its hash chain. A key is 256 random bits, shown once at its creation; the Store keeps its SHA-256 only.
 // The audit log records principal IDs and roles, never a key or a principal's name.
 
 export const ApiKeyBodySchema = z.object({ name: z.string().trim().min(1).max(80), role: RoleSchema }).strict();
@@ -45,5 +47,20 @@ export async function accessRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const { fromSeq, limit } = parseOrThrow(AuditQuerySchema, request.query, 'INVALID_PARAMS');
     const entries = await store.listAudit(fromSeq, limit);
     return { entries, nextSeq: entries.length === limit ? entries[entries.length - 1]!.seq + 1 : null };
+  });
+
+  // A walk of the whole chain at a time: requests arriving while one runs get its answer.
+  const verify = singleFlight(() => verifyStoredAuditLog(store));
+
+  /**
+   * Re-walks the hash chain from entry 1 to the head, as `vicino audit verify` does (server/verify-audit-log.ts):
+   * intact, how many entries and the head's hash; else the first bad entry, what is wrong with it and how
+   * many entries before it are intact.
+   */
+  app.get('/v1/admin/audit/verify', async () => {
+    const result = await verify();
+    const checkedAtMs = now();
+    if (result.ok) return { ok: true, entries: result.count, head: result.head, checkedAtMs };
+    return { ok: false, entries: result.checked, firstBadSeq: result.fault.seq, fault: result.fault.kind, reason: result.fault.message, checkedAtMs };
   });
 }

@@ -1,32 +1,16 @@
 import { parseArgs } from 'node:util';
-import { createAuditVerifier, type AuditFault } from '#server/domain/audit-chain.ts';
-import type { Store } from '#server/store/store.ts';
+import { DEFAULT_AUDIT_PAGE_SIZE, verifyStoredAuditLog } from '#server/verify-audit-log.ts';
 import { openExistingStore } from './existing-store.ts';
 
 // `vicino audit verify`: re-walks the audit log's hash chain (ACC-1) page by page, from entry 1 to the
-// head, and names the first entry that was altered, removed, reordered or re-linked. The database is
-// the server's own: DATABASE_URL, else DATA_DIR/vicino.db (--data-dir overrides DATA_DIR).
+// head, and names the first entry that was altered, removed, reordered or re-linked — the walk of
+// server/verify-audit-log.ts, which GET /v1/admin/audit/verify runs too. The database is the server's
+// own: DATABASE_URL, else DATA_DIR/vicino.db (--data-dir overrides DATA_DIR).
 
 export const AUDIT_USAGE = `vicino audit verify [--data-dir DIR] [--page-size N]
                    walk the audit log's hash chain (DATABASE_URL, else DATA_DIR/vicino.db): exit 0 when
                    intact, 1 naming the first altered or missing entry
 `;
-
-const DEFAULT_PAGE_SIZE = 1_000;
-
-export type AuditVerification = { ok: true; count: number; head: string } | { ok: false; fault: AuditFault; checked: number };
-
-/** Walks the whole chain in pages of pageSize, stopping at the first bad entry. */
-export async function verifyStoredAuditLog(store: Store, pageSize = DEFAULT_PAGE_SIZE): Promise<AuditVerification> {
-  const verifier = createAuditVerifier();
-  for (let from = 1; ;) {
-    const page = await store.listAudit(from, pageSize);
-    const fault = verifier.push(page);
-    if (fault !== undefined) return { ok: false, fault, checked: verifier.count };
-    if (page.length < pageSize) return { ok: true, count: verifier.count, head: verifier.head };
-    from = page.at(-1)!.seq + 1;
-  }
-}
 
 export type AuditCommandIo = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 
@@ -44,7 +28,7 @@ export async function runAuditCommand(args: string[], env: Record<string, string
   } catch (error) {
     return usage((error as Error).message);
   }
-  const pageSize = values['page-size'] === undefined ? DEFAULT_PAGE_SIZE : Number(values['page-size']);
+  const pageSize = values['page-size'] === undefined ? DEFAULT_AUDIT_PAGE_SIZE : Number(values['page-size']);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) return usage(`--page-size must be a whole number 1–100000, got "${values['page-size']}"`);
   const location = { DATABASE_URL: env.DATABASE_URL, DATA_DIR: values['data-dir'] ?? env.DATA_DIR ?? './data' };
   const store = await openExistingStore('audit', location, io.stderr);
