@@ -58,7 +58,7 @@ export function floorPlan(options: {
   title: string;
   plan?: { widthM: number; heightM: number };
   zones: { id: string; name: string; sensitive: boolean; polygon?: [number, number][] }[];
-  live: { k: number; zones: { zoneId: string; occupancy: number | null; eventsPerSecond: number }[] };
+  live: { k: number; zones: { zoneId: string; occupancy: number | null; eventsPerSecond: number | null }[] };
   width?: number;
 }): ChartNode;
 export function bucketLabels(startsMs: number[], timeZone: string, bucket: '15m' | '1h' | '1d'): string[];

@@ -411,17 +411,19 @@ export function centroid(points) {
   return [cx / (3 * area), cy / (3 * area)];
 }
 
-const eventsText = (eps) => `${round(eps).toLocaleString('en-GB', { maximumFractionDigits: 1 })} events/s`;
+/** A zone's rate; the API withholds it (null) wherever it withholds the occupancy, since one tracks the other. */
+const eventsText = (eps) => (eps === null || eps === undefined ? 'not shown' : `${round(eps).toLocaleString('en-GB', { maximumFractionDigits: 1 })} events/s`);
 
 /**
  * The store's floor plan with each zone coloured by its k-anonymous occupancy. Zones with a polygon are
  * drawn on the plan (metres, x to the right, y down from the plan's top-left corner); the others, or all
  * of them when the store has no plan, are laid out as a labelled grid. A zone under k is hatched and says
- * "fewer than k"; a sensitive zone has a dashed outline and says so. Only counts: no shopper is drawn.
+ * "fewer than k"; a sensitive zone has a dashed outline, and its occupancy, which the API never gives
+ * (AN-3), reads "not shown" rather than "fewer than k". Only counts: no shopper is drawn.
  *
  * @param {{ id?: string, title: string, plan?: { widthM: number, heightM: number },
  *   zones: { id: string, name: string, sensitive: boolean, polygon?: [number, number][] }[],
- *   live: { k: number, zones: { zoneId: string, occupancy: number | null, eventsPerSecond: number }[] },
+ *   live: { k: number, zones: { zoneId: string, occupancy: number | null, eventsPerSecond: number | null }[] },
  *   width?: number }} options
  */
 export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
@@ -440,12 +442,16 @@ export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
 
   const stateOf = (zone) => {
     const reading = liveOf.get(zone.id);
-    if (reading === undefined) return { state: 'no-data', fill: NO_DATA_FILL, text: '#333333', line: 'no data' };
-    if (reading.occupancy === null) return { state: 'suppressed', fill: `url(#${cid}-hatch)`, text: '#1a1a1a', line: `fewer than ${k}`, reading };
+    if (reading === undefined) return { state: 'no-data', fill: NO_DATA_FILL, text: '#333333', line: 'no data', cell: { text: 'no data' } };
+    if (reading.occupancy === null && zone.sensitive) {
+      return { state: 'withheld', fill: `url(#${cid}-hatch)`, text: '#1a1a1a', line: 'not shown', cell: { text: 'not shown (sensitive zone)', suppressed: true }, reading };
+    }
+    if (reading.occupancy === null) return { state: 'suppressed', fill: `url(#${cid}-hatch)`, text: '#1a1a1a', line: `fewer than ${k}`, cell: { text: suppressedText(k), suppressed: true }, reading };
     const band = bandOf(reading.occupancy, k) ?? occupancyBands(k)[0];
-    return { state: 'occupied', fill: band.fill, text: band.text, line: `${formatCount(reading.occupancy)} shoppers`, reading };
+    const line = `${formatCount(reading.occupancy)} shoppers`;
+    return { state: 'occupied', fill: band.fill, text: band.text, line, cell: { text: line }, reading };
   };
-  const sentence = (zone, s) => `${zone.name}: ${s.state === 'suppressed' ? `${suppressedText(k)}, fewer than ${k} shoppers` : s.line}${s.reading ? `, ${eventsText(s.reading.eventsPerSecond)}` : ''}${zone.sensitive ? ', sensitive zone' : ''}`;
+  const sentence = (zone, s) => `${zone.name}: ${s.state === 'suppressed' ? `${suppressedText(k)}, fewer than ${k} shoppers` : s.cell.text}${s.reading?.eventsPerSecond != null ? `, ${eventsText(s.reading.eventsPerSecond)}` : ''}${zone.sensitive ? ', sensitive zone' : ''}`;
 
   const zoneNode = (zone, shape, [lx, ly]) => {
     const s = stateOf(zone);
@@ -481,7 +487,7 @@ export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
     ...occupancyBands(k).map((b) => ({ kind: 'band', swatch: swatch('fill', b.fill), label: b.label })),
     { kind: 'suppressed', swatch: swatch('hatch', '', `${cid}-legend-hatch`), label: `fewer than ${k} shoppers (suppressed)` },
     ...(counts.includes('no-data') ? [{ kind: 'no-data', swatch: swatch('fill', NO_DATA_FILL), label: 'no reading' }] : []),
-    ...(zones.some((z) => z.sensitive) ? [{ kind: 'sensitive', swatch: swatch('outline-dashed', '#333333'), label: 'sensitive zone (dashed outline)' }] : []),
+    ...(zones.some((z) => z.sensitive) ? [{ kind: 'sensitive', swatch: swatch('outline-dashed', '#333333'), label: 'sensitive zone, never shown (dashed outline)' }] : []),
   ];
   return h('figure', { class: 'chart chart-floor-plan', id: cid, 'data-layout': onPlan.length > 0 ? (inGrid.length > 0 ? 'plan+grid' : 'plan') : 'grid' },
     svg, legend(entries),
@@ -489,8 +495,7 @@ export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
       id: cid, title, head: ['Zone', 'Occupancy', 'Events per second', 'Sensitive'],
       rows: zones.map((z) => {
         const s = stateOf(z);
-        return [z.name,
-          s.state === 'suppressed' ? { text: suppressedText(k), suppressed: true } : { text: s.line },
+        return [z.name, s.cell,
           s.reading ? eventsText(s.reading.eventsPerSecond) : 'no reading',
           z.sensitive ? 'yes' : 'no'];
       }),

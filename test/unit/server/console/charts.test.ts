@@ -208,7 +208,8 @@ describe('floorPlan', () => {
     { id: 'checkout', name: 'Checkout', sensitive: false, polygon: [[10, 0], [20, 0], [20, 5], [10, 5]] as [number, number][] },
     { id: 'pharmacy', name: 'Pharmacy', sensitive: true },
   ];
-  const live = { k: 10, zones: [{ zoneId: 'entrance', occupancy: 25, eventsPerSecond: 1.25 }, { zoneId: 'checkout', occupancy: null, eventsPerSecond: 0.5 }] };
+  // As GET /v1/admin/stores/:storeId/live answers (domain/live-view.ts): a zone under k, and a sensitive one, have neither count nor rate.
+  const live = { k: 10, zones: [{ zoneId: 'entrance', occupancy: 25, eventsPerSecond: 1.25 }, { zoneId: 'checkout', occupancy: null, eventsPerSecond: null }] };
 
   it('draws zones with outlines on the plan, scaled from metres, and the others in a labelled grid', () => {
     const map = floorPlan({ title: 'Store 1', plan: { widthM: 20, heightM: 10 }, zones, live, width: 400 });
@@ -232,9 +233,10 @@ describe('floorPlan', () => {
     expect(text(one(checkout, hasClass('zone-label')))).toBe('Checkoutfewer than 10');
     expect(tableRows(map)).toEqual([
       ['Entrance', '25 shoppers', '1.3 events/s', 'no'],
-      ['Checkout', 'suppressed (< 10)', '0.5 events/s', 'no'],
+      ['Checkout', 'suppressed (< 10)', 'not shown', 'no'],
       ['Pharmacy', 'no data', 'no reading', 'yes'],
     ]);
+    expect(text(one(checkout, byTag('title')))).toBe('Checkout: suppressed (< 10), fewer than 10 shoppers');
   });
 
   it('marks a sensitive zone with a dashed outline and the word, and a zone without a reading as such', () => {
@@ -245,8 +247,17 @@ describe('floorPlan', () => {
     expect(one(pharmacy, byTag('rect')).attrs['stroke-dasharray']).toBe('6 4');
     expect(text(one(pharmacy, hasClass('zone-label')))).toBe('Pharmacyno datasensitive');
     expect(all(map, byTag('li')).map(text).map((s) => s.trim())).toEqual([
-      '10–19 shoppers', '20–39 shoppers', '40–79 shoppers', '80 or more shoppers', 'fewer than 10 shoppers (suppressed)', 'no reading', 'sensitive zone (dashed outline)',
+      '10–19 shoppers', '20–39 shoppers', '40–79 shoppers', '80 or more shoppers', 'fewer than 10 shoppers (suppressed)', 'no reading', 'sensitive zone, never shown (dashed outline)',
     ]);
+  });
+
+  it('says a sensitive zone\'s occupancy is not shown, not that it has fewer than k', () => {
+    const map = floorPlan({ title: 'Store 1', zones, live: { k: 10, zones: [...live.zones, { zoneId: 'pharmacy', occupancy: null, eventsPerSecond: null }] } });
+    const pharmacy = one(map, (n) => n.attrs['data-zone-id'] === 'pharmacy');
+    expect(pharmacy.attrs['data-state']).toBe('withheld');
+    expect(text(one(pharmacy, hasClass('zone-label')))).toBe('Pharmacynot shownsensitive');
+    expect(tableRows(map)[2]).toEqual(['Pharmacy', 'not shown (sensitive zone)', 'not shown', 'yes']);
+    expect(text(one(pharmacy, byTag('title')))).not.toContain('fewer than');
   });
 
   it('lays every zone out as a grid when the store has no plan', () => {
