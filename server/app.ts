@@ -30,6 +30,7 @@ import { posRoutes } from './routes/pos-routes.ts';
 import { pushRoutes } from './routes/push-routes.ts';
 import { analyticsRoutes } from './routes/analytics-routes.ts';
 import { storeReadRoutes } from './routes/store-read-routes.ts';
+import { privacyRoutes } from './routes/privacy-routes.ts';
 import { consoleRoutes } from './routes/console-routes.ts';
 import type { Store } from './store/store.ts';
 import type { ArbiterConfig } from './domain/zone-arbiter.ts';
@@ -133,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
   await app.register(async (scope) => storeReadRoutes(scope, deps));
+  await app.register(async (scope) => privacyRoutes(scope, deps));
   await app.register(async (scope) => sessionRoutes(scope, deps));
   await app.register(async (scope) => userRoutes(scope, deps));
   await app.register(async (scope) => consoleRoutes(scope, deps));

@@ -35,6 +35,16 @@ export async function loadStoreConfiguration(store: Store, storeId: string): Pro
   return { id: record.id, name: record.name, timezone: record.timezone, zones, campaigns };
 }
 
+/** Every store as it is configured now, by ID: what the record of processing (ROPA) describes. */
+export async function loadStoreConfigurations(store: Store): Promise<StoreConfiguration[]> {
+  const configurations: StoreConfiguration[] = [];
+  for (const record of await store.listStores()) {
+    const configuration = await loadStoreConfiguration(store, record.id);
+    if (configuration !== undefined) configurations.push(configuration);
+  }
+  return configurations;
+}
+
 export async function noticeRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const settings = transparencySettings(deps.transparency);
   app.get<{ Params: { storeId: string } }>('/p/:storeId', async (request, reply) => {

@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util';
 import { loadServerEnv } from '#server/config.ts';
 import { CURRENT_CONSENT_TEXTS } from '#server/domain/consent-texts.ts';
 import { DAY_MS, HOUR_MS } from '#server/domain/retention.ts';
-import { buildRecordOfProcessing, stableJson, type RecordOfProcessing, type StoreConfiguration, type TransparencySettings } from '#server/domain/transparency.ts';
-import { loadStoreConfiguration } from '#server/routes/notice-routes.ts';
+import { renderRecordMarkdown } from '#server/domain/record-markdown.ts';
+import { buildRecordOfProcessing, stableJson, type StoreConfiguration, type TransparencySettings } from '#server/domain/transparency.ts';
+import { loadStoreConfigurations } from '#server/routes/notice-routes.ts';
 import { openExistingStore } from './existing-store.ts';
 
 // `vicino ropa`: the record of processing activities (GDPR art. 30, ACC-2), generated from the live
@@ -49,71 +50,11 @@ export async function runRopaCommand(args: string[], environment: Record<string,
   if (store === undefined) return 1;
   let stores: StoreConfiguration[];
   try {
-    stores = [];
-    for (const record of await store.listStores()) {
-      const configuration = await loadStoreConfiguration(store, record.id);
-      if (configuration !== undefined) stores.push(configuration);
-    }
+    stores = await loadStoreConfigurations(store);
   } finally {
     await store.close();
   }
   const record = buildRecordOfProcessing(settings, stores);
   io.stdout.write(format === 'json' ? `${stableJson(record)}\n` : renderRecordMarkdown(record));
   return 0;
-}
-
-/** Markdown table cells: pipes escaped, line breaks flattened. */
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-
-export function renderRecordMarkdown(record: RecordOfProcessing): string {
-  const lines: string[] = [
-    '# Record of processing activities',
-    '',
-    `${record.legalReference}. Generated from the live configuration by \`vicino ropa\`.`,
-    '',
-    '## Controller',
-    '',
-    `- Name: ${record.controller.name}`,
-    `- Contact: ${record.controller.contact}`,
-    ...(record.controller.configured ? [] : ['', '**Not ready for use: set CONTROLLER_NAME and CONTROLLER_CONTACT.**']),
-    '',
-    '## Purposes and legal basis',
-    '',
-    '| code | purpose | description | legal basis | consent text (version, locale, SHA-256) |',
-    '|---|---|---|---|---|',
-    ...record.purposes.map((p) => `| ${p.code} | ${p.purpose} | ${cell(p.description)} | ${cell(p.legalBasis)} | ${p.consentText.version}, ${p.consentText.locale}, \`${p.consentText.sha256}\` |`),
-    '',
-    '## Data subjects',
-    '',
-    ...record.dataSubjects.map((subject) => `- ${subject}`),
-    '',
-    '## Categories of personal data and retention',
-    '',
-    '| category | description | purposes | retention |',
-    '|---|---|---|---|',
-    ...record.dataCategories.map((c) => `| ${c.id} | ${cell(c.description)} | ${c.purposes.join(', ')} | ${cell(c.retention)} |`),
-    '',
-    '## Recipients',
-    '',
-    ...record.recipients.map((recipient) => `- ${recipient}`),
-    '',
-    '## Transfers to third countries',
-    '',
-    record.transfers,
-    '',
-    '## Security measures',
-    '',
-    ...record.securityMeasures.map((measure) => `- ${measure}`),
-    '',
-    '## Stores',
-    '',
-  ];
-  if (record.stores.length === 0) lines.push('No store is configured.', '');
-  for (const store of record.stores) {
-    lines.push(`### ${cell(store.name)} (\`${store.id}\`, ${store.timezone})`, '');
-    lines.push(`- Zones: ${store.zoneIds.map((id) => `\`${id}\``).join(', ') || 'none'}`);
-    lines.push(`- Sensitive zones (never targeted): ${store.sensitiveZoneIds.map((id) => `\`${id}\``).join(', ') || 'none'}`);
-    lines.push(`- Campaigns: ${store.campaigns.map((c) => `\`${c.id}\` ${cell(c.name)} (${c.status}; zones ${c.zoneIds.join(', ')})`).join('; ') || 'none'}`, '');
-  }
-  return `${lines.join('\n')}\n`;
 }
