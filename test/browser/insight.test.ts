@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import type { WebSocket } from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createZoneRollupJob } from '#server/analytics/rollup-job.ts';
 import type { Experiment } from '#server/domain/campaign.ts';
@@ -88,10 +88,11 @@ async function seedCampaignDay(streamUrl: string): Promise<void> {
   }
   for (const { shopper } of treated) expect(await send(heard(shopper, 'entrance', 'enter'))).toBe('sent');
   for (const shopper of control) expect(await send(heard(shopper, 'entrance', 'enter'))).toBe('held-out');
-  for (const { stream } of treated) await expect.poll(() => stream.frames.filter((f) => f.type === 'promotion').length).toBe(1);
+  // (expect.poll is for tests; the seeding runs in beforeAll, so vi.waitFor.)
+  for (const { stream } of treated) await vi.waitFor(() => expect(stream.frames.filter((f) => f.type === 'promotion')).toHaveLength(1));
   const promotions = treated.map(({ stream }) => stream.frames.find((f) => f.type === 'promotion')!);
   for (const i of [0, 1, 2, 3]) treated[i]!.stream.send({ type: 'opened', id: promotions[i]!.id });
-  await expect.poll(async () => (await Promise.all(promotions.map((p) => store.getPromotion(String(p.id))))).filter((p) => p?.openedAtMs !== null).length).toBe(4);
+  await vi.waitFor(async () => expect((await Promise.all(promotions.map((p) => store.getPromotion(String(p.id))))).filter((p) => p?.openedAtMs !== null)).toHaveLength(4));
   const till = expectStatus<{ token: string }>(await t.app.inject({ method: 'POST', url: '/v1/admin/stores/store-1/pos-devices', headers: bearer(t.adminToken), payload: { name: 'Till 1' } }), 201);
   for (const p of promotions.slice(0, 2)) {
     expectStatus(await t.app.inject({ method: 'POST', url: '/v1/pos/redemptions', headers: bearer(till.token), payload: { couponCode: p.couponCode } }), 200);
@@ -220,10 +221,15 @@ describe('the console\'s insight pages in a browser', () => {
 
     await expectNoShopperIdentifiers(page);
     await browser.screenshot(page, 'insight', 'analytics-1280');
-    await page.setViewportSize({ width: 375, height: 800 });
-    expect(await bodyOverflowsX(page)).toBe(false);
-    await browser.screenshot(page, 'insight', 'analytics-375');
     expect(browser.errorsOf(page)).toEqual([]);
+
+    // On a phone, the charts are drawn at its width and nothing overflows sideways.
+    const phone = await logIn(analyst, { width: 375, height: 800 });
+    await open(phone, '#/analytics/ab-coffee/store-1', '.chart-bar .bar');
+    expect(Number(await phone.locator('.campaign-report .chart-line svg').getAttribute('width'))).toBeLessThan(375);
+    expect(await bodyOverflowsX(phone)).toBe(false);
+    await browser.screenshot(phone, 'insight', 'analytics-375');
+    expect(browser.errorsOf(phone)).toEqual([]);
   }, 60_000);
 
   it('shows the live store: a zone with k or more shoppers coloured by its count, one under k hatched as "fewer than k", refreshed until the user leaves', async () => {
@@ -236,7 +242,8 @@ describe('the console\'s insight pages in a browser', () => {
     const checkout = page.locator('.zone[data-zone-id="checkout"]');
     expect(await checkout.getAttribute('data-state')).toBe('occupied');
     expect(await checkout.getAttribute('data-occupancy')).toBe('12');
-    expect(await checkout.locator('polygon').getAttribute('fill')).toBe('#6baed6');
+    // 12 is in the first band, 10–19 (charts.js occupancyBands).
+    expect(await checkout.locator('polygon').getAttribute('fill')).toBe('#c6dbef');
     expect(await checkout.locator('.zone-label').textContent()).toBe('Checkout12 shoppers');
     const entrance = page.locator('.zone[data-zone-id="entrance"]');
     expect(await entrance.getAttribute('data-state')).toBe('suppressed');
@@ -250,7 +257,11 @@ describe('the console\'s insight pages in a browser', () => {
     await expect.poll(async () => Number(await page.locator('.live-map').getAttribute('data-refreshes')), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     await expectNoShopperIdentifiers(page);
     await browser.screenshot(page, 'insight', 'live-1280');
+    // At 375 px the next refresh draws the plan at the phone's width.
     await page.setViewportSize({ width: 375, height: 800 });
+    const refreshes = Number(await page.locator('.live-map').getAttribute('data-refreshes'));
+    await expect.poll(async () => Number(await page.locator('.live-map').getAttribute('data-refreshes')), { timeout: 10_000 }).toBeGreaterThan(refreshes);
+    expect(Number(await page.locator('.live-map svg[role="img"]').getAttribute('width'))).toBeLessThan(375);
     expect(await bodyOverflowsX(page)).toBe(false);
     await browser.screenshot(page, 'insight', 'live-375');
     await page.getByRole('link', { name: 'Privacy' }).click();

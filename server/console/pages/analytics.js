@@ -8,6 +8,12 @@ import { barChart, bucketLabels, chartId, formatCount, formatPercentPoints, inte
 // its CSV next to it (the API's .csv variants, downloaded with the session cookie).
 
 const draw = (node) => toDom(node, document);
+
+/**
+ * The width to draw a chart at: its container's, on a narrow screen, so that text keeps its size
+ * rather than shrinking with the drawing; 560 (the charts' default) where there is room.
+ */
+export const chartWidth = (container) => (container.clientWidth > 0 && container.clientWidth < 560 ? Math.max(300, container.clientWidth) : 560);
 const enc = encodeURIComponent;
 const percent = (r) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 
@@ -26,7 +32,7 @@ async function fill(target, ctx, build) {
   target.replaceChildren(el('p', { class: 'loading', text: 'Loading…' }));
   target.setAttribute('aria-busy', 'true');
   try {
-    const nodes = await build();
+    const nodes = await build(chartWidth(target));
     if (!ctx.signal.aborted) target.replaceChildren(...nodes);
   } catch (error) {
     if (!ctx.signal.aborted) target.replaceChildren(alertBox(error?.message ?? String(error)));
@@ -70,7 +76,7 @@ function upliftSentence(uplift) {
   return `Uplift in conversion over the holdout: ${formatPercentPoints(estimate)}${relative}, 95 % confidence interval ${formatPercentPoints(lower)} to ${formatPercentPoints(upper)}. ${verdict}`;
 }
 
-async function campaignReport(ctx, campaignId, bucket) {
+async function campaignReport(ctx, campaignId, bucket, width) {
   const base = `/v1/admin/analytics/campaigns/${enc(campaignId)}`;
   const [report, series] = await Promise.all([
     ctx.api('GET', base),
@@ -78,7 +84,7 @@ async function campaignReport(ctx, campaignId, bucket) {
   ]);
   const labels = bucketLabels(series.points.map((p) => p.bucketStartMs), series.timezone, series.bucket);
   const activity = lineChart({
-    id: chartId('activity', campaignId), title: `Deliveries, opens and redemptions per ${bucket === '1d' ? 'day' : 'hour'}`,
+    id: chartId('activity', campaignId), width, title: `Deliveries, opens and redemptions per ${bucket === '1d' ? 'day' : 'hour'}`,
     xLabel: `${bucket === '1d' ? 'Day' : 'Hour'} (${series.timezone})`, yLabel: 'Count', categories: labels, k: series.k,
     series: [
       { name: 'Deliveries', values: series.points.map((p) => p.deliveries) },
@@ -88,7 +94,7 @@ async function campaignReport(ctx, campaignId, bucket) {
   });
   const rows = [upliftRow('All variants', report.uplift), ...(report.variants.length > 1 ? report.variants.map((v) => upliftRow(`Variant ${v.variant}`, v.uplift)) : [])];
   const uplift = intervalChart({
-    id: chartId('uplift', campaignId), title: 'Uplift in conversion over the holdout, with 95 % confidence intervals',
+    id: chartId('uplift', campaignId), width, title: 'Uplift in conversion over the holdout, with 95 % confidence intervals',
     xLabel: 'Conversion rate, treatment minus holdout (percentage points)', rows,
   });
   return [
@@ -120,7 +126,7 @@ async function campaignPart(section, ctx, state) {
   bucket.wrapper.classList.add('field-narrow');
   const body = el('div', { class: 'campaign-report' });
   section.append(el('form', { class: 'toolbar', onsubmit: (e) => e.preventDefault() }, picker.wrapper, bucket.wrapper), body);
-  const load = () => fill(body, ctx, () => campaignReport(ctx, picker.control.value, bucket.control.value));
+  const load = () => fill(body, ctx, (width) => campaignReport(ctx, picker.control.value, bucket.control.value, width));
   picker.control.addEventListener('change', () => {
     state.campaignId = picker.control.value;
     remember(state);
@@ -132,7 +138,7 @@ async function campaignPart(section, ctx, state) {
 
 // ——— Store ———
 
-async function storeReport(ctx, storeId) {
+async function storeReport(ctx, storeId, width) {
   const base = `/v1/admin/analytics/stores/${enc(storeId)}/zones`;
   const [hourly, daily, store] = await Promise.all([
     ctx.api('GET', `${base}?bucket=1h`),
@@ -153,7 +159,7 @@ async function storeReport(ctx, storeId) {
   for (const zoneId of zoneIds) {
     const cells = hourly.footfall.filter((c) => c.zoneId === zoneId);
     grid.append(draw(barChart({
-      id: chartId('footfall', storeId, zoneId), title: `Footfall by hour: ${zoneName(zoneId)}`, xLabel: `Hour (${hourly.timezone})`, yLabel: 'Shoppers',
+      id: chartId('footfall', storeId, zoneId), width, title: `Footfall by hour: ${zoneName(zoneId)}`, xLabel: `Hour (${hourly.timezone})`, yLabel: 'Shoppers',
       categories: bucketLabels(cells.map((c) => c.bucketStartMs), hourly.timezone, '1h'), k: hourly.k,
       series: [{ name: zoneName(zoneId), values: cells.map((c) => (c.suppressed ? null : c.shoppers)) }],
     })));
@@ -167,7 +173,7 @@ async function storeReport(ctx, storeId) {
     const dayIds = [...new Set(cells.map((c) => c.zoneId))];
     const [dayLabel] = bucketLabels([dayMs], daily.timezone, '1d');
     dwellBody.replaceChildren(draw(barChart({
-      id: chartId('dwell', storeId, String(dayMs)), title: `Dwell time on ${dayLabel}: shoppers per dwell band and zone`, xLabel: 'Time in the zone', yLabel: 'Shoppers',
+      id: chartId('dwell', storeId, String(dayMs)), width, title: `Dwell time on ${dayLabel}: shoppers per dwell band and zone`, xLabel: 'Time in the zone', yLabel: 'Shoppers',
       categories: bins, k: daily.k,
       series: dayIds.map((zoneId) => ({ name: zoneName(zoneId), values: bins.map((bin) => {
         const cell = cells.find((c) => c.zoneId === zoneId && c.bin === bin);
@@ -203,9 +209,9 @@ async function storePart(section, ctx, state) {
   picker.control.addEventListener('change', () => {
     state.storeId = picker.control.value;
     remember(state);
-    void fill(body, ctx, () => storeReport(ctx, picker.control.value));
+    void fill(body, ctx, (width) => storeReport(ctx, picker.control.value, width));
   });
-  await fill(body, ctx, () => storeReport(ctx, chosen));
+  await fill(body, ctx, (width) => storeReport(ctx, chosen, width));
 }
 
 /** Runs one part of the page; its failure is shown in its own section, the other part still loads. */

@@ -37,7 +37,7 @@ export default {
       el('div', { class: 'stat-row' },
         el('div', { class: 'stat' }, eventsValue, el('span', { class: 'stat-label', text: 'events per second' })),
         el('div', { class: 'stat' }, shownValue, el('span', { class: 'stat-label', text: 'zones with k or more shoppers' })),
-        el('div', { class: 'stat' }, updatedValue, el('span', { class: 'stat-label', text: 'last update' }))),
+        el('div', { class: 'stat' }, updatedValue, el('span', { class: 'stat-label', text: 'last update (store time)' }))),
       status, map);
 
     let store = null;
@@ -49,14 +49,16 @@ export default {
 
     const show = (live) => {
       const tableOpen = map.querySelector('details')?.open ?? false;
-      const figure = toDom(floorPlan({ id: chartId('live', store.id), title: `Occupancy now: ${store.name}`, plan: store.floorPlan, zones: store.zones, live }), document);
+      // Drawn at the width it is shown at, up to 768, so its labels keep their size on a phone.
+      const width = map.clientWidth > 0 ? Math.max(300, Math.min(768, map.clientWidth)) : 560;
+      const figure = toDom(floorPlan({ id: chartId('live', store.id), title: `Occupancy now: ${store.name}`, plan: store.floorPlan, zones: store.zones, live, width }), document);
       if (tableOpen) figure.querySelector('details').open = true;
       map.replaceChildren(figure);
       map.dataset.atMs = String(live.atMs);
       map.dataset.refreshes = String(Number(map.dataset.refreshes) + 1);
       eventsValue.textContent = eventsText(live.eventsPerSecond);
       shownValue.textContent = `${live.zones.filter((z) => z.occupancy !== null).length} of ${live.zones.length}`;
-      updatedValue.textContent = new Date(live.atMs).toLocaleTimeString();
+      updatedValue.textContent = new Date(live.atMs).toLocaleTimeString(undefined, { timeZone: store.timezone });
     };
 
     const tick = async (run) => {
