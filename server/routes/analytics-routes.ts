@@ -4,10 +4,11 @@ import { IdSchema } from '#gateway/protocol/index.ts';
 import {
   BUCKET_NAMES, BUCKETS, campaignReport, DWELL_BIN_LABELS, kAnonymity, MAX_REPORT_BUCKETS, zoneReport, type CampaignReport, type GroupReport, type Uplift, type ZoneReport,
 } from '../domain/analytics.ts';
-import { CampaignIdSchema } from '../domain/campaign.ts';
+import { CampaignIdSchema, placementStoreIds } from '../domain/campaign.ts';
+import { campaignSeries, seriesTimeZone, type CampaignSeries } from '../domain/campaign-series.ts';
 import { toCsv, type CsvCell } from '../domain/csv.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
-import { bucketsBack, localBucketAt } from '../domain/local-buckets.ts';
+import { bucketsBack, bucketsWithin, localBucketAt } from '../domain/local-buckets.ts';
 import type { AppDeps } from '../app.ts';
 
 // Analytics API (issue 6 item 5; docs/analytics.md): aggregates only, k-anonymous (AN-1), no per-shopper
@@ -36,6 +37,9 @@ export const ZonesQuerySchema = z
     format: FormatSchema,
   })
   .strict();
+
+/** A campaign over time: closed buckets only (from–to as for zones; by default the last day of hours, or 30 days). */
+export const SeriesQuerySchema = ZonesQuerySchema;
 
 /** `:id` or `:id.csv`: IDs hold no "." (CampaignIdSchema), so the suffix is unambiguous. */
 function withSuffix(raw: string, format: 'json' | 'csv'): { id: string; format: 'json' | 'csv' } {
@@ -71,6 +75,12 @@ export function zonesCsv(report: ZoneReport): string {
     ...report.footfall.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketEndMs), 'footfall', null, c.shoppers, c.suppressed]),
     ...report.dwell.map((c): CsvCell[] => [report.storeId, c.zoneId, report.bucket, iso(c.bucketStartMs), iso(c.bucketEndMs), 'dwell', c.bin, c.shoppers, c.suppressed]),
   ]);
+}
+
+/** One row per closed bucket; a withheld (fewer than k shoppers) or empty cell is empty. */
+export function seriesCsv(series: CampaignSeries): string {
+  return toCsv(['campaign_id', 'bucket', 'bucket_start', 'bucket_end', 'deliveries', 'opens', 'redemptions'],
+    series.points.map((p): CsvCell[] => [series.campaignId, series.bucket, iso(p.bucketStartMs), iso(p.bucketEndMs), p.deliveries, p.opens, p.redemptions]));
 }
 
 const sendCsv = (reply: FastifyReply, filename: string, body: string): FastifyReply =>
@@ -114,6 +124,40 @@ export async function analyticsRoutes(app: FastifyInstance, deps: AppDeps): Prom
     });
     return format === 'csv' ? sendCsv(reply, `zones-${storeId}-${query.bucket}.csv`, zonesCsv(report)) : { ...report, dwellBins: DWELL_BIN_LABELS };
   };
+
+  /**
+   * A campaign's deliveries, opens and redemptions per closed time bucket (domain/campaign-series.ts), on the
+   * wall clock of its placed stores' time zone (UTC when they differ). The current bucket is never shown
+   * while it fills: a count watched as it grows would tell one shopper's moment apart (AN-1).
+   */
+  const series = async (raw: string, query: z.infer<typeof SeriesQuerySchema>, format: 'json' | 'csv', reply: FastifyReply): Promise<unknown> => {
+    const { campaignId } = parseOrThrow(z.object({ campaignId: CampaignIdSchema }), { campaignId: raw }, 'INVALID_PARAMS');
+    const record = await store.getCampaign(campaignId);
+    if (record === undefined) throw new ApiError('NOT_FOUND', `no campaign ${campaignId}`, ['campaignId']);
+    const placed = placementStoreIds(record.campaign.placement);
+    const timezone = seriesTimeZone((await store.listStores()).filter((s) => placed === undefined || placed.includes(s.id)).map((s) => s.timezone));
+    const currentStartMs = localBucketAt(timezone, query.bucket, now()).startMs;
+    const toMs = Math.min(query.to ?? currentStartMs, currentStartMs);
+    const fromMs = query.from ?? bucketsBack(timezone, query.bucket, toMs, DEFAULT_REPORT_BUCKETS[query.bucket]);
+    if (fromMs >= toMs) throw new ApiError('INVALID_PARAMS', `to: must be after from (${iso(fromMs)}), and buckets end at the current one's start (${iso(currentStartMs)})`, ['to']);
+    if ((toMs - fromMs) / BUCKETS[query.bucket] > MAX_REPORT_BUCKETS * (query.bucket === '1d' ? 25 / 24 : 1)) {
+      throw new ApiError('INVALID_PARAMS', `from: at most ${MAX_REPORT_BUCKETS} buckets of ${query.bucket} per report; narrow from–to or use a larger bucket`, ['from']);
+    }
+    const activity = await store.campaignActivity(campaignId, bucketsWithin(timezone, query.bucket, fromMs, toMs));
+    const result = campaignSeries({ campaignId, timezone, bucket: query.bucket, fromMs, toMs, k, activity });
+    return format === 'csv' ? sendCsv(reply, `campaign-${campaignId}-${query.bucket}.csv`, seriesCsv(result)) : result;
+  };
+
+  app.get('/v1/admin/analytics/campaigns/:campaignId/series', async (request, reply) => {
+    const { campaignId } = parseOrThrow(z.object({ campaignId: z.string().max(80) }), request.params, 'INVALID_PARAMS');
+    const query = parseOrThrow(SeriesQuerySchema, request.query, 'INVALID_PARAMS');
+    return series(campaignId, query, query.format, reply);
+  });
+  app.get('/v1/admin/analytics/campaigns/:campaignId/series.csv', async (request, reply) => {
+    const { campaignId } = parseOrThrow(z.object({ campaignId: z.string().max(80) }), request.params, 'INVALID_PARAMS');
+    const query = parseOrThrow(SeriesQuerySchema, request.query, 'INVALID_PARAMS');
+    return series(campaignId, query, 'csv', reply);
+  });
 
   app.get('/v1/admin/analytics/stores/:storeId/zones', async (request, reply) => {
     const { storeId } = parseOrThrow(z.object({ storeId: IdSchema }), request.params, 'INVALID_PARAMS');
