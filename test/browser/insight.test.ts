@@ -184,6 +184,7 @@ describe('the console\'s insight pages in a browser', () => {
     await expect.poll(() => activity.locator('.chart-point[data-series="Deliveries"][data-value="10"]').count()).toBe(1);
     expect(await activity.locator('.chart-point[data-series="Opens"][data-value]').count()).toBe(0);
     expect(await activity.locator('.chart-point-suppressed[data-series="Opens"]').count()).toBeGreaterThan(0);
+    await activity.locator('summary').click();
     expect(await activity.locator('table').innerText()).toContain('suppressed (< 10)');
     expect(await activity.locator('svg[role="img"] desc').textContent()).toContain('Deliveries: highest 10');
 
@@ -226,7 +227,7 @@ describe('the console\'s insight pages in a browser', () => {
     // On a phone, the charts are drawn at its width and nothing overflows sideways.
     const phone = await logIn(analyst, { width: 375, height: 800 });
     await open(phone, '#/analytics/ab-coffee/store-1', '.chart-bar .bar');
-    expect(Number(await phone.locator('.campaign-report .chart-line svg').getAttribute('width'))).toBeLessThan(375);
+    expect(Number(await phone.locator('.campaign-report .chart-line svg[role="img"]').getAttribute('width'))).toBeLessThan(375);
     expect(await bodyOverflowsX(phone)).toBe(false);
     await browser.screenshot(phone, 'insight', 'analytics-375');
     expect(browser.errorsOf(phone)).toEqual([]);

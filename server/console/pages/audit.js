@@ -26,12 +26,13 @@ function verdict(check, { onRecheck, onShow }) {
     return el('div', { class: 'verdict verdict-ok', role: 'status', dataset: { chain: 'ok' } },
       el('p', { class: 'verdict-title', text: `Chain intact: all ${check.entries} entries verified` }),
       el('p', { text: `Each entry's hash chains to the one before it, from the first to the last. Checked ${formatTime(check.checkedAtMs)}.` }),
+      check.head ? el('p', {}, 'Head hash: ', el('code', { class: 'hash', text: check.head })) : null,
       recheck);
   }
   return el('div', { class: 'verdict verdict-broken', role: 'alert', dataset: { chain: 'broken', firstBadSeq: String(check.firstBadSeq ?? '') } },
     el('p', { class: 'verdict-title', text: `Chain BROKEN at entry ${check.firstBadSeq}` }),
-    el('p', { text: `Reason: ${check.reason ?? 'not given'}.` }),
-    el('p', { text: `The entries before it are intact; from entry ${check.firstBadSeq} on, the log cannot be trusted. Checked ${formatTime(check.checkedAtMs)}.` }),
+    el('p', { text: `Reason: ${check.fault ? `${check.fault}: ` : ''}${check.reason ?? 'not given'}.` }),
+    el('p', { text: `The ${check.entries} entries before it are intact; from entry ${check.firstBadSeq} on, the log cannot be trusted. Checked ${formatTime(check.checkedAtMs)}.` }),
     el('div', { class: 'actions' },
       el('button', { type: 'button', text: `Show entry ${check.firstBadSeq}`, onclick: () => onShow(check.firstBadSeq) }),
       recheck));
@@ -98,7 +99,8 @@ export default {
         const page = await ctx.api('GET', `/v1/admin/audit?fromSeq=${fromSeq}&limit=${PAGE_SIZE}`);
         if (ctx.signal.aborted) return;
         const badSeq = check !== null && !check.ok ? check.firstBadSeq : undefined;
-        const lastStart = check !== null ? Math.max(1, check.entries - PAGE_SIZE + 1) : null;
+        // The last page is known from an intact chain's length; a broken one counts only up to the break.
+        const lastStart = check?.ok ? Math.max(1, check.entries - PAGE_SIZE + 1) : null;
         const goTo = el('input', { type: 'number', name: 'seq', min: '1', step: '1', value: String(fromSeq), inputmode: 'numeric' });
         pager.replaceChildren(
           button('First', 1, fromSeq === 1),
