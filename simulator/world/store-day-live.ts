@@ -51,7 +51,9 @@ export async function openLiveStore(scenario: StoreScenario, server: LiveServer,
   const storeBeacons = scenario.storeBeacons.map((beacon, i) => ({ ...beacon, uuid, major, minor: i + 1 }));
   await admin(server, 'PUT', `/v1/admin/stores/${storeId}`, {
     name: scenario.store.name, timezone: scenario.store.timezone,
-    zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive })),
+    // The scenario's geometry, so the console's live view draws the store as simulated.
+    floorPlan: scenario.floorPlan,
+    zones: scenario.zones.map((z) => ({ id: z.id, name: z.name, sensitive: z.sensitive, polygon: z.polygon.map((p) => [p.x, p.y]) })),
     beacons: storeBeacons.map(({ position: _position, ...beacon }) => beacon),
   });
   const secrets = new Map<string, Buffer>();

@@ -93,4 +93,13 @@ describe('a store day against the server (live)', () => {
     expect(promotions.iosSightings.refused).toBe(0);
     expect(logs.text().map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level >= 50).map((line) => line.msg)).toEqual([]);
   });
+
+  it('provisions the store with its floor plan and zone outlines, for the console\'s live view', async () => {
+    const response = await fetch(`${server.url}/v1/admin/stores/${storeId}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      floorPlan: { widthM: 24, heightM: 8 },
+      zones: [{ id: 'back', polygon: [[12, 0], [24, 0], [24, 8], [12, 8]] }, { id: 'front', polygon: [[0, 0], [12, 0], [12, 8], [0, 8]] }],
+    });
+  });
 });
