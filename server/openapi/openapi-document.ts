@@ -234,7 +234,9 @@ function operationOf(method: string, url: string, doc: RouteDoc | undefined, con
 export function buildOpenApiDocument(routes: readonly RegisteredRoute[], docs: Readonly<Record<string, RouteDoc>> = ROUTE_DOCS): OpenApiDocument {
   const schemas: Record<string, Json> = {};
   const convert = createConverter(schemas);
+  // Named components present in every document: the error body, and the campaign definition the preview's description points to.
   convert(ErrorResponseSchema, 'output');
+  convert(CampaignDefinitionSchema, 'input');
   const paths: Record<string, Record<string, Json>> = {};
   for (const route of routes.filter(isApiRoute)) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { IdSchema } from '#gateway/protocol/index.ts';
-import { CampaignDefinitionSchema, CampaignIdSchema, LoyaltyTierSchema } from '../domain/campaign.ts';
+import { CampaignDefinitionSchema } from '../domain/campaign.ts';
 import { ApiKeyBodySchema, AuditQuerySchema } from '../routes/access-routes.ts';
 import { GatewayBodySchema, GatewayListQuerySchema, GatewaySettingsBodySchema, PosDeviceBodySchema, StoreBodySchema } from '../routes/admin-routes.ts';
 import { CampaignQuerySchema, ZonesQuerySchema } from '../routes/analytics-routes.ts';
-import { ParamsSchema as CampaignParamsSchema, ListQuerySchema as CampaignListQuerySchema, RejectBodySchema, TransitionBodySchema } from '../routes/campaign-routes.ts';
+import {
+  ParamsSchema as CampaignParamsSchema, ListQuerySchema as CampaignListQuerySchema, PreviewBodySchema, RejectBodySchema, TransitionBodySchema,
+} from '../routes/campaign-routes.ts';
 import { ListQuerySchema as DeadLetterQuerySchema, ReplayBodySchema } from '../routes/dead-letter-routes.ts';
+import { RopaQuerySchema } from '../routes/privacy-routes.ts';
 import { LoginBodySchema } from '../routes/session-routes.ts';
 import { StoreParamsSchema } from '../routes/store-read-routes.ts';
 import { CreateUserBodySchema, UserParamsSchema } from '../routes/user-routes.ts';
@@ -39,19 +42,6 @@ const transition = (summary: string, description: string, body: z.ZodType = Tran
   errors: ['NOT_FOUND', 'CONFLICT'],
 });
 
-const PreviewBodySchema = z
-  .object({
-    definition: CampaignDefinitionSchema.describe('a campaign definition, checked as PUT /v1/admin/campaigns/{campaignId} checks it; an invalid one is answered with valid: false and its issues, not a 400'),
-    sample: z.object({ firstName: z.string().max(40).optional(), loyaltyTier: LoyaltyTierSchema.optional() }).strict().optional().describe('the shopper to render the personalised message for'),
-  })
-  .strict();
-const SeriesQuerySchema = z
-  .object({
-    bucket: z.enum(['1h', '1d']).default('1h'),
-    from: z.string().optional().describe('an ISO 8601 date-time with an offset, or epoch milliseconds'),
-    to: z.string().optional().describe('an ISO 8601 date-time with an offset, or epoch milliseconds'),
-  })
-  .strict();
 
 export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
   // Session.
@@ -165,7 +155,8 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /v1/admin/campaigns/preview': {
     summary: 'Check and preview a campaign definition',
-    description: 'The same checks as saving it, and the message rendered by the renderer that sends it. Nothing is saved.', tag: 'Campaigns', body: PreviewBodySchema,
+    description: 'Checks `definition` (a campaign definition, as PUT /v1/admin/campaigns/{campaignId} takes it: the CampaignDefinition schema) exactly as saving it would, against the stores as they are now, and renders its message with the renderer that sends it, personalised with `sample` (the marketer\'s sample values) and generic. A definition that would be refused is answered valid: false with its issues, never a 400; nothing is saved.',
+    tag: 'Campaigns', body: PreviewBodySchema,
     responses: { 200: { description: 'whether it is valid, its issues, and the rendered message', schema: CampaignPreviewSchema } },
   },
   'POST /v1/admin/campaigns/:campaignId/submit': transition('Submit a draft for approval', 'Checks it against the stores as they are now; draft → pending.'),
@@ -182,9 +173,14 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
     responses: { 200: { description: 'the report', schema: CampaignReportSchema, alternatives: [csv] } }, errors: ['NOT_FOUND'],
   },
   'GET /v1/admin/analytics/campaigns/:campaignId/series': {
-    summary: 'Campaign time series', description: 'Deliveries, opens and redemptions per bucket, k-anonymous.', tag: 'Analytics',
-    params: z.object({ campaignId: CampaignIdSchema }), query: SeriesQuerySchema,
-    responses: { 200: { description: 'the series', schema: CampaignSeriesSchema } }, errors: ['NOT_FOUND'],
+    summary: 'Campaign time series',
+    description: "Deliveries, opens and redemptions per closed bucket, on the wall clock of the campaign's stores (UTC when they differ); the bucket still filling is never shown. k-anonymous. ?format=csv for CSV.",
+    tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: ZonesQuerySchema,
+    responses: { 200: { description: 'the series', schema: CampaignSeriesSchema, alternatives: [csv] } }, errors: ['NOT_FOUND'],
+  },
+  'GET /v1/admin/analytics/campaigns/:campaignId/series.csv': {
+    summary: 'Campaign time series, as CSV', tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: ZonesQuerySchema,
+    responses: { 200: { description: 'one row per bucket; withheld counts are empty', contentType: 'text/csv' } }, errors: ['NOT_FOUND'],
   },
   'GET /v1/admin/analytics/stores/:storeId/zones': {
     summary: 'Zone footfall and dwell', description: "Per zone and bucket of the store's local time; sensitive zones are never reported (AN-3). ?format=csv for CSV.",
@@ -198,8 +194,10 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
 
   // Privacy and deliveries.
   'GET /v1/admin/privacy/ropa': {
-    summary: 'Record of processing', description: 'The record of processing activities (GDPR art. 30) of this deployment. Each store\'s public notice is at /p/{storeId}.', tag: 'Privacy',
-    responses: { 200: { description: 'the record', schema: RecordOfProcessingSchema } },
+    summary: 'Record of processing',
+    description: 'The record of processing activities (GDPR art. 30, ACC-2) that `vicino ropa` prints, from the live configuration: JSON, or Markdown with ?format=markdown. Each store\'s public notice is at /p/{storeId}.',
+    tag: 'Privacy', query: RopaQuerySchema,
+    responses: { 200: { description: 'the record', schema: RecordOfProcessingSchema, alternatives: [{ contentType: 'text/markdown' }] } },
   },
   'GET /v1/admin/webhook/dead-letters': {
     summary: "List the push webhook's dead letters", description: 'Deliveries the push provider never took: IDs and delivery metadata only.', tag: 'Deliveries', query: DeadLetterQuerySchema,

@@ -73,9 +73,14 @@ export const AuditPageSchema = z.object({
   nextSeq: z.number().int().nullable().describe('the fromSeq of the next page; null on the last page'),
 });
 
-export const AuditVerificationSchema = z.object({
-  ok: z.boolean(), entries: z.number().int(), firstBadSeq: z.number().int().optional(), reason: z.string().optional(), checkedAtMs: epochMs,
-});
+/** GET /v1/admin/audit/verify: the chain intact, or its first bad entry (server/verify-audit-log.ts). */
+export const AuditVerificationSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), entries: z.number().int().describe('entries checked: all of them'), head: z.string().describe("the last entry's hash"), checkedAtMs: epochMs }),
+  z.object({
+    ok: z.literal(false), entries: z.number().int().describe('entries intact before the first bad one'), firstBadSeq: z.number().int(),
+    fault: z.enum(['altered', 'missing', 'out-of-order', 'broken-link']), reason: z.string(), checkedAtMs: epochMs,
+  }),
+]);
 
 export const DeadLetterPageSchema = z.object({
   deadLetters: z.array(z.object({ promotionId: z.string(), attempts: z.number().int(), replays: z.number().int(), lastError: z.string().nullable(), deadAtMs: epochMs })),
@@ -99,11 +104,17 @@ export const CampaignVersionsSchema = z.object({
 
 export const FieldIssueSchema = z.object({ field: z.string(), message: z.string() });
 
-const RenderedMessageSchema = z.object({ title: z.string(), body: z.string() }).catchall(z.unknown());
+const RenderedMessageSchema = z.object({ title: z.string(), body: z.string(), deepLink: z.string().optional() });
+const MessagePreviewSchema = z.object({
+  personalised: RenderedMessageSchema.describe('as a shopper with personalisation consent reads it, with the sample values'),
+  generic: RenderedMessageSchema.describe('as everyone else reads it'),
+});
+/** domain/campaign-preview.ts CampaignPreview. */
 export const CampaignPreviewSchema = z.object({
-  valid: z.boolean(),
-  issues: z.array(FieldIssueSchema).describe('every problem of the definition, each naming its field'),
-  preview: z.object({ personalised: RenderedMessageSchema, generic: RenderedMessageSchema }).nullable().describe('the message as a shopper would receive it, with and without personalisation; null when the definition is not valid'),
+  valid: z.boolean().describe('whether a PUT of this definition would be accepted, as the stores are configured now'),
+  issues: z.array(FieldIssueSchema).describe("every problem, each at its field's dotted path within the definition"),
+  preview: MessagePreviewSchema.extend({ variants: z.array(MessagePreviewSchema.extend({ id: z.string() })) })
+    .nullable().describe("the message, and each experiment variant's; null while the message itself is not valid"),
 });
 
 export const StoreListSchema = z.object({
@@ -138,10 +149,15 @@ export const ZoneReportSchema = z.object({
   storeId: IdSchema, timezone: z.string(), bucket: z.string(), fromMs: epochMs, toMs: epochMs, k: z.number().int(), rolledUntilMs: epochMs,
   footfall: z.array(ZoneCellSchema), dwell: z.array(ZoneCellSchema.extend({ bin: z.string() })), dwellBins: z.array(z.string()),
 });
-export const CampaignSeriesSchema = z
-  .object({ campaignId: CampaignIdSchema, bucket: z.string(), k: z.number().int(), points: z.array(z.object({ bucketStartMs: epochMs }).catchall(z.unknown())) })
-  .catchall(z.unknown())
-  .describe('deliveries, opens and redemptions per bucket; counts under k are suppressed');
+/** domain/campaign-series.ts CampaignSeries. */
+export const CampaignSeriesSchema = z.object({
+  campaignId: CampaignIdSchema, timezone: z.string().describe("the time zone on whose wall clock the buckets are aligned (the placed stores' own, else UTC)"),
+  bucket: z.string(), fromMs: epochMs, toMs: epochMs, k: z.number().int(),
+  points: z.array(z.object({
+    bucketStartMs: epochMs, bucketEndMs: epochMs,
+    deliveries: z.number().int().nullable(), opens: z.number().int().nullable(), redemptions: z.number().int().nullable(),
+  })).describe('each closed bucket; a count from fewer than k distinct shoppers is null, as an empty one is'),
+});
 
 export const RecordOfProcessingSchema = z.record(z.string(), z.unknown()).describe('the record of processing activities (GDPR art. 30) as JSON');
 

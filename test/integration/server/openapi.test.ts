@@ -166,7 +166,11 @@ describe('schemas from the handlers', () => {
     await check('GET', '/v1/admin/campaigns', '/v1/admin/campaigns', 200);
     await check('GET', '/v1/admin/campaigns/coffee', '/v1/admin/campaigns/{campaignId}', 200);
     await check('GET', '/v1/admin/campaigns/coffee/versions', '/v1/admin/campaigns/{campaignId}/versions', 200);
+    await check('POST', '/v1/admin/campaigns/preview', '/v1/admin/campaigns/preview', 200, { definition: definition(), sample: { firstName: 'Ada' } });
+    await check('POST', '/v1/admin/campaigns/preview', '/v1/admin/campaigns/preview', 200, { definition: { ...definition(), caps: {} } });
     await check('GET', '/v1/admin/audit', '/v1/admin/audit', 200);
+    await check('GET', '/v1/admin/audit/verify', '/v1/admin/audit/verify', 200);
+    await check('GET', '/v1/admin/privacy/ropa', '/v1/admin/privacy/ropa', 200);
     await check('PUT', '/v1/admin/stores/store-2', '/v1/admin/stores/{storeId}', 200, { name: 'Store 2', timezone: 'Europe/Rome', zones: [{ id: 'entrance', name: 'Entrance' }] });
     await check('POST', '/v1/admin/stores/store-2/gateways', '/v1/admin/stores/{storeId}/gateways', 201, { id: 'gw-docs', zoneId: 'entrance' });
     await check('GET', '/v1/admin/gateways', '/v1/admin/gateways', 200);
