@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const SAMPLE_PARAMS: Record<string, string> = { storeId: 'store-1', gatewayId: 'gw-none', deviceId: 'pd_none', campaignId: 'cmp-none', principalId: 'pri_none' };
+const SAMPLE_PARAMS: Record<string, string> = { storeId: 'store-1', gatewayId: 'gw-none', deviceId: 'pd_none', campaignId: 'cmp-none', principalId: 'pri_none', userId: 'usr_none' };
 
 const urlOf = (pattern: string): string => pattern.replace(/:([A-Za-z]+)/g, (_, name: string) => {
   const value = SAMPLE_PARAMS[name];
@@ -56,11 +56,11 @@ describe('permission matrix (SEC-2)', () => {
     expect(outcomes.filter((o) => o.endsWith('refused')).length).toBeGreaterThan(0);
   });
 
-  it('keeps the auditor to reading campaigns and the audit log, and the analyst to reading campaigns and reports', () => {
+  it('keeps the auditor to reading stores, campaigns, privacy documents and the audit log, and the analyst to reading stores, campaigns, reports and the live view', () => {
     const granted = (role: Role) => Object.keys(PERMISSION_ROLES).filter((p) => roleHas(role, p as keyof typeof PERMISSION_ROLES)).sort();
-    expect(granted('auditor')).toEqual(['audit.read', 'campaigns.read']);
-    expect(granted('analyst')).toEqual(['analytics.read', 'campaigns.read']);
-    expect(granted('marketer')).toEqual(['analytics.read', 'campaigns.approve', 'campaigns.read', 'campaigns.write']);
+    expect(granted('auditor')).toEqual(['audit.read', 'campaigns.read', 'privacy.read', 'stores.read']);
+    expect(granted('analyst')).toEqual(['analytics.read', 'campaigns.read', 'live.read', 'privacy.read', 'stores.read']);
+    expect(granted('marketer')).toEqual(['analytics.read', 'campaigns.approve', 'campaigns.read', 'campaigns.write', 'live.read', 'privacy.read', 'stores.read']);
     expect(granted('admin')).toEqual(Object.keys(PERMISSION_ROLES).sort());
   });
 
