@@ -297,6 +297,7 @@ describe('the console\'s insight pages in a browser', () => {
     const entries = (await store.listAudit(1, 10_000)).length;
     expect(await verdict.innerText()).toContain(`Chain intact: all ${entries} entries verified`);
     expect(await page.locator('.audit-table tbody tr').count()).toBe(Math.min(50, entries));
+    expect(await page.locator('.pager').innerText()).not.toContain('null');
     expect(await page.locator('.audit-table').innerText()).toContain('a shopper (ID withheld)');
     await expectNoShopperIdentifiers(page);
     await browser.screenshot(page, 'insight', 'audit-ok-1280');

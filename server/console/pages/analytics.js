@@ -33,7 +33,8 @@ async function fill(target, ctx, build) {
   target.setAttribute('aria-busy', 'true');
   try {
     const nodes = await build(chartWidth(target));
-    if (!ctx.signal.aborted) target.replaceChildren(...nodes);
+    // (replaceChildren would write a null as the text "null".)
+    if (!ctx.signal.aborted) target.replaceChildren(...nodes.filter((node) => node !== null && node !== undefined));
   } catch (error) {
     if (!ctx.signal.aborted) target.replaceChildren(alertBox(error?.message ?? String(error)));
   } finally {
@@ -150,7 +151,7 @@ async function storeReport(ctx, storeId, width) {
   const sensitive = (store?.zones ?? []).filter((z) => z.sensitive);
   const zoneIds = [...new Set(hourly.footfall.map((c) => c.zoneId))];
   const out = [
-    el('p', { class: 'hint', text: `Buckets on the store's clock (${hourly.timezone}); rolled up to ${new Date(hourly.rolledUntilMs).toLocaleString()}. k = ${hourly.k}.` }),
+    el('p', { class: 'hint', text: `Buckets on the store's clock (${hourly.timezone}); rolled up to ${new Date(hourly.rolledUntilMs).toLocaleString(undefined, { timeZone: hourly.timezone })}. k = ${hourly.k}.` }),
     sensitive.length > 0 ? el('p', { class: 'hint', text: `Not reported (sensitive zones, AN-3): ${sensitive.map((z) => z.name).join(', ')}.` }) : null,
     el('h3', { text: 'Footfall by hour, per zone' }),
   ];

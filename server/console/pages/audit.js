@@ -31,7 +31,7 @@ function verdict(check, { onRecheck, onShow }) {
   }
   return el('div', { class: 'verdict verdict-broken', role: 'alert', dataset: { chain: 'broken', firstBadSeq: String(check.firstBadSeq ?? '') } },
     el('p', { class: 'verdict-title', text: `Chain BROKEN at entry ${check.firstBadSeq}` }),
-    el('p', { text: `Reason: ${check.fault ? `${check.fault}: ` : ''}${check.reason ?? 'not given'}.` }),
+    el('p', { text: `Reason: ${check.reason ?? check.fault ?? 'not given'}.` }),
     el('p', { text: `The ${check.entries} entries before it are intact; from entry ${check.firstBadSeq} on, the log cannot be trusted. Checked ${formatTime(check.checkedAtMs)}.` }),
     el('div', { class: 'actions' },
       el('button', { type: 'button', text: `Show entry ${check.firstBadSeq}`, onclick: () => onShow(check.firstBadSeq) }),
@@ -102,7 +102,8 @@ export default {
         // The last page is known from an intact chain's length; a broken one counts only up to the break.
         const lastStart = check?.ok ? Math.max(1, check.entries - PAGE_SIZE + 1) : null;
         const goTo = el('input', { type: 'number', name: 'seq', min: '1', step: '1', value: String(fromSeq), inputmode: 'numeric' });
-        pager.replaceChildren(
+        // (replaceChildren would write a null as the text "null".)
+        pager.replaceChildren(...[
           button('First', 1, fromSeq === 1),
           button('Previous', fromSeq - PAGE_SIZE, fromSeq === 1),
           button('Next', page.nextSeq ?? fromSeq, page.nextSeq === null),
@@ -110,7 +111,8 @@ export default {
           el('form', { onsubmit: (e) => {
             e.preventDefault();
             void showPage(Number.parseInt(goTo.value, 10) || 1);
-          } }, field('From entry', goTo), el('button', { type: 'submit', class: 'secondary', text: 'Go' })));
+          } }, field('From entry', goTo), el('button', { type: 'submit', class: 'secondary', text: 'Go' })),
+        ].filter((node) => node !== null));
         list.replaceChildren(page.entries.length === 0
           ? el('p', { class: 'empty', text: fromSeq === 1 ? 'The audit log is empty.' : `No entry from ${fromSeq} on.` })
           : entriesTable(page.entries, badSeq));

@@ -182,7 +182,9 @@ function yAxis({ ticks, y, left, right, top, bottom, label, format }) {
 
 /** Category labels under the plot, thinned so they do not overlap, and the axis label. */
 function xAxis({ categories, centre, bottom, width, height, label, plotWidth }) {
-  const every = Math.max(1, Math.ceil(categories.length / Math.max(1, Math.floor(plotWidth / 48))));
+  // About 6.5 px a character at 12 px, and a gap: as many labels as fit side by side.
+  const labelWidth = Math.max(...categories.map((c) => c.length), 1) * 6.5 + 10;
+  const every = Math.max(1, Math.ceil(categories.length / Math.max(1, Math.floor(plotWidth / labelWidth))));
   return h('g', { class: 'chart-axis chart-axis-x' },
     categories.map((c, i) => (i % every === 0 ? h('text', { x: centre(i), y: bottom + 16, 'text-anchor': 'middle', fill: 'currentColor' }, c) : null)),
     h('text', { class: 'chart-axis-label', x: width / 2, y: height - 6, 'text-anchor': 'middle', fill: 'currentColor' }, label));
@@ -267,7 +269,8 @@ function runs(values) {
 
 /**
  * Lines over categories (time buckets), one per series, each point marked (a shape per series). A
- * suppressed point breaks its line and is drawn as an open marker in a "< k" lane under the axis.
+ * suppressed point breaks its line; where every series is suppressed the bucket is a hatched band, and
+ * where only some are, each of those is an open marker in a "< k" lane under the axis.
  *
  * @param {{ id?: string, title: string, description?: string, xLabel: string, yLabel: string,
  *   categories: string[], series: { name: string, values: (number | null)[] }[], k: number,
@@ -278,36 +281,45 @@ export function lineChart({ id, title, description, xLabel, yLabel, categories, 
   const cid = id ?? chartId(title);
   const desc = description ?? describeCategories({ xLabel, yLabel, categories, series, k, format });
   const empty = categories.length === 0 || series.length === 0;
-  const anySuppressed = series.some((s) => s.values.includes(null));
-  const lane = anySuppressed ? 20 : 0;
+  const bandAt = categories.map((_, i) => series.length > 0 && series.every((s) => s.values[i] === null));
+  const inLane = series.some((s) => s.values.some((v, i) => v === null && !bandAt[i]));
+  const lane = inLane ? 20 : 0;
   const f = categoryFrame({ categories, series, width, height, bottomExtra: lane });
   const laneY = f.bottom + 30;
+  const bands = empty ? [] : categories.map((category, i) => (bandAt[i]
+    ? h('rect', {
+      class: 'chart-band-suppressed', x: f.left + f.slot * i, y: f.top, width: f.slot, height: f.bottom - f.top, fill: `url(#${cid}-hatch)`, opacity: 0.55,
+      'data-category': category, 'data-suppressed': 'true',
+    }, h('title', {}, `${category}: every figure ${suppressedText(k)}`))
+    : null));
   const lines = empty ? [] : series.map((s, j) => {
     const colour = PALETTE[j % PALETTE.length];
     const shape = MARKERS[j % MARKERS.length];
     const paths = runs(s.values).filter((run) => run.length > 1).map((run) =>
       h('path', { class: 'series-line', fill: 'none', stroke: colour, 'stroke-width': 2, d: run.map((i, n) => `${n === 0 ? 'M' : 'L'}${round(f.centre(i))} ${round(f.y(s.values[i]))}`).join('') }));
     const points = s.values.map((v, i) => (v === null
-      ? marker(shape, f.centre(i) + (j - (series.length - 1) / 2) * 8, laneY, 7, {
+      ? bandAt[i] ? null : marker(shape, f.centre(i) + (j - (series.length - 1) / 2) * 8, laneY, 7, {
         class: 'chart-point chart-point-suppressed', fill: 'none', stroke: colour, 'stroke-width': 1.5, 'data-series': s.name, 'data-category': categories[i], 'data-suppressed': 'true',
       })
       : marker(shape, f.centre(i), f.y(v), 7, {
         class: 'chart-point', fill: colour, stroke: '#ffffff', 'stroke-width': 1, 'data-series': s.name, 'data-category': categories[i], 'data-value': v,
       })));
     // Each point's tooltip, as the table says it.
-    points.forEach((p, i) => p.children.push(h('title', {}, `${s.name}, ${categories[i]}: ${s.values[i] === null ? suppressedText(k) : format(s.values[i])}`)));
+    points.forEach((p, i) => p?.children.push(h('title', {}, `${s.name}, ${categories[i]}: ${s.values[i] === null ? suppressedText(k) : format(s.values[i])}`)));
     return h('g', { class: 'chart-series', 'data-series': s.name }, paths, points);
   });
   const svg = svgRoot({ id: cid, title, desc, width, height },
     empty ? emptyText(width, height) : [
       yAxis({ ticks: f.ticks, y: f.y, left: f.left, right: f.right, top: f.top, bottom: f.bottom, label: yLabel, format }),
+      h('g', { class: 'chart-bands' }, bands),
       lane > 0 ? h('text', { class: 'chart-lane-label', x: f.left - 6, y: laneY, dy: '0.32em', 'text-anchor': 'end', fill: 'currentColor' }, `< ${k}`) : null,
       h('g', { class: 'chart-lines' }, lines),
       xAxis({ categories, centre: f.centre, bottom: f.bottom, width, height, label: xLabel, plotWidth: f.right - f.left }),
     ]);
   const entries = [
     ...series.map((s, j) => ({ kind: 'series', swatch: swatch('fill', PALETTE[j % PALETTE.length]), label: `${s.name} (${MARKERS[j % MARKERS.length]})` })),
-    ...(anySuppressed ? [{ kind: 'suppressed', swatch: swatch('outline-dashed', HATCH_STROKE), label: `open markers in the "< ${k}" lane: suppressed, fewer than ${k} shoppers` }] : []),
+    ...(bandAt.some(Boolean) ? [{ kind: 'suppressed', swatch: swatch('hatch', '', `${cid}-legend-hatch`), label: `hatched: every figure suppressed, fewer than ${k} shoppers` }] : []),
+    ...(inLane ? [{ kind: 'suppressed-point', swatch: swatch('outline-dashed', HATCH_STROKE), label: `open markers in the "< ${k}" lane: suppressed, fewer than ${k} shoppers` }] : []),
   ];
   return h('figure', { class: 'chart chart-line', id: cid, 'data-empty': empty ? 'true' : undefined },
     svg, legend(entries),

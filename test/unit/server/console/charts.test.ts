@@ -104,6 +104,16 @@ describe('barChart', () => {
     expect(all(hidden, hasClass('bar-suppressed'))).toHaveLength(2);
   });
 
+  it('thins the category labels so that the longest ones do not overlap', () => {
+    const hours = Array.from({ length: 24 }, (_, i) => (i === 0 ? '7 Jan 00:00' : `${String(i).padStart(2, '0')}:00`));
+    const day = barChart({ title: 'Day', xLabel: 'Hour', yLabel: 'Shoppers', categories: hours, k: 10, series: [{ name: 'Entrance', values: hours.map(() => 12) }] });
+    const labels = all(one(day, hasClass('chart-axis-x')), (n) => n.tag === 'text' && !hasClass('chart-axis-label')(n));
+    expect(labels.map(text)[0]).toBe('7 Jan 00:00');
+    expect(labels.length).toBeLessThan(24);
+    const xs = labels.map((l) => num(l.attrs.x));
+    expect(Math.min(...xs.slice(1).map((x, i) => x - xs[i]!))).toBeGreaterThanOrEqual('7 Jan 00:00'.length * 6.5);
+  });
+
   it('refuses a series whose length does not match the categories, naming it', () => {
     expect(() => barChart({ title: 'x', xLabel: 'x', yLabel: 'y', categories: ['a'], k: 10, series: [{ name: 'Opens', values: [1, 2] }] }))
       .toThrow('series Opens: 2 values for 1 categories');
@@ -129,16 +139,26 @@ describe('lineChart', () => {
     expect(String(lines[0]!.attrs.d).match(/[ML]/g)).toEqual(['M', 'L']);
   });
 
-  it('puts suppressed points, open and dashed-free, in the "< k" lane under the axis, each titled', () => {
+  it('puts a point suppressed in some series as an open marker in the "< k" lane under the axis, and hatches a bucket suppressed in all', () => {
     const suppressed = all(chart, hasClass('chart-point-suppressed'));
-    expect(suppressed).toHaveLength(5);
+    // 11:00 is suppressed in both series: a band, not markers; Opens at 09:00, 10:00 and 12:00: markers.
+    expect(suppressed.map((p) => [p.attrs['data-series'], p.attrs['data-category']])).toEqual([['Opens', '09:00'], ['Opens', '10:00'], ['Opens', '12:00']]);
     expect(suppressed.every((p) => p.attrs.fill === 'none' && p.attrs['data-value'] === undefined)).toBe(true);
     expect(text(one(chart, hasClass('chart-lane-label')))).toBe('< 10');
     const baseline = num(one(chart, (n) => n.tag === 'line' && n.attrs.stroke === '#6b6b6b').attrs.y1);
     const laneY = (p: ChartNode) => num(p.attrs.cy ?? num(p.attrs.y) + num(p.attrs.height) / 2);
     expect(suppressed.every((p) => laneY(p) > baseline)).toBe(true);
     expect(suppressed.map(text)).toContain('Opens, 09:00: suppressed (< 10)');
+    const band = one(chart, hasClass('chart-band-suppressed'));
+    expect([band.attrs['data-category'], text(band)]).toEqual(['11:00', '11:00: every figure suppressed (< 10)']);
+    expect(num(band.attrs.y) + num(band.attrs.height)).toBeCloseTo(baseline, 5);
     expect(tableRows(chart)[2]).toEqual(['11:00', 'suppressed (< 10)', 'suppressed (< 10)']);
+  });
+
+  it('has no lane when only whole buckets are suppressed', () => {
+    const banded = lineChart({ title: 'B', xLabel: 'Hour', yLabel: 'Count', categories: HOURS.slice(0, 2), k: 10, series: [{ name: 'Deliveries', values: [null, 12] }] });
+    expect(all(banded, hasClass('chart-lane-label'))).toEqual([]);
+    expect(all(banded, hasClass('chart-band-suppressed'))).toHaveLength(1);
   });
 
   it('marks each series with its own shape as well as its colour', () => {
