@@ -3,7 +3,7 @@ import { IdSchema } from '#gateway/protocol/index.ts';
 import { CampaignDefinitionSchema } from '../domain/campaign.ts';
 import { ApiKeyBodySchema, AuditQuerySchema } from '../routes/access-routes.ts';
 import { GatewayBodySchema, GatewayListQuerySchema, GatewaySettingsBodySchema, PosDeviceBodySchema, StoreBodySchema } from '../routes/admin-routes.ts';
-import { CampaignQuerySchema, ZonesQuerySchema } from '../routes/analytics-routes.ts';
+import { CampaignQuerySchema, SeriesQuerySchema, ZonesQuerySchema } from '../routes/analytics-routes.ts';
 import {
   ParamsSchema as CampaignParamsSchema, ListQuerySchema as CampaignListQuerySchema, PreviewBodySchema, RejectBodySchema, TransitionBodySchema,
 } from '../routes/campaign-routes.ts';
@@ -175,11 +175,11 @@ export const OPERATOR_ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /v1/admin/analytics/campaigns/:campaignId/series': {
     summary: 'Campaign time series',
     description: "Deliveries, opens and redemptions per closed bucket, on the wall clock of the campaign's stores (UTC when they differ); the bucket still filling is never shown. k-anonymous. ?format=csv for CSV.",
-    tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: ZonesQuerySchema,
+    tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: SeriesQuerySchema,
     responses: { 200: { description: 'the series', schema: CampaignSeriesSchema, alternatives: [csv] } }, errors: ['NOT_FOUND'],
   },
   'GET /v1/admin/analytics/campaigns/:campaignId/series.csv': {
-    summary: 'Campaign time series, as CSV', tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: ZonesQuerySchema,
+    summary: 'Campaign time series, as CSV', tag: 'Analytics', params: z.object({ campaignId: z.string().max(80).describe('a campaign ID') }), query: SeriesQuerySchema,
     responses: { 200: { description: 'one row per bucket; withheld counts are empty', contentType: 'text/csv' } }, errors: ['NOT_FOUND'],
   },
   'GET /v1/admin/analytics/stores/:storeId/zones': {
