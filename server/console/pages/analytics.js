@@ -96,7 +96,7 @@ async function campaignReport(ctx, campaignId, bucket, width) {
   const rows = [upliftRow('All variants', report.uplift), ...(report.variants.length > 1 ? report.variants.map((v) => upliftRow(`Variant ${v.variant}`, v.uplift)) : [])];
   const uplift = intervalChart({
     id: chartId('uplift', campaignId), width, title: 'Uplift in conversion over the holdout, with 95 % confidence intervals',
-    xLabel: 'Conversion rate, treatment minus holdout (percentage points)', rows,
+    xLabel: 'Conversion, treatment minus holdout (pp)', rows,
   });
   return [
     el('h3', { text: 'Over time' }),

@@ -2,9 +2,9 @@
 // aggregates (AN-1). Pure functions build a plain tree ({ tag, attrs, children }); the page turns it into
 // DOM with toDom(node, document), and tests read the tree or toMarkup(node).
 //
-// Every chart is a <figure>: an SVG with role="img", <title> and <desc> (a summary in words), axis labels,
-// an HTML legend, and the same numbers as a table under it (WCAG 1.1.1; 1.4.1: nothing is said by colour
-// alone). A suppressed value (fewer than k shoppers) is drawn hatched and reads "suppressed (< k)", never 0.
+// Every chart is a <figure>: its title as the caption, an SVG with role="img", <title> and <desc> (a
+// summary in words), axis labels, an HTML legend, and the same numbers as a table under it (WCAG 1.1.1;
+// 1.4.1: nothing is said by colour alone). A suppressed value (fewer than k shoppers) is drawn hatched and reads "suppressed (< k)", never 0.
 // No inline style attributes (the console's CSP); colours are SVG presentation attributes.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -241,7 +241,7 @@ export function barChart({ id, title, description, xLabel, yLabel, categories, s
     ...(anySuppressed ? [{ kind: 'suppressed', swatch: swatch('hatch', '', `${cid}-legend-hatch`), label: `suppressed: fewer than ${k} shoppers` }] : []),
   ];
   return h('figure', { class: 'chart chart-bar', id: cid, 'data-empty': empty ? 'true' : undefined },
-    svg, legend(entries),
+    h('figcaption', { class: 'chart-caption' }, title), svg, legend(entries),
     dataTable({ id: cid, title, head: [xLabel, ...series.map((s) => s.name)], rows: empty ? [] : categories.map((c, i) => [c, ...series.map((s) => valueCell(s.values[i], k, format))]) }));
 }
 
@@ -322,7 +322,7 @@ export function lineChart({ id, title, description, xLabel, yLabel, categories, 
     ...(inLane ? [{ kind: 'suppressed-point', swatch: swatch('outline-dashed', HATCH_STROKE), label: `open markers in the "< ${k}" lane: suppressed, fewer than ${k} shoppers` }] : []),
   ];
   return h('figure', { class: 'chart chart-line', id: cid, 'data-empty': empty ? 'true' : undefined },
-    svg, legend(entries),
+    h('figcaption', { class: 'chart-caption' }, title), svg, legend(entries),
     dataTable({ id: cid, title, head: [xLabel, ...series.map((s) => s.name)], rows: empty ? [] : categories.map((c, i) => [c, ...series.map((s) => valueCell(s.values[i], k, format))]) }));
 }
 
@@ -339,13 +339,16 @@ export function lineChart({ id, title, description, xLabel, yLabel, categories, 
 export function intervalChart({ id, title, description, xLabel, rows, format = formatPercentPoints, reference = 0, referenceLabel = 'no uplift', width = 560 }) {
   const cid = id ?? chartId(title);
   const rowHeight = 44;
-  const margin = { top: 28, right: 24, bottom: 48, left: 116 };
+  // Room on the right for half the last tick label ("+100 pp").
+  const margin = { top: 28, right: 36, bottom: 48, left: 116 };
   const height = margin.top + Math.max(1, rows.length) * rowHeight + margin.bottom;
   const shown = rows.filter((r) => r.reason === undefined);
   const lo = Math.min(reference, ...shown.map((r) => r.lower));
   const hi = Math.max(reference, ...shown.map((r) => r.upper));
   const pad = (hi - lo || 0.1) * 0.05;
-  const ticks = niceTicks(lo - pad, hi + pad, { count: 5 });
+  // One tick label ("+20 pp") per 64 px or so, so that a phone's narrow axis does not crowd them.
+  const ticks = niceTicks(lo - pad, hi + pad, { count: Math.max(2, Math.min(5, Math.floor((width - margin.left - margin.right) / 64))) });
+  const tickText = (t) => format(t).replace(/\.0 /, ' ');
   const x = linearScale([ticks[0], ticks[ticks.length - 1]], [margin.left, width - margin.right]);
   const bottom = height - margin.bottom;
   const rowY = (i) => margin.top + rowHeight * (i + 0.5);
@@ -375,15 +378,15 @@ export function intervalChart({ id, title, description, xLabel, rows, format = f
       h('g', { class: 'chart-axis chart-axis-x' },
         ticks.map((t) => h('g', { class: 'chart-tick' },
           h('line', { x1: x(t), x2: x(t), y1: margin.top, y2: bottom, stroke: '#e3e3e3' }),
-          h('text', { x: x(t), y: bottom + 16, 'text-anchor': 'middle', fill: 'currentColor' }, format(t)))),
-        h('text', { class: 'chart-axis-label', x: (margin.left + width - margin.right) / 2, y: height - 6, 'text-anchor': 'middle', fill: 'currentColor' }, xLabel)),
+          h('text', { x: x(t), y: bottom + 16, 'text-anchor': 'middle', fill: 'currentColor' }, tickText(t)))),
+        h('text', { class: 'chart-axis-label', x: width / 2, y: height - 6, 'text-anchor': 'middle', fill: 'currentColor' }, xLabel)),
       h('g', { class: 'ci-reference', 'data-value': reference },
         h('line', { x1: x(reference), x2: x(reference), y1: margin.top - 6, y2: bottom, stroke: '#333333', 'stroke-dasharray': '4 3' }),
         h('text', { x: x(reference), y: margin.top - 12, 'text-anchor': 'middle', fill: 'currentColor', 'font-size': 11 }, referenceLabel)),
       h('g', { class: 'ci-rows' }, rowNodes),
     ]);
   return h('figure', { class: 'chart chart-interval', id: cid, 'data-empty': rows.length === 0 ? 'true' : undefined },
-    svg,
+    h('figcaption', { class: 'chart-caption' }, title), svg,
     dataTable({
       id: cid, title, head: ['Group', 'Estimate', 'Lower 95 %', 'Upper 95 %'],
       rows: rows.map((r) => (r.reason !== undefined ? [r.label, `not enough data: ${r.reason}`, '', ''] : [r.label, format(r.estimate), format(r.lower), format(r.upper)])),
@@ -502,7 +505,7 @@ export function floorPlan({ id, title, plan, zones, live, width = 560 }) {
     ...(zones.some((z) => z.sensitive) ? [{ kind: 'sensitive', swatch: swatch('outline-dashed', '#333333'), label: 'sensitive zone, never shown (dashed outline)' }] : []),
   ];
   return h('figure', { class: 'chart chart-floor-plan', id: cid, 'data-layout': onPlan.length > 0 ? (inGrid.length > 0 ? 'plan+grid' : 'plan') : 'grid' },
-    svg, legend(entries),
+    h('figcaption', { class: 'chart-caption' }, title), svg, legend(entries),
     dataTable({
       id: cid, title, head: ['Zone', 'Occupancy', 'Events per second', 'Sensitive'],
       rows: zones.map((z) => {

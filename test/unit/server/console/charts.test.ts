@@ -74,6 +74,7 @@ describe('barChart', () => {
     expect(text(one(svg, (n) => n.attrs.id === descId))).toBe('Shoppers by Hour, 4 points from 09:00 to 12:00. Entrance: highest 45 at 12:00, 1 of 4 suppressed (fewer than 10 shoppers).');
     expect(all(svg, hasClass('chart-axis-label')).map(text)).toEqual(['Shoppers', 'Hour']);
     expect(text(one(chart, byTag('caption')))).toBe('Footfall by hour: Entrance');
+    expect(text(one(chart, byTag('figcaption')))).toBe('Footfall by hour: Entrance');
   });
 
   it('groups bars per category with one colour per series, and names the series in the legend', () => {
@@ -192,6 +193,15 @@ describe('intervalChart', () => {
     expect(xRef).toBeLessThan(x2);
     expect(num(one(row, hasClass('ci-cap-lower')).attrs.x1)).toBe(x1);
     expect(num(one(row, hasClass('ci-cap-upper')).attrs.x1)).toBe(x2);
+  });
+
+  it('keeps its tick labels apart on a narrow axis', () => {
+    for (const width of [343, 560]) {
+      const narrow = intervalChart({ title: 'W', xLabel: 'pp', width, rows: [{ label: 'All variants', ...ci }] });
+      const ticks = all(one(narrow, hasClass('chart-axis-x')), hasClass('chart-tick')).map((g) => one(g, byTag('text')));
+      const xs = ticks.map((t) => num(t.attrs.x));
+      expect(Math.min(...xs.slice(1).map((x, i) => x - xs[i]!))).toBeGreaterThanOrEqual(Math.max(...ticks.map((t) => text(t).length)) * 6.5);
+    }
   });
 
   it('says why a group has no interval, and gives the numbers as a table', () => {
@@ -325,7 +335,8 @@ describe('toMarkup and toDom', () => {
     const chart = barChart({ title: 'T', xLabel: 'x', yLabel: 'y', categories: ['a'], k: 10, series: [{ name: 's', values: [12] }] });
     const figure: Fake = toDom(chart, doc);
     expect(figure.ns).toBe('http://www.w3.org/1999/xhtml');
-    const svg = figure.children[0] as Fake;
+    expect((figure.children[0] as Fake).tag).toBe('figcaption');
+    const svg = figure.children[1] as Fake;
     expect([svg.tag, svg.ns, svg.attrs.role]).toEqual(['svg', 'http://www.w3.org/2000/svg', 'img']);
     const flat = (f: Fake): Fake[] => [f, ...f.children.flatMap((c) => (typeof c === 'string' ? [] : flat(c)))];
     const bar = flat(svg).find((f) => f.attrs['data-value'] === '12')!;
