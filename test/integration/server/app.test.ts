@@ -414,7 +414,7 @@ describe('admin API', () => {
     it('lists gateways without their secrets', async () => {
       const config = await givenStoreWithGateway(t, { storeId: 'store-1', gatewayId: 'gw-1' });
       const body = expectStatus(await t.app.inject({ method: 'GET', url: '/v1/admin/gateways', headers: bearer(t.adminToken) }), 200);
-      expect(body).toEqual({ gateways: [{ id: 'gw-1', storeId: 'store-1', zoneId: 'entrance', online: false, lastSeenAtMs: null }] });
+      expect(body).toEqual({ gateways: [{ id: 'gw-1', storeId: 'store-1', zoneId: 'entrance', online: false, lastSeenAtMs: null, version: null, counts: null, reportedAtMs: null }] });
       expect(JSON.stringify(body)).not.toContain(config.secret);
     });
   });
