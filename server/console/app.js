@@ -109,12 +109,18 @@ async function route() {
   firstRender = false;
 }
 
+const sentence = (text) => {
+  const core = text.replace(/;.*$/, '').replace(/\.$/, '');
+  return core.charAt(0).toUpperCase() + core.slice(1);
+};
+
 // One login dialog for every request that met an expired session: they all retry once it closes.
 let pendingLogin = null;
 function reauthenticate(reason) {
   pendingLogin ??= new Promise((resolve) => {
     const form = loginForm({
-      message: `${reason.replace(/\.$/, '')}. Log in again to carry on: nothing you typed is lost.`,
+      // The API's reason without its own advice ("session expired; log in again" → "Session expired").
+      message: `${sentence(reason)}. Log in again to carry on: nothing you typed is lost.`,
       onLoggedIn: () => {
         dialog.close('ok');
       },

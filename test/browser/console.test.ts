@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startBrowser, type TestBrowser } from '#test/helpers/browser.ts';
+import type { WebSocket } from 'ws';
+import { connectAppStream } from '#test/helpers/app-stream.ts';
 import { bearer, expectStatus, grant, registerShopper } from '#test/helpers/build-test-app.ts';
 import { fieldError, goTo, logIn, SHOWN, textNow } from '#test/helpers/console-page.ts';
 import { createConsoleUser, type ConsoleUser } from '#test/helpers/console-users.ts';
@@ -13,7 +15,7 @@ import { startTestSystem, type TestSystem } from '#test/helpers/test-system.ts';
 // adds two marketers; marketer A builds a campaign (a validation message next to its field first, then
 // fixed; the live preview personalises the message) and submits it; A cannot approve it and is told why;
 // marketer B approves it; it fires at the simulated apps as they walk in; its analytics page reads the
-// results. The scenario's own campaign runs in the aisle, so everything at the entrance is this one's.
+// results. The scenario's own campaign is placed in the aisle, so what happens at the entrance is this one's.
 
 const CAMPAIGN = { id: 'coffee-time', name: 'Coffee time' };
 /** Shoppers who also consented to analytics and come in through the iOS path: enough (k = 10) for the report to show figures. */
@@ -28,10 +30,14 @@ const marketers = {
   b: { username: 'marketer.b', password: 'another passphrase, for B' },
 };
 const pages: Record<'admin' | 'a' | 'b', Page> = {} as never;
-const scenario = aTestScenario({ optedInApps: 4, revisitAfterS: [2, 4] }, { zoneIds: ['aisle'] });
+const sockets: WebSocket[] = [];
+// Shoppers leave for longer than a gateway's away timeout (10 s) before they come back, so each return is a
+// new entry: the campaign approved mid-run fires on the next one.
+const scenario = aTestScenario({ optedInApps: 4, revisitAfterS: [12, 16] }, { zoneIds: ['aisle'] });
 const storeId = scenario.store.id;
 
 afterAll(async () => {
+  for (const socket of sockets) socket.close();
   await browser?.close();
   await system?.close();
 });
@@ -138,28 +144,38 @@ describe('a campaign from the console to the shoppers\' phones', () => {
 
   it('its analytics page reads the results, in aggregate only', async () => {
     // Ten more shoppers, who also consented to analytics, come in through the iOS path (a store beacon
-    // sighting reported by their app): with them the campaign's group reaches k and its figures show.
+    // sighting reported by their app, its promotion stream open): with them the campaign's group
+    // reaches k (10) and its figures show. The simulated apps did not consent to analytics.
     const { app } = system.server;
     const store = expectStatus<{ beacons: { zoneId: string; uuid: string; major: number; minor: number }[] }>(
       await app.inject({ method: 'GET', url: `/v1/admin/stores/${storeId}`, headers: bearer(system.adminToken) }), 200);
     const beacon = store.beacons.find((b) => b.zoneId === 'entrance')!;
     const shopperIds: string[] = system.sim.apps().map((a) => a.app.shopperId);
+    const streamUrl = `${baseUrl.replace(/^http/, 'ws')}/v1/me/promotions/stream`;
     for (let i = 0; i < ANALYTICS_SHOPPERS; i++) {
       const shopper = await registerShopper(app, { firstName: `Ana${String.fromCharCode(97 + i)}` });
       shopperIds.push(shopper.shopperId);
       await grant(app, shopper.token, { presence: true, promotions: true, analytics: true });
+      const stream = await connectAppStream(streamUrl, shopper.token, sockets);
       const sighting = await app.inject({
         method: 'POST', url: '/v1/me/sightings', headers: bearer(shopper.token),
         payload: { storeId, beacon: { uuid: beacon.uuid, major: beacon.major, minor: beacon.minor }, kind: 'enter', atS: Math.floor(Date.now() / 1000) },
       });
-      expect(sighting.statusCode, sighting.body).toBe(202);
+      expect(expectStatus<{ outcome: string }>(sighting, 202).outcome).toBe('sent');
+      await vi.waitFor(() => expect(stream.frames.filter((f) => f.type === 'promotion' && f.campaignId === CAMPAIGN.id)).toHaveLength(1), { timeout: 10_000 });
     }
+    await vi.waitFor(async () => {
+      const report = expectStatus<{ groups: { deliveries: number | null }[] }>(
+        await app.inject({ method: 'GET', url: `/v1/admin/analytics/campaigns/${CAMPAIGN.id}`, headers: bearer(system.adminToken) }), 200);
+      expect(report.groups[0]?.deliveries).toBeGreaterThanOrEqual(ANALYTICS_SHOPPERS);
+    }, { timeout: 15_000, interval: 200 });
 
     const page = pages.b;
     await page.getByRole('link', { name: /^Results/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Analytics' }).waitFor();
     const report = page.locator('.campaign-report');
-    const everyone = report.locator('tr[data-variant="default"]');
+    const everyone = report.getByRole('table').filter({ hasText: 'Per group' }).locator('tbody tr').first();
+    
     await everyone.waitFor();
     const cells = await everyone.locator('td').allTextContents();
     // Shoppers, then deliveries: the ten analytics-consenting shoppers (the simulated apps did not consent to analytics).

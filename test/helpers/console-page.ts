@@ -24,7 +24,7 @@ export async function logIn(page: Page, baseUrl: string, user: { username: strin
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await expect.poll(() => page.locator('#who').textContent()).toContain(user.username);
+  await expect.poll(() => page.locator('#who').textContent(), SHOWN).toContain(user.username);
 }
 
 /** The main navigation's link names, as a user sees them. */
@@ -37,7 +37,7 @@ export async function goTo(page: Page, linkName: string, headingName: string | R
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: linkName, exact: true }).click();
   const heading = page.getByRole('heading', { level: 1, name: headingName });
   await heading.waitFor();
-  await expect.poll(() => heading.evaluate((node) => node === node.ownerDocument.activeElement)).toBe(true);
+  await expect.poll(() => heading.evaluate((node) => node === node.ownerDocument.activeElement), SHOWN).toBe(true);
 }
 
 /** The text of the validation message shown next to the control named `name`, or null while there is none. */

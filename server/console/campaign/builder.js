@@ -1,7 +1,7 @@
 import { ApiFailure } from '../api.js';
 import { alertBox, el, field, formatTime, isControl, showIssues, toast } from '../ui.js';
 import { emptyState, fromDefinition, getPath, LOYALTY_TIERS, newVariant, newWindow, setPath, toDefinition } from './model.js';
-import { renderSections } from './sections.js';
+import { durationHint, renderSections } from './sections.js';
 
 // The campaign builder: the whole campaign model as a form (sections.js), a live preview of the message
 // as a shopper would receive it (POST /v1/admin/campaigns/preview, debounced), the server's validation
@@ -170,6 +170,10 @@ export async function renderBuilder(container, ctx, campaign) {
       const idInput = form.querySelector('[name="campaignId"]');
       if (idInput) idInput.value = state.campaignId;
     }
+    if (target.dataset.duration === 'true') {
+      const hint = document.getElementById(`${target.id}-hint`);
+      if (hint) hint.textContent = durationHint(target.value);
+    }
     if (target.dataset.structural === 'true') redraw();
     keepDraft();
     schedulePreview();
@@ -196,7 +200,9 @@ export async function renderBuilder(container, ctx, campaign) {
     if (!jsonArea.matches(':focus')) jsonArea.value = JSON.stringify(definition, null, 2);
     previewStatus.textContent = 'Checking…';
     try {
-      const result = await ctx.api('POST', '/v1/admin/campaigns/preview', { definition, sample });
+      // An empty sample value is left out: the shopper then has none, as a shopper who gave no first name.
+      const given = Object.fromEntries(Object.entries(sample).filter(([, value]) => value.trim() !== ''));
+      const result = await ctx.api('POST', '/v1/admin/campaigns/preview', { definition, sample: given });
       if (mine !== sequence || ctx.signal.aborted) return;
       lastIssues = result.issues;
       previewStatus.textContent = result.valid ? 'Valid: ready to save.' : `${result.issues.length} ${result.issues.length === 1 ? 'problem' : 'problems'} to fix before saving.`;

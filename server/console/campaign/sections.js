@@ -6,10 +6,12 @@ import { LOYALTY_TIERS, PLACEMENT_LEVELS, TRIGGER_KINDS, WEEKDAYS } from './mode
 // marks the ones whose change redraws the form (another trigger kind shows other fields).
 
 const numberInput = (name, value, attrs = {}) => el('input', { type: 'number', name, value, inputmode: 'numeric', step: 'any', ...attrs });
+/** A number of seconds, whose hint says it in words (the builder updates the hint as it changes). */
+const durationInput = (name, value) => numberInput(name, value, { 'data-duration': 'true' });
 const textInput = (name, value, attrs = {}) => el('input', { type: 'text', name, value, ...attrs });
-const durationHint = (seconds, prefix = '') => {
+export const durationHint = (seconds) => {
   const n = Number(seconds);
-  return Number.isFinite(n) && String(seconds).trim() !== '' ? `${prefix}${formatDuration(n)}` : prefix.trim();
+  return Number.isFinite(n) && String(seconds).trim() !== '' ? formatDuration(n) : ' ';
 };
 
 function select(name, options, value, attrs = {}) {
@@ -52,7 +54,7 @@ function trigger(state) {
   const t = state.trigger;
   const part = el('fieldset', { dataset: { field: 'trigger' } }, el('legend', { text: 'What sets it off' }),
     field('Trigger', select('trigger.kind', TRIGGER_KINDS, t.kind, { 'data-structural': 'true' })));
-  if (t.kind === 'dwell') part.append(field('Minimum dwell (seconds)', numberInput('trigger.minDwellS', t.minDwellS), durationHint(t.minDwellS)));
+  if (t.kind === 'dwell') part.append(field('Minimum dwell (seconds)', durationInput('trigger.minDwellS', t.minDwellS), durationHint(t.minDwellS)));
   if (t.kind === 'return') part.append(field('Minimum days away', numberInput('trigger.minDaysAway', t.minDaysAway)));
   if (t.kind === 'visit') {
     part.append(field('Visit number', numberInput('trigger.nth', t.nth), '1 is the first visit recorded.'));
@@ -125,10 +127,10 @@ function capsAndPriority(state) {
   return el('fieldset', { dataset: { field: 'caps' } }, el('legend', { text: 'Frequency caps and priority' }),
     el('div', { class: 'inline-fields' },
       field('Sends per shopper', numberInput('caps.perShopper.count', c.perShopper.count)),
-      field('…per period (seconds)', numberInput('caps.perShopper.periodS', c.perShopper.periodS), durationHint(c.perShopper.periodS))),
+      field('…per period (seconds)', durationInput('caps.perShopper.periodS', c.perShopper.periodS), durationHint(c.perShopper.periodS))),
     el('div', { class: 'inline-fields' },
-      field('Minimum gap between sends (s)', numberInput('caps.minGapS', c.minGapS), durationHint(c.minGapS)),
-      field('Cool-down after any promotion (s)', numberInput('caps.cooldownS', c.cooldownS), durationHint(c.cooldownS))),
+      field('Minimum gap between sends (s)', durationInput('caps.minGapS', c.minGapS), durationHint(c.minGapS)),
+      field('Cool-down after any promotion (s)', durationInput('caps.cooldownS', c.cooldownS), durationHint(c.cooldownS))),
     field('Promotions per shopper per day, all campaigns', numberInput('caps.perShopperDaily', c.perShopperDaily)),
     field('Priority (0–1000)', numberInput('priority', state.priority), 'When several campaigns match one moment, only the highest priority sends.'));
 }
@@ -147,7 +149,7 @@ function message(state) {
     field('Title', textInput('message.title', m.title, { maxlength: '200' })),
     field('Body', el('textarea', { name: 'message.body', rows: '4', text: m.body })),
     field('Link (optional)', el('input', { type: 'url', name: 'message.deepLink', value: m.deepLink, placeholder: 'https://…' })),
-    field('Valid for (seconds) — the coupon expires then', numberInput('message.validForS', m.validForS), durationHint(m.validForS)));
+    field('Valid for (seconds) — the coupon expires then', durationInput('message.validForS', m.validForS), durationHint(m.validForS)));
 }
 
 function experiment(state, actions) {
@@ -184,7 +186,7 @@ function attribution(state, env) {
     choiceGroup('Conversion zones', 'attribution.conversionZoneIds', zones.map((z) => ({ value: z.id, label: `${z.name} (${z.id})` })), {
       selected: a.conversionZoneIds, hint: zones.length === 0 ? 'Choose where the campaign runs first: its stores\' zones are listed here.' : undefined,
     }),
-    field('Conversion window (seconds)', numberInput('attribution.windowS', a.windowS), durationHint(a.windowS)));
+    field('Conversion window (seconds)', durationInput('attribution.windowS', a.windowS), durationHint(a.windowS)));
   return part;
 }
 
