@@ -212,6 +212,12 @@ describe('the console\'s insight pages in a browser', () => {
     const dwell = page.locator('.dwell .chart-bar');
     expect(await dwell.locator('.bar[data-series="Entrance"][data-category="5-15m"]').getAttribute('data-value')).toBe('20');
 
+    // Daily buckets, chosen with the keyboard: the day's ten deliveries.
+    await page.getByLabel('Buckets').focus();
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => activity.locator('figcaption').textContent()).toBe('Deliveries, opens and redemptions per day');
+    await expect.poll(() => activity.locator('.chart-point[data-series="Deliveries"][data-value="10"]').getAttribute('data-category')).toBe('7 Jan');
+
     // The CSV links download with the session.
     const csv = await page.evaluate<{ status: number; type: string | null; body: string }, string>(async (href) => {
       const response = await fetch(href);
@@ -253,6 +259,16 @@ describe('the console\'s insight pages in a browser', () => {
     expect(await page.locator('.zone[data-zone-id="pharmacy"]').getAttribute('data-sensitive')).toBe('true');
     expect(await page.locator('.chart-legend').innerText()).toContain('fewer than 10 shoppers (suppressed)');
     expect(Number(await page.locator('.stat-value').first().innerText())).toBeGreaterThanOrEqual(0);
+
+    // Updates can be paused (WCAG 2.2.2) and resumed, by keyboard.
+    const pause = page.getByRole('button', { name: 'Pause updates' });
+    await pause.focus();
+    await page.keyboard.press('Enter');
+    const resume = page.getByRole('button', { name: 'Resume updates' });
+    expect(await resume.getAttribute('aria-pressed')).toBe('true');
+    expect(await page.locator('.live-status').innerText()).toBe('Updates paused.');
+    await page.keyboard.press('Enter');
+    expect(await pause.getAttribute('aria-pressed')).toBe('false');
 
     // It refreshes every 2 s, and stops once the user goes to another page.
     await expect.poll(async () => Number(await page.locator('.live-map').getAttribute('data-refreshes')), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
