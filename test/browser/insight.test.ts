@@ -218,13 +218,16 @@ describe('the console\'s insight pages in a browser', () => {
     await expect.poll(() => activity.locator('figcaption').textContent()).toBe('Deliveries, opens and redemptions per day');
     await expect.poll(() => activity.locator('.chart-point[data-series="Deliveries"][data-value="10"]').getAttribute('data-category')).toBe('7 Jan');
 
-    // The CSV links download with the session.
-    const csv = await page.evaluate<{ status: number; type: string | null; body: string }, string>(async (href) => {
+    // Every CSV link (campaign report, series, hourly and daily zones) downloads with the session.
+    const hrefs = await Promise.all((await page.locator('.downloads a').all()).map(async (link) => (await link.getAttribute('href')) ?? ''));
+    expect(hrefs).toHaveLength(4);
+    const csvs = await page.evaluate<{ status: number; type: string | null; head: string }[], string[]>(async (list) => Promise.all(list.map(async (href) => {
       const response = await fetch(href);
-      return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
-    }, await page.getByRole('link', { name: 'Download the campaign report (CSV)' }).getAttribute('href') ?? '');
-    expect(csv.status).toBe(200);
-    expect(csv.body.split('\r\n')[0]).toMatch(/^campaign_id,variant,/);
+      return { status: response.status, type: response.headers.get('content-type'), head: (await response.text()).split('\r\n')[0] ?? '' };
+    })), hrefs);
+    expect(csvs.map((c) => [c.status, c.type?.startsWith('text/csv')])).toEqual(hrefs.map(() => [200, true]));
+    expect(csvs[0]!.head).toMatch(/^campaign_id,variant,/);
+    expect(csvs[2]!.head).toBe('store_id,zone_id,bucket,bucket_start,bucket_end,metric,dwell_bin,shoppers,suppressed');
 
     await expectNoShopperIdentifiers(page);
     await browser.screenshot(page, 'insight', 'analytics-1280');
