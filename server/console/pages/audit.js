@@ -42,17 +42,16 @@ function entriesTable(entries, badSeq) {
   return el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Audit log entries' },
     el('table', { class: 'audit-table' },
       el('caption', { text: entries.length === 0 ? 'Audit log entries' : `Audit log entries ${entries[0].seq} to ${entries[entries.length - 1].seq}` }),
-      el('thead', {}, el('tr', {}, ['Entry', 'Time', 'Actor', 'Action', 'Subject', 'Details', 'Hash'].map((c) => el('th', { scope: 'col', text: c })))),
+      el('thead', {}, el('tr', {}, ['Entry', 'Time', 'Actor', 'Action', 'Subject', 'Details and hash'].map((c) => el('th', { scope: 'col', text: c })))),
       el('tbody', {}, entries.map((e) => {
         const broken = e.seq === badSeq;
         return el('tr', { class: broken ? 'row-broken' : null, dataset: { seq: String(e.seq) } },
-          el('th', { scope: 'row' }, broken ? `${e.seq} — chain breaks here` : String(e.seq)),
+          el('th', { scope: 'row', class: 'wrap-narrow' }, String(e.seq), broken ? el('span', { class: 'breaks-here', text: ' — chain breaks here' }) : null),
           el('td', { text: formatTime(e.atMs) }),
           el('td', { text: e.actor }),
           el('td', { text: e.action }),
           el('td', { text: shownSubject(e) }),
-          el('td', { class: 'audit-details', text: detailsText(e.details) }),
-          el('td', { class: 'hash', title: e.hash, text: `${String(e.hash).slice(0, 12)}…` }));
+          el('td', { class: 'audit-details' }, detailsText(e.details), el('span', { class: 'hash', text: `hash ${String(e.hash).slice(0, 16)}…` })));
       }))));
 }
 
