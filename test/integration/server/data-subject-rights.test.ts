@@ -385,7 +385,7 @@ describe.each(STORE_KINDS)('data-subject rights (%s)', (kind) => {
       for (const [method, url] of [['GET', '/v1/me/export'], ['DELETE', '/v1/me'], ['POST', '/v1/me/objection'], ['PUT', '/v1/me/restriction']] as const) {
         const response = await t.app.inject({ method, url, headers: bearer(ada.token), ...(method === 'PUT' ? { payload: { restricted: true } } : {}) });
         expect(response.statusCode, `${method} ${url}`).toBe(401);
-        expect(errorCode(response)).toEqual({ code: 'PROOF_REQUIRED', message: expect.any(String), fields: ['headers.vicino-proof'] });
+        expect(errorCode(response)).toEqual({ code: 'PROOF_REQUIRED', message: expect.any(String), fields: ['headers.vicino-proof'], issues: [{ field: 'headers.vicino-proof', message: expect.any(String) }] });
       }
       expect(await countFor('erasure_proofs', ada.shopperId, 'shopper_id')).toBe(0);
       expectStatus(await me(ada.token), 200);

@@ -82,7 +82,8 @@ describe('the privacy notice at /p/<storeId>', () => {
       const response = await t!.app.inject({ method: 'GET', url });
       expect(response.statusCode).toBe(404);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no store "no-such-shop": there is no privacy notice for it', fields: ['storeId'] } });
+      const message = 'no store "no-such-shop": there is no privacy notice for it';
+      expect(response.json()).toEqual({ error: { code: 'NOT_FOUND', message, fields: ['storeId'], issues: [{ field: 'storeId', message }] } });
     }
   });
 });
