@@ -5,7 +5,7 @@ import { LOYALTY_TIERS, PLACEMENT_LEVELS, TRIGGER_KINDS, WEEKDAYS } from './mode
 // from the builder's state. Controls are named by their field's path in the definition; data-structural
 // marks the ones whose change redraws the form (another trigger kind shows other fields).
 
-const numberInput = (name, value, attrs = {}) => el('input', { type: 'number', name, value, inputmode: 'numeric', step: 'any', ...attrs });
+const numberInput = (name, value, attrs = {}) => el('input', { type: 'number', name, value, step: 'any', ...attrs });
 /** A number of seconds, whose hint says it in words (the builder updates the hint as it changes). */
 const durationInput = (name, value) => numberInput(name, value, { 'data-duration': 'true' });
 const textInput = (name, value, attrs = {}) => el('input', { type: 'text', name, value, ...attrs });
