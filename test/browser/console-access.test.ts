@@ -173,6 +173,9 @@ describe('at 375 × 800', () => {
     await expect.poll(() => textNow(page.locator('.phone.personalised .title')), SHOWN).toBe('Hello Giulia');
     expect(await bodyOverflowsX(page)).toBe(false);
     await browser.screenshot(page, 'narrow-375', 'builder');
+    // The preview is under the form on a narrow screen; a button near the top takes focus there.
+    await page.getByRole('button', { name: 'Go to the live preview' }).click();
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Live preview');
     expect(browser.errorsOf(page)).toEqual([]);
   });
 });

@@ -95,7 +95,14 @@ export async function renderBuilder(container, ctx, campaign) {
       redraw();
       schedulePreview();
     } }));
-  container.append(el('div', { class: 'builder' }, el('div', {}, restored, form), preview));
+  // On a narrow screen the preview is under the form: one button away.
+  const previewHeading = preview.querySelector('h2');
+  previewHeading.tabIndex = -1;
+  const toPreview = el('button', { type: 'button', class: 'secondary narrow-only', text: 'Go to the live preview', onclick: () => {
+    previewHeading.scrollIntoView({ block: 'start' });
+    previewHeading.focus();
+  } });
+  container.append(el('div', { class: 'builder' }, el('div', {}, toPreview, restored, form), preview));
 
   const env = () => {
     const { placement } = state;
