@@ -70,16 +70,24 @@ async function send(method, path, body) {
 
 /**
  * Calls the API: resolves to the parsed JSON body (undefined for 204), or throws an ApiFailure.
- * A 401 on anything but the session itself asks the user to log in again, then retries once.
+ * A 401 on anything but the session itself asks the user to log in again, then retries once; a CSRF
+ * refusal (the cookie changed under the page) reloads the session's token, then retries once.
  */
 export async function api(method, path, body) {
   try {
     return await send(method, path, body);
   } catch (error) {
-    const retry = error instanceof ApiFailure && error.status === 401 && !path.startsWith('/v1/session') && reauthenticate !== null;
-    if (!retry) throw error;
-    if (!(await reauthenticate(error.message))) throw error;
-    return send(method, path, body);
+    if (!(error instanceof ApiFailure) || path.startsWith('/v1/session')) throw error;
+    if (error.status === 401 && reauthenticate !== null) {
+      if (!(await reauthenticate(error.message))) throw error;
+      return send(method, path, body);
+    }
+    // A login in another tab replaced the session cookie: its CSRF token is the one to send now.
+    if (error.status === 403 && error.message.startsWith('CSRF check failed: send the session')) {
+      if ((await resumeSession()) === null) throw error;
+      return send(method, path, body);
+    }
+    throw error;
   }
 }
 

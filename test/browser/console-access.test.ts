@@ -222,6 +222,21 @@ describe('a session that expires mid-edit', () => {
     await browser.screenshot(page, 'session-expiry', 'saved');
   });
 
+  it('carries on after a login in another tab replaced the session cookie (a new CSRF token)', async () => {
+    const page = await browser.newPage();
+    await logIn(page, baseUrl, users.marketer);
+    const before = await page.evaluate<{ csrfToken: string }>(`import('/console/api.js').then((m) => m.currentSession())`);
+    // The other tab finds the session and logs in again anyway, through the API: the cookie is replaced.
+    const tab = await page.context().newPage();
+    await openConsole(tab, baseUrl);
+    await tab.evaluate(`import('/console/api.js').then((m) => m.logIn(${JSON.stringify(users.marketer.username)}, ${JSON.stringify(users.marketer.password)}))`);
+    const preview = { definition: { name: 'x' } };
+    const result = await page.evaluate(callApiFromPage('POST', '/v1/admin/campaigns/preview', preview));
+    expect(result).toMatchObject({ ok: true, body: { valid: false } });
+    const after = await page.evaluate<{ csrfToken: string }>(`import('/console/api.js').then((m) => m.currentSession())`);
+    expect(after.csrfToken).not.toBe(before.csrfToken);
+  });
+
   it('shows the server\'s message next to the field at fault when a save is refused', async () => {
     const page = await browser.newPage();
     await logIn(page, baseUrl, users.marketer);
