@@ -196,6 +196,8 @@ export async function renderBuilder(container, ctx, campaign) {
 
   let timer = null;
   let sequence = 0;
+  // Leaving the page cancels a preview still waiting for the marketer to stop typing (the draft is kept).
+  ctx.signal.addEventListener('abort', () => clearTimeout(timer));
   function schedulePreview() {
     clearTimeout(timer);
     timer = setTimeout(() => void runPreview(), PREVIEW_DELAY_MS);
