@@ -2,6 +2,8 @@
 // returns can become markup. Inline styles are set through the CSSOM (element.style), which the
 // Content-Security-Policy allows; a style="" attribute would be refused.
 
+import { ApiFailure } from './api.js';
+
 /**
  * Creates an element. attrs: `class`, `text`, `style` (an object), `dataset` (an object), `on<event>`
  * handlers (onclick, oninput…), booleans (true sets the attribute, false leaves it out), other values as
@@ -162,6 +164,29 @@ export function showIssues(form, issues, { message, only, aliases = {} } = {}) {
 export function showError(form, error) {
   const issues = Array.isArray(error?.issues) ? error.issues : [];
   return showIssues(form, issues, { message: error?.message ?? String(error) });
+}
+
+/**
+ * Sends a form through the API when it is submitted: `send` makes the call and shows what it gave. On the
+ * API's refusal its issues go next to their fields and focus moves to the first of them (or to
+ * `fallback`); any other error is thrown.
+ */
+export function onApiSubmit(form, fallback, send) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await send();
+      clearIssues(form);
+    } catch (error) {
+      if (!(error instanceof ApiFailure)) throw error;
+      (showError(form, error) ?? fallback).focus();
+    }
+  });
+}
+
+/** The box for a secret the server shows this once (a gateway's config, a till's token, an API key), read out at once. */
+export function shownOnce(message, ...content) {
+  return el('div', { class: 'once', role: 'alert' }, el('p', {}, el('strong', { text: 'Shown once: ' }), message), ...content);
 }
 
 /** An alert (role=alert) with a message, for a page or a section. */

@@ -138,4 +138,28 @@ describe('an admin sets up a store', () => {
     await browser.screenshot(page, 'admin', 'till-revoked');
     expect(browser.errorsOf(page)).toEqual([]);
   });
+
+  it('issues an API key for a machine, shown once, which then works with its role only, and revokes it', async () => {
+    const page = await browser.newPage();
+    await logIn(page, baseUrl, admin);
+    await goTo(page, 'Users', 'Users and API keys');
+    const form = page.getByRole('form', { name: 'Issue an API key' });
+    await form.getByRole('button', { name: 'Issue key' }).click();
+    await expect.poll(() => fieldError(page, 'name'), SHOWN).not.toBeNull();
+    await form.getByLabel('Name').fill('nightly report');
+    await form.getByRole('button', { name: 'Issue key' }).click();
+    const secret = page.locator('.once .secret');
+    await secret.waitFor();
+    const key = (await secret.textContent())!;
+    await browser.screenshot(page, 'admin', 'api-key-issued');
+    // The key is an analyst's (the form's default role): it reads reports, and writes nothing.
+    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/campaigns', headers: bearer(key) })).statusCode).toBe(200);
+    const refused = await t.app.inject({ method: 'PUT', url: '/v1/admin/stores/milano-1', headers: bearer(key), payload: {} });
+    expect(expectStatus<{ error: { message: string } }>(refused, 403).error.message).toBe('role analyst lacks permission stores.write for PUT /v1/admin/stores/:storeId');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Revoke nightly report' }).click();
+    await page.getByRole('row').filter({ hasText: 'nightly report' }).getByText(/^revoked/).waitFor();
+    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/campaigns', headers: bearer(key) })).statusCode).toBe(401);
+    expect(browser.errorsOf(page)).toEqual([]);
+  });
 });

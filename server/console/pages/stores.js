@@ -1,7 +1,6 @@
-import { ApiFailure } from '../api.js';
 import { renderStoreForm } from '../store/store-form.js';
 import { windowsText } from '../store/store-body.js';
-import { alertBox, clearIssues, downloadLink, el, field, formatDuration, formatTime, heading, showError, table, toast } from '../ui.js';
+import { alertBox, downloadLink, el, field, formatDuration, formatTime, heading, onApiSubmit, shownOnce, table, toast } from '../ui.js';
 
 // Stores, their zones, gateways and POS tills.
 //   #/stores              the list (and, for admins, a new store)
@@ -75,24 +74,15 @@ function provisionForm(ctx, store, refresh) {
     field('Zone', zone),
     el('div', { class: 'choice' }, rotate, el('label', { for: 'rotate-secret', text: 'It exists: issue a new secret (the old one stops working)' })),
     el('div', { class: 'actions' }, el('button', { type: 'submit', text: 'Provision' })));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onApiSubmit(form, id, async () => {
     result.replaceChildren();
-    try {
-      const { config } = await ctx.api('POST', `${storePath(store.id)}/gateways`, { id: id.value.trim(), zoneId: zone.value, rotateSecret: rotate.checked });
-      const link = downloadLink(`gateway-${config.gatewayId}.json`, `${JSON.stringify(config, null, 2)}\n`, `Download gateway-${config.gatewayId}.json`);
-      link.dataset.download = 'gateway-config';
-      result.replaceChildren(el('div', { class: 'once', role: 'alert' },
-        el('p', {}, el('strong', { text: 'Shown once: ' }), `this file holds gateway ${config.gatewayId}'s secret, which the server does not keep in the clear and will not show again. Download it now, copy it to the gateway and keep it private (chmod 600). If it is lost, provision the gateway again with a new secret.`),
-        link));
-      link.focus();
-      form.reset();
-      clearIssues(form);
-      await refresh();
-    } catch (error) {
-      if (!(error instanceof ApiFailure)) throw error;
-      (showError(form, error) ?? id).focus();
-    }
+    const { config } = await ctx.api('POST', `${storePath(store.id)}/gateways`, { id: id.value.trim(), zoneId: zone.value, rotateSecret: rotate.checked });
+    const link = downloadLink(`gateway-${config.gatewayId}.json`, `${JSON.stringify(config, null, 2)}\n`, `Download gateway-${config.gatewayId}.json`);
+    link.dataset.download = 'gateway-config';
+    result.replaceChildren(shownOnce(`this file holds gateway ${config.gatewayId}'s secret, which the server does not keep in the clear and will not show again. Download it now, copy it to the gateway and keep it private (chmod 600). If it is lost, provision the gateway again with a new secret.`, link));
+    link.focus();
+    form.reset();
+    await refresh();
   });
   return el('div', {}, form, result);
 }
@@ -129,20 +119,11 @@ async function tillsSection(ctx, store) {
     const result = el('div', { 'aria-live': 'polite' });
     const form = el('form', { novalidate: true, 'aria-labelledby': 'till-h' }, el('h3', { id: 'till-h', text: 'Add a till' }),
       field('Name', name, 'Your label for it, such as "Till 3".'), el('div', { class: 'actions' }, el('button', { type: 'submit', text: 'Add till' })));
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      try {
-        const till = await ctx.api('POST', `${storePath(store.id)}/pos-devices`, { name: name.value });
-        result.replaceChildren(el('div', { class: 'once', role: 'alert' },
-          el('p', {}, el('strong', { text: 'Shown once: ' }), `the credential of till "${till.name}". Enter it in the till now; it is not shown again.`),
-          el('p', {}, el('code', { class: 'secret', text: till.token }))));
-        form.reset();
-        clearIssues(form);
-        await refresh();
-      } catch (error) {
-        if (!(error instanceof ApiFailure)) throw error;
-        (showError(form, error) ?? name).focus();
-      }
+    onApiSubmit(form, name, async () => {
+      const till = await ctx.api('POST', `${storePath(store.id)}/pos-devices`, { name: name.value });
+      result.replaceChildren(shownOnce(`the credential of till "${till.name}". Enter it in the till now; it is not shown again.`, el('p', {}, el('code', { class: 'secret', text: till.token }))));
+      form.reset();
+      await refresh();
     });
     section.append(form, result);
   }

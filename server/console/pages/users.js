@@ -1,5 +1,4 @@
-import { ApiFailure } from '../api.js';
-import { choiceGroup, clearIssues, el, field, formatTime, heading, showError, table, toast } from '../ui.js';
+import { choiceGroup, el, field, formatTime, heading, onApiSubmit, shownOnce, table, toast } from '../ui.js';
 
 // People and machines (admin, principals.manage): console users with a role (POST/GET/DELETE
 // /v1/admin/users; disabling one ends their sessions) and API keys for machines (/v1/admin/api-keys;
@@ -41,19 +40,12 @@ function userSection(ctx) {
     field('Password', password, 'At least 12 characters. Give it to them in person; they cannot change it here.'),
     choiceGroup('Role', 'role', ROLES, { type: 'radio', selected: 'marketer' }),
     el('div', { class: 'actions' }, el('button', { type: 'submit', text: 'Add user' })));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onApiSubmit(form, username, async () => {
     const role = form.querySelector('input[name="role"]:checked')?.value;
-    try {
-      const user = await ctx.api('POST', '/v1/admin/users', { username: username.value, password: password.value, role });
-      toast(`Added ${user.username} (${user.role}).`);
-      form.reset();
-      clearIssues(form);
-      await refresh();
-    } catch (error) {
-      if (!(error instanceof ApiFailure)) throw error;
-      (showError(form, error) ?? username).focus();
-    }
+    const user = await ctx.api('POST', '/v1/admin/users', { username: username.value, password: password.value, role });
+    toast(`Added ${user.username} (${user.role}).`);
+    form.reset();
+    await refresh();
   });
   return { node: el('section', { 'aria-labelledby': 'users-h' }, el('h2', { id: 'users-h', text: 'Console users' }), list, form), refresh };
 }
@@ -85,21 +77,12 @@ function keySection(ctx) {
     field('Name', name, 'What uses it, such as "nightly report".'),
     choiceGroup('Role', 'role', ROLES, { type: 'radio', selected: 'analyst' }),
     el('div', { class: 'actions' }, el('button', { type: 'submit', text: 'Issue key' })));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onApiSubmit(form, name, async () => {
     const role = form.querySelector('input[name="role"]:checked')?.value;
-    try {
-      const key = await ctx.api('POST', '/v1/admin/api-keys', { name: name.value, role });
-      result.replaceChildren(el('div', { class: 'once', role: 'alert' },
-        el('p', {}, el('strong', { text: 'Shown once: ' }), `the API key "${key.name}" (${key.role}). Copy it into what uses it now; the server keeps only its hash.`),
-        el('p', {}, el('code', { class: 'secret', text: key.key }))));
-      form.reset();
-      clearIssues(form);
-      await refresh();
-    } catch (error) {
-      if (!(error instanceof ApiFailure)) throw error;
-      (showError(form, error) ?? name).focus();
-    }
+    const key = await ctx.api('POST', '/v1/admin/api-keys', { name: name.value, role });
+    result.replaceChildren(shownOnce(`the API key "${key.name}" (${key.role}). Copy it into what uses it now; the server keeps only its hash.`, el('p', {}, el('code', { class: 'secret', text: key.key }))));
+    form.reset();
+    await refresh();
   });
   return { node: el('section', { 'aria-labelledby': 'keys-h' }, el('h2', { id: 'keys-h', text: 'API keys for machines' }), list, form, result), refresh };
 }
