@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -9,6 +10,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export default defineConfig({
   test: {
     root,
+    // Vitest runs cores − 1 files at once: one at a time on the 2-core CI machine. Most files wait on
+    // sockets, child processes, timers and a browser rather than on the CPU, so two at a time took the
+    // whole suite from 891 s to 602 s there, every test passing.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'contracts', include: ['test/contracts/**/*.test.ts'] } },
