@@ -5,7 +5,7 @@ import { hashToken, tokenMatches } from '../identity.ts';
 import type { AppDeps } from '../app.ts';
 import { permissionFor, roleHas } from './permissions.ts';
 import { CSRF_HEADER, csrfTokenMatches, SAFE_METHODS, sameOrigin, SESSION_COOKIE, sessionIdHash } from './console-session.ts';
-import { DEFAULT_SESSION_POLICY } from '../domain/console-user.ts';
+import { DEFAULT_SESSION_POLICY, type ConsoleSessionRecord, type SessionPolicy, type UserRecord } from '../domain/console-user.ts';
 
 // Authentication and authorisation of the operator API (SEC-2), for every /v1/admin route whichever
 // plugin declares it: the bearer is the deployment's admin token (the bootstrap principal, role admin)
@@ -35,8 +35,10 @@ async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Pri
     const principal = await deps.store.findPrincipalByKeyHash(hashToken(token));
     if (principal !== undefined) return { id: principal.id, role: principal.role };
   } else {
-    const sessionToken = request.cookies[SESSION_COOKIE];
-    if (sessionToken !== undefined) return authenticateSession(deps, request, sessionToken);
+    if (request.cookies[SESSION_COOKIE] !== undefined) {
+      const { user } = await consoleSessionOf(deps, request);
+      return { id: user.id, role: user.role };
+    }
   }
   await deps.store.appendAudit({
     atMs: deps.now(), actor: 'admin', action: 'admin.login-failed', subject: '',
@@ -45,16 +47,32 @@ async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Pri
   throw new ApiError('UNAUTHENTICATED', 'admin API: log in to the console (POST /v1/session), or send "Authorization: Bearer <admin token or API key>"');
 }
 
-/** A console session (the cookie), with the CSRF token and the Origin checked on every request that changes something. */
-async function authenticateSession(deps: AppDeps, request: FastifyRequest, sessionToken: string): Promise<Principal> {
-  const idleTimeoutMs = deps.consoleSessions?.idleTimeoutMs ?? DEFAULT_SESSION_POLICY.idleTimeoutMs;
-  const found = await deps.store.lookupSession(sessionIdHash(sessionToken), deps.now(), idleTimeoutMs);
+/** A console session as a request presents it: its token, the stored session and its user. */
+export type ConsoleSession = { token: string; session: ConsoleSessionRecord; user: UserRecord };
+
+/** The session lifetimes in force: the deployment's, else DEFAULT_SESSION_POLICY. */
+export function sessionPolicyOf(deps: Pick<AppDeps, 'consoleSessions'>): SessionPolicy {
+  return {
+    idleTimeoutMs: deps.consoleSessions?.idleTimeoutMs ?? DEFAULT_SESSION_POLICY.idleTimeoutMs,
+    maxAgeMs: deps.consoleSessions?.maxAgeMs ?? DEFAULT_SESSION_POLICY.maxAgeMs,
+  };
+}
+
+/**
+ * The active console session named by the request's cookie, or a 401 that says why there is none. On a
+ * request that changes something, the CSRF token and the Origin are checked too (a refusal is audited
+ * and answered 403), for the operator routes and the session's own logout alike.
+ */
+export async function consoleSessionOf(deps: AppDeps, request: FastifyRequest): Promise<ConsoleSession> {
+  const token = request.cookies[SESSION_COOKIE];
+  if (token === undefined) throw new ApiError('UNAUTHENTICATED', 'not logged in: POST /v1/session with a username and password');
+  const found = await deps.store.lookupSession(sessionIdHash(token), deps.now(), sessionPolicyOf(deps).idleTimeoutMs);
   if (found.status !== 'active') {
     throw new ApiError('UNAUTHENTICATED', found.status === 'expired' ? 'session expired; log in again' : 'not logged in: the session is unknown or has ended; log in again');
   }
   if (!SAFE_METHODS.has(request.method)) {
     const sent = request.headers[CSRF_HEADER];
-    const refusal = !csrfTokenMatches(sessionToken, typeof sent === 'string' ? sent : undefined)
+    const refusal = !csrfTokenMatches(token, typeof sent === 'string' ? sent : undefined)
       ? "CSRF check failed: send the session's csrfToken (GET /v1/session) in the X-CSRF-Token header"
       : !sameOrigin(request.headers.origin, request.headers.host) ? 'CSRF check failed: the Origin header names another site' : undefined;
     if (refusal !== undefined) {
@@ -64,7 +82,7 @@ async function authenticateSession(deps: AppDeps, request: FastifyRequest, sessi
       throw new ApiError('FORBIDDEN', refusal);
     }
   }
-  return { id: found.user.id, role: found.user.role };
+  return { token, session: found.session, user: found.user };
 }
 
 /** Adds the hook that authenticates and authorises every /v1/admin route; call before the routes are registered. */

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PERMISSION_ROLES, roleHas, type Permission } from '../auth/permissions.ts';
-import { CSRF_HEADER, csrfTokenFor, csrfTokenMatches, newSessionToken, sameOrigin, SESSION_COOKIE, sessionIdHash } from '../auth/console-session.ts';
+import { consoleSessionOf, sessionPolicyOf } from '../auth/admin-access.ts';
+import { csrfTokenFor, newSessionToken, sameOrigin, SESSION_COOKIE } from '../auth/console-session.ts';
 import { decoyHash, verifyPassword } from '../auth/passwords.ts';
-import { DEFAULT_SESSION_POLICY, LOGIN_LOCKOUT, UsernameSchema, type UserRecord } from '../domain/console-user.ts';
+import { LOGIN_LOCKOUT, UsernameSchema, type UserRecord } from '../domain/console-user.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
 import type { AppDeps } from '../app.ts';
 
@@ -31,7 +32,7 @@ export function permissionsOf(role: UserRecord['role']): Permission[] {
 
 export async function sessionRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, now } = deps;
-  const policy = { ...DEFAULT_SESSION_POLICY, ...deps.consoleSessions };
+  const policy = sessionPolicyOf(deps);
   const secure = deps.consoleSessions?.secureCookie ?? true;
 
   const body = (user: UserRecord, token: string, expiresAtMs: number): SessionBody => ({
@@ -68,25 +69,13 @@ export async function sessionRoutes(app: FastifyInstance, deps: AppDeps): Promis
     return body(user, token, expiresAtMs);
   });
 
-  const current = async (token: string | undefined) => {
-    if (token === undefined) throw new ApiError('UNAUTHENTICATED', 'not logged in: POST /v1/session with a username and password');
-    const found = await store.lookupSession(sessionIdHash(token), now(), policy.idleTimeoutMs);
-    if (found.status === 'expired') throw new ApiError('UNAUTHENTICATED', 'session expired; log in again');
-    if (found.status === 'unknown') throw new ApiError('UNAUTHENTICATED', 'not logged in: the session is unknown or has ended; log in again');
-    return found;
-  };
-
   app.get('/v1/session', async (request) => {
-    const token = request.cookies[SESSION_COOKIE];
-    const found = await current(token);
-    return body(found.user, token!, found.session.expiresAtMs);
+    const { token, session, user } = await consoleSessionOf(deps, request);
+    return body(user, token, session.expiresAtMs);
   });
 
   app.delete('/v1/session', async (request, reply) => {
-    const token = request.cookies[SESSION_COOKIE];
-    const found = await current(token);
-    const sent = request.headers[CSRF_HEADER];
-    if (!csrfTokenMatches(token!, typeof sent === 'string' ? sent : undefined)) throw new ApiError('FORBIDDEN', `CSRF check failed: send the session's csrfToken in the X-CSRF-Token header`);
+    const found = await consoleSessionOf(deps, request);
     await store.deleteSession(found.session.idHash);
     await store.appendAudit({ atMs: now(), actor: found.user.id, action: 'console.logout', subject: found.user.id, details: {} });
     clearCookie(reply);
