@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { hashPassword } from '#server/auth/passwords.ts';
+import { addConsoleUser } from '#server/auth/console-users.ts';
 import type { Role } from '#server/domain/principal.ts';
-import { newUserId } from '#server/routes/user-routes.ts';
 import { loadOrCreateSecretFile } from '#server/secret-files.ts';
 import type { Store } from '#server/store/store.ts';
 
@@ -30,9 +29,7 @@ export async function ensureDemoConsoleUsers(store: Store, dataDir: string): Pro
     const existing = await store.findUserByUsername(username);
     let usable = true;
     if (existing === undefined) {
-      const id = newUserId();
-      await store.createUser({ id, username, role, passwordHash: await hashPassword(password), createdAtMs: Date.now() });
-      await store.appendAudit({ atMs: Date.now(), actor: 'demo', action: 'user.created', subject: id, details: { role } });
+      await addConsoleUser(store, { username, role, password }, 'demo', Date.now());
     } else {
       // The file is the password it was made with, unless the file is new (deleted since) or the user was disabled.
       usable = !created && existing.disabledAtMs === null;

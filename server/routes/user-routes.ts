@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalOf } from '../auth/admin-access.ts';
-import { hashPassword } from '../auth/passwords.ts';
+import { addConsoleUser } from '../auth/console-users.ts';
 import { PasswordSchema, UsernameSchema, userView } from '../domain/console-user.ts';
 import { RoleSchema } from '../domain/principal.ts';
 import { ApiError, parseOrThrow } from '../domain/errors.ts';
@@ -15,17 +14,14 @@ import type { AppDeps } from '../app.ts';
 export const CreateUserBodySchema = z.object({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema }).strict();
 export const UserParamsSchema = z.object({ userId: z.string().regex(/^usr_[a-f0-9]{32}$/, 'must be a user ID such as "usr_…" (GET /v1/admin/users lists them)') });
 
-export const newUserId = (): string => `usr_${randomUUID().replaceAll('-', '')}`;
-
 export async function userRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { store, now } = deps;
 
   app.post('/v1/admin/users', async (request, reply) => {
     const body = parseOrThrow(CreateUserBodySchema, request.body);
-    const user = { id: newUserId(), username: body.username, role: body.role, passwordHash: await hashPassword(body.password), createdAtMs: now() };
-    if (!(await store.createUser(user))) throw new ApiError('CONFLICT', `username: "${body.username}" is taken`, ['username']);
-    await store.appendAudit({ atMs: user.createdAtMs, actor: principalOf(request).id, action: 'user.created', subject: user.id, details: { role: user.role } });
-    return reply.code(201).send({ id: user.id, username: user.username, role: user.role, createdAtMs: user.createdAtMs });
+    const user = await addConsoleUser(store, body, principalOf(request).id, now());
+    if (user === undefined) throw new ApiError('CONFLICT', `username: "${body.username}" is taken`, ['username']);
+    return reply.code(201).send(user);
   });
 
   app.get('/v1/admin/users', async () => ({ users: (await store.listUsers()).map(userView) }));

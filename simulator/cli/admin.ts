@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { storeLocation } from '#server/config.ts';
-import { hashPassword } from '#server/auth/passwords.ts';
+import { addConsoleUser } from '#server/auth/console-users.ts';
 import { PasswordSchema, UsernameSchema } from '#server/domain/console-user.ts';
 import { RoleSchema, ROLES } from '#server/domain/principal.ts';
 import { openStore } from '#server/main.ts';
-import { newUserId } from '#server/routes/user-routes.ts';
 
 // `vicino admin create`: bootstraps a console user — the first admin, before anyone can log in to create
 // others — straight in the server's database (DATABASE_URL, else DATA_DIR/vicino.db, created if need be).
@@ -106,12 +105,11 @@ export async function runAdminCommand(args: string[], env: Record<string, string
   const where = storeLocation(location);
   const store = await openStore(location);
   try {
-    const user = { id: newUserId(), username: username.data, role: role.data, passwordHash: await hashPassword(password), createdAtMs: Date.now() };
-    if (!(await store.createUser(user))) {
+    const user = await addConsoleUser(store, { username: username.data, role: role.data, password }, 'cli', Date.now());
+    if (user === undefined) {
       io.stderr.write(`vicino admin: username "${username.data}" is taken; nothing was created\n`);
       return 1;
     }
-    await store.appendAudit({ atMs: user.createdAtMs, actor: 'cli', action: 'user.created', subject: user.id, details: { role: user.role } });
     const database = where.kind === 'sqlite' ? where.path : 'PostgreSQL (DATABASE_URL)';
     io.stdout.write(`created ${user.role} "${user.username}" (${user.id}) in ${database}\n`);
     if (values['generate-password'] === true) io.stdout.write(`password: ${password}\n(shown once: store it in your password manager)\n`);

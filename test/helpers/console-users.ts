@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { hashPassword, TEST_SCRYPT_PARAMS } from '#server/auth/passwords.ts';
 import type { Role } from '#server/domain/principal.ts';
-import { newUserId } from '#server/routes/user-routes.ts';
+import { newUserId } from '#server/auth/console-users.ts';
 import type { Store } from '#server/store/store.ts';
 
 // Console users for tests: created straight in the Store (as `vicino admin create` does) with cheap
