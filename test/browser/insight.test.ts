@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createZoneRollupJob } from '#server/analytics/rollup-job.ts';
 import type { Experiment } from '#server/domain/campaign.ts';
-import { assignGroup } from '#server/domain/experiment.ts';
 import type { PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { openSqliteStore } from '#server/store/sqlite-store.ts';
 import type { Store } from '#server/store/store.ts';
-import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
+import { shoppersInEachGroup } from '#test/helpers/app-stream.ts';
 import { bodyOverflowsX, startBrowser, type TestBrowser } from '#test/helpers/browser.ts';
 import {
   bearer, buildTestApp, expectStatus, grant, ingestOver, provisionGateway, putCampaign, registerShopper, type RegisteredShopper, type TestApp,
@@ -75,17 +74,8 @@ async function seedCampaignDay(streamUrl: string): Promise<void> {
     id: 'ab-coffee', name: 'Coffee for two', storeId: 'store-1', zoneIds: ['entrance'], caps: generousCaps, experiment: EXPERIMENT,
     attribution: { conversionZoneIds: ['checkout'], windowS: 3600 }, message: { title: 'Fresh coffee', body: 'Two for one.', validForS: 3600 },
   })), 200);
-  const treated: { shopper: RegisteredShopper; stream: AppStream }[] = [];
-  const control: RegisteredShopper[] = [];
-  while (treated.length < 10 || control.length < 10) {
-    const shopper = await registerShopper(t.app);
-    const group = assignGroup(t.deps.experimentKey, { id: 'ab-coffee', experiment: EXPERIMENT }, shopper.shopperId).kind;
-    if (group === 'holdout' ? control.length >= 10 : treated.length >= 10) continue;
-    shopperIds.push(shopper.shopperId);
-    await grant(t.app, shopper.token, { presence: true, promotions: true, analytics: true });
-    if (group === 'holdout') control.push(shopper);
-    else treated.push({ shopper, stream: await connectAppStream(streamUrl, shopper.token, sockets) });
-  }
+  const { treated, control } = await shoppersInEachGroup(t, { id: 'ab-coffee', experiment: EXPERIMENT }, 10, { url: streamUrl, opened: sockets });
+  shopperIds.push(...treated.map(({ shopper }) => shopper.shopperId), ...control.map((shopper) => shopper.shopperId));
   for (const { shopper } of treated) expect(await send(heard(shopper, 'entrance', 'enter'))).toBe('sent');
   for (const shopper of control) expect(await send(heard(shopper, 'entrance', 'enter'))).toBe('held-out');
   // (expect.poll is for tests; the seeding runs in beforeAll, so vi.waitFor.)

@@ -5,13 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudonymise, topics, type PresenceEvent } from '#gateway/protocol/index.ts';
 import { createZoneRollupJob } from '#server/analytics/rollup-job.ts';
 import { newcombeDifference, type CampaignReport, type ZoneReport } from '#server/domain/analytics.ts';
-import { assignGroup } from '#server/domain/experiment.ts';
 import type { Experiment } from '#server/domain/campaign.ts';
 import type { ShopperExport } from '#server/domain/shopper-export.ts';
 import type { PresenceIngest } from '#server/ingest/presence-ingest.ts';
 import { counterValue } from '#server/metrics.ts';
 import { aCampaign, aPresenceEvent, generousCaps } from '#test/helpers/builders.ts';
-import { connectAppStream, type AppStream } from '#test/helpers/app-stream.ts';
+import { connectAppStream, shoppersInEachGroup } from '#test/helpers/app-stream.ts';
 import {
   bearer, buildTestApp, expectStatus, grant, ingestOver, provisionGateway, putCampaign, putStore, registerShopper, signedInject, type RegisteredShopper, type TestApp,
 } from '#test/helpers/build-test-app.ts';
@@ -71,16 +70,7 @@ describe.each(STORE_KINDS)('analytics (%s)', (kind) => {
       attribution: { conversionZoneIds: ['checkout'], windowS: 3600 }, message: { title: 'Fresh coffee', body: 'Two for one.', validForS: 3600 },
     })), 200);
     // Ten shoppers in each group (their group is the keyed hash of campaign and shopper), all with analytics consent.
-    const treated: { shopper: RegisteredShopper; stream: AppStream }[] = [];
-    const control: RegisteredShopper[] = [];
-    while (treated.length < 10 || control.length < 10) {
-      const shopper = await registerShopper(t.app);
-      const group = assignGroup(t.deps.experimentKey, { id: 'ab-coffee', experiment: EXPERIMENT }, shopper.shopperId).kind;
-      if (group === 'holdout' ? control.length >= 10 : treated.length >= 10) continue;
-      await grant(t.app, shopper.token, { presence: true, promotions: true, analytics: true });
-      if (group === 'holdout') control.push(shopper);
-      else treated.push({ shopper, stream: await connectAppStream(streamUrl, shopper.token, sockets) });
-    }
+    const { treated, control } = await shoppersInEachGroup(t, { id: 'ab-coffee', experiment: EXPERIMENT }, 10, { url: streamUrl, opened: sockets });
     // One more, treated or not, without analytics consent: gets promotions, never enters analytics.
     const private_ = await registerShopper(t.app);
     await grant(t.app, private_.token, { presence: true, promotions: true });
